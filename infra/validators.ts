@@ -1,0 +1,178 @@
+/**
+ * Pure validators for the values AWS itself would reject: schedule expressions, RDS/ElastiCache
+ * windows, region names. Each returns `undefined` when the value is acceptable, or the text of
+ * what is allowed (the caller prefixes key and value). No I/O, no config reads.
+ */
+
+/** Who will receive a schedule expression; each accepts a different grammar. */
+export type ScheduleTarget = "eventbridge" | "scheduler" | "backup";
+
+const CRON_FIELDS = [
+  { name: "minutes", min: 0, max: 59, names: [] as string[] },
+  { name: "hours", min: 0, max: 23, names: [] },
+  { name: "day-of-month", min: 1, max: 31, names: [] },
+  { name: "month", min: 1, max: 12, names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"] },
+  { name: "day-of-week", min: 1, max: 7, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
+  { name: "year", min: 1970, max: 2199, names: [] },
+] as const;
+
+function atom(token: string, field: (typeof CRON_FIELDS)[number]): boolean {
+  const value = (s: string): number | undefined => {
+    const upper = s.toUpperCase();
+    const named = (field.names as readonly string[]).indexOf(upper);
+    if (named >= 0) return named + 1;
+    if (!/^\d+$/.test(s)) return undefined;
+    const n = Number(s);
+    return n >= field.min && n <= field.max ? n : undefined;
+  };
+  if (token === "*") return true;
+  const [range, step, extra] = token.split("/");
+  if (extra !== undefined) return false;
+  if (step !== undefined && !(/^\d+$/.test(step) && Number(step) >= 1)) return false;
+  if (range === "*") return true;
+  if (field.name === "day-of-month" && /^(L|LW|\d{1,2}W)$/.test(range) && step === undefined) return true;
+  if (field.name === "day-of-week" && step === undefined && /^(\w{1,3}L|\w{1,3}#[1-5])$/i.test(range)) {
+    return value(range.replace(/(L|#[1-5])$/i, "")) !== undefined;
+  }
+  const bounds = range.split("-");
+  if (bounds.length > 2) return false;
+  return bounds.every((b) => value(b) !== undefined);
+}
+
+/** Checks a `cron(...)` body of six fields as EventBridge and AWS Backup accept it. */
+function cronProblem(body: string): string | undefined {
+  const fields = body.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    return `cron() needs 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`;
+  }
+  for (const [i, field] of CRON_FIELDS.entries()) {
+    const text = fields[i];
+    if (text === "?" && (field.name === "day-of-month" || field.name === "day-of-week")) continue;
+    if (!text.split(",").every((t) => atom(t, field))) {
+      return `cron() field ${field.name} "${text}" is not valid (allowed ${field.min}-${field.max}${field.names.length ? " or " + field.names[0] + "-" + field.names[field.names.length - 1] : ""} with , - * /)`;
+    }
+  }
+  const [, , dom, , dow] = fields;
+  if ((dom === "?") === (dow === "?")) {
+    return "cron() must have ? in exactly one of day-of-month and day-of-week";
+  }
+  return undefined;
+}
+
+function rateProblem(body: string): string | undefined {
+  const match = /^(\d+) (minute|minutes|hour|hours|day|days)$/.exec(body.trim());
+  if (!match || Number(match[1]) < 1) return "rate() needs a positive integer and a unit: minute(s), hour(s) or day(s)";
+  const singular = !match[2].endsWith("s");
+  if (Number(match[1]) === 1 && !singular) return `rate(1 ${match[2]}) must use the singular unit "${match[2].slice(0, -1)}"`;
+  if (Number(match[1]) > 1 && singular) return `rate(${match[1]} ${match[2]}) must use the plural unit "${match[2]}s"`;
+  return undefined;
+}
+
+/**
+ * What `target` would reject about `expression`, or `undefined` when it accepts it.
+ * EventBridge rules and Scheduler take `cron(...)` or `rate(...)`; AWS Backup takes only
+ * `cron(...)`, at most once an hour.
+ */
+export function scheduleProblem(expression: string, target: ScheduleTarget): string | undefined {
+  const accepts = target === "backup" ? "cron(minutes hours day-of-month month day-of-week year)" : "cron(minutes hours day-of-month month day-of-week year) or rate(value unit)";
+  const match = /^(cron|rate)\((.*)\)$/s.exec(expression);
+  if (!match) return `expected ${accepts}`;
+  if (match[1] === "rate") {
+    if (target === "backup") return "AWS Backup accepts only cron(...) expressions, not rate(...)";
+    const problem = rateProblem(match[2]);
+    return problem;
+  }
+  const problem = cronProblem(match[2]);
+  if (problem) return problem;
+  if (target === "backup") {
+    const minute = match[2].trim().split(/\s+/)[0];
+    if (!/^\d+$/.test(minute)) return `AWS Backup runs a rule at most once an hour: the minutes field must be a single number, got "${minute}"`;
+  }
+  return undefined;
+}
+
+function expand(text: string, min: number, max: number): number[] | undefined {
+  const out = new Set<number>();
+  for (const part of text.split(",")) {
+    const [range, stepText] = part.split("/");
+    const step = stepText === undefined ? 1 : Number(stepText);
+    let lo = min, hi = max;
+    if (range !== "*" && range !== "?") {
+      const b = range.split("-").map(Number);
+      if (b.some((n) => !Number.isInteger(n))) return undefined;
+      lo = b[0];
+      hi = b.length === 2 ? b[1] : stepText === undefined ? b[0] : max;
+    }
+    for (let v = lo; v <= hi; v += step) out.add(v);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/**
+ * The longest gap, in minutes, between two runs of a valid schedule: the worst-case data loss
+ * of a backup taken on it. Day restrictions it cannot model give a conservative 31 days.
+ */
+export function longestIntervalMinutes(expression: string): number {
+  const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(expression);
+  if (rate) return Number(rate[1]) * { minute: 1, hour: 60, day: 1440 }[rate[2] as "minute" | "hour" | "day"];
+  const fields = /^cron\((.*)\)$/.exec(expression)?.[1].trim().split(/\s+/);
+  if (!fields || fields.length !== 6) throw new Error(`not a schedule expression: ${expression}`);
+  const [min, hour, dom, month, dow] = fields;
+  const minutes = expand(min, 0, 59);
+  const hours = expand(hour, 0, 23);
+  const everyDay = (dom === "*" || dom === "?") && (dow === "*" || dow === "?") && month === "*";
+  if (!minutes || !hours || !everyDay) return 31 * 1440;
+  const times = hours.flatMap((h) => minutes.map((m) => h * 60 + m));
+  let worst = times[0] + 1440 - times[times.length - 1];
+  for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i] - times[i - 1]);
+  return worst;
+}
+
+const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/** A window as [start, end) minute ranges within a week (0 = Sunday 00:00 UTC). */
+export type WeekRanges = Array<[number, number]>;
+
+const hhmm = (h: string, m: string): number | undefined => {
+  const hours = Number(h), minutes = Number(m);
+  return hours <= 23 && minutes <= 59 ? hours * 60 + minutes : undefined;
+};
+
+/** Parses a daily window `hh24:mi-hh24:mi` (UTC) of at least `minLength` minutes. */
+export function parseDailyWindow(text: string, minLength: number): { ranges: WeekRanges } | { problem: string } {
+  const match = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(text);
+  const start = match && hhmm(match[1], match[2]);
+  const end = match && hhmm(match[3], match[4]);
+  if (start == null || end == null) return { problem: "expected a daily UTC window hh24:mi-hh24:mi, e.g. 03:00-04:00" };
+  const length = (end - start + 1440) % 1440;
+  if (length < minLength) return { problem: `the window must last at least ${minLength} minutes, this one lasts ${length}` };
+  const ranges: WeekRanges = [];
+  for (let d = 0; d < 7; d++) ranges.push([d * 1440 + start, d * 1440 + start + length]);
+  return { ranges };
+}
+
+/** Parses a weekly window `ddd:hh24:mi-ddd:hh24:mi` (UTC) of at least `minLength` minutes. */
+export function parseWeeklyWindow(text: string, minLength: number): { ranges: WeekRanges } | { problem: string } {
+  const match = /^([a-z]{3}):(\d{2}):(\d{2})-([a-z]{3}):(\d{2}):(\d{2})$/.exec(text.toLowerCase());
+  const d1 = match ? DAYS.indexOf(match[1]) : -1, d2 = match ? DAYS.indexOf(match[4]) : -1;
+  const s = match && hhmm(match[2], match[3]), e = match && hhmm(match[5], match[6]);
+  if (d1 < 0 || d2 < 0 || s == null || e == null) return { problem: "expected a weekly UTC window ddd:hh24:mi-ddd:hh24:mi with ddd one of sun..sat, e.g. sun:05:00-sun:06:00" };
+  const start = d1 * 1440 + s;
+  const length = (d2 * 1440 + e - start + 7 * 1440) % (7 * 1440);
+  if (length < minLength) return { problem: `the window must last at least ${minLength} minutes, this one lasts ${length}` };
+  return { ranges: [[start, start + length]] };
+}
+
+/** True when two windows share at least one minute of the week (wrapping at Sunday 00:00). */
+export function windowsOverlap(a: WeekRanges, b: WeekRanges): boolean {
+  const week = 7 * 1440;
+  const shifted = (r: WeekRanges) => r.flatMap(([s, e]) => [[s, e], [s - week, e - week], [s + week, e + week]] as Array<[number, number]>);
+  return shifted(a).some(([s1, e1]) => b.some(([s2, e2]) => s1 < e2 && s2 < e1));
+}
+
+/** AWS commercial and GovCloud region names, e.g. us-east-1, eu-central-2, us-gov-west-1. */
+export function regionProblem(region: string): string | undefined {
+  return /^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/.test(region)
+    ? undefined
+    : "expected an AWS region name such as us-east-1 or us-west-2";
+}
