@@ -85,6 +85,9 @@ export function findCase(results: BenchResults, id: string): CaseResult | undefi
   return undefined;
 }
 
+/** Escapes a table cell (a "|" would end it). */
+const cell = (text: string) => text.replace(/\|/g, "\\|");
+
 const fmt = (n: number | undefined | null, digits = 2) =>
   n === undefined || n === null || !Number.isFinite(n) ? "–" : n >= 100 ? n.toFixed(0) : n.toFixed(digits);
 
@@ -127,18 +130,18 @@ export function renderMarkdown(results: BenchResults): string {
       const multiple = floor && !floor.error && !c.error ? `${fmt(c.seconds / floor.seconds)}× ${c.floor!.replace("floor.", "")}` : "";
       const runs = c.samples.map((x) => fmt(x.seconds)).join(", ");
       const med = c.error ? `failed: ${c.error.split("\n")[0]!.slice(0, 120)}` : `${fmt(c.seconds)} s`;
-      out.push(`| ${c.label} | ${med} | ${fmt(c.mbPerSec, 1)} | ${multiple} | ${runs} |`);
+      out.push(`| ${cell(c.label)} | ${cell(med)} | ${fmt(c.mbPerSec, 1)} | ${multiple} | ${runs} |`);
       if (c.phases) {
         const total = Object.values(c.phases).reduce((a, b) => a + b, 0);
         const parts = Object.entries(c.phases).map(([k, v]) => `${k} ${fmt(v)} s (${total > 0 ? ((100 * v) / total).toFixed(0) : "–"} %)`);
-        out.push(`| ↳ phases | ${parts.join("; ")} | | | |`);
+        out.push(`| ↳ phases | ${cell(parts.join("; "))} | | | |`);
       }
     }
     if (s.ratios.length > 0) {
       out.push("", "| ratio | measured | target | met |", "|---|---:|---:|:---:|");
       for (const r of s.ratios) {
         const verdict = r.met === null ? (r.target ? "?" : "") : r.met ? "yes" : "**no**";
-        out.push(`| ${r.label} | ${fmtRatio(r)} | ${fmtTarget(r.target, r.unit)} | ${verdict} |`);
+        out.push(`| ${cell(r.label)} | ${fmtRatio(r)} | ${fmtTarget(r.target, r.unit)} | ${verdict} |`);
       }
     }
     for (const n of s.notes) out.push("", `- ${n}`);

@@ -1,0 +1,75 @@
+/**
+ * The bench's seeded EventChain database: a throwaway PostgreSQL (runbooks/local/postgres.ts)
+ * filled by the project's own seeder (runbooks/local/eventchain-schema.ts) to about the asked
+ * size on disk. Nothing here seeds or starts servers by itself.
+ */
+import { $ } from "zx";
+import { startPostgres, createDatabase, type LocalPostgres } from "../runbooks/local/postgres.ts";
+import { createSchema, seed, type EventChainTable } from "../runbooks/local/eventchain-schema.ts";
+import { timed } from "./harness.ts";
+
+export const DB_NAME = "eventchain";
+
+/** Bytes on disk per seeder scale unit (the seeder documents 80 ≈ 1 GiB). */
+export const BYTES_PER_SCALE = 1024 ** 3 / 80;
+
+/** The seeder scale that yields about `sizeBytes` on disk (never below the seeder's minimum). */
+export function scaleForSize(sizeBytes: number): number {
+  return Math.max(0.5, Math.round((sizeBytes / BYTES_PER_SCALE) * 100) / 100);
+}
+
+export interface Dataset {
+  server: LocalPostgres;
+  scale: number;
+  rows: Record<EventChainTable, number>;
+  /** pg_database_size of the seeded database. */
+  dbBytes: number;
+  /** Bytes of the whole data directory (what tar copies). */
+  dataDirBytes: number;
+  seedSeconds: number;
+}
+
+/** `du -sb` of a directory. */
+export async function directoryBytes(dir: string): Promise<number> {
+  const r = await $({ quiet: true })`du -sb ${dir}`;
+  return Number(r.stdout.split(/\s/)[0]);
+}
+
+/**
+ * Starts a server with the settings every suite needs (WAL for base backups and PITR) and seeds
+ * it. The caller destroys `server`.
+ */
+export async function createDataset(sizeBytes: number, settings: Record<string, string | number> = {}): Promise<Dataset> {
+  const server = await startPostgres({
+    prefix: "eventchain-bench-",
+    settings: {
+      wal_level: "replica",
+      max_wal_senders: 4,
+      max_wal_size: "4GB",
+      checkpoint_timeout: "30min",
+      shared_buffers: "256MB",
+      maintenance_work_mem: "256MB",
+      ...settings,
+    },
+  });
+  try {
+    await createDatabase(server, DB_NAME);
+    const scale = scaleForSize(sizeBytes);
+    const client = await server.client(DB_NAME);
+    let rows: Record<EventChainTable, number>;
+    let seedSeconds: number;
+    try {
+      await createSchema(client);
+      ({ value: rows, seconds: seedSeconds } = await timed(() => seed(client, scale)));
+      await client.query("VACUUM (ANALYZE)");
+      await client.query("CHECKPOINT");
+    } finally {
+      await client.end();
+    }
+    const [{ size }] = (await server.query<{ size: string }>("SELECT pg_database_size($1) AS size", [DB_NAME])) as [{ size: string }];
+    return { server, scale, rows, dbBytes: Number(size), dataDirBytes: await directoryBytes(server.dataDir), seedSeconds };
+  } catch (error) {
+    await server.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * verify-backup's integrity checks vs the plan's: the plan's three `NOT IN (subquery)` counts
+ * (test-backup-integrity.sh), run as written, against our anti-join checks (developer C's
+ * verify module, every declared foreign key plus the plan's three). Both run on the same seeded
+ * database. `NOT IN` can degrade to a nested scan per row once the subquery's ids no longer fit
+ * in `work_mem`; it runs under a statement timeout, and a timed-out run is reported as a lower
+ * bound, never as a measurement.
+ */
+import { performance } from "node:perf_hooks";
+import type pg from "pg";
+import type { Case, RunOutput } from "./harness.ts";
+import { timed } from "./harness.ts";
+import type { Dataset } from "./dataset.ts";
+import { DB_NAME } from "./dataset.ts";
+
+export const PLAN_NOT_IN = "plan.not_in";
+export const OURS_ANTI_JOIN = "ours.anti_join";
+
+/** The plan's consistency checks, verbatim. */
+export const PLAN_CHECKS: Record<string, string> = {
+  "tickets→events": "SELECT COUNT(*) FROM tickets WHERE event_id NOT IN (SELECT id FROM events)",
+  "payments→users": "SELECT COUNT(*) FROM payments WHERE user_id NOT IN (SELECT id FROM users)",
+  "events→organizations": "SELECT COUNT(*) FROM events WHERE organizer_id NOT IN (SELECT id FROM organizations)",
+};
+
+export class TimedOut extends Error {}
+
+/** Runs the plan's checks; throws TimedOut when one exceeds `timeoutSeconds`. */
+export async function runPlanChecks(client: pg.Client, timeoutSeconds: number): Promise<{ phases: Record<string, number>; orphans: number }> {
+  await client.query(`SET statement_timeout = ${Math.round(timeoutSeconds * 1000)}`);
+  const phases: Record<string, number> = {};
+  let orphans = 0;
+  for (const [name, sql] of Object.entries(PLAN_CHECKS)) {
+    try {
+      const { value, seconds } = await timed(() => client.query<{ count: string }>(sql));
+      phases[name] = seconds;
+      orphans += Number(value.rows[0]!.count);
+    } catch (error) {
+      if ((error as { code?: string }).code === "57014") {
+        throw new TimedOut(`"${sql}" did not finish within the ${timeoutSeconds} s statement timeout`);
+      }
+      throw error;
+    }
+  }
+  return { phases, orphans };
+}
+
+/**
+ * The NOT IN case. A run cut off by the timeout yields a sample of `timeoutSeconds` marked
+ * `metrics.timedOut = 1`: a lower bound. Later repetitions are then skipped (they would only
+ * repeat it) and reported as skipped, not as samples.
+ */
+export function planNotInCase(d: Dataset, timeoutSeconds: number): Case & { timedOut: () => string | undefined } {
+  let timedOut: string | undefined;
+  return {
+    id: PLAN_NOT_IN,
+    label: "plan: three NOT IN (subquery) counts",
+    timedOut: () => timedOut,
+    run: async (): Promise<RunOutput> => {
+      if (timedOut) throw new Error(`skipped: an earlier repetition timed out (${timedOut})`);
+      const client = await d.server.client(DB_NAME);
+      const t0 = performance.now();
+      try {
+        const { value, seconds } = await timed(() => runPlanChecks(client, timeoutSeconds));
+        return { seconds, phases: value.phases, metrics: { orphans: value.orphans } };
+      } catch (error) {
+        if (!(error instanceof TimedOut)) throw error;
+        timedOut = error.message;
+        return { seconds: (performance.now() - t0) / 1000, metrics: { timedOut: 1 } };
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** Our side: a function that runs verify-backup's integrity checks on a connected client. */
+export type IntegrityChecks = (client: pg.Client) => Promise<{ checks: number; orphans: number }>;
+
+export function antiJoinCase(d: Dataset, checks: IntegrityChecks): Case {
+  return {
+    id: OURS_ANTI_JOIN,
+    label: "ours: anti-join checks (every FK + the plan's three)",
+    run: async () => {
+      const client = await d.server.client(DB_NAME);
+      try {
+        const { value, seconds } = await timed(() => checks(client));
+        return { seconds, metrics: { checks: value.checks, orphans: value.orphans } };
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import test from "ava";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { $ } from "zx";
+import type { BenchResults } from "../../bench/report.ts";
+
+// Runs the bench's quick mode once, end to end, into a temp results dir (the README is left
+// alone). It proves every suite runs or says why it cannot; it asserts no timings.
+test("the quick bench runs every suite and writes a results file with its cases", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "bench-quick-test-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const r = await $({ quiet: true, nothrow: true })`npx tsx bench/run.ts --quick --results-dir ${dir}`;
+  t.is(r.exitCode, 0, r.stderr.split("\n").slice(-20).join("\n"));
+  const results = JSON.parse(await readFile(join(dir, "quick.json"), "utf8")) as BenchResults;
+  t.true(results.options.quick);
+  t.deepEqual(results.suites.map((s) => s.id), ["floor", "logical", "pitr", "verify", "failover", "drill"]);
+  t.true(results.dataset!.rows.tickets > 0);
+  const ran = results.suites.filter((s) => !s.skipped);
+  t.true(ran.length >= 3, "at least the floor, the logical and the verify suites ran");
+  for (const s of ran) {
+    t.true(s.cases.length > 0, `${s.id} has cases`);
+    for (const c of s.cases) {
+      t.is(c.error, undefined, `${c.id} did not fail`);
+      t.true(c.samples.length >= 1 && c.seconds > 0, `${c.id} has a sample`);
+    }
+  }
+  const floor = results.suites.find((s) => s.id === "floor")!;
+  t.deepEqual(floor.cases.map((c) => c.id), ["floor.tar", "floor.untar", "floor.pg_basebackup"]);
+  t.regex(r.stdout, /### 2\. The floor/);
+});
