@@ -1,0 +1,177 @@
+/**
+ * Rules over one resource at a time: retention, PITR, deletion safety, encryption with
+ * customer keys, RTC. Each is a `ResourceValidationPolicy` built from the context, so the
+ * numbers come from the objectives, never from the rule.
+ */
+import type { ResourceValidationArgs, ResourceValidationPolicy, ReportViolation } from "@pulumi/policy";
+import { FIGURES } from "../infra/posture-figures.ts";
+import { asArray, needsCrossRegionCopy, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./context.ts";
+
+type Props = Record<string, any>;
+const RDS = "aws:rds/instance:Instance";
+const RDS_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication";
+const PLAN = "aws:backup/plan:Plan";
+const VAULT = "aws:backup/vault:Vault";
+const CACHE = "aws:elasticache/replicationGroup:ReplicationGroup";
+const LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration";
+const SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration";
+const S3_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig";
+const KMS_KEY = "aws:kms/key:Key";
+
+/** Reports `message` as `<type> "<name>": message`. */
+const at = (args: ResourceValidationArgs, report: ReportViolation) => (message: string) =>
+  report(`${args.name}: ${message}`);
+
+export function retentionPolicy(ctx: PolicyContext): ResourceValidationPolicy {
+  const floorFor = (system: ReturnType<typeof systemOf>) => {
+    if (!system) return undefined;
+    const { tier } = tierOf(system, ctx);
+    return { tier, days: ctx.retentionFloorDays[tier], system };
+  };
+  const check = (v: (m: string) => void, what: string, days: unknown, floor: ReturnType<typeof floorFor>) => {
+    if (!floor) return;
+    if (typeof days !== "number" || days < floor.days) {
+      v(`${what} is ${days === undefined ? "not set" : days} days; ${floor.system} is ${floor.tier}, whose backups must be kept at least ${floor.days} days`);
+    }
+  };
+  return {
+    name: "backup-retention-meets-tier",
+    description: "Backups are kept at least as long as the tier of the data they hold requires.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      const v = at(args, report);
+      const p: Props = args.props;
+      const floor = floorFor(systemOf(args.type, args.name, p));
+      if (args.type === RDS) check(v, "backupRetentionPeriod", p.backupRetentionPeriod, floor);
+      if (args.type === RDS_REPLICATION) check(v, "retentionPeriod", p.retentionPeriod ?? 7, floor);
+      if (args.type === CACHE) check(v, "snapshotRetentionLimit", p.snapshotRetentionLimit ?? 0, floor);
+      if (args.type === PLAN) {
+        for (const rule of asArray<Props>(p.rules)) {
+          check(v, `rule ${rule.ruleName} lifecycle.deleteAfter`, rule.lifecycle?.deleteAfter, floor);
+          for (const copy of asArray<Props>(rule.copyActions)) {
+            check(v, `rule ${rule.ruleName} copy lifecycle.deleteAfter`, copy.lifecycle?.deleteAfter, floor);
+          }
+        }
+      }
+      if (args.type === LIFECYCLE) {
+        for (const rule of asArray<Props>(p.rules)) {
+          if (rule.status !== "Enabled") continue;
+          const prefix = rule.filter?.prefix ?? rule.prefix;
+          const days = rule.expiration?.days ?? rule.noncurrentVersionExpiration?.noncurrentDays;
+          if (days !== undefined) check(v, `rule ${rule.id} (${prefix}) expiration`, days, floorFor(systemOfPrefix(prefix)));
+        }
+      }
+    },
+  };
+}
+
+export function pitrPolicy(ctx: PolicyContext): ResourceValidationPolicy {
+  return {
+    name: "pitr-for-critical-data",
+    description:
+      "Databases whose tier's RPO is shorter than a day (critical and important) keep automated backups, so point-in-time restore (≈5 min loss) is possible.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      if (args.type !== RDS) return;
+      const system = systemOf(args.type, args.name, args.props) ?? "primary-database";
+      const { tier, rpoMinutes } = tierOf(system, ctx);
+      const retention = args.props.backupRetentionPeriod;
+      if (rpoMinutes < 1440 && !(typeof retention === "number" && retention >= 1)) {
+        at(args, report)(
+          `backupRetentionPeriod is ${retention ?? "not set"}: point-in-time restore is off, but ${system} is ${tier} (RPO ${rpoMinutes} min) and without it the daily snapshot loses up to 1440 min`,
+        );
+      }
+    },
+  };
+}
+
+export function deletionSafetyPolicy(): ResourceValidationPolicy {
+  return {
+    name: "deletion-protection-and-final-snapshots",
+    description:
+      "Databases have deletion protection, a final snapshot with a unique name, keep their automated backups on delete, and are protected from `pulumi destroy`; so are backup vaults.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      const v = at(args, report);
+      const p: Props = args.props;
+      if (args.type === RDS) {
+        if (p.deletionProtection !== true) v("deletionProtection must be true");
+        if (p.skipFinalSnapshot === true) v("skipFinalSnapshot must be false: deleting the database must leave a final snapshot");
+        if (!p.finalSnapshotIdentifier) v("finalSnapshotIdentifier must be set (unique per instance, so a re-create does not collide)");
+        if (p.deleteAutomatedBackups !== false) v("deleteAutomatedBackups must be false: otherwise deleting the instance deletes its automated backups");
+        if (args.opts?.protect !== true) v("the resource option protect must be true");
+      }
+      if (args.type === VAULT) {
+        if (p.forceDestroy === true) v("forceDestroy must not be true on a backup vault");
+        if (args.opts?.protect !== true) v("the resource option protect must be true");
+      }
+    },
+  };
+}
+
+export function encryptionPolicy(): ResourceValidationPolicy {
+  return {
+    name: "encryption-at-rest-customer-keys",
+    description:
+      "Databases, replicated backups, vaults, buckets and caches are encrypted at rest with customer-managed KMS keys (and the cache in transit); keys rotate.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      const v = at(args, report);
+      const p: Props = args.props;
+      switch (args.type) {
+        case RDS:
+          if (p.storageEncrypted !== true) v("storageEncrypted must be true");
+          if (!p.kmsKeyId) v("kmsKeyId must name a customer-managed KMS key (the AWS-managed aws/rds key cannot be shared or copied across regions)");
+          break;
+        case RDS_REPLICATION:
+          if (!p.kmsKeyId) v("kmsKeyId must name a customer-managed KMS key in the destination region");
+          break;
+        case VAULT:
+          if (!p.kmsKeyArn) v("kmsKeyArn must name a customer-managed KMS key");
+          break;
+        case CACHE:
+          if (p.atRestEncryptionEnabled !== true) v("atRestEncryptionEnabled must be true");
+          if (!p.kmsKeyId) v("kmsKeyId must name a customer-managed KMS key");
+          if (p.transitEncryptionEnabled !== true) v("transitEncryptionEnabled must be true");
+          break;
+        case SSE:
+          for (const rule of asArray<Props>(p.rules)) {
+            const d = rule.applyServerSideEncryptionByDefault ?? {};
+            if (!["aws:kms", "aws:kms:dsse"].includes(d.sseAlgorithm)) v(`sseAlgorithm is ${JSON.stringify(d.sseAlgorithm)}; expected "aws:kms" or "aws:kms:dsse"`);
+            if (!d.kmsMasterKeyId) v("kmsMasterKeyId must name a customer-managed KMS key");
+          }
+          break;
+        case KMS_KEY:
+          if (p.enableKeyRotation !== true) v("enableKeyRotation must be true");
+          break;
+      }
+    },
+  };
+}
+
+export function rtcPolicy(ctx: PolicyContext): ResourceValidationPolicy {
+  return {
+    name: "rtc-for-short-rpo",
+    description: `S3 replication of critical and important data (RPO ≤ 60 min, so also every RPO ≤ ${FIGURES.s3RtcThreshold.value} min) has Replication Time Control: without it S3 gives no bound on replication time.`,
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      if (args.type !== S3_REPLICATION) return;
+      const v = at(args, report);
+      const bucketSystem = systemOf(args.type, args.name, args.props);
+      for (const rule of asArray<Props>(args.props.rules)) {
+        if (rule.status !== "Enabled") continue;
+        const prefix = rule.filter?.prefix ?? rule.prefix;
+        const system = systemOfPrefix(prefix) ?? bucketSystem;
+        const tier = system ? tierOf(system, ctx) : undefined;
+        if (tier && !needsCrossRegionCopy(tier.tier)) continue;
+        const rtc = rule.destination?.replicationTime;
+        const metrics = rule.destination?.metrics;
+        const who = system ? `${system} is ${tier!.tier} (RPO ${tier!.rpoMinutes} min)` : "the replicated data's system is unknown (tag eventchain:system)";
+        if (rtc?.status !== "Enabled" || rtc?.time?.minutes !== FIGURES.s3RtcThreshold.value) {
+          v(`rule ${rule.id} (${prefix ?? "whole bucket"}): replicationTime must be Enabled with ${FIGURES.s3RtcThreshold.value} minutes; ${who}`);
+        }
+        if (metrics?.status !== "Enabled") v(`rule ${rule.id}: metrics must be Enabled so replication latency can alert`);
+      }
+    },
+  };
+}
