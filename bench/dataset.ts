@@ -3,6 +3,7 @@
  * filled by the project's own seeder (runbooks/local/eventchain-schema.ts) to about the asked
  * size on disk. Nothing here seeds or starts servers by itself.
  */
+import { join } from "node:path";
 import { $ } from "zx";
 import { startPostgres, createDatabase, type LocalPostgres } from "../runbooks/local/postgres.ts";
 import { createSchema, seed, type EventChainTable } from "../runbooks/local/eventchain-schema.ts";
@@ -26,6 +27,8 @@ export interface Dataset {
   dbBytes: number;
   /** Bytes of the whole data directory (what tar copies). */
   dataDirBytes: number;
+  /** Bytes of pg_wal inside it. */
+  walBytes: number;
   seedSeconds: number;
 }
 
@@ -67,7 +70,15 @@ export async function createDataset(sizeBytes: number, settings: Record<string, 
       await client.end();
     }
     const [{ size }] = (await server.query<{ size: string }>("SELECT pg_database_size($1) AS size", [DB_NAME])) as [{ size: string }];
-    return { server, scale, rows, dbBytes: Number(size), dataDirBytes: await directoryBytes(server.dataDir), seedSeconds };
+    return {
+      server,
+      scale,
+      rows,
+      dbBytes: Number(size),
+      dataDirBytes: await directoryBytes(server.dataDir),
+      walBytes: await directoryBytes(join(server.dataDir, "pg_wal")),
+      seedSeconds,
+    };
   } catch (error) {
     await server.destroy();
     throw error;

@@ -74,6 +74,20 @@ export function planNotInCase(d: Dataset, timeoutSeconds: number): Case & { time
   };
 }
 
+/**
+ * How PostgreSQL plans each NOT IN check: "hashed" (the subquery's ids fit in
+ * work_mem × hash_mem_multiplier, one hash probe per row) or "per-row" (a rescan of the
+ * materialised subquery for every outer row: quadratic).
+ */
+export async function notInPlanShapes(client: pg.Client): Promise<Record<string, "hashed" | "per-row">> {
+  const shapes: Record<string, "hashed" | "per-row"> = {};
+  for (const [name, sql] of Object.entries(PLAN_CHECKS)) {
+    const { rows } = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql}`);
+    shapes[name] = rows.some((r) => /hashed SubPlan/.test(r["QUERY PLAN"])) ? "hashed" : "per-row";
+  }
+  return shapes;
+}
+
 /** Our side: a function that runs verify-backup's integrity checks on a connected client. */
 export type IntegrityChecks = (client: pg.Client) => Promise<{ checks: number; orphans: number }>;
 

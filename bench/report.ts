@@ -41,7 +41,7 @@ export interface BenchResults {
   finishedAt: string;
   machine: { cpus: number; cpuModel: string; memGiB: number; node: string; postgres: string };
   options: { quick: boolean; sizeBytes: number; reps: number };
-  dataset?: { bytesOnDisk: number; rows: Record<string, number>; seedSeconds: number };
+  dataset?: { bytesOnDisk: number; dbBytes: number; walBytes: number; scale: number; rows: Record<string, number>; seedSeconds: number };
   suites: SuiteResult[];
 }
 
@@ -116,7 +116,12 @@ export function renderMarkdown(results: BenchResults): string {
   );
   if (results.dataset) {
     const rows = Object.entries(results.dataset.rows).map(([t, n]) => `${t} ${n.toLocaleString("en-US")}`).join(", ");
-    out.push("", `Dataset: ${mib(results.dataset.bytesOnDisk)} MiB on disk (${rows}); seeded in ${fmt(results.dataset.seedSeconds, 1)} s.`);
+    const ds = results.dataset;
+    out.push(
+      "",
+      `Dataset: database ${mib(ds.dbBytes)} MiB (seeder scale ${ds.scale}: ${rows}); data directory ${mib(ds.bytesOnDisk)} MiB ` +
+        `of which WAL ${mib(ds.walBytes)} MiB; seeded in ${fmt(ds.seedSeconds, 1)} s.`,
+    );
   }
   for (const s of results.suites) {
     out.push("", `### ${s.title}`, "");

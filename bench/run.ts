@@ -87,7 +87,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const { createDataset } = await import("./dataset.ts");
     ctx.dataset = await createDataset(options.sizeBytes);
     ctx.cleanups.push(() => ctx.dataset!.server.destroy());
-    results.dataset = { bytesOnDisk: ctx.dataset.dataDirBytes, rows: ctx.dataset.rows, seedSeconds: ctx.dataset.seedSeconds };
+    const ds = ctx.dataset;
+    results.dataset = { bytesOnDisk: ds.dataDirBytes, dbBytes: ds.dbBytes, walBytes: ds.walBytes, scale: ds.scale, rows: ds.rows, seedSeconds: ds.seedSeconds };
     results.machine.postgres = await postgresVersion(ctx);
     ctx.log(`seeded ${formatBytes(ctx.dataset.dataDirBytes)} (database ${formatBytes(ctx.dataset.dbBytes)}) in ${ctx.dataset.seedSeconds.toFixed(1)} s`);
     for (const id of ORDER.filter((s) => options.only.includes(s))) {

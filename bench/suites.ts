@@ -11,7 +11,8 @@ import type { SuiteResult } from "./report.ts";
 import { ratio, value } from "./report.ts";
 import { floorCases, floorTeardown, FLOOR_TAR, FLOOR_UNTAR, FLOOR_BASEBACKUP } from "./floor.ts";
 import { planCases, emulatorCliEnv, PLAN_BACKUP, PLAN_RESTORE } from "./plan-pipeline.ts";
-import { planNotInCase, PLAN_NOT_IN, OURS_ANTI_JOIN, antiJoinCase } from "./integrity.ts";
+import { planNotInCase, notInPlanShapes, PLAN_NOT_IN, OURS_ANTI_JOIN, antiJoinCase } from "./integrity.ts";
+import { DB_NAME } from "./dataset.ts";
 import { startMoto, type MotoServer } from "../runbooks/local/moto.ts";
 
 export interface BenchContext {
@@ -103,7 +104,17 @@ const verifySuite: SuiteRunner = async (ctx, progress) => {
   const notIn = planNotInCase(d, timeout);
   const results = await interleave([notIn], ctx.options.reps, progress);
   const plan = results.find((c) => c.id === PLAN_NOT_IN);
-  const notes = [`NOT IN runs under a ${timeout} s statement timeout at the server's default work_mem (4 MB).`];
+  const client = await d.server.client(DB_NAME);
+  let shapes: Record<string, string>;
+  try {
+    shapes = await notInPlanShapes(client);
+  } finally {
+    await client.end();
+  }
+  const notes = [
+    `NOT IN runs under a ${timeout} s statement timeout at the server's default work_mem (4 MB, hash_mem_multiplier 2).`,
+    `PostgreSQL's plan for each NOT IN: ${Object.entries(shapes).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+  ];
   if (notIn.timedOut()) notes.push(`NOT IN timed out: ${notIn.timedOut()}; its time is a lower bound.`);
   return { id: "verify", title: "", cases: results, ratios: [], notes, ...(plan ? {} : {}) };
 };
