@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import test from "ava";
+import { validateWorkflow } from "@action-validator/core";
+import { parse } from "yaml";
+import { workflowProblems, type Workflow } from "../helpers/workflow.ts";
+
+const path = new URL("../../.github/workflows/preview.yml", import.meta.url);
+const text = readFileSync(path, "utf8");
+const workflow = parse(text) as Workflow;
+
+test("the preview workflow is valid against the GitHub Actions schema", (t) => {
+  t.deepEqual(validateWorkflow(text).errors, []);
+});
+
+test("the validator rejects a workflow with a job missing runs-on", (t) => {
+  const broken = "on: push\njobs:\n  a:\n    steps:\n      - run: echo hi\n";
+  t.not(validateWorkflow(broken).errors.length, 0);
+});
+
+test("the preview workflow meets our deployment rules", (t) => {
+  t.deepEqual(workflowProblems(workflow, text), []);
+});
+
+test("the deploy order is dr then prod, each behind its own environment", (t) => {
+  const jobs = workflow.jobs!;
+  t.is(jobs["up-prod"].needs, "up-dr");
+  t.truthy(jobs["up-dr"].environment);
+  t.truthy(jobs["up-prod"].environment);
+});
+
+test("static AWS keys in the workflow are reported", (t) => {
+  const withKeys = text.replace("role-to-assume: ${{ vars.AWS_PREVIEW_ROLE_ARN }}", "aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}");
+  const problems = workflowProblems(parse(withKeys) as Workflow, withKeys);
+  t.true(problems.includes("long-lived credentials are referenced; use OIDC role assumption only"));
+  t.true(problems.includes("job preview: configure-aws-credentials without role-to-assume"));
+});
+
+test("a preview without the policy pack, or an ungated up, is reported", (t) => {
+  const mutated = structuredClone(workflow);
+  const preview = mutated.jobs!.preview.steps!.find((s) => s.run?.includes("pulumi preview"))!;
+  preview.run = preview.run!.replace(" --policy-pack policy", "");
+  delete mutated.jobs!["up-prod"].environment;
+  delete mutated.jobs!["preview"].permissions!["id-token"];
+  t.deepEqual(workflowProblems(mutated, text), [
+    "job preview: assumes a role but lacks permissions id-token: write",
+    "job preview: pulumi preview without --policy-pack policy",
+    "job up-prod: pulumi up without an environment (approval gate)",
+  ]);
+});
+
+test("interpolating an expression inside a run script is reported", (t) => {
+  const mutated = structuredClone(workflow);
+  mutated.jobs!.posture.steps!.push({ run: 'echo "${{ github.head_ref }}"' });
+  t.deepEqual(workflowProblems(mutated, text), ["job posture: a run script interpolates ${{ }} directly (pass it through env)"]);
+});
