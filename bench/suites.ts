@@ -100,7 +100,7 @@ const logicalSuite: SuiteRunner = async (ctx, progress) => {
 
 const verifySuite: SuiteRunner = async (ctx, progress) => {
   const d = ctx.dataset!;
-  const timeout = ctx.options.quick ? 60 : 300;
+  const timeout = ctx.options.quick ? 30 : 120;
   const notIn = planNotInCase(d, timeout);
   const results = await interleave([notIn], ctx.options.reps, progress);
   const plan = results.find((c) => c.id === PLAN_NOT_IN);
