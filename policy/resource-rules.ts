@@ -5,7 +5,7 @@
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy, ReportViolation } from "@pulumi/policy";
 import { FIGURES } from "../infra/posture-figures.ts";
-import { asArray, needsCrossRegionCopy, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./context.ts";
+import { asArray, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./context.ts";
 
 type Props = Record<string, any>;
 const RDS = "aws:rds/instance:Instance";
@@ -151,8 +151,8 @@ export function encryptionPolicy(): ResourceValidationPolicy {
 
 export function rtcPolicy(ctx: PolicyContext): ResourceValidationPolicy {
   return {
-    name: "rtc-for-short-rpo",
-    description: `S3 replication of critical and important data (RPO ≤ 60 min, so also every RPO ≤ ${FIGURES.s3RtcThreshold.value} min) has Replication Time Control: without it S3 gives no bound on replication time.`,
+    name: "rtc-on-replication",
+    description: `S3 replication of classified data has Replication Time Control (${FIGURES.s3RtcThreshold.value} min) and metrics: without RTC S3 bounds nothing ('a couple of hours or more'), so no RPO objective — least of all one of ${FIGURES.s3RtcThreshold.value} min or less — can be shown to be met.`,
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
       if (args.type !== S3_REPLICATION) return;
@@ -163,7 +163,6 @@ export function rtcPolicy(ctx: PolicyContext): ResourceValidationPolicy {
         const prefix = rule.filter?.prefix ?? rule.prefix;
         const system = systemOfPrefix(prefix) ?? bucketSystem;
         const tier = system ? tierOf(system, ctx) : undefined;
-        if (tier && !needsCrossRegionCopy(tier.tier)) continue;
         const rtc = rule.destination?.replicationTime;
         const metrics = rule.destination?.metrics;
         const who = system ? `${system} is ${tier!.tier} (RPO ${tier!.rpoMinutes} min)` : "the replicated data's system is unknown (tag eventchain:system)";

@@ -131,13 +131,15 @@ const replication = (destination: Record<string, unknown>, prefix = "media/"): F
 const rtcOn = { replicationTime: { status: "Enabled", time: { minutes: 15 } }, metrics: { status: "Enabled", eventThreshold: { minutes: 15 } } };
 
 test("replication of media (important) needs RTC and metrics", async (t) => {
-  t.deepEqual(await violations(all, "rtc-for-short-rpo", replication(rtcOn)), []);
-  t.deepEqual(await violations(all, "rtc-for-short-rpo", replication({})), [
+  t.deepEqual(await violations(all, "rtc-on-replication", replication(rtcOn)), []);
+  t.deepEqual(await violations(all, "rtc-on-replication", replication({})), [
     "prod-media-replication: rule EventChainMediaReplication (media/): replicationTime must be Enabled with 15 minutes; media-storage is important (RPO 60 min)",
     "prod-media-replication: rule EventChainMediaReplication: metrics must be Enabled so replication latency can alert",
   ]);
 });
 
-test("replication of standard data may go without RTC", async (t) => {
-  t.deepEqual(await violations(all, "rtc-for-short-rpo", replication({}, "redis/")), []);
+test("replication of standard data needs RTC too: without it S3 bounds nothing", async (t) => {
+  t.deepEqual(await violations(all, "rtc-on-replication", replication(rtcOn, "redis/")), []);
+  const bad = await violations(all, "rtc-on-replication", replication({ metrics: rtcOn.metrics }, "redis/"));
+  t.deepEqual(bad, ["prod-media-replication: rule EventChainMediaReplication (redis/): replicationTime must be Enabled with 15 minutes; cache is standard (RPO 1440 min)"]);
 });
