@@ -41,10 +41,22 @@ export interface DelayProxyOptions {
 
 export interface CallRecord {
   key: string;
+  /** When the request arrived (options.now clock, ms). */
+  at: number;
   delayMs: number;
   status: number;
   /** True when a pending rule rewrote the response. */
   held: boolean;
+}
+
+export interface HoldReport {
+  rule: PendingRule;
+  /** ms clock: when the hold ended (first `after` call + forMs); null when `after` never came. */
+  readyAt: number | null;
+  /** ms clock: arrival of the first `on` call answered unheld after readyAt; null if none. */
+  seenReadyAt: number | null;
+  /** seenReadyAt − readyAt: how late the polling noticed (ms). */
+  lagMs: number | null;
 }
 
 export interface DelayProxy {
@@ -52,6 +64,10 @@ export interface DelayProxy {
   readonly port: number;
   /** Every call seen, in arrival order. */
   readonly calls: CallRecord[];
+  /** When each pending rule's hold ended, and when a poll first saw the resource ready. */
+  holds(): HoldReport[];
+  /** Forgets calls and holds (between repetitions against a reset emulator). */
+  clear(): void;
   close(): Promise<void>;
 }
 
@@ -129,17 +145,18 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
 
   const server: Server = createServer(async (req, res) => {
     try {
+      const at = now();
       const body = await readBody(req);
       const key = `${serviceOf(req.headers)}:${actionOf(req.method ?? "GET", req.url ?? "/", req.headers, body.toString("utf8"))}`;
-      if (!firstSeen.has(key)) firstSeen.set(key, now());
+      if (!firstSeen.has(key)) firstSeen.set(key, at);
       const delayMs = delayFor(delays, key);
       if (delayMs > 0) await sleep(delayMs);
-      const holds = pending.filter((p) => p.on === key && firstSeen.has(p.after) && now() - firstSeen.get(p.after)! < p.forMs);
+      const holds = pending.filter((p) => p.on === key && firstSeen.has(p.after) && at - firstSeen.get(p.after)! < p.forMs);
       const headers = { ...req.headers, host: upstream.host };
       const up = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
         async (upRes) => {
-          const record: CallRecord = { key, delayMs, status: upRes.statusCode ?? 0, held: false };
+          const record: CallRecord = { key, at, delayMs, status: upRes.statusCode ?? 0, held: false };
           calls.push(record);
           if (holds.length === 0) {
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -176,6 +193,18 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     url: `http://127.0.0.1:${port}`,
     port,
     calls,
+    holds: () =>
+      pending.map((rule) => {
+        const start = firstSeen.get(rule.after);
+        const readyAt = start === undefined ? null : start + rule.forMs;
+        const seen = readyAt === null ? undefined : calls.find((c) => c.key === rule.on && !c.held && c.at >= readyAt);
+        const seenReadyAt = seen ? seen.at : null;
+        return { rule, readyAt, seenReadyAt, lagMs: readyAt !== null && seenReadyAt !== null ? seenReadyAt - readyAt : null };
+      }),
+    clear: () => {
+      calls.length = 0;
+      firstSeen.clear();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -95,4 +95,11 @@ test("a pending rule holds a resource not ready for a while after the call that 
   clock += 1;
   t.is(await post("DescribeDBInstances"), "<DBInstanceStatus>available</DBInstanceStatus>");
   t.deepEqual(proxy.calls.map((c) => c.held), [false, false, true, false]);
+  const [hold] = proxy.holds();
+  t.is(hold!.readyAt, 5000);
+  t.is(hold!.seenReadyAt, 5000);
+  t.is(hold!.lagMs, 0);
+  proxy.clear();
+  t.is(proxy.calls.length, 0);
+  t.is(proxy.holds()[0]!.readyAt, null);
 });
