@@ -1,0 +1,109 @@
+/** RDS helpers shared by the database runbooks: describe, restore settings, waits, checks. */
+import {
+  DBInstanceNotFoundFault,
+  DescribeDBInstanceAutomatedBackupsCommand,
+  DescribeDBInstancesCommand,
+  waitUntilDBInstanceAvailable,
+  waitUntilDBSnapshotAvailable,
+  type DBInstance,
+  type RDSClient,
+  type Tag,
+} from "@aws-sdk/client-rds";
+import type { DatabaseOutputs } from "../../infra/outputs.ts";
+import type { RestoreWindow } from "../lib/restore-engine.ts";
+
+export async function describeInstance(rds: RDSClient, id: string): Promise<DBInstance | undefined> {
+  try {
+    const res = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
+    return res.DBInstances?.[0];
+  } catch (error) {
+    if (error instanceof DBInstanceNotFoundFault || (error as { name?: string }).name === "DBInstanceNotFoundFault" || (error as { name?: string }).name === "DBInstanceNotFound") return undefined;
+    throw error;
+  }
+}
+
+/** Settings a restored instance must share with its source (from outputs, else the source). */
+export interface RestoreSettings {
+  DBInstanceClass: string;
+  DBSubnetGroupName: string;
+  VpcSecurityGroupIds: string[];
+  DBParameterGroupName: string;
+  MultiAZ: boolean;
+}
+
+export function settingsFromInstance(i: DBInstance): RestoreSettings {
+  return {
+    DBInstanceClass: i.DBInstanceClass!,
+    DBSubnetGroupName: i.DBSubnetGroup?.DBSubnetGroupName ?? "",
+    VpcSecurityGroupIds: (i.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId!).sort(),
+    DBParameterGroupName: i.DBParameterGroups?.[0]?.DBParameterGroupName ?? "",
+    MultiAZ: i.MultiAZ ?? false,
+  };
+}
+
+export function settingsFromOutputs(db: DatabaseOutputs, multiAZ = true): RestoreSettings {
+  return {
+    DBInstanceClass: db.instanceClass,
+    DBSubnetGroupName: db.subnetGroupName,
+    VpcSecurityGroupIds: [...db.securityGroupIds].sort(),
+    DBParameterGroupName: db.parameterGroupName,
+    MultiAZ: multiAZ,
+  };
+}
+
+/** Throws listing every setting of `instance` that differs from `expected`, and any public or unencrypted instance. */
+export function checkInstance(instance: DBInstance, expected: RestoreSettings): void {
+  const actual = settingsFromInstance(instance);
+  const problems: string[] = [];
+  for (const key of Object.keys(expected) as (keyof RestoreSettings)[]) {
+    if (JSON.stringify(actual[key]) !== JSON.stringify(expected[key])) problems.push(`${key} is ${JSON.stringify(actual[key])}, expected ${JSON.stringify(expected[key])}`);
+  }
+  if (instance.PubliclyAccessible) problems.push("PubliclyAccessible is true, expected false");
+  if (!instance.StorageEncrypted) problems.push("StorageEncrypted is false, expected true");
+  if (instance.DBInstanceStatus !== "available") problems.push(`status is ${instance.DBInstanceStatus}, expected available`);
+  if (problems.length) throw new Error(`${instance.DBInstanceIdentifier} does not match: ${problems.join("; ")}`);
+}
+
+/** `<base>-<tag>-<yyyymmddhhmmss>`, a valid RDS identifier (≤ 63 chars, letter first, no "--"). */
+export function restoredIdentifier(base: string, tag: string, at: Date): string {
+  const stamp = at.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+  const suffix = `-${tag}-${stamp}`;
+  const head = base.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/-+/g, "-").replace(/^[^a-z]+/, "").slice(0, 63 - suffix.length).replace(/-$/, "");
+  return `${head || "db"}${suffix}`;
+}
+
+export function tags(runbook: string, runId: string, extra: Record<string, string> = {}): Tag[] {
+  return Object.entries({ "eventchain:restored-by": runbook, "eventchain:run-id": runId, "eventchain:managed-by": "runbook (not Pulumi)", ...extra }).map(([Key, Value]) => ({ Key, Value }));
+}
+
+export async function waitInstanceAvailable(rds: RDSClient, id: string, maxWaitMinutes: number): Promise<void> {
+  await waitUntilDBInstanceAvailable({ client: rds, maxWaitTime: Math.ceil(maxWaitMinutes * 60), minDelay: 15, maxDelay: 60 }, { DBInstanceIdentifier: id });
+}
+
+export async function waitSnapshotAvailable(rds: RDSClient, id: string, maxWaitMinutes: number): Promise<void> {
+  await waitUntilDBSnapshotAvailable({ client: rds, maxWaitTime: Math.ceil(maxWaitMinutes * 60), minDelay: 15, maxDelay: 60 }, { DBSnapshotIdentifier: id });
+}
+
+/**
+ * The restorable window of a running instance. Latest: the instance's LatestRestorableTime.
+ * Earliest: its automated backups' RestoreWindow.EarliestTime when RDS reports it; otherwise
+ * the later of the instance's creation and now − retention (the retention bound RDS enforces).
+ */
+export async function restoreWindowOf(rds: RDSClient, instance: DBInstance, now: Date = new Date()): Promise<RestoreWindow> {
+  const id = instance.DBInstanceIdentifier!;
+  if (!instance.LatestRestorableTime) {
+    throw new Error(`${id} reports no LatestRestorableTime: automated backups are off (BackupRetentionPeriod ${instance.BackupRetentionPeriod ?? 0}) or not yet taken`);
+  }
+  let earliest: Date | undefined;
+  const backups = await rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: id }));
+  for (const b of backups.DBInstanceAutomatedBackups ?? []) {
+    const e = b.RestoreWindow?.EarliestTime;
+    if (e && (!earliest || e < earliest)) earliest = e;
+  }
+  if (!earliest) {
+    const retentionStart = new Date(now.getTime() - (instance.BackupRetentionPeriod ?? 0) * 86_400_000);
+    const created = instance.InstanceCreateTime ?? retentionStart;
+    earliest = created > retentionStart ? created : retentionStart;
+  }
+  return { earliest, latest: instance.LatestRestorableTime, source: id };
+}

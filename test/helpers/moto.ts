@@ -1,0 +1,41 @@
+/**
+ * One moto server per test file: started before the tests, stopped after (even on failure).
+ * The fake credentials below exist only in the test process, for the emulator; the runbooks
+ * themselves use the SDK's default credential chain and never read keys.
+ */
+import type { TestFn } from "ava";
+import { startMoto, type MotoServer } from "../../runbooks/local/moto.ts";
+import { createClientFactory, type AwsSettings } from "../../runbooks/lib/aws.ts";
+
+process.env.AWS_ACCESS_KEY_ID = "testing";
+process.env.AWS_SECRET_ACCESS_KEY = "testing";
+process.env.AWS_EC2_METADATA_DISABLED = "true";
+delete process.env.AWS_PROFILE;
+
+export interface MotoContext {
+  moto: MotoServer;
+}
+
+/** Registers before/after hooks on `test` that start and stop a moto server. */
+export function useMoto(test: TestFn): () => MotoServer {
+  let server: MotoServer | undefined;
+  test.before(async () => {
+    server = await startMoto();
+  });
+  test.after.always(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error("moto is not started (use it inside a test)");
+    return server;
+  };
+}
+
+/** Client settings for tests: the emulator's endpoint, no retries. */
+export function awsFor(endpoint: string): AwsSettings {
+  return { endpoint, maxAttempts: 1 };
+}
+
+export function clientsFor(endpoint: string) {
+  return createClientFactory(awsFor(endpoint));
+}
