@@ -10,7 +10,7 @@ import { parseDailyWindow, parseWeeklyWindow, regionProblem, scheduleProblem, ty
 const int = (min: number, max: number, allowed: string) =>
   z.number(allowed).int(allowed).min(min, allowed).max(max, allowed);
 const text = (pattern: RegExp, allowed: string) => z.string(allowed).regex(pattern, allowed);
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, `one of ${values.join(", ")}`);
 const bool = z.boolean("true or false");
 const refined = (allowed: string, check: (v: string) => string | undefined) =>

@@ -81,6 +81,8 @@ export const mediaOutputsSchema = z.object({
   replicationPrefix: z.string(),
   /** Replication Time Control threshold in minutes; null where no replication is declared. */
   rtcMinutes: z.number().int().nullable(),
+  /** KMS key of this stack's media bucket (the primary's replication rule encrypts replicas with dr's). */
+  kmsKeyArn: z.string().min(1).optional(),
 });
 
 export const cacheOutputsSchema = z.object({

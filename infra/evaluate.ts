@@ -1,0 +1,94 @@
+/**
+ * Runs the program offline under `pulumi.runtime.setMocks`, with a stack's committed config
+ * (or overrides of it), and returns every resource it declares and its resolved outputs. The
+ * posture report and the infra tests are built on this. Evaluating `prod` first evaluates its
+ * peer (`dr`) and feeds those outputs to prod's StackReference, as `pulumi up` would read them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readRawConfig, REPO_ROOT, validateConfig, type StackConfig, type ValidateOptions } from "./config.ts";
+import { parseStackOutputs, type StackOutputs } from "./outputs.ts";
+import { buildStack } from "./program.ts";
+import { mockResourceState, MOCK_ACCOUNT_ID } from "./mock-state.ts";
+
+export interface EvaluatedResource {
+  /** Pulumi type token, e.g. aws:rds/instance:Instance or eventchain:backup:Database. */
+  type: string;
+  /** Logical name. */
+  name: string;
+  /** Inputs as the program declared them (resolved). */
+  inputs: Record<string, any>;
+  /** Whether a provider manages it (false for components). */
+  custom: boolean;
+  /** Region of the provider it is created with, for AWS resources. */
+  region?: string;
+  /** Logical name of the explicit provider it uses, when it has one. */
+  provider?: string;
+}
+
+export interface Evaluation {
+  stack: string;
+  config: StackConfig;
+  resources: EvaluatedResource[];
+  outputs: StackOutputs;
+}
+
+export interface EvaluateOptions extends ValidateOptions {
+  /** Replace these config keys (`eventchain-dr:database`, `aws:region`…) of the committed config. */
+  overrides?: Record<string, unknown>;
+  /** Use this config instead of reading the stack files. */
+  config?: StackConfig;
+  /** Outputs of the peer stack for the StackReference (default: evaluate the peer stack). */
+  peerOutputs?: StackOutputs;
+  /** Directory holding Pulumi.yaml and the stack files. Default: the repository root. */
+  projectDir?: string;
+  /** Receives each resource as it is registered (lets a caller see what was declared before a failure). */
+  resources?: EvaluatedResource[];
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Evaluates `stack`; calls are serialized (the mock runtime is process-global). */
+export async function evaluateStack(stack: string, opts: EvaluateOptions = {}): Promise<Evaluation> {
+  const config = opts.config ?? validateConfig({ ...readRawConfig(stack, opts.projectDir ?? REPO_ROOT), ...opts.overrides }, stack, opts);
+  let peer = opts.peerOutputs;
+  if (config.role === "primary" && !peer) {
+    const evaluation = await evaluateStack(config.peerStack, { projectDir: opts.projectDir });
+    if (evaluation.outputs.role !== "dr") throw new Error(`peer stack "${config.peerStack}" of "${stack}" has role ${evaluation.outputs.role}; expected dr`);
+    peer = evaluation.outputs;
+  }
+  const run = queue.then(() => runMocked(stack, config, peer, opts.resources ?? []));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function runMocked(stack: string, config: StackConfig, peer: StackOutputs | undefined, resources: EvaluatedResource[]): Promise<Evaluation> {
+  const providers = new Map<string, { name: string; region?: string }>();
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const providerId = args.provider ? args.provider.slice(args.provider.lastIndexOf("::") + 2) : undefined;
+      const provider = providerId ? providers.get(providerId) : undefined;
+      const region = provider?.region ?? (args.type.startsWith("pulumi:providers:") ? args.inputs.region : undefined);
+      resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, region, provider: provider?.name });
+      if (args.type === "pulumi:pulumi:StackReference") {
+        if (!peer) throw new Error(`stack ${stack} references ${args.inputs.name} but no peer outputs were given`);
+        return { id: args.inputs.name, state: { name: args.inputs.name, outputs: peer, secretOutputNames: [] } };
+      }
+      const { id, state } = mockResourceState(args.type, args.name, args.inputs, region ?? config.region);
+      if (args.type.startsWith("pulumi:providers:")) providers.set(id, { name: args.name, region: args.inputs.region });
+      return { id, state };
+    },
+    call(args) {
+      if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
+        return { accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`, userId: "AIDAMOCK", id: MOCK_ACCOUNT_ID };
+      }
+      throw new Error(`the program made an unmocked call ${args.token}; add it to infra/evaluate.ts`);
+    },
+  };
+  await pulumi.runtime.setMocks(mocks, "eventchain-dr", stack, false, "organization");
+  const lifted = buildStack(config);
+  // Output.promise() is internal but stable; unlike apply() it rejects when any part failed.
+  const raw = await (pulumi.output(lifted) as unknown as { promise(): Promise<unknown> }).promise();
+  const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (waitForRPCs) await waitForRPCs();
+  return { stack, config, resources, outputs: parseStackOutputs(raw, `evaluateStack("${stack}")`) };
+}
