@@ -15,8 +15,10 @@ export interface EvaluatedResource {
   type: string;
   /** Logical name. */
   name: string;
-  /** Inputs as the program declared them (resolved). */
+  /** Inputs as the program declared them (resolved; secrets unwrapped, see `secretInputs`). */
   inputs: Record<string, any>;
+  /** Names of the top-level inputs that are Pulumi secrets. */
+  secretInputs: string[];
   /** Whether a provider manages it (false for components). */
   custom: boolean;
   /** Region of the provider it is created with, for AWS resources. */
@@ -45,6 +47,19 @@ export interface EvaluateOptions extends ValidateOptions {
   resources?: EvaluatedResource[];
 }
 
+/** Pulumi's wire marker of a secret value. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+const isSecret = (v: unknown): v is { value: unknown } =>
+  v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+
+function unwrapSecrets(v: any): any {
+  if (isSecret(v)) return unwrapSecrets(v.value);
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  return v;
+}
+
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Evaluates `stack`; calls are serialized (the mock runtime is process-global). */
@@ -68,7 +83,8 @@ async function runMocked(stack: string, config: StackConfig, peer: StackOutputs 
       const providerId = args.provider ? args.provider.slice(args.provider.lastIndexOf("::") + 2) : undefined;
       const provider = providerId ? providers.get(providerId) : undefined;
       const region = provider?.region ?? (args.type.startsWith("pulumi:providers:") ? args.inputs.region : undefined);
-      resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, region, provider: provider?.name });
+      const secretInputs = Object.keys(args.inputs).filter((k) => isSecret(args.inputs[k]));
+      resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), secretInputs, custom: args.custom ?? true, region, provider: provider?.name });
       if (args.type === "pulumi:pulumi:StackReference") {
         if (!peer) throw new Error(`stack ${stack} references ${args.inputs.name} but no peer outputs were given`);
         return { id: args.inputs.name, state: { name: args.inputs.name, outputs: peer, secretOutputNames: [] } };
