@@ -62,8 +62,8 @@ export interface FailoverDeps {
   seed: (endpoint: string) => Promise<unknown>;
   /** Runs region-failover with `argv` against `endpoint`; returns its exit code and report. */
   run: (argv: string[], endpoint: string, out: Writable) => Promise<{ exitCode: number; report?: { startedAt: string; finishedAt: string; steps: { id: string; startedAt: string | null; endedAt: string | null; durationMs: number | null; status: string }[] } }>;
-  /** Each step's prerequisites (the engine's resolved dependsOn). */
-  dependencies: (outputsDoc: unknown) => Map<string, string[]>;
+  /** Each step's prerequisites (the engine's resolved dependsOn), e.g. from a --dry-run plan. */
+  dependencies: (argv: string[], endpoint: string) => Promise<Map<string, string[]>>;
   /** Extra CLI arguments (stack selection, --yes, --force). */
   argv: string[];
   reset: () => Promise<void>;
@@ -73,7 +73,8 @@ export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { 
   let proxy: DelayProxy | undefined;
   let dir: string | undefined;
   let outputsFile = "";
-  let outputsDoc: unknown;
+  let dependsOn: Map<string, string[]> | undefined;
+  const argv = () => ["--outputs", outputsFile, "--state-dir", join(dir!, "runs"), ...deps.argv];
   return {
     id: "ours.region_failover",
     label: "region-failover behind the delaying proxy",
@@ -82,19 +83,19 @@ export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { 
       proxy ??= await startDelayProxy({ target: motoEndpoint, delays: FAILOVER_DELAYS, pending: failoverHolds(holds.dbMs, holds.dnsMs) });
       dir ??= await mkdtemp(join(tmpdir(), "eventchain-bench-failover-"));
       await deps.reset();
-      outputsDoc = await deps.seed(motoEndpoint);
+      const outputsDoc = await deps.seed(motoEndpoint);
       outputsFile = join(dir, "outputs.json");
       await writeFile(outputsFile, JSON.stringify(outputsDoc));
+      dependsOn ??= await deps.dependencies(argv(), motoEndpoint);
       proxy.clear();
     },
     run: async (): Promise<RunOutput> => {
       const out = new Sink();
       const t0 = Date.now();
-      const r = await deps.run(["--outputs", outputsFile, "--state-dir", join(dir!, "runs"), ...deps.argv], proxy!.url, out);
+      const r = await deps.run(argv(), proxy!.url, out);
       const totalSeconds = (Date.now() - t0) / 1000;
       if (r.exitCode !== 0 || !r.report) throw new Error(`region-failover exited ${r.exitCode}: ${out.text.trim().split("\n").slice(-3).join(" | ")}`);
-      const dependsOn = deps.dependencies(outputsDoc);
-      const steps: TimedStep[] = r.report.steps.map((s) => ({ id: s.id, seconds: (s.durationMs ?? 0) / 1000, dependsOn: dependsOn.get(s.id) ?? [] }));
+      const steps: TimedStep[] = r.report.steps.map((s) => ({ id: s.id, seconds: (s.durationMs ?? 0) / 1000, dependsOn: dependsOn!.get(s.id) ?? [] }));
       const measured = criticalPath(steps);
       // Subtract each polling lag from the step it happened in: what a perfect waiter would take.
       const lags = proxy!.holds().filter((h) => h.lagMs !== null && h.seenReadyAt !== null);
