@@ -19,6 +19,8 @@ export interface EvaluatedResource {
   inputs: Record<string, any>;
   /** Names of the top-level inputs that are Pulumi secrets. */
   secretInputs: string[];
+  /** Physical id the mock runtime gave it (absent for components and references). */
+  id?: string;
   /** Whether a provider manages it (false for components). */
   custom: boolean;
   /** Region of the provider it is created with, for AWS resources. */
@@ -84,12 +86,14 @@ async function runMocked(stack: string, config: StackConfig, peer: StackOutputs 
       const provider = providerId ? providers.get(providerId) : undefined;
       const region = provider?.region ?? (args.type.startsWith("pulumi:providers:") ? args.inputs.region : undefined);
       const secretInputs = Object.keys(args.inputs).filter((k) => isSecret(args.inputs[k]));
-      resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), secretInputs, custom: args.custom ?? true, region, provider: provider?.name });
+      const recorded: EvaluatedResource = { type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), secretInputs, custom: args.custom ?? true, region, provider: provider?.name };
+      resources.push(recorded);
       if (args.type === "pulumi:pulumi:StackReference") {
         if (!peer) throw new Error(`stack ${stack} references ${args.inputs.name} but no peer outputs were given`);
         return { id: args.inputs.name, state: { name: args.inputs.name, outputs: peer, secretOutputNames: [] } };
       }
       const { id, state } = mockResourceState(args.type, args.name, args.inputs, region ?? config.region);
+      if (recorded.custom) recorded.id = id;
       if (args.type.startsWith("pulumi:providers:")) providers.set(id, { name: args.name, region: args.inputs.region });
       return { id, state };
     },

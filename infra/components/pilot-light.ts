@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { serviceRole } from "./iam.ts";
 
 /** One service of the pilot light. */
 export interface PilotService {
@@ -74,10 +75,8 @@ export class PilotLight extends pulumi.ComponentResource {
       dropInvalidHeaderFields: true,
       enableDeletionProtection: true,
     }, parent);
-    const executionRole = new aws.iam.Role(`${name}-execution`, {
-      assumeRolePolicy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: ["sts:AssumeRole"] }] }),
-    }, parent);
-    new aws.iam.RolePolicyAttachment(`${name}-execution-policy`, { role: executionRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" }, parent);
+    const executionRole = serviceRole(`${name}-execution`, "ecs-tasks.amazonaws.com", args.accountId, [], parent,
+      ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]);
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: 30 }, parent);
 
     this.services = args.services.map((svc) => {

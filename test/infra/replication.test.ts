@@ -1,0 +1,97 @@
+import test from "ava";
+import { committedStacks, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
+
+test("media replicates exactly as the plan's rule says", async (t) => {
+  const { prod, dr } = await committedStacks();
+  const config = only(prod, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs;
+  t.is(config.bucket, prod.outputs.media.bucketName);
+  t.is(config.rules.length, 1);
+  const [rule] = config.rules;
+  t.like(rule, {
+    id: "EventChainMediaReplication",
+    status: "Enabled",
+    priority: 1,
+    filter: { prefix: "media/" },
+    deleteMarkerReplication: { status: "Enabled" },
+  });
+  t.like(rule.destination, {
+    bucket: `arn:aws:s3:::${dr.outputs.media.bucketName}`,
+    storageClass: "STANDARD_IA",
+    replicationTime: { status: "Enabled", time: { minutes: 15 } },
+    metrics: { status: "Enabled", eventThreshold: { minutes: 15 } },
+    encryptionConfiguration: { replicaKmsKeyId: dr.outputs.media.kmsKeyArn },
+  });
+  t.is(prod.outputs.media.replicationPrefix, "media/");
+  t.is(prod.outputs.media.rtcMinutes, 15);
+});
+
+test("both media buckets are versioned", async (t) => {
+  const { prod, dr } = await committedStacks();
+  for (const [evaluation, bucket] of [[prod, prod.outputs.media.bucketName], [dr, dr.outputs.media.bucketName]] as const) {
+    const versioning = ofType(evaluation, "aws:s3/bucketVersioning:BucketVersioning").find((r) => r.inputs.bucket === bucket);
+    t.is(versioning?.inputs.versioningConfiguration.status, "Enabled", evaluation.stack);
+  }
+});
+
+test("the replication role reads only media/ and writes only replicas", async (t) => {
+  const { prod } = await committedStacks();
+  const role = only(prod, "aws:iam/role:Role", "media-role");
+  t.deepEqual(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Principal, { Service: "s3.amazonaws.com" });
+  const found = statements(prod).filter((s) => s.resource.name === "media-role-policy");
+  const src = `arn:aws:s3:::${prod.outputs.media.bucketName}`;
+  const dst = `arn:aws:s3:::${prod.outputs.media.replicaBucketName}`;
+  const actions = Object.fromEntries(found.map((s) => [s.Action.join(","), s.Resource]));
+  t.deepEqual(actions, {
+    "s3:GetReplicationConfiguration,s3:ListBucket": [src],
+    "s3:GetObjectVersionForReplication,s3:GetObjectVersionAcl,s3:GetObjectVersionTagging": [`${src}/media/*`],
+    "s3:ReplicateObject,s3:ReplicateDelete,s3:ReplicateTags": [`${dst}/media/*`],
+    "kms:Decrypt": [prod.outputs.media.kmsKeyArn],
+    "kms:Encrypt,kms:GenerateDataKey": [(await committedStacks()).dr.outputs.media.kmsKeyArn],
+  });
+});
+
+test("replication more than 15 minutes behind, or failing, alerts", async (t) => {
+  const { prod } = await committedStacks();
+  const latency = only(prod, "aws:cloudwatch/metricAlarm:MetricAlarm", /-latency$/).inputs;
+  t.like(latency, { namespace: "AWS/S3", metricName: "ReplicationLatency", threshold: 900, comparisonOperator: "GreaterThanThreshold" });
+  t.deepEqual(latency.alarmActions, [prod.outputs.alerts.topicArn]);
+  t.is(latency.okActions, undefined, "failures only");
+  t.is(latency.dimensions.RuleId, "EventChainMediaReplication");
+  const failed = only(prod, "aws:cloudwatch/metricAlarm:MetricAlarm", /EventChainMediaReplication-failed$/).inputs;
+  t.like(failed, { metricName: "OperationsFailedReplication", threshold: 0 });
+});
+
+test("backend and frontend images replicate to the DR region", async (t) => {
+  const { prod, dr } = await committedStacks();
+  const replication = only(prod, "aws:ecr/replicationConfiguration:ReplicationConfiguration").inputs.replicationConfiguration;
+  t.deepEqual(replication.rules[0].destinations, [{ region: "us-west-2", registryId: "111122223333" }]);
+  const filters = replication.rules[0].repositoryFilters.map((f: any) => f.filter);
+  t.true(filters.includes("eventchain/backend"));
+  t.true(filters.includes("eventchain/frontend"));
+  for (const repo of ofType(prod, "aws:ecr/repository:Repository")) t.true(repo.inputs.imageScanningConfiguration.scanOnPush);
+  t.deepEqual(dr.outputs.ecrRepositories, prod.outputs.ecrRepositories);
+});
+
+test("the cache keeps daily snapshots in its window, encrypted at rest and in transit", async (t) => {
+  const { prod, dr } = await committedStacks();
+  const redis = only(prod, "aws:elasticache/replicationGroup:ReplicationGroup").inputs;
+  t.like(redis, {
+    snapshotRetentionLimit: 7,
+    snapshotWindow: "04:00-05:00",
+    maintenanceWindow: "sun:06:00-sun:07:00",
+    atRestEncryptionEnabled: true,
+    transitEncryptionEnabled: true,
+    automaticFailoverEnabled: true,
+  });
+  t.regex(redis.finalSnapshotIdentifier, /^eventchain-prod-redis-final-\d{14}$/);
+  t.is(prod.outputs.cache.replicationGroupId, "eventchain-prod-redis");
+  t.is(dr.outputs.cache.replicationGroupId, null);
+});
+
+test("ElastiCache may export snapshots under redis/ only", async (t) => {
+  const { prod } = await committedStacks();
+  const grants = statements(prod).filter((s) => s.resource.type === "aws:s3/bucketPolicy:BucketPolicy" && s.Effect === "Allow");
+  const bucket = `arn:aws:s3:::${prod.outputs.backup.bucketName}`;
+  t.deepEqual(grants.map((g) => g.Resource).sort(), [[bucket], [`${bucket}/redis/*`]]);
+  for (const grant of grants) t.deepEqual(grant.Principal, { Service: "us-east-1.elasticache-snapshot.amazonaws.com" });
+});
