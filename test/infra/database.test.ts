@@ -45,7 +45,7 @@ test("automated backups are replicated into the DR region under the DR key for 3
   t.is(replication.inputs.kmsKeyId, dr.outputs.database.kmsKeyArn);
   t.regex(replication.inputs.kmsKeyId, /^arn:aws:kms:us-west-2:/);
   t.is(replication.inputs.retentionPeriod, 30);
-  t.is(prod.outputs.database.replicatedBackupsArn, replication.id);
+  t.is(prod.outputs.database.replicatedBackupsArn, replication.id ?? "missing id");
   t.regex(prod.outputs.database.replicatedBackupsArn ?? "", /^arn:aws:rds:us-west-2:\d+:auto-backup:/);
 });
 

@@ -12,7 +12,7 @@ test("the primary is health-checked over HTTPS on /health every 30 s, failing af
     requestInterval: 30,
     failureThreshold: 3,
   });
-  t.is(dr.outputs.dns.primaryHealthCheckId, check.id);
+  t.is(dr.outputs.dns.primaryHealthCheckId, check.id ?? "missing id");
 });
 
 test("the API name has PRIMARY and SECONDARY failover records with TTL 60", async (t) => {

@@ -19,7 +19,7 @@ test("schedules Kubernetes cannot express are refused by name", (t) => {
 
 test("prod runs the three backup CronJobs on the configured schedules, in UTC, never overlapping", async (t) => {
   const { prod } = await committedStacks();
-  const jobs = Object.fromEntries(ofType(prod, "kubernetes:batch/v1:CronJob").map((j) => [j.inputs.metadata.name, j.inputs.spec]));
+  const jobs: Record<string, any> = Object.fromEntries(ofType(prod, "kubernetes:batch/v1:CronJob").map((j) => [j.inputs.metadata.name, j.inputs.spec]));
   t.deepEqual(Object.fromEntries(Object.entries(jobs).map(([name, spec]) => [name, spec.schedule])), {
     "eventchain-database-dump": "0 2 * * *",
     "eventchain-redis-export": "30 5 * * *",
