@@ -1,0 +1,168 @@
+/**
+ * Primary region failure (the plan's disaster-recovery-failover.sh, fixed): assess the
+ * primary; restore the database in the DR region and scale the DR services side by side;
+ * wait for both; point the DR application at the restored database; verify target health;
+ * only then move DNS to DR and verify the record; create the DR alarm; report RTO and RPO.
+ *
+ *   npx tsx runbooks/region-failover.ts --stack prod [--force] [--yes]
+ */
+import { RDSClient } from "@aws-sdk/client-rds";
+import { Route53Client } from "@aws-sdk/client-route-53";
+import type { StackOutputs } from "../infra/outputs.ts";
+import { healthCheckState } from "./aws/dns.ts";
+import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/dr-database.ts";
+import { snsSinks } from "./aws/notify.ts";
+import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
+import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
+import { alarmStep, moveDnsStep, pointSecretStep, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { setDesiredCount, waitStable } from "./aws/services.ts";
+import { isMain, runCli } from "./lib/cli.ts";
+import { BadInputError, errorMessage } from "./lib/errors.ts";
+import { withTimeout } from "./lib/time.ts";
+import type { RunContext, Runbook, Step } from "./lib/types.ts";
+
+type Ctx = RunContext<WaitOptions>;
+const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
+const PROBE_MS = 20_000;
+
+export interface PrimaryAssessment {
+  healthCheck: string;
+  healthCheckHealthy: boolean;
+  database: string;
+  primaryHealthy: boolean;
+  forced: boolean;
+}
+
+/** Health check + database state of the primary; errors count as unhealthy evidence. */
+export async function assessPrimary(ctx: Ctx): Promise<PrimaryAssessment> {
+  const prod = ctx.outputs;
+  const hc = await withTimeout(healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod.dns.primaryHealthCheckId), PROBE_MS, "health check status")
+    .then((h) => ({ ok: h.healthy, text: `health check ${prod.dns.primaryHealthCheckId}: ${h.detail}` }))
+    .catch((e) => ({ ok: false, text: `health check ${prod.dns.primaryHealthCheckId} unreadable: ${errorMessage(e)}` }));
+  const db = await withTimeout(describeInstance(ctx.aws(RDSClient, prod.region), prod.database.instanceIdentifier), PROBE_MS, `describe ${prod.database.instanceIdentifier}`)
+    .then((i) => ({ ok: i?.DBInstanceStatus === "available", text: `${prod.database.instanceIdentifier} is ${i?.DBInstanceStatus ?? "missing"}` }))
+    .catch((e) => ({ ok: false, text: `${prod.database.instanceIdentifier} unreachable in ${prod.region}: ${errorMessage(e)}` }));
+  return { healthCheck: hc.text, healthCheckHealthy: hc.ok, database: db.text, primaryHealthy: hc.ok && db.ok, forced: hc.ok && db.ok && ctx.force };
+}
+
+export function requirePrimaryStack(ctx: Ctx, runbook: string): void {
+  if (ctx.outputs.role !== "primary") {
+    throw new BadInputError(`${runbook} acts on the primary stack and its DR peer: --stack must be the primary stack (role "primary"), got "${ctx.outputs.stack}" (role "${ctx.outputs.role}"); use --stack ${ctx.outputs.peerStack}`);
+  }
+  if (ctx.peer?.role !== "dr") throw new BadInputError(`peer stack "${ctx.outputs.peerStack}" has role "${ctx.peer?.role}", expected "dr"`);
+}
+
+const steps: Step<WaitOptions>[] = [
+  {
+    id: "assess-primary",
+    title: "Assess the primary region",
+    readOnly: true,
+    milestone: "primary_assessed",
+    describe: (ctx) => [
+      { kind: "aws", action: "route53:GetHealthCheckStatus", detail: { HealthCheckId: ctx.outputs.dns.primaryHealthCheckId } },
+      { kind: "aws", action: `rds:DescribeDBInstances (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier } },
+    ],
+    async run(ctx) {
+      requirePrimaryStack(ctx, "region-failover");
+      const a = await assessPrimary(ctx);
+      if (a.primaryHealthy && !ctx.force) {
+        throw new BadInputError(`the primary region ${ctx.outputs.region} looks healthy (${a.healthCheck}; ${a.database}): refusing to fail over. Pass --force to fail over anyway (e.g. a degradation these checks do not see).`);
+      }
+      if (a.forced) ctx.log.warn(`failing over a primary that looks healthy, because of --force (${a.healthCheck}; ${a.database})`);
+      return { ...a };
+    },
+  },
+  {
+    id: "choose-recovery-source",
+    title: "Choose the database recovery source in the DR region",
+    readOnly: true,
+    milestone: "backup_identified",
+    describe: (ctx) => [
+      { kind: "aws", action: `rds:DescribeDBInstanceAutomatedBackups (${dr(ctx).region})`, detail: { DBInstanceAutomatedBackupsArn: ctx.outputs.database.replicatedBackupsArn } },
+      { kind: "aws", action: `rds:DescribeDBSnapshots (${dr(ctx).region}) if no replicated backups`, detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier } },
+    ],
+    run: async (ctx) => ({ ...(await findRecoverySource(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).region, ctx.outputs.database.instanceIdentifier, ctx.outputs.database.replicatedBackupsArn, ctx.log)) }),
+  },
+  {
+    id: "restore-database",
+    title: "Restore the database in the DR region",
+    milestone: "restore_started",
+    describe: (ctx) => {
+      const src = ctx.peek<RecoverySource>("choose-recovery-source");
+      const settings = settingsFromOutputs(dr(ctx).database);
+      return [
+        src?.method === "replicated-backups"
+          ? { kind: "aws", action: `rds:RestoreDBInstanceToPointInTime (${dr(ctx).region})`, detail: { SourceDBInstanceAutomatedBackupsArn: src.automatedBackupsArn, RestoreTime: src.restoreTime, TargetDBInstanceIdentifier: dr(ctx).database.instanceIdentifier, ...settings } }
+          : { kind: "aws", action: `rds:RestoreDBInstanceFromDBSnapshot (${dr(ctx).region})`, detail: { DBSnapshotIdentifier: src?.method === "copied-snapshot" ? src.snapshotId : "<newest copied snapshot>", DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, ...settings } },
+      ];
+    },
+    async isDone(ctx) {
+      const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
+      return i ? { instanceIdentifier: dr(ctx).database.instanceIdentifier, status: i.DBInstanceStatus ?? "unknown", note: "already exists" } : false;
+    },
+    async run(ctx) {
+      const src = ctx.result<RecoverySource>("choose-recovery-source");
+      const status = await restoreInRegion(ctx.aws(RDSClient, dr(ctx).region), src, dr(ctx).database.instanceIdentifier, settingsFromOutputs(dr(ctx).database), ctx.runbook, ctx.runId);
+      return { instanceIdentifier: dr(ctx).database.instanceIdentifier, status, method: src.method };
+    },
+  },
+  {
+    id: "wait-database",
+    title: "Wait until the DR database is available",
+    milestone: "restore_completed",
+    describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${dr(ctx).region})`, detail: { DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, maxWaitMinutes: ctx.options.maxWaitMinutes } }],
+    async run(ctx) {
+      const rds = ctx.aws(RDSClient, dr(ctx).region);
+      await ctx.wait(`${dr(ctx).database.instanceIdentifier} to become available`, () => waitInstanceAvailable(rds, dr(ctx).database.instanceIdentifier, ctx.options.maxWaitMinutes));
+      const i = (await describeInstance(rds, dr(ctx).database.instanceIdentifier))!;
+      return { instanceIdentifier: i.DBInstanceIdentifier, address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? dr(ctx).database.port };
+    },
+    async verify(ctx) {
+      const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
+      if (!i) throw new Error(`${dr(ctx).database.instanceIdentifier} disappeared`);
+      checkInstance(i, settingsFromOutputs(dr(ctx).database));
+    },
+  },
+  scaleServicesStep<WaitOptions>({ id: "scale-services", title: "Scale the DR services to their recovery counts", dependsOn: ["assess-primary"], stack: dr }),
+  pointSecretStep<WaitOptions>({
+    id: "point-dr-app",
+    title: "Point the DR application at the DR database",
+    dependsOn: ["wait-database", "scale-services"],
+    secret: (ctx) => ({ arn: dr(ctx).database.appConnectionSecretArn, region: dr(ctx).region }),
+    database: (ctx) => {
+      const w = ctx.peek<{ address: string | null; port: number }>("wait-database");
+      return w?.address ? { host: w.address, port: w.port } : undefined;
+    },
+    async after(ctx) {
+      // Running tasks read the secret at start: roll them so they connect to the restored database.
+      const ecs = ctx.aws(ECSClient, dr(ctx).region);
+      const names = dr(ctx).services.services.map((s) => s.name);
+      await Promise.all(dr(ctx).services.services.map((s) => setDesiredCount(ecs, dr(ctx).services.clusterName, s.name, s.recoveryCount, true)));
+      await ctx.wait("DR services to roll onto the new connection settings", () => waitStable(ecs, dr(ctx).services.clusterName, names, ctx.options.maxWaitMinutes));
+      return { redeployed: names };
+    },
+  }),
+  verifyTargetsStep<WaitOptions>({ id: "verify-targets", title: "Verify the DR targets are healthy", stack: dr, milestone: "health_verified" }),
+  moveDnsStep<WaitOptions>({ id: "move-dns", title: "Move DNS to the DR region", target: (ctx) => ({ value: ctx.outputs.dns.secondaryTarget, healthCheckId: undefined }) }),
+  alarmStep<WaitOptions>({ id: "create-dr-alarm", title: "Create the DR error-rate alarm", stack: dr }),
+];
+
+export const runbook: Runbook<WaitOptions> = {
+  name: "region-failover",
+  summary: "Fail over from the primary region to the DR region (database, services, DNS, alarm)",
+  system: "primary-database",
+  needsPeer: true,
+  options: WAIT_OPTIONS,
+  parseOptions: parseWaitOptions,
+  steps,
+  nextSteps: (ctx) => [
+    `Announce that ${ctx.outputs.dns.recordName} is served from ${dr(ctx).region}; watch alarm ${dr(ctx).services.errorRateAlarmName}.`,
+    `${dr(ctx).database.instanceIdentifier} was restored out of band (not in Pulumi state): do not run 'pulumi up' on the dr stack in a way that replaces it.`,
+    `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched: it holds writes made after the recovery point, for reconciliation.`,
+    `When the primary region is back: npx tsx runbooks/failback.ts --stack ${ctx.outputs.stack}`,
+  ],
+  checklist: () => ["Reconcile writes between the recovery point and the incident", "Confirm backups run in the DR region for the restored instance", "Schedule the post-incident review"],
+};
+
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
