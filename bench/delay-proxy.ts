@@ -24,8 +24,20 @@ export interface PendingRule {
   after: string;
   on: string;
   forMs: number;
+  /** Text to replace; a regular expression (global) when `regex` is set. */
   from: string;
   to: string;
+  regex?: boolean;
+}
+
+/** Applies one rule's rewrite; returns the new text and whether anything changed. */
+export function rewrite(text: string, rule: Pick<PendingRule, "from" | "to" | "regex">): { text: string; changed: boolean } {
+  if (rule.regex) {
+    const re = new RegExp(rule.from, "g");
+    const out = text.replace(re, rule.to);
+    return { text: out, changed: out !== text };
+  }
+  return text.includes(rule.from) ? { text: text.split(rule.from).join(rule.to), changed: true } : { text, changed: false };
 }
 
 export interface DelayProxyOptions {
@@ -164,9 +176,10 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
             return;
           }
           let text = (await readBody(upRes)).toString("utf8");
-          for (const h of holds) if (text.includes(h.from)) {
-            text = text.split(h.from).join(h.to);
-            record.held = true;
+          for (const h of holds) {
+            const r = rewrite(text, h);
+            text = r.text;
+            record.held ||= r.changed;
           }
           const out = Buffer.from(text, "utf8");
           const { "content-length": _cl, "transfer-encoding": _te, ...rest } = upRes.headers;

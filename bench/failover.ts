@@ -28,9 +28,13 @@ export const FAILOVER_DELAYS: DelayTable = {
   "monitoring:PutMetricAlarm": 120,
 };
 
-/** Holds: the restored instance is `creating` for `dbMs`; the DNS change PENDING for `dnsMs`. */
-export function failoverHolds(dbMs: number, dnsMs: number): PendingRule[] {
+/**
+ * Holds: the restored instance is `creating` for `dbMs`; the DR services report no running task
+ * for `ecsMs` after the scale-up; the DNS change is PENDING for `dnsMs`.
+ */
+export function failoverHolds(dbMs: number, ecsMs: number, dnsMs: number): PendingRule[] {
   return [
+    { after: "ecs:UpdateService", on: "ecs:DescribeServices", forMs: ecsMs, from: '"runningCount":\\s*[1-9]\\d*', to: '"runningCount": 0', regex: true },
     ...["RestoreDBInstanceToPointInTime", "RestoreDBInstanceFromDBSnapshot"].map((after) => ({
       after: `rds:${after}`,
       on: "rds:DescribeDBInstances",
@@ -69,7 +73,7 @@ export interface FailoverDeps {
   reset: () => Promise<void>;
 }
 
-export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { dbMs: number; dnsMs: number }): Case & { proxy: () => DelayProxy | undefined; close: () => Promise<void> } {
+export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { dbMs: number; ecsMs: number; dnsMs: number }): Case & { proxy: () => DelayProxy | undefined; close: () => Promise<void> } {
   let proxy: DelayProxy | undefined;
   let dir: string | undefined;
   let outputsFile = "";
@@ -80,7 +84,7 @@ export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { 
     label: "region-failover behind the delaying proxy",
     proxy: () => proxy,
     prepare: async () => {
-      proxy ??= await startDelayProxy({ target: motoEndpoint, delays: FAILOVER_DELAYS, pending: failoverHolds(holds.dbMs, holds.dnsMs) });
+      proxy ??= await startDelayProxy({ target: motoEndpoint, delays: FAILOVER_DELAYS, pending: failoverHolds(holds.dbMs, holds.ecsMs, holds.dnsMs) });
       dir ??= await mkdtemp(join(tmpdir(), "eventchain-bench-failover-"));
       await deps.reset();
       const outputsDoc = await deps.seed(motoEndpoint);

@@ -132,7 +132,7 @@ const failoverSuite: SuiteRunner = async (ctx, progress) => {
   if (!mod) return { id: "failover", title: "", cases: [], ratios: [], notes: [], skipped: "runbooks/region-failover.ts (developer B) is not there yet" };
   const { moto } = await ensureMoto(ctx);
   const { seedStacks } = await import("../test/helpers/aws-seed.ts");
-  const holds = ctx.options.quick ? { dbMs: 2000, dnsMs: 1000 } : { dbMs: 30_000, dnsMs: 5000 };
+  const holds = ctx.options.quick ? { dbMs: 2000, ecsMs: 1500, dnsMs: 1000 } : { dbMs: 30_000, ecsMs: 20_000, dnsMs: 5000 };
   const quiet = new Writable({ write: (_c, _e, cb) => cb() });
   const c = failoverCase(
     moto.endpoint,
@@ -163,12 +163,12 @@ const failoverSuite: SuiteRunner = async (ctx, progress) => {
     ratios: [
       value("failover.overhead_vs_ideal", "total over the critical path with perfect polling", overhead, "%", { op: "<=", value: 10 }),
       value("failover.overhead_vs_measured", "total over the critical path of the measured steps (orchestration only)", m.overheadVsCriticalPathPercent ?? null, "%"),
-      value("failover.polling_lag", "polling lag (waiters noticing readiness late)", m.pollingLagSeconds ?? null, "s"),
+      value("failover.polling_lag", "polling lag, summed over the waits (readiness noticed late)", m.pollingLagSeconds ?? null, "s"),
       value("failover.parallel_gain", "sequential sum of steps over the critical path", m.sequentialSeconds && m.criticalPathSeconds ? m.sequentialSeconds / m.criticalPathSeconds : null, "×"),
     ],
     notes: [
       `Injected latencies (ms): ${Object.entries(FAILOVER_DELAYS).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
-      `The restored DB instance is held \`creating\` for ${holds.dbMs / 1000} s after the restore call, the DNS change PENDING for ${holds.dnsMs / 1000} s.`,
+      `Holds: the restored DB instance reports \`creating\` for ${holds.dbMs / 1000} s after the restore call, the DR services no running task for ${holds.ecsMs / 1000} s after the scale-up, the DNS change PENDING for ${holds.dnsMs / 1000} s.`,
       `Medians: total ${result!.seconds.toFixed(2)} s, critical path ${m.criticalPathSeconds?.toFixed(2)} s, with perfect polling ${m.idealCriticalPathSeconds?.toFixed(2)} s, all steps in sequence ${m.sequentialSeconds?.toFixed(2)} s; ${m.apiCalls} API calls.`,
     ],
   };

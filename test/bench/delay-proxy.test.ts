@@ -1,7 +1,7 @@
 import test from "ava";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { actionOf, delayFor, serviceOf, startDelayProxy, validateDelays } from "../../bench/delay-proxy.ts";
+import { actionOf, delayFor, rewrite, serviceOf, startDelayProxy, validateDelays } from "../../bench/delay-proxy.ts";
 
 const auth = (service: string) => ({ authorization: `AWS4-HMAC-SHA256 Credential=AKID/20261124/us-west-2/${service}/aws4_request, SignedHeaders=host, Signature=x` });
 
@@ -102,4 +102,13 @@ test("a pending rule holds a resource not ready for a while after the call that 
   proxy.clear();
   t.is(proxy.calls.length, 0);
   t.is(proxy.holds()[0]!.readyAt, null);
+});
+
+test("a rewrite replaces every occurrence, literally or by regular expression", (t) => {
+  t.deepEqual(rewrite("a available b available", { from: "available", to: "creating" }), { text: "a creating b creating", changed: true });
+  t.deepEqual(rewrite('{"runningCount": 3, "x": {"runningCount": 2}}', { from: '"runningCount":\\s*[1-9]\\d*', to: '"runningCount": 0', regex: true }), {
+    text: '{"runningCount": 0, "x": {"runningCount": 0}}',
+    changed: true,
+  });
+  t.false(rewrite("nothing", { from: "available", to: "creating" }).changed);
 });
