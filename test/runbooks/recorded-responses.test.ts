@@ -5,7 +5,7 @@
  * - DescribeDBInstanceAutomatedBackups in the DR region: moto returns nothing, and never a RestoreWindow.
  * - Copied snapshots in states other than available: moto makes every copy available at once.
  */
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import fc from "fast-check";
 import { RDSClient, type DBInstance } from "@aws-sdk/client-rds";
 import "../helpers/moto.ts";
@@ -17,7 +17,7 @@ import { sampleOutputs } from "../helpers/runbook-outputs.ts";
 
 const NOTHING_UPSTREAM = "http://127.0.0.1:9";
 
-async function recorded(t: Parameters<Parameters<typeof test>[1]>[0], rule: Rule, region = "us-west-2") {
+async function recorded(t: ExecutionContext, rule: Rule, region = "us-west-2") {
   const proxy = await startFaultProxy(NOTHING_UPSTREAM, rule);
   t.teardown(() => proxy.close());
   const rds = new RDSClient({ region, endpoint: proxy.endpoint, maxAttempts: 1 });
