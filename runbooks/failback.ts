@@ -1,0 +1,184 @@
+/**
+ * Failback: the reverse of region-failover, once the primary region is back, on the same
+ * rails. With writes stopped, the DR database is snapshotted, the snapshot copied to the
+ * primary region and restored into a NEW primary instance, side by side with scaling the
+ * primary services; the application is pointed at it, targets verified, and only then DNS
+ * moves back to the primary (with its health check) and the primary alarm is ensured.
+ *
+ *   npx tsx runbooks/failback.ts --stack prod --writes-stopped [--yes]
+ */
+import { CopyDBSnapshotCommand, CreateDBSnapshotCommand, DescribeDBSnapshotsCommand, RDSClient, RestoreDBInstanceFromDBSnapshotCommand } from "@aws-sdk/client-rds";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { Route53Client } from "@aws-sdk/client-route-53";
+import type { StackOutputs } from "../infra/outputs.ts";
+import { healthCheckState } from "./aws/dns.ts";
+import { snsSinks } from "./aws/notify.ts";
+import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
+import { checkInstance, describeInstance, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, waitSnapshotAvailable } from "./aws/rds.ts";
+import { setDesiredCount, waitStable } from "./aws/services.ts";
+import { alarmStep, moveDnsStep, pointSecretStep, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
+import { requirePrimaryStack } from "./region-failover.ts";
+import { isMain, runCli } from "./lib/cli.ts";
+import { BadInputError, errorMessage } from "./lib/errors.ts";
+import { withTimeout } from "./lib/time.ts";
+import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+
+interface FailbackOptions extends WaitOptions {
+  writesStopped: boolean;
+}
+type Ctx = RunContext<FailbackOptions>;
+const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
+const prod = (ctx: Ctx): StackOutputs => ctx.outputs;
+const stamp = (ctx: Ctx) => ctx.startedAt.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+const snapshotId = (ctx: Ctx) => `${dr(ctx).database.instanceIdentifier}-failback-${stamp(ctx)}`;
+const newPrimaryId = (ctx: Ctx) => restoredIdentifier(prod(ctx).database.instanceIdentifier, "fb", ctx.startedAt);
+
+async function snapshotStatus(rds: RDSClient, id: string): Promise<{ status: string; arn: string; createdAt: string | null } | undefined> {
+  try {
+    const s = (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id }))).DBSnapshots?.[0];
+    return s ? { status: s.Status ?? "unknown", arn: s.DBSnapshotArn ?? id, createdAt: s.SnapshotCreateTime?.toISOString() ?? null } : undefined;
+  } catch (error) {
+    if ((error as { name?: string }).name === "DBSnapshotNotFoundFault") return undefined;
+    throw error;
+  }
+}
+
+const steps: Step<FailbackOptions>[] = [
+  {
+    id: "assess",
+    title: "Check the primary region is back and DR holds the data",
+    readOnly: true,
+    milestone: "primary_assessed",
+    describe: (ctx) => [
+      { kind: "aws", action: "route53:GetHealthCheckStatus", detail: { HealthCheckId: prod(ctx).dns.primaryHealthCheckId } },
+      { kind: "aws", action: `rds:DescribeDBInstances (${prod(ctx).region}, ${dr(ctx).region})`, detail: { primary: prod(ctx).database.instanceIdentifier, dr: dr(ctx).database.instanceIdentifier } },
+    ],
+    async run(ctx) {
+      requirePrimaryStack(ctx, "failback");
+      if (!ctx.options.writesStopped) {
+        throw new BadInputError("failback copies the DR database at one moment; writes after it would be lost. Stop writes first (maintenance mode), then pass --writes-stopped");
+      }
+      const hc = await withTimeout(healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod(ctx).dns.primaryHealthCheckId), 20_000, "health check status").catch((e) => ({ healthy: false, detail: errorMessage(e) }));
+      const api = await withTimeout(ctx.aws(RDSClient, prod(ctx).region).send(new DescribeDBSnapshotsCommand({ MaxRecords: 20 })), 20_000, `RDS in ${prod(ctx).region}`)
+        .then(() => ({ ok: true, detail: `RDS in ${prod(ctx).region} answers` }))
+        .catch((e) => ({ ok: false, detail: `RDS in ${prod(ctx).region} unreachable: ${errorMessage(e)}` }));
+      const healthy = hc.healthy && api.ok;
+      if (!healthy && !ctx.force) {
+        throw new BadInputError(`the primary region ${prod(ctx).region} is not healthy yet (health check: ${hc.detail}; ${api.detail}): refusing to fail back. Pass --force to fail back anyway.`);
+      }
+      const drDb = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
+      if (!drDb) throw new BadInputError(`nothing to fail back: ${dr(ctx).database.instanceIdentifier} does not exist in ${dr(ctx).region} (was region-failover run?)`);
+      return { healthCheck: hc.detail, primaryApi: api.detail, drDatabase: `${drDb.DBInstanceIdentifier} is ${drDb.DBInstanceStatus}` };
+    },
+  },
+  {
+    id: "snapshot-dr-db",
+    title: "Snapshot the DR database",
+    milestone: "backup_identified",
+    describe: (ctx) => [
+      { kind: "aws", action: `rds:CreateDBSnapshot (${dr(ctx).region})`, detail: { DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, DBSnapshotIdentifier: snapshotId(ctx) } },
+      { kind: "aws", action: `rds:waitUntilDBSnapshotAvailable (${dr(ctx).region})`, detail: { maxWaitMinutes: ctx.options.maxWaitMinutes } },
+    ],
+    async isDone(ctx) {
+      const s = await snapshotStatus(ctx.aws(RDSClient, dr(ctx).region), snapshotId(ctx));
+      return s?.status === "available" ? { snapshotId: snapshotId(ctx), snapshotArn: s.arn, recoveryPointAt: s.createdAt ?? undefined, recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}` } : false;
+    },
+    async run(ctx) {
+      const rds = ctx.aws(RDSClient, dr(ctx).region);
+      if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
+        await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, DBSnapshotIdentifier: snapshotId(ctx), Tags: tags("failback", ctx.runId) }));
+      }
+      await ctx.wait(`snapshot ${snapshotId(ctx)}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes));
+      const s = (await snapshotStatus(rds, snapshotId(ctx)))!;
+      return { snapshotId: snapshotId(ctx), snapshotArn: s.arn, recoveryPointAt: s.createdAt ?? new Date().toISOString(), recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}` };
+    },
+  },
+  {
+    id: "copy-snapshot",
+    title: "Copy the snapshot to the primary region",
+    describe: (ctx) => [{ kind: "aws", action: `rds:CopyDBSnapshot (${dr(ctx).region} → ${prod(ctx).region})`, detail: { TargetDBSnapshotIdentifier: snapshotId(ctx), KmsKeyId: prod(ctx).database.kmsKeyArn } }],
+    async isDone(ctx) {
+      const s = await snapshotStatus(ctx.aws(RDSClient, prod(ctx).region), snapshotId(ctx));
+      return s?.status === "available" ? { snapshotId: snapshotId(ctx), region: prod(ctx).region } : false;
+    },
+    async run(ctx) {
+      const rds = ctx.aws(RDSClient, prod(ctx).region);
+      if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
+        const source = ctx.result<{ snapshotArn: string }>("snapshot-dr-db").snapshotArn;
+        await rds.send(new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: source, TargetDBSnapshotIdentifier: snapshotId(ctx), KmsKeyId: prod(ctx).database.kmsKeyArn, CopyTags: true }));
+      }
+      await ctx.wait(`copy of ${snapshotId(ctx)} in ${prod(ctx).region}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes));
+      return { snapshotId: snapshotId(ctx), region: prod(ctx).region };
+    },
+  },
+  {
+    id: "restore-primary-db",
+    title: "Restore a new primary database from the copy",
+    milestone: "restore_started",
+    describe: (ctx) => [{ kind: "aws", action: `rds:RestoreDBInstanceFromDBSnapshot (${prod(ctx).region})`, detail: { DBSnapshotIdentifier: snapshotId(ctx), DBInstanceIdentifier: newPrimaryId(ctx), ...settingsFromOutputs(prod(ctx).database) } }],
+    isDone: async (ctx) => ((await describeInstance(ctx.aws(RDSClient, prod(ctx).region), newPrimaryId(ctx))) ? { instanceIdentifier: newPrimaryId(ctx) } : false),
+    async run(ctx) {
+      const res = await ctx.aws(RDSClient, prod(ctx).region).send(
+        new RestoreDBInstanceFromDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId(ctx), DBInstanceIdentifier: newPrimaryId(ctx), ...settingsFromOutputs(prod(ctx).database), PubliclyAccessible: false, DeletionProtection: true, CopyTagsToSnapshot: true, Tags: tags("failback", ctx.runId) }),
+      );
+      return { instanceIdentifier: newPrimaryId(ctx), status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
+    },
+  },
+  {
+    id: "wait-primary-db",
+    title: "Wait until the new primary database is available",
+    milestone: "restore_completed",
+    describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${prod(ctx).region})`, detail: { DBInstanceIdentifier: newPrimaryId(ctx), maxWaitMinutes: ctx.options.maxWaitMinutes } }],
+    async run(ctx) {
+      const rds = ctx.aws(RDSClient, prod(ctx).region);
+      await ctx.wait(`${newPrimaryId(ctx)} to become available`, () => waitInstanceAvailable(rds, newPrimaryId(ctx), ctx.options.maxWaitMinutes));
+      const i = (await describeInstance(rds, newPrimaryId(ctx)))!;
+      return { instanceIdentifier: newPrimaryId(ctx), address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? prod(ctx).database.port };
+    },
+    async verify(ctx) {
+      const i = await describeInstance(ctx.aws(RDSClient, prod(ctx).region), newPrimaryId(ctx));
+      if (!i) throw new Error(`${newPrimaryId(ctx)} disappeared`);
+      checkInstance(i, settingsFromOutputs(prod(ctx).database));
+    },
+  },
+  scaleServicesStep<FailbackOptions>({ id: "scale-primary-services", title: "Scale the primary services to their recovery counts", dependsOn: ["assess"], stack: prod }),
+  pointSecretStep<FailbackOptions>({
+    id: "point-primary-app",
+    title: "Point the primary application at the new primary database",
+    dependsOn: ["wait-primary-db", "scale-primary-services"],
+    secret: (ctx) => ({ arn: prod(ctx).database.appConnectionSecretArn, region: prod(ctx).region }),
+    database: (ctx) => {
+      const w = ctx.peek<{ address: string | null; port: number }>("wait-primary-db");
+      return w?.address ? { host: w.address, port: w.port } : undefined;
+    },
+    async after(ctx) {
+      const ecs = ctx.aws(ECSClient, prod(ctx).region);
+      const names = prod(ctx).services.services.map((s) => s.name);
+      await Promise.all(prod(ctx).services.services.map((s) => setDesiredCount(ecs, prod(ctx).services.clusterName, s.name, s.recoveryCount, true)));
+      await ctx.wait("primary services to roll onto the new connection settings", () => waitStable(ecs, prod(ctx).services.clusterName, names, ctx.options.maxWaitMinutes));
+      return { redeployed: names };
+    },
+  }),
+  verifyTargetsStep<FailbackOptions>({ id: "verify-primary-targets", title: "Verify the primary targets are healthy", stack: prod, milestone: "health_verified" }),
+  moveDnsStep<FailbackOptions>({ id: "move-dns-back", title: "Move DNS back to the primary region", target: (ctx) => ({ value: prod(ctx).dns.primaryTarget, healthCheckId: prod(ctx).dns.primaryHealthCheckId }) }),
+  alarmStep<FailbackOptions>({ id: "ensure-primary-alarm", title: "Ensure the primary error-rate alarm", stack: prod }),
+];
+
+export const runbook: Runbook<FailbackOptions> = {
+  name: "failback",
+  summary: "Fail back from the DR region to the recovered primary region (database, services, DNS, alarm)",
+  system: "primary-database",
+  needsPeer: true,
+  options: { "writes-stopped": { type: "boolean", description: "Confirms writes are stopped (maintenance mode): required, the DR database is copied at one moment" }, ...WAIT_OPTIONS },
+  parseOptions: (raw: RawOptions) => ({ ...parseWaitOptions(raw), writesStopped: raw["writes-stopped"] === true }),
+  steps,
+  nextSteps: (ctx) => [
+    `End maintenance mode: ${prod(ctx).dns.recordName} is served from ${prod(ctx).region} by ${newPrimaryId(ctx)}.`,
+    `${newPrimaryId(ctx)} is not in Pulumi state: adopt it (pulumi import, then point the stack's database at it) before the next 'pulumi up' on ${prod(ctx).stack}.`,
+    `The DR services still run at recovery counts and ${dr(ctx).database.instanceIdentifier} still exists: scale DR back to pilot light and retire that instance only after verification, as an explicit, logged decision.`,
+    `The old ${prod(ctx).database.instanceIdentifier} (if it survived) holds pre-failover data: keep it until reconciliation is signed off.`,
+  ],
+  checklist: () => ["Verify row counts and the newest transactions on the new primary", "Confirm automated backups and cross-region replication are enabled for the new primary", "Schedule the post-incident review"],
+};
+
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
