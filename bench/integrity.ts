@@ -2,7 +2,7 @@
  * verify-backup's integrity checks vs the plan's: the plan's three `NOT IN (subquery)` counts
  * (test-backup-integrity.sh), run as written, against our anti-join checks (developer C's
  * verify module, every declared foreign key plus the plan's three). Both run on the same seeded
- * database. `NOT IN` can degrade to a nested scan per row once the subquery's ids no longer fit
+ * database, and the plan's three checks as anti-joins for a like-for-like figure. `NOT IN` can degrade to a nested scan per row once the subquery's ids no longer fit
  * in `work_mem`; it runs under a statement timeout, and a timed-out run is reported as a lower
  * bound, never as a measurement.
  */
@@ -11,10 +11,12 @@ import type pg from "pg";
 import type { Case, RunOutput } from "./harness.ts";
 import { timed } from "./harness.ts";
 import type { Dataset } from "./dataset.ts";
+import { checkIntegrity, orphanQuery, PLAN_CHECKS as OUR_PLAN_CHECKS } from "../runbooks/backup/integrity.ts";
 import { DB_NAME } from "./dataset.ts";
 
 export const PLAN_NOT_IN = "plan.not_in";
 export const OURS_ANTI_JOIN = "ours.anti_join";
+export const OURS_PLAN_ANTI_JOINS = "ours.plan_anti_joins";
 
 /** The plan's consistency checks, verbatim. */
 export const PLAN_CHECKS: Record<string, string> = {
@@ -88,18 +90,41 @@ export async function notInPlanShapes(client: pg.Client): Promise<Record<string,
   return shapes;
 }
 
-/** Our side: a function that runs verify-backup's integrity checks on a connected client. */
-export type IntegrityChecks = (client: pg.Client) => Promise<{ checks: number; orphans: number }>;
-
-export function antiJoinCase(d: Dataset, checks: IntegrityChecks): Case {
+/** Ours: verify-backup's whole integrity check (developer C's checkIntegrity). */
+export function antiJoinCase(d: Dataset): Case {
   return {
     id: OURS_ANTI_JOIN,
-    label: "ours: anti-join checks (every FK + the plan's three)",
-    run: async () => {
+    label: "ours: checkIntegrity (tables, counts, every FK + the plan's three, anti-joins)",
+    run: async (): Promise<RunOutput> => {
       const client = await d.server.client(DB_NAME);
       try {
-        const { value, seconds } = await timed(() => checks(client));
-        return { seconds, metrics: { checks: value.checks, orphans: value.orphans } };
+        const { value, seconds } = await timed(() => checkIntegrity(client));
+        const failed = value.filter((c) => !c.ok);
+        if (failed.length > 0) throw new Error(`integrity check failed on the seeded database: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+        return { seconds, metrics: { checks: value.length } };
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** Like for like: the plan's three checks written as our anti-joins (C's orphanQuery). */
+export function planAntiJoinCase(d: Dataset): Case {
+  return {
+    id: OURS_PLAN_ANTI_JOINS,
+    label: "the plan's three checks as anti-joins (NOT EXISTS)",
+    run: async (): Promise<RunOutput> => {
+      const client = await d.server.client(DB_NAME);
+      try {
+        const phases: Record<string, number> = {};
+        let orphans = 0;
+        for (const fk of OUR_PLAN_CHECKS) {
+          const { value, seconds } = await timed(() => client.query<{ orphans: string }>(orphanQuery(fk)));
+          phases[`${fk.child}→${fk.parent}`] = seconds;
+          orphans += Number(value.rows[0]!.orphans);
+        }
+        return { phases, metrics: { orphans } };
       } finally {
         await client.end();
       }
