@@ -91,7 +91,7 @@ const rule = z.strictObject({
   id: text(/^[A-Za-z0-9_-]{1,255}$/, "a rule id of letters, digits, _ and -"),
   prefix: text(/^[A-Za-z0-9!_.*'()/-]{0,1024}$/, "an S3 key prefix such as media/"),
   storageClass: oneOf(["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"]).default("STANDARD_IA"),
-  rtcMinutes: z.literal(15, "15 (the only value S3 Replication Time Control supports)").default(15),
+  rtcMinutes: z.union([z.literal(15), z.null()], "15 (the only value S3 Replication Time Control supports), or null to turn RTC off").default(15),
   metricsMinutes: z.literal(15, "15 (the replication metrics event threshold S3 supports)").default(15),
   deleteMarkers: bool.default(true),
 });

@@ -144,6 +144,9 @@ export function objectiveProblems(c: Parsed): string[] {
   const mediaRule = c.replication.rules.find((r) => r.prefix === "media/");
   if (!mediaRule) {
     out.push(problem(["replication", "rules"], c.replication.rules.map((r) => r.prefix), `a rule for prefix "media/": media-storage is ${media.tier} (RPO ${media.rpoMinutes} min) and nothing else copies it to ${c.peerRegion}`));
+  } else if (mediaRule.rtcMinutes === null) {
+    out.push(problem(["replication", "rules", c.replication.rules.indexOf(mediaRule), "rtcMinutes"], null,
+      `15: without Replication Time Control S3 gives no bound on replication lag, and media-storage is ${media.tier} (RPO ${media.rpoMinutes} min)`));
   } else if (media.rpoMinutes < mediaRule.rtcMinutes) {
     out.push(problem(["classification", "media-storage"], media.tier, `a tier whose RPO is at least ${mediaRule.rtcMinutes} min (Replication Time Control)`));
   }

@@ -96,7 +96,8 @@ function common(ctx: Context) {
     dbName: c.database.dbName,
     engineVersion: c.database.engineVersion,
     instanceClass: c.database.instanceClass,
-    backupRetentionDays: c.database.backupRetentionDays,
+    // What RDS keeps: with point-in-time recovery off there are no automated backups at all.
+    backupRetentionDays: c.database.pointInTimeRecovery ? c.database.backupRetentionDays : 0,
     pointInTimeRecovery: c.database.pointInTimeRecovery,
   };
   const ecrRepositories = [...c.codeAndImages.repositories, c.logicalBackups.repository];
@@ -289,7 +290,7 @@ function buildPrimary(ctx: Context): StackOutputsInput {
       bucketName: media.source.bucketName,
       replicaBucketName: peerMedia.bucketName,
       replicationPrefix: rule?.prefix ?? "",
-      rtcMinutes: rule ? rule.rtcMinutes : null,
+      rtcMinutes: rule?.rtcMinutes ?? null,
       kmsKeyArn: media.kmsKey.arn,
     },
     cache: cache(redis.replicationGroup.replicationGroupId),

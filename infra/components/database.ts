@@ -18,6 +18,13 @@ export interface DatabaseArgs {
   /** Weekly UTC window ddd:hh24:mi-ddd:hh24:mi. */
   maintenanceWindow: string;
   multiAz: boolean;
+  /**
+   * Rely on point-in-time restore (default true): RDS automated backups kept `backupRetentionDays`.
+   * false turns automated backups off (`backupRetentionPeriod: 0`), which is the only way RDS
+   * disables PITR: the database is then protected by the AWS Backup snapshots alone, and nothing
+   * is replicated to the DR region.
+   */
+  pointInTimeRecovery?: boolean;
   /** Replicate automated backups (snapshots + transaction logs) into the DR region. Default true. */
   replicateToPeer?: boolean;
   /** KMS key in the DR region for the replicated backups; required when `replicateToPeer`. */
@@ -58,6 +65,8 @@ export class Database extends pulumi.ComponentResource {
         protocol: "tcp", fromPort: args.port, toPort: args.port, securityGroups: args.clientSecurityGroupIds, description: "application",
       }],
     }, parent);
+    const pitr = args.pointInTimeRecovery !== false;
+    if (!pitr) pulumi.log.warn(`${args.identifier}: point-in-time recovery is off; only scheduled snapshots protect it`, this);
     const major = args.engineVersion.split(".")[0];
     this.parameterGroup = new aws.rds.ParameterGroup(`${name}-params`, {
       family: `postgres${major}`,
@@ -85,7 +94,7 @@ export class Database extends pulumi.ComponentResource {
       vpcSecurityGroupIds: [this.securityGroup.id],
       parameterGroupName: this.parameterGroup.name,
       publiclyAccessible: false,
-      backupRetentionPeriod: args.backupRetentionDays,
+      backupRetentionPeriod: pitr ? args.backupRetentionDays : 0,
       backupWindow: args.backupWindow,
       maintenanceWindow: args.maintenanceWindow,
       copyTagsToSnapshot: true,
@@ -110,7 +119,7 @@ export class Database extends pulumi.ComponentResource {
       secretString: pulumi.jsonStringify({ host: this.instance.address, port: args.port, dbname: args.dbName, sslmode: "verify-full" }),
     }, { ...parent, ignoreChanges: ["secretString"] });
 
-    if (args.replicateToPeer !== false) {
+    if (pitr && args.replicateToPeer !== false) {
       if (!args.peerKmsKeyArn) throw new Error(`Database ${name}: peerKmsKeyArn is required when replicateToPeer is true`);
       this.replication = new aws.rds.InstanceAutomatedBackupsReplication(`${name}-backups-to-peer`, {
         sourceDbInstanceArn: this.instance.arn,

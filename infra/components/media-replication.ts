@@ -11,8 +11,8 @@ export interface MediaReplicationRule {
   prefix: string;
   /** Storage class of the replicas, e.g. STANDARD_IA. */
   storageClass: string;
-  /** Replication Time Control threshold (S3 supports 15). */
-  rtcMinutes: number;
+  /** Replication Time Control threshold (S3 supports 15); null turns RTC off. */
+  rtcMinutes: number | null;
   /** Replication metrics event threshold (S3 supports 15). */
   metricsMinutes: number;
   /** Replicate delete markers. */
@@ -40,8 +40,8 @@ export interface MediaReplicationArgs {
 export class MediaReplication extends pulumi.ComponentResource {
   readonly source: SecureBucket;
   readonly kmsKey: aws.kms.Key;
-  readonly role: aws.iam.Role;
-  readonly replication: aws.s3.BucketReplicationConfig;
+  readonly role?: aws.iam.Role;
+  readonly replication?: aws.s3.BucketReplicationConfig;
 
   constructor(name: string, args: MediaReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:MediaReplication", name, {}, opts);
@@ -50,57 +50,61 @@ export class MediaReplication extends pulumi.ComponentResource {
     this.source = new SecureBucket(`${name}-source`, { kmsKeyArn: this.kmsKey.arn }, parent);
     const destinationArn = pulumi.interpolate`arn:aws:s3:::${args.destinationBucketName}`;
     const src = this.source.arn;
-    this.role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: serviceTrust("s3.amazonaws.com", args.accountId) }, parent);
-    new aws.iam.RolePolicy(`${name}-role-policy`, {
-      role: this.role.id,
-      policy: policyJson([
-        { Sid: "ReadReplicationConfig", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: [src] },
-        {
-          Sid: "ReadSourceVersions",
-          Effect: "Allow",
-          Action: ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
-          Resource: args.rules.map((r) => pulumi.interpolate`${src}/${r.prefix}*`),
-        },
-        {
-          Sid: "WriteReplicas",
-          Effect: "Allow",
-          Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-          Resource: args.rules.map((r) => pulumi.interpolate`${destinationArn}/${r.prefix}*`),
-        },
-        { Sid: "DecryptSource", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [this.kmsKey.arn] },
-        { Sid: "EncryptReplicas", Effect: "Allow", Action: ["kms:Encrypt", "kms:GenerateDataKey"], Resource: [args.destinationKmsKeyArn] },
-      ]),
-    }, parent);
-    this.replication = new aws.s3.BucketReplicationConfig(`${name}-replication`, {
-      bucket: this.source.bucket.id,
-      role: this.role.arn,
-      rules: args.rules.map((rule, index) => ({
-        id: rule.id,
-        status: "Enabled",
-        priority: index + 1,
-        filter: { prefix: rule.prefix },
-        deleteMarkerReplication: { status: rule.deleteMarkers ? "Enabled" : "Disabled" },
-        sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
-        destination: {
-          bucket: destinationArn,
-          storageClass: rule.storageClass,
-          encryptionConfiguration: { replicaKmsKeyId: args.destinationKmsKeyArn },
-          replicationTime: { status: "Enabled", time: { minutes: rule.rtcMinutes } },
-          metrics: { status: "Enabled", eventThreshold: { minutes: rule.metricsMinutes } },
-        },
-      })),
-    }, { ...parent, dependsOn: [this.source.versioning] });
+    // No rules: nothing replicates (the config check reports the objective this misses).
+    if (args.rules.length > 0) {
+      const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: serviceTrust("s3.amazonaws.com", args.accountId) }, parent);
+      this.role = role;
+      new aws.iam.RolePolicy(`${name}-role-policy`, {
+        role: role.id,
+        policy: policyJson([
+          { Sid: "ReadReplicationConfig", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: [src] },
+          {
+            Sid: "ReadSourceVersions",
+            Effect: "Allow",
+            Action: ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+            Resource: args.rules.map((r) => pulumi.interpolate`${src}/${r.prefix}*`),
+          },
+          {
+            Sid: "WriteReplicas",
+            Effect: "Allow",
+            Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            Resource: args.rules.map((r) => pulumi.interpolate`${destinationArn}/${r.prefix}*`),
+          },
+          { Sid: "DecryptSource", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [this.kmsKey.arn] },
+          { Sid: "EncryptReplicas", Effect: "Allow", Action: ["kms:Encrypt", "kms:GenerateDataKey"], Resource: [args.destinationKmsKeyArn] },
+        ]),
+      }, parent);
+      this.replication = new aws.s3.BucketReplicationConfig(`${name}-replication`, {
+        bucket: this.source.bucket.id,
+        role: role.arn,
+        rules: args.rules.map((rule, index) => ({
+          id: rule.id,
+          status: "Enabled",
+          priority: index + 1,
+          filter: { prefix: rule.prefix },
+          deleteMarkerReplication: { status: rule.deleteMarkers ? "Enabled" : "Disabled" },
+          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
+          destination: {
+            bucket: destinationArn,
+            storageClass: rule.storageClass,
+            encryptionConfiguration: { replicaKmsKeyId: args.destinationKmsKeyArn },
+            ...(rule.rtcMinutes === null ? {} : { replicationTime: { status: "Enabled", time: { minutes: rule.rtcMinutes } } }),
+            metrics: { status: "Enabled", eventThreshold: { minutes: rule.metricsMinutes } },
+          },
+        })),
+      }, { ...parent, dependsOn: [this.source.versioning] });
+    }
     for (const rule of args.rules) {
       const dimensions = { SourceBucket: this.source.bucketName, DestinationBucket: args.destinationBucketName, RuleId: rule.id };
       new aws.cloudwatch.MetricAlarm(`${name}-${rule.id}-latency`, {
-        alarmDescription: `S3 replication of ${rule.prefix} is more than ${rule.rtcMinutes} minutes behind`,
+        alarmDescription: `S3 replication of ${rule.prefix} is more than ${rule.rtcMinutes ?? 15} minutes behind`,
         namespace: "AWS/S3",
         metricName: "ReplicationLatency",
         dimensions,
         statistic: "Maximum",
         period: 300,
         evaluationPeriods: 1,
-        threshold: rule.rtcMinutes * 60,
+        threshold: (rule.rtcMinutes ?? 15) * 60,
         comparisonOperator: "GreaterThanThreshold",
         treatMissingData: "notBreaching",
         alarmActions: [args.alarmTopicArn],

@@ -4,7 +4,7 @@ import test from "ava";
 import { knownKeys, REPO_ROOT } from "../../infra/config.ts";
 
 /** Field paths below a top-level key; inside a list, paths restart at the list's element. */
-function fields(path: string[], relative: string[] = []): string[] {
+function fields(path: PropertyKey[], relative: string[] = []): string[] {
   const keys = knownKeys(path);
   if (keys.length === 0) return relative.length ? [relative.join(".")] : [];
   return keys.flatMap((k) => {

@@ -119,7 +119,7 @@ test("dropping the media replication rule misses the media-storage objective", (
 test("an RTC other than 15 minutes is rejected", (t) => {
   const raw = withChange("prod", "eventchain-dr:replication", (r) => ({ rules: [{ ...r.rules[0], rtcMinutes: 10 }] }));
   t.deepEqual(problemsOf(raw), [
-    "eventchain-dr:replication.rules.0.rtcMinutes: 10 is not allowed; expected 15 (the only value S3 Replication Time Control supports)",
+    "eventchain-dr:replication.rules.0.rtcMinutes: 10 is not allowed; expected 15 (the only value S3 Replication Time Control supports), or null to turn RTC off",
   ]);
 });
 

@@ -1,5 +1,5 @@
 import test from "ava";
-import { committedStacks, only } from "../helpers/pulumi-mocks.ts";
+import { committedStacks, evaluateWith, ofType, only } from "../helpers/pulumi-mocks.ts";
 
 const RDS = "aws:rds/instance:Instance";
 
@@ -71,4 +71,14 @@ test("the application's connection secret carries no password", async (t) => {
 test("the connection settings are stored as a secret", async (t) => {
   const { prod } = await committedStacks();
   t.deepEqual(only(prod, "aws:secretsmanager/secretVersion:SecretVersion").secretInputs, ["secretString"]);
+});
+
+test("with point-in-time recovery off, RDS keeps no automated backups and nothing replicates", async (t) => {
+  const evaluation = await evaluateWith("prod", { "eventchain-dr:database": { pointInTimeRecovery: false } }, { checkObjectives: false });
+  t.is(only(evaluation, "aws:rds/instance:Instance").inputs.backupRetentionPeriod, 0);
+  t.is(ofType(evaluation, "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication").length, 0);
+  t.is(evaluation.outputs.database.replicatedBackupsArn, null);
+  t.false(evaluation.outputs.database.pointInTimeRecovery);
+  t.is(evaluation.outputs.database.backupRetentionDays, 0);
+  t.is(only(evaluation, "aws:backup/plan:Plan").inputs.rules[0].schedule, "cron(0 */6 * * ? *)");
 });

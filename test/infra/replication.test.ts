@@ -1,5 +1,5 @@
 import test from "ava";
-import { committedStacks, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
+import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
 
 test("media replicates exactly as the plan's rule says", async (t) => {
   const { prod, dr } = await committedStacks();
@@ -94,4 +94,23 @@ test("ElastiCache may export snapshots under redis/ only", async (t) => {
   const bucket = `arn:aws:s3:::${prod.outputs.backup.bucketName}`;
   t.deepEqual(grants.map((g) => g.Resource).sort(), [[bucket], [`${bucket}/redis/*`]]);
   for (const grant of grants) t.deepEqual(grant.Principal, { Service: "us-east-1.elasticache-snapshot.amazonaws.com" });
+});
+
+test("without replication rules nothing is replicated and nothing claims it is", async (t) => {
+  const evaluation = await evaluateWith("prod", { "eventchain-dr:replication": { rules: [] } }, { checkObjectives: false });
+  t.is(ofType(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").length, 0);
+  t.is(ofType(evaluation, "aws:iam/role:Role").filter((r) => r.name === "media-role").length, 0);
+  t.is(evaluation.outputs.media.rtcMinutes, null);
+  t.is(evaluation.outputs.media.replicationPrefix, "");
+});
+
+test("turning Replication Time Control off drops it from the rule and is refused for media", async (t) => {
+  const rules = [{ id: "EventChainMediaReplication", prefix: "media/", rtcMinutes: null }];
+  const evaluation = await evaluateWith("prod", { "eventchain-dr:replication": { rules } }, { checkObjectives: false });
+  const [rule] = only(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs.rules;
+  t.is(rule.destination.replicationTime, undefined);
+  t.is(evaluation.outputs.media.rtcMinutes, null);
+  await t.throwsAsync(evaluateWith("prod", { "eventchain-dr:replication": { rules } }), {
+    message: /eventchain-dr:replication\.rules\.0\.rtcMinutes: null is not allowed; expected 15: without Replication Time Control S3 gives no bound on replication lag, and media-storage is important \(RPO 60 min\)/,
+  });
 });
