@@ -253,7 +253,7 @@ function imageAndMonitoringMechanisms(rs: DeclaredResource[], pair: PairContext)
       id: `monitoring-${stack}`,
       protects: "monitoring",
       scope: stack === pair.primaryStack ? "in-region" : "cross-region",
-      description: `${alarms.length} alarms and their alert topic declared in ${region} (configuration as code; log history is not copied)`,
+      description: `${alarms.length} alarm${alarms.length === 1 ? "" : "s"} declared in ${region} (configuration as code; log history is not copied)`,
       rpoMinutes: 0,
       restoreMinutes: 0,
       figures: [],

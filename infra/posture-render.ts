@@ -29,6 +29,7 @@ export function renderTable(report: PostureReport): string {
     ...report.systems.map((s) => [s.system, s.tier, objective(s), cell(s.inRegion), cell(s.regional)]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const idWidth = Math.max(0, ...report.mechanisms.map((m) => m.id.length));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
   const out = [
     `Posture of stack ${report.stack}: primary ${report.region}, DR ${report.peerRegion}`,
@@ -38,7 +39,7 @@ export function renderTable(report: PostureReport): string {
     ...rows.slice(1).map(line),
     "",
     "Mechanisms (declared resources):",
-    ...report.mechanisms.map((m) => `  ${m.id.padEnd(28)} ${m.protects.padEnd(15)} ${m.scope.padEnd(12)} RPO ${formatMinutes(m.rpoMinutes).padEnd(10)} restore ${formatMinutes(m.restoreMinutes).padEnd(10)} ${m.description}`),
+    ...report.mechanisms.map((m) => `  ${m.id.padEnd(idWidth)}  ${m.protects.padEnd(15)} ${m.scope.padEnd(12)} RPO ${formatMinutes(m.rpoMinutes).padEnd(9)} restore ${formatMinutes(m.restoreMinutes).padEnd(9)} ${m.description}`),
     `Failover: ${report.failover.description}`,
   ];
   const why = reasons(report);

@@ -19,8 +19,7 @@ export interface PolicyContext {
 /**
  * Retention floors. Critical: the plan keeps database backups 30 days (`RETENTION_DAYS=30`,
  * `retention_days = 30`). Important and standard: our floors (two weeks, one week), long
- * enough to find a silent corruption before its last good copy expires. Overridable per
- * policy with `--policy-pack-config` (`retentionFloorDays`).
+ * enough to find a silent corruption before its last good copy expires.
  */
 export const DEFAULT_RETENTION_FLOOR_DAYS: Record<Tier, number> = { critical: 30, important: 14, standard: 7 };
 
