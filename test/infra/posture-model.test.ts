@@ -1,4 +1,5 @@
 import test from "ava";
+import fc from "fast-check";
 import { loadConfigFromFiles } from "../../infra/config.ts";
 import { evaluatePosture, formatMinutes, type PostureReport } from "../../infra/posture.ts";
 import { failoverFrom, mechanismsFrom, rdsRestoreMinutes, type DeclaredResource } from "../../infra/posture-mechanisms.ts";
@@ -103,4 +104,32 @@ test("minutes are printed in the report's units", (t) => {
   t.is(formatMinutes(5), "5 min");
   t.is(formatMinutes(420), "7 h");
   t.is(formatMinutes(90.5), "1 h 30.5 min");
+});
+
+test("declaring more never makes a system worse: a subset of the resources meets no tier the whole pair misses", (t) => {
+  const full = report(declaredPair());
+  fc.assert(
+    fc.property(fc.subarray(declaredPair()), (subset) => {
+      const partial = report(subset);
+      for (const s of partial.systems) {
+        const whole = system(full, s.system);
+        if (s.inRegion.verdict === "met" && whole.inRegion.verdict !== "met") return false;
+        if (s.regional.verdict === "met" && whole.regional.verdict !== "met") return false;
+        const worse = (a: number | null, b: number | null) => (a ?? Infinity) > (b ?? Infinity);
+        if (worse(whole.regional.rpoMinutes, s.regional.rpoMinutes) || worse(whole.inRegion.rpoMinutes, s.inRegion.rpoMinutes)) return false;
+      }
+      return true;
+    }),
+    { numRuns: 200 },
+  );
+  t.pass();
+});
+
+test("with nothing declared every system misses, each with a reason", (t) => {
+  const rep = report([]);
+  t.is(rep.verdict, "missed");
+  for (const s of rep.systems) {
+    t.is(s.verdict, "missed", s.system);
+    t.true(s.inRegion.reasons.length + s.regional.reasons.length > 0, s.system);
+  }
 });
