@@ -57,8 +57,10 @@ export function retentionPolicy(ctx: PolicyContext): ResourceValidationPolicy {
         for (const rule of asArray<Props>(p.rules)) {
           if (rule.status !== "Enabled") continue;
           const prefix = rule.filter?.prefix ?? rule.prefix;
-          const days = rule.expiration?.days ?? rule.noncurrentVersionExpiration?.noncurrentDays;
-          if (days !== undefined) check(v, `rule ${rule.id} (${prefix}) expiration`, days, floorFor(systemOfPrefix(prefix)));
+          const floor = floorFor(systemOfPrefix(prefix));
+          if (rule.expiration?.days !== undefined) check(v, `rule ${rule.id} (${prefix}) expiration`, rule.expiration.days, floor);
+          const noncurrent = rule.noncurrentVersionExpiration?.noncurrentDays;
+          if (noncurrent !== undefined) check(v, `rule ${rule.id} (${prefix}) noncurrent-version expiration`, noncurrent, floor);
         }
       }
     },

@@ -56,6 +56,13 @@ test("lifecycle expiry of a backup-bucket prefix is checked against the tier of 
   t.deepEqual(await violations(all, "backup-retention-meets-tier", lifecycle(30)), []);
   const bad = await violations(all, "backup-retention-meets-tier", lifecycle(29));
   t.deepEqual(bad, ["prod-backups-lifecycle: rule database (database/) expiration is 29 days; primary-database is critical, whose backups must be kept at least 30 days"]);
+  const noncurrent: FakeResource = {
+    ...lifecycle(30),
+    props: { rules: [{ id: "database", status: "Enabled", filter: { prefix: "database/" }, expiration: { days: 30 }, noncurrentVersionExpiration: { noncurrentDays: 1 } }] },
+  };
+  t.deepEqual(await violations(all, "backup-retention-meets-tier", noncurrent), [
+    "prod-backups-lifecycle: rule database (database/) noncurrent-version expiration is 1 days; primary-database is critical, whose backups must be kept at least 30 days",
+  ]);
 });
 
 test("a cache without snapshots fails the retention rule", async (t) => {
