@@ -40,9 +40,28 @@ test("both vaults are locked, encrypted with their own keys, and governance mode
   }
 });
 
-test("compliance mode sets the grace period after which the lock is irreversible", async (t) => {
+test.serial("compliance mode sets the grace period and warns loudly that the lock becomes irreversible", async (t) => {
+  const warnings: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" "));
+  t.teardown(() => {
+    console.warn = original;
+  });
   const evaluation = await evaluateWith("dr", { "eventchain-dr:backup": { vaultLock: { mode: "compliance", changeableForDays: 7 } } });
   t.is(only(evaluation, "aws:backup/vaultLockConfiguration:VaultLockConfiguration").inputs.changeableForDays, 7);
+  const warning = warnings.find((w) => w.includes("Vault Lock on eventchain-us-west-2"));
+  t.regex(warning ?? "", /COMPLIANCE mode: 7 days after it is applied it becomes IRREVERSIBLE/);
+});
+
+test.serial("governance mode declares no irreversible lock and says nothing", async (t) => {
+  const warnings: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" "));
+  t.teardown(() => {
+    console.warn = original;
+  });
+  await evaluateWith("dr", { "eventchain-dr:backup": { vaultLock: { mode: "governance" } } });
+  t.false(warnings.some((w) => w.includes("IRREVERSIBLE")));
 });
 
 test("a restore test of the latest database snapshot runs weekly", async (t) => {
