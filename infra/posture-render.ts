@@ -41,6 +41,9 @@ export function renderTable(report: PostureReport): string {
     "Mechanisms (declared resources):",
     ...report.mechanisms.map((m) => `  ${m.id.padEnd(idWidth)}  ${m.protects.padEnd(15)} ${m.scope.padEnd(12)} RPO ${formatMinutes(m.rpoMinutes).padEnd(9)} restore ${formatMinutes(m.restoreMinutes).padEnd(9)} ${m.description}`),
     `Failover: ${report.failover.description}`,
+    "",
+    "How each system is modelled (and what is not covered):",
+    ...report.systems.map((s) => `  ${s.system}: ${s.note}`),
   ];
   const why = reasons(report);
   if (why.length) out.push("", "Why:", ...why.map((r) => `  - ${r}`));
@@ -75,6 +78,10 @@ export function renderMarkdown(report: PostureReport): string {
     ...report.mechanisms.map((m) => `| ${m.id} | ${m.protects} | ${m.scope} | ${formatMinutes(m.rpoMinutes)} | ${formatMinutes(m.restoreMinutes)} | ${esc(m.description)} |`),
     "",
     `Failover: ${esc(report.failover.description)}`,
+    "",
+    "How each system is modelled (and what is not covered):",
+    "",
+    ...report.systems.map((s) => `- **${s.system}**: ${esc(s.note)}`),
     "",
     "| figure | value | kind | source |",
     "|---|---|---|---|",
