@@ -1,4 +1,5 @@
 /** Route 53 helpers: read a failover record, point it at a target, health-check status. */
+import { waiterTiming } from "./waiters.ts";
 import {
   ChangeResourceRecordSetsCommand,
   GetHealthCheckStatusCommand,
@@ -50,7 +51,7 @@ export function describeUpsert(dns: Dns, record: ResourceRecordSet): PlannedActi
 export async function applyRecord(r53: Route53Client, dns: Dns, record: ResourceRecordSet, comment: string, maxWaitMinutes: number): Promise<string> {
   const res = await r53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: dns.hostedZoneId, ChangeBatch: { Comment: comment, Changes: [{ Action: "UPSERT", ResourceRecordSet: record }] } }));
   const changeId = res.ChangeInfo!.Id!;
-  await waitUntilResourceRecordSetsChanged({ client: r53, maxWaitTime: Math.ceil(maxWaitMinutes * 60), minDelay: 5, maxDelay: 30 }, { Id: changeId });
+  await waitUntilResourceRecordSetsChanged({ client: r53, ...waiterTiming(maxWaitMinutes, 5, 30) }, { Id: changeId });
   return changeId;
 }
 

@@ -1,4 +1,5 @@
 /** RDS helpers shared by the database runbooks: describe, restore settings, waits, checks. */
+import { waiterTiming } from "./waiters.ts";
 import {
   DBInstanceNotFoundFault,
   DescribeDBInstanceAutomatedBackupsCommand,
@@ -77,11 +78,11 @@ export function tags(runbook: string, runId: string, extra: Record<string, strin
 }
 
 export async function waitInstanceAvailable(rds: RDSClient, id: string, maxWaitMinutes: number): Promise<void> {
-  await waitUntilDBInstanceAvailable({ client: rds, maxWaitTime: Math.ceil(maxWaitMinutes * 60), minDelay: 15, maxDelay: 60 }, { DBInstanceIdentifier: id });
+  await waitUntilDBInstanceAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60) }, { DBInstanceIdentifier: id });
 }
 
 export async function waitSnapshotAvailable(rds: RDSClient, id: string, maxWaitMinutes: number): Promise<void> {
-  await waitUntilDBSnapshotAvailable({ client: rds, maxWaitTime: Math.ceil(maxWaitMinutes * 60), minDelay: 15, maxDelay: 60 }, { DBSnapshotIdentifier: id });
+  await waitUntilDBSnapshotAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60) }, { DBSnapshotIdentifier: id });
 }
 
 /**

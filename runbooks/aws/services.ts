@@ -1,4 +1,5 @@
 /** ECS and ELBv2 helpers: describe, scale, wait for stability, target health. */
+import { waiterTiming } from "./waiters.ts";
 import { DescribeServicesCommand, UpdateServiceCommand, waitUntilServicesStable, type ECSClient, type Service } from "@aws-sdk/client-ecs";
 import { DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { expBackoff, retry } from "zx";
@@ -21,7 +22,7 @@ export async function setDesiredCount(ecs: ECSClient, cluster: string, service: 
 /** SDK waiter `services_stable`, bounded by `maxWaitMinutes`. */
 export async function waitStable(ecs: ECSClient, cluster: string, services: string[], maxWaitMinutes: number): Promise<void> {
   for (let i = 0; i < services.length; i += 10) {
-    await waitUntilServicesStable({ client: ecs, maxWaitTime: Math.ceil(maxWaitMinutes * 60), minDelay: 15, maxDelay: 60 }, { cluster, services: services.slice(i, i + 10) });
+    await waitUntilServicesStable({ client: ecs, ...waiterTiming(maxWaitMinutes, 15, 60) }, { cluster, services: services.slice(i, i + 10) });
   }
 }
 

@@ -14,7 +14,7 @@ import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateLoadBalancerCommand, CreateTargetGroupCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { ChangeResourceRecordSetsCommand, CreateHealthCheckCommand, CreateHostedZoneCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { parseStackOutputs, type StackOutputs } from "../../infra/outputs.ts";
 import { buildOutputs } from "./runbook-outputs.ts";
@@ -108,6 +108,8 @@ async function seedRegion(endpoint: string, region: string, stack: "prod" | "dr"
       networkConfiguration: { awsvpcConfiguration: { subnets: subnetIds, securityGroups: [securityGroupId], assignPublicIp: "DISABLED" } },
       loadBalancers: [{ targetGroupArn, containerName: role, containerPort: 8080 }],
     }));
+    // moto reports runningCount 0 until the service is updated once: settle it, as a running stack would be.
+    if (stack === "prod") await ecs.send(new UpdateServiceCommand({ cluster: clusterName, service: name, desiredCount: count }));
     services.push({ name, recoveryCount: count, targetGroupArn });
   }
   return { subnetIds, securityGroupId, kmsKeyArn, subnetGroupName, parameterGroupName, secretArn: secret.ARN!, topicArn: topic.TopicArn!, albDns, clusterName, services };
@@ -239,7 +241,7 @@ export async function awsState(endpoint: string, seeded: Seeded): Promise<Record
     state[`${stack}.instances`] = ((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? []).map((i) => `${i.DBInstanceIdentifier}:${i.DBInstanceStatus}`).sort();
     state[`${stack}.snapshots`] = ((await rds.send(new DescribeDBSnapshotsCommand({}))).DBSnapshots ?? []).map((s) => s.DBSnapshotIdentifier).sort();
     const ecs = new ECSClient(cfg(endpoint, region));
-    state[`${stack}.services`] = ((await ecs.send(new DescribeServicesCommand({ cluster: out.services.clusterName, services: out.services.services.map((s) => s.name) }))).services ?? []).map((s) => `${s.serviceName}:${s.desiredCount}:${s.deployments?.length ?? 0}`);
+    state[`${stack}.services`] = ((await ecs.send(new DescribeServicesCommand({ cluster: out.services.clusterName, services: out.services.services.map((s) => s.name) }))).services ?? []).map((s) => `${s.serviceName}:${s.desiredCount}:${s.runningCount}:${s.deployments?.length ?? 0}`);
     state[`${stack}.alarms`] = ((await new CloudWatchClient(cfg(endpoint, region)).send(new DescribeAlarmsCommand({}))).MetricAlarms ?? []).map((a) => a.AlarmName).sort();
     state[`${stack}.secret`] = (await new SecretsManagerClient(cfg(endpoint, region)).send(new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }))).SecretString;
   }
