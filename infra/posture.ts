@@ -97,7 +97,7 @@ export const SYSTEM_MODEL: Record<SystemId, SystemModel> = {
   "logging-monitoring": {
     data: ["monitoring"],
     serving: false,
-    note: "Alarms and alert topics are declared in both stacks, so monitoring exists in the DR region before a disaster. Historical logs in a lost region are not copied.",
+    note: "Alarms are declared in both stacks (the posture checks each stack declares some), so monitoring exists in the DR region before a disaster. Historical logs in a lost region are not copied.",
   },
   "dev-staging": {
     data: ["images", "logical-backups"],
