@@ -82,6 +82,20 @@ export const FIGURES = {
     meaning: "Allocated storage from which RDS gp3 (PostgreSQL) gets the higher baseline.",
     source: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html#gp3-storage",
   },
+  rdsAutomatedSnapshotInterval: {
+    value: 1440,
+    unit: "minutes",
+    kind: "documented",
+    meaning: "RDS takes its automated snapshot once a day, in the backup window: without the transaction logs (PITR) that is the loss.",
+    source: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html",
+  },
+  elasticacheSnapshotInterval: {
+    value: 1440,
+    unit: "minutes",
+    kind: "documented",
+    meaning: "ElastiCache takes its automatic backup once a day, in the snapshot window.",
+    source: "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/backups-automatic.html",
+  },
   s3RtcThreshold: {
     value: 15,
     unit: "minutes",

@@ -201,9 +201,9 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
       protects: "cache",
       scope: "in-region",
       description: `ElastiCache daily snapshot (window ${group.inputs.snapshotWindow}), kept ${days} d`,
-      rpoMinutes: 1440,
+      rpoMinutes: FIGURES.elasticacheSnapshotInterval.value,
       restoreMinutes: FIGURES.elasticacheRestoreProvisioning.value,
-      figures: ["elasticacheRestoreProvisioning"],
+      figures: ["elasticacheSnapshotInterval", "elasticacheRestoreProvisioning"],
       resources: [ref(group)],
     }));
   }

@@ -78,9 +78,10 @@ export function pitrPolicy(ctx: PolicyContext): ResourceValidationPolicy {
       const system = systemOf(args.type, args.name, args.props) ?? "primary-database";
       const { tier, rpoMinutes } = tierOf(system, ctx);
       const retention = args.props.backupRetentionPeriod;
-      if (rpoMinutes < 1440 && !(typeof retention === "number" && retention >= 1)) {
+      const daily = FIGURES.rdsAutomatedSnapshotInterval.value;
+      if (rpoMinutes < daily && !(typeof retention === "number" && retention >= 1)) {
         at(args, report)(
-          `backupRetentionPeriod is ${retention ?? "not set"}: point-in-time restore is off, but ${system} is ${tier} (RPO ${rpoMinutes} min) and without it the daily snapshot loses up to 1440 min`,
+          `backupRetentionPeriod is ${retention ?? "not set"}: point-in-time restore is off, but ${system} is ${tier} (RPO ${rpoMinutes} min) and without it the daily snapshot loses up to ${daily} min`,
         );
       }
     },
