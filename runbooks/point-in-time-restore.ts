@@ -9,6 +9,7 @@
 import { snsSinks } from "./aws/notify.ts";
 import { positiveNumber } from "./aws/options.ts";
 import { rdsPitr } from "./engines/rds-pitr.ts";
+import { pgbackrestPitr } from "./engines/pgbackrest-pitr.ts";
 import { isMain, parseTime, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { checkRestoreTime, type PitrOptions, type RestoreEngine, type RestoreTarget } from "./lib/restore-engine.ts";
@@ -18,6 +19,7 @@ import type { OptionSpec, RawOptions, Runbook, Step } from "./lib/types.ts";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const ENGINES: Record<string, RestoreEngine<any>> = {
   rds: rdsPitr,
+  pgbackrest: pgbackrestPitr,
 };
 
 const TARGET_ID = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;

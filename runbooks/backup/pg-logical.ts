@@ -29,6 +29,8 @@ export function libpqEnv(conn: PgConnection): NodeJS.ProcessEnv {
     PGPASSWORD: conn.password,
     PGDATABASE: conn.database,
     PGAPPNAME: "eventchain-dr",
+    // A connection resolved from the stack carries TLS settings: libpq verifies the server too.
+    ...("ssl" in conn && conn.ssl ? { PGSSLMODE: "verify-full" } : {}),
   };
 }
 

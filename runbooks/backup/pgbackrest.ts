@@ -185,7 +185,8 @@ export async function latestArchivedAt(cfg: PgBackRestConfig, env?: Record<strin
   for (const [name, e] of Object.entries(entries)) {
     if (e.type === "file" && /\/[0-9A-F]{24}-[0-9a-f]{40}/.test(name) && e.time && e.time > newest) newest = e.time;
   }
-  return newest ? new Date(newest * 1000) : null;
+  // Whole seconds, truncated: the segment was complete by the end of that second.
+  return newest ? new Date((newest + 1) * 1000) : null;
 }
 
 /**
@@ -202,9 +203,16 @@ export async function restoreToTime(cfg: PgBackRestConfig, o: { targetDataDir: s
   if (existsSync(o.targetDataDir)) throw new Error(`restore target ${o.targetDataDir} already exists: expected a new, empty path (the restore never overwrites a data directory)`);
   const ids = await serviceUserIds("postgres");
   const parent = dirname(o.targetDataDir);
-  if (!existsSync(parent)) {
-    await mkdir(parent, { recursive: true, mode: 0o700 });
-    if (ids) await chown(parent, ids.uid, ids.gid);
+  // Create each missing directory down to the target, owned by postgres.
+  const missing: string[] = [];
+  for (let d = parent; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    await mkdir(d, { mode: 0o700 });
+    if (ids) await chown(d, ids.uid, ids.gid);
+  }
+  const reach = await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} test -w ${parent} -a -x ${parent}`;
+  if (reach.exitCode !== 0) {
+    throw new Error(`the postgres user cannot write ${parent} (or a directory above it is closed to it): expected a restore target path it can reach, e.g. under its own directory`);
   }
   await mkdir(o.targetDataDir, { mode: 0o700 });
   if (ids) await chown(o.targetDataDir, ids.uid, ids.gid);

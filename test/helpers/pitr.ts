@@ -1,0 +1,45 @@
+/**
+ * A PostgreSQL with continuous archiving (pgBackRest, posix repository) and a base backup,
+ * plus an application writer and the ground truth of which rows committed when.
+ */
+import { join } from "node:path";
+import { $ } from "zx";
+import type pg from "pg";
+import type { LocalPostgres } from "../../runbooks/local/postgres.ts";
+import { asServiceUser } from "../../runbooks/local/postgres.ts";
+import { sellTicket } from "../../runbooks/local/eventchain-schema.ts";
+import { baseBackup, enableArchiving, type PgBackRestConfig } from "../../runbooks/backup/pgbackrest.ts";
+
+export async function archivedWithBaseBackup(server: LocalPostgres, stanza = "eventchain"): Promise<{ cfg: PgBackRestConfig; backupStoppedAt: Date }> {
+  const cfg = await enableArchiving(server, { dir: join(server.baseDir, "pgbackrest"), stanza, repo: { type: "posix", path: join(server.baseDir, "repo") }, archiveTimeoutSeconds: 10 });
+  const backup = await baseBackup(cfg, "full");
+  return { cfg, backupStoppedAt: new Date(backup.stoppedAt) };
+}
+
+/** Polls the server's own clock until it is past `t` (bounded; no fixed sleep). */
+export async function waitServerClockPast(client: pg.Client, t: Date): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await client.query<{ past: boolean }>("SELECT clock_timestamp() > $1 AS past", [t]);
+    if (rows[0]!.past) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`server clock did not pass ${t.toISOString()}`);
+}
+
+/** Sells `n` tickets, one transaction each; returns their ids. */
+export async function sell(client: pg.Client, n: number): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) ids.push(await sellTicket(client));
+  return ids;
+}
+
+/** Ticket ids above `afterId` with their commit time (needs track_commit_timestamp = on). */
+export async function commitTimes(client: pg.Client, afterId: number): Promise<{ id: number; committedAt: Date }[]> {
+  const { rows } = await client.query<{ id: string; ts: Date }>("SELECT id, pg_xact_commit_timestamp(xmin) AS ts FROM tickets WHERE id > $1 ORDER BY id", [afterId]);
+  return rows.map((r) => ({ id: Number(r.id), committedAt: r.ts }));
+}
+
+/** Stops a cluster a restore created (not a LocalPostgres handle of ours). */
+export async function stopCluster(binDir: string, dataDir: string): Promise<void> {
+  await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} ${join(binDir, "pg_ctl")} -D ${dataDir} -m immediate -w stop`;
+}
