@@ -15,7 +15,7 @@ import { healthCheckState } from "./aws/dns.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
 import { checkInstance, describeInstance, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, waitSnapshotAvailable } from "./aws/rds.ts";
-import { setDesiredCount, waitStable } from "./aws/services.ts";
+import { forceRedeploy, waitStable } from "./aws/services.ts";
 import { alarmStep, moveDnsStep, pointSecretStep, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
 import { requirePrimaryStack } from "./region-failover.ts";
 import { isMain, runCli } from "./lib/cli.ts";
@@ -154,7 +154,7 @@ const steps: Step<FailbackOptions>[] = [
     async after(ctx) {
       const ecs = ctx.aws(ECSClient, prod(ctx).region);
       const names = prod(ctx).services.services.map((s) => s.name);
-      await Promise.all(prod(ctx).services.services.map((s) => setDesiredCount(ecs, prod(ctx).services.clusterName, s.name, s.recoveryCount, true)));
+      await Promise.all(prod(ctx).services.services.map((s) => forceRedeploy(ecs, prod(ctx).services.clusterName, s.name)));
       await ctx.wait("primary services to roll onto the new connection settings", () => waitStable(ecs, prod(ctx).services.clusterName, names, ctx.options.maxWaitMinutes));
       return { redeployed: names };
     },

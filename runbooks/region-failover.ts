@@ -16,7 +16,7 @@ import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
 import { alarmStep, moveDnsStep, pointSecretStep, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
 import { ECSClient } from "@aws-sdk/client-ecs";
-import { setDesiredCount, waitStable } from "./aws/services.ts";
+import { forceRedeploy, waitStable } from "./aws/services.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError, errorMessage } from "./lib/errors.ts";
 import { withTimeout } from "./lib/time.ts";
@@ -138,7 +138,7 @@ const steps: Step<WaitOptions>[] = [
       // Running tasks read the secret at start: roll them so they connect to the restored database.
       const ecs = ctx.aws(ECSClient, dr(ctx).region);
       const names = dr(ctx).services.services.map((s) => s.name);
-      await Promise.all(dr(ctx).services.services.map((s) => setDesiredCount(ecs, dr(ctx).services.clusterName, s.name, s.recoveryCount, true)));
+      await Promise.all(dr(ctx).services.services.map((s) => forceRedeploy(ecs, dr(ctx).services.clusterName, s.name)));
       await ctx.wait("DR services to roll onto the new connection settings", () => waitStable(ecs, dr(ctx).services.clusterName, names, ctx.options.maxWaitMinutes));
       return { redeployed: names };
     },

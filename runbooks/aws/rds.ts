@@ -108,3 +108,30 @@ export async function restoreWindowOf(rds: RDSClient, instance: DBInstance, now:
   }
   return { earliest, latest: instance.LatestRestorableTime, source: id };
 }
+
+/** Where a database-recovery restore starts from. */
+export type RestorePoint =
+  | { method: "source-instance"; sourceInstanceId: string; restoreTime: string; recoveryPointAt: string; recoveryPointSource: string }
+  | { method: "retained-backups"; sourceDbiResourceId: string; restoreTime: string; recoveryPointAt: string; recoveryPointSource: string };
+
+/**
+ * The latest restorable point of the stack's database: the instance's LatestRestorableTime,
+ * or — when the instance is gone — its retained automated backups' RestoreWindow.LatestTime
+ * (kept because instances are deleted with `deleteAutomatedBackups: false`).
+ */
+export async function latestRestorePoint(rds: RDSClient, instanceId: string, resourceId: string | null): Promise<RestorePoint> {
+  const instance = await describeInstance(rds, instanceId);
+  if (instance?.LatestRestorableTime) {
+    const t = instance.LatestRestorableTime.toISOString();
+    return { method: "source-instance", sourceInstanceId: instanceId, restoreTime: t, recoveryPointAt: t, recoveryPointSource: `latest restorable time of ${instanceId}` };
+  }
+  if (!resourceId) throw new Error(`${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and the outputs name no resourceId to find its retained automated backups`);
+  const res = await rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DbiResourceId: resourceId }));
+  const latest = (res.DBInstanceAutomatedBackups ?? [])
+    .filter((b) => b.DbiResourceId === resourceId && b.RestoreWindow?.LatestTime)
+    .map((b) => b.RestoreWindow!.LatestTime!)
+    .sort((a, b) => b.getTime() - a.getTime())[0];
+  if (!latest) throw new Error(`${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and no retained automated backups with a restore window were found for ${resourceId}: restore from the newest snapshot instead`);
+  const t = latest.toISOString();
+  return { method: "retained-backups", sourceDbiResourceId: resourceId, restoreTime: t, recoveryPointAt: t, recoveryPointSource: `latest restorable time of the retained automated backups of ${instanceId}` };
+}

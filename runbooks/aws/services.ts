@@ -19,6 +19,11 @@ export async function setDesiredCount(ecs: ECSClient, cluster: string, service: 
   await ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount, forceNewDeployment }));
 }
 
+/** Starts a new deployment without changing the desired count (tasks re-read their secrets). */
+export async function forceRedeploy(ecs: ECSClient, cluster: string, service: string): Promise<void> {
+  await ecs.send(new UpdateServiceCommand({ cluster, service, forceNewDeployment: true }));
+}
+
 /** SDK waiter `services_stable`, bounded by `maxWaitMinutes`. */
 export async function waitStable(ecs: ECSClient, cluster: string, services: string[], maxWaitMinutes: number): Promise<void> {
   for (let i = 0; i < services.length; i += 10) {

@@ -119,6 +119,10 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       }
     },
     log: { info: (m) => printer.info(m), warn: (m) => printer.warn(m) },
+    async notify(subject, message) {
+      if (opts.dryRun) return;
+      await notifyAll(opts.sinks, { kind: "progress", runbook: runbook.name, runId, stack: opts.outputs.stack, subject: `[eventchain-dr] ${subject}`, message }, ctx.log);
+    },
     tracker,
     signal: controller.signal,
   };

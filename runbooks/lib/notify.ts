@@ -5,7 +5,7 @@
 import { errorMessage } from "./errors.ts";
 import type { Logger } from "./types.ts";
 
-export type NotificationKind = "started" | "succeeded" | "failed" | "stopped" | "objectives_missed";
+export type NotificationKind = "started" | "progress" | "succeeded" | "failed" | "stopped" | "objectives_missed";
 
 export interface Notification {
   kind: NotificationKind;
@@ -48,7 +48,7 @@ export function slackSink(webhookUrl: string, fetchImpl: typeof fetch = fetch, t
   return {
     name: "slack",
     async send(n) {
-      const icon = n.kind === "started" ? ":rotating_light:" : n.kind === "succeeded" ? ":white_check_mark:" : ":x:";
+      const icon = n.kind === "started" || n.kind === "progress" ? ":rotating_light:" : n.kind === "succeeded" ? ":white_check_mark:" : ":x:";
       const res = await fetchImpl(url, {
         method: "POST",
         headers: { "content-type": "application/json" },

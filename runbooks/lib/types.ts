@@ -117,6 +117,8 @@ export interface RunContext<O = RawOptions> {
   /** Wait on something (spinner on a terminal). */
   wait<T>(title: string, fn: () => Promise<T>): Promise<T>;
   log: Logger;
+  /** Sends a message to the run's notification sinks (SNS topic, Slack); never throws. */
+  notify(subject: string, message: string): Promise<void>;
   tracker: RecoveryTracker;
   signal: AbortSignal;
 }
