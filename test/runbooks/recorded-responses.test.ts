@@ -4,13 +4,14 @@
  * - RestoreDBInstanceToPointInTime with SourceDBInstanceAutomatedBackupsArn: moto answers 500.
  * - DescribeDBInstanceAutomatedBackups in the DR region: moto returns nothing, and never a RestoreWindow.
  * - Copied snapshots in states other than available: moto makes every copy available at once.
+ * - Retained automated backups of a deleted instance: moto keeps them, without a RestoreWindow.
  */
 import test, { type ExecutionContext } from "ava";
 import fc from "fast-check";
 import { RDSClient, type DBInstance } from "@aws-sdk/client-rds";
 import "../helpers/moto.ts";
 import { findRecoverySource, restoreInRegion } from "../../runbooks/aws/dr-database.ts";
-import { restoreWindowOf, settingsFromOutputs } from "../../runbooks/aws/rds.ts";
+import { latestRestorePoint, restoreWindowOf, settingsFromOutputs } from "../../runbooks/aws/rds.ts";
 import { checkRestoreTime } from "../../runbooks/lib/restore-engine.ts";
 import { fixture, startFaultProxy, type Rule } from "../helpers/fault-proxy.ts";
 import { sampleOutputs } from "../helpers/runbook-outputs.ts";
@@ -127,4 +128,26 @@ test("checkRestoreTime accepts exactly the times inside the window", (t) => {
     }),
   );
   t.pass();
+});
+
+test("a deleted instance is recovered from its retained automated backups", async (t) => {
+  const { proxy, rds } = await recorded(
+    t,
+    (r) => {
+      if (r.action === "DescribeDBInstances") return { status: 404, body: fixture("rds-error-db-instance-not-found.xml") };
+      if (r.action === "DescribeDBInstanceAutomatedBackups") return { status: 200, body: fixture("rds-describe-db-instance-automated-backups-retained.xml") };
+      return undefined;
+    },
+    "us-east-1",
+  );
+  const point = await latestRestorePoint(rds, "eventchain-prod-db", "db-ABCDEFGHIJKLMNOPQRSTUVWXY");
+  t.deepEqual(point, {
+    method: "retained-backups",
+    sourceDbiResourceId: "db-ABCDEFGHIJKLMNOPQRSTUVWXY",
+    restoreTime: "2026-01-15T14:12:05.000Z",
+    recoveryPointAt: "2026-01-15T14:12:05.000Z",
+    recoveryPointSource: "latest restorable time of the retained automated backups of eventchain-prod-db",
+  });
+  t.is(params(proxy.seen[1]!.body).DbiResourceId, "db-ABCDEFGHIJKLMNOPQRSTUVWXY");
+  await t.throwsAsync(latestRestorePoint(rds, "eventchain-prod-db", null), { message: /eventchain-prod-db does not exist and the outputs name no resourceId/ });
 });
