@@ -117,7 +117,7 @@ export function mermaidGantt(report: Report): string {
     "gantt",
     `    title ${mermaidText(`${report.runbook} ${report.runId}`)}`,
     "    dateFormat x",
-    "    axisFormat %H %M %S",
+    "    axisFormat %H:%M:%S",
     "    section Incident",
     `    Incident declared :milestone, incident, ${Date.parse(report.incidentAt)}, 0ms`,
     "    section Steps",
