@@ -104,6 +104,10 @@ export function objectiveProblems(c: Parsed): string[] {
     out.push(problem(["classification", "media-storage"], media.tier, `a tier whose RPO is at least ${mediaRule.rtcMinutes} min (Replication Time Control)`));
   }
   const cache = objectiveFor("cache", objectives, classification);
+  if (!c.backup.replicateToPeer) {
+    out.push(problem(["backup", "replicateToPeer"], false,
+      `true: cache is ${cache.tier} (RPO ${cache.rpoMinutes} min) and its only copies outside ElastiCache, the redis/ exports, would stay in ${c.region}`));
+  }
   if (cache.rpoMinutes < 1440) {
     out.push(problem(["classification", "cache"], cache.tier, `a tier whose RPO is at least 1440 min: ElastiCache takes one snapshot a day (cache.snapshotWindow)`));
   }

@@ -62,6 +62,7 @@ const prefixDays = int(1, 3650, "an integer number of days from 1 to 3650");
 const backup = z.strictObject({
   retentionDays: int(1, 36500, "an integer number of days from 1 to 36500 (the plan keeps 30)").default(30),
   copyToPeer: bool.default(true),
+  replicateToPeer: bool.default(true),
   vaultLock: z.strictObject({
     mode: oneOf(["governance", "compliance"]).default("governance"),
     minRetentionDays: int(1, 36500, "an integer number of days from 1 to 36500").default(7),

@@ -13,6 +13,7 @@ import { ImageReplication } from "./components/image-replication.ts";
 import { KubernetesJobs } from "./components/kubernetes-jobs.ts";
 import { LogicalBackups } from "./components/logical-backups.ts";
 import { MediaReplication } from "./components/media-replication.ts";
+import { BucketReplication } from "./components/replication.ts";
 
 /** The peer (dr) stack's outputs, through a StackReference. */
 function peerOutputs(c: StackConfig) {
@@ -65,6 +66,21 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     accountId: ctx.accountId,
     alarmTopicArn: alerts.topicArn,
   }, opts);
+  if (c.backup.replicateToPeer) {
+    const peerBackup = peer("backup");
+    // Every logical backup also lands in the DR region's locked bucket. Deletions do not follow.
+    new BucketReplication("backups", {
+      sourceBucket: bucket.bucketName,
+      sourceArn: bucket.arn,
+      sourceKmsKeyArn: bucket.kmsKey.arn,
+      objectLock: true,
+      destinationBucketName: peerBackup.bucketName,
+      destinationKmsKeyArn: peerBackup.kmsKeyArn,
+      rules: [{ id: "EventChainBackupCopies", prefix: "", storageClass: "STANDARD", rtcMinutes: 15, metricsMinutes: 15, deleteMarkers: false }],
+      accountId: ctx.accountId,
+      alarmTopicArn: alerts.topicArn,
+    }, { ...opts, dependsOn: [bucket.storage.versioning] });
+  }
   const redis = new Cache("cache", { ...c.cache, vpcId: c.network.vpcId, subnetIds: c.network.privateSubnetIds, clientSecurityGroupIds: clients }, opts);
   new ImageReplication("images", { repositories: ecrRepositories, destinationRegion: c.peerRegion, accountId: ctx.accountId }, opts);
   const jobs = backupJobs(c.schedules);

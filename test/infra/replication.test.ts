@@ -1,9 +1,12 @@
 import test from "ava";
+import type { Evaluation } from "../../infra/evaluate.ts";
 import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
+
+const mediaReplication = (evaluation: Evaluation) => only(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "media-replication");
 
 test("media replicates exactly as the plan's rule says", async (t) => {
   const { prod, dr } = await committedStacks();
-  const config = only(prod, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs;
+  const config = mediaReplication(prod).inputs;
   t.is(config.bucket, prod.outputs.media.bucketName);
   t.is(config.rules.length, 1);
   const [rule] = config.rules;
@@ -52,7 +55,7 @@ test("the replication role reads only media/ and writes only replicas", async (t
 
 test("replication more than 15 minutes behind, or failing, alerts", async (t) => {
   const { prod } = await committedStacks();
-  const latency = only(prod, "aws:cloudwatch/metricAlarm:MetricAlarm", /-latency$/).inputs;
+  const latency = only(prod, "aws:cloudwatch/metricAlarm:MetricAlarm", /^media-.*-latency$/).inputs;
   t.like(latency, { namespace: "AWS/S3", metricName: "ReplicationLatency", threshold: 900, comparisonOperator: "GreaterThanThreshold" });
   t.deepEqual(latency.alarmActions, [prod.outputs.alerts.topicArn]);
   t.is(latency.okActions, undefined, "failures only");
@@ -98,7 +101,7 @@ test("ElastiCache may export snapshots under redis/ only", async (t) => {
 
 test("without replication rules nothing is replicated and nothing claims it is", async (t) => {
   const evaluation = await evaluateWith("prod", { "eventchain-dr:replication": { rules: [] } }, { checkObjectives: false });
-  t.is(ofType(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").length, 0);
+  t.is(ofType(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").filter((r) => r.inputs.bucket === evaluation.outputs.media.bucketName).length, 0);
   t.is(ofType(evaluation, "aws:iam/role:Role").filter((r) => r.name === "media-role").length, 0);
   t.is(evaluation.outputs.media.rtcMinutes, null);
   t.is(evaluation.outputs.media.replicationPrefix, "");
@@ -107,10 +110,34 @@ test("without replication rules nothing is replicated and nothing claims it is",
 test("turning Replication Time Control off drops it from the rule and is refused for media", async (t) => {
   const rules = [{ id: "EventChainMediaReplication", prefix: "media/", rtcMinutes: null }];
   const evaluation = await evaluateWith("prod", { "eventchain-dr:replication": { rules } }, { checkObjectives: false });
-  const [rule] = only(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs.rules;
+  const [rule] = mediaReplication(evaluation).inputs.rules;
   t.is(rule.destination.replicationTime, undefined);
   t.is(evaluation.outputs.media.rtcMinutes, null);
   await t.throwsAsync(evaluateWith("prod", { "eventchain-dr:replication": { rules } }), {
     message: /eventchain-dr:replication\.rules\.0\.rtcMinutes: null is not allowed; expected 15: without Replication Time Control S3 gives no bound on replication lag, and media-storage is important \(RPO 60 min\)/,
   });
+});
+
+test("every logical backup is replicated into the DR region's locked bucket, deletions excepted", async (t) => {
+  const { prod, dr } = await committedStacks();
+  const config = ofType(prod, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").find((r) => r.inputs.bucket === prod.outputs.backup.bucketName);
+  t.truthy(config);
+  const [rule] = config?.inputs.rules ?? [];
+  t.like(rule, { id: "EventChainBackupCopies", filter: { prefix: "" }, deleteMarkerReplication: { status: "Disabled" } });
+  t.like(rule.destination, {
+    bucket: `arn:aws:s3:::${dr.outputs.backup.bucketName}`,
+    encryptionConfiguration: { replicaKmsKeyId: dr.outputs.backup.kmsKeyArn },
+    replicationTime: { status: "Enabled", time: { minutes: 15 } },
+  });
+  const read = statements(prod).find((s) => s.resource.name === "backups-role-policy" && s.Action.includes("s3:GetObjectVersionForReplication"));
+  t.true(read?.Action.includes("s3:GetObjectRetention"), "object-locked source: retention is replicated too");
+  t.deepEqual(read?.Resource, [`${prod.outputs.backup.bucketArn}/*`]);
+});
+
+test("keeping logical backups in one region is refused for the cache's objective", async (t) => {
+  await t.throwsAsync(evaluateWith("prod", { "eventchain-dr:backup": { replicateToPeer: false } }), {
+    message: /eventchain-dr:backup\.replicateToPeer: false is not allowed; expected true: cache is standard \(RPO 1440 min\) and its only copies outside ElastiCache, the redis\/ exports, would stay in us-east-1/,
+  });
+  const evaluation = await evaluateWith("prod", { "eventchain-dr:backup": { replicateToPeer: false } }, { checkObjectives: false });
+  t.is(ofType(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig").filter((r) => r.inputs.bucket === evaluation.outputs.backup.bucketName).length, 0);
 });
