@@ -48,6 +48,14 @@ export function crossFieldProblems(c: Parsed): string[] {
   if ("ranges" in snap && "ranges" in cacheMaint && windowsOverlap(snap.ranges, cacheMaint.ranges)) {
     out.push(problem(["cache", "snapshotWindow"], c.cache.snapshotWindow, `a window that does not overlap cache.maintenanceWindow "${c.cache.maintenanceWindow}"`));
   }
+  const exportAt = /^cron\((\d+) (\d+) /.exec(c.schedules.redisExport);
+  if ("ranges" in snap && exportAt) {
+    const [start, end] = snap.ranges[0];
+    const minute = Number(exportAt[2]) * 60 + Number(exportAt[1]);
+    if ((minute - start + 1440) % 1440 < end - start) {
+      out.push(problem(["schedules", "redisExport"], c.schedules.redisExport, `a time outside cache.snapshotWindow "${c.cache.snapshotWindow}": the export copies the snapshot that window produces`));
+    }
+  }
   const lock = c.backup.vaultLock;
   if (c.backup.retentionDays < lock.minRetentionDays || c.backup.retentionDays > lock.maxRetentionDays) {
     out.push(problem(["backup", "retentionDays"], c.backup.retentionDays, `a value within the vault lock's ${lock.minRetentionDays}..${lock.maxRetentionDays} days`));

@@ -1,4 +1,5 @@
 import test from "ava";
+import fc from "fast-check";
 import { ConfigError, loadConfigFromFiles, readRawConfig, validateConfig } from "../../infra/config.ts";
 
 const withChange = (stack: string, key: string, change: (value: any) => unknown) => {
@@ -155,4 +156,41 @@ test("the error message lists every problem under the stack name", (t) => {
 test("a stack without a stack file is refused by name", (t) => {
   t.throws(() => loadConfigFromFiles("staging"), { message: /^no stack file Pulumi\.staging\.yaml in .*; expected one of the committed stacks \(prod, dr\)$/ });
   t.throws(() => loadConfigFromFiles("../etc"), { message: 'stack name "../etc" is not allowed; expected letters, digits, ".", "_" or "-"' });
+});
+
+test("a Redis export scheduled inside the snapshot window is rejected", (t) => {
+  const raw = withChange("prod", "eventchain-dr:schedules", () => ({ redisExport: "cron(30 4 * * ? *)" }));
+  t.deepEqual(problemsOf(raw), [
+    'eventchain-dr:schedules.redisExport: "cron(30 4 * * ? *)" is not allowed; expected a time outside cache.snapshotWindow "04:00-05:00": the export copies the snapshot that window produces',
+  ]);
+});
+
+test("every retention from 1 to 35 days is accepted and every other integer refused", (t) => {
+  t.notThrows(() => {
+    fc.assert(fc.property(fc.integer({ min: -1000, max: 1000 }), (days) => {
+      const raw = withChange("prod", "eventchain-dr:database", (d) => ({ ...d, backupRetentionDays: days }));
+      if (days >= 1 && days <= 35) return validateConfig(raw, "prod").database.backupRetentionDays === days;
+      const problems = problemsOf(raw);
+      return problems.length === 1 && problems[0] === `eventchain-dr:database.backupRetentionDays: ${days} is not allowed; expected an integer number of days from 1 to 35 (RDS limit; the plan keeps 30)`;
+    }), { numRuns: 200 });
+  });
+});
+
+test("any daily backup window is refused exactly when it overlaps the weekly maintenance window", (t) => {
+  const hhmm = (m: number) => `${String(Math.floor(m / 60) % 24).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+  t.notThrows(() => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1439 }), fc.integer({ min: 30, max: 180 }), (start, length) => {
+      const window = `${hhmm(start)}-${hhmm(start + length)}`;
+      const raw = withChange("prod", "eventchain-dr:database", (d) => ({ ...d, backupWindow: window, maintenanceWindow: "sun:05:00-sun:06:00" }));
+      const overlaps = [start, start - 1440].some((s) => s < 360 && 300 < s + length);
+      let refused: boolean;
+      try {
+        validateConfig(raw, "prod");
+        refused = false;
+      } catch (e) {
+        refused = e instanceof ConfigError && e.problems.some((p) => p.startsWith(`eventchain-dr:database.backupWindow: "${window}" is not allowed; expected a window that does not overlap`));
+      }
+      return refused === overlaps;
+    }), { numRuns: 300 });
+  });
 });
