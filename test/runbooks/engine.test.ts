@@ -346,3 +346,51 @@ test("step definitions are checked: unknown dependency, duplicate and malformed 
   t.throws(() => resolveDependencies([s("Bad_Id")]), { message: /step id "Bad_Id" is invalid/ });
   t.deepEqual([...resolveDependencies([s("a"), s("b"), s("c", [])]).entries()], [["a", []], ["b", ["a"]], ["c", []]]);
 });
+
+test("--stack reads outputs through Pulumi, and a Pulumi failure is bad input", async (t) => {
+  const ws = workspace(t);
+  const calls: string[] = [];
+  const asked: string[] = [];
+  const pulumi = async (stack: string) => {
+    asked.push(stack);
+    if (stack !== "prod") throw new BadInputError(`cannot read outputs of stack "${stack}": no stack named '${stack}' found`);
+    return sampleOutputs("prod");
+  };
+  const ok = await runRunbook(fakeRunbook(calls), ["--stack", "prod", "--state-dir", ws.stateDir, "--yes"], { pulumi });
+  t.is(ok.exitCode, EXIT.succeeded, ok.stdout);
+  const bad = await runRunbook(fakeRunbook(calls), ["--stack", "staging", "--state-dir", ws.stateDir], { pulumi });
+  t.is(bad.exitCode, EXIT.badInput);
+  t.regex(bad.stdout, /cannot read outputs of stack "staging"/);
+  t.deepEqual(asked, ["prod", "staging"]);
+  const malformed = await runRunbook(fakeRunbook(calls), ["--stack", "prod; rm -rf /", "--state-dir", ws.stateDir], { pulumi });
+  t.is(malformed.exitCode, EXIT.badInput);
+  t.regex(malformed.stdout, /invalid --stack "prod; rm -rf \/": expected a Pulumi stack name/);
+  t.deepEqual(asked, ["prod", "staging"], "a malformed name never reaches Pulumi");
+});
+
+test("without the pulumi CLI, --stack says to use --outputs", async (t) => {
+  const { pulumiStackOutput } = await import("../../runbooks/lib/outputs.ts");
+  const saved = process.env.PATH;
+  process.env.PATH = "/nonexistent";
+  t.teardown(() => void (process.env.PATH = saved));
+  await t.throwsAsync(pulumiStackOutput("prod"), { message: 'cannot read outputs of stack "prod": the pulumi CLI is not installed; use --outputs <file.json> instead' });
+});
+
+test("the Slack sink posts the subject and never reveals the webhook URL", async (t) => {
+  const { slackSink } = await import("../../runbooks/lib/notify.ts");
+  const posted: { url: string; body: string }[] = [];
+  const fakeFetch = (async (url: URL, init: RequestInit) => {
+    posted.push({ url: String(url), body: String(init.body) });
+    return new Response("ok", { status: 200 });
+  }) as unknown as typeof fetch;
+  const sink = slackSink("https://hooks.slack.com/services/T000/B000/SECRET", fakeFetch);
+  t.is(sink.name, "slack");
+  await sink.send({ kind: "failed", runbook: "x", runId: "r", stack: "prod", subject: "x failed", message: "details" });
+  t.is(posted[0]!.url, "https://hooks.slack.com/services/T000/B000/SECRET");
+  t.deepEqual(JSON.parse(posted[0]!.body), { text: ":x: x failed\ndetails" });
+  const error = t.throws(() => slackSink("http://hooks.example.com/SECRET"));
+  t.false(error!.message.includes("SECRET"));
+  t.regex(error!.message, /must use https/);
+  const refused = slackSink("https://hooks.slack.com/x", (async () => new Response("no", { status: 403 })) as unknown as typeof fetch);
+  await t.throwsAsync(refused.send({ kind: "started", runbook: "x", runId: "r", stack: "prod", subject: "s", message: "m" }), { message: "slack webhook answered HTTP 403" });
+});

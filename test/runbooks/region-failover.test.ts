@@ -13,6 +13,9 @@ import { awsFor, useMoto } from "../helpers/moto.ts";
 import { awsState, DR_DB, DR_REGION, seedStacks, type Seeded } from "../helpers/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { fixture, serviceUnavailable, startFaultProxy } from "../helpers/fault-proxy.ts";
+import { Ajv } from "ajv";
+
+const validateReport = new Ajv({ allErrors: true, formats: { "date-time": (s: string) => !Number.isNaN(Date.parse(s)) } }).compile(JSON.parse(readFileSync(new URL("../../runbooks/lib/report.schema.json", import.meta.url), "utf8")));
 
 const moto = useMoto(test);
 let seeded: Seeded;
@@ -77,7 +80,8 @@ test.serial("fails over: DR database restored from the copied snapshot, services
   const secret = JSON.parse((await new SecretsManagerClient(c()).send(new GetSecretValueCommand({ SecretId: seeded.dr.database.appConnectionSecretArn }))).SecretString!);
   t.is(secret.host, db.Endpoint?.Address);
 
-  const report = res.report!;
+  const report = JSON.parse(readFileSync(join(ws.stateDir, "fo1", "report.json"), "utf8")) as NonNullable<typeof res.report>;
+  t.true(validateReport(report), JSON.stringify(validateReport.errors));
   t.is(report.verdict, "objectives_met");
   t.is(report.tier, "critical");
   t.is(report.rpo.source, `snapshot ${seeded.drSnapshotId} copied to us-west-2`);
