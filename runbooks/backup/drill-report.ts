@@ -38,6 +38,8 @@ export interface DrillReport {
   phases: PhaseRecord[];
   failure: string | null;
   kept: Record<string, string> | null;
+  /** Temp directories of the throwaway servers (removed at the end unless --keep). */
+  workDirs: string[];
 }
 
 const VERDICT_LINE: Record<DrillReport["verdict"], string> = {

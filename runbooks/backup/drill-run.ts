@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { $ } from "zx";
 import type pg from "pg";
@@ -128,6 +129,7 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
     phases,
     failure: null,
     kept: null,
+    workDirs: [],
   };
 
   async function phase<T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
@@ -147,7 +149,18 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
     }
   }
 
-  const runbookIo = { stdout: process.stderr, stderr: process.stderr, ask: null as null };
+  // The runbooks' own progress goes through `log`, indented under the drill's phase.
+  let pending = "";
+  const indented = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const text = pending + chunk.toString();
+      const lines = text.split("\n");
+      pending = lines.pop() ?? "";
+      for (const l of lines) if (l.trim()) log(`    ${l}`);
+      cb();
+    },
+  });
+  const runbookIo = { stdout: indented, stderr: indented, ask: null as null };
   function expectRunbook(name: string, r: CliResult, allowed: number[] = [0]): CliResult {
     if (!allowed.includes(r.exitCode)) throw new Error(`${name} exited ${r.exitCode}: ${r.message}`);
     return r;
@@ -170,6 +183,7 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
       ([p, r, m]) => `postgres 127.0.0.1:${p.port}, redis 127.0.0.1:${r.port}, s3 ${m.endpoint}`,
     );
     const pgs = pgServer;
+    report.workDirs = [pgs.baseDir, redis.baseDir];
     cleanups.push({ what: "S3 emulator", fn: () => moto!.stop() }, { what: "Redis", fn: () => redis!.destroy() }, { what: "PostgreSQL (source)", fn: () => pgs.destroy() });
     const aws = { endpoint: moto.endpoint, maxAttempts: 1 };
     const bucket = `eventchain-drill-${randomBytes(4).toString("hex")}`;
@@ -222,12 +236,16 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
         const atT = writer.count;
         await writer.until(atT + WRITES_EACH_SIDE + 1);
         await writer.stop();
-        const { rows } = await app.query<{ id: string; ts: Date }>("SELECT id, pg_xact_commit_timestamp(xmin) AS ts FROM tickets WHERE id > $1 ORDER BY id", [seeded.tickets]);
+        // Compared on the server, in microseconds: a JS Date would truncate commit times to ms.
+        const { rows } = await app.query<{ id: string; before: boolean }>(
+          "SELECT id, pg_xact_commit_timestamp(xmin) <= $2::timestamptz AS before FROM tickets WHERE id > $1 ORDER BY id",
+          [seeded.tickets, t.toISOString()],
+        );
         await app.end();
         await pgbackrest(cfg, ["check"]); // the WAL up to here reaches the repository
-        return { T: t, truth: rows.map((r) => ({ id: Number(r.id), committedAt: r.ts })) };
+        return { T: t, truth: rows.map((r) => ({ id: Number(r.id), beforeT: r.before })) };
       },
-      (r) => `T = ${r.T.toISOString()}, ${r.truth.filter((x) => x.committedAt <= r.T).length} tickets sold up to T, ${r.truth.filter((x) => x.committedAt > r.T).length} after`,
+      (r) => `T = ${r.T.toISOString()}, ${r.truth.filter((x) => x.beforeT).length} tickets sold up to T, ${r.truth.filter((x) => !x.beforeT).length} after`,
     );
     report.targetTime = T.toISOString();
 
@@ -296,8 +314,8 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
         await c.connect();
         try {
           const got = new Set((await c.query<{ id: string }>("SELECT id FROM tickets WHERE id > $1", [seeded.tickets])).rows.map((r) => Number(r.id)));
-          const before = truth.filter((x) => x.committedAt <= T).map((x) => x.id);
-          const after = truth.filter((x) => x.committedAt > T).map((x) => x.id);
+          const before = truth.filter((x) => x.beforeT).map((x) => x.id);
+          const after = truth.filter((x) => !x.beforeT).map((x) => x.id);
           const missing = before.filter((id) => !got.has(id));
           const unexpected = after.filter((id) => got.has(id));
           const r = { committedUpToT: before.length, committedAfterT: after.length, recovered: got.size, missing, unexpected, ok: missing.length === 0 && unexpected.length === 0 && got.size === before.length };

@@ -33,10 +33,17 @@ export async function sell(client: pg.Client, n: number): Promise<number[]> {
   return ids;
 }
 
-/** Ticket ids above `afterId` with their commit time (needs track_commit_timestamp = on). */
-export async function commitTimes(client: pg.Client, afterId: number): Promise<{ id: number; committedAt: Date }[]> {
-  const { rows } = await client.query<{ id: string; ts: Date }>("SELECT id, pg_xact_commit_timestamp(xmin) AS ts FROM tickets WHERE id > $1 ORDER BY id", [afterId]);
-  return rows.map((r) => ({ id: Number(r.id), committedAt: r.ts }));
+/**
+ * Ticket ids above `afterId` and whether each committed at or before `t` (needs
+ * track_commit_timestamp = on). Compared on the server in microseconds: a JS Date truncates
+ * commit times to milliseconds and would misplace a commit in the same millisecond as `t`.
+ */
+export async function committedBefore(client: pg.Client, afterId: number, t: Date): Promise<{ id: number; beforeT: boolean }[]> {
+  const { rows } = await client.query<{ id: string; before: boolean }>(
+    "SELECT id, pg_xact_commit_timestamp(xmin) <= $2::timestamptz AS before FROM tickets WHERE id > $1 ORDER BY id",
+    [afterId, t.toISOString()],
+  );
+  return rows.map((r) => ({ id: Number(r.id), beforeT: r.before }));
 }
 
 /** Stops a cluster a restore created (not a LocalPostgres handle of ours). */

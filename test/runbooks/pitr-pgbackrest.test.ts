@@ -5,7 +5,7 @@ import { runbook as pitr } from "../../runbooks/point-in-time-restore.ts";
 import { pgbackrest } from "../../runbooks/backup/pgbackrest.ts";
 import { localOutputs } from "../../runbooks/backup/local-outputs.ts";
 import { postgresFor, seededDatabase } from "../helpers/postgres.ts";
-import { archivedWithBaseBackup, commitTimes, sell, stopCluster, waitServerClockPast } from "../helpers/pitr.ts";
+import { archivedWithBaseBackup, committedBefore, sell, stopCluster, waitServerClockPast } from "../helpers/pitr.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 test("point-in-time-restore --engine pgbackrest lands exactly at T: rows committed before are back, none after", async (t) => {
@@ -20,7 +20,7 @@ test("point-in-time-restore --engine pgbackrest lands exactly at T: rows committ
   const T = rows[0]!.now;
   await waitServerClockPast(app, T);
   await sell(app, 15);
-  const truth = await commitTimes(app, seeded.tickets);
+  const truth = await committedBefore(app, seeded.tickets, T);
   await app.end();
   await pgbackrest(cfg, ["check"]); // the segment holding the last commits reaches the repository
   await server.stop("immediate"); // the disaster
@@ -47,8 +47,8 @@ test("point-in-time-restore --engine pgbackrest lands exactly at T: rows committ
   await c.connect();
   t.teardown(() => c.end());
   const got = (await c.query<{ id: string }>("SELECT id FROM tickets WHERE id > $1 ORDER BY id", [seeded.tickets])).rows.map((r) => Number(r.id));
-  const before = truth.filter((r) => r.committedAt <= T).map((r) => r.id);
-  const after = truth.filter((r) => r.committedAt > T).map((r) => r.id);
+  const before = truth.filter((r) => r.beforeT).map((r) => r.id);
+  const after = truth.filter((r) => !r.beforeT).map((r) => r.id);
   t.true(before.length >= 15 && after.length >= 15);
   t.deepEqual(got, before);
   t.false((await c.query<{ r: boolean }>("SELECT pg_is_in_recovery() AS r")).rows[0]!.r);
