@@ -53,11 +53,16 @@ export class PilotLight extends pulumi.ComponentResource {
       name: args.clusterName,
       settings: [{ name: "containerInsights", value: "enabled" }],
     }, parent);
+    // The load balancer's rules are all standalone (never mixed with inline rules on one group).
     const lbSg = new aws.ec2.SecurityGroup(`${name}-lb-sg`, {
       vpcId: args.vpcId,
       description: "DR load balancer: public HTTPS (HTTP only redirects)",
-      ingress: [443, 80].map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: ["0.0.0.0/0"], description: "clients" })),
     }, parent);
+    for (const port of [443, 80]) {
+      new aws.vpc.SecurityGroupIngressRule(`${name}-lb-in-${port}`, {
+        securityGroupId: lbSg.id, cidrIpv4: "0.0.0.0/0", ipProtocol: "tcp", fromPort: port, toPort: port, description: "clients",
+      }, parent);
+    }
     this.serviceSecurityGroup = new aws.ec2.SecurityGroup(`${name}-svc-sg`, {
       vpcId: args.vpcId,
       description: "DR services: only from the load balancer",

@@ -38,9 +38,12 @@ test("service principals act for this account only", async (t) => {
 test("nothing is public except the DR load balancer's HTTPS and redirect ports", async (t) => {
   const { prod, dr } = await committedStacks();
   for (const evaluation of [prod, dr]) {
-    const open = ofType(evaluation, "aws:ec2/securityGroup:SecurityGroup")
-      .flatMap((sg) => (sg.inputs.ingress ?? []).filter((rule: any) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0")).map((rule: any) => `${sg.name}:${rule.fromPort}`));
-    t.deepEqual(open, evaluation.stack === "dr" ? ["pilot-light-lb-sg:443", "pilot-light-lb-sg:80"] : []);
+    const inline = ofType(evaluation, "aws:ec2/securityGroup:SecurityGroup")
+      .flatMap((sg) => (sg.inputs.ingress ?? []).filter((rule: any) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0") || (rule.ipv6CidrBlocks ?? []).includes("::/0")).map((rule: any) => `${sg.name}:${rule.fromPort}`));
+    const standalone = ofType(evaluation, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+      .filter((rule) => rule.inputs.cidrIpv4 === "0.0.0.0/0" || rule.inputs.cidrIpv6 === "::/0").map((rule) => `${rule.name}:${rule.inputs.fromPort}`);
+    t.deepEqual(inline, []);
+    t.deepEqual(standalone, evaluation.stack === "dr" ? ["pilot-light-lb-in-443:443", "pilot-light-lb-in-80:80"] : []);
     for (const db of ofType(evaluation, "aws:rds/instance:Instance")) t.false(db.inputs.publiclyAccessible);
   }
 });
@@ -51,5 +54,19 @@ test("every KMS key rotates and is kept 30 days after a deletion request", async
     const keys = ofType(evaluation, "aws:kms/key:Key");
     t.true(keys.length >= 4);
     for (const key of keys) t.like(key.inputs, { enableKeyRotation: true, deletionWindowInDays: 30 });
+  }
+});
+
+test("no security group mixes inline rules with standalone rule resources", async (t) => {
+  const { prod, dr } = await committedStacks();
+  for (const evaluation of [prod, dr]) {
+    const groups = new Map(ofType(evaluation, "aws:ec2/securityGroup:SecurityGroup").map((sg) => [sg.id, sg]));
+    const standalone = [...ofType(evaluation, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"), ...ofType(evaluation, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")];
+    t.true(standalone.length > 0 || evaluation.stack === "prod");
+    for (const rule of standalone) {
+      const sg = groups.get(rule.inputs.securityGroupId);
+      t.truthy(sg, rule.name);
+      t.deepEqual([sg?.inputs.ingress ?? [], sg?.inputs.egress ?? []], [[], []], `${sg?.name} has inline rules and ${rule.name}`);
+    }
   }
 });
