@@ -194,3 +194,12 @@ test("any daily backup window is refused exactly when it overlaps the weekly mai
     }), { numRuns: 300 });
   });
 });
+
+test("alerts need a destination and refuse plain-http endpoints", (t) => {
+  t.deepEqual(problemsOf(withChange("prod", "eventchain-dr:alerts", () => ({ emails: [] }))), [
+    'eventchain-dr:alerts: {"emails":[]} is not allowed; expected at least one destination in emails or httpsEndpoints (failures must reach someone)',
+  ]);
+  t.deepEqual(problemsOf(withChange("prod", "eventchain-dr:alerts", () => ({ httpsEndpoints: ["http://hooks.example.com/x"] }))), [
+    'eventchain-dr:alerts.httpsEndpoints.0: "http://hooks.example.com/x" is not allowed; expected an https:// URL (plain http is not allowed)',
+  ]);
+});
