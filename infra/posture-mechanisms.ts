@@ -2,128 +2,17 @@
  * Reads the protecting mechanisms from the resources a stack pair declares (as returned by
  * `evaluateStack`), never from a hand-kept list: a mechanism exists here only because a resource
  * with these settings is declared. Pure functions; every non-declared number is a figure.
+ * Database mechanisms: `posture-database.ts`; failover: `posture-failover.ts`.
  */
-import { FIGURES, type FigureId } from "./posture-figures.ts";
-import type { DataStore, Failover, Mechanism } from "./posture.ts";
+import { FIGURES } from "./posture-figures.ts";
+import type { DataStore, Mechanism } from "./posture.ts";
+import { databaseMechanisms } from "./posture-database.ts";
+import { arr, m, of, ref, T, type DeclaredResource, type PairContext } from "./posture-resources.ts";
 import { longestIntervalMinutes } from "./validators.ts";
 
-/** A declared resource, tagged with the stack that declares it. */
-export interface DeclaredResource {
-  type: string;
-  name: string;
-  inputs: Record<string, any>;
-  /** The stack (prod or dr) whose program declared it. */
-  stack: string;
-}
-
-export interface PairContext {
-  /** The stack whose role is primary, its region, and the DR stack's. */
-  primaryStack: string;
-  primaryRegion: string;
-  drStack: string;
-  drRegion: string;
-}
-
-const T = {
-  rds: "aws:rds/instance:Instance",
-  rdsReplication: "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
-  plan: "aws:backup/plan:Plan",
-  selection: "aws:backup/selection:Selection",
-  s3Replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
-  s3Versioning: "aws:s3/bucketVersioning:BucketVersioning",
-  cache: "aws:elasticache/replicationGroup:ReplicationGroup",
-  ecrReplication: "aws:ecr/replicationConfiguration:ReplicationConfiguration",
-  healthCheck: "aws:route53/healthCheck:HealthCheck",
-  record: "aws:route53/record:Record",
-  ecsService: "aws:ecs/service:Service",
-  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
-  schedule: "aws:scheduler/schedule:Schedule",
-  cronJob: "kubernetes:batch/v1:CronJob",
-} as const;
-
-const ref = (r: DeclaredResource) => `${r.stack}: ${r.type} ${r.name}`;
-const of = (rs: DeclaredResource[], type: string) => rs.filter((r) => r.type === type);
-const arr = <V>(v: V | V[] | undefined): V[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]);
-const m = (x: Omit<Mechanism, "figures"> & { figures: FigureId[] }): Mechanism => x;
-
-/** Minutes to restore an RDS instance of `sizeGiB` (provisioning + reading the volume once). */
-export function rdsRestoreMinutes(sizeGiB: number, withLogReplay: boolean): number {
-  const throughput = sizeGiB >= FIGURES.gp3LargeThreshold.value ? FIGURES.gp3LargeThroughput.value : FIGURES.gp3BaselineThroughput.value;
-  const hydrate = (sizeGiB * 1024) / throughput / 60;
-  const total = FIGURES.rdsRestoreProvisioning.value + hydrate + (withLogReplay ? FIGURES.rdsPitrLogReplay.value : 0);
-  return Math.round(total * 10) / 10;
-}
-
-const rdsFigures = (size: number, replay: boolean): FigureId[] => [
-  "rdsRestoreProvisioning",
-  size >= FIGURES.gp3LargeThreshold.value ? "gp3LargeThroughput" : "gp3BaselineThroughput",
-  ...(replay ? (["rdsPitrLogReplay"] as FigureId[]) : []),
-];
-
-function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
-  const out: Mechanism[] = [];
-  for (const db of of(rs, T.rds).filter((r) => r.stack === pair.primaryStack)) {
-    const size = Number(db.inputs.allocatedStorage ?? 0);
-    const retention = Number(db.inputs.backupRetentionPeriod ?? 0);
-    if (retention >= 1) {
-      out.push(m({
-        id: "rds-pitr",
-        protects: "database",
-        scope: "in-region",
-        description: `RDS automated backups, ${retention} d, point-in-time restore (logs every ${FIGURES.rdsLogUploadInterval.value} min), ${size} GiB`,
-        rpoMinutes: FIGURES.rdsLogUploadInterval.value,
-        restoreMinutes: rdsRestoreMinutes(size, true),
-        figures: ["rdsLogUploadInterval", ...rdsFigures(size, true)],
-        resources: [ref(db)],
-      }));
-      for (const rep of of(rs, T.rdsReplication)) {
-        out.push(m({
-          id: "rds-pitr-replicated",
-          protects: "database",
-          scope: "cross-region",
-          description: `RDS automated backups replicated to ${pair.drRegion}, ${rep.inputs.retentionPeriod ?? 7} d, point-in-time restore there`,
-          rpoMinutes: FIGURES.rdsLogUploadInterval.value + FIGURES.rdsCrossRegionLogCopyLag.value,
-          restoreMinutes: rdsRestoreMinutes(size, true),
-          figures: ["rdsLogUploadInterval", "rdsCrossRegionLogCopyLag", ...rdsFigures(size, true)],
-          resources: [ref(db), ref(rep)],
-        }));
-      }
-    }
-    if (of(rs, T.selection).length === 0) continue;
-    for (const plan of of(rs, T.plan)) {
-      for (const rule of arr<any>(plan.inputs.rules)) {
-        if (typeof rule.schedule !== "string") continue;
-        const every = longestIntervalMinutes(rule.schedule);
-        const start = typeof rule.startWindow === "number" ? rule.startWindow : FIGURES.backupDefaultStartWindow.value;
-        const startFigures: FigureId[] = typeof rule.startWindow === "number" ? [] : ["backupDefaultStartWindow"];
-        const base = `AWS Backup rule ${rule.ruleName} (${rule.schedule}: every ${every} min, start window ${start} min)`;
-        out.push(m({
-          id: `backup-${rule.ruleName}`,
-          protects: "database",
-          scope: "in-region",
-          description: `${base}, snapshot restore`,
-          rpoMinutes: every + start,
-          restoreMinutes: rdsRestoreMinutes(size, false),
-          figures: [...startFigures, ...rdsFigures(size, false)],
-          resources: [ref(plan), ref(db)],
-        }));
-        if (arr(rule.copyActions).some((c: any) => String(c.destinationVaultArn ?? "").includes(`:${pair.drRegion}:`))) {
-          out.push(m({
-            id: `backup-${rule.ruleName}-copy`,
-            protects: "database",
-            scope: "cross-region",
-            description: `${base}, copied to the ${pair.drRegion} vault`,
-            rpoMinutes: every + start + FIGURES.backupCrossRegionCopy.value,
-            restoreMinutes: rdsRestoreMinutes(size, false),
-            figures: [...startFigures, "backupCrossRegionCopy", ...rdsFigures(size, false)],
-            resources: [ref(plan), ref(db)],
-          }));
-        }
-      }
-    }
-  }
-  return out;
-}
+export { rdsRestoreMinutes } from "./posture-database.ts";
+export { failoverFrom } from "./posture-failover.ts";
+export type { DeclaredResource, PairContext } from "./posture-resources.ts";
 
 /** Which data store a key prefix holds. */
 function storeOfPrefix(prefix: string | undefined): DataStore | undefined {
@@ -271,24 +160,4 @@ export function mechanismsFrom(rs: DeclaredResource[], pair: PairContext): Mecha
     ...cacheAndExportMechanisms(rs, pair),
     ...imageAndMonitoringMechanisms(rs, pair),
   ];
-}
-
-/** DNS failover (health check + failover records) and the DR pilot light, as declared. */
-export function failoverFrom(rs: DeclaredResource[], pair: PairContext): Failover {
-  const check = of(rs, T.healthCheck)[0];
-  const records = of(rs, T.record).filter((r) => arr<any>(r.inputs.failoverRoutingPolicies).some((p) => p.type === "SECONDARY" || p.type === "PRIMARY"));
-  const services = of(rs, T.ecsService).filter((r) => r.stack === pair.drStack);
-  const detection = check && records.length >= 2 ? (Number(check.inputs.requestInterval ?? 30) * Number(check.inputs.failureThreshold ?? 3)) / 60 : null;
-  const ttl = records.length >= 2 ? Math.max(...records.map((r) => Number(r.inputs.ttl ?? 0))) / 60 : null;
-  const parts = [
-    detection === null ? "no DNS failover declared" : `health check every ${check!.inputs.requestInterval ?? 30} s, unhealthy after ${check!.inputs.failureThreshold ?? 3} failures; failover records TTL ${ttl! * 60} s`,
-    services.length === 0 ? "no DR pilot light declared" : `pilot light: ${services.length} ECS services in ${pair.drRegion} at desired count ${services.map((s) => s.inputs.desiredCount ?? 0).join("/")}`,
-  ];
-  return {
-    detectionMinutes: detection,
-    ttlMinutes: ttl,
-    scaleUpMinutes: services.length === 0 ? null : FIGURES.serviceScaleUp.value,
-    description: parts.join("; "),
-    resources: [...(check ? [check] : []), ...records, ...services].map(ref),
-  };
 }

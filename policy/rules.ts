@@ -5,12 +5,13 @@
  */
 import type { Policies } from "@pulumi/policy";
 import type { PolicyContext } from "./context.ts";
-import { deletionSafetyPolicy, encryptionPolicy, pitrPolicy, retentionPolicy, rtcPolicy } from "./resource-rules.ts";
+import { iamWildcardPolicy } from "./iam-rules.ts";
+import { deletionSafetyPolicy, encryptionPolicy, rtcPolicy } from "./resource-rules.ts";
+import { pitrPolicy, retentionPolicy } from "./retention-rules.ts";
 import {
   bucketAccessResourcePolicy,
   bucketAccessStackPolicy,
   crossRegionPolicy,
-  iamWildcardPolicy,
   vaultLockPolicy,
 } from "./stack-rules.ts";
 

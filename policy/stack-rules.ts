@@ -1,7 +1,6 @@
 /**
  * Rules that need the whole stack: every critical/important data store has a cross-region
- * copy, every vault is locked, every bucket is private and TLS-only; and the IAM rule (no `*`
- * actions on backup resources), which reads each policy document on its own.
+ * copy, every vault is locked, every bucket is private and TLS-only (IAM: `iam-rules.ts`).
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { asArray, needsCrossRegionCopy, statementsOf, systemOf, tierOf, type PolicyContext, type Statement } from "./context.ts";
@@ -118,47 +117,6 @@ export function bucketAccessStackPolicy(): StackValidationPolicy {
         }
         if (referencing(args.resources, "aws:s3/bucketPolicy:BucketPolicy", "bucket", bucket, keys).length === 0) {
           report(`${bucket.name}: no aws.s3.BucketPolicy (TLS-only) for this bucket`, bucket.urn);
-        }
-      }
-    },
-  };
-}
-
-/** Services whose actions touch backups, their copies or their keys. */
-export const BACKUP_SERVICES = ["backup", "backup-storage", "rds", "s3", "kms", "elasticache", "ecr", "ebs"] as const;
-const POLICY_PROPS: Record<string, (p: Props) => unknown[]> = {
-  "aws:iam/policy:Policy": (p) => [p.policy],
-  "aws:iam/rolePolicy:RolePolicy": (p) => [p.policy],
-  "aws:iam/userPolicy:UserPolicy": (p) => [p.policy],
-  "aws:iam/groupPolicy:GroupPolicy": (p) => [p.policy],
-  "aws:iam/role:Role": (p) => asArray<Props>(p.inlinePolicies).map((i) => i.policy),
-  "aws:backup/vaultPolicy:VaultPolicy": (p) => [p.policy],
-  "aws:s3/bucketPolicy:BucketPolicy": (p) => [p.policy],
-};
-
-/** The wildcard actions an Allow statement grants on backup services, e.g. `s3:*`, `backup:Delete*`, `*`. */
-export function wildcardBackupActions(s: Statement): string[] {
-  if (s.Effect !== "Allow") return [];
-  if (s.NotAction !== undefined) return [`NotAction ${JSON.stringify(s.NotAction)}`];
-  return asArray(s.Action).filter((a) => {
-    if (a === "*") return true;
-    const [service, action = ""] = a.toLowerCase().split(":");
-    return (BACKUP_SERVICES as readonly string[]).includes(service) && action.includes("*");
-  });
-}
-
-export function iamWildcardPolicy(): ResourceValidationPolicy {
-  return {
-    name: "no-wildcard-actions-on-backup-resources",
-    description: `No IAM, vault or bucket policy allows "*" actions (or wildcards) on ${BACKUP_SERVICES.join(", ")}. KMS key policies are exempt: AWS's default key policy gives the account root kms:* to avoid an unmanageable key.`,
-    enforcementLevel: "mandatory",
-    validateResource: (args, report) => {
-      const read = POLICY_PROPS[args.type];
-      if (!read) return;
-      for (const doc of read(args.props)) {
-        for (const s of statementsOf(doc, args.name)) {
-          const bad = wildcardBackupActions(s);
-          if (bad.length) report(`${args.name}: allows wildcard actions ${bad.join(", ")}; list the exact actions`);
         }
       }
     },
