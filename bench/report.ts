@@ -16,7 +16,7 @@ export interface Ratio {
   label: string;
   /** null when a side is missing (failed or not run). */
   value: number | null;
-  unit: "×" | "s" | "%";
+  unit: "×" | "s" | "%" | "MB/s";
   target?: Target;
   /** true/false when there is a target and a value; null otherwise. */
   met: boolean | null;
@@ -96,12 +96,13 @@ function fmtRatio(r: Ratio): string {
   const prefix = r.bound === "lower" ? "> " : r.bound === "upper" ? "< " : "";
   if (r.unit === "%") return `${prefix}${fmt(r.value, 1)} %`;
   if (r.unit === "s") return `${prefix}${fmt(r.value, 1)} s`;
+  if (r.unit === "MB/s") return `${prefix}${fmt(r.value, 0)} MB/s`;
   return `${prefix}${fmt(r.value, 2)}×`;
 }
 
 function fmtTarget(t: Target | undefined, unit: Ratio["unit"]): string {
   if (!t) return "";
-  const u = unit === "×" ? "×" : unit === "%" ? " %" : " s";
+  const u = unit === "×" ? "×" : ` ${unit}`;
   return `${t.op === "<=" ? "≤" : "≥"} ${t.value}${u}`;
 }
 

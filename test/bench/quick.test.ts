@@ -14,7 +14,7 @@ test("the quick bench runs every suite and writes a results file with its cases"
   t.is(r.exitCode, 0, r.stderr.split("\n").slice(-20).join("\n"));
   const results = JSON.parse(await readFile(join(dir, "quick.json"), "utf8")) as BenchResults;
   t.true(results.options.quick);
-  t.deepEqual(results.suites.map((s) => s.id), ["floor", "logical", "pitr", "verify", "failover", "drill"]);
+  t.deepEqual(results.suites.map((s) => s.id), ["floor", "logical", "verify", "pitr", "failover", "drill"]);
   t.true(results.dataset!.rows.tickets > 0);
   const ran = results.suites.filter((s) => !s.skipped);
   t.true(ran.length >= 3, "at least the floor, the logical and the verify suites ran");
