@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile, readFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $, type ProcessPromise } from "zx";
@@ -45,9 +45,10 @@ export async function findRedisBinaries(): Promise<{ server: string; cli: string
 }
 
 /** Starts an empty Redis on 127.0.0.1 and waits until it answers PING. */
-export async function startRedis(options: { prefix?: string } = {}): Promise<LocalRedis> {
+export async function startRedis(options: { prefix?: string; /** An RDB file to load at start (a restore). */ rdbFile?: string } = {}): Promise<LocalRedis> {
   const bins = await findRedisBinaries();
   const baseDir = await mkdtemp(join(tmpdir(), options.prefix ?? "eventchain-redis-"));
+  if (options.rdbFile) await copyFile(options.rdbFile, join(baseDir, "dump.rdb"));
   const port = await freePort();
   const password = randomBytes(18).toString("base64url");
   const conf = join(baseDir, "redis.conf");
