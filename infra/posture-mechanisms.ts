@@ -14,13 +14,20 @@ export { rdsRestoreMinutes } from "./posture-database.ts";
 export { failoverFrom } from "./posture-failover.ts";
 export type { DeclaredResource, PairContext } from "./posture-resources.ts";
 
-/** Which data store a key prefix holds. */
-function storeOfPrefix(prefix: string | undefined): DataStore | undefined {
-  if (prefix === undefined) return undefined;
-  if (prefix.startsWith("media/")) return "media";
-  if (prefix.startsWith("redis/")) return "cache";
-  if (prefix.startsWith("infrastructure/")) return "logical-backups";
-  return undefined;
+/**
+ * Which data stores a replication rule copies: by its key prefix, or, for a rule over the whole
+ * bucket, by the bucket (the backup bucket holds the Redis and cluster-configuration exports).
+ */
+function storesOfRule(prefix: string | undefined, configName: string): DataStore[] {
+  if (!prefix) {
+    if (/media/i.test(configName)) return ["media"];
+    if (/backup/i.test(configName)) return ["cache", "logical-backups"];
+    return [];
+  }
+  if (prefix.startsWith("media/")) return ["media"];
+  if (prefix.startsWith("redis/")) return ["cache"];
+  if (prefix.startsWith("infrastructure/")) return ["logical-backups"];
+  return [];
 }
 
 function s3Mechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
@@ -29,17 +36,18 @@ function s3Mechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
     for (const rule of arr<any>(cfg.inputs.rules)) {
       if (rule.status !== "Enabled") continue;
       const prefix = rule.filter?.prefix ?? rule.prefix;
-      const store = storeOfPrefix(prefix);
-      if (!store) continue;
       const rtc = rule.destination?.replicationTime;
       const rtcOn = rtc?.status === "Enabled" && typeof rtc?.time?.minutes === "number";
-      out.push(m({
-        id: rtcOn ? `s3-replication-rtc-${prefix.replace(/\W+/g, "")}` : `s3-replication-${prefix.replace(/\W+/g, "")}`,
+      const what = prefix ? prefix : `the whole bucket (${cfg.name})`;
+      const tag = (prefix || cfg.name).replace(/\W+/g, "");
+      const stores = storesOfRule(prefix, cfg.name);
+      for (const store of stores) out.push(m({
+        id: `s3-replication-${rtcOn ? "rtc-" : ""}${tag}${stores.length > 1 ? `-${store}` : ""}`,
         protects: store,
         scope: "cross-region",
         description: rtcOn
-          ? `S3 replication of ${prefix} to ${pair.drRegion} with Replication Time Control (${rtc.time.minutes} min)`
-          : `S3 replication of ${prefix} to ${pair.drRegion} without Replication Time Control (no bound)`,
+          ? `S3 replication of ${what} to ${pair.drRegion} with Replication Time Control (${rtc.time.minutes} min)`
+          : `S3 replication of ${what} to ${pair.drRegion} without Replication Time Control (no bound)`,
         rpoMinutes: rtcOn ? Math.max(rtc.time.minutes, FIGURES.s3RtcThreshold.value) : null,
         restoreMinutes: 0,
         figures: rtcOn ? ["s3RtcThreshold"] : [],

@@ -133,3 +133,17 @@ test("with nothing declared every system misses, each with a reason", (t) => {
     t.true(s.inRegion.reasons.length + s.regional.reasons.length > 0, s.system);
   }
 });
+
+test("whole-bucket replication of the backup bucket with RTC gives the exports a regional RPO", (t) => {
+  const rs = without(declaredPair(), "aws:s3/bucketReplicationConfig:BucketReplicationConfig", /backups/);
+  t.is(system(report(rs), "cache").regional.verdict, "missed");
+  const wholeBucket = {
+    stack: "prod",
+    type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    name: "backups-replication",
+    inputs: { rules: [{ id: "all", status: "Enabled", filter: {}, destination: { replicationTime: { status: "Enabled", time: { minutes: 15 } } } }] },
+  };
+  const rep = report([...rs, wholeBucket]);
+  for (const id of ["cache", "dev-staging", "docs-internal-tools"]) t.is(system(rep, id).regional.verdict, "met", id);
+  t.deepEqual(system(rep, "cache").regional.mechanisms, ["s3-replication-rtc-backupsreplication-cache"]);
+});
