@@ -20,6 +20,7 @@ import { findRedisBinaries, startRedis, type LocalRedis } from "../local/redis.t
 import { createSchema, seed, sellTicket } from "../local/eventchain-schema.ts";
 import { runbook as backupDatabaseRunbook } from "../backup-database.ts";
 import { runbook as verifyBackupRunbook } from "../verify-backup.ts";
+import { runbook as backupRedisRunbook } from "../backup-redis.ts";
 import { runbook as pitrRunbook } from "../point-in-time-restore.ts";
 import { assertPgBackRestInstalled, baseBackup, enableArchiving, pgbackrest } from "./pgbackrest.ts";
 import { localOutputs } from "./local-outputs.ts";
@@ -221,6 +222,25 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
         return r.report?.steps.find((s) => s.id === "dump-and-upload")?.outputs as { backupId: string; bytes: number } | undefined;
       },
       (m) => (m ? `backup ${m.backupId}, ${m.bytes} bytes` : ""),
+    );
+    const rds = redis;
+    await phase(
+      "Redis backup with a test restore (backup-redis runbook)",
+      async () => {
+        const c = await rds.client();
+        try {
+          const pipe = c.pipeline();
+          for (let i = 0; i < 500; i++) pipe.set(`session:${i}`, randomBytes(24).toString("base64url"), "EX", 3600).hset(`cart:${i}`, { seats: String(1 + (i % 4)), event: String(i % 40) });
+          await pipe.exec();
+        } finally {
+          c.disconnect();
+        }
+        process.env.REDISCLI_AUTH = rds.password;
+        const r = expectRunbook("backup-redis", await main(backupRedisRunbook, { ...runbookIo, aws, argv: ["--outputs", outputsFile, "--redis-host", "127.0.0.1", "--redis-port", String(rds.port), "--test-restore", "--state-dir", runsDir, "--yes"] }));
+        delete process.env.REDISCLI_AUTH;
+        return r.report?.steps.find((s) => s.id === "test-restore")?.outputs as { restoredKeys?: number } | undefined;
+      },
+      (o) => `${o?.restoredKeys ?? "?"} keys restored and matched`,
     );
     const base = await phase("Base backup (pgBackRest full)", () => baseBackup(cfg, "full"), (b) => `${b.label}, ${(b.repoSizeBytes / 1e6).toFixed(1)} MB in the repository`);
 

@@ -64,6 +64,8 @@ export async function startRedis(options: { prefix?: string; /** An RDB file to 
       `dbfilename dump.rdb`,
       `save ""`,
       `appendonly no`,
+      // A replica (or redis-cli --rdb) gets its snapshot at once, not after the default 5 s wait for more replicas.
+      `repl-diskless-sync-delay 0`,
       `logfile ${logFile}`,
       `daemonize no`,
     ].join("\n") + "\n",
