@@ -50,3 +50,17 @@ test("the pack catches a weakened program: short retention and an unencrypted ca
   t.true(found.some((v) => /^backup-retention-meets-tier: .*backupRetentionPeriod is 7 days; primary-database is critical/.test(v)), found.join("\n"));
   t.true(found.some((v) => /^encryption-at-rest-customer-keys: .*atRestEncryptionEnabled must be true$/.test(v)), found.join("\n"));
 });
+
+test("the pack catches a weakened program: media not replicated, vault unlocked, database without replicated backups", async (t) => {
+  const weakened = asFake(prod).filter(
+    (r) =>
+      !(r.type === "aws:s3/bucketReplicationConfig:BucketReplicationConfig" && /media/.test(r.name)) &&
+      r.type !== "aws:backup/vaultLockConfiguration:VaultLockConfiguration" &&
+      r.type !== "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication" &&
+      r.type !== "aws:backup/plan:Plan",
+  );
+  const found = await allViolations("prod", weakened);
+  t.true(found.some((v) => /^cross-region-copies: media.*: no cross-region copy: declare an enabled aws\.s3\.BucketReplicationConfig/.test(v)), found.join("\n"));
+  t.true(found.some((v) => /^cross-region-copies: .*: no cross-region copy: declare an aws\.rds\.InstanceAutomatedBackupsReplication/.test(v)), found.join("\n"));
+  t.true(found.some((v) => /^vault-lock-on: .*: no aws\.backup\.VaultLockConfiguration locks this vault$/.test(v)), found.join("\n"));
+});
