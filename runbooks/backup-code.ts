@@ -1,0 +1,92 @@
+/**
+ * Code backup (the plan's code-backup.sh, fixed): a `git bundle` of every ref (full history,
+ * not a tarball of HEAD) uploaded with SHA-256 checksums and verified by cloning from it; and,
+ * instead of `docker save` tarballs, a check that ECR replication put every image tag of the
+ * stack's repositories into the peer region with the same digest.
+ *
+ *   npx tsx runbooks/backup-code.ts --stack prod --repo .
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ECRClient } from "@aws-sdk/client-ecr";
+import { snsSinks } from "./aws/notify.ts";
+import { bundleRepository, compareImageTags, verifyBundle } from "./backup/code-bundle.ts";
+import type { ArtifactManifest } from "./backup/manifest.ts";
+import { BackupS3Client, verifyObject } from "./backup/s3-object.ts";
+import { BadInputError } from "./lib/errors.ts";
+import { isMain, runCli } from "./lib/cli.ts";
+import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+
+export interface BackupCodeOptions {
+  repo: string;
+  checkImages: boolean;
+}
+
+export function parseBackupCodeOptions(raw: RawOptions): BackupCodeOptions {
+  const repo = resolve(typeof raw.repo === "string" ? raw.repo : ".");
+  if (!existsSync(join(repo, ".git")) && !existsSync(join(repo, "HEAD"))) throw new BadInputError(`invalid --repo "${repo}": expected a git repository (a directory with .git, or a bare repository)`);
+  return { repo, checkImages: raw["skip-images"] !== true };
+}
+
+type Ctx = RunContext<BackupCodeOptions>;
+const s3Of = (ctx: Ctx) => ctx.aws(BackupS3Client, ctx.outputs.region);
+type Uploaded = { backupId: string; object: ArtifactManifest["objects"][number]; refs: Record<string, string> };
+
+const steps: Step<BackupCodeOptions>[] = [
+  {
+    id: "bundle-and-upload",
+    title: "Bundle every ref of the repository and stream it into the backup bucket",
+    describe: (ctx) => [
+      { kind: "command", action: `git -C ${ctx.options.repo} bundle create - --all` },
+      { kind: "aws", action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`, detail: { Bucket: ctx.outputs.backup.bucketName, Key: `${ctx.outputs.backup.prefixes.code}<backup id>/repository.bundle` } },
+    ],
+    async run(ctx) {
+      const m = await ctx.wait("git bundle → S3", () =>
+        bundleRepository({ repoDir: ctx.options.repo, s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.code, kmsKeyId: ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined }),
+      );
+      return { backupId: m.backupId, object: m.objects[0], refs: m.facts.refs };
+    },
+  },
+  {
+    id: "verify-bundle",
+    title: "Read the bundle back, clone from it and compare every ref",
+    describe: (ctx) => [{ kind: "aws", action: `s3:HeadObject + s3:GetObject (${ctx.outputs.region})` }, { kind: "command", action: "git clone --mirror <bundle>; git bundle verify; git fsck; compare refs" }],
+    async run(ctx) {
+      const u = ctx.result<Uploaded>("bundle-and-upload");
+      const check = await verifyObject(s3Of(ctx), { bucket: ctx.outputs.backup.bucketName, ...u.object }, false);
+      const problems = [...check.problems, ...(await verifyBundle({ s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, key: u.object.key, expectedRefs: u.refs }))];
+      if (problems.length) throw new Error(`code backup ${u.backupId} failed verification: ${problems.join("; ")}`);
+      return { backupId: u.backupId, refs: Object.keys(u.refs).length };
+    },
+  },
+  {
+    id: "check-image-replication",
+    title: "Check every image tag is replicated to the peer region with the same digest",
+    readOnly: true,
+    dependsOn: [],
+    describe: (ctx) => [{ kind: "aws", action: `ecr:DescribeImages (${ctx.outputs.region} and ${ctx.outputs.peerRegion})`, detail: { repositories: ctx.outputs.ecrRepositories } }],
+    async run(ctx) {
+      if (!ctx.options.checkImages || ctx.outputs.ecrRepositories.length === 0) return { skipped: ctx.options.checkImages ? "the stack exports no ECR repositories" : "--skip-images" };
+      const results = await compareImageTags(ctx.aws(ECRClient, ctx.outputs.region), ctx.aws(ECRClient, ctx.outputs.peerRegion), ctx.outputs.ecrRepositories);
+      const bad = results.filter((r) => r.missingInReplica.length || r.digestMismatch.length);
+      if (bad.length) {
+        throw new Error(`image replication to ${ctx.outputs.peerRegion} is incomplete: ${bad.map((r) => `${r.repository} missing [${r.missingInReplica.join(", ")}] different [${r.digestMismatch.join(", ")}]`).join("; ")}`);
+      }
+      return { repositories: results.map((r) => ({ repository: r.repository, tags: r.primaryTags })) };
+    },
+  },
+];
+
+export const runbook: Runbook<BackupCodeOptions> = {
+  name: "backup-code",
+  summary: "git bundle of every ref to the backup bucket (verified by cloning), and an ECR replication check",
+  system: "code-and-images",
+  options: {
+    repo: { type: "string", description: "Path of the git repository to back up", default: "." },
+    "skip-images": { type: "boolean", description: "Do not compare ECR image tags between the regions" },
+  },
+  parseOptions: parseBackupCodeOptions,
+  steps,
+};
+
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
