@@ -9,14 +9,13 @@
  *   npx tsx runbooks/database-recovery.ts --stack prod --use-instance eventchain-prod-db-pitr-20260115143000
  */
 import { RDSClient, RestoreDBInstanceToPointInTimeCommand } from "@aws-sdk/client-rds";
-import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { $ } from "zx";
 import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
 import { checkInstance, describeInstance, latestRestorePoint, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, type RestorePoint } from "./aws/rds.ts";
-import { forceRedeploy, waitStable, waitTargetsHealthy } from "./aws/services.ts";
-import { pointSecretStep, readConnectionSecret } from "./aws/steps.ts";
+import { waitTargetsHealthy } from "./aws/services.ts";
+import { pointSecretStep, readConnectionSecret, rollServices } from "./aws/steps.ts";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
@@ -147,10 +146,7 @@ const steps: Step<DatabaseRecoveryOptions>[] = [
     },
     async after(ctx) {
       const w = ctx.result<{ address: string; port: number }>("wait-restored");
-      const ecs = ctx.aws(ECSClient, ctx.outputs.region);
-      const names = ctx.outputs.services.services.map((s) => s.name);
-      await Promise.all(names.map((name) => forceRedeploy(ecs, ctx.outputs.services.clusterName, name)));
-      await ctx.wait("services to roll onto the new connection settings", () => waitStable(ecs, ctx.outputs.services.clusterName, names, ctx.options.maxWaitMinutes));
+      const names = await rollServices(ctx, ctx.outputs);
       const kubectl = kubectlCommands(ctx, w.address, w.port);
       for (const [cmd, ...args] of kubectl) await $({ quiet: true })`${cmd} ${args}`;
       return { redeployed: names, kubernetes: kubectl.length > 0 };

@@ -8,16 +8,14 @@
  *   npx tsx runbooks/failback.ts --stack prod --writes-stopped [--yes]
  */
 import { CopyDBSnapshotCommand, CreateDBSnapshotCommand, DescribeDBSnapshotsCommand, RDSClient, RestoreDBInstanceFromDBSnapshotCommand } from "@aws-sdk/client-rds";
-import { ECSClient } from "@aws-sdk/client-ecs";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
 import { checkInstance, describeInstance, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, waitSnapshotAvailable } from "./aws/rds.ts";
-import { forceRedeploy, waitStable } from "./aws/services.ts";
-import { alarmStep, moveDnsStep, pointSecretStep, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
-import { requirePrimaryStack } from "./region-failover.ts";
+import { alarmStep, moveDnsStep, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
+import { requirePrimaryStack } from "./aws/primary.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError, errorMessage } from "./lib/errors.ts";
 import { withTimeout } from "./lib/time.ts";
@@ -151,13 +149,7 @@ const steps: Step<FailbackOptions>[] = [
       const w = ctx.peek<{ address: string | null; port: number }>("wait-primary-db");
       return w?.address ? { host: w.address, port: w.port } : undefined;
     },
-    async after(ctx) {
-      const ecs = ctx.aws(ECSClient, prod(ctx).region);
-      const names = prod(ctx).services.services.map((s) => s.name);
-      await Promise.all(prod(ctx).services.services.map((s) => forceRedeploy(ecs, prod(ctx).services.clusterName, s.name)));
-      await ctx.wait("primary services to roll onto the new connection settings", () => waitStable(ecs, prod(ctx).services.clusterName, names, ctx.options.maxWaitMinutes));
-      return { redeployed: names };
-    },
+    after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
   }),
   verifyTargetsStep<FailbackOptions>({ id: "verify-primary-targets", title: "Verify the primary targets are healthy", stack: prod, milestone: "health_verified" }),
   moveDnsStep<FailbackOptions>({ id: "move-dns-back", title: "Move DNS back to the primary region", target: (ctx) => ({ value: prod(ctx).dns.primaryTarget, healthCheckId: prod(ctx).dns.primaryHealthCheckId }) }),

@@ -9,49 +9,18 @@
 import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
-import { healthCheckState } from "./aws/dns.ts";
+import { assessPrimary, requirePrimaryStack } from "./aws/primary.ts";
 import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/dr-database.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
-import { alarmStep, moveDnsStep, pointSecretStep, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
-import { ECSClient } from "@aws-sdk/client-ecs";
-import { forceRedeploy, waitStable } from "./aws/services.ts";
+import { alarmStep, moveDnsStep, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { BadInputError, errorMessage } from "./lib/errors.ts";
-import { withTimeout } from "./lib/time.ts";
+import { BadInputError } from "./lib/errors.ts";
 import type { RunContext, Runbook, Step } from "./lib/types.ts";
 
 type Ctx = RunContext<WaitOptions>;
 const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
-const PROBE_MS = 20_000;
-
-export interface PrimaryAssessment {
-  healthCheck: string;
-  healthCheckHealthy: boolean;
-  database: string;
-  primaryHealthy: boolean;
-  forced: boolean;
-}
-
-/** Health check + database state of the primary; errors count as unhealthy evidence. */
-export async function assessPrimary(ctx: Ctx): Promise<PrimaryAssessment> {
-  const prod = ctx.outputs;
-  const hc = await withTimeout(healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod.dns.primaryHealthCheckId), PROBE_MS, "health check status")
-    .then((h) => ({ ok: h.healthy, text: `health check ${prod.dns.primaryHealthCheckId}: ${h.detail}` }))
-    .catch((e) => ({ ok: false, text: `health check ${prod.dns.primaryHealthCheckId} unreadable: ${errorMessage(e)}` }));
-  const db = await withTimeout(describeInstance(ctx.aws(RDSClient, prod.region), prod.database.instanceIdentifier), PROBE_MS, `describe ${prod.database.instanceIdentifier}`)
-    .then((i) => ({ ok: i?.DBInstanceStatus === "available", text: `${prod.database.instanceIdentifier} is ${i?.DBInstanceStatus ?? "missing"}` }))
-    .catch((e) => ({ ok: false, text: `${prod.database.instanceIdentifier} unreachable in ${prod.region}: ${errorMessage(e)}` }));
-  return { healthCheck: hc.text, healthCheckHealthy: hc.ok, database: db.text, primaryHealthy: hc.ok && db.ok, forced: hc.ok && db.ok && ctx.force };
-}
-
-export function requirePrimaryStack(ctx: Ctx, runbook: string): void {
-  if (ctx.outputs.role !== "primary") {
-    throw new BadInputError(`${runbook} acts on the primary stack and its DR peer: --stack must be the primary stack (role "primary"), got "${ctx.outputs.stack}" (role "${ctx.outputs.role}"); use --stack ${ctx.outputs.peerStack}`);
-  }
-  if (ctx.peer?.role !== "dr") throw new BadInputError(`peer stack "${ctx.outputs.peerStack}" has role "${ctx.peer?.role}", expected "dr"`);
-}
 
 const steps: Step<WaitOptions>[] = [
   {
@@ -134,14 +103,7 @@ const steps: Step<WaitOptions>[] = [
       const w = ctx.peek<{ address: string | null; port: number }>("wait-database");
       return w?.address ? { host: w.address, port: w.port } : undefined;
     },
-    async after(ctx) {
-      // Running tasks read the secret at start: roll them so they connect to the restored database.
-      const ecs = ctx.aws(ECSClient, dr(ctx).region);
-      const names = dr(ctx).services.services.map((s) => s.name);
-      await Promise.all(dr(ctx).services.services.map((s) => forceRedeploy(ecs, dr(ctx).services.clusterName, s.name)));
-      await ctx.wait("DR services to roll onto the new connection settings", () => waitStable(ecs, dr(ctx).services.clusterName, names, ctx.options.maxWaitMinutes));
-      return { redeployed: names };
-    },
+    after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
   }),
   verifyTargetsStep<WaitOptions>({ id: "verify-targets", title: "Verify the DR targets are healthy", stack: dr, milestone: "health_verified" }),
   moveDnsStep<WaitOptions>({ id: "move-dns", title: "Move DNS to the DR region", target: (ctx) => ({ value: ctx.outputs.dns.secondaryTarget, healthCheckId: undefined }) }),

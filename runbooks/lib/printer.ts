@@ -1,7 +1,7 @@
 /** Terminal progress (human, on stderr) or NDJSON events (`--json`, on stdout). */
 import type { Writable } from "node:stream";
 import type { StatusReport } from "./tracker.ts";
-import type { PlanEntry } from "./engine.ts";
+import type { PlanEntry } from "./dry-run.ts";
 
 export type StepState = "started" | "succeeded" | "skipped" | "failed";
 
