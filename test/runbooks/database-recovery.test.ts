@@ -116,3 +116,27 @@ test.serial("resuming a finished recovery changes nothing", async (t) => {
   t.is(again.exitCode, EXIT.succeeded, again.stdout);
   t.deepEqual(await awsState(moto().endpoint, seeded), after);
 });
+
+test.serial("with Kubernetes in the outputs, the app deployment's env is set with kubectl (arguments passed, never a shell string)", async (t) => {
+  const { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const bin = mkdtempSync(join(tmpdir(), "fake-kubectl-"));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  const log = join(bin, "calls.log");
+  writeFileSync(join(bin, "kubectl"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> "${log}"; done\necho --- >> "${log}"\n`);
+  chmodSync(join(bin, "kubectl"), 0o755);
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${bin}:${savedPath}`;
+  t.teardown(() => void (process.env.PATH = savedPath));
+
+  const ws = workspace(t);
+  const withK8s = { ...seeded.file, prod: { ...seeded.prod, kubernetes: { enabled: true, namespace: "eventchain", appDeployment: "eventchain-backend", cronJobs: [], serviceAccountRoleArn: null } } };
+  await databaseFails();
+  const res = await runRunbook(runbook, ["--outputs", ws.writeOutputs(withK8s), "--stack", "prod", "--state-dir", ws.stateDir, "--yes", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
+  t.is(res.exitCode, EXIT.succeeded, res.stdout + res.stderr);
+  const host = (await secret()).host as string;
+  const calls = readFileSync(log, "utf8").split("---\n").filter((c) => c.trim()).map((c) => c.trim().split("\n"));
+  t.deepEqual(calls[0], ["--namespace", "eventchain", "set", "env", "deployment/eventchain-backend", `DATABASE_HOST=${host}`, "DATABASE_PORT=5432"]);
+  t.deepEqual(calls[1], ["--namespace", "eventchain", "rollout", "status", "deployment/eventchain-backend", "--timeout=2700s"]);
+});
