@@ -27,6 +27,12 @@ export interface EvaluatedResource {
   region?: string;
   /** Logical name of the explicit provider it uses, when it has one. */
   provider?: string;
+  /** URN of the resource and of its parent component (absent at the top level). */
+  urn?: string;
+  parent?: string;
+  /** Resource options that carry the plan: `protect` and `ignoreChanges`. */
+  protect: boolean;
+  ignoreChanges: string[];
 }
 
 export interface Evaluation {
@@ -62,6 +68,14 @@ function unwrapSecrets(v: any): any {
   return v;
 }
 
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProtect(): boolean | undefined;
+  getIgnorechangesList(): string[];
+}
+
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Evaluates `stack`; calls are serialized (the mock runtime is process-global). */
@@ -80,13 +94,27 @@ export async function evaluateStack(stack: string, opts: EvaluateOptions = {}): 
 
 async function runMocked(stack: string, config: StackConfig, peer: StackOutputs | undefined, resources: EvaluatedResource[]): Promise<Evaluation> {
   const providers = new Map<string, { name: string; region?: string }>();
+  const registered = new Map<string, { parent: string; protect: boolean; ignoreChanges: string[]; recorded?: EvaluatedResource }>();
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
       const providerId = args.provider ? args.provider.slice(args.provider.lastIndexOf("::") + 2) : undefined;
       const provider = providerId ? providers.get(providerId) : undefined;
       const region = provider?.region ?? (args.type.startsWith("pulumi:providers:") ? args.inputs.region : undefined);
       const secretInputs = Object.keys(args.inputs).filter((k) => isSecret(args.inputs[k]));
-      const recorded: EvaluatedResource = { type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), secretInputs, custom: args.custom ?? true, region, provider: provider?.name };
+      const options = registered.get(`${args.type}::${args.name}`);
+      const recorded: EvaluatedResource = {
+        type: args.type,
+        name: args.name,
+        inputs: unwrapSecrets(args.inputs),
+        secretInputs,
+        custom: args.custom ?? true,
+        region,
+        provider: provider?.name,
+        parent: options?.parent || undefined,
+        protect: options?.protect ?? false,
+        ignoreChanges: options?.ignoreChanges ?? [],
+      };
+      if (options) options.recorded = recorded;
       resources.push(recorded);
       if (args.type === "pulumi:pulumi:StackReference") {
         if (!peer) throw new Error(`stack ${stack} references ${args.inputs.name} but no peer outputs were given`);
@@ -105,6 +133,17 @@ async function runMocked(stack: string, config: StackConfig, peer: StackOutputs 
     },
   };
   await pulumi.runtime.setMocks(mocks, "eventchain-dr", stack, false, "organization");
+  // The mocks see no resource options; read them (and the URNs) off the registration requests.
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: (err: unknown, res?: { getUrn(): string }) => void) => unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const meta = { parent: req.getParent(), protect: Boolean(req.getProtect()), ignoreChanges: req.getIgnorechangesList() } as { parent: string; protect: boolean; ignoreChanges: string[]; recorded?: EvaluatedResource };
+    registered.set(`${req.getType()}::${req.getName()}`, meta);
+    return register(req, (err, res) => {
+      if (res && meta.recorded) meta.recorded.urn = res.getUrn();
+      cb(err, res);
+    });
+  };
   const lifted = buildStack(config);
   // Output.promise() is internal but stable; unlike apply() it rejects when any part failed.
   const raw = await (pulumi.output(lifted) as unknown as { promise(): Promise<unknown> }).promise();

@@ -32,6 +32,7 @@ test("the pilot-light services stand at 0 and export their recovery counts", asy
   t.deepEqual(dr.outputs.services.services.map((s) => [s.name, s.recoveryCount]), [["eventchain-backend-dr", 3], ["eventchain-frontend-dr", 2]]);
   t.is(dr.outputs.services.clusterName, "eventchain-dr");
   for (const s of services) {
+    t.deepEqual(s.ignoreChanges, ["desiredCount"], "a pulumi up after a failover must not scale DR back to 0");
     t.false(s.inputs.networkConfiguration.assignPublicIp);
     t.is(s.inputs.networkConfiguration.securityGroups.length, 1);
   }

@@ -57,3 +57,31 @@ test("every component is a named eventchain component", async (t) => {
   t.true(components.length >= 12);
   for (const c of components) t.regex(c.type, /^eventchain:(backup|dr|storage):[A-Z][A-Za-z]+$/);
 });
+
+test("what holds backups is protected from pulumi destroy", async (t) => {
+  const { prod, dr } = await committedStacks();
+  const mustProtect = [
+    "aws:rds/instance:Instance",
+    "aws:backup/vault:Vault",
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+    "aws:kms/key:Key",
+    "aws:s3/bucket:Bucket",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:ecr/repository:Repository",
+  ];
+  for (const evaluation of [prod, dr]) {
+    const guarded = evaluation.resources.filter((r) => mustProtect.includes(r.type));
+    t.true(guarded.length >= (evaluation.stack === "prod" ? 14 : 8), evaluation.stack);
+    t.deepEqual(guarded.filter((r) => !r.protect).map((r) => r.name), [], evaluation.stack);
+  }
+});
+
+test("every resource but the providers and the jobs' security group belongs to a component", async (t) => {
+  const { prod, dr } = await committedStacks();
+  for (const evaluation of [prod, dr]) {
+    const topLevel = evaluation.resources.filter((r) => !r.parent && r.custom).map((r) => r.type);
+    const allowed = ["pulumi:providers:aws", "pulumi:pulumi:StackReference", "aws:ec2/securityGroup:SecurityGroup"];
+    t.deepEqual(topLevel.filter((type) => !allowed.includes(type)), [], evaluation.stack);
+    for (const r of evaluation.resources.filter((x) => x.parent)) t.regex(r.parent ?? "", /^urn:pulumi:(prod|dr)::eventchain-dr::eventchain:/);
+  }
+});
