@@ -40,6 +40,6 @@ export function customerKey(
     deletionWindowInDays: 30,
     ...(policy ? { policy } : {}),
   }, { ...opts, protect: true });
-  new aws.kms.Alias(`${name}-alias`, { name: `alias/${name}`, targetKeyId: key.keyId }, opts);
+  new aws.kms.Alias(`${name}-alias`, { name: `alias/eventchain-dr/${name}`, targetKeyId: key.keyId }, opts);
   return key;
 }

@@ -70,3 +70,11 @@ test("no security group mixes inline rules with standalone rule resources", asyn
     }
   }
 });
+
+test("every customer key has a project-scoped alias", async (t) => {
+  const { prod } = await committedStacks();
+  const keys = ofType(prod, "aws:kms/key:Key");
+  const aliases = ofType(prod, "aws:kms/alias:Alias");
+  t.is(aliases.length, keys.length);
+  for (const alias of aliases) t.regex(alias.inputs.name, /^alias\/eventchain-dr\/[a-z-]+-key$/);
+});
