@@ -5,36 +5,7 @@
  */
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "./objectives.ts";
-import { parseDailyWindow, parseWeeklyWindow, regionProblem, scheduleProblem, type ScheduleTarget } from "./validators.ts";
-
-const int = (min: number, max: number, allowed: string) =>
-  z.number(allowed).int(allowed).min(min, allowed).max(max, allowed);
-const text = (pattern: RegExp, allowed: string) => z.string(allowed).regex(pattern, allowed);
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, `one of ${values.join(", ")}`);
-const bool = z.boolean("true or false");
-const refined = (allowed: string, check: (v: string) => string | undefined) =>
-  z.string(allowed).superRefine((v, ctx) => {
-    const p = check(v);
-    if (p) ctx.addIssue({ code: "custom", message: `${allowed} (${p})` });
-  });
-
-const TARGET_NAMES: Record<ScheduleTarget, string> = { backup: "AWS Backup", eventbridge: "EventBridge", scheduler: "EventBridge Scheduler" };
-const schedule = (target: ScheduleTarget, fallback: string) =>
-  refined(`an expression ${TARGET_NAMES[target]} accepts`, (v) => scheduleProblem(v, target)).default(fallback);
-const dailyWindow = (minutes: number, fallback: string) =>
-  refined(`a daily UTC window hh24:mi-hh24:mi of at least ${minutes} minutes`, (v) => {
-    const r = parseDailyWindow(v, minutes);
-    return "problem" in r ? r.problem : undefined;
-  }).default(fallback);
-const weeklyWindow = (minutes: number, fallback: string) =>
-  refined(`a weekly UTC window ddd:hh24:mi-ddd:hh24:mi of at least ${minutes} minutes`, (v) => {
-    const r = parseWeeklyWindow(v, minutes);
-    return "problem" in r ? r.problem : undefined;
-  }).default(fallback);
-const region = refined("an AWS region name such as us-east-1", regionProblem);
-const arn = (service: string) => text(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ARN of the form arn:aws:${service}:...`);
-const subnets = z.array(text(/^subnet-[0-9a-f]{8,17}$/, "a subnet id subnet-xxxxxxxx"), "a list of subnet ids");
+import { arn, bool, dailyWindow, int, oneOf, refined, region, schedule, subnets, text, weeklyWindow } from "./config-fields.ts";
 
 const objective = z.strictObject({
   rtoMinutes: int(1, 43200, "an integer number of minutes from 1 to 43200"),
