@@ -7,39 +7,24 @@
  *
  *   npx tsx runbooks/failback.ts --stack prod --writes-stopped [--yes]
  */
-import { CopyDBSnapshotCommand, CreateDBSnapshotCommand, DescribeDBSnapshotsCommand, RDSClient, RestoreDBInstanceFromDBSnapshotCommand } from "@aws-sdk/client-rds";
+import { DescribeDBSnapshotsCommand, RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
 import { snsSinks } from "./aws/notify.ts";
-import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
-import { checkInstance, describeInstance, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, waitSnapshotAvailable } from "./aws/rds.ts";
-import { alarmStep, moveDnsStep, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
+import { parseWaitOptions, WAIT_OPTIONS } from "./aws/options.ts";
+import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
+import { describeInstance } from "./aws/rds.ts";
+import { alarmStep, moveDnsStep, describeRoll, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
 import { requirePrimaryStack } from "./aws/primary.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError, errorMessage } from "./lib/errors.ts";
 import { withTimeout } from "./lib/time.ts";
 import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
 
-interface FailbackOptions extends WaitOptions {
-  writesStopped: boolean;
-}
 type Ctx = RunContext<FailbackOptions>;
 const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
 const prod = (ctx: Ctx): StackOutputs => ctx.outputs;
-const stamp = (ctx: Ctx) => ctx.startedAt.toISOString().replace(/[-:T]/g, "").slice(0, 14);
-const snapshotId = (ctx: Ctx) => `${dr(ctx).database.instanceIdentifier}-failback-${stamp(ctx)}`;
-const newPrimaryId = (ctx: Ctx) => restoredIdentifier(prod(ctx).database.instanceIdentifier, "fb", ctx.startedAt);
-
-async function snapshotStatus(rds: RDSClient, id: string): Promise<{ status: string; arn: string; createdAt: string | null } | undefined> {
-  try {
-    const s = (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id }))).DBSnapshots?.[0];
-    return s ? { status: s.Status ?? "unknown", arn: s.DBSnapshotArn ?? id, createdAt: s.SnapshotCreateTime?.toISOString() ?? null } : undefined;
-  } catch (error) {
-    if ((error as { name?: string }).name === "DBSnapshotNotFoundFault") return undefined;
-    throw error;
-  }
-}
 
 const steps: Step<FailbackOptions>[] = [
   {
@@ -69,76 +54,7 @@ const steps: Step<FailbackOptions>[] = [
       return { healthCheck: hc.detail, primaryApi: api.detail, drDatabase: `${drDb.DBInstanceIdentifier} is ${drDb.DBInstanceStatus}` };
     },
   },
-  {
-    id: "snapshot-dr-db",
-    title: "Snapshot the DR database",
-    milestone: "backup_identified",
-    describe: (ctx) => [
-      { kind: "aws", action: `rds:CreateDBSnapshot (${dr(ctx).region})`, detail: { DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, DBSnapshotIdentifier: snapshotId(ctx) } },
-      { kind: "aws", action: `rds:waitUntilDBSnapshotAvailable (${dr(ctx).region})`, detail: { maxWaitMinutes: ctx.options.maxWaitMinutes } },
-    ],
-    async isDone(ctx) {
-      const s = await snapshotStatus(ctx.aws(RDSClient, dr(ctx).region), snapshotId(ctx));
-      return s?.status === "available" ? { snapshotId: snapshotId(ctx), snapshotArn: s.arn, recoveryPointAt: s.createdAt ?? undefined, recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}` } : false;
-    },
-    async run(ctx) {
-      const rds = ctx.aws(RDSClient, dr(ctx).region);
-      if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
-        await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, DBSnapshotIdentifier: snapshotId(ctx), Tags: tags("failback", ctx.runId) }));
-      }
-      await ctx.wait(`snapshot ${snapshotId(ctx)}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes));
-      const s = (await snapshotStatus(rds, snapshotId(ctx)))!;
-      return { snapshotId: snapshotId(ctx), snapshotArn: s.arn, recoveryPointAt: s.createdAt ?? new Date().toISOString(), recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}` };
-    },
-  },
-  {
-    id: "copy-snapshot",
-    title: "Copy the snapshot to the primary region",
-    describe: (ctx) => [{ kind: "aws", action: `rds:CopyDBSnapshot (${dr(ctx).region} → ${prod(ctx).region})`, detail: { TargetDBSnapshotIdentifier: snapshotId(ctx), KmsKeyId: prod(ctx).database.kmsKeyArn } }],
-    async isDone(ctx) {
-      const s = await snapshotStatus(ctx.aws(RDSClient, prod(ctx).region), snapshotId(ctx));
-      return s?.status === "available" ? { snapshotId: snapshotId(ctx), region: prod(ctx).region } : false;
-    },
-    async run(ctx) {
-      const rds = ctx.aws(RDSClient, prod(ctx).region);
-      if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
-        const source = ctx.result<{ snapshotArn: string }>("snapshot-dr-db").snapshotArn;
-        await rds.send(new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: source, TargetDBSnapshotIdentifier: snapshotId(ctx), KmsKeyId: prod(ctx).database.kmsKeyArn, CopyTags: true }));
-      }
-      await ctx.wait(`copy of ${snapshotId(ctx)} in ${prod(ctx).region}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes));
-      return { snapshotId: snapshotId(ctx), region: prod(ctx).region };
-    },
-  },
-  {
-    id: "restore-primary-db",
-    title: "Restore a new primary database from the copy",
-    milestone: "restore_started",
-    describe: (ctx) => [{ kind: "aws", action: `rds:RestoreDBInstanceFromDBSnapshot (${prod(ctx).region})`, detail: { DBSnapshotIdentifier: snapshotId(ctx), DBInstanceIdentifier: newPrimaryId(ctx), ...settingsFromOutputs(prod(ctx).database) } }],
-    isDone: async (ctx) => ((await describeInstance(ctx.aws(RDSClient, prod(ctx).region), newPrimaryId(ctx))) ? { instanceIdentifier: newPrimaryId(ctx) } : false),
-    async run(ctx) {
-      const res = await ctx.aws(RDSClient, prod(ctx).region).send(
-        new RestoreDBInstanceFromDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId(ctx), DBInstanceIdentifier: newPrimaryId(ctx), ...settingsFromOutputs(prod(ctx).database), PubliclyAccessible: false, DeletionProtection: true, CopyTagsToSnapshot: true, Tags: tags("failback", ctx.runId) }),
-      );
-      return { instanceIdentifier: newPrimaryId(ctx), status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
-    },
-  },
-  {
-    id: "wait-primary-db",
-    title: "Wait until the new primary database is available",
-    milestone: "restore_completed",
-    describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${prod(ctx).region})`, detail: { DBInstanceIdentifier: newPrimaryId(ctx), maxWaitMinutes: ctx.options.maxWaitMinutes } }],
-    async run(ctx) {
-      const rds = ctx.aws(RDSClient, prod(ctx).region);
-      await ctx.wait(`${newPrimaryId(ctx)} to become available`, () => waitInstanceAvailable(rds, newPrimaryId(ctx), ctx.options.maxWaitMinutes));
-      const i = (await describeInstance(rds, newPrimaryId(ctx)))!;
-      return { instanceIdentifier: newPrimaryId(ctx), address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? prod(ctx).database.port };
-    },
-    async verify(ctx) {
-      const i = await describeInstance(ctx.aws(RDSClient, prod(ctx).region), newPrimaryId(ctx));
-      if (!i) throw new Error(`${newPrimaryId(ctx)} disappeared`);
-      checkInstance(i, settingsFromOutputs(prod(ctx).database));
-    },
-  },
+  ...failbackDatabaseSteps,
   scaleServicesStep<FailbackOptions>({ id: "scale-primary-services", title: "Scale the primary services to their recovery counts", dependsOn: ["assess"], stack: prod }),
   pointSecretStep<FailbackOptions>({
     id: "point-primary-app",
@@ -150,6 +66,7 @@ const steps: Step<FailbackOptions>[] = [
       return w?.address ? { host: w.address, port: w.port } : undefined;
     },
     after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
+    describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
   }),
   verifyTargetsStep<FailbackOptions>({ id: "verify-primary-targets", title: "Verify the primary targets are healthy", stack: prod, milestone: "health_verified" }),
   moveDnsStep<FailbackOptions>({ id: "move-dns-back", title: "Move DNS back to the primary region", target: (ctx) => ({ value: prod(ctx).dns.primaryTarget, healthCheckId: prod(ctx).dns.primaryHealthCheckId }) }),

@@ -14,7 +14,7 @@ import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/
 import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
-import { alarmStep, moveDnsStep, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
+import { alarmStep, moveDnsStep, describeRoll, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
 import type { RunContext, Runbook, Step } from "./lib/types.ts";
@@ -104,6 +104,7 @@ const steps: Step<WaitOptions>[] = [
       return w?.address ? { host: w.address, port: w.port } : undefined;
     },
     after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
+    describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
   }),
   verifyTargetsStep<WaitOptions>({ id: "verify-targets", title: "Verify the DR targets are healthy", stack: dr, milestone: "health_verified" }),
   moveDnsStep<WaitOptions>({ id: "move-dns", title: "Move DNS to the DR region", target: (ctx) => ({ value: ctx.outputs.dns.secondaryTarget, healthCheckId: undefined }) }),

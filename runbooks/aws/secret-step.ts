@@ -1,6 +1,6 @@
 /** Step factory: point the application's connection secret at a database. */
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { RunContext, Step, StepOutputs } from "../lib/types.ts";
+import type { PlannedAction, RunContext, Step, StepOutputs } from "../lib/types.ts";
 
 /** Parses the app connection secret (JSON with host, port, dbname, …). */
 export async function readConnectionSecret(sm: SecretsManagerClient, arn: string): Promise<Record<string, unknown>> {
@@ -26,6 +26,8 @@ export function pointSecretStep<O>(p: {
   secret: (ctx: RunContext<O>) => { arn: string; region: string };
   database: (ctx: RunContext<O>) => { host: string; port: number } | undefined;
   after?: (ctx: RunContext<O>) => Promise<StepOutputs>;
+  /** Planned actions of `after`, for `--dry-run` and the confirmation prompt. */
+  describeAfter?: (ctx: RunContext<O>) => PlannedAction[];
 }): Step<O> {
   const current = async (ctx: RunContext<O>) => {
     const s = p.secret(ctx);
@@ -36,7 +38,7 @@ export function pointSecretStep<O>(p: {
     title: p.title,
     ...(p.movesTraffic ? { movesTraffic: true } : {}),
     ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
-    describe: (ctx) => [{ kind: "aws", action: `secretsmanager:PutSecretValue (${p.secret(ctx).region})`, detail: { SecretId: p.secret(ctx).arn, set: { host: p.database(ctx)?.host ?? "<restored instance address>", port: p.database(ctx)?.port ?? "<port>" } } }],
+    describe: (ctx) => [{ kind: "aws", action: `secretsmanager:PutSecretValue (${p.secret(ctx).region})`, detail: { SecretId: p.secret(ctx).arn, set: { host: p.database(ctx)?.host ?? "<restored instance address>", port: p.database(ctx)?.port ?? "<port>" } } }, ...(p.describeAfter?.(ctx) ?? [])],
     async isDone(ctx) {
       const db = p.database(ctx);
       const v = await current(ctx);

@@ -2,7 +2,7 @@
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { StackOutputs } from "../../infra/outputs.ts";
-import type { RunContext, Step } from "../lib/types.ts";
+import type { PlannedAction, RunContext, Step } from "../lib/types.ts";
 import type { WaitOptions } from "./options.ts";
 import { describeServices, forceRedeploy, setDesiredCount, waitStable, waitTargetsHealthy } from "./services.ts";
 
@@ -71,4 +71,12 @@ export async function rollServices<O extends WaitOptions>(ctx: RunContext<O>, st
   await Promise.all(names.map((name) => forceRedeploy(ecs, stack.services.clusterName, name)));
   await ctx.wait(`services in ${stack.services.clusterName} to roll onto the new connection settings`, () => waitStable(ecs, stack.services.clusterName, names, ctx.options.maxWaitMinutes));
   return names;
+}
+
+/** Planned actions of `rollServices`. */
+export function describeRoll<O extends WaitOptions>(ctx: RunContext<O>, stack: StackOutputs): PlannedAction[] {
+  return [
+    ...stack.services.services.map((s) => ({ kind: "aws" as const, action: `ecs:UpdateService (${stack.region})`, detail: { cluster: stack.services.clusterName, service: s.name, forceNewDeployment: true } })),
+    { kind: "aws", action: `ecs:waitUntilServicesStable (${stack.region})`, detail: { maxWaitMinutes: ctx.options.maxWaitMinutes } },
+  ];
 }
