@@ -203,3 +203,10 @@ test("alerts need a destination and refuse plain-http endpoints", (t) => {
     'eventchain-dr:alerts.httpsEndpoints.0: "http://hooks.example.com/x" is not allowed; expected an https:// URL (plain http is not allowed)',
   ]);
 });
+
+test("Kubernetes jobs without an OIDC provider are refused (no static keys)", (t) => {
+  const raw = withChange("prod", "eventchain-dr:kubernetes", () => ({ enabled: true }));
+  t.deepEqual(problemsOf(raw), [
+    "eventchain-dr:kubernetes.oidcProviderArn: missing; expected the cluster's IAM OIDC provider ARN and kubernetes.oidcIssuer when kubernetes.enabled is true (IRSA: no static keys)",
+  ]);
+});

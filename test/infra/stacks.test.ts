@@ -85,3 +85,13 @@ test("every resource but the providers and the jobs' security group belongs to a
     for (const r of evaluation.resources.filter((x) => x.parent)) t.regex(r.parent ?? "", /^urn:pulumi:(prod|dr)::eventchain-dr::eventchain:/);
   }
 });
+
+test("both regions' providers tag everything with the project, stack and role", async (t) => {
+  const { prod } = await committedStacks();
+  const providers = ofType(prod, "pulumi:providers:aws");
+  t.deepEqual(providers.map((p) => p.inputs.region).sort(), ["us-east-1", "us-west-2"]);
+  for (const p of providers) {
+    const tags = typeof p.inputs.defaultTags === "string" ? JSON.parse(p.inputs.defaultTags).tags : p.inputs.defaultTags.tags;
+    t.deepEqual(tags, { project: "eventchain-dr", stack: "prod", role: "primary", "managed-by": "pulumi" });
+  }
+});
