@@ -133,7 +133,10 @@ test.serial("with Kubernetes in the outputs, the app deployment's env is set wit
   const ws = workspace(t);
   const withK8s = { ...seeded.file, prod: { ...seeded.prod, kubernetes: { enabled: true, namespace: "eventchain", appDeployment: "eventchain-backend", cronJobs: [], serviceAccountRoleArn: null } } };
   await databaseFails();
-  const res = await runRunbook(runbook, ["--outputs", ws.writeOutputs(withK8s), "--stack", "prod", "--state-dir", ws.stateDir, "--yes", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
+  const file = ws.writeOutputs(withK8s);
+  const dry = await runRunbook(runbook, ["--outputs", file, "--stack", "prod", "--state-dir", ws.stateDir, "--dry-run"], { aws: awsFor(moto().endpoint) });
+  t.regex(dry.stderr, /command kubectl --namespace eventchain set env deployment\/eventchain-backend DATABASE_HOST=<new address> DATABASE_PORT=5432/);
+  const res = await runRunbook(runbook, ["--outputs", file, "--stack", "prod", "--state-dir", ws.stateDir, "--yes", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
   t.is(res.exitCode, EXIT.succeeded, res.stdout + res.stderr);
   const host = (await secret()).host as string;
   const calls = readFileSync(log, "utf8").split("---\n").filter((c) => c.trim()).map((c) => c.trim().split("\n"));
