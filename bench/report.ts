@@ -33,6 +33,8 @@ export interface SuiteResult {
   notes: string[];
   /** Why the suite did not run (missing dependency) or failed as a whole. */
   skipped?: string;
+  /** Wall time of the whole suite, setup included. */
+  wallSeconds?: number;
 }
 
 export interface BenchResults {

@@ -99,12 +99,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     for (const id of ORDER.filter((s) => options.only.includes(s))) {
       ctx.log(`── ${SUITE_TITLES[id]}`);
       let suite: SuiteResult;
+      const t0 = Date.now();
       try {
         suite = await SUITE_RUNNERS[id](ctx, progressPrinter(id));
       } catch (error) {
         suite = { id, title: "", cases: [], ratios: [], notes: [], skipped: `failed: ${(error as Error).message}` };
       }
       suite.title = SUITE_TITLES[id];
+      suite.wallSeconds = (Date.now() - t0) / 1000;
       if (suite.skipped) ctx.log(`   not run: ${suite.skipped}`);
       for (const r of suite.ratios) {
         ctx.log(`   ${r.label}: ${r.value === null ? "–" : r.value.toFixed(2)}${r.unit === "×" ? "×" : ` ${r.unit}`}${r.met === null ? "" : r.met ? " (target met)" : " (target MISSED)"}`);

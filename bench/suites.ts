@@ -205,7 +205,14 @@ const pitrSuite: SuiteRunner = async (ctx, progress) => {
   const planRestore = ctx.done?.get("logical")?.cases.find((c) => c.id === PLAN_RESTORE);
   const get = (id: string) => cases.find((c) => c.id === id);
   const walRate = (id: string) => get(id)?.metrics?.walMBps ?? null;
-  notes.push("MB/s = bytes of the restored cluster (pgBackRest's backup size) ÷ seconds; WAL MB/s = WAL bytes ÷ the start + replay + promote phase.");
+  for (const c of cases) {
+    const redo = c.metrics?.redoSeconds;
+    const replay = c.phases?.["start + WAL replay + promote"];
+    if (redo !== undefined && replay !== undefined) {
+      notes.push(`${c.label}: PostgreSQL's redo (restore_command fetches + replay) took ${redo.toFixed(2)} s of the ${replay.toFixed(2)} s start + replay + promote phase.`);
+    }
+  }
+  notes.push("MB/s = bytes of the restored cluster (pgBackRest's backup size) ÷ seconds; WAL MB/s = WAL bytes ÷ PostgreSQL's logged redo time.");
   return {
     id: "pitr",
     title: "",
