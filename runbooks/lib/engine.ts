@@ -13,7 +13,7 @@ import { notifyAll, type NotificationKind, type NotificationSink } from "./notif
 import { outcomeOf, summaryLine } from "./outcome.ts";
 import { resolveDependencies } from "./plan.ts";
 import type { Printer } from "./printer.ts";
-import { buildReport, writeReport, type Report } from "./report.ts";
+import { buildReport, readReport, writeReport, type Report } from "./report.ts";
 import { runGraph } from "./schedule.ts";
 import { RecoveryTracker, objectiveFromOutputs } from "./tracker.ts";
 import type { RawOptions, Runbook, Step } from "./types.ts";
@@ -86,6 +86,12 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   const journal =
     opts.resume ??
     Journal.create(opts.stateDir, { runId, runbook: runbook.name, source: opts.source, options: opts.rawOptions, force: opts.force, incidentAt: incidentAt.toISOString(), startedAt: startedAt.toISOString() });
+  if (opts.resume?.data.status === "succeeded") {
+    // Nothing to do: keep the original report (its RTO must not grow with the time since).
+    const { report, paths } = readReport(journal.dir);
+    printer.info(`run ${runId} already succeeded at ${journal.data.finishedAt}; nothing to do`);
+    return { exitCode: report.verdict === "objectives_met" ? EXIT.succeeded : EXIT.objectivesMissed, runId, status: "succeeded", message: `${runbook.name} run ${runId} had already succeeded: ${summaryLine(runbook.name, report)}`, report, reportPaths: paths, journalPath: journal.path };
+  }
   if (opts.resume) {
     journal.data.status = "running";
     for (const step of steps) if (journal.isFinished(step.id)) applyOutputs(step.id, journal.step(step.id)!.outputs ?? {});

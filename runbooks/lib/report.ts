@@ -2,7 +2,7 @@
  * The final recovery report: JSON (schema: report.schema.json) and Markdown with a Mermaid
  * gantt timeline that renders on GitHub.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JournalData } from "./journal.ts";
 import type { RecoveryTracker, RtoStatus } from "./tracker.ts";
@@ -177,4 +177,10 @@ export function writeReport(dir: string, report: Report): { json: string; markdo
   writeFileSync(json, JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   writeFileSync(markdown, renderMarkdown(report), { mode: 0o600 });
   return { json, markdown };
+}
+
+/** The report a finished run wrote (for a `--resume` of a run that already succeeded). */
+export function readReport(dir: string): { report: Report; paths: { json: string; markdown: string } } {
+  const json = join(dir, "report.json");
+  return { report: JSON.parse(readFileSync(json, "utf8")) as Report, paths: { json, markdown: join(dir, "report.md") } };
 }

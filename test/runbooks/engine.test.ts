@@ -181,9 +181,12 @@ test("re-running a finished run changes nothing, and a step already in place is 
   const calls: string[] = [];
   await runRunbook(fakeRunbook(calls), [...base, "--yes", "--run-id", "r5"]);
   calls.length = 0;
+  const reportBefore = readFileSync(join(ws.stateDir, "r5", "report.json"), "utf8");
   const again = await runRunbook(fakeRunbook(calls), [...base, "--yes", "--resume", "r5"]);
   t.is(again.exitCode, EXIT.succeeded);
+  t.regex(again.stdout, /fake run r5 had already succeeded/);
   t.deepEqual(calls, []);
+  t.is(readFileSync(join(ws.stateDir, "r5", "report.json"), "utf8"), reportBefore, "the original report is kept");
   const idempotent = fakeRunbook(calls, { prepare: { isDone: async () => ({ already: true }) } });
   const fresh = await runRunbook(idempotent, [...base, "--yes", "--run-id", "r6"]);
   t.is(fresh.exitCode, EXIT.succeeded);
