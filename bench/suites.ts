@@ -220,6 +220,14 @@ const pitrSuite: SuiteRunner = async (ctx, progress) => {
     ratios: [
       ratio("pitr.posix_vs_untar", "PITR (posix repo) ÷ untar floor", get("ours.pitr_posix"), untar, { op: "<=", value: 1.25 }),
       ratio("pitr.plan_restore_vs_posix", "plan's logical restore ÷ PITR (posix repo)", planRestore, get("ours.pitr_posix"), { op: ">=", value: 5 }),
+      value(
+        "pitr.plan_restore_vs_pgbackrest_restore",
+        "plan's logical restore ÷ pgBackRest's restore phase alone (no replay, no verify)",
+        planRestore && !planRestore.error && get("ours.pitr_posix")?.phases?.["pgbackrest restore"]
+          ? planRestore.seconds / get("ours.pitr_posix")!.phases!["pgbackrest restore"]!
+          : null,
+        "×",
+      ),
       ratio("pitr.s3_vs_untar", "PITR (S3 repo on moto) ÷ untar floor", get("ours.pitr_s3"), untar),
       value("pitr.posix_wal_rate", "WAL replayed, posix repo", walRate("ours.pitr_posix"), "MB/s"),
       value("pitr.s3_wal_rate", "WAL replayed, S3 repo", walRate("ours.pitr_s3"), "MB/s"),
