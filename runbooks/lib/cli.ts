@@ -29,7 +29,7 @@ export interface CliDeps {
   aws?: AwsSettings;
   clients?: ClientFactory;
   /** Notification sinks for the stack (runbooks pass the SNS topic sink). */
-  sinks?: (outputs: StackOutputs, clients: ClientFactory) => NotificationSink[];
+  sinks?: (outputs: StackOutputs, clients: ClientFactory, peer: StackOutputs | undefined) => NotificationSink[];
   /** Yes/no prompt; default zx `question` when stdin is a terminal, none otherwise. */
   ask?: ((q: string) => Promise<boolean>) | null;
   pulumi?: PulumiOutputReader;
@@ -86,7 +86,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
     const { outputs, peer } = await loadOutputs(source, runbook.needsPeer === true, deps.pulumi);
     const sinks: NotificationSink[] = [];
     if (!values["dry-run"]) {
-      sinks.push(...(deps.sinks?.(outputs, clients) ?? []));
+      sinks.push(...(deps.sinks?.(outputs, clients, peer) ?? []));
       if (env.SLACK_WEBHOOK_URL) sinks.push(slackSink(env.SLACK_WEBHOOK_URL));
     }
     let ask = deps.ask === null ? undefined : deps.ask;

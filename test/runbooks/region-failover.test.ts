@@ -8,6 +8,7 @@ import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwa
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { runbook } from "../../runbooks/region-failover.ts";
+import { snsSinks } from "../../runbooks/aws/notify.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { awsFor, useMoto } from "../helpers/moto.ts";
 import { awsState, DR_DB, DR_REGION, seedStacks, type Seeded } from "../helpers/aws-seed.ts";
@@ -48,8 +49,11 @@ async function primaryRecord() {
 test.serial("fails over: DR database restored from the copied snapshot, services 3 and 2, DNS on the DR load balancer, alarm, report", async (t) => {
   const { ws, base } = setup(t);
   const proxy = await primaryDown(t);
-  const res = await runRunbook(runbook, [...base, "--yes", "--run-id", "fo1", "--health-attempts", "1"], { aws: awsFor(proxy.endpoint) });
+  const res = await runRunbook(runbook, [...base, "--yes", "--run-id", "fo1", "--health-attempts", "1"], { aws: awsFor(proxy.endpoint), sinks: snsSinks });
   t.is(res.exitCode, EXIT.succeeded, res.stdout + res.stderr);
+  // Start and finish are announced on both stacks' topics (the primary's may be down with its region).
+  const published = proxy.seen.filter((r) => r.action === "Publish").map((r) => `${r.region}:${new URLSearchParams(r.body).get("TopicArn")}`);
+  t.deepEqual(published.sort(), [`us-east-1:${seeded.prod.alerts.topicArn}`, `us-east-1:${seeded.prod.alerts.topicArn}`, `us-west-2:${seeded.dr.alerts.topicArn}`, `us-west-2:${seeded.dr.alerts.topicArn}`].sort());
 
   // moto answers DescribeDBInstanceAutomatedBackups in the DR region with nothing (it does not
   // emulate cross-region backup replication), so the runbook falls back to the copied snapshot;
