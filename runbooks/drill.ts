@@ -19,7 +19,7 @@ export const DRILL_USAGE = `npm run drill -- [options]
 
   --scale <n>          data size (1 ≈ 13 MB on disk; default 1)
   --disaster <kind>    delete-datadir (default) or drop-table
-  --keep               leave the servers running for inspection (prints how to reach them)
+  --keep               keep the servers running for inspection until Ctrl-C, then clean up
   --state-dir <dir>    where reports and journals go (default .drill)
   --json               print the drill report as JSON instead of Markdown
   --help               this text
@@ -83,6 +83,13 @@ async function cli(): Promise<number> {
   const result = await runDrill({ ...options, signal: controller.signal, log: (line) => process.stderr.write(line + "\n") });
   process.stdout.write(options.json ? JSON.stringify(result.report, null, 2) + "\n" : result.markdown);
   if (result.reportPaths) process.stderr.write(`\nDrill report: ${result.reportPaths.markdown}\n`);
+  if (result.cleanup) {
+    if (!controller.signal.aborted) {
+      process.stderr.write("--keep: the servers stay up (see \"Kept for inspection\" in the report); press Ctrl-C to stop them and clean up\n");
+      await new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true }));
+    }
+    await result.cleanup();
+  }
   return result.exitCode;
 }
 

@@ -40,6 +40,8 @@ export interface DrillResult {
   report: DrillReport;
   markdown: string;
   reportPaths?: { json: string; markdown: string };
+  /** With `keep`: stops the servers and removes their directories (the CLI calls it on Ctrl-C). */
+  cleanup?: () => Promise<void>;
 }
 
 /** Ticket writes before T and after T (each one transaction, as the application makes them). */
@@ -161,7 +163,8 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
       cb();
     },
   });
-  const runbookIo = { stdout: indented, stderr: indented, ask: null as null };
+  // Ctrl-C reaches the running runbook too: it stops after its current step, journal kept.
+  const runbookIo = { stdout: indented, stderr: indented, ask: null as null, ...(o.signal ? { signal: o.signal } : {}) };
   function expectRunbook(name: string, r: CliResult, allowed: number[] = [0]): CliResult {
     if (!allowed.includes(r.exitCode)) throw new Error(`${name} exited ${r.exitCode}: ${r.message}`);
     return r;
@@ -359,11 +362,11 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
     if (!verified) report.failure = "verification failed: see the verification reports";
     if (o.keep) {
       report.kept = {
-        primary: o.disaster === "delete-datadir" ? "(data directory deleted by the drill)" : `psql "host=127.0.0.1 port=${pgs.port} user=postgres dbname=eventchain" (password in PGPASSWORD of ${pgs.baseDir}: use the socket instead: host=${pgs.socketDir})`,
+        primary: o.disaster === "delete-datadir" ? `stopped, data directory deleted by the drill (${pgs.baseDir})` : `psql "host=${pgs.socketDir} port=${pgs.port} user=postgres dbname=eventchain"`,
         recovered: `psql "host=${rec.socketDir} port=${rec.port} user=postgres dbname=eventchain"`,
-        redis: `REDISCLI_AUTH=<see ${redis.baseDir}/redis.conf> redis-cli -p ${redis.port}`,
-        s3: moto.endpoint,
-        stop: `kill the servers: pg_ctl -D ${rec.dataDir} stop; pg_ctl -D ${pgs.dataDir} stop; kill ${moto.pid}; then rm -rf ${pgs.baseDir} ${redis.baseDir}`,
+        redis: `redis-cli -p ${redis.port} (password: requirepass in ${redis.baseDir}/redis.conf, pass it as REDISCLI_AUTH)`,
+        s3: `${moto.endpoint} (bucket ${bucket}; any access key works)`,
+        cleanup: "press Ctrl-C in the drill's terminal: it stops every server and removes their directories",
       };
     }
   } catch (error) {
@@ -371,21 +374,20 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
     report.verdict = o.signal?.aborted ? "interrupted" : "failed";
     exitCode = o.signal?.aborted ? 130 : 1;
   } finally {
-    if (!o.keep) {
-      for (const c of cleanups.reverse()) {
-        await c.fn().catch((e: Error) => log(`cleanup of ${c.what} failed: ${e.message}`));
-      }
-      if (cleanups.length) log(`✔ Cleaned up: ${cleanups.map((c) => c.what).join(", ")}`);
-    } else {
-      log(`--keep: servers left running; to clean up by hand stop them and remove ${[pgServer?.baseDir, redis?.baseDir].filter(Boolean).join(" ")} (moto pid ${moto?.pid ?? "-"})`);
-    }
     for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
     Object.assign(process.env, savedEnv);
   }
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) {
+      await c.fn().catch((e: Error) => log(`cleanup of ${c.what} failed: ${e.message}`));
+    }
+    if (cleanups.length) log(`✔ Cleaned up: ${cleanups.map((c) => c.what).join(", ")}`);
+  };
+  if (!o.keep) await cleanup();
   report.finishedAt = new Date().toISOString();
   const markdown = renderDrillMarkdown(report, report.pitr?.reportMarkdown ?? null);
   const paths = { json: join(runDir, "drill-report.json"), markdown: join(runDir, "drill-report.md") };
   writeFileSync(paths.json, JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   writeFileSync(paths.markdown, markdown, { mode: 0o600 });
-  return { exitCode, report, markdown, reportPaths: paths };
+  return { exitCode, report, markdown, reportPaths: paths, ...(o.keep ? { cleanup } : {}) };
 }
