@@ -83,7 +83,7 @@ const steps: Step<WaitOptions>[] = [
     describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${dr(ctx).region})`, detail: { DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, maxWaitMinutes: ctx.options.maxWaitMinutes } }],
     async run(ctx) {
       const rds = ctx.aws(RDSClient, dr(ctx).region);
-      await ctx.wait(`${dr(ctx).database.instanceIdentifier} to become available`, () => waitInstanceAvailable(rds, dr(ctx).database.instanceIdentifier, ctx.options.maxWaitMinutes));
+      await ctx.wait(`${dr(ctx).database.instanceIdentifier} to become available`, () => waitInstanceAvailable(rds, dr(ctx).database.instanceIdentifier, ctx.options.maxWaitMinutes, ctx.signal));
       const i = (await describeInstance(rds, dr(ctx).database.instanceIdentifier))!;
       return { instanceIdentifier: i.DBInstanceIdentifier, address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? dr(ctx).database.port };
     },

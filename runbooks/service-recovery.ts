@@ -63,7 +63,7 @@ function serviceSteps(svc: ServiceOutputs): Step<ServiceRecoveryOptions>[] {
         const desired = (before.desiredCount ?? 0) > 0 ? before.desiredCount! : svc.recoveryCount;
         await setDesiredCount(ecs, ctx.outputs.services.clusterName, svc.name, desired, true);
         try {
-          await ctx.wait(`${svc.name} to become stable`, () => waitStable(ecs, ctx.outputs.services.clusterName, [svc.name], ctx.options.maxWaitMinutes));
+          await ctx.wait(`${svc.name} to become stable`, () => waitStable(ecs, ctx.outputs.services.clusterName, [svc.name], ctx.options.maxWaitMinutes, ctx.signal));
         } catch (error) {
           throw new Error(`${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`);
         }

@@ -72,7 +72,7 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
     describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: target(ctx), maxWaitMinutes: ctx.options.maxWaitMinutes } }],
     async run(ctx) {
       const id = ctx.result<Point>("pick-restore-point").targetId;
-      await ctx.wait(`${id} to become available`, () => waitInstanceAvailable(rdsOf(ctx), id, ctx.options.maxWaitMinutes));
+      await ctx.wait(`${id} to become available`, () => waitInstanceAvailable(rdsOf(ctx), id, ctx.options.maxWaitMinutes, ctx.signal));
       const i = (await describeInstance(rdsOf(ctx), id))!;
       return { instanceIdentifier: id, address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? db(ctx).port };
     },

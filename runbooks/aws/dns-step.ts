@@ -26,7 +26,7 @@ export function moveDnsStep<O extends WaitOptions>(p: { id: string; title: strin
     },
     async run(ctx) {
       const before = recordValue(await getFailoverRecord(r53(ctx), dnsOf(ctx), dnsOf(ctx).primarySetIdentifier));
-      await ctx.wait("Route 53 change to be INSYNC", () => applyRecord(r53(ctx), dnsOf(ctx), record(ctx), `${ctx.runbook} run ${ctx.runId}`, ctx.options.maxWaitMinutes));
+      await ctx.wait("Route 53 change to be INSYNC", () => applyRecord(r53(ctx), dnsOf(ctx), record(ctx), `${ctx.runbook} run ${ctx.runId}`, ctx.options.maxWaitMinutes, ctx.signal));
       return { record: dnsOf(ctx).recordName, previous: before ?? null, value: p.target(ctx).value };
     },
     async verify(ctx) {

@@ -48,10 +48,10 @@ export function describeUpsert(dns: Dns, record: ResourceRecordSet): PlannedActi
 }
 
 /** UPSERTs the record and waits (SDK waiter, bounded) until Route 53 reports INSYNC. */
-export async function applyRecord(r53: Route53Client, dns: Dns, record: ResourceRecordSet, comment: string, maxWaitMinutes: number): Promise<string> {
+export async function applyRecord(r53: Route53Client, dns: Dns, record: ResourceRecordSet, comment: string, maxWaitMinutes: number, signal?: AbortSignal): Promise<string> {
   const res = await r53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: dns.hostedZoneId, ChangeBatch: { Comment: comment, Changes: [{ Action: "UPSERT", ResourceRecordSet: record }] } }));
   const changeId = res.ChangeInfo!.Id!;
-  await waitUntilResourceRecordSetsChanged({ client: r53, ...waiterTiming(maxWaitMinutes, 5, 30) }, { Id: changeId });
+  await waitUntilResourceRecordSetsChanged({ client: r53, ...waiterTiming(maxWaitMinutes, 5, 30, signal) }, { Id: changeId });
   return changeId;
 }
 

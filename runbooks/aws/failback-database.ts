@@ -46,7 +46,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
       if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
         await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, DBSnapshotIdentifier: snapshotId(ctx), Tags: tags("failback", ctx.runId) }));
       }
-      await ctx.wait(`snapshot ${snapshotId(ctx)}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes));
+      await ctx.wait(`snapshot ${snapshotId(ctx)}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes, ctx.signal));
       const s = (await snapshotStatus(rds, snapshotId(ctx)))!;
       return { snapshotId: snapshotId(ctx), snapshotArn: s.arn, recoveryPointAt: s.createdAt ?? new Date().toISOString(), recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}` };
     },
@@ -65,7 +65,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
         const source = ctx.result<{ snapshotArn: string }>("snapshot-dr-db").snapshotArn;
         await rds.send(new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: source, TargetDBSnapshotIdentifier: snapshotId(ctx), KmsKeyId: prod(ctx).database.kmsKeyArn, CopyTags: true }));
       }
-      await ctx.wait(`copy of ${snapshotId(ctx)} in ${prod(ctx).region}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes));
+      await ctx.wait(`copy of ${snapshotId(ctx)} in ${prod(ctx).region}`, () => waitSnapshotAvailable(rds, snapshotId(ctx), ctx.options.maxWaitMinutes, ctx.signal));
       return { snapshotId: snapshotId(ctx), region: prod(ctx).region };
     },
   },
@@ -89,7 +89,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
     describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${prod(ctx).region})`, detail: { DBInstanceIdentifier: newPrimaryId(ctx), maxWaitMinutes: ctx.options.maxWaitMinutes } }],
     async run(ctx) {
       const rds = ctx.aws(RDSClient, prod(ctx).region);
-      await ctx.wait(`${newPrimaryId(ctx)} to become available`, () => waitInstanceAvailable(rds, newPrimaryId(ctx), ctx.options.maxWaitMinutes));
+      await ctx.wait(`${newPrimaryId(ctx)} to become available`, () => waitInstanceAvailable(rds, newPrimaryId(ctx), ctx.options.maxWaitMinutes, ctx.signal));
       const i = (await describeInstance(rds, newPrimaryId(ctx)))!;
       return { instanceIdentifier: newPrimaryId(ctx), address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? prod(ctx).database.port };
     },

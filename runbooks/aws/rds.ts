@@ -77,12 +77,12 @@ export function tags(runbook: string, runId: string, extra: Record<string, strin
   return Object.entries({ "eventchain:restored-by": runbook, "eventchain:run-id": runId, "eventchain:managed-by": "runbook (not Pulumi)", ...extra }).map(([Key, Value]) => ({ Key, Value }));
 }
 
-export async function waitInstanceAvailable(rds: RDSClient, id: string, maxWaitMinutes: number): Promise<void> {
-  await waitUntilDBInstanceAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60) }, { DBInstanceIdentifier: id });
+export async function waitInstanceAvailable(rds: RDSClient, id: string, maxWaitMinutes: number, signal?: AbortSignal): Promise<void> {
+  await waitUntilDBInstanceAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60, signal) }, { DBInstanceIdentifier: id });
 }
 
-export async function waitSnapshotAvailable(rds: RDSClient, id: string, maxWaitMinutes: number): Promise<void> {
-  await waitUntilDBSnapshotAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60) }, { DBSnapshotIdentifier: id });
+export async function waitSnapshotAvailable(rds: RDSClient, id: string, maxWaitMinutes: number, signal?: AbortSignal): Promise<void> {
+  await waitUntilDBSnapshotAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60, signal) }, { DBSnapshotIdentifier: id });
 }
 
 /**

@@ -34,7 +34,7 @@ export function scaleServicesStep<O extends WaitOptions>(p: { id: string; title:
       const s = p.stack(ctx);
       const ecs = ctx.aws(ECSClient, s.region);
       await Promise.all(s.services.services.map((svc) => setDesiredCount(ecs, s.services.clusterName, svc.name, svc.recoveryCount)));
-      await ctx.wait(`services in ${s.services.clusterName} to become stable`, () => waitStable(ecs, s.services.clusterName, s.services.services.map((x) => x.name), ctx.options.maxWaitMinutes));
+      await ctx.wait(`services in ${s.services.clusterName} to become stable`, () => waitStable(ecs, s.services.clusterName, s.services.services.map((x) => x.name), ctx.options.maxWaitMinutes, ctx.signal));
       const live = await describeServices(ecs, s.services.clusterName, s.services.services.map((x) => x.name));
       return { services: live.map((l) => ({ name: l.serviceName, desiredCount: l.desiredCount, runningCount: l.runningCount })) };
     },
@@ -69,7 +69,7 @@ export async function rollServices<O extends WaitOptions>(ctx: RunContext<O>, st
   const ecs = ctx.aws(ECSClient, stack.region);
   const names = stack.services.services.map((s) => s.name);
   await Promise.all(names.map((name) => forceRedeploy(ecs, stack.services.clusterName, name)));
-  await ctx.wait(`services in ${stack.services.clusterName} to roll onto the new connection settings`, () => waitStable(ecs, stack.services.clusterName, names, ctx.options.maxWaitMinutes));
+  await ctx.wait(`services in ${stack.services.clusterName} to roll onto the new connection settings`, () => waitStable(ecs, stack.services.clusterName, names, ctx.options.maxWaitMinutes, ctx.signal));
   return names;
 }
 

@@ -25,9 +25,9 @@ export async function forceRedeploy(ecs: ECSClient, cluster: string, service: st
 }
 
 /** SDK waiter `services_stable`, bounded by `maxWaitMinutes`. */
-export async function waitStable(ecs: ECSClient, cluster: string, services: string[], maxWaitMinutes: number): Promise<void> {
+export async function waitStable(ecs: ECSClient, cluster: string, services: string[], maxWaitMinutes: number, signal?: AbortSignal): Promise<void> {
   for (let i = 0; i < services.length; i += 10) {
-    await waitUntilServicesStable({ client: ecs, ...waiterTiming(maxWaitMinutes, 15, 60) }, { cluster, services: services.slice(i, i + 10) });
+    await waitUntilServicesStable({ client: ecs, ...waiterTiming(maxWaitMinutes, 15, 60, signal) }, { cluster, services: services.slice(i, i + 10) });
   }
 }
 

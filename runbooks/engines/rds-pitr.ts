@@ -68,7 +68,7 @@ export const rdsPitr: RestoreEngine = {
   },
 
   async waitReady(ctx, target) {
-    await ctx.wait(`${target.targetId} to become available`, () => waitInstanceAvailable(rdsOf(ctx), target.targetId, ctx.options.maxWaitMinutes));
+    await ctx.wait(`${target.targetId} to become available`, () => waitInstanceAvailable(rdsOf(ctx), target.targetId, ctx.options.maxWaitMinutes, ctx.signal));
     const i = await describeInstance(rdsOf(ctx), target.targetId);
     return { instanceIdentifier: target.targetId, address: i?.Endpoint?.Address ?? null, port: i?.Endpoint?.Port ?? null };
   },
@@ -96,7 +96,7 @@ export const rdsPitr: RestoreEngine = {
     },
     async run(ctx, target) {
       await rdsOf(ctx).send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: target.targetId, DBSnapshotIdentifier: snapshotId(target), Tags: tags("point-in-time-restore", ctx.runId) }));
-      await ctx.wait(`snapshot ${snapshotId(target)}`, () => waitSnapshotAvailable(rdsOf(ctx), snapshotId(target), ctx.options.maxWaitMinutes));
+      await ctx.wait(`snapshot ${snapshotId(target)}`, () => waitSnapshotAvailable(rdsOf(ctx), snapshotId(target), ctx.options.maxWaitMinutes, ctx.signal));
       return { snapshotId: snapshotId(target), status: "available" };
     },
   },

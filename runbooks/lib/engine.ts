@@ -145,6 +145,12 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       journal.finished(step.id, "succeeded", outputs, undefined, now());
       printer.step(step.id, step.title, "succeeded", undefined, tracker.status());
     } catch (error) {
+      if (controller.signal.aborted && !(error instanceof BadInputError)) {
+        // A wait cut short by SIGINT/SIGTERM: the step is re-run (after its isDone) on --resume.
+        journal.failed(step.id, `interrupted: ${errorMessage(error)}`, now());
+        printer.step(step.id, step.title, "failed", "interrupted", tracker.status());
+        throw new InterruptedError(`interrupted during step ${step.id}`);
+      }
       journal.failed(step.id, errorMessage(error), now());
       printer.step(step.id, step.title, "failed", errorMessage(error), tracker.status());
       throw error instanceof BadInputError ? error : new StepFailedError(step.id, error);

@@ -12,7 +12,10 @@ export interface Outcome {
 export function outcomeOf(error: unknown, journal: JournalData, resumeCommand: string): Outcome {
   if (error === undefined) return { status: "succeeded", exitCode: EXIT.succeeded, failure: null };
   if (error instanceof ConfirmationError) return { status: "stopped", exitCode: EXIT.stopped, failure: { stepId: error.stepId, message: error.message, resumeCommand } };
-  if (error instanceof InterruptedError) return { status: "interrupted", exitCode: EXIT.interrupted, failure: { stepId: null, message: error.message, resumeCommand } };
+  if (error instanceof InterruptedError) {
+    const stepId = /during step (\S+)$/.exec(error.message)?.[1] ?? null;
+    return { status: "interrupted", exitCode: EXIT.interrupted, failure: { stepId, message: error.message, resumeCommand } };
+  }
   const stepId = error instanceof StepFailedError ? error.stepId : (Object.entries(journal.steps).find(([, r]) => r.status === "failed")?.[0] ?? null);
   return {
     status: "failed",

@@ -176,6 +176,36 @@ test("a run interrupted after step k resumes at step k+1", async (t) => {
   t.deepEqual(ws.journal("r4").steps.switch?.attempts, 1);
 });
 
+test("an interrupt during a wait stops the step, exits 130, and --resume runs that step again", async (t) => {
+  const { ws, base } = setup(t);
+  const calls: string[] = [];
+  const controller = new AbortController();
+  let waitCut = false;
+  const runbook = fakeRunbook(calls, {
+    prepare: {
+      run: async (ctx) => {
+        calls.push("prepare");
+        if (!waitCut) {
+          waitCut = true;
+          // A long wait (like an SDK waiter given ctx.signal) that the operator interrupts.
+          const waiting = new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("Request aborted")), { once: true }));
+          controller.abort();
+          await waiting;
+        }
+        return { did: "prepare" };
+      },
+    },
+  });
+  const first = await runRunbook(runbook, [...base, "--yes", "--run-id", "r8"], { signal: controller.signal });
+  t.is(first.exitCode, EXIT.interrupted);
+  t.is(first.report?.verdict, "interrupted");
+  t.is(first.report?.failure?.stepId, "prepare");
+  t.regex(ws.journal("r8").steps.prepare!.error!, /^interrupted: Request aborted/);
+  const second = await runRunbook(runbook, [...base, "--yes", "--resume", "r8"]);
+  t.is(second.exitCode, EXIT.succeeded, second.stdout);
+  t.deepEqual(calls, ["assess", "prepare", "prepare", "switch", "finish"]);
+});
+
 test("re-running a finished run changes nothing, and a step already in place is skipped", async (t) => {
   const { ws, base } = setup(t);
   const calls: string[] = [];

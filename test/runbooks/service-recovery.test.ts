@@ -100,6 +100,28 @@ test.serial("a deployment that never stabilises times out within --max-wait-minu
   t.regex(res.stdout, /region-failover\.ts --stack prod --force/);
 });
 
+test.serial("an interrupt stops a long waiter at once; the run exits 130 and can be resumed", async (t) => {
+  const { ws, base } = setup(t);
+  await backendDown();
+  const controller = new AbortController();
+  let described = 0;
+  const proxy = await startFaultProxy(moto().endpoint, (r) => {
+    if (r.action === "DescribeServices" && ++described > 3) {
+      // The operator presses Ctrl-C while the waiter sits between polls.
+      setImmediate(() => controller.abort());
+      return { status: 200, body: fixture("ecs-describe-services-stuck.json"), contentType: "application/x-amz-json-1.1" };
+    }
+    return undefined;
+  });
+  t.teardown(() => proxy.close());
+  const res = await runRunbook(runbook, [...base, "--service", BACKEND, "--run-id", "sr3", "--max-wait-minutes", "30", "--health-attempts", "1"], { aws: awsFor(proxy.endpoint), signal: controller.signal });
+  t.is(res.exitCode, EXIT.interrupted, res.stdout);
+  t.is(res.report?.failure?.stepId, "restart-eventchain-backend-prod");
+  const resumed = await runRunbook(runbook, [...base, "--resume", "sr3", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
+  t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout);
+  t.is(ws.journal("sr3").steps["check-eventchain-backend-prod"]!.status, "succeeded");
+});
+
 test.serial("dry run changes nothing", async (t) => {
   const { ws, base } = setup(t);
   await backendDown();
