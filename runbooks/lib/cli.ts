@@ -143,7 +143,7 @@ export async function runCli<O>(runbook: Runbook<O>, deps: Omit<CliDeps, "signal
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) process.exit(EXIT.interrupted);
-    process.stderr.write(`\n${sig}: stopping after the running step(s); the journal keeps what finished (press again to quit at once)\n`);
+    process.stderr.write(`\n${sig}: stopping (waits are cut short, no new step starts); the journal keeps what finished; continue later with --resume (press again to quit at once)\n`);
     controller.abort(new Error(sig));
   };
   process.on("SIGINT", onSignal);
