@@ -62,3 +62,73 @@ export async function fakeKube(t: ExecutionContext): Promise<FakeKube> {
   );
   return { url, kubeconfig, requests, unknown, set: (p, b) => (responses[normalize(p)] = b) };
 }
+
+/**
+ * A stateful fake Kubernetes API for the calls dr-test's application check makes through
+ * `kubectl get|create|delete --raw`: namespaces, deployments (available after `readyAfter`
+ * polls), pods, the pod proxy's health path. Object shapes follow the recorded API.
+ */
+export async function statefulKube(t: ExecutionContext, o: { readyAfter: number; source: Record<string, unknown> }): Promise<{ kubeconfig: string; namespaces: Set<string>; calls: string[] }> {
+  const namespaces = new Set(["eventchain"]);
+  const deployments = new Map<string, Record<string, unknown>>([["eventchain/eventchain-backend", o.source]]);
+  const calls: string[] = [];
+  let polls = 0;
+  const send = (res: import("node:http").ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://x");
+      const path = url.pathname;
+      calls.push(`${req.method} ${path}`);
+      const notFound = () => send(res, 404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", message: `${path} not found`, code: 404 });
+      if (path === "/version") return send(res, 200, { major: "1", minor: "29" });
+      let m = path.match(/^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?$/);
+      if (m && req.method === "GET" && m[2]) {
+        const d = deployments.get(`${m[1]}/${m[2]}`);
+        if (!d) return notFound();
+        if (m[1] === "eventchain") return send(res, 200, d);
+        polls++;
+        return send(res, 200, { ...d, status: { availableReplicas: o.readyAfter >= 0 && polls > o.readyAfter ? 1 : 0 } });
+      }
+      if (m && req.method === "POST" && !m[2]) {
+        if (!namespaces.has(m[1]!)) return notFound();
+        const d = JSON.parse(body) as { metadata: { name: string } };
+        deployments.set(`${m[1]}/${d.metadata.name}`, d as unknown as Record<string, unknown>);
+        return send(res, 201, d);
+      }
+      if (path === "/api/v1/namespaces" && req.method === "POST") {
+        const n = JSON.parse(body) as { metadata: { name: string } };
+        namespaces.add(n.metadata.name);
+        return send(res, 201, n);
+      }
+      m = path.match(/^\/api\/v1\/namespaces\/([^/]+)$/);
+      if (m) {
+        if (!namespaces.has(m[1]!)) return notFound();
+        if (req.method === "DELETE") {
+          namespaces.delete(m[1]!);
+          for (const k of [...deployments.keys()]) if (k.startsWith(`${m[1]}/`)) deployments.delete(k);
+          return send(res, 200, { kind: "Namespace", metadata: { name: m[1] }, status: { phase: "Terminating" } });
+        }
+        return send(res, 200, { kind: "Namespace", metadata: { name: m[1] }, status: { phase: "Active" } });
+      }
+      m = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods$/);
+      if (m && namespaces.has(m[1]!)) return send(res, 200, { kind: "PodList", items: [{ metadata: { name: "eventchain-backend-7c9d-x1", namespace: m[1] } }] });
+      if (/^\/api\/v1\/namespaces\/[^/]+\/pods\/eventchain-backend-7c9d-x1:\d+\/proxy\/health$/.test(path)) return send(res, 200, { status: "ok" });
+      return notFound();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), "fake-kube-"));
+  t.teardown(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:${port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`, { mode: 0o600 });
+  return { kubeconfig, namespaces, calls };
+}

@@ -128,3 +128,35 @@ test("dr-test refuses an unknown mode before doing anything", async (t) => {
   t.regex(r.message, /invalid --mode "everything": expected one of database, application, full/);
   t.deepEqual(ws.runIds(), []);
 });
+
+test.serial("dr-test --mode full: database, application (fake kube API), DNS and monitoring all pass and nothing is left behind", async (t) => {
+  const { seedStacks } = await import("../helpers/aws-seed.ts");
+  const { statefulKube } = await import("../helpers/fake-kube.ts");
+  const { CloudWatchClient, PutMetricAlarmCommand } = await import("@aws-sdk/client-cloudwatch");
+  const ws = workspace(t);
+  const endpoint = moto().endpoint;
+  const seeded = await seedStacks(endpoint, { copySnapshotToDr: false });
+  const outputs = { ...seeded.prod, kubernetes: { enabled: true, namespace: "eventchain", appDeployment: "eventchain-backend", cronJobs: [], serviceAccountRoleArn: null } };
+  // What the stack declares and region-failover ensures: the error-rate alarm on the alert topic.
+  await new CloudWatchClient({ region: "us-east-1", endpoint, maxAttempts: 1 }).send(new PutMetricAlarmCommand({
+    AlarmName: outputs.services.errorRateAlarmName, MetricName: "ErrorRate", Namespace: "EventChain", Statistic: "Average", Period: 300, Threshold: 5,
+    ComparisonOperator: "GreaterThanThreshold", EvaluationPeriods: 2, AlarmActions: [outputs.alerts.topicArn],
+  }));
+  const server = await postgresFor(t);
+  await seededDatabase(server, "eventchain", 0.05);
+  const s3 = new BackupS3Client({ region: "us-east-1", endpoint, maxAttempts: 1 });
+  await s3.send(new CreateBucketCommand({ Bucket: outputs.backup.bucketName }));
+  await backupDatabase({ conn: server.connection("eventchain"), binDir: server.binDir, s3, bucket: outputs.backup.bucketName, prefix: outputs.backup.prefixes.database });
+  const kube = await statefulKube(t, { readyAfter: 1, source: SOURCE });
+  const saved = { ...process.env };
+  Object.assign(process.env, server.env("postgres"));
+  t.teardown(() => {
+    for (const k of ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"]) if (saved[k] === undefined) delete process.env[k];
+  });
+  const r = await runRunbook(drTest, ["--outputs", ws.writeOutputs(outputs), "--state-dir", ws.stateDir, "--mode", "full", "--kubeconfig", kube.kubeconfig, "--connection", "env"], { aws: { endpoint, maxAttempts: 1 } });
+  t.is(r.exitCode, 0, r.stderr + r.message);
+  t.deepEqual(r.report!.steps.map((s) => [s.id, s.status]), [["database", "succeeded"], ["application", "succeeded"], ["dns", "succeeded"], ["monitoring", "succeeded"]]);
+  t.deepEqual([...kube.namespaces], ["eventchain"], "the throwaway namespace is gone");
+  t.true(kube.calls.some((c) => /^DELETE \/api\/v1\/namespaces\/dr-test-/.test(c)));
+  t.deepEqual(await server.query("SELECT datname FROM pg_database WHERE datname LIKE 'eventchain_verify_%'"), []);
+});
