@@ -137,7 +137,11 @@ export function renderMarkdown(results: BenchResults): string {
       const floor = c.floor ? findCase(results, c.floor) : undefined;
       const multiple = floor && !floor.error && !c.error ? `${fmt(c.seconds / floor.seconds)}× ${c.floor!.replace("floor.", "")}` : "";
       const runs = c.samples.map((x) => fmt(x.seconds)).join(", ");
-      const med = c.error ? `failed: ${c.error.split("\n")[0]!.slice(0, 120)}` : `${fmt(c.seconds)} s`;
+      const med = c.error
+        ? `failed: ${c.error.split("\n")[0]!.slice(0, 120)}`
+        : c.metrics?.timedOut
+          ? `> ${fmt(c.seconds)} s (timed out)`
+          : `${fmt(c.seconds)} s`;
       out.push(`| ${cell(c.label)} | ${cell(med)} | ${fmt(c.mbPerSec, 1)} | ${multiple} | ${runs} |`);
       if (c.phases) {
         const total = Object.values(c.phases).reduce((a, b) => a + b, 0);

@@ -59,3 +59,16 @@ test("the README block is replaced between its markers and appended when absent"
   t.is(after, `# Bench\n\nintro\n\n${README_START}\nnew\n${README_END}\n\nanalysis\n`);
   t.is(mergeIntoReadme("# Bench\n", "x\n"), `# Bench\n\n${README_START}\nx\n${README_END}\n`);
 });
+
+test("a timed-out case is shown as a lower bound", (t) => {
+  const notIn = summarise("plan.not_in", "NOT IN", [{ seconds: 120.4, metrics: { timedOut: 1 } }]);
+  const md = renderMarkdown({
+    name: "t",
+    startedAt: "2026-11-24T17:00:00Z",
+    finishedAt: "2026-11-24T17:20:00Z",
+    machine: { cpus: 2, cpuModel: "cpu", memGiB: 23, node: "v20", postgres: "PostgreSQL 15" },
+    options: { quick: false, sizeBytes: 1, reps: 1 },
+    suites: [{ id: "verify", title: "Verify", cases: [notIn], ratios: [], notes: [] }],
+  });
+  t.regex(md, /\| NOT IN \| > 120 s \(timed out\) \|/);
+});
