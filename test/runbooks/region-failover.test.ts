@@ -198,6 +198,36 @@ test.serial("a failover process killed while moving DNS resumes at that step wit
   t.is((await primaryRecord()).ResourceRecords?.[0]?.Value, seeded.dr.services.loadBalancerDnsName);
 });
 
+test.serial("Ctrl-C while Route 53 propagates stops the process at once with exit 130; --resume finishes", async (t) => {
+  const { ws, file } = setup(t);
+  const proxy = await primaryDown(t);
+  proxy.setRule((r) => {
+    if (r.service === "rds" && r.region === "us-east-1") return serviceUnavailable();
+    if (r.service === "route53" && r.action.startsWith("GET") && r.action.includes("/change/")) return { status: 200, body: fixture("route53-get-change-pending.xml") };
+    return undefined;
+  });
+  const child = spawn(process.execPath, ["--import=tsx", "runbooks/region-failover.ts", "--outputs", file, "--stack", "prod", "--state-dir", ws.stateDir, "--run-id", "fo6", "--yes", "--health-attempts", "1"], {
+    cwd: new URL("../..", import.meta.url).pathname,
+    env: { ...process.env, AWS_ENDPOINT_URL: proxy.endpoint, AWS_MAX_ATTEMPTS: "1" },
+    stdio: "ignore",
+  });
+  t.teardown(() => void child.kill("SIGKILL"));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // Wait (polling the emulator proxy, no fixed sleep) until the waiter has seen PENDING once.
+  for (let i = 0; i < 600 && child.exitCode === null; i++) {
+    if (proxy.seen.some((r) => r.service === "route53" && r.action.includes("/change/"))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGINT");
+  t.is(await exited, EXIT.interrupted);
+  const journal = ws.journal("fo6");
+  t.is(journal.status, "interrupted");
+  t.regex(journal.steps["move-dns"]!.error!, /^interrupted: /);
+  const resumed = await runRunbook(runbook, ["--resume", "fo6", "--state-dir", ws.stateDir, "--yes", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
+  t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout);
+  t.is((await primaryRecord()).ResourceRecords?.[0]?.Value, seeded.dr.services.loadBalancerDnsName);
+});
+
 test.serial("--stack dr is refused: failover starts from the primary stack", async (t) => {
   const { ws } = setup(t);
   const res = await runRunbook(runbook, ["--outputs", ws.writeOutputs(seeded.file, "o.json"), "--stack", "dr", "--state-dir", ws.stateDir, "--yes"], { aws: awsFor(moto().endpoint) });
