@@ -6,6 +6,8 @@ import { verifyBackup } from "../../runbooks/backup/verify.ts";
 import { downloadStream, BackupS3Client } from "../../runbooks/backup/s3-object.ts";
 import { loadDatabaseManifest } from "../../runbooks/backup/manifest.ts";
 import { countRows } from "../../runbooks/local/eventchain-schema.ts";
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
 import { useMoto } from "../helpers/moto.ts";
 import { canonicalDump, postgresFor, seededDatabase } from "../helpers/postgres.ts";
 
@@ -53,6 +55,9 @@ test("verify-backup passes a good backup and drops its scratch database", async 
   t.true(report.checks.some((c) => c.kind === "foreign-key"));
   t.is(report.checks.filter((c) => c.kind === "plan-check").length, 3);
   t.true(report.scratchDropped);
+  const schema = JSON.parse(readFileSync(new URL("../../runbooks/backup/verification-report.schema.json", import.meta.url), "utf8"));
+  const validate = new Ajv({ allErrors: true }).compile(schema);
+  t.true(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors));
   const left = await server.query("SELECT datname FROM pg_database WHERE datname LIKE 'eventchain_verify_%'");
   t.deepEqual(left, []);
 });
