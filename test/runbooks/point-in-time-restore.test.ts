@@ -98,10 +98,13 @@ test.serial("bad options are refused with what is allowed", async (t) => {
     [["--time", "14:30"], /invalid --time "14:30": expected an ISO 8601 time with a zone/],
     [["--time", "latest", "--target-id", "9bad--id"], /invalid --target-id "9bad--id"/],
     [["--time", "latest", "--max-wait-minutes=-1"], /invalid --max-wait-minutes "-1": expected a number greater than 0/],
+    [["--time", "latest", "--stack", "staging"], /unknown stack "staging": --outputs file ".*" holds prod, dr/],
   ];
+  const before = await awsState(moto().endpoint, seeded);
   for (const [args, message] of cases) {
     const res = await runRunbook(runbook, [...base, ...args], { aws: awsFor(moto().endpoint) });
     t.is(res.exitCode, EXIT.badInput, args.join(" "));
     t.regex(res.stdout, message);
   }
+  t.deepEqual(await awsState(moto().endpoint, seeded), before);
 });
