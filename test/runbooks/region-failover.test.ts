@@ -177,7 +177,7 @@ test.serial("a failover process killed while moving DNS resumes at that step wit
   const journalPath = join(ws.stateDir, "fo5", "journal.json");
   const exited = new Promise((resolve) => child.once("exit", resolve));
   // Poll the journal (event-driven on the child's progress, no fixed sleep) until DNS is being moved.
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 2400; i++) {
     if (existsSync(journalPath) && ws.journal("fo5").steps["move-dns"]?.status === "running") break;
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -214,7 +214,7 @@ test.serial("Ctrl-C while Route 53 propagates stops the process at once with exi
   t.teardown(() => void child.kill("SIGKILL"));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   // Wait (polling the emulator proxy, no fixed sleep) until the waiter has seen PENDING once.
-  for (let i = 0; i < 600 && child.exitCode === null; i++) {
+  for (let i = 0; i < 2400 && child.exitCode === null; i++) {
     if (proxy.seen.some((r) => r.service === "route53" && r.action.includes("/change/"))) break;
     await new Promise((r) => setTimeout(r, 50));
   }
