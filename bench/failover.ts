@@ -73,16 +73,18 @@ export interface FailoverDeps {
   reset: () => Promise<void>;
 }
 
-export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { dbMs: number; ecsMs: number; dnsMs: number }): Case & { proxy: () => DelayProxy | undefined; close: () => Promise<void> } {
+export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { dbMs: number; ecsMs: number; dnsMs: number }): Case & { proxy: () => DelayProxy | undefined; criticalSteps: () => string[]; close: () => Promise<void> } {
   let proxy: DelayProxy | undefined;
   let dir: string | undefined;
   let outputsFile = "";
   let dependsOn: Map<string, string[]> | undefined;
+  let lastPath: string[] = [];
   const argv = () => ["--outputs", outputsFile, "--state-dir", join(dir!, "runs"), ...deps.argv];
   return {
     id: "ours.region_failover",
     label: "region-failover behind the delaying proxy",
     proxy: () => proxy,
+    criticalSteps: () => lastPath,
     prepare: async () => {
       proxy ??= await startDelayProxy({ target: motoEndpoint, delays: FAILOVER_DELAYS, pending: failoverHolds(holds.dbMs, holds.ecsMs, holds.dnsMs) });
       dir ??= await mkdtemp(join(tmpdir(), "eventchain-bench-failover-"));
@@ -101,6 +103,7 @@ export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { 
       if (r.exitCode !== 0 || !r.report) throw new Error(`region-failover exited ${r.exitCode}: ${out.text.trim().split("\n").slice(-3).join(" | ")}`);
       const steps: TimedStep[] = r.report.steps.map((s) => ({ id: s.id, seconds: (s.durationMs ?? 0) / 1000, dependsOn: dependsOn!.get(s.id) ?? [] }));
       const measured = criticalPath(steps);
+      lastPath = measured.path;
       // Subtract each polling lag from the step it happened in: what a perfect waiter would take.
       const lags = proxy!.holds().filter((h) => h.lagMs !== null && h.seenReadyAt !== null);
       const ideal = steps.map((s) => {

@@ -279,6 +279,7 @@ const failoverSuite: SuiteRunner = async (ctx, progress) => {
     notes: [
       `Injected latencies (ms): ${Object.entries(FAILOVER_DELAYS).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
       `Holds: the restored DB instance reports \`creating\` for ${holds.dbMs / 1000} s after the restore call, the DR services no running task for ${holds.ecsMs / 1000} s after the scale-up, the DNS change PENDING for ${holds.dnsMs / 1000} s.`,
+      `Critical path (last run): ${c.criticalSteps().join(" → ")}; steps off it ran side by side with it.`,
       `Medians: total ${result!.seconds.toFixed(2)} s, critical path ${m.criticalPathSeconds?.toFixed(2)} s, with perfect polling ${m.idealCriticalPathSeconds?.toFixed(2)} s, all steps in sequence ${m.sequentialSeconds?.toFixed(2)} s; ${m.apiCalls} API calls.`,
     ],
   };
