@@ -109,6 +109,18 @@ test.serial("refuses to fail over a healthy primary without --force, changing no
   t.deepEqual(await awsState(moto().endpoint, seeded), before);
 });
 
+test.serial("a failing health check alone is enough to fail over without --force", async (t) => {
+  const { ws, base } = setup(t);
+  const proxy = await startFaultProxy(moto().endpoint, (r) =>
+    r.service === "route53" && r.action.includes("/status") ? { status: 200, body: fixture("route53-get-health-check-status-failing.xml") } : undefined,
+  );
+  t.teardown(() => proxy.close());
+  const res = await runRunbook(runbook, [...base, "--yes", "--run-id", "fo7", "--health-attempts", "1"], { aws: awsFor(proxy.endpoint) });
+  t.is(res.exitCode, EXIT.succeeded, res.stdout);
+  t.like(ws.journal("fo7").steps["assess-primary"]!.outputs, { healthCheckHealthy: false, primaryHealthy: false, forced: false, database: "eventchain-prod-db is available" });
+  t.regex(ws.journal("fo7").steps["assess-primary"]!.outputs!.healthCheck as string, /1\/3 checkers report success/);
+});
+
 test.serial("--force fails over a primary that looks healthy", async (t) => {
   const { base } = setup(t);
   const res = await runRunbook(runbook, [...base, "--yes", "--force", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
