@@ -1,27 +1,12 @@
 /** Stack outputs matching infra/outputs.ts, built from what a seed created (or defaults for unit tests). */
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
 import type { StackOutputs } from "../../infra/outputs.ts";
 
-export const OBJECTIVES = {
-  critical: { rtoMinutes: 60, rpoMinutes: 15 },
-  important: { rtoMinutes: 240, rpoMinutes: 60 },
-  standard: { rtoMinutes: 1440, rpoMinutes: 1440 },
-};
-
-export const CLASSIFICATION = {
-  "primary-database": "critical",
-  payments: "critical",
-  authentication: "critical",
-  "core-api": "critical",
-  "media-storage": "important",
-  analytics: "important",
-  notifications: "important",
-  search: "important",
-  cache: "standard",
-  "code-and-images": "standard",
-  "logging-monitoring": "standard",
-  "dev-staging": "standard",
-  "docs-internal-tools": "standard",
-} as const;
+/** The project-wide objectives and classification, read from Pulumi.yaml (their one source). */
+const project = parse(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as { config: Record<string, { value: unknown }> };
+export const OBJECTIVES = project.config["eventchain-dr:objectives"]!.value as StackOutputs["objectives"];
+export const CLASSIFICATION = project.config["eventchain-dr:classification"]!.value as StackOutputs["classification"];
 
 export interface StackFacts {
   stack: "prod" | "dr";
