@@ -5,9 +5,11 @@
  * test restore into a throwaway server comparing key counts. The password comes from the
  * REDISCLI_AUTH environment variable (never an option, never logged).
  *
- * ElastiCache refuses SYNC from clients, so this runbook serves self-managed Redis (and the
- * drill); the stack's ElastiCache snapshots (window + retention in the outputs) cover the cache.
+ * ElastiCache refuses SYNC from clients and AWS Backup does not cover it: without
+ * `--redis-host`, the runbook snapshots the stack's replication group and exports the snapshot
+ * to the backup bucket (the scheduled `redis-export` job runs it that way).
  *
+ *   npx tsx runbooks/backup-redis.ts --stack prod                                   # ElastiCache
  *   REDISCLI_AUTH=… npx tsx runbooks/backup-redis.ts --stack prod --redis-host 10.0.3.7
  */
 import { Redis } from "ioredis";
@@ -17,27 +19,70 @@ import { backupRedis, restoreRedisToNewServer } from "./backup/redis-export.ts";
 import { listBackups, olderThanRetention, type ArtifactManifest } from "./backup/manifest.ts";
 import { BackupS3Client, verifyObject } from "./backup/s3-object.ts";
 import { findRedisBinaries } from "./local/redis.ts";
+import { exportElastiCacheSnapshot } from "./backup/elasticache-export.ts";
+import { ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
 
 export interface BackupRedisOptions {
-  host: string;
+  /** Self-managed Redis host; absent = the stack's ElastiCache replication group. */
+  host: string | undefined;
   port: number;
   testRestore: boolean;
+  maxWaitMinutes: number;
 }
 
 export function parseBackupRedisOptions(raw: RawOptions): BackupRedisOptions {
   const host = typeof raw["redis-host"] === "string" ? raw["redis-host"] : undefined;
-  if (!host || !/^[A-Za-z0-9.-]{1,253}$/.test(host)) {
-    throw new BadInputError(`invalid --redis-host "${String(host ?? "")}": expected the host name or IPv4 address of a self-managed Redis (ElastiCache is covered by its own snapshots)`);
+  if (host !== undefined && !/^[A-Za-z0-9.-]{1,253}$/.test(host)) {
+    throw new BadInputError(`invalid --redis-host "${host}": expected the host name or IPv4 address of a self-managed Redis`);
   }
-  return { host, port: positiveInt(raw, "redis-port", 6379, 65535), testRestore: raw["test-restore"] === true };
+  if (host === undefined && raw["test-restore"] === true) throw new BadInputError("--test-restore needs --redis-host: an ElastiCache export is restored by seeding a new replication group");
+  return { host, port: positiveInt(raw, "redis-port", 6379, 65535), testRestore: raw["test-restore"] === true, maxWaitMinutes: positiveInt(raw, "max-wait-minutes", 60, 24 * 60) };
 }
 
 type Ctx = RunContext<BackupRedisOptions>;
 const s3Of = (ctx: Ctx) => ctx.aws(BackupS3Client, ctx.outputs.region);
 const kmsOf = (ctx: Ctx) => (ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined);
+
+/** Backups older than the retention objective (the lifecycle rule deletes them; this never does). */
+function retentionStep(after: string): Step<BackupRedisOptions> {
+  return {
+    id: "retention-report",
+    title: "Report Redis backups older than the retention objective (the lifecycle rule deletes them)",
+    dependsOn: [after],
+    describe: (ctx) => [{ kind: "aws", action: `s3:ListObjectsV2 (${ctx.outputs.region})`, detail: { Prefix: ctx.outputs.backup.prefixes.redis } }],
+    async run(ctx) {
+      const days = ctx.outputs.backup.retentionDays.redis;
+      const all = await listBackups(s3Of(ctx), ctx.outputs.backup.bucketName, ctx.outputs.backup.prefixes.redis);
+      const old = olderThanRetention(all, days, new Date());
+      if (old.length) ctx.log.warn(`${old.length} Redis backup(s) older than ${days} days remain: ${old.map((b) => b.backupId).join(", ")}`);
+      return { backups: all.length, olderThanRetention: old.map((b) => b.backupId), deleted: [] };
+    },
+  };
+}
+
+/** ElastiCache: snapshot + export to the bucket (AWS Backup does not cover ElastiCache; SYNC is refused). */
+const elastiCacheSteps: Step<BackupRedisOptions>[] = [
+  {
+    id: "snapshot-and-export",
+    title: "Snapshot the ElastiCache replication group and export the snapshot to the backup bucket",
+    describe: (ctx) => [
+      { kind: "aws", action: `elasticache:CreateSnapshot + DescribeSnapshots (${ctx.outputs.region})`, detail: { ReplicationGroupId: ctx.outputs.cache.replicationGroupId } },
+      { kind: "aws", action: `elasticache:CopySnapshot (${ctx.outputs.region})`, detail: { TargetBucket: ctx.outputs.backup.bucketName } },
+      { kind: "aws", action: `s3:ListObjectsV2 + s3:HeadObject + s3:PutObject manifest (${ctx.outputs.region})` },
+    ],
+    async run(ctx) {
+      const rg = ctx.outputs.cache.replicationGroupId;
+      if (!rg) throw new BadInputError(`stack ${ctx.outputs.stack} runs no ElastiCache (cache.replicationGroupId is null): expected --redis-host for a self-managed Redis`);
+      const m = await ctx.wait("snapshot and export", () =>
+        exportElastiCacheSnapshot({ ec: ctx.aws(ElastiCacheClient, ctx.outputs.region), s3: s3Of(ctx), replicationGroupId: rg, bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.redis, kmsKeyId: kmsOf(ctx), maxWaitMs: ctx.options.maxWaitMinutes * 60_000 }),
+      );
+      return { backupId: m.backupId, snapshot: m.facts.snapshot, exportedObjects: m.facts.exportedObjects };
+    },
+  },
+];
 
 const steps: Step<BackupRedisOptions>[] = [
   {
@@ -48,13 +93,14 @@ const steps: Step<BackupRedisOptions>[] = [
       { kind: "aws", action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`, detail: { Bucket: ctx.outputs.backup.bucketName, Key: `${ctx.outputs.backup.prefixes.redis}<backup id>/dump.rdb.gz`, ChecksumAlgorithm: "SHA256" } },
     ],
     async run(ctx) {
+      const host = ctx.options.host!;
       const { cli } = await findRedisBinaries();
       const password = process.env.REDISCLI_AUTH;
-      const client = new Redis({ host: ctx.options.host, port: ctx.options.port, ...(password ? { password } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
+      const client = new Redis({ host, port: ctx.options.port, ...(password ? { password } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
       await client.connect();
       try {
         const manifest = await ctx.wait("redis-cli --rdb → S3", () =>
-          backupRedis({ source: { host: ctx.options.host, port: ctx.options.port, password, redisCli: cli }, client, s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.redis, kmsKeyId: kmsOf(ctx) }),
+          backupRedis({ source: { host, port: ctx.options.port, password, redisCli: cli }, client, s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.redis, kmsKeyId: kmsOf(ctx) }),
         );
         return { backupId: manifest.backupId, object: manifest.objects[0], totalKeys: manifest.facts.totalKeys };
       } finally {
@@ -92,19 +138,6 @@ const steps: Step<BackupRedisOptions>[] = [
       }
     },
   },
-  {
-    id: "retention-report",
-    title: "Report Redis backups older than the retention objective (the lifecycle rule deletes them)",
-    dependsOn: ["verify-object"],
-    describe: (ctx) => [{ kind: "aws", action: `s3:ListObjectsV2 (${ctx.outputs.region})`, detail: { Prefix: ctx.outputs.backup.prefixes.redis } }],
-    async run(ctx) {
-      const days = ctx.outputs.backup.retentionDays.redis;
-      const all = await listBackups(s3Of(ctx), ctx.outputs.backup.bucketName, ctx.outputs.backup.prefixes.redis);
-      const old = olderThanRetention(all, days, new Date());
-      if (old.length) ctx.log.warn(`${old.length} Redis backup(s) older than ${days} days remain: ${old.map((b) => b.backupId).join(", ")}`);
-      return { backups: all.length, olderThanRetention: old.map((b) => b.backupId), deleted: [] };
-    },
-  },
 ];
 
 export const runbook: Runbook<BackupRedisOptions> = {
@@ -112,12 +145,13 @@ export const runbook: Runbook<BackupRedisOptions> = {
   summary: "RDB snapshot of a self-managed Redis to the backup bucket, verified by reading it back",
   system: "cache",
   options: {
-    "redis-host": { type: "string", description: "Redis host (password from REDISCLI_AUTH)" },
+    "redis-host": { type: "string", description: "Self-managed Redis host (password from REDISCLI_AUTH); without it, the stack's ElastiCache group is snapshotted and exported" },
+    "max-wait-minutes": { type: "string", description: "Longest wait for the ElastiCache snapshot and export", default: "60" },
     "redis-port": { type: "string", description: "Redis port", default: "6379" },
     "test-restore": { type: "boolean", description: "Also restore into a throwaway Redis and compare the key count" },
   },
   parseOptions: parseBackupRedisOptions,
-  steps,
+  steps: (options) => (options.host ? [...steps, retentionStep("verify-object")] : [...elastiCacheSteps, retentionStep("snapshot-and-export")]),
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
