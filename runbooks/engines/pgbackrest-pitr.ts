@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { adoptPostgres, findPostgresBinDir } from "../local/postgres.ts";
-import { info, latestArchivedAt, restoreToTime, assertStanza, type PgBackRestConfig } from "../backup/pgbackrest.ts";
+import { info, latestArchivedAt, pgbackrest, restoreToTime, assertStanza, type PgBackRestConfig } from "../backup/pgbackrest.ts";
 import { BadInputError } from "../lib/errors.ts";
 import type { PitrContext, RestoreEngine, RestoreTarget } from "../lib/restore-engine.ts";
 import type { RawOptions } from "../lib/types.ts";
@@ -25,6 +25,8 @@ interface Restored {
   baseDir: string;
   socketDir: string;
   port: number;
+  /** When the restore finished (a later backup in the stanza is the recovered cluster's). */
+  restoredAt: string;
 }
 
 const cfgOf = (ctx: PitrContext<PgBackRestEngineOptions>): PgBackRestConfig => ({
@@ -103,7 +105,7 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     await restoreToTime(cfgOf(ctx), { targetDataDir: dataDir, time: new Date(target.restoreTime) });
     const server = await adoptPostgres({ binDir: await findPostgresBinDir(), baseDir, dataDir, password: "" });
     await server.start();
-    const restored: Restored = { dataDir, baseDir, socketDir: server.socketDir, port: server.port };
+    const restored: Restored = { dataDir, baseDir, socketDir: server.socketDir, port: server.port, restoredAt: new Date().toISOString() };
     return { ...restored, instanceIdentifier: target.targetId };
   },
 
@@ -149,12 +151,47 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     }
   },
 
+  snapshot: {
+    describe(ctx, target) {
+      const dir = join(baseDirOf(ctx, target), "data");
+      return [
+        { kind: "command", action: `ALTER SYSTEM SET archive_command = 'pgbackrest … --pg1-path=${dir} archive-push %p'; SELECT pg_reload_conf()` },
+        { kind: "command", action: `pgbackrest --stanza=${ctx.options.engineOptions.stanza} backup --type=full --pg1-path=${dir} (the recovered cluster, new timeline)` },
+      ];
+    },
+    async exists(ctx) {
+      const r = ctx.peek<Restored>("restore");
+      if (!r) return false;
+      const { backups } = await info(cfgOf(ctx));
+      const after = backups.filter((b) => Date.parse(b.startedAt) >= Date.parse(r.restoredAt) - 1000).pop();
+      return after ? { backupLabel: after.label, note: "a backup of the recovered cluster already exists" } : false;
+    },
+    async run(ctx) {
+      const r = ctx.result<Restored>("restore");
+      const cfg = cfgOf(ctx);
+      const c = await connect(r, "postgres");
+      try {
+        // The restored postgresql.conf archives with the source's pg1-path: point it at this cluster.
+        const command = `pgbackrest --config=${cfg.configFile} --stanza=${cfg.stanza} --pg1-path=${r.dataDir} archive-push %p`;
+        await c.query(`ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
+        await c.query("SELECT pg_reload_conf()");
+      } finally {
+        await c.end();
+      }
+      const backup = await ctx.wait("full backup of the recovered cluster", () =>
+        pgbackrest(cfg, ["backup", "--type=full", `--pg1-path=${r.dataDir}`, `--pg1-port=${r.port}`, `--pg1-socket-path=${r.socketDir}`]).then(() => info(cfg)),
+      );
+      const last = backup.backups[backup.backups.length - 1]!;
+      return { backupLabel: last.label, lsnStart: last.lsnStart, repoSizeBytes: last.repoSizeBytes };
+    },
+  },
+
   nextSteps(ctx, target) {
     const r = ctx.peek<Restored>("restore");
     return [
       `The recovered cluster runs from ${r?.dataDir ?? join(baseDirOf(ctx, target), "data")} on 127.0.0.1:${r?.port ?? "<port>"} (socket ${r?.socketDir ?? "<socket dir>"}), promoted at ${target.restoreTime}.`,
       "Run verify-backup --database against it before pointing the application at it.",
-      "Create a new pgBackRest stanza for the recovered cluster (new timeline) and take a full backup at once.",
+      `A full backup of the recovered cluster (new timeline) is in stanza ${ctx.options.engineOptions.stanza}${ctx.peek<{ backupLabel?: string }>("snapshot")?.backupLabel ? ` (${ctx.peek<{ backupLabel?: string }>("snapshot")!.backupLabel})` : ""}; its WAL archives there too. Make sure the old primary no longer archives into the stanza.`,
       "Keep the old data directory until the incident review is closed; nothing was deleted.",
     ];
   },
