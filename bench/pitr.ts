@@ -53,6 +53,16 @@ export async function writeTraffic(client: pg.Client, walBytes: number): Promise
   return written();
 }
 
+/** Waits until the server's clock is past `t` (polling, a few ms apart). */
+async function waitUntilServerPasses(client: pg.Client, t: Date): Promise<void> {
+  for (;;) {
+    const { rows } = await client.query<{ ms: string }>("SELECT extract(epoch FROM ($1::timestamptz - clock_timestamp())) * 1000 AS ms", [t]);
+    const ms = Number(rows[0]!.ms);
+    if (ms < 0) return;
+    await new Promise((r) => setTimeout(r, Math.min(Math.ceil(ms) + 1, 1000)));
+  }
+}
+
 async function insertWitness(client: pg.Client, barcode: string): Promise<void> {
   await client.query("INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (1, 1, 'W-0', 1, 'sold', $1)", [barcode]);
 }
@@ -67,15 +77,25 @@ export async function preparePitr(d: Dataset, o: { dir: string; stanza: string; 
     const witnesses = { before: witness(o.stanza, "before"), after: witness(o.stanza, "after") };
     const stopLsn = backup.value.lsnStop;
     await writeTraffic(client, o.walBytes);
+    // pgBackRest reports the backup's stop in whole seconds (C's wrapper rounds it up): T must
+    // lie after it, or no backup set qualifies. Wait out the remainder, measured, not fixed.
+    await waitUntilServerPasses(client, new Date(backup.value.stoppedAt));
     await insertWitness(client, witnesses.before);
-    const { rows } = await client.query<{ t: Date; d: string }>("SELECT clock_timestamp() AS t, pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint AS d", [stopLsn]);
+    // T is a JS Date (milliseconds); the witness committed at microsecond precision. Round T up
+    // to the next millisecond, and let the server's clock pass T before the row after T.
+    const { rows } = await client.query<{ t: string; d: string }>(
+      "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::numeric AS t, pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint AS d",
+      [stopLsn],
+    );
+    const target = new Date(Math.floor(Number(rows[0]!.t)) + 1);
+    await waitUntilServerPasses(client, target);
     await insertWitness(client, witnesses.after);
     // `check` switches WAL and waits until the segment holding the witnesses is archived.
     await pgbackrest(cfg, ["check"], env);
     return {
       cfg,
       env,
-      target: rows[0]!.t,
+      target,
       walBytes: Number(rows[0]!.d),
       backupSeconds: backup.seconds,
       backupBytes: backup.value.sizeBytes,
