@@ -6,7 +6,7 @@
  * returns (and, as a last resort, when this process exits).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./ports.ts";
 
 export interface MotoServer {
   /** e.g. http://127.0.0.1:41234 — pass as `endpoint` or `AWS_ENDPOINT_URL`. */
@@ -24,20 +24,6 @@ export interface StartMotoOptions {
   command?: string;
   /** How long to wait for the server to answer, in ms. Default 20000. */
   startTimeoutMs?: number;
-}
-
-/** A port the kernel reports free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function answers(endpoint: string): Promise<boolean> {

@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
 import pg from "pg";
-import { createServer } from "node:net";
+import { freePort } from "./ports.ts";
+export { freePort };
 
 /** Connection settings for `pg` and for libpq tools (via {@link LocalPostgres.env}). */
 export interface PgConnection {
@@ -59,19 +60,6 @@ export interface LocalPostgres {
   running(): Promise<boolean>;
   /** Stops the server (immediate) if running and removes its whole temp directory. */
   destroy(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (asked from the kernel, never a fixed number). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port assigned"))));
-    });
-  });
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;

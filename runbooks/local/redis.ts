@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $, type ProcessPromise } from "zx";
 import { Redis } from "ioredis";
-import { freePort } from "./postgres.ts";
+import { freePort } from "./ports.ts";
 
 export interface LocalRedis {
   readonly baseDir: string;
