@@ -7,13 +7,15 @@
 import type { z } from "zod";
 import type { stackConfigSchema } from "./config-schema.ts";
 import { objectiveFor, type Classification, type Objectives } from "./objectives.ts";
+import { FIGURES } from "./posture-figures.ts";
 import { longestIntervalMinutes, parseDailyWindow, parseWeeklyWindow, windowsOverlap } from "./validators.ts";
 
 export const NAMESPACE = "eventchain-dr";
 export type Parsed = z.output<typeof stackConfigSchema>;
 
-/** Worst-case data loss of RDS point-in-time restore: transaction logs ship every 5 minutes. */
-export const PITR_LAG_MINUTES = 5;
+/** Worst-case data loss of RDS point-in-time restore, in the source region and in the peer. */
+const PITR_LOSS_MINUTES = FIGURES.rdsLogUploadInterval.value;
+const PITR_REGIONAL_LOSS_MINUTES = FIGURES.rdsLogUploadInterval.value + FIGURES.rdsCrossRegionLogCopyLag.value;
 
 /** Pulumi key for a schema path: `region` is `aws:region`, the rest are namespaced. */
 export function keyFor(path: ReadonlyArray<PropertyKey>): string {
@@ -91,12 +93,12 @@ export function objectiveProblems(c: Parsed): string[] {
   const classification = c.classification as Classification;
   const db = objectiveFor("primary-database", objectives, classification);
   const snapshotEvery = longestIntervalMinutes(c.schedules.databaseBackup);
-  const dbLoss = c.database.pointInTimeRecovery ? PITR_LAG_MINUTES : snapshotEvery;
+  const dbLoss = c.database.pointInTimeRecovery ? PITR_LOSS_MINUTES : snapshotEvery;
   if (db.rpoMinutes < dbLoss) {
     out.push(problem(["database", "pointInTimeRecovery"], c.database.pointInTimeRecovery,
       `true: primary-database is ${db.tier} (RPO ${db.rpoMinutes} min) but without point-in-time recovery its only mechanism is schedules.databaseBackup "${c.schedules.databaseBackup}", which loses up to ${dbLoss} min`));
   }
-  const regionalLoss = c.database.replicateBackupsToPeer && c.database.pointInTimeRecovery ? PITR_LAG_MINUTES : c.backup.copyToPeer ? snapshotEvery : Infinity;
+  const regionalLoss = c.database.replicateBackupsToPeer && c.database.pointInTimeRecovery ? PITR_REGIONAL_LOSS_MINUTES : c.backup.copyToPeer ? snapshotEvery : Infinity;
   if (db.rpoMinutes < regionalLoss && db.rpoMinutes >= dbLoss) {
     out.push(problem(["database", "replicateBackupsToPeer"], c.database.replicateBackupsToPeer,
       `true: primary-database is ${db.tier} (RPO ${db.rpoMinutes} min) but in a regional disaster its copies in ${c.peerRegion} lose up to ${regionalLoss === Infinity ? "everything (nothing is copied)" : `${regionalLoss} min`}`));

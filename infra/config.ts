@@ -16,7 +16,7 @@ import { stackConfigSchema } from "./config-schema.ts";
 import { crossFieldProblems, keyFor, NAMESPACE, objectiveProblems, type Parsed, problem, show } from "./config-rules.ts";
 import type { Classification, Objectives } from "./objectives.ts";
 
-export { crossFieldProblems, keyFor, NAMESPACE, objectiveProblems, PITR_LAG_MINUTES, problem } from "./config-rules.ts";
+export { crossFieldProblems, keyFor, NAMESPACE, objectiveProblems, problem } from "./config-rules.ts";
 
 export type StackConfig = Omit<Parsed, "objectives" | "classification"> & {
   stack: string;
