@@ -10,6 +10,14 @@
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "./objectives.ts";
 
+/**
+ * Where ElastiCache writes a snapshot export in the backup bucket. Export names may not contain
+ * "/", so exports land at the top of the bucket under this name prefix, not under `redis/`; the
+ * bucket grants ElastiCache write access to exactly this prefix and expires it with the Redis
+ * retention.
+ */
+export const ELASTICACHE_EXPORT_PREFIX = "redis-export-";
+
 /** Bumped whenever a field is removed or changes meaning. */
 export const OUTPUTS_CONTRACT_VERSION = 1;
 

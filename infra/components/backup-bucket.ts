@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ELASTICACHE_EXPORT_PREFIX } from "../outputs.ts";
 import { customerKey } from "./kms.ts";
 import { SecureBucket } from "./secure-bucket.ts";
 
@@ -20,7 +21,9 @@ export interface BackupBucketArgs {
 /**
  * The logical-backup bucket: versioned, Object Lock (GOVERNANCE default retention), SSE-KMS with
  * its own customer key, private, TLS-only, and retention by age per prefix (S3 lifecycle, not by
- * counting files). ElastiCache may write its daily snapshot export under `redis/` only.
+ * counting files). ElastiCache may write its daily snapshot export under `redis/` and under the
+ * top-level `redis-export-` name prefix (export names cannot contain "/"), both expired with the
+ * Redis retention.
  */
 export class BackupBucket extends pulumi.ComponentResource {
   readonly storage: SecureBucket;
@@ -39,14 +42,17 @@ export class BackupBucket extends pulumi.ComponentResource {
     this.storage = new SecureBucket(name, {
       kmsKeyArn: this.kmsKey.arn,
       objectLockDays: args.objectLockDays,
-      expiry: (Object.keys(BACKUP_PREFIXES) as BackupKind[]).map((kind) => ({ prefix: BACKUP_PREFIXES[kind], days: args.retentionDays[kind] })),
+      expiry: [
+        ...(Object.keys(BACKUP_PREFIXES) as BackupKind[]).map((kind) => ({ prefix: BACKUP_PREFIXES[kind], days: args.retentionDays[kind] })),
+        { prefix: ELASTICACHE_EXPORT_PREFIX, days: args.retentionDays.redis },
+      ],
       extraStatements: (arn) => [
         {
           Sid: "ElastiCacheExportsRedisSnapshots",
           Effect: "Allow",
           Principal: { Service: elasticache },
           Action: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts"],
-          Resource: [pulumi.interpolate`${arn}/${BACKUP_PREFIXES.redis}*`],
+          Resource: [pulumi.interpolate`${arn}/${BACKUP_PREFIXES.redis}*`, pulumi.interpolate`${arn}/${ELASTICACHE_EXPORT_PREFIX}*`],
           Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
         },
         {

@@ -7,6 +7,7 @@
  */
 import { CopySnapshotCommand, CreateSnapshotCommand, DescribeSnapshotsCommand, type ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { ELASTICACHE_EXPORT_PREFIX } from "../../infra/outputs.ts";
 import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "./manifest.ts";
 import { newBackupId } from "./pg-logical.ts";
 import { putJson } from "./s3-object.ts";
@@ -14,7 +15,7 @@ import { putJson } from "./s3-object.ts";
 /** Pure: snapshot names ElastiCache accepts (letters, digits, hyphens; a letter first; ≤ 255). */
 export function exportNames(replicationGroupId: string, backupId: string): { snapshot: string; exported: string } {
   const stamp = backupId.toLowerCase();
-  return { snapshot: `${replicationGroupId}-backup-${stamp}`, exported: `redis-export-${replicationGroupId}-${stamp}` };
+  return { snapshot: `${replicationGroupId}-backup-${stamp}`, exported: `${ELASTICACHE_EXPORT_PREFIX}${replicationGroupId}-${stamp}` };
 }
 
 export interface ElastiCacheExportParams {
