@@ -18,6 +18,14 @@ import { SYSTEM_IDS, TIERS } from "./objectives.ts";
  */
 export const ELASTICACHE_EXPORT_PREFIX = "redis-export-";
 
+/**
+ * A scheduled backup job (a Kubernetes CronJob) runs a runbook with its job id in this
+ * environment variable; when the run fails, the runbook publishes `JOB_FAILURE_METRIC` (value 1,
+ * dimensions Job and Stack), which the job's alarm watches. Successes publish nothing.
+ */
+export const BACKUP_JOB_ENV = "BACKUP_JOB";
+export const JOB_FAILURE_METRIC = { namespace: "EventChain/Backups", metricName: "JobFailed" } as const;
+
 /** Bumped whenever a field is removed or changes meaning. */
 export const OUTPUTS_CONTRACT_VERSION = 1;
 

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ECRClient } from "@aws-sdk/client-ecr";
-import { snsSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/notify.ts";
 import { bundleRepository, compareImageTags, verifyBundle } from "./backup/code-bundle.ts";
 import type { ArtifactManifest } from "./backup/manifest.ts";
 import { BackupS3Client, verifyObject } from "./backup/s3-object.ts";
@@ -89,4 +89,4 @@ export const runbook: Runbook<BackupCodeOptions> = {
   steps,
 };
 
-if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: backupJobSinks });

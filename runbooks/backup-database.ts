@@ -9,7 +9,7 @@
  *   npx tsx runbooks/backup-database.ts --stack prod
  *   npx tsx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
  */
-import { snsSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/notify.ts";
 import { positiveInt } from "./aws/options.ts";
 import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./backup/connection.ts";
 import { listBackups, olderThanRetention, type DatabaseManifest } from "./backup/manifest.ts";
@@ -123,4 +123,4 @@ export const runbook: Runbook<BackupDatabaseOptions> = {
   },
 };
 
-if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: backupJobSinks });

@@ -9,7 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { KMSClient } from "@aws-sdk/client-kms";
-import { snsSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/notify.ts";
 import { backupInfrastructure, kubectlGet } from "./backup/infra-export.ts";
 import { BackupS3Client } from "./backup/s3-object.ts";
 import { BadInputError } from "./lib/errors.ts";
@@ -81,4 +81,4 @@ export const runbook: Runbook<BackupInfraOptions> = {
   steps,
 };
 
-if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: backupJobSinks });

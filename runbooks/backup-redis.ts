@@ -13,7 +13,7 @@
  *   REDISCLI_AUTH=… npx tsx runbooks/backup-redis.ts --stack prod --redis-host 10.0.3.7
  */
 import { Redis } from "ioredis";
-import { snsSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/notify.ts";
 import { positiveInt } from "./aws/options.ts";
 import { backupRedis, restoreRedisToNewServer } from "./backup/redis-export.ts";
 import { listBackups, olderThanRetention, type ArtifactManifest } from "./backup/manifest.ts";
@@ -154,4 +154,4 @@ export const runbook: Runbook<BackupRedisOptions> = {
   steps: (options) => (options.host ? [...steps, retentionStep("verify-object")] : [...elastiCacheSteps, retentionStep("snapshot-and-export")]),
 };
 
-if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: backupJobSinks });

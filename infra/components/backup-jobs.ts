@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { BACKUP_JOB_ENV, JOB_FAILURE_METRIC } from "../outputs.ts";
 import type { Statement } from "./iam.ts";
 
 /** The scheduled logical-backup jobs, whichever runner (ECS or Kubernetes) runs them. */
@@ -28,7 +29,7 @@ export function jobCommand(job: BackupJob, stack: string): string[] {
 }
 
 /** Namespace and metric a job publishes (value 1) when it fails; its alarm watches it. */
-export const JOB_FAILURE_METRIC = { namespace: "EventChain/Backups", metricName: "JobFailed" } as const;
+export { BACKUP_JOB_ENV, JOB_FAILURE_METRIC };
 
 const DOW = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 

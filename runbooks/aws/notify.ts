@@ -1,8 +1,9 @@
 /** The stacks' SNS alert topics as notification sinks. */
+import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import { BACKUP_JOB_ENV, JOB_FAILURE_METRIC, type StackOutputs } from "../../infra/outputs.ts";
 import type { ClientFactory } from "../lib/aws.ts";
-import { publishSink, type NotificationSink } from "../lib/notify.ts";
+import { publishSink, type NotificationKind, type NotificationSink } from "../lib/notify.ts";
 import { withTimeout } from "../lib/time.ts";
 
 /** A region that is down must not hold the runbook up: each publish gets this long. */
@@ -22,4 +23,38 @@ export function snsSinks(outputs: StackOutputs, clients: ClientFactory, peer?: S
   const sinks = [topicSink(outputs, clients)];
   if (peer && peer.alerts.topicArn !== outputs.alerts.topicArn) sinks.push(topicSink(peer, clients));
   return sinks;
+}
+
+/** Outcomes that count as a failed scheduled job (an unattended job that stops has failed). */
+const JOB_FAILURES: ReadonlySet<NotificationKind> = new Set(["failed", "stopped"]);
+
+/**
+ * When the runbook runs as a scheduled backup job (`BACKUP_JOB` set by the CronJob), a failure
+ * publishes `EventChain/Backups JobFailed` = 1 with dimensions Job and Stack, which the job's
+ * alarm (declared by the stack) turns into an alert. Successes publish nothing: alert on
+ * failures only. Outside a job this adds no sink.
+ */
+export function jobFailureSinks(outputs: StackOutputs, clients: ClientFactory, env: NodeJS.ProcessEnv = process.env): NotificationSink[] {
+  const job = env[BACKUP_JOB_ENV];
+  if (!job) return [];
+  return [{
+    name: `cloudwatch ${JOB_FAILURE_METRIC.namespace}/${JOB_FAILURE_METRIC.metricName} Job=${job}`,
+    async send(n) {
+      if (!JOB_FAILURES.has(n.kind)) return;
+      await withTimeout(clients.get(CloudWatchClient, outputs.region).send(new PutMetricDataCommand({
+        Namespace: JOB_FAILURE_METRIC.namespace,
+        MetricData: [{
+          MetricName: JOB_FAILURE_METRIC.metricName,
+          Dimensions: [{ Name: "Job", Value: job }, { Name: "Stack", Value: outputs.stack }],
+          Value: 1,
+          Unit: "Count",
+        }],
+      })), PUBLISH_MS, `put ${JOB_FAILURE_METRIC.metricName} for ${job}`);
+    },
+  }];
+}
+
+/** Sinks of a backup runbook: the stack's topic(s), plus the failure metric when run as a job. */
+export function backupJobSinks(outputs: StackOutputs, clients: ClientFactory, peer?: StackOutputs): NotificationSink[] {
+  return [...snsSinks(outputs, clients, peer), ...jobFailureSinks(outputs, clients)];
 }
