@@ -1,5 +1,4 @@
 import test from "ava";
-import { ELASTICACHE_EXPORT_PREFIX } from "../../infra/outputs.ts";
 import { committedStacks, evaluateWith, ofType, only } from "../helpers/pulumi-mocks.ts";
 
 test("the backup plan runs the plan's schedules, keeps 30 days and copies to the DR vault", async (t) => {
@@ -116,13 +115,4 @@ test("backups expire by age per prefix", async (t) => {
   const days = Object.fromEntries(lifecycle?.rules.map((r: any) => [r.filter.prefix, [r.expiration.days, r.noncurrentVersionExpiration.noncurrentDays]]) ?? []);
   t.deepEqual(days, { "database/": [30, 30], "redis/": [7, 7], "redis-export-": [7, 7], "infrastructure/": [90, 90], "code/": [90, 90] });
   t.deepEqual(prod.outputs.backup.retentionDays, { database: 30, redis: 7, infrastructure: 90, code: 90 });
-});
-
-test("ElastiCache may write its snapshot exports only where the Redis retention expires them", async (t) => {
-  const { prod } = await committedStacks();
-  const bucket = prod.outputs.backup.bucketName;
-  const policy = ofType(prod, "aws:s3/bucketPolicy:BucketPolicy").find((r) => r.inputs.bucket === bucket)?.inputs;
-  const grant = JSON.parse(policy?.policy ?? "{}").Statement.find((s: any) => s.Sid === "ElastiCacheExportsRedisSnapshots");
-  t.deepEqual(grant?.Resource, [`arn:aws:s3:::${bucket}/redis/*`, `arn:aws:s3:::${bucket}/${ELASTICACHE_EXPORT_PREFIX}*`]);
-  t.false(JSON.stringify(grant?.Action).includes("*"));
 });

@@ -1,4 +1,5 @@
 import test from "ava";
+import { ELASTICACHE_EXPORT_PREFIX } from "../../infra/outputs.ts";
 import type { Evaluation } from "../../infra/evaluate.ts";
 import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
 
@@ -91,11 +92,11 @@ test("the cache keeps daily snapshots in its window, encrypted at rest and in tr
   t.is(dr.outputs.cache.replicationGroupId, null);
 });
 
-test("ElastiCache may export snapshots under redis/ only", async (t) => {
+test("ElastiCache may export snapshots under redis/ and the redis-export- name prefix only", async (t) => {
   const { prod } = await committedStacks();
   const grants = statements(prod).filter((s) => s.resource.type === "aws:s3/bucketPolicy:BucketPolicy" && s.Effect === "Allow");
   const bucket = `arn:aws:s3:::${prod.outputs.backup.bucketName}`;
-  t.deepEqual(grants.map((g) => g.Resource).sort(), [[bucket], [`${bucket}/redis/*`]]);
+  t.deepEqual(grants.map((g) => g.Resource).sort(), [[bucket], [`${bucket}/redis/*`, `${bucket}/${ELASTICACHE_EXPORT_PREFIX}*`]]);
   for (const grant of grants) t.deepEqual(grant.Principal, { Service: "us-east-1.elasticache-snapshot.amazonaws.com" });
 });
 
