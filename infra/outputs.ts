@@ -24,6 +24,11 @@ export const ELASTICACHE_EXPORT_PREFIX = "redis-export-";
  * dimensions Job and Stack), which the job's alarm watches. Successes publish nothing.
  */
 export const BACKUP_JOB_ENV = "BACKUP_JOB";
+/**
+ * Where the backup-jobs image carries the RDS CA bundle; jobs get `PGSSLROOTCERT` pointing at it,
+ * since the backup runbooks connect to the database only over verified TLS.
+ */
+export const JOB_RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem";
 export const JOB_FAILURE_METRIC = { namespace: "EventChain/Backups", metricName: "JobFailed" } as const;
 
 /** Bumped whenever a field is removed or changes meaning. */

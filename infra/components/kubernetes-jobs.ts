@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { JOB_RDS_CA_BUNDLE } from "../outputs.ts";
 import { BACKUP_JOB_ENV, JOB_FAILURE_METRIC, jobCommand, jobStatements, kubernetesSchedule, type BackupJob, type JobPermissionsArgs } from "./backup-jobs.ts";
 import { policyJson } from "./iam.ts";
 
@@ -86,7 +87,7 @@ export class KubernetesJobs extends pulumi.ComponentResource {
                     name: "backup",
                     image: args.image,
                     command: jobCommand(job, args.stack),
-                    env: [{ name: "AWS_REGION", value: args.region }, { name: BACKUP_JOB_ENV, value: job.id }],
+                    env: [{ name: "AWS_REGION", value: args.region }, { name: BACKUP_JOB_ENV, value: job.id }, { name: "PGSSLROOTCERT", value: JOB_RDS_CA_BUNDLE }],
                     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
                     volumeMounts: [{ name: "scratch", mountPath: "/tmp" }],
                   }],

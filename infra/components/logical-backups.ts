@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { JOB_RDS_CA_BUNDLE } from "../outputs.ts";
 import type { Alerts } from "./alerts.ts";
 import { jobCommand, type BackupJob, type JobPermissionsArgs, jobStatements } from "./backup-jobs.ts";
 import { policyJson, serviceRole, serviceTrust } from "./iam.ts";
@@ -59,6 +60,7 @@ export class LogicalBackups extends pulumi.ComponentResource {
         image: pulumi.interpolate`${args.accountId}.dkr.ecr.${args.region}.amazonaws.com/${args.repository}:${args.imageTag}`,
         essential: true,
         readonlyRootFilesystem: false,
+        environment: [{ name: "AWS_REGION", value: args.region }, { name: "PGSSLROOTCERT", value: JOB_RDS_CA_BUNDLE }],
         logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": logs.name, "awslogs-region": args.region, "awslogs-stream-prefix": "backup" } },
       }]),
     }, parent);

@@ -1,4 +1,5 @@
 import test from "ava";
+import { BACKUP_JOB_ENV, JOB_RDS_CA_BUNDLE } from "../../infra/outputs.ts";
 import { kubernetesSchedule } from "../../infra/components/backup-jobs.ts";
 import { committedStacks, evaluateWith, ofType, only } from "../helpers/pulumi-mocks.ts";
 
@@ -25,7 +26,7 @@ test("prod runs the three backup CronJobs on the configured schedules, in UTC, n
     "eventchain-redis-export": "30 5 * * *",
     "eventchain-cluster-config-export": "0 3 * * *",
   });
-  for (const spec of Object.values(jobs)) {
+  for (const [name, spec] of Object.entries(jobs)) {
     t.is(spec.timeZone, "Etc/UTC");
     t.is(spec.concurrencyPolicy, "Forbid");
     const pod = spec.jobTemplate.spec.template.spec;
@@ -33,6 +34,9 @@ test("prod runs the three backup CronJobs on the configured schedules, in UTC, n
     t.true(pod.securityContext.runAsNonRoot);
     t.false(pod.containers[0].securityContext.allowPrivilegeEscalation);
     t.false(JSON.stringify(pod.containers[0].env).includes("AWS_SECRET_ACCESS_KEY"), "no static keys");
+    const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    t.is(`eventchain-${env[BACKUP_JOB_ENV]}`, name, "the job names itself for its failure metric");
+    t.is(env.PGSSLROOTCERT, JOB_RDS_CA_BUNDLE, "the database is reached over verified TLS");
   }
   t.deepEqual(prod.outputs.kubernetes.cronJobs, Object.keys(jobs));
   t.true(prod.outputs.kubernetes.enabled);
@@ -82,6 +86,8 @@ test("without Kubernetes, EventBridge Scheduler runs the backup task on ECS and 
   t.is(target.arn, "arn:aws:ecs:us-east-1:111122223333:cluster/eventchain-prod");
   t.false(target.ecsParameters.networkConfiguration.assignPublicIp);
   t.deepEqual(JSON.parse(target.input).containerOverrides[0].command, ["npx", "tsx", "runbooks/backup-database.ts", "--stack", "prod", "--yes"]);
+  const container = JSON.parse(only(evaluation, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions)[0];
+  t.deepEqual(container.environment.find((e: { name: string }) => e.name === "PGSSLROOTCERT"), { name: "PGSSLROOTCERT", value: JOB_RDS_CA_BUNDLE });
   const rules = ofType(evaluation, "aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern));
   const ecs = rules.filter((p) => p.source[0] === "aws.ecs");
   t.is(ecs.length, 2);

@@ -8,6 +8,11 @@ import { useMoto } from "../helpers/moto.ts";
 import { postgresFor, seededDatabase } from "../helpers/postgres.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
+// The "stack database" here is a local server without TLS: opt out explicitly, as the runbook
+// requires (against RDS it verifies TLS with PGSSLROOTCERT; see connection.test.ts).
+process.env.PGSSLMODE = "disable";
+delete process.env.PGSSLROOTCERT;
+
 const moto = useMoto(test);
 let n = 0;
 

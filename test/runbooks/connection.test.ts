@@ -1,0 +1,26 @@
+import test from "ava";
+import { tlsSettings } from "../../runbooks/backup/connection.ts";
+import { BadInputError } from "../../runbooks/lib/errors.ts";
+
+test("a connection to the stack's database verifies TLS against the CA bundle in PGSSLROOTCERT", (t) => {
+  const read = (file: string) => `pem from ${file}`;
+  t.deepEqual(tlsSettings({ PGSSLROOTCERT: "/etc/rds/us-east-1-bundle.pem" }, "us-east-1", read), {
+    ssl: { ca: "pem from /etc/rds/us-east-1-bundle.pem", rejectUnauthorized: true },
+  });
+});
+
+test("without PGSSLROOTCERT the runbook refuses and names the region's bundle", (t) => {
+  const error = t.throws(() => tlsSettings({}, "us-west-2"), { instanceOf: BadInputError });
+  t.regex(error!.message, /^PGSSLROOTCERT is not set/);
+  t.true(error!.message.includes("https://truststore.pki.rds.amazonaws.com/us-west-2/us-west-2-bundle.pem"));
+});
+
+test("PGSSLMODE=disable is an explicit opt-out, reported rather than silent", (t) => {
+  const settings = tlsSettings({ PGSSLMODE: "disable" }, "us-east-1");
+  t.is(settings.ssl, undefined);
+  t.regex("insecure" in settings ? settings.insecure : "", /without TLS/);
+});
+
+test("any other PGSSLMODE without a CA bundle is still refused", (t) => {
+  t.throws(() => tlsSettings({ PGSSLMODE: "require" }, "us-east-1"), { instanceOf: BadInputError });
+});
