@@ -6,6 +6,7 @@
 import type { TestFn } from "ava";
 import { startMoto, type MotoServer } from "../../runbooks/local/moto.ts";
 import { createClientFactory, type AwsSettings } from "../../runbooks/lib/aws.ts";
+import { awsState, seedStacks, type Seeded } from "./aws-seed.ts";
 
 process.env.AWS_ACCESS_KEY_ID = "testing";
 process.env.AWS_SECRET_ACCESS_KEY = "testing";
@@ -38,4 +39,30 @@ export function awsFor(endpoint: string): AwsSettings {
 
 export function clientsFor(endpoint: string) {
   return createClientFactory(awsFor(endpoint));
+}
+
+export interface SeededMoto {
+  moto: () => MotoServer;
+  /** The stacks as seeded before the current test. */
+  seeded: () => Seeded;
+  /** Everything a runbook could change in the emulator, as plain data (see `awsState`). */
+  state: () => Promise<Record<string, unknown>>;
+}
+
+/**
+ * A moto server for the file, reset and seeded with both stacks before each test. The tests of
+ * such a file share one emulator, so they must be `test.serial`.
+ */
+export function useSeededMoto(test: TestFn): SeededMoto {
+  const moto = useMoto(test);
+  let current: Seeded | undefined;
+  test.beforeEach(async () => {
+    await moto().reset();
+    current = await seedStacks(moto().endpoint);
+  });
+  const seeded = (): Seeded => {
+    if (!current) throw new Error("the stacks are not seeded (use it inside a test)");
+    return current;
+  };
+  return { moto, seeded, state: () => awsState(moto().endpoint, seeded()) };
 }

@@ -5,28 +5,22 @@ import { runbook } from "../../runbooks/database-recovery.ts";
 import { runbook as pitr } from "../../runbooks/point-in-time-restore.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { publishSink } from "../../runbooks/lib/notify.ts";
-import { awsFor, useMoto } from "../helpers/moto.ts";
-import { awsState, PRIMARY_REGION, seedStacks, SOURCE_DB, type Seeded } from "../helpers/aws-seed.ts";
+import { awsFor, useSeededMoto } from "../helpers/moto.ts";
+import { PRIMARY_REGION, SOURCE_DB } from "../helpers/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
-const moto = useMoto(test);
-let seeded: Seeded;
-
-test.beforeEach(async () => {
-  await moto().reset();
-  seeded = await seedStacks(moto().endpoint);
-});
+const { moto, seeded, state } = useSeededMoto(test);
 
 const rds = () => new RDSClient({ region: PRIMARY_REGION, endpoint: moto().endpoint, maxAttempts: 1 });
 const describe = async (id: string) => (await rds().send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0]!;
-const secret = async () => JSON.parse((await new SecretsManagerClient({ region: PRIMARY_REGION, endpoint: moto().endpoint, maxAttempts: 1 }).send(new GetSecretValueCommand({ SecretId: seeded.prod.database.appConnectionSecretArn }))).SecretString!);
+const secret = async () => JSON.parse((await new SecretsManagerClient({ region: PRIMARY_REGION, endpoint: moto().endpoint, maxAttempts: 1 }).send(new GetSecretValueCommand({ SecretId: seeded().prod.database.appConnectionSecretArn }))).SecretString!);
 
 /** The primary database fails (moto: stopped, so it no longer serves). */
 const databaseFails = () => rds().send(new StopDBInstanceCommand({ DBInstanceIdentifier: SOURCE_DB }));
 
 function setup(t: ExecutionContext) {
   const ws = workspace(t);
-  return { ws, base: ["--outputs", ws.writeOutputs(seeded.file), "--stack", "prod", "--state-dir", ws.stateDir] };
+  return { ws, base: ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir] };
 }
 
 test.serial("recovers a failed database: notifies, restores the latest point to a new instance, repoints the app, verifies", async (t) => {
@@ -43,9 +37,9 @@ test.serial("recovers a failed database: notifies, restores the latest point to 
   t.regex(targetId, /^eventchain-prod-db-rec-\d{14}$/);
   const restored = await describe(targetId);
   t.is(restored.DBInstanceStatus, "available");
-  t.is(restored.DBSubnetGroup?.DBSubnetGroupName, seeded.prod.database.subnetGroupName);
-  t.is(restored.DBParameterGroups?.[0]?.DBParameterGroupName, seeded.prod.database.parameterGroupName);
-  t.deepEqual(restored.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId), seeded.prod.database.securityGroupIds);
+  t.is(restored.DBSubnetGroup?.DBSubnetGroupName, seeded().prod.database.subnetGroupName);
+  t.is(restored.DBParameterGroups?.[0]?.DBParameterGroupName, seeded().prod.database.parameterGroupName);
+  t.deepEqual(restored.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId), seeded().prod.database.securityGroupIds);
   t.is((await secret()).host, restored.Endpoint?.Address);
   t.is((await describe(SOURCE_DB)).DBInstanceStatus, "stopped", "the failed instance is kept");
   t.true(sent.some((s) => /Database failure on prod: recovery started/.test(s)));
@@ -62,22 +56,22 @@ test.serial("recovers a failed database: notifies, restores the latest point to 
 
 test.serial("refuses to replace a database that is available, changing nothing", async (t) => {
   const { base } = setup(t);
-  const before = await awsState(moto().endpoint, seeded);
+  const before = await state();
   const res = await runRunbook(runbook, [...base, "--yes"], { aws: awsFor(moto().endpoint) });
   t.is(res.exitCode, EXIT.badInput);
   t.regex(res.stdout, /eventchain-prod-db is available: this runbook is for a failed database\. For bad data use point-in-time-restore; pass --force/);
-  t.deepEqual(await awsState(moto().endpoint, seeded), before);
+  t.deepEqual(await state(), before);
 });
 
 test.serial("dry run changes nothing and shows the restore and the secret update", async (t) => {
   const { base } = setup(t);
   await databaseFails();
-  const before = await awsState(moto().endpoint, seeded);
+  const before = await state();
   const res = await runRunbook(runbook, [...base, "--dry-run"], { aws: awsFor(moto().endpoint) });
   t.is(res.exitCode, EXIT.succeeded, res.stdout);
   t.regex(res.stderr, /rds:RestoreDBInstanceToPointInTime \(us-east-1\) .*"SourceDBInstanceIdentifier":"eventchain-prod-db"/);
   t.regex(res.stderr, /secretsmanager:PutSecretValue \(us-east-1\)/);
-  t.deepEqual(await awsState(moto().endpoint, seeded), before);
+  t.deepEqual(await state(), before);
 });
 
 test.serial("--use-instance repoints to an instance recovered by point-in-time-restore, without another restore", async (t) => {
@@ -87,11 +81,11 @@ test.serial("--use-instance repoints to an instance recovered by point-in-time-r
   t.is(p.exitCode, EXIT.succeeded, p.stdout);
   const pitrId = ws.journal("p1").steps["check-window"]!.outputs!.targetId as string;
   await databaseFails();
-  const instancesBefore = (await awsState(moto().endpoint, seeded))["prod.instances"];
+  const instancesBefore = (await state())["prod.instances"];
   const res = await runRunbook(runbook, [...base, "--use-instance", pitrId, "--yes", "--run-id", "dbr2", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
   t.is(res.exitCode, EXIT.succeeded, res.stdout);
   t.is((await secret()).host, (await describe(pitrId)).Endpoint?.Address);
-  t.deepEqual((await awsState(moto().endpoint, seeded))["prod.instances"], instancesBefore, "no new instance");
+  t.deepEqual((await state())["prod.instances"], instancesBefore, "no new instance");
   t.is(res.report?.rpo.recoveryPointAt, time, "RPO from the restore time tagged by point-in-time-restore");
 });
 
@@ -111,10 +105,10 @@ test.serial("resuming a finished recovery changes nothing", async (t) => {
   await databaseFails();
   const first = await runRunbook(runbook, [...base, "--yes", "--run-id", "dbr3", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
   t.is(first.exitCode, EXIT.succeeded, first.stdout);
-  const after = await awsState(moto().endpoint, seeded);
+  const after = await state();
   const again = await runRunbook(runbook, [...base.slice(4), "--resume", "dbr3", "--yes"], { aws: awsFor(moto().endpoint) });
   t.is(again.exitCode, EXIT.succeeded, again.stdout);
-  t.deepEqual(await awsState(moto().endpoint, seeded), after);
+  t.deepEqual(await state(), after);
 });
 
 test.serial("with Kubernetes in the outputs, the app deployment's env is set with kubectl (arguments passed, never a shell string)", async (t) => {
@@ -131,7 +125,7 @@ test.serial("with Kubernetes in the outputs, the app deployment's env is set wit
   t.teardown(() => void (process.env.PATH = savedPath));
 
   const ws = workspace(t);
-  const withK8s = { ...seeded.file, prod: { ...seeded.prod, kubernetes: { enabled: true, namespace: "eventchain", appDeployment: "eventchain-backend", cronJobs: [], serviceAccountRoleArn: null } } };
+  const withK8s = { ...seeded().file, prod: { ...seeded().prod, kubernetes: { enabled: true, namespace: "eventchain", appDeployment: "eventchain-backend", cronJobs: [], serviceAccountRoleArn: null } } };
   await databaseFails();
   const file = ws.writeOutputs(withK8s);
   const dry = await runRunbook(runbook, ["--outputs", file, "--stack", "prod", "--state-dir", ws.stateDir, "--dry-run"], { aws: awsFor(moto().endpoint) });

@@ -2,18 +2,12 @@ import test, { type ExecutionContext } from "ava";
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { runbook } from "../../runbooks/service-recovery.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { awsFor, useMoto } from "../helpers/moto.ts";
-import { awsState, PRIMARY_REGION, seedStacks, type Seeded } from "../helpers/aws-seed.ts";
+import { awsFor, useSeededMoto } from "../helpers/moto.ts";
+import { PRIMARY_REGION } from "../helpers/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { fixture, startFaultProxy } from "../helpers/fault-proxy.ts";
 
-const moto = useMoto(test);
-let seeded: Seeded;
-
-test.beforeEach(async () => {
-  await moto().reset();
-  seeded = await seedStacks(moto().endpoint);
-});
+const { moto, seeded, state } = useSeededMoto(test);
 
 const ecs = () => new ECSClient({ region: PRIMARY_REGION, endpoint: moto().endpoint, maxAttempts: 1 });
 const BACKEND = "eventchain-backend-prod";
@@ -21,15 +15,15 @@ const FRONTEND = "eventchain-frontend-prod";
 
 function setup(t: ExecutionContext) {
   const ws = workspace(t);
-  return { ws, base: ["--outputs", ws.writeOutputs(seeded.file), "--stack", "prod", "--state-dir", ws.stateDir] };
+  return { ws, base: ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir] };
 }
 
 /** All of the backend's tasks are gone (moto keeps runningCount = desiredCount, so desired 0 = none running). */
 async function backendDown() {
-  await ecs().send(new UpdateServiceCommand({ cluster: seeded.prod.services.clusterName, service: BACKEND, desiredCount: 0 }));
+  await ecs().send(new UpdateServiceCommand({ cluster: seeded().prod.services.clusterName, service: BACKEND, desiredCount: 0 }));
 }
 async function live() {
-  const res = await ecs().send(new DescribeServicesCommand({ cluster: seeded.prod.services.clusterName, services: [BACKEND, FRONTEND] }));
+  const res = await ecs().send(new DescribeServicesCommand({ cluster: seeded().prod.services.clusterName, services: [BACKEND, FRONTEND] }));
   return Object.fromEntries(res.services!.map((s) => [s.serviceName, s]));
 }
 
@@ -66,10 +60,10 @@ test.serial("--all recovers every service side by side and leaves running ones a
 
 test.serial("healthy services: a run changes nothing", async (t) => {
   const { base } = setup(t);
-  const before = await awsState(moto().endpoint, seeded);
+  const before = await state();
   const res = await runRunbook(runbook, [...base, "--all", "--health-attempts", "1"], { aws: awsFor(moto().endpoint) });
   t.is(res.exitCode, EXIT.succeeded, res.stdout);
-  t.deepEqual(await awsState(moto().endpoint, seeded), before);
+  t.deepEqual(await state(), before);
 });
 
 test.serial("unhealthy targets fail the recovery and offer the region failover", async (t) => {
@@ -125,11 +119,11 @@ test.serial("an interrupt stops a long waiter at once; the run exits 130 and can
 test.serial("dry run changes nothing", async (t) => {
   const { ws, base } = setup(t);
   await backendDown();
-  const before = await awsState(moto().endpoint, seeded);
+  const before = await state();
   const res = await runRunbook(runbook, [...base, "--all", "--dry-run"], { aws: awsFor(moto().endpoint) });
   t.is(res.exitCode, EXIT.succeeded);
   t.regex(res.stderr, /ecs:UpdateService \(us-east-1\) if runningCount is 0 .*"service":"eventchain-backend-prod","forceNewDeployment":true/);
-  t.deepEqual(await awsState(moto().endpoint, seeded), before);
+  t.deepEqual(await state(), before);
   t.deepEqual(ws.runIds(), []);
 });
 
