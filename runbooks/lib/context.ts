@@ -1,27 +1,16 @@
 /** Builds the `RunContext` steps receive, and records step outputs (and the recovery point) into it. */
-import type { StackOutputs } from "../../infra/outputs.ts";
 import type { ClientFactory } from "./aws.ts";
 import { notifyAll, type NotificationSink } from "./notify.ts";
 import type { Printer } from "./printer.ts";
-import type { RecoveryTracker } from "./tracker.ts";
 import type { RunContext, Runbook, StepOutputs } from "./types.ts";
 
-export interface ContextInput<O> {
+/** What the CLI hands over: the run's fixed facts (as `RunContext` names them) and its services. */
+export type ContextInput<O> = Pick<RunContext<O>, "runId" | "options" | "outputs" | "peer" | "dryRun" | "force" | "incidentAt" | "startedAt" | "tracker" | "signal"> & {
   runbook: Runbook<O>;
-  runId: string;
-  options: O;
-  outputs: StackOutputs;
-  peer: StackOutputs | undefined;
-  dryRun: boolean;
-  force: boolean;
-  incidentAt: Date;
-  startedAt: Date;
   clients: ClientFactory;
   sinks: NotificationSink[];
   printer: Printer;
-  tracker: RecoveryTracker;
-  signal: AbortSignal;
-}
+};
 
 export interface Context<O> {
   ctx: RunContext<O>;
