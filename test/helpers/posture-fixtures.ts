@@ -2,7 +2,9 @@
  * A declared stack pair shaped like the program's resources (types and inputs as the
  * components declare them), for testing the posture model without running the program.
  */
-import type { DeclaredResource, PairContext } from "../../infra/posture-mechanisms.ts";
+import { loadConfigFromFiles } from "../../infra/config.ts";
+import { evaluatePosture, type PostureReport } from "../../infra/posture.ts";
+import { failoverFrom, mechanismsFrom, type DeclaredResource, type PairContext } from "../../infra/posture-mechanisms.ts";
 
 export const PAIR: PairContext = { primaryStack: "prod", primaryRegion: "us-east-1", drStack: "dr", drRegion: "us-west-2" };
 
@@ -46,4 +48,18 @@ export function declaredPair(): DeclaredResource[] {
 /** The pair without the resources whose type and name match. */
 export function without(rs: DeclaredResource[], type: string, name?: RegExp): DeclaredResource[] {
   return rs.filter((x) => !(x.type === type && (name === undefined || name.test(x.name))));
+}
+
+/** The posture of the prod/dr pair with the committed objectives, over `rs` (default: fully declared). */
+export function postureOf(rs: DeclaredResource[] = declaredPair()): PostureReport {
+  const config = loadConfigFromFiles("prod");
+  return evaluatePosture({
+    stack: "prod",
+    region: PAIR.primaryRegion,
+    peerRegion: PAIR.drRegion,
+    objectives: config.objectives,
+    classification: config.classification,
+    mechanisms: mechanismsFrom(rs, PAIR),
+    failover: failoverFrom(rs, PAIR),
+  });
 }

@@ -1,23 +1,10 @@
 import test from "ava";
 import fc from "fast-check";
-import { loadConfigFromFiles } from "../../infra/config.ts";
-import { evaluatePosture, formatMinutes, type PostureReport } from "../../infra/posture.ts";
-import { failoverFrom, mechanismsFrom, rdsRestoreMinutes, type DeclaredResource } from "../../infra/posture-mechanisms.ts";
-import { declaredPair, PAIR, without } from "../helpers/posture-fixtures.ts";
+import { formatMinutes, type PostureReport } from "../../infra/posture.ts";
+import { rdsRestoreMinutes, type DeclaredResource } from "../../infra/posture-mechanisms.ts";
+import { declaredPair, postureOf, without } from "../helpers/posture-fixtures.ts";
 
-const config = loadConfigFromFiles("prod");
-
-function report(rs: DeclaredResource[]): PostureReport {
-  return evaluatePosture({
-    stack: "prod",
-    region: PAIR.primaryRegion,
-    peerRegion: PAIR.drRegion,
-    objectives: config.objectives,
-    classification: config.classification,
-    mechanisms: mechanismsFrom(rs, PAIR),
-    failover: failoverFrom(rs, PAIR),
-  });
-}
+const report = postureOf;
 const system = (rep: PostureReport, id: string) => rep.systems.find((s) => s.system === id)!;
 
 test("a fully declared pair meets every tier", (t) => {

@@ -1,26 +1,12 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
 import { Ajv } from "ajv";
-import { loadConfigFromFiles } from "../../infra/config.ts";
-import { evaluatePosture } from "../../infra/posture.ts";
-import { failoverFrom, mechanismsFrom } from "../../infra/posture-mechanisms.ts";
 import { renderJson, renderMarkdown, renderTable } from "../../infra/posture-render.ts";
-import { declaredPair, PAIR, without } from "../helpers/posture-fixtures.ts";
+import { declaredPair, postureOf, without } from "../helpers/posture-fixtures.ts";
 
 const schema = JSON.parse(readFileSync(new URL("../../infra/posture.schema.json", import.meta.url), "utf8"));
 const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
-const config = loadConfigFromFiles("prod");
-
-const reportOf = (rs = declaredPair()) =>
-  evaluatePosture({
-    stack: "prod",
-    region: PAIR.primaryRegion,
-    peerRegion: PAIR.drRegion,
-    objectives: config.objectives,
-    classification: config.classification,
-    mechanisms: mechanismsFrom(rs, PAIR),
-    failover: failoverFrom(rs, PAIR),
-  });
+const reportOf = postureOf;
 
 test("the JSON output of a met posture matches the schema", (t) => {
   const json = JSON.parse(renderJson(reportOf()));
