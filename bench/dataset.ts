@@ -5,7 +5,8 @@
  */
 import { join } from "node:path";
 import { $ } from "zx";
-import { startPostgres, createDatabase, type LocalPostgres } from "../runbooks/local/postgres.ts";
+import { type LocalPostgres } from "../runbooks/postgres/cluster.ts";
+import { startPostgres, createDatabase } from "../runbooks/local/postgres.ts";
 import { createSchema, seed, type EventChainTable } from "../runbooks/local/eventchain-schema.ts";
 import { timed } from "./harness.ts";
 

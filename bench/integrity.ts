@@ -11,7 +11,7 @@ import type pg from "pg";
 import type { Case, RunOutput } from "./harness.ts";
 import { timed } from "./harness.ts";
 import type { Dataset } from "./dataset.ts";
-import { checkIntegrity, orphanQuery, PLAN_CHECKS as OUR_PLAN_CHECKS } from "../runbooks/backup/integrity.ts";
+import { checkIntegrity, orphanQuery, PLAN_CHECKS as OUR_PLAN_CHECKS } from "../runbooks/postgres/integrity.ts";
 import { DB_NAME } from "./dataset.ts";
 
 export const PLAN_NOT_IN = "plan.not_in";

@@ -1,6 +1,6 @@
 /**
  * Our logical path, as the backup-database and verify-backup runbooks run it (developer C's
- * runbooks/backup/pg-logical.ts): `pg_dump --format=custom` compressed once, streamed into a
+ * runbooks/postgres/logical.ts): `pg_dump --format=custom` compressed once, streamed into a
  * multipart upload with SHA-256 per part, manifest written, then the object read back and its
  * checksums compared (the "verified" in "verified backup"); restore with `pg_restore -j 2`.
  */
@@ -9,9 +9,9 @@ import type { Case } from "./harness.ts";
 import { timed } from "./harness.ts";
 import type { Dataset } from "./dataset.ts";
 import { DB_NAME } from "./dataset.ts";
-import { backupDatabase, restoreDatabase, verifyDatabaseBackup } from "../runbooks/backup/pg-logical.ts";
-import { BackupS3Client } from "../runbooks/backup/s3-object.ts";
-import type { DatabaseManifest } from "../runbooks/backup/manifest.ts";
+import { backupDatabase, restoreDatabase, verifyDatabaseBackup } from "../runbooks/postgres/logical.ts";
+import { BackupS3Client } from "../runbooks/aws/s3-object.ts";
+import type { DatabaseManifest } from "../runbooks/postgres/manifest.ts";
 import { createDatabase, dropDatabase } from "../runbooks/local/postgres.ts";
 
 export const OURS_BACKUP = "ours.backup";

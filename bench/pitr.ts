@@ -1,5 +1,5 @@
 /**
- * Point-in-time recovery, our whole path (developer C's runbooks/backup/pgbackrest.ts):
+ * Point-in-time recovery, our whole path (developer C's runbooks/postgres/pgbackrest.ts):
  * pgBackRest restore of the base backup into a new data directory, WAL replay of a fixed
  * amount of write traffic up to a target time T, promotion, verification (rows committed
  * before T present, rows after T absent, integrity checks) and a first write.
@@ -16,9 +16,9 @@ import type { Case, RunOutput } from "./harness.ts";
 import { timed } from "./harness.ts";
 import type { Dataset } from "./dataset.ts";
 import { DB_NAME } from "./dataset.ts";
-import { adoptPostgres, serviceUserIds, type LocalPostgres } from "../runbooks/local/postgres.ts";
-import { baseBackup, enableArchiving, pgbackrest, restoreToTime, type PgBackRestConfig, type RepoSpec } from "../runbooks/backup/pgbackrest.ts";
-import { checkIntegrity } from "../runbooks/backup/integrity.ts";
+import { adoptPostgres, serviceUserIds, type LocalPostgres } from "../runbooks/postgres/cluster.ts";
+import { baseBackup, enableArchiving, pgbackrest, restoreToTime, type PgBackRestConfig, type RepoSpec } from "../runbooks/postgres/pgbackrest.ts";
+import { checkIntegrity } from "../runbooks/postgres/integrity.ts";
 
 export interface PitrSetup {
   cfg: PgBackRestConfig;

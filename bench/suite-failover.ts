@@ -5,7 +5,7 @@
 import { Writable } from "node:stream";
 import { main } from "../runbooks/lib/cli.ts";
 import { runbook as regionFailover } from "../runbooks/region-failover.ts";
-import { seedStacks } from "../test/helpers/aws-seed.ts";
+import { seedStacks } from "../runbooks/local/aws-seed.ts";
 import { interleave } from "./harness.ts";
 import { value } from "./report.ts";
 import { failoverCase, FAILOVER_DELAYS } from "./failover.ts";

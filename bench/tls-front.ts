@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { $ } from "zx";
-import { freePort } from "../runbooks/local/postgres.ts";
+import { freePort } from "../runbooks/lib/ports.ts";
 
 export interface TlsFront {
   /** Port stunnel accepts TLS on (host name: localhost). */

@@ -4,8 +4,8 @@
  * the outputs contract (`outputs.ts`) as the stack's top-level outputs: Pulumi takes the
  * resolved properties of an ESM module's default-exported function's result as stack outputs.
  */
-import { loadConfig } from "./config.ts";
-import { buildStack } from "./program.ts";
+import { loadConfig } from "./config/load.ts";
+import { buildStack } from "./stacks/program.ts";
 
 export default async function main() {
   return buildStack(loadConfig());

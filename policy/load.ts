@@ -1,9 +1,9 @@
 /**
- * Builds the rules' context from the stack's committed config, through `infra/config.ts` (the
+ * Builds the rules' context from the stack's committed config, through `infra/config/load.ts` (the
  * one place config is read). The analyzer is not told which stack it checks, so the workflow
  * sets `EVENTCHAIN_STACK` next to `pulumi preview --stack`.
  */
-import { loadConfigFromFiles } from "../infra/config.ts";
+import { loadConfigFromFiles } from "../infra/config/load.ts";
 import { DEFAULT_RETENTION_FLOOR_DAYS, type PolicyContext } from "./context.ts";
 
 export function loadPolicyContext(stack: string | undefined, projectDir?: string): PolicyContext {

@@ -4,7 +4,7 @@
  * numbers come from the objectives, never from the rule.
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy, ReportViolation } from "@pulumi/policy";
-import { FIGURES } from "../infra/posture-figures.ts";
+import { FIGURES } from "../infra/posture/figures.ts";
 import { asArray, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./context.ts";
 
 export type Props = Record<string, any>;

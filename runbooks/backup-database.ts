@@ -10,13 +10,13 @@
  *   npx tsx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
  */
 import { backupJobSinks } from "./aws/notify.ts";
-import { positiveInt } from "./aws/options.ts";
-import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./backup/connection.ts";
-import { listBackups, olderThanRetention, type DatabaseManifest } from "./backup/manifest.ts";
-import { backupDatabase, verifyDatabaseBackup } from "./backup/pg-logical.ts";
-import { BackupS3Client } from "./backup/s3-object.ts";
-import { verifyBackup } from "./backup/verify.ts";
-import { findPostgresBinDir } from "./local/postgres.ts";
+import { positiveInt } from "./lib/options.ts";
+import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
+import { listBackups, olderThanRetention, type DatabaseManifest } from "./postgres/manifest.ts";
+import { backupDatabase, verifyDatabaseBackup } from "./postgres/logical.ts";
+import { BackupS3Client } from "./aws/s3-object.ts";
+import { verifyBackup } from "./postgres/verify.ts";
+import { findPostgresBinDir } from "./postgres/cluster.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
 

@@ -10,8 +10,8 @@
 import { existsSync } from "node:fs";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { backupJobSinks } from "./aws/notify.ts";
-import { backupInfrastructure, kubectlGet } from "./backup/infra-export.ts";
-import { BackupS3Client } from "./backup/s3-object.ts";
+import { backupInfrastructure, kubectlGet } from "./platform/infra-export.ts";
+import { BackupS3Client } from "./aws/s3-object.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";

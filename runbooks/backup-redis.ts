@@ -14,12 +14,12 @@
  */
 import { Redis } from "ioredis";
 import { backupJobSinks } from "./aws/notify.ts";
-import { positiveInt } from "./aws/options.ts";
-import { backupRedis, restoreRedisToNewServer } from "./backup/redis-export.ts";
-import { listBackups, olderThanRetention, type ArtifactManifest } from "./backup/manifest.ts";
-import { BackupS3Client, verifyObject } from "./backup/s3-object.ts";
-import { findRedisBinaries } from "./local/redis.ts";
-import { exportElastiCacheSnapshot } from "./backup/elasticache-export.ts";
+import { positiveInt } from "./lib/options.ts";
+import { backupRedis, restoreRedisToNewServer } from "./redis/export.ts";
+import { listBackups, olderThanRetention, type ArtifactManifest } from "./postgres/manifest.ts";
+import { BackupS3Client, verifyObject } from "./aws/s3-object.ts";
+import { findRedisBinaries } from "./redis/binaries.ts";
+import { exportElastiCacheSnapshot } from "./redis/elasticache-export.ts";
 import { ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";

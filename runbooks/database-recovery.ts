@@ -11,7 +11,7 @@
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { $ } from "zx";
 import { snsSinks } from "./aws/notify.ts";
-import { parseWaitOptions, WAIT_OPTIONS } from "./aws/options.ts";
+import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { db, rdsOf, restoreSteps, target, type Ctx, type DatabaseRecoveryOptions, type Point } from "./aws/db-restore-steps.ts";
 import { waitTargetsHealthy } from "./aws/services.ts";

@@ -15,11 +15,11 @@ import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwa
 import { GetHealthCheckStatusCommand, ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
 import { snsSinks } from "./aws/notify.ts";
-import { checkApplication, kubectlRaw } from "./backup/app-check.ts";
-import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./backup/connection.ts";
-import { BackupS3Client } from "./backup/s3-object.ts";
-import { verifyBackup } from "./backup/verify.ts";
-import { findPostgresBinDir } from "./local/postgres.ts";
+import { checkApplication, kubectlRaw } from "./platform/app-check.ts";
+import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
+import { BackupS3Client } from "./aws/s3-object.ts";
+import { verifyBackup } from "./postgres/verify.ts";
+import { findPostgresBinDir } from "./postgres/cluster.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";

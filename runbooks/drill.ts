@@ -12,7 +12,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { runDrill, type DrillOptions } from "./backup/drill-run.ts";
+import { runDrill, type DrillOptions } from "./drill/run.ts";
 import { validateScale } from "./local/eventchain-schema.ts";
 
 export const DRILL_USAGE = `npm run drill -- [options]

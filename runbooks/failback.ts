@@ -12,7 +12,7 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
 import { snsSinks } from "./aws/notify.ts";
-import { parseWaitOptions, WAIT_OPTIONS } from "./aws/options.ts";
+import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { alarmStep, moveDnsStep, describeRoll, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";

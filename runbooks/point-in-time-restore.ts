@@ -7,7 +7,7 @@
  *   npx tsx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
  */
 import { snsSinks } from "./aws/notify.ts";
-import { positiveNumber } from "./aws/options.ts";
+import { positiveNumber } from "./lib/options.ts";
 import { rdsPitr } from "./engines/rds-pitr.ts";
 import { pgbackrestPitr } from "./engines/pgbackrest-pitr.ts";
 import { isMain, parseTime, runCli } from "./lib/cli.ts";

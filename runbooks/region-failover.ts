@@ -12,7 +12,7 @@ import type { StackOutputs } from "../infra/outputs.ts";
 import { assessPrimary, requirePrimaryStack } from "./aws/primary.ts";
 import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/dr-database.ts";
 import { snsSinks } from "./aws/notify.ts";
-import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
+import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
 import { alarmStep, moveDnsStep, describeRoll, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";

@@ -12,7 +12,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { ServiceOutputs, StackOutputs } from "../infra/outputs.ts";
 import { snsSinks } from "./aws/notify.ts";
-import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./aws/options.ts";
+import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { describeServices, setDesiredCount, waitStable, waitTargetsHealthy } from "./aws/services.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";

@@ -12,12 +12,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { snsSinks } from "./aws/notify.ts";
-import { positiveInt } from "./aws/options.ts";
-import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./backup/connection.ts";
-import { renderVerificationMarkdown, type VerificationReport } from "./backup/integrity.ts";
-import { BackupS3Client } from "./backup/s3-object.ts";
-import { verifyBackup, verifyLiveDatabase } from "./backup/verify.ts";
-import { assertIdentifier, findPostgresBinDir } from "./local/postgres.ts";
+import { positiveInt } from "./lib/options.ts";
+import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
+import { renderVerificationMarkdown, type VerificationReport } from "./postgres/integrity.ts";
+import { BackupS3Client } from "./aws/s3-object.ts";
+import { verifyBackup, verifyLiveDatabase } from "./postgres/verify.ts";
+import { assertIdentifier, findPostgresBinDir } from "./postgres/cluster.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";

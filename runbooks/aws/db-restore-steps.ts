@@ -4,7 +4,7 @@
  */
 import { RDSClient, RestoreDBInstanceToPointInTimeCommand } from "@aws-sdk/client-rds";
 import type { PlannedAction, RunContext, Step } from "../lib/types.ts";
-import type { WaitOptions } from "./options.ts";
+import type { WaitOptions } from "../lib/options.ts";
 import { checkInstance, describeInstance, latestRestorePoint, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, type RestorePoint } from "./rds.ts";
 
 export interface DatabaseRecoveryOptions extends WaitOptions {

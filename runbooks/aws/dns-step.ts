@@ -2,7 +2,7 @@
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { RunContext, Step } from "../lib/types.ts";
 import { applyRecord, describeUpsert, getFailoverRecord, pointsAt, recordValue, upsertRecord } from "./dns.ts";
-import type { WaitOptions } from "./options.ts";
+import type { WaitOptions } from "../lib/options.ts";
 
 /** UPSERTs the PRIMARY failover record to `target` (with or without its health check) and verifies it. */
 export function moveDnsStep<O extends WaitOptions>(p: { id: string; title: string; dependsOn?: string[]; target: (ctx: RunContext<O>) => { value: string; healthCheckId: string | undefined } }): Step<O> {

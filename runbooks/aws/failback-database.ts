@@ -5,7 +5,7 @@
 import { CopyDBSnapshotCommand, CreateDBSnapshotCommand, DescribeDBSnapshotsCommand, RDSClient, RestoreDBInstanceFromDBSnapshotCommand } from "@aws-sdk/client-rds";
 import type { StackOutputs } from "../../infra/outputs.ts";
 import type { RunContext, Step } from "../lib/types.ts";
-import type { WaitOptions } from "./options.ts";
+import type { WaitOptions } from "../lib/options.ts";
 import { checkInstance, describeInstance, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, waitSnapshotAvailable } from "./rds.ts";
 
 export interface FailbackOptions extends WaitOptions {

@@ -3,7 +3,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { StackOutputs } from "../../infra/outputs.ts";
 import type { PlannedAction, RunContext, Step } from "../lib/types.ts";
-import type { WaitOptions } from "./options.ts";
+import type { WaitOptions } from "../lib/options.ts";
 import { describeServices, forceRedeploy, setDesiredCount, waitStable, waitTargetsHealthy } from "./services.ts";
 
 type Pick<O> = (ctx: RunContext<O>) => StackOutputs;

@@ -8,8 +8,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
-import { adoptPostgres, findPostgresBinDir } from "../local/postgres.ts";
-import { info, latestArchivedAt, pgbackrest, restoreToTime, assertStanza, type PgBackRestConfig } from "../backup/pgbackrest.ts";
+import { adoptPostgres, findPostgresBinDir } from "../postgres/cluster.ts";
+import { info, latestArchivedAt, pgbackrest, restoreToTime, assertStanza, type PgBackRestConfig } from "../postgres/pgbackrest.ts";
 import { BadInputError } from "../lib/errors.ts";
 import type { PitrContext, RestoreEngine, RestoreTarget } from "../lib/restore-engine.ts";
 import type { RawOptions } from "../lib/types.ts";

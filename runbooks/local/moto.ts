@@ -6,7 +6,7 @@
  * returns (and, as a last resort, when this process exits).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { freePort } from "./ports.ts";
+import { freePort } from "../lib/ports.ts";
 
 export interface MotoServer {
   /** e.g. http://127.0.0.1:41234 — pass as `endpoint` or `AWS_ENDPOINT_URL`. */

@@ -14,17 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
 import pg from "pg";
-import { freePort } from "./ports.ts";
-export { freePort };
-
-/** Connection settings for `pg` and for libpq tools (via {@link LocalPostgres.env}). */
-export interface PgConnection {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
+import { freePort } from "../lib/ports.ts";
+import { adoptPostgres, asServiceUser, assertIdentifier, findPostgresBinDir, serviceUserIds, type LocalPostgres } from "../postgres/cluster.ts";
 
 export interface StartPostgresOptions {
   /** Extra `postgresql.conf` settings, e.g. `{ wal_level: "replica" }`. Default: none. */
@@ -33,86 +24,6 @@ export interface StartPostgresOptions {
   parentDir?: string;
   /** Prefix of the temp directory name. Default: `eventchain-pg-`. */
   prefix?: string;
-}
-
-export interface LocalPostgres {
-  readonly binDir: string;
-  readonly baseDir: string;
-  readonly dataDir: string;
-  readonly socketDir: string;
-  readonly logFile: string;
-  readonly port: number;
-  /** Connection settings for `database` (default `postgres`). */
-  connection(database?: string): PgConnection;
-  /** Environment for libpq tools (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`). */
-  env(database?: string): Record<string, string>;
-  /** A connected `pg.Client`; the caller ends it. */
-  client(database?: string): Promise<pg.Client>;
-  /** Runs one statement and returns its rows. */
-  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
-  /** Appends settings to `postgresql.conf` (they apply at the next start or reload). */
-  configure(settings: Record<string, string | number>): Promise<void>;
-  /** Starts the server (after {@link stop}), waiting until it accepts connections. */
-  start(): Promise<void>;
-  /** Stops the server. `immediate` is a crash-like stop (what a disaster looks like). */
-  stop(mode?: "fast" | "immediate"): Promise<void>;
-  /** True while the postmaster runs. */
-  running(): Promise<boolean>;
-  /** Stops the server (immediate) if running and removes its whole temp directory. */
-  destroy(): Promise<void>;
-}
-
-const isRoot = (): boolean => process.getuid?.() === 0;
-
-/**
- * Command prefix that runs a program as `user` when we are root (`runuser -u user --`), and
- * nothing otherwise; use inside a zx template: `$\`${asServiceUser("postgres")} initdb ...\``.
- */
-export function asServiceUser(user: string): string[] {
-  return isRoot() ? ["runuser", "-u", user, "--"] : [];
-}
-
-/** uid/gid of `user` when we are root (to chown its directories), else undefined. */
-export async function serviceUserIds(user: string): Promise<{ uid: number; gid: number } | undefined> {
-  if (!isRoot()) return undefined;
-  const r = await $({ quiet: true, nothrow: true })`id -u ${user}`;
-  const g = await $({ quiet: true, nothrow: true })`id -g ${user}`;
-  if (r.exitCode !== 0 || g.exitCode !== 0) {
-    throw new Error(`we run as root but there is no "${user}" user to run the server as: install the Debian package that creates it (postgresql-15) or run as an unprivileged user`);
-  }
-  return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
-}
-
-const DEBIAN_BINDIR = "/usr/lib/postgresql/15/bin";
-
-/**
- * Finds the PostgreSQL server binaries: `$PG_BINDIR`, then `pg_config --bindir`, then the
- * Debian location.
- * @throws Error naming the Debian package when none has `initdb` and `postgres`.
- */
-export async function findPostgresBinDir(): Promise<string> {
-  const candidates: string[] = [];
-  if (process.env.PG_BINDIR) candidates.push(process.env.PG_BINDIR);
-  const fromPgConfig = await $({ quiet: true, nothrow: true })`pg_config --bindir`;
-  if (fromPgConfig.exitCode === 0) candidates.push(fromPgConfig.stdout.trim());
-  candidates.push(DEBIAN_BINDIR);
-  for (const dir of candidates) {
-    if (["initdb", "postgres", "pg_ctl", "pg_dump", "pg_restore"].every((b) => existsSync(join(dir, b)))) return dir;
-  }
-  throw new Error(
-    `PostgreSQL server binaries (initdb, postgres, pg_ctl, pg_dump, pg_restore) not found in ${candidates.join(", ")}: ` +
-      "install the Debian packages postgresql-15 and postgresql-client-15 (apt-get install postgresql-15 postgresql-client-15), " +
-      "or set PG_BINDIR to the directory holding them",
-  );
-}
-
-function confLines(settings: Record<string, string | number>): string {
-  return Object.entries(settings)
-    .map(([k, v]) => {
-      if (!/^[a-z_][a-z0-9_.]*$/.test(k)) throw new Error(`invalid PostgreSQL setting name "${k}": expected lower-case letters, digits, _ and .`);
-      return typeof v === "number" ? `${k} = ${v}` : `${k} = '${String(v).replace(/'/g, "''")}'`;
-    })
-    .join("\n");
 }
 
 /** Starts a fresh, empty PostgreSQL cluster on 127.0.0.1. Call `destroy()` when done. */
@@ -145,98 +56,6 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   return server;
 }
 
-/**
- * Wraps an existing data directory (e.g. one pgBackRest just restored) as a server on a new free
- * port, with its socket and log under `baseDir`. Not started: call `start()`.
- */
-export async function adoptPostgres(options: {
-  binDir: string;
-  /** Directory owning the socket and log; `destroy()` removes it. */
-  baseDir: string;
-  dataDir: string;
-  /** The `postgres` role's password inside that cluster. */
-  password: string;
-  settings?: Record<string, string | number>;
-}): Promise<LocalPostgres> {
-  const { binDir, baseDir, dataDir, password } = options;
-  const socketDir = join(baseDir, "socket");
-  const logFile = join(baseDir, "postgres.log");
-  const ids = await serviceUserIds("postgres");
-  if (!existsSync(socketDir)) {
-    await mkdir(socketDir, { mode: 0o700 });
-    if (ids) await chown(socketDir, ids.uid, ids.gid);
-  }
-  const port = await freePort();
-  await appendFile(
-    join(dataDir, "postgresql.conf"),
-    `\n# eventchain-dr throwaway server\n${confLines({
-      listen_addresses: "127.0.0.1",
-      port,
-      unix_socket_directories: socketDir,
-      unix_socket_permissions: "0700",
-      ...options.settings,
-    })}\n`,
-  );
-
-  const pgCtl = join(binDir, "pg_ctl");
-  const connection = (database = "postgres"): PgConnection => ({ host: "127.0.0.1", port, user: "postgres", password, database });
-  const server: LocalPostgres = {
-    binDir,
-    baseDir,
-    dataDir,
-    socketDir,
-    logFile,
-    port,
-    connection,
-    env: (database = "postgres") => ({
-      PGHOST: "127.0.0.1",
-      PGPORT: String(port),
-      PGUSER: "postgres",
-      PGPASSWORD: password,
-      PGDATABASE: database,
-    }),
-    async client(database) {
-      const c = new pg.Client(connection(database));
-      await c.connect();
-      return c;
-    },
-    async query(sql, params, database) {
-      const c = await server.client(database);
-      try {
-        return (await c.query(sql, params)).rows;
-      } finally {
-        await c.end();
-      }
-    },
-    async configure(settings) {
-      await appendFile(join(dataDir, "postgresql.conf"), `\n${confLines(settings)}\n`);
-    },
-    async start() {
-      const r = await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} ${pgCtl} -D ${dataDir} -l ${logFile} -w -t 120 start`;
-      if (r.exitCode !== 0) {
-        const tail = existsSync(logFile) ? (await readFile(logFile, "utf8")).split("\n").slice(-15).join("\n") : "";
-        throw new Error(`PostgreSQL did not start on 127.0.0.1:${port} (pg_ctl exit ${r.exitCode}): ${r.stderr.trim()}\n${tail}`);
-      }
-    },
-    async stop(mode = "fast") {
-      await $({ quiet: true })`${asServiceUser("postgres")} ${pgCtl} -D ${dataDir} -m ${mode} -w -t 120 stop`;
-    },
-    async running() {
-      if (!existsSync(join(dataDir, "postmaster.pid"))) return false;
-      const r = await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} ${pgCtl} -D ${dataDir} status`;
-      return r.exitCode === 0;
-    },
-    async destroy() {
-      try {
-        if (await server.running()) await server.stop("immediate");
-      } finally {
-        await rm(baseDir, { recursive: true, force: true });
-      }
-    },
-  };
-  return server;
-}
-
 /** Creates a database (name checked: lower-case identifier). */
 export async function createDatabase(server: LocalPostgres, name: string): Promise<void> {
   assertIdentifier(name, "database name");
@@ -247,11 +66,4 @@ export async function createDatabase(server: LocalPostgres, name: string): Promi
 export async function dropDatabase(server: LocalPostgres, name: string): Promise<void> {
   assertIdentifier(name, "database name");
   await server.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-}
-
-/** @throws Error naming the value when it is not a plain lower-case SQL identifier. */
-export function assertIdentifier(value: string, what: string): void {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
-    throw new Error(`invalid ${what} "${value}": expected a lower-case identifier (a-z, 0-9, _; at most 63 characters, not starting with a digit)`);
-  }
 }

@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $, type ProcessPromise } from "zx";
 import { Redis } from "ioredis";
-import { freePort } from "./ports.ts";
+import { freePort } from "../lib/ports.ts";
+import { findRedisBinaries } from "../redis/binaries.ts";
 
 export interface LocalRedis {
   readonly baseDir: string;
@@ -27,21 +28,6 @@ export interface LocalRedis {
   /** Environment for `redis-cli` (`REDISCLI_AUTH`), so the password is not in argv. */
   env(): Record<string, string>;
   destroy(): Promise<void>;
-}
-
-/**
- * Finds `redis-server` and `redis-cli` on the PATH.
- * @throws Error naming the Debian packages when missing.
- */
-export async function findRedisBinaries(): Promise<{ server: string; cli: string }> {
-  const server = await $({ quiet: true, nothrow: true })`which redis-server`;
-  const cli = await $({ quiet: true, nothrow: true })`which redis-cli`;
-  if (server.exitCode !== 0 || cli.exitCode !== 0) {
-    throw new Error(
-      `${server.exitCode !== 0 ? "redis-server" : "redis-cli"} not found on the PATH: install the Debian packages redis-server and redis-tools (apt-get install redis-server redis-tools)`,
-    );
-  }
-  return { server: server.stdout.trim(), cli: cli.stdout.trim() };
 }
 
 /** Starts an empty Redis on 127.0.0.1 and waits until it answers PING. */

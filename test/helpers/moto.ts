@@ -6,7 +6,7 @@
 import type { TestFn } from "ava";
 import { startMoto, type MotoServer } from "../../runbooks/local/moto.ts";
 import { createClientFactory, type AwsSettings } from "../../runbooks/lib/aws.ts";
-import { awsState, seedStacks, type Seeded } from "./aws-seed.ts";
+import { awsState, seedStacks, type Seeded } from "../../runbooks/local/aws-seed.ts";
 
 process.env.AWS_ACCESS_KEY_ID = "testing";
 process.env.AWS_SECRET_ACCESS_KEY = "testing";

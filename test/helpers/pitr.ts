@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import { $ } from "zx";
 import type pg from "pg";
-import type { LocalPostgres } from "../../runbooks/local/postgres.ts";
-import { asServiceUser } from "../../runbooks/local/postgres.ts";
+import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
+import { asServiceUser } from "../../runbooks/postgres/cluster.ts";
 import { sellTicket } from "../../runbooks/local/eventchain-schema.ts";
-import { baseBackup, enableArchiving, type PgBackRestConfig } from "../../runbooks/backup/pgbackrest.ts";
+import { baseBackup, enableArchiving, type PgBackRestConfig } from "../../runbooks/postgres/pgbackrest.ts";
 
 export async function archivedWithBaseBackup(server: LocalPostgres, stanza = "eventchain"): Promise<{ cfg: PgBackRestConfig; backupStoppedAt: Date }> {
   const cfg = await enableArchiving(server, { dir: join(server.baseDir, "pgbackrest"), stanza, repo: { type: "posix", path: join(server.baseDir, "repo") }, archiveTimeoutSeconds: 10 });

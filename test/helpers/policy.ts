@@ -11,7 +11,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { loadConfigFromFiles } from "../../infra/config.ts";
+import { loadConfigFromFiles } from "../../infra/config/load.ts";
 import { DEFAULT_RETENTION_FLOOR_DAYS, type PolicyContext } from "../../policy/context.ts";
 
 export interface FakeResource {

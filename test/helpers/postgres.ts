@@ -4,7 +4,8 @@
  */
 import type { ExecutionContext } from "ava";
 import { $ } from "zx";
-import { createDatabase, startPostgres, type LocalPostgres, type StartPostgresOptions } from "../../runbooks/local/postgres.ts";
+import { type LocalPostgres } from "../../runbooks/postgres/cluster.ts";
+import { createDatabase, startPostgres, type StartPostgresOptions } from "../../runbooks/local/postgres.ts";
 import { createSchema, seed, EVENTCHAIN_TABLES } from "../../runbooks/local/eventchain-schema.ts";
 
 /** A fresh server for this test; destroyed in teardown. */

@@ -2,9 +2,9 @@
  * A declared stack pair shaped like the program's resources (types and inputs as the
  * components declare them), for testing the posture model without running the program.
  */
-import { loadConfigFromFiles } from "../../infra/config.ts";
-import { evaluatePosture, type PostureReport } from "../../infra/posture.ts";
-import { failoverFrom, mechanismsFrom, type DeclaredResource, type PairContext } from "../../infra/posture-mechanisms.ts";
+import { loadConfigFromFiles } from "../../infra/config/load.ts";
+import { evaluatePosture, type PostureReport } from "../../infra/posture/model.ts";
+import { failoverFrom, mechanismsFrom, type DeclaredResource, type PairContext } from "../../infra/posture/mechanisms.ts";
 
 export const PAIR: PairContext = { primaryStack: "prod", primaryRegion: "us-east-1", drStack: "dr", drRegion: "us-west-2" };
 

@@ -1,8 +1,8 @@
 /**
- * Test helpers over `evaluateStack` (infra/evaluate.ts): evaluate the committed stacks once per
+ * Test helpers over `evaluateStack` (infra/offline/evaluate.ts): evaluate the committed stacks once per
  * test file, and find resources and IAM statements in what they declare.
  */
-import { evaluateStack, type EvaluateOptions, type EvaluatedResource, type Evaluation } from "../../infra/evaluate.ts";
+import { evaluateStack, type EvaluateOptions, type EvaluatedResource, type Evaluation } from "../../infra/offline/evaluate.ts";
 
 let committed: Promise<{ dr: Evaluation; prod: Evaluation }> | undefined;
 

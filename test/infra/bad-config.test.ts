@@ -1,6 +1,6 @@
 import test from "ava";
-import { ConfigError, readRawConfig } from "../../infra/config.ts";
-import { evaluateStack, type EvaluatedResource } from "../../infra/evaluate.ts";
+import { ConfigError, readRawConfig } from "../../infra/config/load.ts";
+import { evaluateStack, type EvaluatedResource } from "../../infra/offline/evaluate.ts";
 
 const committed = (stack: string, key: string) => structuredClone(readRawConfig(stack)[key]) as Record<string, any>;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
-import { knownKeys, REPO_ROOT } from "../../infra/config.ts";
+import { knownKeys, REPO_ROOT } from "../../infra/config/load.ts";
 
 /** Field paths below a top-level key; inside a list, paths restart at the list's element. */
 function fields(path: PropertyKey[], relative: string[] = []): string[] {

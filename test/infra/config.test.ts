@@ -1,6 +1,6 @@
 import test from "ava";
 import fc from "fast-check";
-import { ConfigError, loadConfigFromFiles, readRawConfig, validateConfig } from "../../infra/config.ts";
+import { ConfigError, loadConfigFromFiles, readRawConfig, validateConfig } from "../../infra/config/load.ts";
 
 const withChange = (stack: string, key: string, change: (value: any) => unknown) => {
   const raw = structuredClone(readRawConfig(stack));

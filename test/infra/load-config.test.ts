@@ -1,6 +1,6 @@
 import test from "ava";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadConfig, loadConfigFromFiles, readRawConfig } from "../../infra/config.ts";
+import { ConfigError, loadConfig, loadConfigFromFiles, readRawConfig } from "../../infra/config/load.ts";
 
 /** Config as the Pulumi engine hands it to the program: every value a string, objects as JSON. */
 const asEngineConfig = (raw: Record<string, unknown>) =>

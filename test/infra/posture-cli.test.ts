@@ -3,10 +3,10 @@ import test from "ava";
 import { Ajv } from "ajv";
 import { $ } from "zx";
 
-const schema = JSON.parse(readFileSync(new URL("../../infra/posture.schema.json", import.meta.url), "utf8"));
+const schema = JSON.parse(readFileSync(new URL("../../infra/posture/posture.schema.json", import.meta.url), "utf8"));
 const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
 const root = new URL("../../", import.meta.url).pathname;
-const posture = (...args: string[]) => $({ cwd: root, nothrow: true, quiet: true })`npx tsx infra/posture-cli.ts ${args}`;
+const posture = (...args: string[]) => $({ cwd: root, nothrow: true, quiet: true })`npx tsx infra/posture/cli.ts ${args}`;
 
 test("--json prints a report that matches the schema, and the exit status follows its verdict", async (t) => {
   const run = await posture("--stack", "prod", "--json");

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
-import { FIGURES, FIGURE_IDS } from "../../infra/posture-figures.ts";
+import { FIGURES, FIGURE_IDS } from "../../infra/posture/figures.ts";
 
 const docs = readFileSync(new URL("../../docs/posture.md", import.meta.url), "utf8");
 

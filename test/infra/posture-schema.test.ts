@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
 import { Ajv } from "ajv";
-import { renderJson, renderMarkdown, renderTable } from "../../infra/posture-render.ts";
+import { renderJson, renderMarkdown, renderTable } from "../../infra/posture/render.ts";
 import { declaredPair, postureOf, without } from "../helpers/posture-fixtures.ts";
 
-const schema = JSON.parse(readFileSync(new URL("../../infra/posture.schema.json", import.meta.url), "utf8"));
+const schema = JSON.parse(readFileSync(new URL("../../infra/posture/posture.schema.json", import.meta.url), "utf8"));
 const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
 const reportOf = postureOf;
 

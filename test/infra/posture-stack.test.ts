@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
 import { Ajv } from "ajv";
-import { readRawConfig, validateConfig, type StackConfig } from "../../infra/config.ts";
-import { postureOf } from "../../infra/posture-stack.ts";
-import type { PostureReport } from "../../infra/posture.ts";
+import { readRawConfig, validateConfig, type StackConfig } from "../../infra/config/load.ts";
+import { postureOf } from "../../infra/posture/stack.ts";
+import type { PostureReport } from "../../infra/posture/model.ts";
 
-const schema = JSON.parse(readFileSync(new URL("../../infra/posture.schema.json", import.meta.url), "utf8"));
+const schema = JSON.parse(readFileSync(new URL("../../infra/posture/posture.schema.json", import.meta.url), "utf8"));
 const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
 const system = (rep: PostureReport, id: string) => rep.systems.find((s) => s.system === id)!;
 const missed = (rep: PostureReport) => rep.systems.filter((s) => s.verdict === "missed").map((s) => s.system);

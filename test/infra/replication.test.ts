@@ -1,6 +1,6 @@
 import test from "ava";
 import { ELASTICACHE_EXPORT_PREFIX } from "../../infra/outputs.ts";
-import type { Evaluation } from "../../infra/evaluate.ts";
+import type { Evaluation } from "../../infra/offline/evaluate.ts";
 import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
 
 const mediaReplication = (evaluation: Evaluation) => only(evaluation, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "media-replication");

@@ -1,5 +1,5 @@
 import test from "ava";
-import { evaluateStack } from "../../infra/evaluate.ts";
+import { evaluateStack } from "../../infra/offline/evaluate.ts";
 import { parseStackOutputs, STACK_OUTPUT_KEYS } from "../../infra/outputs.ts";
 import { committedStacks, ofType, only } from "../helpers/pulumi-mocks.ts";
 

@@ -7,7 +7,7 @@ import {
   regionProblem,
   scheduleProblem,
   windowsOverlap,
-} from "../../infra/validators.ts";
+} from "../../infra/config/validators.ts";
 
 test("the plan's schedules are accepted by the services that run them", (t) => {
   t.is(scheduleProblem("cron(0 */6 * * ? *)", "backup"), undefined);

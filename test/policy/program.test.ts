@@ -1,5 +1,5 @@
 import test from "ava";
-import { evaluateStack, type Evaluation } from "../../infra/evaluate.ts";
+import { evaluateStack, type Evaluation } from "../../infra/offline/evaluate.ts";
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { policies } from "../../policy/rules.ts";
 import { committedContext, stackViolations, violations, type FakeResource } from "../helpers/policy.ts";

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import { $ } from "zx";
-import { bundleRepository, compareImageTags, listRefs, verifyBundle } from "../../runbooks/backup/code-bundle.ts";
-import { BackupS3Client, downloadStream } from "../../runbooks/backup/s3-object.ts";
+import { bundleRepository, compareImageTags, listRefs, verifyBundle } from "../../runbooks/platform/code-bundle.ts";
+import { BackupS3Client, downloadStream } from "../../runbooks/aws/s3-object.ts";
 import { useMoto } from "../helpers/moto.ts";
 
 const moto = useMoto(test);

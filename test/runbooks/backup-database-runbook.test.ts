@@ -1,8 +1,8 @@
 import test from "ava";
 import { CreateBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { localOutputs } from "../../runbooks/backup/local-outputs.ts";
-import { BackupS3Client } from "../../runbooks/backup/s3-object.ts";
+import { localOutputs } from "../../runbooks/local/outputs.ts";
+import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { runbook as backupDatabase } from "../../runbooks/backup-database.ts";
 import { useMoto } from "../helpers/moto.ts";
 import { postgresFor, seededDatabase } from "../helpers/postgres.ts";

@@ -1,10 +1,10 @@
 import test from "ava";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createDatabase } from "../../runbooks/local/postgres.ts";
-import { backupDatabase, restoreDatabase, verifyDatabaseBackup } from "../../runbooks/backup/pg-logical.ts";
-import { verifyBackup } from "../../runbooks/backup/verify.ts";
-import { downloadStream, BackupS3Client } from "../../runbooks/backup/s3-object.ts";
-import { loadDatabaseManifest } from "../../runbooks/backup/manifest.ts";
+import { backupDatabase, restoreDatabase, verifyDatabaseBackup } from "../../runbooks/postgres/logical.ts";
+import { verifyBackup } from "../../runbooks/postgres/verify.ts";
+import { downloadStream, BackupS3Client } from "../../runbooks/aws/s3-object.ts";
+import { loadDatabaseManifest } from "../../runbooks/postgres/manifest.ts";
 import { countRows } from "../../runbooks/local/eventchain-schema.ts";
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
@@ -55,7 +55,7 @@ test("verify-backup passes a good backup and drops its scratch database", async 
   t.true(report.checks.some((c) => c.kind === "foreign-key"));
   t.is(report.checks.filter((c) => c.kind === "plan-check").length, 3);
   t.true(report.scratchDropped);
-  const schema = JSON.parse(readFileSync(new URL("../../runbooks/backup/verification-report.schema.json", import.meta.url), "utf8"));
+  const schema = JSON.parse(readFileSync(new URL("../../runbooks/postgres/verification-report.schema.json", import.meta.url), "utf8"));
   const validate = new Ajv({ allErrors: true }).compile(schema);
   t.true(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors));
   const left = await server.query("SELECT datname FROM pg_database WHERE datname LIKE 'eventchain_verify_%'");

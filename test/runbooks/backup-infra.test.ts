@@ -2,8 +2,8 @@ import test from "ava";
 import { gunzipSync } from "node:zlib";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import { backupInfrastructure, decryptWithKms, discoverResources, kubectlGet, type Envelope } from "../../runbooks/backup/infra-export.ts";
-import { BackupS3Client, downloadStream, getJson } from "../../runbooks/backup/s3-object.ts";
+import { backupInfrastructure, decryptWithKms, discoverResources, kubectlGet, type Envelope } from "../../runbooks/platform/infra-export.ts";
+import { BackupS3Client, downloadStream, getJson } from "../../runbooks/aws/s3-object.ts";
 import { fakeKube } from "../helpers/fake-kube.ts";
 import { useMoto } from "../helpers/moto.ts";
 

@@ -1,7 +1,7 @@
 import test from "ava";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { backupRedis, keyspaceCounts, parseInfo, restoreRedisToNewServer, snapshotKeys } from "../../runbooks/backup/redis-export.ts";
-import { BackupS3Client, verifyObject } from "../../runbooks/backup/s3-object.ts";
+import { backupRedis, keyspaceCounts, parseInfo, restoreRedisToNewServer, snapshotKeys } from "../../runbooks/redis/export.ts";
+import { BackupS3Client, verifyObject } from "../../runbooks/aws/s3-object.ts";
 import { useMoto } from "../helpers/moto.ts";
 import { redisFor, seedRedis } from "../helpers/redis.ts";
 

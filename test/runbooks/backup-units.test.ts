@@ -1,10 +1,10 @@
 import test from "ava";
 import { createHash } from "node:crypto";
 import fc from "fast-check";
-import { olderThanRetention } from "../../runbooks/backup/manifest.ts";
-import { expectedS3Checksum, sameChecksum } from "../../runbooks/backup/s3-object.ts";
-import { orphanQuery, PLAN_CHECKS, renderVerificationMarkdown, buildVerificationReport } from "../../runbooks/backup/integrity.ts";
-import { renderConfig, toPgTimestamp } from "../../runbooks/backup/pgbackrest.ts";
+import { olderThanRetention } from "../../runbooks/postgres/manifest.ts";
+import { expectedS3Checksum, sameChecksum } from "../../runbooks/aws/s3-object.ts";
+import { orphanQuery, PLAN_CHECKS, renderVerificationMarkdown, buildVerificationReport } from "../../runbooks/postgres/integrity.ts";
+import { renderConfig, toPgTimestamp } from "../../runbooks/postgres/pgbackrest.ts";
 import { postgresFor } from "../helpers/postgres.ts";
 
 const DAY = 86_400_000;

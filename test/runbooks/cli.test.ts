@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { DescribeDBInstancesCommand, RDSClient, StopDBInstanceCommand } from "@aws-sdk/client-rds";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { useMoto } from "../helpers/moto.ts";
-import { seedStacks, PRIMARY_REGION, SOURCE_DB } from "../helpers/aws-seed.ts";
+import { seedStacks, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
 import { workspace } from "../helpers/run-runbook.ts";
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
 import test from "ava";
-import { tlsSettings } from "../../runbooks/backup/connection.ts";
+import { tlsSettings } from "../../runbooks/postgres/connection.ts";
 import { BadInputError } from "../../runbooks/lib/errors.ts";
 
 test("a connection to the stack's database verifies TLS against the CA bundle in PGSSLROOTCERT", (t) => {

@@ -6,7 +6,7 @@ import { runbook as pitr } from "../../runbooks/point-in-time-restore.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { publishSink } from "../../runbooks/lib/notify.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { PRIMARY_REGION, SOURCE_DB } from "../helpers/aws-seed.ts";
+import { PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const { moto, seeded, state } = useSeededMoto(test);

@@ -1,9 +1,9 @@
 import test from "ava";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { checkApplication, throwawayCopy, type KubeRaw } from "../../runbooks/backup/app-check.ts";
-import { backupDatabase } from "../../runbooks/backup/pg-logical.ts";
-import { localOutputs } from "../../runbooks/backup/local-outputs.ts";
-import { BackupS3Client } from "../../runbooks/backup/s3-object.ts";
+import { checkApplication, throwawayCopy, type KubeRaw } from "../../runbooks/platform/app-check.ts";
+import { backupDatabase } from "../../runbooks/postgres/logical.ts";
+import { localOutputs } from "../../runbooks/local/outputs.ts";
+import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { runbook as drTest } from "../../runbooks/dr-test.ts";
 import { useMoto } from "../helpers/moto.ts";
 import { postgresFor, seededDatabase } from "../helpers/postgres.ts";
@@ -130,7 +130,7 @@ test("dr-test refuses an unknown mode before doing anything", async (t) => {
 });
 
 test.serial("dr-test --mode full: database, application (fake kube API), DNS and monitoring all pass and nothing is left behind", async (t) => {
-  const { seedStacks } = await import("../helpers/aws-seed.ts");
+  const { seedStacks } = await import("../../runbooks/local/aws-seed.ts");
   const { statefulKube } = await import("../helpers/fake-kube.ts");
   const { CloudWatchClient, PutMetricAlarmCommand } = await import("@aws-sdk/client-cloudwatch");
   const ws = workspace(t);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDrillArgs } from "../../runbooks/drill.ts";
-import { runDrill } from "../../runbooks/backup/drill-run.ts";
+import { runDrill } from "../../runbooks/drill/run.ts";
 
 function stateDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), "drill-test-"));

@@ -10,7 +10,7 @@ import { mermaidGantt, renderMarkdown, type Report } from "../../runbooks/lib/re
 import { notifyAll, publishSink } from "../../runbooks/lib/notify.ts";
 import { resolveDependencies } from "../../runbooks/lib/plan.ts";
 import type { Runbook, Step } from "../../runbooks/lib/types.ts";
-import { sampleOutputs } from "../helpers/runbook-outputs.ts";
+import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const schema = JSON.parse(readFileSync(new URL("../../runbooks/lib/report.schema.json", import.meta.url), "utf8"));

@@ -7,7 +7,7 @@ import { runbook as failover } from "../../runbooks/region-failover.ts";
 import { runbook } from "../../runbooks/failback.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { PRIMARY_REGION } from "../helpers/aws-seed.ts";
+import { PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { serviceUnavailable, startFaultProxy } from "../helpers/fault-proxy.ts";
 

@@ -3,7 +3,7 @@ import { CloudWatchClient, ListMetricsCommand, GetMetricStatisticsCommand } from
 import { BACKUP_JOB_ENV, JOB_FAILURE_METRIC } from "../../infra/outputs.ts";
 import { jobFailureSinks } from "../../runbooks/aws/notify.ts";
 import type { Notification } from "../../runbooks/lib/notify.ts";
-import { seedStacks, PRIMARY_REGION } from "../helpers/aws-seed.ts";
+import { seedStacks, PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
 import { clientsFor, useMoto } from "../helpers/moto.ts";
 
 const moto = useMoto(test);

@@ -11,7 +11,7 @@ import { runbook } from "../../runbooks/region-failover.ts";
 import { snsSinks } from "../../runbooks/aws/notify.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { DR_DB, DR_REGION } from "../helpers/aws-seed.ts";
+import { DR_DB, DR_REGION } from "../../runbooks/local/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { fixture, serviceUnavailable, startFaultProxy } from "../helpers/fault-proxy.ts";
 import { Ajv } from "ajv";

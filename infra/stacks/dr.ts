@@ -1,0 +1,83 @@
+/** The `dr` role: everything the DR region needs before a disaster. Depends on no other stack. */
+import type { Context, StackOutputsInput } from "./common.ts";
+import { common, ERROR_RATE_ALARM } from "./common.ts";
+import { DnsFailover } from "../components/dns-failover.ts";
+import { MediaReplica } from "../components/media-replication.ts";
+import { PilotLight } from "../components/pilot-light.ts";
+import { RestoreLanding } from "../components/restore-landing.ts";
+
+export function buildDr(ctx: Context): StackOutputsInput {
+  const { c } = ctx;
+  const { alerts, base, backup, cache, database, ecrRepositories } = common(ctx);
+  const media = new MediaReplica("media-replica", {}, ctx.opts);
+  const pilot = new PilotLight("pilot-light", {
+    clusterName: c.services.clusterName,
+    services: [
+      { ...c.services.backend, paths: ["/api/*", "/health"] },
+      { ...c.services.frontend },
+    ],
+    vpcId: c.network.vpcId,
+    privateSubnetIds: c.network.privateSubnetIds,
+    publicSubnetIds: c.network.publicSubnetIds,
+    certificateArn: c.services.certificateArn ?? "",
+    region: c.region,
+    accountId: ctx.accountId,
+    errorRateThresholdPercent: c.services.errorRateThresholdPercent,
+    alarmTopicArn: alerts.topicArn,
+    errorRateAlarmName: ERROR_RATE_ALARM.dr,
+  }, ctx.opts);
+  const landing = new RestoreLanding("database", {
+    restoreIdentifier: c.database.restoreIdentifier,
+    dbName: c.database.dbName,
+    engineVersion: c.database.engineVersion,
+    port: c.database.port,
+    vpcId: c.network.vpcId,
+    subnetIds: c.network.privateSubnetIds,
+    clientSecurityGroupId: pilot.serviceSecurityGroup.id,
+  }, ctx.opts);
+  const dns = new DnsFailover("dns", {
+    ...c.dns,
+    secondaryTarget: pilot.loadBalancer.dnsName,
+  }, ctx.opts);
+  return {
+    ...base,
+    database: {
+      ...database,
+      instanceIdentifier: c.database.restoreIdentifier,
+      instanceArn: null,
+      resourceId: null,
+      address: null,
+      subnetGroupName: landing.subnetGroup.name,
+      securityGroupIds: [landing.securityGroup.id],
+      parameterGroupName: landing.parameterGroup.name,
+      kmsKeyArn: landing.kmsKey.arn,
+      masterSecretArn: null,
+      appConnectionSecretArn: landing.appConnectionSecret.arn,
+      replicatedBackupsArn: null,
+    },
+    backup: backup(null),
+    media: { bucketName: media.storage.bucketName, replicaBucketName: null, replicationPrefix: "media/", rtcMinutes: null, kmsKeyArn: media.kmsKey.arn },
+    cache: cache(null),
+    dns: {
+      hostedZoneId: c.dns.hostedZoneId,
+      recordName: c.dns.recordName,
+      recordType: c.dns.recordType,
+      ttl: c.dns.ttl,
+      primaryHealthCheckId: dns.healthCheck.id,
+      primarySetIdentifier: c.dns.primarySetIdentifier,
+      secondarySetIdentifier: c.dns.secondarySetIdentifier,
+      primaryTarget: c.dns.primaryTarget,
+      secondaryTarget: pilot.loadBalancer.dnsName,
+    },
+    services: {
+      clusterName: pilot.cluster.name,
+      loadBalancerDnsName: pilot.loadBalancer.dnsName,
+      services: pilot.services.map((s) => ({ name: s.name, recoveryCount: s.recoveryCount, targetGroupArn: s.targetGroup.arn })),
+      errorRateAlarmName: pilot.errorRateAlarm.name,
+    },
+    alerts: { topicArn: alerts.topicArn },
+    ecrRepositories,
+    kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
+  };
+}
+

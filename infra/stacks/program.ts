@@ -1,0 +1,23 @@
+/**
+ * The program: given a validated `StackConfig`, declares the stack for its role and returns
+ * the stack outputs in exactly the `outputs.ts` shape. `dr` (stack-dr.ts) depends on nothing;
+ * `prod` (stack-primary.ts) reads what it needs from `dr` through a StackReference (no cycle).
+ */
+import * as aws from "@pulumi/aws";
+import type { StackConfig } from "../config/load.ts";
+import type { Context, StackOutputsInput } from "./common.ts";
+import { buildDr } from "./dr.ts";
+import { buildPrimary } from "./primary.ts";
+
+export { ERROR_RATE_ALARM, type Lifted, type StackOutputsInput } from "./common.ts";
+
+/** Declares the stack for `config.role`; returns its outputs. */
+export function buildStack(config: StackConfig): StackOutputsInput {
+  const tags = { project: "eventchain-dr", stack: config.stack, role: config.role, "managed-by": "pulumi" };
+  const provider = new aws.Provider(`aws-${config.region}`, { region: config.region as aws.Region, defaultTags: { tags } });
+  const peerProvider = new aws.Provider(`aws-${config.peerRegion}`, { region: config.peerRegion as aws.Region, defaultTags: { tags } });
+  const accountId = aws.getCallerIdentityOutput({}, { provider }).accountId;
+  const ctx: Context = { c: config, opts: { provider }, peerProvider, accountId };
+  return config.role === "dr" ? buildDr(ctx) : buildPrimary(ctx);
+}
+

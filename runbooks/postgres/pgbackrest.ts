@@ -1,0 +1,233 @@
+/**
+ * Continuous archiving, base backups and point-in-time restore of a self-managed PostgreSQL
+ * with pgBackRest (the maintained successor to the plan's WAL-E; recipe in
+ * ../shared/notes/pgbackrest.md). Every pgBackRest call runs as the `postgres` user with an
+ * explicit `--config=` in a directory it owns; nothing is read from /etc.
+ */
+import { existsSync } from "node:fs";
+import { chown, mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { $ } from "zx";
+import { asServiceUser, serviceUserIds, type LocalPostgres } from "./cluster.ts";
+
+export type RepoSpec =
+  | { type: "posix"; path: string }
+  | {
+      type: "s3";
+      bucket: string;
+      /** Host name in the certificate (pgBackRest ignores IP SANs): `localhost` for a local emulator. */
+      endpoint: string;
+      port?: number;
+      region: string;
+      /** Key prefix inside the bucket, e.g. `/pgbackrest`. */
+      path: string;
+      caFile?: string;
+      uriStyle?: "host" | "path";
+      /** `shared` for static test keys of an emulator; otherwise `auto` (instance/task role), never keys in files. */
+      keyType?: "auto" | "shared";
+    };
+
+export interface PgBackRestConfig {
+  configFile: string;
+  stanza: string;
+  /** Directory holding the config, logs, locks and spool. */
+  dir: string;
+}
+
+/** Pure: a stanza name is a lower-case identifier (it appears in paths and commands). */
+export function assertStanza(stanza: string): void {
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(stanza)) throw new Error(`invalid stanza "${stanza}": expected lower-case letters, digits and hyphens, starting with a letter`);
+}
+
+/** Pure: the pgbackrest.conf text for a server and a repository. */
+export function renderConfig(o: { dir: string; stanza: string; repo: RepoSpec; pgPath: string; pgPort: number; pgSocket: string; processMax?: number }): string {
+  assertStanza(o.stanza);
+  const repo =
+    o.repo.type === "posix"
+      ? ["repo1-type=posix", `repo1-path=${o.repo.path}`]
+      : [
+          "repo1-type=s3",
+          `repo1-path=${o.repo.path}`,
+          `repo1-s3-bucket=${o.repo.bucket}`,
+          `repo1-s3-endpoint=${o.repo.endpoint}`,
+          `repo1-s3-region=${o.repo.region}`,
+          `repo1-s3-uri-style=${o.repo.uriStyle ?? "host"}`,
+          `repo1-s3-key-type=${o.repo.keyType ?? "auto"}`,
+          ...(o.repo.port ? [`repo1-storage-port=${o.repo.port}`] : []),
+          ...(o.repo.caFile ? [`repo1-storage-ca-file=${o.repo.caFile}`] : []),
+          "repo1-bundle=y",
+        ];
+  return [
+    "[global]",
+    ...repo,
+    "repo1-retention-full=2",
+    `log-path=${join(o.dir, "log")}`,
+    `lock-path=${join(o.dir, "lock")}`,
+    `spool-path=${join(o.dir, "spool")}`,
+    "log-level-console=warn",
+    "log-level-file=info",
+    "compress-type=lz4",
+    `process-max=${o.processMax ?? 2}`,
+    "start-fast=y",
+    "archive-async=n",
+    "",
+    `[${o.stanza}]`,
+    `pg1-path=${o.pgPath}`,
+    `pg1-port=${o.pgPort}`,
+    `pg1-socket-path=${o.pgSocket}`,
+    "pg1-user=postgres",
+    "",
+  ].join("\n");
+}
+
+/** Runs `pgbackrest <args>` as the postgres user with our config; returns stdout. */
+export async function pgbackrest(cfg: PgBackRestConfig, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const r = await $({ quiet: true, nothrow: true, env: { ...process.env, ...env } })`${asServiceUser("postgres")} pgbackrest ${`--config=${cfg.configFile}`} ${`--stanza=${cfg.stanza}`} ${args}`;
+  if (r.exitCode !== 0) {
+    throw new Error(`pgbackrest ${args[0] ?? ""} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split("\n").slice(-6).join(" | ")}`);
+  }
+  return r.stdout;
+}
+
+/** @throws Error naming the Debian package when pgBackRest is not installed. */
+export async function assertPgBackRestInstalled(): Promise<string> {
+  const r = await $({ quiet: true, nothrow: true })`pgbackrest version`;
+  if (r.exitCode !== 0) throw new Error("pgbackrest not found on the PATH: install the Debian package pgbackrest (apt-get install pgbackrest)");
+  return r.stdout.trim();
+}
+
+/**
+ * Turns on continuous archiving for `server` into `repo`: writes the config, sets
+ * wal_level/archive_mode/archive_command (restart), creates the stanza and runs `check`
+ * (which proves a WAL segment reaches the repository).
+ */
+export async function enableArchiving(
+  server: LocalPostgres,
+  o: { dir: string; stanza: string; repo: RepoSpec; archiveTimeoutSeconds?: number; env?: Record<string, string> },
+): Promise<PgBackRestConfig> {
+  await assertPgBackRestInstalled();
+  const ids = await serviceUserIds("postgres");
+  for (const d of [o.dir, join(o.dir, "log"), join(o.dir, "lock"), join(o.dir, "spool"), ...(o.repo.type === "posix" ? [o.repo.path] : [])]) {
+    if (!existsSync(d)) await mkdir(d, { recursive: true, mode: 0o700 });
+    if (ids) await chown(d, ids.uid, ids.gid);
+  }
+  const cfg: PgBackRestConfig = { configFile: join(o.dir, "pgbackrest.conf"), stanza: o.stanza, dir: o.dir };
+  await writeFile(cfg.configFile, renderConfig({ dir: o.dir, stanza: o.stanza, repo: o.repo, pgPath: server.dataDir, pgPort: server.port, pgSocket: server.socketDir }), { mode: 0o600 });
+  if (ids) await chown(cfg.configFile, ids.uid, ids.gid);
+  await server.configure({
+    wal_level: "replica",
+    archive_mode: "on",
+    archive_command: `pgbackrest --config=${cfg.configFile} --stanza=${o.stanza} archive-push %p`,
+    archive_timeout: o.archiveTimeoutSeconds ?? 60,
+    max_wal_senders: 3,
+  });
+  await server.stop("fast");
+  await server.start();
+  await pgbackrest(cfg, ["stanza-create"], o.env);
+  await pgbackrest(cfg, ["check"], o.env);
+  return cfg;
+}
+
+export interface BackupInfo {
+  label: string;
+  type: string;
+  startedAt: string;
+  stoppedAt: string;
+  lsnStart: string;
+  lsnStop: string;
+  sizeBytes: number;
+  repoSizeBytes: number;
+}
+
+interface InfoJson {
+  name: string;
+  status: { code: number; message: string };
+  backup: { label: string; type: string; timestamp: { start: number; stop: number }; lsn: { start: string; stop: string }; info: { size: number; repository: { delta: number } } }[];
+  archive: { min: string | null; max: string | null }[];
+}
+
+/** `pgbackrest info` for the stanza: the backups (oldest first) and the archived WAL range. */
+export async function info(cfg: PgBackRestConfig, env?: Record<string, string>): Promise<{ backups: BackupInfo[]; walMin: string | null; walMax: string | null }> {
+  const parsed = JSON.parse(await pgbackrest(cfg, ["info", "--output=json"], env)) as InfoJson[];
+  const s = parsed.find((x) => x.name === cfg.stanza);
+  if (!s) throw new Error(`pgbackrest info has no stanza "${cfg.stanza}"`);
+  return {
+    backups: s.backup.map((b) => ({
+      label: b.label,
+      type: b.type,
+      startedAt: new Date(b.timestamp.start * 1000).toISOString(),
+      // pgBackRest reports whole seconds; the backup is consistent by the end of that second.
+      stoppedAt: new Date((b.timestamp.stop + 1) * 1000).toISOString(),
+      lsnStart: b.lsn.start,
+      lsnStop: b.lsn.stop,
+      sizeBytes: b.info.size,
+      repoSizeBytes: b.info.repository.delta,
+    })),
+    walMin: s.archive[0]?.min ?? null,
+    walMax: s.archive[0]?.max ?? null,
+  };
+}
+
+/** Takes a base backup (`full` or `incr`); returns its info. */
+export async function baseBackup(cfg: PgBackRestConfig, type: "full" | "incr" | "diff" = "full", env?: Record<string, string>): Promise<BackupInfo> {
+  await pgbackrest(cfg, ["backup", `--type=${type}`], env);
+  const { backups } = await info(cfg, env);
+  const last = backups[backups.length - 1];
+  if (!last) throw new Error("pgbackrest backup finished but info lists no backup");
+  return last;
+}
+
+/** Time of the newest archived WAL segment in the repository (upper bound of what PITR can reach). */
+export async function latestArchivedAt(cfg: PgBackRestConfig, env?: Record<string, string>): Promise<Date | null> {
+  const out = await pgbackrest(cfg, ["repo-ls", "--recurse", "--output=json", `archive/${cfg.stanza}`], env);
+  const entries = JSON.parse(out) as Record<string, { type: string; time?: number }>;
+  let newest = 0;
+  for (const [name, e] of Object.entries(entries)) {
+    if (e.type === "file" && /\/[0-9A-F]{24}-[0-9a-f]{40}/.test(name) && e.time && e.time > newest) newest = e.time;
+  }
+  // Whole seconds, truncated: the segment was complete by the end of that second.
+  return newest ? new Date((newest + 1) * 1000) : null;
+}
+
+/**
+ * Restores into an empty `targetDataDir` (created, owned by postgres, 0700) and prepares
+ * recovery to `time` with promote; pgBackRest writes `restore_command` and the targets into
+ * `postgresql.auto.conf`. The source's data directory is never touched.
+ */
+export async function restoreToTime(cfg: PgBackRestConfig, o: { targetDataDir: string; time: Date; env?: Record<string, string> }): Promise<void> {
+  const { backups } = await info(cfg, o.env);
+  const set = backups.filter((b) => new Date(b.stoppedAt) <= o.time).pop();
+  if (!set) {
+    throw new Error(`no base backup of stanza ${cfg.stanza} finished before ${o.time.toISOString()}: expected a time after ${backups[0]?.stoppedAt ?? "the first backup (there is none)"}`);
+  }
+  if (existsSync(o.targetDataDir)) throw new Error(`restore target ${o.targetDataDir} already exists: expected a new, empty path (the restore never overwrites a data directory)`);
+  const ids = await serviceUserIds("postgres");
+  const parent = dirname(o.targetDataDir);
+  // Create each missing directory down to the target, owned by postgres.
+  const missing: string[] = [];
+  for (let d = parent; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    await mkdir(d, { mode: 0o700 });
+    if (ids) await chown(d, ids.uid, ids.gid);
+  }
+  const reach = await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} test -w ${parent} -a -x ${parent}`;
+  if (reach.exitCode !== 0) {
+    throw new Error(`the postgres user cannot write ${parent} (or a directory above it is closed to it): expected a restore target path it can reach, e.g. under its own directory`);
+  }
+  await mkdir(o.targetDataDir, { mode: 0o700 });
+  if (ids) await chown(o.targetDataDir, ids.uid, ids.gid);
+  await pgbackrest(cfg, [
+    "restore",
+    `--pg1-path=${o.targetDataDir}`,
+    `--set=${set.label}`,
+    "--type=time",
+    `--target=${toPgTimestamp(o.time)}`,
+    "--target-action=promote",
+    "--target-timeline=current",
+  ], o.env);
+}
+
+/** Pure: a Date as a timestamptz literal PostgreSQL parses exactly (microsecond precision, UTC). */
+export function toPgTimestamp(d: Date): string {
+  return d.toISOString().replace("T", " ").replace("Z", "+00");
+}
