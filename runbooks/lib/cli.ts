@@ -4,7 +4,7 @@
  * `if (isMain(import.meta.url)) await runCli(runbook, { sinks })`.
  */
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Writable } from "node:stream";
 import type { StackOutputs } from "../../infra/outputs.ts";
@@ -52,7 +52,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   let values: Record<string, string | boolean | undefined>;
   try {
     const optionSpec = Object.fromEntries(Object.entries({ ...COMMON_OPTIONS, ...extra }).map(([k, v]) => [k, { type: v.type }]));
-    values = parseArgs({ args: deps.argv ?? process.argv.slice(2), options: optionSpec as never, strict: true, allowPositionals: false }).values as typeof values;
+    values = parseArgs({ args: deps.argv ?? scriptArgs(), options: optionSpec as never, strict: true, allowPositionals: false }).values as typeof values;
   } catch (error) {
     const message = `${errorMessage(error)}\nRun with --help for the options.`;
     stderr.write(message + "\n");
@@ -133,7 +133,24 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
 
 /** True when the module at `url` is the script node was started with. */
 export function isMain(url: string): boolean {
-  return process.argv[1] !== undefined && url === pathToFileURL(resolve(process.argv[1])).href;
+  const script = process.argv[scriptIndex()];
+  return script !== undefined && url === pathToFileURL(resolve(script)).href;
+}
+
+/** True when zx runs the script (`npx zx runbooks/x.ts`): argv[1] is zx's own entry. */
+function underZx(): boolean {
+  const runner = process.argv[1] ?? "";
+  return /^zx(\.[cm]?js)?$/.test(basename(runner)) || /[\\/]zx[\\/]build[\\/]cli\.js$/.test(runner);
+}
+
+/** Where the script's own path stands in `process.argv`: 1 under `node` and `tsx`, 2 under `zx`. */
+function scriptIndex(): number {
+  return underZx() ? 2 : 1;
+}
+
+/** The command-line arguments after the script's path (`node`, `tsx` or `zx` alike). */
+export function scriptArgs(): string[] {
+  return process.argv.slice(scriptIndex() + 1);
 }
 
 /** Runs `main` for a script: one exit handler; SIGINT/SIGTERM stop between steps (journal kept). */

@@ -26,22 +26,22 @@ export class BadInputError extends Error {
 /** A destructive or traffic-moving step was not confirmed. */
 export class ConfirmationError extends Error {
   override name = "ConfirmationError";
-  constructor(
-    message: string,
-    readonly stepId: string,
-  ) {
+  readonly stepId: string;
+  constructor(message: string, stepId: string) {
     super(message);
+    this.stepId = stepId;
   }
 }
 
 /** A step's run or verify threw. */
 export class StepFailedError extends Error {
   override name = "StepFailedError";
-  constructor(
-    readonly stepId: string,
-    override readonly cause: unknown,
-  ) {
+  readonly stepId: string;
+  override readonly cause: unknown;
+  constructor(stepId: string, cause: unknown) {
     super(`step "${stepId}" failed: ${errorMessage(cause)}`);
+    this.stepId = stepId;
+    this.cause = cause;
   }
 }
 

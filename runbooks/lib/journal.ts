@@ -64,10 +64,12 @@ export function validateRunId(runId: string): string {
 }
 
 export class Journal {
-  private constructor(
-    readonly path: string,
-    readonly data: JournalData,
-  ) {}
+  readonly path: string;
+  readonly data: JournalData;
+  private constructor(path: string, data: JournalData) {
+    this.path = path;
+    this.data = data;
+  }
 
   static dir(stateDir: string, runId: string): string {
     return join(stateDir, validateRunId(runId));

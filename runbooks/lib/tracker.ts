@@ -60,13 +60,19 @@ const minutes = (ms: number) => Math.round((ms / 60_000) * 100) / 100;
 export class RecoveryTracker {
   readonly milestones: Milestone[];
   recoveryPoint: RecoveryPoint | null;
+  readonly objective: SystemObjective;
+  readonly incidentAt: Date;
+  private readonly now: () => Date;
 
   constructor(
-    readonly objective: SystemObjective,
-    readonly incidentAt: Date,
+    objective: SystemObjective,
+    incidentAt: Date,
     state: TrackerState = { milestones: [], recoveryPoint: null },
-    private readonly now: () => Date = () => new Date(),
+    now: () => Date = () => new Date(),
   ) {
+    this.objective = objective;
+    this.incidentAt = incidentAt;
+    this.now = now;
     this.milestones = [...state.milestones];
     this.recoveryPoint = state.recoveryPoint;
   }
