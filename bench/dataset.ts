@@ -65,7 +65,10 @@ async function trimWal(client: { query: (sql: string) => Promise<unknown> }): Pr
  * Starts a server with the settings every suite needs (WAL for base backups and PITR) and seeds
  * it. The caller destroys `server`.
  */
-export async function createDataset(sizeBytes: number, settings: Record<string, string | number> = {}): Promise<Dataset> {
+export async function createDataset(
+  sizeBytes: number,
+  settings: Record<string, string | number> = {},
+): Promise<Dataset> {
   const server = await startPostgres({
     prefix: "eventchain-bench-",
     settings: {
@@ -92,7 +95,9 @@ export async function createDataset(sizeBytes: number, settings: Record<string, 
     } finally {
       await client.end();
     }
-    const [{ size }] = (await server.query<{ size: string }>("SELECT pg_database_size($1) AS size", [DB_NAME])) as [{ size: string }];
+    const [{ size }] = (await server.query<{ size: string }>("SELECT pg_database_size($1) AS size", [DB_NAME])) as [
+      { size: string },
+    ];
     return {
       server,
       scale,

@@ -31,13 +31,18 @@ export interface PendingRule {
 }
 
 /** Applies one rule's rewrite; returns the new text and whether anything changed. */
-export function rewrite(text: string, rule: Pick<PendingRule, "from" | "to" | "regex">): { text: string; changed: boolean } {
+export function rewrite(
+  text: string,
+  rule: Pick<PendingRule, "from" | "to" | "regex">,
+): { text: string; changed: boolean } {
   if (rule.regex) {
     const re = new RegExp(rule.from, "g");
     const out = text.replace(re, rule.to);
     return { text: out, changed: out !== text };
   }
-  return text.includes(rule.from) ? { text: text.split(rule.from).join(rule.to), changed: true } : { text, changed: false };
+  return text.includes(rule.from)
+    ? { text: text.split(rule.from).join(rule.to), changed: true }
+    : { text, changed: false };
 }
 
 export interface DelayProxyOptions {
@@ -146,7 +151,9 @@ async function readBody(req: NodeJS.ReadableStream): Promise<Buffer> {
 export async function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy> {
   const upstream = new URL(options.target);
   if (upstream.protocol !== "http:" || !["127.0.0.1", "localhost", "::1"].includes(upstream.hostname)) {
-    throw new Error(`delay proxy target "${options.target}" is not allowed: expected http:// on loopback (127.0.0.1, localhost, ::1)`);
+    throw new Error(
+      `delay proxy target "${options.target}" is not allowed: expected http:// on loopback (127.0.0.1, localhost, ::1)`,
+    );
   }
   const delays = validateDelays(options.delays ?? {});
   const sleep = options.sleep ?? ((ms: number) => sleepMs(ms).then(() => undefined));
@@ -163,7 +170,9 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       if (!firstSeen.has(key)) firstSeen.set(key, at);
       const delayMs = delayFor(delays, key);
       if (delayMs > 0) await sleep(delayMs);
-      const holds = pending.filter((p) => p.on === key && firstSeen.has(p.after) && at - firstSeen.get(p.after)! < p.forMs);
+      const holds = pending.filter(
+        (p) => p.on === key && firstSeen.has(p.after) && at - firstSeen.get(p.after)! < p.forMs,
+      );
       const headers = { ...req.headers, host: upstream.host };
       const up = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
@@ -212,7 +221,12 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
         const readyAt = start === undefined ? null : start + rule.forMs;
         const seen = readyAt === null ? undefined : calls.find((c) => c.key === rule.on && !c.held && c.at >= readyAt);
         const seenReadyAt = seen ? seen.at : null;
-        return { rule, readyAt, seenReadyAt, lagMs: readyAt !== null && seenReadyAt !== null ? seenReadyAt - readyAt : null };
+        return {
+          rule,
+          readyAt,
+          seenReadyAt,
+          lagMs: readyAt !== null && seenReadyAt !== null ? seenReadyAt - readyAt : null,
+        };
       }),
     clear: () => {
       calls.length = 0;

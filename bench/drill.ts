@@ -19,7 +19,8 @@ export function parseDrillReport(stdout: string): DrillJson {
   const start = stdout.indexOf("{");
   if (start === -1) throw new Error("the drill printed no JSON report");
   const doc = JSON.parse(stdout.slice(start)) as Partial<DrillJson>;
-  if (typeof doc.verdict !== "string" || !Array.isArray(doc.phases)) throw new Error("the drill's JSON report has no verdict or phases");
+  if (typeof doc.verdict !== "string" || !Array.isArray(doc.phases))
+    throw new Error("the drill's JSON report has no verdict or phases");
   return doc as DrillJson;
 }
 
@@ -33,7 +34,8 @@ export function drillCase(cwd: string): Case {
     },
     run: async (): Promise<RunOutput> => {
       const r = await $({ quiet: true, nothrow: true, cwd })`npm run --silent drill -- --json --state-dir ${stateDir!}`;
-      if (r.exitCode !== 0) throw new Error(`npm run drill exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+      if (r.exitCode !== 0)
+        throw new Error(`npm run drill exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
       const report = parseDrillReport(r.stdout);
       const phases: Record<string, number> = {};
       for (const p of report.phases) phases[p.name] = (phases[p.name] ?? 0) + p.seconds;

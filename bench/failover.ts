@@ -34,7 +34,14 @@ export const FAILOVER_DELAYS: DelayTable = {
  */
 export function failoverHolds(dbMs: number, ecsMs: number, dnsMs: number): PendingRule[] {
   return [
-    { after: "ecs:UpdateService", on: "ecs:DescribeServices", forMs: ecsMs, from: '"runningCount":\\s*[1-9]\\d*', to: '"runningCount": 0', regex: true },
+    {
+      after: "ecs:UpdateService",
+      on: "ecs:DescribeServices",
+      forMs: ecsMs,
+      from: '"runningCount":\\s*[1-9]\\d*',
+      to: '"runningCount": 0',
+      regex: true,
+    },
     ...["RestoreDBInstanceToPointInTime", "RestoreDBInstanceFromDBSnapshot"].map((after) => ({
       after: `rds:${after}`,
       on: "rds:DescribeDBInstances",
@@ -65,7 +72,24 @@ export interface FailoverDeps {
   /** Seeds a reset moto at `endpoint` and returns the outputs document for `--outputs`. */
   seed: (endpoint: string) => Promise<unknown>;
   /** Runs region-failover with `argv` against `endpoint`; returns its exit code and report. */
-  run: (argv: string[], endpoint: string, out: Writable) => Promise<{ exitCode: number; report?: { startedAt: string; finishedAt: string; steps: { id: string; startedAt: string | null; endedAt: string | null; durationMs: number | null; status: string }[] } }>;
+  run: (
+    argv: string[],
+    endpoint: string,
+    out: Writable,
+  ) => Promise<{
+    exitCode: number;
+    report?: {
+      startedAt: string;
+      finishedAt: string;
+      steps: {
+        id: string;
+        startedAt: string | null;
+        endedAt: string | null;
+        durationMs: number | null;
+        status: string;
+      }[];
+    };
+  }>;
   /** Each step's prerequisites (the engine's resolved dependsOn), e.g. from a --dry-run plan. */
   dependencies: (argv: string[], endpoint: string) => Promise<Map<string, string[]>>;
   /** Extra CLI arguments (stack selection, --yes, --force). */
@@ -73,7 +97,11 @@ export interface FailoverDeps {
   reset: () => Promise<void>;
 }
 
-export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { dbMs: number; ecsMs: number; dnsMs: number }): Case & { proxy: () => DelayProxy | undefined; criticalSteps: () => string[]; close: () => Promise<void> } {
+export function failoverCase(
+  motoEndpoint: string,
+  deps: FailoverDeps,
+  holds: { dbMs: number; ecsMs: number; dnsMs: number },
+): Case & { proxy: () => DelayProxy | undefined; criticalSteps: () => string[]; close: () => Promise<void> } {
   let proxy: DelayProxy | undefined;
   let dir: string | undefined;
   let outputsFile = "";
@@ -86,7 +114,11 @@ export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { 
     proxy: () => proxy,
     criticalSteps: () => lastPath,
     prepare: async () => {
-      proxy ??= await startDelayProxy({ target: motoEndpoint, delays: FAILOVER_DELAYS, pending: failoverHolds(holds.dbMs, holds.ecsMs, holds.dnsMs) });
+      proxy ??= await startDelayProxy({
+        target: motoEndpoint,
+        delays: FAILOVER_DELAYS,
+        pending: failoverHolds(holds.dbMs, holds.ecsMs, holds.dnsMs),
+      });
       dir ??= await mkdtemp(join(tmpdir(), "eventchain-bench-failover-"));
       await deps.reset();
       const outputsDoc = await deps.seed(motoEndpoint);
@@ -100,8 +132,13 @@ export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { 
       const t0 = Date.now();
       const r = await deps.run(argv(), proxy!.url, out);
       const totalSeconds = (Date.now() - t0) / 1000;
-      if (r.exitCode !== 0 || !r.report) throw new Error(`region-failover exited ${r.exitCode}: ${out.text.trim().split("\n").slice(-3).join(" | ")}`);
-      const steps: TimedStep[] = r.report.steps.map((s) => ({ id: s.id, seconds: (s.durationMs ?? 0) / 1000, dependsOn: dependsOn!.get(s.id) ?? [] }));
+      if (r.exitCode !== 0 || !r.report)
+        throw new Error(`region-failover exited ${r.exitCode}: ${out.text.trim().split("\n").slice(-3).join(" | ")}`);
+      const steps: TimedStep[] = r.report.steps.map((s) => ({
+        id: s.id,
+        seconds: (s.durationMs ?? 0) / 1000,
+        dependsOn: dependsOn!.get(s.id) ?? [],
+      }));
       const measured = criticalPath(steps);
       lastPath = measured.path;
       // Subtract each polling lag from the step it happened in: what a perfect waiter would take.
@@ -110,7 +147,9 @@ export function failoverCase(motoEndpoint: string, deps: FailoverDeps, holds: { 
         const rs = r.report!.steps.find((x) => x.id === s.id)!;
         const start = rs.startedAt ? Date.parse(rs.startedAt) : NaN;
         const end = rs.endedAt ? Date.parse(rs.endedAt) : NaN;
-        const lag = lags.filter((h) => h.seenReadyAt! >= start && h.seenReadyAt! <= end).reduce((a, h) => a + h.lagMs!, 0);
+        const lag = lags
+          .filter((h) => h.seenReadyAt! >= start && h.seenReadyAt! <= end)
+          .reduce((a, h) => a + h.lagMs!, 0);
         return { ...s, seconds: Math.max(0, s.seconds - lag / 1000) };
       });
       const idealPath = criticalPath(ideal);

@@ -61,7 +61,10 @@ export function floorCases(d: Dataset, workDir: string): Case[] {
         await rm(baseDir, { recursive: true, force: true });
       },
       run: async () => {
-        await $({ quiet: true, env: { ...process.env, ...d.server.env() } })`${join(d.server.binDir, "pg_basebackup")} -D ${baseDir} -Ft -X stream -c fast --no-sync`;
+        await $({
+          quiet: true,
+          env: { ...process.env, ...d.server.env() },
+        })`${join(d.server.binDir, "pg_basebackup")} -D ${baseDir} -Ft -X stream -c fast --no-sync`;
         return { bytes: await directoryBytes(baseDir) };
       },
       cleanup: () => rm(baseDir, { recursive: true, force: true }),

@@ -53,7 +53,14 @@ export interface CaseResult {
   error?: string;
 }
 
-export type Progress = (event: { caseId: string; label: string; rep: number; reps: number; sample?: Sample; error?: Error }) => void;
+export type Progress = (event: {
+  caseId: string;
+  label: string;
+  rep: number;
+  reps: number;
+  sample?: Sample;
+  error?: Error;
+}) => void;
 
 /** Median of a non-empty list; the mean of the two middle values for an even count. */
 export function median(values: readonly number[]): number {
@@ -95,8 +102,13 @@ export function summarise(id: string, label: string, samples: Sample[], error?: 
  * A failed repetition is reported through `progress` and kept out of the median; a case whose
  * every repetition failed carries `error`. `cleanup` runs after every repetition, even on failure.
  */
-export async function interleave(cases: readonly Case[], reps: number, progress: Progress = () => {}): Promise<CaseResult[]> {
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`reps ${reps} is not allowed: expected an integer of at least 1`);
+export async function interleave(
+  cases: readonly Case[],
+  reps: number,
+  progress: Progress = () => {},
+): Promise<CaseResult[]> {
+  if (!Number.isInteger(reps) || reps < 1)
+    throw new Error(`reps ${reps} is not allowed: expected an integer of at least 1`);
   const samples = new Map<string, Sample[]>(cases.map((c) => [c.id, []]));
   const errors = new Map<string, string>();
   for (let rep = 1; rep <= reps; rep++) {

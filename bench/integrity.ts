@@ -28,7 +28,10 @@ export const PLAN_CHECKS: Record<string, string> = {
 export class TimedOut extends Error {}
 
 /** Runs the plan's checks; throws TimedOut when one exceeds `timeoutSeconds`. */
-export async function runPlanChecks(client: pg.Client, timeoutSeconds: number): Promise<{ phases: Record<string, number>; orphans: number }> {
+export async function runPlanChecks(
+  client: pg.Client,
+  timeoutSeconds: number,
+): Promise<{ phases: Record<string, number>; orphans: number }> {
   await client.query(`SET statement_timeout = ${Math.round(timeoutSeconds * 1000)}`);
   const phases: Record<string, number> = {};
   let orphans = 0;
@@ -100,7 +103,10 @@ export function antiJoinCase(d: Dataset): Case {
       try {
         const { value, seconds } = await timed(() => checkIntegrity(client));
         const failed = value.filter((c) => !c.ok);
-        if (failed.length > 0) throw new Error(`integrity check failed on the seeded database: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+        if (failed.length > 0)
+          throw new Error(
+            `integrity check failed on the seeded database: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
+          );
         return { seconds, metrics: { checks: value.length } };
       } finally {
         await client.end();

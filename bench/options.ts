@@ -31,9 +31,15 @@ export interface BenchOptions {
 const UNITS: Record<string, number> = {
   "": 1,
   b: 1,
-  k: 1024, kb: 1000, kib: 1024,
-  m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
-  g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
 };
 
 /** Smallest and largest sizes the bench accepts (16 MiB keeps every path meaningful; 64 GiB the disk). */
@@ -85,7 +91,10 @@ export function parseReps(value: unknown): number {
 /** Parses `--only a,b`: each must be a known suite. */
 export function parseOnly(value: unknown): SuiteId[] {
   if (value === undefined || value === true || value === "") return [...SUITES];
-  const ids = String(value).split(",").map((s) => s.trim()).filter(Boolean);
+  const ids = String(value)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const id of ids) {
     if (!(SUITES as readonly string[]).includes(id)) {
       throw new Error(`--only "${id}" is not a suite: expected one or more of ${SUITES.join(", ")}`);
@@ -112,7 +121,10 @@ export function parseBenchArgs(args: string[], defaultResultsDir: string): Bench
     alias: { h: "help" },
   });
   for (const key of Object.keys(a)) {
-    if (!KNOWN.has(key)) throw new Error(`unknown option --${key}: expected one of --quick, --size, --reps, --only, --name, --results-dir, --readme, --help`);
+    if (!KNOWN.has(key))
+      throw new Error(
+        `unknown option --${key}: expected one of --quick, --size, --reps, --only, --name, --results-dir, --readme, --help`,
+      );
   }
   if (a._.length > 0) throw new Error(`unexpected argument "${a._[0]}": the bench takes options only (see --help)`);
   const quick = Boolean(a.quick);

@@ -18,7 +18,11 @@ export const OURS_BACKUP = "ours.backup";
 export const OURS_RESTORE = "ours.restore";
 export const OURS_SCRATCH_DB = "eventchain_restore_bench";
 
-export function oursLogicalCases(d: Dataset, s3: { endpoint: string; bucket: string }, options: { jobs?: number } = {}): Case[] & { close?: () => void } {
+export function oursLogicalCases(
+  d: Dataset,
+  s3: { endpoint: string; bucket: string },
+  options: { jobs?: number } = {},
+): Case[] & { close?: () => void } {
   const client: S3Client = new BackupS3Client({ region: "us-east-1", endpoint: s3.endpoint });
   let manifest: DatabaseManifest | undefined;
   let n = 0;
@@ -28,7 +32,14 @@ export function oursLogicalCases(d: Dataset, s3: { endpoint: string; bucket: str
       label: "ours: pg_dump -Fc (once) → streamed multipart upload + SHA-256, read back and verified",
       run: async () => {
         const backup = await timed(() =>
-          backupDatabase({ conn: d.server.connection(DB_NAME), binDir: d.server.binDir, s3: client, bucket: s3.bucket, prefix: "database/", backupId: `bench-${process.pid}-${++n}` }),
+          backupDatabase({
+            conn: d.server.connection(DB_NAME),
+            binDir: d.server.binDir,
+            s3: client,
+            bucket: s3.bucket,
+            prefix: "database/",
+            backupId: `bench-${process.pid}-${++n}`,
+          }),
         );
         const verify = await timed(() => verifyDatabaseBackup(client, s3.bucket, backup.value, true));
         if (!verify.value.ok) throw new Error(`our backup did not verify: ${verify.value.problems.join("; ")}`);
@@ -49,7 +60,14 @@ export function oursLogicalCases(d: Dataset, s3: { endpoint: string; bucket: str
       },
       run: async () => {
         if (!manifest) throw new Error("no backup of ours to restore: the backup case failed");
-        await restoreDatabase({ s3: client, bucket: s3.bucket, manifest, target: d.server.connection(OURS_SCRATCH_DB), binDir: d.server.binDir, jobs: options.jobs ?? 2 });
+        await restoreDatabase({
+          s3: client,
+          bucket: s3.bucket,
+          manifest,
+          target: d.server.connection(OURS_SCRATCH_DB),
+          binDir: d.server.binDir,
+          jobs: options.jobs ?? 2,
+        });
         return { bytes: d.dbBytes };
       },
       cleanup: () => dropDatabase(d.server, OURS_SCRATCH_DB),

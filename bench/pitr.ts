@@ -17,7 +17,14 @@ import { timed } from "./harness.ts";
 import type { Dataset } from "./dataset.ts";
 import { DB_NAME } from "./dataset.ts";
 import { adoptPostgres, serviceUserIds, type LocalPostgres } from "../runbooks/postgres/cluster.ts";
-import { baseBackup, enableArchiving, pgbackrest, restoreToTime, type PgBackRestConfig, type RepoSpec } from "../runbooks/postgres/pgbackrest.ts";
+import {
+  baseBackup,
+  enableArchiving,
+  pgbackrest,
+  restoreToTime,
+  type PgBackRestConfig,
+  type RepoSpec,
+} from "../runbooks/postgres/pgbackrest.ts";
 import { checkIntegrity } from "../runbooks/postgres/integrity.ts";
 
 export interface PitrSetup {
@@ -38,7 +45,11 @@ const witness = (tag: string, when: "before" | "after") => `pitr-${tag}-${when}`
 export async function writeTraffic(client: pg.Client, walBytes: number): Promise<number> {
   const lsn = async () => (await client.query<{ l: string }>("SELECT pg_current_wal_lsn()::text AS l")).rows[0]!.l;
   const start = await lsn();
-  const written = async () => Number((await client.query<{ d: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint AS d", [start])).rows[0]!.d);
+  const written = async () =>
+    Number(
+      (await client.query<{ d: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint AS d", [start]))
+        .rows[0]!.d,
+    );
   while ((await written()) < walBytes) {
     await client.query(`
       WITH e AS (SELECT max(id) AS m FROM events), u AS (SELECT max(id) AS m FROM users),
@@ -56,7 +67,10 @@ export async function writeTraffic(client: pg.Client, walBytes: number): Promise
 /** Waits until the server's clock is past `t` (polling, a few ms apart). */
 async function waitUntilServerPasses(client: pg.Client, t: Date): Promise<void> {
   for (;;) {
-    const { rows } = await client.query<{ ms: string }>("SELECT extract(epoch FROM ($1::timestamptz - clock_timestamp())) * 1000 AS ms", [t]);
+    const { rows } = await client.query<{ ms: string }>(
+      "SELECT extract(epoch FROM ($1::timestamptz - clock_timestamp())) * 1000 AS ms",
+      [t],
+    );
     const ms = Number(rows[0]!.ms);
     if (ms < 0) return;
     await new Promise((r) => setTimeout(r, Math.min(Math.ceil(ms) + 1, 1000)));
@@ -64,11 +78,17 @@ async function waitUntilServerPasses(client: pg.Client, t: Date): Promise<void> 
 }
 
 async function insertWitness(client: pg.Client, barcode: string): Promise<void> {
-  await client.query("INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (1, 1, 'W-0', 1, 'sold', $1)", [barcode]);
+  await client.query(
+    "INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (1, 1, 'W-0', 1, 'sold', $1)",
+    [barcode],
+  );
 }
 
 /** Turns archiving on into `repo`, takes a full backup and writes the traffic; see the module doc. */
-export async function preparePitr(d: Dataset, o: { dir: string; stanza: string; repo: RepoSpec; walBytes: number; env?: Record<string, string> }): Promise<PitrSetup> {
+export async function preparePitr(
+  d: Dataset,
+  o: { dir: string; stanza: string; repo: RepoSpec; walBytes: number; env?: Record<string, string> },
+): Promise<PitrSetup> {
   const env = o.env ?? {};
   const cfg = await enableArchiving(d.server, { dir: o.dir, stanza: o.stanza, repo: o.repo, env });
   const backup = await timed(() => baseBackup(cfg, "full", env));
@@ -146,7 +166,13 @@ export function pitrCase(d: Dataset, setup: () => PitrSetup, o: { id: string; la
       const replay = await timed(async () => {
         const password = d.server.connection().password;
         // archive_mode off: the recovered copy must not push its new timeline into the source's repository.
-        recovered = await adoptPostgres({ binDir: d.server.binDir, baseDir: baseDir!, dataDir, password, settings: { archive_mode: "off" } });
+        recovered = await adoptPostgres({
+          binDir: d.server.binDir,
+          baseDir: baseDir!,
+          dataDir,
+          password,
+          settings: { archive_mode: "off" },
+        });
         await recovered.start();
         await waitPromoted(recovered);
       });
@@ -158,19 +184,35 @@ export function pitrCase(d: Dataset, setup: () => PitrSetup, o: { id: string; la
             [s.witnesses.before, s.witnesses.after],
           );
           if (Number(rows[0]!.before) !== 1 || Number(rows[0]!.after) !== 0) {
-            throw new Error(`recovery did not land at T: ${rows[0]!.before} row(s) committed before T (want 1), ${rows[0]!.after} after T (want 0)`);
+            throw new Error(
+              `recovery did not land at T: ${rows[0]!.before} row(s) committed before T (want 1), ${rows[0]!.after} after T (want 0)`,
+            );
           }
           const failed = (await checkIntegrity(client)).filter((c) => !c.ok);
-          if (failed.length > 0) throw new Error(`recovered database fails integrity: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+          if (failed.length > 0)
+            throw new Error(
+              `recovered database fails integrity: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
+            );
         } finally {
           await client.end();
         }
       });
       const redoSeconds = redoSecondsFromLog(await readFile(recovered!.logFile, "utf8").catch(() => ""));
-      const write = await timed(() => recovered!.query("INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (1, 1, 'W-1', 1, 'sold', 'pitr-first-write')", [], DB_NAME));
+      const write = await timed(() =>
+        recovered!.query(
+          "INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (1, 1, 'W-1', 1, 'sold', 'pitr-first-write')",
+          [],
+          DB_NAME,
+        ),
+      );
       return {
         bytes: s.backupBytes,
-        phases: { "pgbackrest restore": restore.seconds, "start + WAL replay + promote": replay.seconds, verify: verify.seconds, "first write": write.seconds },
+        phases: {
+          "pgbackrest restore": restore.seconds,
+          "start + WAL replay + promote": replay.seconds,
+          verify: verify.seconds,
+          "first write": write.seconds,
+        },
         metrics: {
           walBytes: s.walBytes,
           // WAL per second of PostgreSQL's redo when it logged it; else of start + replay + promote.

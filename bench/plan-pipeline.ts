@@ -50,7 +50,10 @@ export function planCases(d: Dataset, s3: S3Target, workDir: string): Case[] {
       label: "plan: pg_dump -Fc > file; gzip; aws s3 cp; aws s3 ls",
       prepare: () => rm(gzFile, { force: true }),
       run: async () => {
-        const dump = await timed(() => sh`${bin("pg_dump")} -d ${DB_NAME} --verbose --clean --no-owner --no-privileges --format=custom > ${dumpFile}`);
+        const dump = await timed(
+          () =>
+            sh`${bin("pg_dump")} -d ${DB_NAME} --verbose --clean --no-owner --no-privileges --format=custom > ${dumpFile}`,
+        );
         const gzip = await timed(() => sh`gzip ${dumpFile}`);
         const upload = await timed(() => sh`${aws} s3 cp ${gzFile} ${key} --only-show-errors`);
         const verify = await timed(() => sh`${aws} s3 ls ${key}`);

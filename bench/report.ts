@@ -43,7 +43,14 @@ export interface BenchResults {
   finishedAt: string;
   machine: { cpus: number; cpuModel: string; memGiB: number; node: string; postgres: string };
   options: { quick: boolean; sizeBytes: number; reps: number };
-  dataset?: { bytesOnDisk: number; dbBytes: number; walBytes: number; scale: number; rows: Record<string, number>; seedSeconds: number };
+  dataset?: {
+    bytesOnDisk: number;
+    dbBytes: number;
+    walBytes: number;
+    scale: number;
+    rows: Record<string, number>;
+    seedSeconds: number;
+  };
   suites: SuiteResult[];
 }
 
@@ -62,7 +69,8 @@ export function ratio(
   target?: Target,
   bound?: "lower" | "upper",
 ): Ratio {
-  const ok = (c: CaseResult | undefined) => c !== undefined && c.error === undefined && Number.isFinite(c.seconds) && c.seconds > 0;
+  const ok = (c: CaseResult | undefined) =>
+    c !== undefined && c.error === undefined && Number.isFinite(c.seconds) && c.seconds > 0;
   const value = ok(a) && ok(b) ? a!.seconds / b!.seconds : null;
   const r: Ratio = { id, label, value, unit: "×", met: meets(value, target) };
   if (target) r.target = target;
@@ -118,7 +126,9 @@ export function renderMarkdown(results: BenchResults): string {
       `median of ${results.options.reps} interleaved run(s).`,
   );
   if (results.dataset) {
-    const rows = Object.entries(results.dataset.rows).map(([t, n]) => `${t} ${n.toLocaleString("en-US")}`).join(", ");
+    const rows = Object.entries(results.dataset.rows)
+      .map(([t, n]) => `${t} ${n.toLocaleString("en-US")}`)
+      .join(", ");
     const ds = results.dataset;
     out.push(
       "",
@@ -135,7 +145,8 @@ export function renderMarkdown(results: BenchResults): string {
     out.push("| case | median | MB/s | × floor | runs (s) |", "|---|---:|---:|---:|---|");
     for (const c of s.cases) {
       const floor = c.floor ? findCase(results, c.floor) : undefined;
-      const multiple = floor && !floor.error && !c.error ? `${fmt(c.seconds / floor.seconds)}× ${c.floor!.replace("floor.", "")}` : "";
+      const multiple =
+        floor && !floor.error && !c.error ? `${fmt(c.seconds / floor.seconds)}× ${c.floor!.replace("floor.", "")}` : "";
       const runs = c.samples.map((x) => fmt(x.seconds)).join(", ");
       const med = c.error
         ? `failed: ${c.error.split("\n")[0]!.slice(0, 120)}`
@@ -145,7 +156,9 @@ export function renderMarkdown(results: BenchResults): string {
       out.push(`| ${cell(c.label)} | ${cell(med)} | ${fmt(c.mbPerSec, 1)} | ${multiple} | ${runs} |`);
       if (c.phases) {
         const total = Object.values(c.phases).reduce((a, b) => a + b, 0);
-        const parts = Object.entries(c.phases).map(([k, v]) => `${k} ${fmt(v)} s (${total > 0 ? ((100 * v) / total).toFixed(0) : "–"} %)`);
+        const parts = Object.entries(c.phases).map(
+          ([k, v]) => `${k} ${fmt(v)} s (${total > 0 ? ((100 * v) / total).toFixed(0) : "–"} %)`,
+        );
         out.push(`| ↳ phases | ${cell(parts.join("; "))} | | | |`);
       }
     }

@@ -66,7 +66,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const workDir = await mkdtemp(join(tmpdir(), "eventchain-bench-work-"));
   // The postgres user (pgBackRest, restored clusters) must reach its own directories inside.
   await chmod(workDir, 0o711);
-  const ctx: BenchContext = { options, workDir, cleanups: [], log: (m) => process.stderr.write(`${m}\n`), done: new Map() };
+  const ctx: BenchContext = {
+    options,
+    workDir,
+    cleanups: [],
+    log: (m) => process.stderr.write(`${m}\n`),
+    done: new Map(),
+  };
   const results: BenchResults = {
     name: options.name,
     startedAt,
@@ -93,9 +99,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     ctx.dataset = await createDataset(options.sizeBytes);
     ctx.cleanups.push(() => ctx.dataset!.server.destroy());
     const ds = ctx.dataset;
-    results.dataset = { bytesOnDisk: ds.dataDirBytes, dbBytes: ds.dbBytes, walBytes: ds.walBytes, scale: ds.scale, rows: ds.rows, seedSeconds: ds.seedSeconds };
+    results.dataset = {
+      bytesOnDisk: ds.dataDirBytes,
+      dbBytes: ds.dbBytes,
+      walBytes: ds.walBytes,
+      scale: ds.scale,
+      rows: ds.rows,
+      seedSeconds: ds.seedSeconds,
+    };
     results.machine.postgres = await postgresVersion(ctx);
-    ctx.log(`seeded ${formatBytes(ctx.dataset.dataDirBytes)} (database ${formatBytes(ctx.dataset.dbBytes)}) in ${ctx.dataset.seedSeconds.toFixed(1)} s`);
+    ctx.log(
+      `seeded ${formatBytes(ctx.dataset.dataDirBytes)} (database ${formatBytes(ctx.dataset.dbBytes)}) in ${ctx.dataset.seedSeconds.toFixed(1)} s`,
+    );
     for (const id of ORDER.filter((s) => options.only.includes(s))) {
       ctx.log(`── ${SUITE_TITLES[id]}`);
       let suite: SuiteResult;
@@ -109,7 +124,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       suite.wallSeconds = (Date.now() - t0) / 1000;
       if (suite.skipped) ctx.log(`   not run: ${suite.skipped}`);
       for (const r of suite.ratios) {
-        ctx.log(`   ${r.label}: ${r.value === null ? "–" : r.value.toFixed(2)}${r.unit === "×" ? "×" : ` ${r.unit}`}${r.met === null ? "" : r.met ? " (target met)" : " (target MISSED)"}`);
+        ctx.log(
+          `   ${r.label}: ${r.value === null ? "–" : r.value.toFixed(2)}${r.unit === "×" ? "×" : ` ${r.unit}`}${r.met === null ? "" : r.met ? " (target met)" : " (target MISSED)"}`,
+        );
       }
       results.suites.push(suite);
       ctx.done!.set(id, suite);

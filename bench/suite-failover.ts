@@ -17,7 +17,9 @@ export const FAILOVER_ARGV = ["--stack", "prod", "--yes", "--force"];
 /** The failover suite: region-failover (developer B) behind the delaying proxy. */
 export const failoverSuite: SuiteRunner = async (ctx, progress) => {
   const { moto } = await ensureMoto(ctx);
-  const holds = ctx.options.quick ? { dbMs: 2000, ecsMs: 1500, dnsMs: 1000 } : { dbMs: 30_000, ecsMs: 20_000, dnsMs: 5000 };
+  const holds = ctx.options.quick
+    ? { dbMs: 2000, ecsMs: 1500, dnsMs: 1000 }
+    : { dbMs: 30_000, ecsMs: 20_000, dnsMs: 5000 };
   const quiet = new Writable({ write: (_c, _e, cb) => cb() });
   const c = failoverCase(
     moto.endpoint,
@@ -25,11 +27,23 @@ export const failoverSuite: SuiteRunner = async (ctx, progress) => {
       reset: () => moto.reset(),
       seed: async (endpoint) => (await seedStacks(endpoint)).file,
       run: async (argv, endpoint, out) => {
-        const r = await main(regionFailover, { argv, aws: { endpoint, maxAttempts: 1 }, ask: null, stdout: out, stderr: out });
+        const r = await main(regionFailover, {
+          argv,
+          aws: { endpoint, maxAttempts: 1 },
+          ask: null,
+          stdout: out,
+          stderr: out,
+        });
         return { exitCode: r.exitCode, ...(r.report ? { report: r.report } : {}) };
       },
       dependencies: async (argv, endpoint) => {
-        const r = await main(regionFailover, { argv: [...argv, "--dry-run"], aws: { endpoint, maxAttempts: 1 }, ask: null, stdout: quiet, stderr: quiet });
+        const r = await main(regionFailover, {
+          argv: [...argv, "--dry-run"],
+          aws: { endpoint, maxAttempts: 1 },
+          ask: null,
+          stdout: quiet,
+          stderr: quiet,
+        });
         if (!r.plan) throw new Error(`region-failover --dry-run gave no plan (exit ${r.exitCode}): ${r.message}`);
         return new Map(r.plan.map((p) => [p.id, p.dependsOn]));
       },
@@ -46,13 +60,33 @@ export const failoverSuite: SuiteRunner = async (ctx, progress) => {
     title: "",
     cases: [result!],
     ratios: [
-      value("failover.overhead_vs_ideal", "total over the critical path with perfect polling", overhead, "%", { op: "<=", value: 10 }),
-      value("failover.overhead_vs_measured", "total over the critical path of the measured steps (orchestration only)", m.overheadVsCriticalPathPercent ?? null, "%"),
-      value("failover.polling_lag", "polling lag, summed over the waits (readiness noticed late)", m.pollingLagSeconds ?? null, "s"),
-      value("failover.parallel_gain", "sequential sum of steps over the critical path", m.sequentialSeconds && m.criticalPathSeconds ? m.sequentialSeconds / m.criticalPathSeconds : null, "×"),
+      value("failover.overhead_vs_ideal", "total over the critical path with perfect polling", overhead, "%", {
+        op: "<=",
+        value: 10,
+      }),
+      value(
+        "failover.overhead_vs_measured",
+        "total over the critical path of the measured steps (orchestration only)",
+        m.overheadVsCriticalPathPercent ?? null,
+        "%",
+      ),
+      value(
+        "failover.polling_lag",
+        "polling lag, summed over the waits (readiness noticed late)",
+        m.pollingLagSeconds ?? null,
+        "s",
+      ),
+      value(
+        "failover.parallel_gain",
+        "sequential sum of steps over the critical path",
+        m.sequentialSeconds && m.criticalPathSeconds ? m.sequentialSeconds / m.criticalPathSeconds : null,
+        "×",
+      ),
     ],
     notes: [
-      `Injected latencies (ms): ${Object.entries(FAILOVER_DELAYS).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+      `Injected latencies (ms): ${Object.entries(FAILOVER_DELAYS)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}.`,
       `Holds: the restored DB instance reports \`creating\` for ${holds.dbMs / 1000} s after the restore call, the DR services no running task for ${holds.ecsMs / 1000} s after the scale-up, the DNS change PENDING for ${holds.dnsMs / 1000} s.`,
       `Critical path (last run): ${c.criticalSteps().join(" → ")}; steps off it ran side by side with it.`,
       `Medians: total ${result!.seconds.toFixed(2)} s, critical path ${m.criticalPathSeconds?.toFixed(2)} s, with perfect polling ${m.idealCriticalPathSeconds?.toFixed(2)} s, all steps in sequence ${m.sequentialSeconds?.toFixed(2)} s; ${m.apiCalls} API calls.`,

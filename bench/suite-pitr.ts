@@ -23,12 +23,29 @@ export const pitrSuite: SuiteRunner = async (ctx, progress) => {
   const notes: string[] = [];
   const cases: CaseResult[] = [];
   const posixDir = join(ctx.workDir, "pgbackrest-posix");
-  const posix = await preparePitr(d, { dir: posixDir, stanza: "bench-posix", repo: { type: "posix", path: join(posixDir, "repo") }, walBytes });
+  const posix = await preparePitr(d, {
+    dir: posixDir,
+    stanza: "bench-posix",
+    repo: { type: "posix", path: join(posixDir, "repo") },
+    walBytes,
+  });
   notes.push(
     `posix repository: full backup (lz4, 2 processes) ${posix.backupSeconds.toFixed(2)} s for ${(posix.backupBytes / 1e6).toFixed(0)} MB ` +
       `(${(posix.backupBytes / 1e6 / posix.backupSeconds).toFixed(0)} MB/s); ${(posix.walBytes / 1e6).toFixed(0)} MB of WAL from the backup's end to T.`,
   );
-  cases.push(...(await interleave([pitrCase(d, () => posix, { id: "ours.pitr_posix", label: "ours: PITR from a posix pgBackRest repository", workDir: ctx.workDir })], ctx.options.reps, progress)));
+  cases.push(
+    ...(await interleave(
+      [
+        pitrCase(d, () => posix, {
+          id: "ours.pitr_posix",
+          label: "ours: PITR from a posix pgBackRest repository",
+          workDir: ctx.workDir,
+        }),
+      ],
+      ctx.options.reps,
+      progress,
+    )),
+  );
 
   // S3 repository: pgBackRest speaks HTTPS only; moto is plain HTTP, so stunnel goes in front.
   const { moto } = await ensureMoto(ctx);
@@ -42,14 +59,36 @@ export const pitrSuite: SuiteRunner = async (ctx, progress) => {
   const onS3 = await preparePitr(d, {
     dir: s3Dir,
     stanza: "bench-s3",
-    repo: { type: "s3", bucket: PGBACKREST_BUCKET, endpoint: "localhost", port: tls.port, region: "us-east-1", path: "/pgbackrest", caFile: tls.caFile, uriStyle: "path", keyType: "shared" },
+    repo: {
+      type: "s3",
+      bucket: PGBACKREST_BUCKET,
+      endpoint: "localhost",
+      port: tls.port,
+      region: "us-east-1",
+      path: "/pgbackrest",
+      caFile: tls.caFile,
+      uriStyle: "path",
+      keyType: "shared",
+    },
     walBytes,
   });
   notes.push(
     `S3 repository on moto (stunnel, TCP_NODELAY): full backup ${onS3.backupSeconds.toFixed(2)} s (${(onS3.backupBytes / 1e6 / onS3.backupSeconds).toFixed(0)} MB/s); ` +
       "moto's own CPU bounds this figure on 2 cores, so it is reported, not judged.",
   );
-  cases.push(...(await interleave([pitrCase(d, () => onS3, { id: "ours.pitr_s3", label: "ours: PITR from the S3 repository on moto", workDir: ctx.workDir })], ctx.options.reps, progress)));
+  cases.push(
+    ...(await interleave(
+      [
+        pitrCase(d, () => onS3, {
+          id: "ours.pitr_s3",
+          label: "ours: PITR from the S3 repository on moto",
+          workDir: ctx.workDir,
+        }),
+      ],
+      ctx.options.reps,
+      progress,
+    )),
+  );
 
   const untar = ctx.done?.get("floor")?.cases.find((c) => c.id === FLOOR_UNTAR);
   const planRestore = ctx.done?.get("logical")?.cases.find((c) => c.id === PLAN_RESTORE);
@@ -59,17 +98,30 @@ export const pitrSuite: SuiteRunner = async (ctx, progress) => {
     const redo = c.metrics?.redoSeconds;
     const replay = c.phases?.["start + WAL replay + promote"];
     if (redo !== undefined && replay !== undefined) {
-      notes.push(`${c.label}: PostgreSQL's redo (restore_command fetches + replay) took ${redo.toFixed(2)} s of the ${replay.toFixed(2)} s start + replay + promote phase.`);
+      notes.push(
+        `${c.label}: PostgreSQL's redo (restore_command fetches + replay) took ${redo.toFixed(2)} s of the ${replay.toFixed(2)} s start + replay + promote phase.`,
+      );
     }
   }
-  notes.push("MB/s = bytes of the restored cluster (pgBackRest's backup size) ÷ seconds; WAL MB/s = WAL bytes ÷ PostgreSQL's logged redo time.");
+  notes.push(
+    "MB/s = bytes of the restored cluster (pgBackRest's backup size) ÷ seconds; WAL MB/s = WAL bytes ÷ PostgreSQL's logged redo time.",
+  );
   return {
     id: "pitr",
     title: "",
     cases,
     ratios: [
-      ratio("pitr.posix_vs_untar", "PITR (posix repo) ÷ untar floor", get("ours.pitr_posix"), untar, { op: "<=", value: 1.25 }),
-      ratio("pitr.plan_restore_vs_posix", "plan's logical restore ÷ PITR (posix repo)", planRestore, get("ours.pitr_posix"), { op: ">=", value: 5 }),
+      ratio("pitr.posix_vs_untar", "PITR (posix repo) ÷ untar floor", get("ours.pitr_posix"), untar, {
+        op: "<=",
+        value: 1.25,
+      }),
+      ratio(
+        "pitr.plan_restore_vs_posix",
+        "plan's logical restore ÷ PITR (posix repo)",
+        planRestore,
+        get("ours.pitr_posix"),
+        { op: ">=", value: 5 },
+      ),
       value(
         "pitr.plan_restore_vs_pgbackrest_restore",
         "plan's logical restore ÷ pgBackRest's restore phase alone (no replay, no verify)",

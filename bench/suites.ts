@@ -9,7 +9,15 @@ import { interleave } from "./harness.ts";
 import { ratio, value } from "./report.ts";
 import { floorCases, floorTeardown, FLOOR_TAR, FLOOR_UNTAR } from "./floor.ts";
 import { planCases, PLAN_BACKUP, PLAN_RESTORE } from "./plan-pipeline.ts";
-import { planNotInCase, notInPlanShapes, PLAN_NOT_IN, OURS_ANTI_JOIN, OURS_PLAN_ANTI_JOINS, antiJoinCase, planAntiJoinCase } from "./integrity.ts";
+import {
+  planNotInCase,
+  notInPlanShapes,
+  PLAN_NOT_IN,
+  OURS_ANTI_JOIN,
+  OURS_PLAN_ANTI_JOINS,
+  antiJoinCase,
+  planAntiJoinCase,
+} from "./integrity.ts";
 import { oursLogicalCases, OURS_BACKUP, OURS_RESTORE } from "./ours-logical.ts";
 import { DB_NAME } from "./dataset.ts";
 import { drillCase } from "./drill.ts";
@@ -30,8 +38,13 @@ const floorSuite: SuiteRunner = async (ctx, progress) => {
       id: "floor",
       title: "",
       cases,
-      ratios: [ratio("floor.basebackup_vs_tar", "pg_basebackup ÷ tar", base, tar), ratio("floor.untar_vs_tar", "untar ÷ tar", untar, tar)],
-      notes: [`tar and pg_basebackup copy the whole data directory (${(d.dataDirBytes / 1e6).toFixed(0)} MB, WAL included); page cache warm; no fsync.`],
+      ratios: [
+        ratio("floor.basebackup_vs_tar", "pg_basebackup ÷ tar", base, tar),
+        ratio("floor.untar_vs_tar", "untar ÷ tar", untar, tar),
+      ],
+      notes: [
+        `tar and pg_basebackup copy the whole data directory (${(d.dataDirBytes / 1e6).toFixed(0)} MB, WAL included); page cache warm; no fsync.`,
+      ],
     };
   } finally {
     await floorTeardown(d, ctx.workDir);
@@ -57,8 +70,17 @@ const logicalSuite: SuiteRunner = async (ctx, progress) => {
     title: "",
     cases: results,
     ratios: [
-      ratio("logical.plan_vs_ours_backup", "plan's dump+gzip+upload ÷ our verified backup", get(PLAN_BACKUP), get(OURS_BACKUP), { op: ">=", value: 2 }),
-      ratio("logical.ours_backup_vs_tar", "our verified backup ÷ tar floor", get(OURS_BACKUP), tar, { op: "<=", value: 2 }),
+      ratio(
+        "logical.plan_vs_ours_backup",
+        "plan's dump+gzip+upload ÷ our verified backup",
+        get(PLAN_BACKUP),
+        get(OURS_BACKUP),
+        { op: ">=", value: 2 },
+      ),
+      ratio("logical.ours_backup_vs_tar", "our verified backup ÷ tar floor", get(OURS_BACKUP), tar, {
+        op: "<=",
+        value: 2,
+      }),
       ratio("logical.plan_backup_vs_tar", "plan's backup ÷ tar floor", get(PLAN_BACKUP), tar),
       ratio("logical.plan_vs_ours_restore", "plan's restore ÷ our restore", get(PLAN_RESTORE), get(OURS_RESTORE)),
       ratio("logical.ours_restore_vs_untar", "our logical restore ÷ untar floor", get(OURS_RESTORE), untar),
@@ -87,7 +109,9 @@ const verifySuite: SuiteRunner = async (ctx, progress) => {
   const bound = notIn.timedOut() ? "lower" : undefined;
   const notes = [
     `NOT IN runs under a ${timeout} s statement timeout at the server's default work_mem (4 MB, hash_mem_multiplier 2).`,
-    `PostgreSQL's plan for each NOT IN: ${Object.entries(shapes).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+    `PostgreSQL's plan for each NOT IN: ${Object.entries(shapes)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}.`,
     "Ours does more work than the plan: table presence and counts, every declared foreign key (6) and the plan's three checks, all as NOT EXISTS anti-joins.",
   ];
   if (notIn.timedOut()) notes.push(`NOT IN timed out: ${notIn.timedOut()}; its time and the ratios are lower bounds.`);
@@ -96,8 +120,22 @@ const verifySuite: SuiteRunner = async (ctx, progress) => {
     title: "",
     cases: results,
     ratios: [
-      ratio("verify.not_in_vs_ours", "plan's NOT IN checks ÷ our whole integrity check", get(PLAN_NOT_IN), get(OURS_ANTI_JOIN), { op: ">=", value: 10 }, bound),
-      ratio("verify.not_in_vs_anti_join", "the same three checks: NOT IN ÷ anti-join", get(PLAN_NOT_IN), get(OURS_PLAN_ANTI_JOINS), undefined, bound),
+      ratio(
+        "verify.not_in_vs_ours",
+        "plan's NOT IN checks ÷ our whole integrity check",
+        get(PLAN_NOT_IN),
+        get(OURS_ANTI_JOIN),
+        { op: ">=", value: 10 },
+        bound,
+      ),
+      ratio(
+        "verify.not_in_vs_anti_join",
+        "the same three checks: NOT IN ÷ anti-join",
+        get(PLAN_NOT_IN),
+        get(OURS_PLAN_ANTI_JOINS),
+        undefined,
+        bound,
+      ),
     ],
     notes,
   };
@@ -112,14 +150,18 @@ const drillSuite: SuiteRunner = async (ctx, progress) => {
     id: "drill",
     title: "",
     cases: [result!],
-    ratios: [value("drill.total", "npm run drill, end to end", result!.error ? null : result!.seconds, "s", { op: "<=", value: 60 })],
+    ratios: [
+      value("drill.total", "npm run drill, end to end", result!.error ? null : result!.seconds, "s", {
+        op: "<=",
+        value: 60,
+      }),
+    ],
     notes: [
       `Phases add up to ${sum.toFixed(1)} s of the ${Number.isFinite(result!.seconds) ? result!.seconds.toFixed(1) : "–"} s wall time; the rest is npm, tsx and Node start-up and the drill's cleanup.`,
       "The drill starts its own PostgreSQL, Redis and moto; it shares the machine with the bench's idle servers.",
     ],
   };
 };
-
 
 export const SUITE_RUNNERS: Record<SuiteId, SuiteRunner> = {
   floor: floorSuite,

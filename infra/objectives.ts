@@ -71,9 +71,7 @@ export function objectiveFor(
 ): SystemObjective {
   const tier = classification[system];
   if (!isSystemId(system) || tier === undefined) {
-    throw new Error(
-      `unknown system "${system}": expected one of ${SYSTEM_IDS.join(", ")}`,
-    );
+    throw new Error(`unknown system "${system}": expected one of ${SYSTEM_IDS.join(", ")}`);
   }
   return { system, tier, ...objectives[tier] };
 }

@@ -193,8 +193,8 @@ export const STACK_OUTPUT_KEYS = Object.keys(stackOutputsSchema.shape) as (keyof
 export function parseStackOutputs(raw: unknown, source: string): StackOutputs {
   const result = stackOutputsSchema.safeParse(raw);
   if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`,
+  const problems = result.error.issues.map((i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`);
+  throw new Error(
+    `stack outputs from ${source} do not match the contract (v${OUTPUTS_CONTRACT_VERSION}):\n${problems.join("\n")}`,
   );
-  throw new Error(`stack outputs from ${source} do not match the contract (v${OUTPUTS_CONTRACT_VERSION}):\n${problems.join("\n")}`);
 }

@@ -7,7 +7,8 @@ import { loadPolicyContext } from "./load.ts";
 import { policies } from "./rules.ts";
 
 new PolicyPack("eventchain-dr", {
-  description: "Backup and DR posture of EventChain: retention, PITR, deletion safety, customer-key encryption, cross-region copies, RTC, vault lock, private TLS-only buckets, no wildcard actions on backup resources.",
+  description:
+    "Backup and DR posture of EventChain: retention, PITR, deletion safety, customer-key encryption, cross-region copies, RTC, vault lock, private TLS-only buckets, no wildcard actions on backup resources.",
   enforcementLevel: "mandatory",
   policies: policies(loadPolicyContext(process.env.EVENTCHAIN_STACK)),
 });

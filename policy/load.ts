@@ -8,7 +8,9 @@ import { DEFAULT_RETENTION_FLOOR_DAYS, type PolicyContext } from "./context.ts";
 
 export function loadPolicyContext(stack: string | undefined, projectDir?: string): PolicyContext {
   if (!stack) {
-    throw new Error("EVENTCHAIN_STACK is not set: set it to the stack being previewed (prod or dr), e.g. EVENTCHAIN_STACK=prod pulumi preview --stack prod --policy-pack policy");
+    throw new Error(
+      "EVENTCHAIN_STACK is not set: set it to the stack being previewed (prod or dr), e.g. EVENTCHAIN_STACK=prod pulumi preview --stack prod --policy-pack policy",
+    );
   }
   // Objective problems are what the rules report; they must not stop the pack from loading.
   const config = loadConfigFromFiles(stack, projectDir, { checkObjectives: false });

@@ -33,9 +33,12 @@ export function deletionSafetyPolicy(): ResourceValidationPolicy {
       const p: Props = args.props;
       if (args.type === RDS) {
         if (p.deletionProtection !== true) v("deletionProtection must be true");
-        if (p.skipFinalSnapshot === true) v("skipFinalSnapshot must be false: deleting the database must leave a final snapshot");
-        if (!p.finalSnapshotIdentifier) v("finalSnapshotIdentifier must be set (unique per instance, so a re-create does not collide)");
-        if (p.deleteAutomatedBackups !== false) v("deleteAutomatedBackups must be false: otherwise deleting the instance deletes its automated backups");
+        if (p.skipFinalSnapshot === true)
+          v("skipFinalSnapshot must be false: deleting the database must leave a final snapshot");
+        if (!p.finalSnapshotIdentifier)
+          v("finalSnapshotIdentifier must be set (unique per instance, so a re-create does not collide)");
+        if (p.deleteAutomatedBackups !== false)
+          v("deleteAutomatedBackups must be false: otherwise deleting the instance deletes its automated backups");
         if (args.opts?.protect !== true) v("the resource option protect must be true");
       }
       if (args.type === VAULT) {
@@ -58,7 +61,10 @@ export function encryptionPolicy(): ResourceValidationPolicy {
       switch (args.type) {
         case RDS:
           if (p.storageEncrypted !== true) v("storageEncrypted must be true");
-          if (!p.kmsKeyId) v("kmsKeyId must name a customer-managed KMS key (the AWS-managed aws/rds key cannot be shared or copied across regions)");
+          if (!p.kmsKeyId)
+            v(
+              "kmsKeyId must name a customer-managed KMS key (the AWS-managed aws/rds key cannot be shared or copied across regions)",
+            );
           break;
         case RDS_REPLICATION:
           if (!p.kmsKeyId) v("kmsKeyId must name a customer-managed KMS key in the destination region");
@@ -74,7 +80,8 @@ export function encryptionPolicy(): ResourceValidationPolicy {
         case SSE:
           for (const rule of asArray<Props>(p.rules)) {
             const d = rule.applyServerSideEncryptionByDefault ?? {};
-            if (!["aws:kms", "aws:kms:dsse"].includes(d.sseAlgorithm)) v(`sseAlgorithm is ${JSON.stringify(d.sseAlgorithm)}; expected "aws:kms" or "aws:kms:dsse"`);
+            if (!["aws:kms", "aws:kms:dsse"].includes(d.sseAlgorithm))
+              v(`sseAlgorithm is ${JSON.stringify(d.sseAlgorithm)}; expected "aws:kms" or "aws:kms:dsse"`);
             if (!d.kmsMasterKeyId) v("kmsMasterKeyId must name a customer-managed KMS key");
           }
           break;
@@ -102,11 +109,16 @@ export function rtcPolicy(ctx: PolicyContext): ResourceValidationPolicy {
         const tier = system ? tierOf(system, ctx) : undefined;
         const rtc = rule.destination?.replicationTime;
         const metrics = rule.destination?.metrics;
-        const who = system ? `${system} is ${tier!.tier} (RPO ${tier!.rpoMinutes} min)` : "the replicated data's system is unknown (tag eventchain:system)";
+        const who = system
+          ? `${system} is ${tier!.tier} (RPO ${tier!.rpoMinutes} min)`
+          : "the replicated data's system is unknown (tag eventchain:system)";
         if (rtc?.status !== "Enabled" || rtc?.time?.minutes !== FIGURES.s3RtcThreshold.value) {
-          v(`rule ${rule.id} (${prefix ?? "whole bucket"}): replicationTime must be Enabled with ${FIGURES.s3RtcThreshold.value} minutes; ${who}`);
+          v(
+            `rule ${rule.id} (${prefix ?? "whole bucket"}): replicationTime must be Enabled with ${FIGURES.s3RtcThreshold.value} minutes; ${who}`,
+          );
         }
-        if (metrics?.status !== "Enabled") v(`rule ${rule.id}: metrics must be Enabled so replication latency can alert`);
+        if (metrics?.status !== "Enabled")
+          v(`rule ${rule.id}: metrics must be Enabled so replication latency can alert`);
       }
     },
   };

@@ -16,7 +16,9 @@ export function retentionPolicy(ctx: PolicyContext): ResourceValidationPolicy {
   const check = (v: (m: string) => void, what: string, days: unknown, floor: ReturnType<typeof floorFor>) => {
     if (!floor) return;
     if (typeof days !== "number" || days < floor.days) {
-      v(`${what} is ${days === undefined ? "not set" : days} days; ${floor.system} is ${floor.tier}, whose backups must be kept at least ${floor.days} days`);
+      v(
+        `${what} is ${days === undefined ? "not set" : days} days; ${floor.system} is ${floor.tier}, whose backups must be kept at least ${floor.days} days`,
+      );
     }
   };
   return {
@@ -43,9 +45,11 @@ export function retentionPolicy(ctx: PolicyContext): ResourceValidationPolicy {
           if (rule.status !== "Enabled") continue;
           const prefix = rule.filter?.prefix ?? rule.prefix;
           const floor = floorFor(systemOfPrefix(prefix));
-          if (rule.expiration?.days !== undefined) check(v, `rule ${rule.id} (${prefix}) expiration`, rule.expiration.days, floor);
+          if (rule.expiration?.days !== undefined)
+            check(v, `rule ${rule.id} (${prefix}) expiration`, rule.expiration.days, floor);
           const noncurrent = rule.noncurrentVersionExpiration?.noncurrentDays;
-          if (noncurrent !== undefined) check(v, `rule ${rule.id} (${prefix}) noncurrent-version expiration`, noncurrent, floor);
+          if (noncurrent !== undefined)
+            check(v, `rule ${rule.id} (${prefix}) noncurrent-version expiration`, noncurrent, floor);
         }
       }
     },
@@ -65,7 +69,10 @@ export function pitrPolicy(ctx: PolicyContext): ResourceValidationPolicy {
       const retention = args.props.backupRetentionPeriod;
       const daily = FIGURES.rdsAutomatedSnapshotInterval.value;
       if (rpoMinutes < daily && !(typeof retention === "number" && retention >= 1)) {
-        at(args, report)(
+        at(
+          args,
+          report,
+        )(
           `backupRetentionPeriod is ${retention ?? "not set"}: point-in-time restore is off, but ${system} is ${tier} (RPO ${rpoMinutes} min) and without it the daily snapshot loses up to ${daily} min`,
         );
       }

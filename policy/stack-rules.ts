@@ -3,13 +3,27 @@
  * copy, every vault is locked, every bucket is private and TLS-only (IAM: `iam-rules.ts`).
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { asArray, needsCrossRegionCopy, statementsOf, systemOf, tierOf, type PolicyContext, type Statement } from "./context.ts";
+import {
+  asArray,
+  needsCrossRegionCopy,
+  statementsOf,
+  systemOf,
+  tierOf,
+  type PolicyContext,
+  type Statement,
+} from "./context.ts";
 
 type Props = Record<string, any>;
 const BUCKET = "aws:s3/bucket:Bucket";
 
 /** Resources of `type` that point at `target` through `prop` (by dependency, or by equal value when known). */
-function referencing(resources: PolicyResource[], type: string, prop: string, target: PolicyResource, targetProps: string[]): PolicyResource[] {
+function referencing(
+  resources: PolicyResource[],
+  type: string,
+  prop: string,
+  target: PolicyResource,
+  targetProps: string[],
+): PolicyResource[] {
   return resources.filter((r) => {
     if (r.type !== type) return false;
     if ((r.propertyDependencies?.[prop] ?? []).some((d) => d.urn === target.urn)) return true;
@@ -34,16 +48,38 @@ export function crossRegionPolicy(ctx: PolicyContext): StackValidationPolicy {
         if (!needsCrossRegionCopy(tier)) continue;
         const why = `${system} is ${tier} (RPO ${rpoMinutes} min)`;
         if (r.type === "aws:rds/instance:Instance") {
-          const replicated = referencing(rs, "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication", "sourceDbInstanceArn", r, ["arn"]);
-          const copied = rs.some((p) => p.type === "aws:backup/plan:Plan" && asArray<Props>(p.props.rules).some((rule) => asArray(rule.copyActions).length > 0));
+          const replicated = referencing(
+            rs,
+            "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+            "sourceDbInstanceArn",
+            r,
+            ["arn"],
+          );
+          const copied = rs.some(
+            (p) =>
+              p.type === "aws:backup/plan:Plan" &&
+              asArray<Props>(p.props.rules).some((rule) => asArray(rule.copyActions).length > 0),
+          );
           if (replicated.length === 0 && !copied) {
-            report(`${r.name}: no cross-region copy: declare an aws.rds.InstanceAutomatedBackupsReplication for it (or an AWS Backup copy action); ${why}`, r.urn);
+            report(
+              `${r.name}: no cross-region copy: declare an aws.rds.InstanceAutomatedBackupsReplication for it (or an AWS Backup copy action); ${why}`,
+              r.urn,
+            );
           }
         }
         if (r.type === BUCKET) {
-          const replication = referencing(rs, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "bucket", r, ["id", "bucket"]);
-          const enabled = replication.some((c) => asArray<Props>(c.props.rules).some((rule) => rule.status === "Enabled"));
-          if (!enabled) report(`${r.name}: no cross-region copy: declare an enabled aws.s3.BucketReplicationConfig for it; ${why}`, r.urn);
+          const replication = referencing(rs, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "bucket", r, [
+            "id",
+            "bucket",
+          ]);
+          const enabled = replication.some((c) =>
+            asArray<Props>(c.props.rules).some((rule) => rule.status === "Enabled"),
+          );
+          if (!enabled)
+            report(
+              `${r.name}: no cross-region copy: declare an enabled aws.s3.BucketReplicationConfig for it; ${why}`,
+              r.urn,
+            );
         }
       }
     },
@@ -53,23 +89,40 @@ export function crossRegionPolicy(ctx: PolicyContext): StackValidationPolicy {
 export function vaultLockPolicy(): StackValidationPolicy {
   return {
     name: "vault-lock-on",
-    description: "Every AWS Backup vault has a Vault Lock configuration, so backups cannot be deleted before their minimum retention.",
+    description:
+      "Every AWS Backup vault has a Vault Lock configuration, so backups cannot be deleted before their minimum retention.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
       for (const vault of args.resources.filter((r) => r.type === "aws:backup/vault:Vault")) {
-        const locks = referencing(args.resources, "aws:backup/vaultLockConfiguration:VaultLockConfiguration", "backupVaultName", vault, ["name", "id"]);
-        if (locks.length === 0) report(`${vault.name}: no aws.backup.VaultLockConfiguration locks this vault`, vault.urn);
+        const locks = referencing(
+          args.resources,
+          "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+          "backupVaultName",
+          vault,
+          ["name", "id"],
+        );
+        if (locks.length === 0)
+          report(`${vault.name}: no aws.backup.VaultLockConfiguration locks this vault`, vault.urn);
       }
     },
   };
 }
 
-const ALL_PUBLIC_BLOCKS = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"] as const;
+const ALL_PUBLIC_BLOCKS = [
+  "blockPublicAcls",
+  "blockPublicPolicy",
+  "ignorePublicAcls",
+  "restrictPublicBuckets",
+] as const;
 
 /** True when a statement denies every request made without TLS. */
 export function deniesInsecureTransport(s: Statement): boolean {
   const value = s.Condition?.Bool?.["aws:SecureTransport"];
-  return s.Effect === "Deny" && (value === false || value === "false") && asArray(s.Action).some((a) => a === "s3:*" || a === "*");
+  return (
+    s.Effect === "Deny" &&
+    (value === false || value === "false") &&
+    asArray(s.Action).some((a) => a === "s3:*" || a === "*")
+  );
 }
 
 /** True when a statement allows anyone (Principal `*`) without a condition. */
@@ -107,12 +160,16 @@ export function bucketAccessResourcePolicy(): ResourceValidationPolicy {
 export function bucketAccessStackPolicy(): StackValidationPolicy {
   return {
     name: "buckets-have-public-access-block-and-tls-policy",
-    description: "Every bucket has its own public access block and a bucket policy (which the resource rule checks is TLS-only).",
+    description:
+      "Every bucket has its own public access block and a bucket policy (which the resource rule checks is TLS-only).",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
       for (const bucket of args.resources.filter((r) => r.type === BUCKET)) {
         const keys = ["id", "bucket"];
-        if (referencing(args.resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "bucket", bucket, keys).length === 0) {
+        if (
+          referencing(args.resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "bucket", bucket, keys)
+            .length === 0
+        ) {
           report(`${bucket.name}: no aws.s3.BucketPublicAccessBlock for this bucket`, bucket.urn);
         }
         if (referencing(args.resources, "aws:s3/bucketPolicy:BucketPolicy", "bucket", bucket, keys).length === 0) {

@@ -29,7 +29,8 @@ export interface BackupDatabaseOptions {
 
 type Ctx = RunContext<BackupDatabaseOptions>;
 const s3Of = (ctx: Ctx) => ctx.aws(BackupS3Client, ctx.outputs.region);
-const kmsOf = (ctx: Ctx) => (ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined);
+const kmsOf = (ctx: Ctx) =>
+  ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined;
 
 export function parseBackupDatabaseOptions(raw: RawOptions): BackupDatabaseOptions {
   return {
@@ -45,15 +46,39 @@ const steps: Step<BackupDatabaseOptions>[] = [
     id: "dump-and-upload",
     title: "Dump the database and stream it into the backup bucket",
     describe: (ctx) => [
-      { kind: "command", action: `pg_dump --format=custom --compress=${ctx.options.compressLevel} --snapshot=<exported> ${ctx.outputs.database.dbName}`, detail: { connection: ctx.options.connection } },
-      { kind: "aws", action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`, detail: { Bucket: ctx.outputs.backup.bucketName, Key: `${ctx.outputs.backup.prefixes.database}<backup id>/${ctx.outputs.database.dbName}.dump`, ChecksumAlgorithm: "SHA256" } },
-      { kind: "aws", action: `s3:PutObject (${ctx.outputs.region})`, detail: { Key: `${ctx.outputs.backup.prefixes.database}<backup id>/manifest.json` } },
+      {
+        kind: "command",
+        action: `pg_dump --format=custom --compress=${ctx.options.compressLevel} --snapshot=<exported> ${ctx.outputs.database.dbName}`,
+        detail: { connection: ctx.options.connection },
+      },
+      {
+        kind: "aws",
+        action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
+        detail: {
+          Bucket: ctx.outputs.backup.bucketName,
+          Key: `${ctx.outputs.backup.prefixes.database}<backup id>/${ctx.outputs.database.dbName}.dump`,
+          ChecksumAlgorithm: "SHA256",
+        },
+      },
+      {
+        kind: "aws",
+        action: `s3:PutObject (${ctx.outputs.region})`,
+        detail: { Key: `${ctx.outputs.backup.prefixes.database}<backup id>/manifest.json` },
+      },
     ],
     async run(ctx) {
       const conn = await resolveConnection(ctx, ctx.options.connection);
       const binDir = await findPostgresBinDir();
       const manifest = await ctx.wait("pg_dump → S3", () =>
-        backupDatabase({ conn, binDir, s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.database, kmsKeyId: kmsOf(ctx), compressLevel: ctx.options.compressLevel }),
+        backupDatabase({
+          conn,
+          binDir,
+          s3: s3Of(ctx),
+          bucket: ctx.outputs.backup.bucketName,
+          prefix: ctx.outputs.backup.prefixes.database,
+          kmsKeyId: kmsOf(ctx),
+          compressLevel: ctx.options.compressLevel,
+        }),
       );
       return summary(manifest);
     },
@@ -61,28 +86,58 @@ const steps: Step<BackupDatabaseOptions>[] = [
   {
     id: "verify-object",
     title: "Read the backup back and check its size and checksums",
-    describe: (ctx) => [{ kind: "aws", action: `s3:HeadObject (ChecksumMode) + s3:GetObject (${ctx.outputs.region})`, detail: { compare: "size, S3 SHA-256 composite, SHA-256 of every byte read back" } }],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `s3:HeadObject (ChecksumMode) + s3:GetObject (${ctx.outputs.region})`,
+        detail: { compare: "size, S3 SHA-256 composite, SHA-256 of every byte read back" },
+      },
+    ],
     async run(ctx) {
       const m = ctx.result<ReturnType<typeof summary>>("dump-and-upload");
       const check = await verifyDatabaseBackup(s3Of(ctx), ctx.outputs.backup.bucketName, m.manifest, true);
       if (!check.ok) throw new Error(`backup ${m.backupId} failed verification: ${check.problems.join("; ")}`);
-      return { backupId: m.backupId, bytes: check.reported.bytes, s3Checksum: check.reported.checksum, readBackSha256: check.readBackSha256 };
+      return {
+        backupId: m.backupId,
+        bytes: check.reported.bytes,
+        s3Checksum: check.reported.checksum,
+        readBackSha256: check.readBackSha256,
+      };
     },
   },
   {
     id: "test-restore",
     title: "Restore into a scratch database and run the integrity checks",
-    describe: (ctx) => [{ kind: "note", action: ctx.options.testRestore ? "CREATE DATABASE eventchain_verify_<random>; pg_restore -j; integrity checks; DROP DATABASE (always)" : "skipped (no --test-restore)" }],
+    describe: (ctx) => [
+      {
+        kind: "note",
+        action: ctx.options.testRestore
+          ? "CREATE DATABASE eventchain_verify_<random>; pg_restore -j; integrity checks; DROP DATABASE (always)"
+          : "skipped (no --test-restore)",
+      },
+    ],
     async run(ctx) {
       if (!ctx.options.testRestore) return { skipped: "no --test-restore" };
       const m = ctx.result<ReturnType<typeof summary>>("dump-and-upload");
       const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
       const binDir = await findPostgresBinDir();
       const report = await ctx.wait("test restore", () =>
-        verifyBackup({ s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.database, backupId: m.backupId, server, binDir, jobs: ctx.options.jobs, deep: false }),
+        verifyBackup({
+          s3: s3Of(ctx),
+          bucket: ctx.outputs.backup.bucketName,
+          prefix: ctx.outputs.backup.prefixes.database,
+          backupId: m.backupId,
+          server,
+          binDir,
+          jobs: ctx.options.jobs,
+          deep: false,
+        }),
       );
       const failed = report.checks.filter((c) => !c.ok);
-      if (failed.length) throw new Error(`test restore of ${m.backupId} failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+      if (failed.length)
+        throw new Error(
+          `test restore of ${m.backupId} failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
+        );
       return { backupId: m.backupId, checks: report.checks.length, scratchDropped: report.scratchDropped };
     },
   },
@@ -90,19 +145,39 @@ const steps: Step<BackupDatabaseOptions>[] = [
     id: "retention-report",
     title: "Report backups older than the retention objective (the lifecycle rule deletes them)",
     dependsOn: ["verify-object"],
-    describe: (ctx) => [{ kind: "aws", action: `s3:ListObjectsV2 (${ctx.outputs.region})`, detail: { Prefix: ctx.outputs.backup.prefixes.database, retentionDays: ctx.outputs.backup.retentionDays.database } }],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `s3:ListObjectsV2 (${ctx.outputs.region})`,
+        detail: {
+          Prefix: ctx.outputs.backup.prefixes.database,
+          retentionDays: ctx.outputs.backup.retentionDays.database,
+        },
+      },
+    ],
     async run(ctx) {
       const days = ctx.outputs.backup.retentionDays.database;
       const all = await listBackups(s3Of(ctx), ctx.outputs.backup.bucketName, ctx.outputs.backup.prefixes.database);
       const old = olderThanRetention(all, days, new Date());
-      if (old.length) ctx.log.warn(`${old.length} backup(s) older than ${days} days are still in the bucket (the lifecycle rule should have expired them): ${old.map((b) => b.backupId).join(", ")}`);
+      if (old.length)
+        ctx.log.warn(
+          `${old.length} backup(s) older than ${days} days are still in the bucket (the lifecycle rule should have expired them): ${old.map((b) => b.backupId).join(", ")}`,
+        );
       return { backups: all.length, retentionDays: days, olderThanRetention: old.map((b) => b.backupId), deleted: [] };
     },
   },
 ];
 
 function summary(manifest: DatabaseManifest) {
-  return { backupId: manifest.backupId, key: manifest.object.key, bytes: manifest.object.bytes, sha256: manifest.object.sha256, lsn: manifest.lsn, rowCounts: manifest.rowCounts, manifest };
+  return {
+    backupId: manifest.backupId,
+    key: manifest.object.key,
+    bytes: manifest.object.bytes,
+    sha256: manifest.object.sha256,
+    lsn: manifest.lsn,
+    rowCounts: manifest.rowCounts,
+    manifest,
+  };
 }
 
 export const runbook: Runbook<BackupDatabaseOptions> = {
@@ -110,16 +185,32 @@ export const runbook: Runbook<BackupDatabaseOptions> = {
   summary: "Logical backup of the primary database to the backup bucket, verified by reading it back",
   system: "primary-database",
   options: {
-    connection: { type: "string", description: "outputs (stack database + master secret) or env (libpq PGHOST…)", default: "outputs" },
-    "compress-level": { type: "string", description: "pg_dump compression level 0-9 (the dump is compressed once)", default: "1" },
-    "test-restore": { type: "boolean", description: "Also restore into a scratch database and run the integrity checks" },
+    connection: {
+      type: "string",
+      description: "outputs (stack database + master secret) or env (libpq PGHOST…)",
+      default: "outputs",
+    },
+    "compress-level": {
+      type: "string",
+      description: "pg_dump compression level 0-9 (the dump is compressed once)",
+      default: "1",
+    },
+    "test-restore": {
+      type: "boolean",
+      description: "Also restore into a scratch database and run the integrity checks",
+    },
     jobs: { type: "string", description: "Parallel pg_restore jobs for --test-restore", default: "2" },
   },
   parseOptions: parseBackupDatabaseOptions,
   steps,
   nextSteps: (ctx) => {
     const m = ctx.peek<ReturnType<typeof summary>>("dump-and-upload");
-    return m ? [`Backup ${m.backupId}: s3://${ctx.outputs.backup.bucketName}/${m.key} (${m.bytes} bytes, LSN ${m.lsn}).`, `Verify a restore any time: npx tsx runbooks/verify-backup.ts --stack ${ctx.outputs.stack} --backup ${m.backupId}`] : [];
+    return m
+      ? [
+          `Backup ${m.backupId}: s3://${ctx.outputs.backup.bucketName}/${m.key} (${m.bytes} bytes, LSN ${m.lsn}).`,
+          `Verify a restore any time: npx tsx runbooks/verify-backup.ts --stack ${ctx.outputs.stack} --backup ${m.backupId}`,
+        ]
+      : [];
   },
 };
 

@@ -24,14 +24,30 @@ export interface BackupInfraOptions {
 }
 
 export function parseBackupInfraOptions(raw: RawOptions): BackupInfraOptions {
-  const configDirs = typeof raw["config-dir"] === "string" ? raw["config-dir"].split(",").map((d) => d.trim()).filter(Boolean) : [];
+  const configDirs =
+    typeof raw["config-dir"] === "string"
+      ? raw["config-dir"]
+          .split(",")
+          .map((d) => d.trim())
+          .filter(Boolean)
+      : [];
   for (const d of configDirs) {
-    if (!d.startsWith("/") || !existsSync(d)) throw new BadInputError(`invalid --config-dir "${d}": expected an absolute path of an existing directory`);
-    if (/\.kube(\/|$)/.test(d)) throw new BadInputError(`invalid --config-dir "${d}": kubeconfig directories hold credentials and are not archived`);
+    if (!d.startsWith("/") || !existsSync(d))
+      throw new BadInputError(`invalid --config-dir "${d}": expected an absolute path of an existing directory`);
+    if (/\.kube(\/|$)/.test(d))
+      throw new BadInputError(
+        `invalid --config-dir "${d}": kubeconfig directories hold credentials and are not archived`,
+      );
   }
   const kubeconfig = typeof raw.kubeconfig === "string" ? raw.kubeconfig : undefined;
-  if (kubeconfig && !existsSync(kubeconfig)) throw new BadInputError(`invalid --kubeconfig "${kubeconfig}": expected an existing file`);
-  return { kubeconfig, context: typeof raw.context === "string" ? raw.context : undefined, configDirs, skipKubernetes: raw["skip-kubernetes"] === true };
+  if (kubeconfig && !existsSync(kubeconfig))
+    throw new BadInputError(`invalid --kubeconfig "${kubeconfig}": expected an existing file`);
+  return {
+    kubeconfig,
+    context: typeof raw.context === "string" ? raw.context : undefined,
+    configDirs,
+    skipKubernetes: raw["skip-kubernetes"] === true,
+  };
 }
 
 type Ctx = RunContext<BackupInfraOptions>;
@@ -41,12 +57,32 @@ const steps: Step<BackupInfraOptions>[] = [
     id: "export-and-upload",
     title: "Export both stacks, the Kubernetes API resources and the config directories; upload and read each back",
     describe: (ctx) => [
-      { kind: "command", action: `pulumi stack export --stack ${ctx.outputs.stack}; pulumi stack export --stack ${ctx.outputs.peerStack}` },
+      {
+        kind: "command",
+        action: `pulumi stack export --stack ${ctx.outputs.stack}; pulumi stack export --stack ${ctx.outputs.peerStack}`,
+      },
       ...(ctx.outputs.kubernetes.enabled && !ctx.options.skipKubernetes
-        ? [{ kind: "command" as const, action: "kubectl get --raw /api, /apis, /api(s)/<group version> (discovery), then every listable resource across all namespaces" }, { kind: "aws" as const, action: `kms:GenerateDataKey (${ctx.outputs.region})`, detail: { KeyId: ctx.outputs.backup.kmsKeyArn, for: "Secrets" } }]
+        ? [
+            {
+              kind: "command" as const,
+              action:
+                "kubectl get --raw /api, /apis, /api(s)/<group version> (discovery), then every listable resource across all namespaces",
+            },
+            {
+              kind: "aws" as const,
+              action: `kms:GenerateDataKey (${ctx.outputs.region})`,
+              detail: { KeyId: ctx.outputs.backup.kmsKeyArn, for: "Secrets" },
+            },
+          ]
         : [{ kind: "note" as const, action: "Kubernetes skipped (the stack runs no cluster, or --skip-kubernetes)" }]),
-      ...(ctx.options.configDirs.length ? [{ kind: "command" as const, action: `tar -czPf - ${ctx.options.configDirs.join(" ")}` }] : []),
-      { kind: "aws", action: `s3:PutObject/UploadPart + s3:HeadObject + s3:GetObject (${ctx.outputs.region})`, detail: { Bucket: ctx.outputs.backup.bucketName, Prefix: ctx.outputs.backup.prefixes.infrastructure } },
+      ...(ctx.options.configDirs.length
+        ? [{ kind: "command" as const, action: `tar -czPf - ${ctx.options.configDirs.join(" ")}` }]
+        : []),
+      {
+        kind: "aws",
+        action: `s3:PutObject/UploadPart + s3:HeadObject + s3:GetObject (${ctx.outputs.region})`,
+        detail: { Bucket: ctx.outputs.backup.bucketName, Prefix: ctx.outputs.backup.prefixes.infrastructure },
+      },
     ],
     async run(ctx: Ctx) {
       const k8s = ctx.outputs.kubernetes.enabled && !ctx.options.skipKubernetes;
@@ -62,14 +98,19 @@ const steps: Step<BackupInfraOptions>[] = [
           configDirs: ctx.options.configDirs,
         }),
       );
-      return { backupId: manifest.backupId, objects: manifest.objects.map((o) => ({ name: o.name, key: o.key, bytes: o.bytes, sha256: o.sha256 })), facts: manifest.facts };
+      return {
+        backupId: manifest.backupId,
+        objects: manifest.objects.map((o) => ({ name: o.name, key: o.key, bytes: o.bytes, sha256: o.sha256 })),
+        facts: manifest.facts,
+      };
     },
   },
 ];
 
 export const runbook: Runbook<BackupInfraOptions> = {
   name: "backup-infra",
-  summary: "Pulumi state of both stacks, every Kubernetes API resource (Secrets KMS-encrypted) and config directories to the backup bucket",
+  summary:
+    "Pulumi state of both stacks, every Kubernetes API resource (Secrets KMS-encrypted) and config directories to the backup bucket",
   system: "code-and-images",
   options: {
     kubeconfig: { type: "string", description: "kubeconfig for the cluster (default kubectl's own)" },

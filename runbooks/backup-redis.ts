@@ -36,15 +36,26 @@ export interface BackupRedisOptions {
 export function parseBackupRedisOptions(raw: RawOptions): BackupRedisOptions {
   const host = typeof raw["redis-host"] === "string" ? raw["redis-host"] : undefined;
   if (host !== undefined && !/^[A-Za-z0-9.-]{1,253}$/.test(host)) {
-    throw new BadInputError(`invalid --redis-host "${host}": expected the host name or IPv4 address of a self-managed Redis`);
+    throw new BadInputError(
+      `invalid --redis-host "${host}": expected the host name or IPv4 address of a self-managed Redis`,
+    );
   }
-  if (host === undefined && raw["test-restore"] === true) throw new BadInputError("--test-restore needs --redis-host: an ElastiCache export is restored by seeding a new replication group");
-  return { host, port: positiveInt(raw, "redis-port", 6379, 65535), testRestore: raw["test-restore"] === true, maxWaitMinutes: positiveInt(raw, "max-wait-minutes", 60, 24 * 60) };
+  if (host === undefined && raw["test-restore"] === true)
+    throw new BadInputError(
+      "--test-restore needs --redis-host: an ElastiCache export is restored by seeding a new replication group",
+    );
+  return {
+    host,
+    port: positiveInt(raw, "redis-port", 6379, 65535),
+    testRestore: raw["test-restore"] === true,
+    maxWaitMinutes: positiveInt(raw, "max-wait-minutes", 60, 24 * 60),
+  };
 }
 
 type Ctx = RunContext<BackupRedisOptions>;
 const s3Of = (ctx: Ctx) => ctx.aws(BackupS3Client, ctx.outputs.region);
-const kmsOf = (ctx: Ctx) => (ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined);
+const kmsOf = (ctx: Ctx) =>
+  ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined;
 
 /** Backups older than the retention objective (the lifecycle rule deletes them; this never does). */
 function retentionStep(after: string): Step<BackupRedisOptions> {
@@ -52,12 +63,21 @@ function retentionStep(after: string): Step<BackupRedisOptions> {
     id: "retention-report",
     title: "Report Redis backups older than the retention objective (the lifecycle rule deletes them)",
     dependsOn: [after],
-    describe: (ctx) => [{ kind: "aws", action: `s3:ListObjectsV2 (${ctx.outputs.region})`, detail: { Prefix: ctx.outputs.backup.prefixes.redis } }],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `s3:ListObjectsV2 (${ctx.outputs.region})`,
+        detail: { Prefix: ctx.outputs.backup.prefixes.redis },
+      },
+    ],
     async run(ctx) {
       const days = ctx.outputs.backup.retentionDays.redis;
       const all = await listBackups(s3Of(ctx), ctx.outputs.backup.bucketName, ctx.outputs.backup.prefixes.redis);
       const old = olderThanRetention(all, days, new Date());
-      if (old.length) ctx.log.warn(`${old.length} Redis backup(s) older than ${days} days remain: ${old.map((b) => b.backupId).join(", ")}`);
+      if (old.length)
+        ctx.log.warn(
+          `${old.length} Redis backup(s) older than ${days} days remain: ${old.map((b) => b.backupId).join(", ")}`,
+        );
       return { backups: all.length, olderThanRetention: old.map((b) => b.backupId), deleted: [] };
     },
   };
@@ -69,15 +89,34 @@ const elastiCacheSteps: Step<BackupRedisOptions>[] = [
     id: "snapshot-and-export",
     title: "Snapshot the ElastiCache replication group and export the snapshot to the backup bucket",
     describe: (ctx) => [
-      { kind: "aws", action: `elasticache:CreateSnapshot + DescribeSnapshots (${ctx.outputs.region})`, detail: { ReplicationGroupId: ctx.outputs.cache.replicationGroupId } },
-      { kind: "aws", action: `elasticache:CopySnapshot (${ctx.outputs.region})`, detail: { TargetBucket: ctx.outputs.backup.bucketName } },
+      {
+        kind: "aws",
+        action: `elasticache:CreateSnapshot + DescribeSnapshots (${ctx.outputs.region})`,
+        detail: { ReplicationGroupId: ctx.outputs.cache.replicationGroupId },
+      },
+      {
+        kind: "aws",
+        action: `elasticache:CopySnapshot (${ctx.outputs.region})`,
+        detail: { TargetBucket: ctx.outputs.backup.bucketName },
+      },
       { kind: "aws", action: `s3:ListObjectsV2 + s3:HeadObject + s3:PutObject manifest (${ctx.outputs.region})` },
     ],
     async run(ctx) {
       const rg = ctx.outputs.cache.replicationGroupId;
-      if (!rg) throw new BadInputError(`stack ${ctx.outputs.stack} runs no ElastiCache (cache.replicationGroupId is null): expected --redis-host for a self-managed Redis`);
+      if (!rg)
+        throw new BadInputError(
+          `stack ${ctx.outputs.stack} runs no ElastiCache (cache.replicationGroupId is null): expected --redis-host for a self-managed Redis`,
+        );
       const m = await ctx.wait("snapshot and export", () =>
-        exportElastiCacheSnapshot({ ec: ctx.aws(ElastiCacheClient, ctx.outputs.region), s3: s3Of(ctx), replicationGroupId: rg, bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.redis, kmsKeyId: kmsOf(ctx), maxWaitMs: ctx.options.maxWaitMinutes * 60_000 }),
+        exportElastiCacheSnapshot({
+          ec: ctx.aws(ElastiCacheClient, ctx.outputs.region),
+          s3: s3Of(ctx),
+          replicationGroupId: rg,
+          bucket: ctx.outputs.backup.bucketName,
+          prefix: ctx.outputs.backup.prefixes.redis,
+          kmsKeyId: kmsOf(ctx),
+          maxWaitMs: ctx.options.maxWaitMinutes * 60_000,
+        }),
       );
       return { backupId: m.backupId, snapshot: m.facts.snapshot, exportedObjects: m.facts.exportedObjects };
     },
@@ -89,18 +128,43 @@ const steps: Step<BackupRedisOptions>[] = [
     id: "dump-and-upload",
     title: "Take an RDB snapshot and stream it, gzip-compressed, into the backup bucket",
     describe: (ctx) => [
-      { kind: "command", action: `redis-cli -h ${ctx.options.host} -p ${ctx.options.port} --rdb - | gzip`, detail: { auth: "REDISCLI_AUTH from the environment" } },
-      { kind: "aws", action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`, detail: { Bucket: ctx.outputs.backup.bucketName, Key: `${ctx.outputs.backup.prefixes.redis}<backup id>/dump.rdb.gz`, ChecksumAlgorithm: "SHA256" } },
+      {
+        kind: "command",
+        action: `redis-cli -h ${ctx.options.host} -p ${ctx.options.port} --rdb - | gzip`,
+        detail: { auth: "REDISCLI_AUTH from the environment" },
+      },
+      {
+        kind: "aws",
+        action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
+        detail: {
+          Bucket: ctx.outputs.backup.bucketName,
+          Key: `${ctx.outputs.backup.prefixes.redis}<backup id>/dump.rdb.gz`,
+          ChecksumAlgorithm: "SHA256",
+        },
+      },
     ],
     async run(ctx) {
       const host = ctx.options.host!;
       const { cli } = await findRedisBinaries();
       const password = process.env.REDISCLI_AUTH;
-      const client = new Redis({ host, port: ctx.options.port, ...(password ? { password } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
+      const client = new Redis({
+        host,
+        port: ctx.options.port,
+        ...(password ? { password } : {}),
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+      });
       await client.connect();
       try {
         const manifest = await ctx.wait("redis-cli --rdb → S3", () =>
-          backupRedis({ source: { host, port: ctx.options.port, password, redisCli: cli }, client, s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.redis, kmsKeyId: kmsOf(ctx) }),
+          backupRedis({
+            source: { host, port: ctx.options.port, password, redisCli: cli },
+            client,
+            s3: s3Of(ctx),
+            bucket: ctx.outputs.backup.bucketName,
+            prefix: ctx.outputs.backup.prefixes.redis,
+            kmsKeyId: kmsOf(ctx),
+          }),
         );
         return { backupId: manifest.backupId, object: manifest.objects[0], totalKeys: manifest.facts.totalKeys };
       } finally {
@@ -122,11 +186,24 @@ const steps: Step<BackupRedisOptions>[] = [
   {
     id: "test-restore",
     title: "Restore into a throwaway Redis and compare the key count",
-    describe: (ctx) => [{ kind: "note", action: ctx.options.testRestore ? "download, gunzip, start redis-server on the RDB (loopback), DBSIZE, stop and remove it" : "skipped (no --test-restore)" }],
+    describe: (ctx) => [
+      {
+        kind: "note",
+        action: ctx.options.testRestore
+          ? "download, gunzip, start redis-server on the RDB (loopback), DBSIZE, stop and remove it"
+          : "skipped (no --test-restore)",
+      },
+    ],
     async run(ctx) {
       if (!ctx.options.testRestore) return { skipped: "no --test-restore" };
-      const r = ctx.result<{ backupId: string; object: ArtifactManifest["objects"][number]; totalKeys: number }>("dump-and-upload");
-      const server = await restoreRedisToNewServer({ s3: s3Of(ctx), bucket: ctx.outputs.backup.bucketName, key: r.object.key });
+      const r = ctx.result<{ backupId: string; object: ArtifactManifest["objects"][number]; totalKeys: number }>(
+        "dump-and-upload",
+      );
+      const server = await restoreRedisToNewServer({
+        s3: s3Of(ctx),
+        bucket: ctx.outputs.backup.bucketName,
+        key: r.object.key,
+      });
       try {
         const c = await server.client();
         const keys = await c.dbsize();
@@ -145,13 +222,24 @@ export const runbook: Runbook<BackupRedisOptions> = {
   summary: "RDB snapshot of a self-managed Redis to the backup bucket, verified by reading it back",
   system: "cache",
   options: {
-    "redis-host": { type: "string", description: "Self-managed Redis host (password from REDISCLI_AUTH); without it, the stack's ElastiCache group is snapshotted and exported" },
-    "max-wait-minutes": { type: "string", description: "Longest wait for the ElastiCache snapshot and export", default: "60" },
+    "redis-host": {
+      type: "string",
+      description:
+        "Self-managed Redis host (password from REDISCLI_AUTH); without it, the stack's ElastiCache group is snapshotted and exported",
+    },
+    "max-wait-minutes": {
+      type: "string",
+      description: "Longest wait for the ElastiCache snapshot and export",
+      default: "60",
+    },
     "redis-port": { type: "string", description: "Redis port", default: "6379" },
     "test-restore": { type: "boolean", description: "Also restore into a throwaway Redis and compare the key count" },
   },
   parseOptions: parseBackupRedisOptions,
-  steps: (options) => (options.host ? [...steps, retentionStep("verify-object")] : [...elastiCacheSteps, retentionStep("snapshot-and-export")]),
+  steps: (options) =>
+    options.host
+      ? [...steps, retentionStep("verify-object")]
+      : [...elastiCacheSteps, retentionStep("snapshot-and-export")],
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: backupJobSinks });

@@ -13,7 +13,15 @@ import { $ } from "zx";
 import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { describeInstance } from "./aws/rds.ts";
-import { db, rdsOf, restoreSteps, target, type Ctx, type DatabaseRecoveryOptions, type Point } from "./aws/db-restore-steps.ts";
+import {
+  db,
+  rdsOf,
+  restoreSteps,
+  target,
+  type Ctx,
+  type DatabaseRecoveryOptions,
+  type Point,
+} from "./aws/db-restore-steps.ts";
 import { waitTargetsHealthy } from "./aws/services.ts";
 import { describeRoll, pointSecretStep, readConnectionSecret, rollServices } from "./aws/steps.ts";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -25,8 +33,25 @@ function kubectlCommands(ctx: Ctx, host: string, port: number): string[][] {
   const k = ctx.outputs.kubernetes;
   if (!k.enabled || !k.namespace || !k.appDeployment) return [];
   return [
-    ["kubectl", "--namespace", k.namespace, "set", "env", `deployment/${k.appDeployment}`, `DATABASE_HOST=${host}`, `DATABASE_PORT=${port}`],
-    ["kubectl", "--namespace", k.namespace, "rollout", "status", `deployment/${k.appDeployment}`, `--timeout=${Math.ceil(ctx.options.maxWaitMinutes * 60)}s`],
+    [
+      "kubectl",
+      "--namespace",
+      k.namespace,
+      "set",
+      "env",
+      `deployment/${k.appDeployment}`,
+      `DATABASE_HOST=${host}`,
+      `DATABASE_PORT=${port}`,
+    ],
+    [
+      "kubectl",
+      "--namespace",
+      k.namespace,
+      "rollout",
+      "status",
+      `deployment/${k.appDeployment}`,
+      `--timeout=${Math.ceil(ctx.options.maxWaitMinutes * 60)}s`,
+    ],
   ];
 }
 
@@ -36,17 +61,29 @@ const steps: Step<DatabaseRecoveryOptions>[] = [
     title: "Confirm the database has failed",
     readOnly: true,
     milestone: "failure_confirmed",
-    describe: (ctx) => [{ kind: "aws", action: `rds:DescribeDBInstances (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: db(ctx).instanceIdentifier } }],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `rds:DescribeDBInstances (${ctx.outputs.region})`,
+        detail: { DBInstanceIdentifier: db(ctx).instanceIdentifier },
+      },
+    ],
     async run(ctx) {
       const i = await describeInstance(rdsOf(ctx), db(ctx).instanceIdentifier);
       const status = i?.DBInstanceStatus ?? "missing";
       if (status === "available" && !ctx.force) {
-        throw new BadInputError(`${db(ctx).instanceIdentifier} is available: this runbook is for a failed database. For bad data use point-in-time-restore; pass --force to replace a database that reports available.`);
+        throw new BadInputError(
+          `${db(ctx).instanceIdentifier} is available: this runbook is for a failed database. For bad data use point-in-time-restore; pass --force to replace a database that reports available.`,
+        );
       }
       if (ctx.options.useInstance) {
         const u = await describeInstance(rdsOf(ctx), ctx.options.useInstance);
-        if (!u) throw new BadInputError(`--use-instance "${ctx.options.useInstance}" does not exist in ${ctx.outputs.region}`);
-        if (ctx.options.useInstance === db(ctx).instanceIdentifier) throw new BadInputError(`--use-instance "${ctx.options.useInstance}" is the failed instance itself`);
+        if (!u)
+          throw new BadInputError(
+            `--use-instance "${ctx.options.useInstance}" does not exist in ${ctx.outputs.region}`,
+          );
+        if (ctx.options.useInstance === db(ctx).instanceIdentifier)
+          throw new BadInputError(`--use-instance "${ctx.options.useInstance}" is the failed instance itself`);
       }
       return { instance: db(ctx).instanceIdentifier, status };
     },
@@ -54,10 +91,18 @@ const steps: Step<DatabaseRecoveryOptions>[] = [
   {
     id: "notify-team",
     title: "Notify the team",
-    describe: (ctx) => [{ kind: "note", action: `publish "database failure detected" to ${ctx.outputs.alerts.topicArn}${process.env.SLACK_WEBHOOK_URL ? " and Slack" : ""}` }],
+    describe: (ctx) => [
+      {
+        kind: "note",
+        action: `publish "database failure detected" to ${ctx.outputs.alerts.topicArn}${process.env.SLACK_WEBHOOK_URL ? " and Slack" : ""}`,
+      },
+    ],
     async run(ctx) {
       const status = ctx.result<{ status: string }>("confirm-failure").status;
-      await ctx.notify(`Database failure on ${ctx.outputs.stack}: recovery started`, `${db(ctx).instanceIdentifier} is ${status}. database-recovery run ${ctx.runId} is restoring to a new instance; follow the run's report.`);
+      await ctx.notify(
+        `Database failure on ${ctx.outputs.stack}: recovery started`,
+        `${db(ctx).instanceIdentifier} is ${status}. database-recovery run ${ctx.runId} is restoring to a new instance; follow the run's report.`,
+      );
       return { notified: true };
     },
   },
@@ -73,7 +118,11 @@ const steps: Step<DatabaseRecoveryOptions>[] = [
     },
     describeAfter: (ctx) => [
       ...describeRoll(ctx, ctx.outputs),
-      ...kubectlCommands(ctx, ctx.peek<{ address: string }>("wait-restored")?.address ?? "<new address>", db(ctx).port).map((argv) => ({ kind: "command" as const, action: argv.join(" ") })),
+      ...kubectlCommands(
+        ctx,
+        ctx.peek<{ address: string }>("wait-restored")?.address ?? "<new address>",
+        db(ctx).port,
+      ).map((argv) => ({ kind: "command" as const, action: argv.join(" ") })),
     ],
     async after(ctx) {
       const w = ctx.result<{ address: string; port: number }>("wait-restored");
@@ -88,34 +137,65 @@ const steps: Step<DatabaseRecoveryOptions>[] = [
     title: "Verify the recovery",
     milestone: "health_verified",
     describe: (ctx) => [
-      { kind: "aws", action: `rds:DescribeDBInstances (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: target(ctx) } },
-      { kind: "aws", action: `secretsmanager:GetSecretValue (${ctx.outputs.region})`, detail: { SecretId: db(ctx).appConnectionSecretArn } },
-      ...ctx.outputs.services.services.map((s) => ({ kind: "aws" as const, action: `elbv2:DescribeTargetHealth (${ctx.outputs.region})`, detail: { TargetGroupArn: s.targetGroupArn } })),
+      {
+        kind: "aws",
+        action: `rds:DescribeDBInstances (${ctx.outputs.region})`,
+        detail: { DBInstanceIdentifier: target(ctx) },
+      },
+      {
+        kind: "aws",
+        action: `secretsmanager:GetSecretValue (${ctx.outputs.region})`,
+        detail: { SecretId: db(ctx).appConnectionSecretArn },
+      },
+      ...ctx.outputs.services.services.map((s) => ({
+        kind: "aws" as const,
+        action: `elbv2:DescribeTargetHealth (${ctx.outputs.region})`,
+        detail: { TargetGroupArn: s.targetGroupArn },
+      })),
     ],
     async run(ctx) {
       const w = ctx.result<{ instanceIdentifier: string; address: string }>("wait-restored");
       const i = await describeInstance(rdsOf(ctx), w.instanceIdentifier);
-      if (i?.DBInstanceStatus !== "available") throw new Error(`${w.instanceIdentifier} is ${i?.DBInstanceStatus ?? "missing"}, expected available`);
-      const secret = await readConnectionSecret(ctx.aws(SecretsManagerClient, ctx.outputs.region), db(ctx).appConnectionSecretArn);
-      if (secret.host !== w.address) throw new Error(`the application's connection secret does not name ${w.instanceIdentifier}`);
-      const health = await waitTargetsHealthy(ctx.aws(ElasticLoadBalancingV2Client, ctx.outputs.region), ctx.outputs.services.services.map((s) => s.targetGroupArn), ctx.options.healthAttempts);
-      return { instance: w.instanceIdentifier, secretPointsAtInstance: true, targets: health.map((h) => ({ targetGroupArn: h.targetGroupArn, healthy: h.healthy })) };
+      if (i?.DBInstanceStatus !== "available")
+        throw new Error(`${w.instanceIdentifier} is ${i?.DBInstanceStatus ?? "missing"}, expected available`);
+      const secret = await readConnectionSecret(
+        ctx.aws(SecretsManagerClient, ctx.outputs.region),
+        db(ctx).appConnectionSecretArn,
+      );
+      if (secret.host !== w.address)
+        throw new Error(`the application's connection secret does not name ${w.instanceIdentifier}`);
+      const health = await waitTargetsHealthy(
+        ctx.aws(ElasticLoadBalancingV2Client, ctx.outputs.region),
+        ctx.outputs.services.services.map((s) => s.targetGroupArn),
+        ctx.options.healthAttempts,
+      );
+      return {
+        instance: w.instanceIdentifier,
+        secretPointsAtInstance: true,
+        targets: health.map((h) => ({ targetGroupArn: h.targetGroupArn, healthy: h.healthy })),
+      };
     },
   },
 ];
 
 export const runbook: Runbook<DatabaseRecoveryOptions> = {
   name: "database-recovery",
-  summary: "Recover from a complete primary database failure: restore the latest point into a new instance and repoint the application",
+  summary:
+    "Recover from a complete primary database failure: restore the latest point into a new instance and repoint the application",
   system: "primary-database",
   options: {
-    "use-instance": { type: "string", description: "Repoint to this already-recovered instance (e.g. from point-in-time-restore) instead of restoring" },
+    "use-instance": {
+      type: "string",
+      description: "Repoint to this already-recovered instance (e.g. from point-in-time-restore) instead of restoring",
+    },
     ...WAIT_OPTIONS,
   },
   parseOptions(raw: RawOptions) {
     const use = raw["use-instance"];
     if (use !== undefined && (typeof use !== "string" || !/^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(use))) {
-      throw new BadInputError(`invalid --use-instance "${String(use)}": expected an RDS instance identifier (a letter, then letters, digits or hyphens, at most 63)`);
+      throw new BadInputError(
+        `invalid --use-instance "${String(use)}": expected an RDS instance identifier (a letter, then letters, digits or hyphens, at most 63)`,
+      );
     }
     return { ...parseWaitOptions(raw), useInstance: use };
   },

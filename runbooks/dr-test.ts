@@ -36,10 +36,17 @@ export interface DrTestOptions {
 
 export function parseDrTestOptions(raw: RawOptions): DrTestOptions {
   const mode = raw.mode;
-  if (typeof mode !== "string" || !(MODES as readonly string[]).includes(mode)) throw new BadInputError(`invalid --mode "${String(mode ?? "")}": expected one of ${MODES.join(", ")}`);
+  if (typeof mode !== "string" || !(MODES as readonly string[]).includes(mode))
+    throw new BadInputError(`invalid --mode "${String(mode ?? "")}": expected one of ${MODES.join(", ")}`);
   const healthPath = typeof raw["health-path"] === "string" ? raw["health-path"] : "/health";
-  if (!/^\/[A-Za-z0-9/_.-]*$/.test(healthPath)) throw new BadInputError(`invalid --health-path "${healthPath}": expected a path like /health`);
-  return { mode: mode as Mode, connection: parseConnectionMode(raw, "env"), kubeconfig: typeof raw.kubeconfig === "string" ? raw.kubeconfig : undefined, healthPath };
+  if (!/^\/[A-Za-z0-9/_.-]*$/.test(healthPath))
+    throw new BadInputError(`invalid --health-path "${healthPath}": expected a path like /health`);
+  return {
+    mode: mode as Mode,
+    connection: parseConnectionMode(raw, "env"),
+    kubeconfig: typeof raw.kubeconfig === "string" ? raw.kubeconfig : undefined,
+    healthPath,
+  };
 }
 
 type Ctx = RunContext<DrTestOptions>;
@@ -48,15 +55,34 @@ const databaseStep: Step<DrTestOptions> = {
   id: "database",
   title: "Restore the latest database backup into a scratch database and verify it",
   dependsOn: [],
-  describe: (ctx) => [{ kind: "note", action: `verify-backup of the latest backup under s3://${ctx.outputs.backup.bucketName}/${ctx.outputs.backup.prefixes.database} (scratch database always dropped)` }],
+  describe: (ctx) => [
+    {
+      kind: "note",
+      action: `verify-backup of the latest backup under s3://${ctx.outputs.backup.bucketName}/${ctx.outputs.backup.prefixes.database} (scratch database always dropped)`,
+    },
+  ],
   async run(ctx: Ctx) {
     const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
     const report = await ctx.wait("restore and verify", async () =>
-      verifyBackup({ s3: ctx.aws(BackupS3Client, ctx.outputs.region), bucket: ctx.outputs.backup.bucketName, prefix: ctx.outputs.backup.prefixes.database, backupId: "latest", server, binDir: await findPostgresBinDir() }),
+      verifyBackup({
+        s3: ctx.aws(BackupS3Client, ctx.outputs.region),
+        bucket: ctx.outputs.backup.bucketName,
+        prefix: ctx.outputs.backup.prefixes.database,
+        backupId: "latest",
+        server,
+        binDir: await findPostgresBinDir(),
+      }),
     );
     const failed = report.checks.filter((c) => !c.ok);
-    if (!report.scratchDropped) failed.push({ name: "cleanup", kind: "restore", ok: false, detail: `scratch database ${report.scratchDatabase} was not dropped` });
-    if (failed.length) throw new Error(`database recovery test failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+    if (!report.scratchDropped)
+      failed.push({
+        name: "cleanup",
+        kind: "restore",
+        ok: false,
+        detail: `scratch database ${report.scratchDatabase} was not dropped`,
+      });
+    if (failed.length)
+      throw new Error(`database recovery test failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
     return { backupId: report.backupId, checks: report.checks.length, scratchDropped: report.scratchDropped };
   },
 };
@@ -66,12 +92,26 @@ const applicationStep: Step<DrTestOptions> = {
   title: "Deploy the application into a throwaway namespace and health-check it",
   dependsOn: [],
   describe: (ctx) => [
-    { kind: "command", action: `kubectl create --raw /api/v1/namespaces (dr-test-<run>); copy deployment ${ctx.outputs.kubernetes.namespace}/${ctx.outputs.kubernetes.appDeployment}; wait available; GET pod proxy ${ctx.options.healthPath}; kubectl delete --raw the namespace (always)` },
+    {
+      kind: "command",
+      action: `kubectl create --raw /api/v1/namespaces (dr-test-<run>); copy deployment ${ctx.outputs.kubernetes.namespace}/${ctx.outputs.kubernetes.appDeployment}; wait available; GET pod proxy ${ctx.options.healthPath}; kubectl delete --raw the namespace (always)`,
+    },
   ],
   async run(ctx: Ctx) {
     const k = ctx.outputs.kubernetes;
-    if (!k.enabled || !k.namespace || !k.appDeployment) throw new BadInputError(`stack ${ctx.outputs.stack} runs no Kubernetes application (kubernetes.enabled/namespace/appDeployment): expected --mode database`);
-    const r = await ctx.wait("throwaway deployment", () => checkApplication({ kube: kubectlRaw({ kubeconfig: ctx.options.kubeconfig }), sourceNamespace: k.namespace!, deployment: k.appDeployment!, runId: ctx.runId, healthPath: ctx.options.healthPath }));
+    if (!k.enabled || !k.namespace || !k.appDeployment)
+      throw new BadInputError(
+        `stack ${ctx.outputs.stack} runs no Kubernetes application (kubernetes.enabled/namespace/appDeployment): expected --mode database`,
+      );
+    const r = await ctx.wait("throwaway deployment", () =>
+      checkApplication({
+        kube: kubectlRaw({ kubeconfig: ctx.options.kubeconfig }),
+        sourceNamespace: k.namespace!,
+        deployment: k.appDeployment!,
+        runId: ctx.runId,
+        healthPath: ctx.options.healthPath,
+      }),
+    );
     if (r.problems.length) throw new Error(`application recovery test failed: ${r.problems.join("; ")}`);
     return { ...r };
   },
@@ -82,22 +122,44 @@ const dnsStep: Step<DrTestOptions> = {
   title: "Check the DNS failover records and the primary health check",
   readOnly: true,
   dependsOn: [],
-  describe: (ctx) => [{ kind: "aws", action: "route53:ListResourceRecordSets + route53:GetHealthCheckStatus", detail: { HostedZoneId: ctx.outputs.dns.hostedZoneId, name: ctx.outputs.dns.recordName } }],
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: "route53:ListResourceRecordSets + route53:GetHealthCheckStatus",
+      detail: { HostedZoneId: ctx.outputs.dns.hostedZoneId, name: ctx.outputs.dns.recordName },
+    },
+  ],
   async run(ctx: Ctx) {
     const d = ctx.outputs.dns;
     const r53 = ctx.aws(Route53Client, "us-east-1");
     const name = d.recordName.endsWith(".") ? d.recordName : `${d.recordName}.`;
-    const sets = (await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: d.hostedZoneId, StartRecordName: name, StartRecordType: d.recordType }))).ResourceRecordSets ?? [];
+    const sets =
+      (
+        await r53.send(
+          new ListResourceRecordSetsCommand({
+            HostedZoneId: d.hostedZoneId,
+            StartRecordName: name,
+            StartRecordType: d.recordType,
+          }),
+        )
+      ).ResourceRecordSets ?? [];
     const mine = sets.filter((s) => s.Name === name && s.Type === d.recordType);
     const primary = mine.find((s) => s.SetIdentifier === d.primarySetIdentifier);
     const secondary = mine.find((s) => s.SetIdentifier === d.secondarySetIdentifier);
     const problems: string[] = [];
-    if (primary?.Failover !== "PRIMARY" || primary.HealthCheckId !== d.primaryHealthCheckId) problems.push(`PRIMARY record of ${name} missing or without health check ${d.primaryHealthCheckId}`);
+    if (primary?.Failover !== "PRIMARY" || primary.HealthCheckId !== d.primaryHealthCheckId)
+      problems.push(`PRIMARY record of ${name} missing or without health check ${d.primaryHealthCheckId}`);
     if (secondary?.Failover !== "SECONDARY") problems.push(`SECONDARY record of ${name} missing`);
     const status = await r53.send(new GetHealthCheckStatusCommand({ HealthCheckId: d.primaryHealthCheckId }));
-    const observations = (status.HealthCheckObservations ?? []).map((o) => o.StatusReport?.Status ?? "").filter(Boolean);
+    const observations = (status.HealthCheckObservations ?? [])
+      .map((o) => o.StatusReport?.Status ?? "")
+      .filter(Boolean);
     if (problems.length) throw new Error(problems.join("; "));
-    return { primaryTarget: primary?.ResourceRecords?.[0]?.Value ?? null, secondaryTarget: secondary?.ResourceRecords?.[0]?.Value ?? null, healthCheckObservations: observations.length };
+    return {
+      primaryTarget: primary?.ResourceRecords?.[0]?.Value ?? null,
+      secondaryTarget: secondary?.ResourceRecords?.[0]?.Value ?? null,
+      healthCheckObservations: observations.length,
+    };
   },
 };
 
@@ -106,13 +168,28 @@ const monitoringStep: Step<DrTestOptions> = {
   title: "Check the error-rate alarm and the alert topic exist",
   readOnly: true,
   dependsOn: [],
-  describe: (ctx) => [{ kind: "aws", action: `cloudwatch:DescribeAlarms + sns:GetTopicAttributes (${ctx.outputs.region})`, detail: { alarm: ctx.outputs.services.errorRateAlarmName, topic: ctx.outputs.alerts.topicArn } }],
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `cloudwatch:DescribeAlarms + sns:GetTopicAttributes (${ctx.outputs.region})`,
+      detail: { alarm: ctx.outputs.services.errorRateAlarmName, topic: ctx.outputs.alerts.topicArn },
+    },
+  ],
   async run(ctx: Ctx) {
-    const alarms = await ctx.aws(CloudWatchClient, ctx.outputs.region).send(new DescribeAlarmsCommand({ AlarmNames: [ctx.outputs.services.errorRateAlarmName] }));
+    const alarms = await ctx
+      .aws(CloudWatchClient, ctx.outputs.region)
+      .send(new DescribeAlarmsCommand({ AlarmNames: [ctx.outputs.services.errorRateAlarmName] }));
     const alarm = alarms.MetricAlarms?.[0];
     if (!alarm) throw new Error(`alarm ${ctx.outputs.services.errorRateAlarmName} not found in ${ctx.outputs.region}`);
-    const topic = await ctx.aws(SNSClient, ctx.outputs.region).send(new GetTopicAttributesCommand({ TopicArn: ctx.outputs.alerts.topicArn }));
-    return { alarm: alarm.AlarmName, alarmState: alarm.StateValue, alarmActionsToTopic: (alarm.AlarmActions ?? []).includes(ctx.outputs.alerts.topicArn), subscriptions: Number(topic.Attributes?.SubscriptionsConfirmed ?? 0) };
+    const topic = await ctx
+      .aws(SNSClient, ctx.outputs.region)
+      .send(new GetTopicAttributesCommand({ TopicArn: ctx.outputs.alerts.topicArn }));
+    return {
+      alarm: alarm.AlarmName,
+      alarmState: alarm.StateValue,
+      alarmActionsToTopic: (alarm.AlarmActions ?? []).includes(ctx.outputs.alerts.topicArn),
+      subscriptions: Number(topic.Attributes?.SubscriptionsConfirmed ?? 0),
+    };
   },
 };
 
@@ -124,11 +201,16 @@ export function stepsFor(mode: Mode): Step<DrTestOptions>[] {
 
 export const runbook: Runbook<DrTestOptions> = {
   name: "dr-test",
-  summary: "Disaster-recovery test: database restore + verification, throwaway application deployment, DNS and monitoring checks",
+  summary:
+    "Disaster-recovery test: database restore + verification, throwaway application deployment, DNS and monitoring checks",
   system: "primary-database",
   options: {
     mode: { type: "string", description: `What to test: ${MODES.join(", ")}` },
-    connection: { type: "string", description: "Server for the scratch database: env (libpq PGHOST…) or outputs", default: "env" },
+    connection: {
+      type: "string",
+      description: "Server for the scratch database: env (libpq PGHOST…) or outputs",
+      default: "env",
+    },
     kubeconfig: { type: "string", description: "kubeconfig for the application test (default kubectl's own)" },
     "health-path": { type: "string", description: "HTTP path of the application's health check", default: "/health" },
   },

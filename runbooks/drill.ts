@@ -80,12 +80,18 @@ async function cli(): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const result = await runDrill({ ...options, signal: controller.signal, log: (line) => process.stderr.write(line + "\n") });
+  const result = await runDrill({
+    ...options,
+    signal: controller.signal,
+    log: (line) => process.stderr.write(line + "\n"),
+  });
   process.stdout.write(options.json ? JSON.stringify(result.report, null, 2) + "\n" : result.markdown);
   if (result.reportPaths) process.stderr.write(`\nDrill report: ${result.reportPaths.markdown}\n`);
   if (result.cleanup) {
     if (!controller.signal.aborted) {
-      process.stderr.write("--keep: the servers stay up (see \"Kept for inspection\" in the report); press Ctrl-C to stop them and clean up\n");
+      process.stderr.write(
+        '--keep: the servers stay up (see "Kept for inspection" in the report); press Ctrl-C to stop them and clean up\n',
+      );
       await new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true }));
     }
     await result.cleanup();

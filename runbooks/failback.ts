@@ -15,7 +15,15 @@ import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
 import { describeInstance } from "./aws/rds.ts";
-import { alarmStep, moveDnsStep, describeRoll, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
+import {
+  alarmStep,
+  moveDnsStep,
+  describeRoll,
+  pointSecretStep,
+  rollServices,
+  scaleServicesStep,
+  verifyTargetsStep,
+} from "./aws/steps.ts";
 import { requirePrimaryStack } from "./aws/primary.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError, errorMessage } from "./lib/errors.ts";
@@ -33,29 +41,61 @@ const steps: Step<FailbackOptions>[] = [
     readOnly: true,
     milestone: "primary_assessed",
     describe: (ctx) => [
-      { kind: "aws", action: "route53:GetHealthCheckStatus", detail: { HealthCheckId: prod(ctx).dns.primaryHealthCheckId } },
-      { kind: "aws", action: `rds:DescribeDBInstances (${prod(ctx).region}, ${dr(ctx).region})`, detail: { primary: prod(ctx).database.instanceIdentifier, dr: dr(ctx).database.instanceIdentifier } },
+      {
+        kind: "aws",
+        action: "route53:GetHealthCheckStatus",
+        detail: { HealthCheckId: prod(ctx).dns.primaryHealthCheckId },
+      },
+      {
+        kind: "aws",
+        action: `rds:DescribeDBInstances (${prod(ctx).region}, ${dr(ctx).region})`,
+        detail: { primary: prod(ctx).database.instanceIdentifier, dr: dr(ctx).database.instanceIdentifier },
+      },
     ],
     async run(ctx) {
       requirePrimaryStack(ctx, "failback");
       if (!ctx.options.writesStopped) {
-        throw new BadInputError("failback copies the DR database at one moment; writes after it would be lost. Stop writes first (maintenance mode), then pass --writes-stopped");
+        throw new BadInputError(
+          "failback copies the DR database at one moment; writes after it would be lost. Stop writes first (maintenance mode), then pass --writes-stopped",
+        );
       }
-      const hc = await withTimeout(healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod(ctx).dns.primaryHealthCheckId), 20_000, "health check status").catch((e) => ({ healthy: false, detail: errorMessage(e) }));
-      const api = await withTimeout(ctx.aws(RDSClient, prod(ctx).region).send(new DescribeDBSnapshotsCommand({ MaxRecords: 20 })), 20_000, `RDS in ${prod(ctx).region}`)
+      const hc = await withTimeout(
+        healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod(ctx).dns.primaryHealthCheckId),
+        20_000,
+        "health check status",
+      ).catch((e) => ({ healthy: false, detail: errorMessage(e) }));
+      const api = await withTimeout(
+        ctx.aws(RDSClient, prod(ctx).region).send(new DescribeDBSnapshotsCommand({ MaxRecords: 20 })),
+        20_000,
+        `RDS in ${prod(ctx).region}`,
+      )
         .then(() => ({ ok: true, detail: `RDS in ${prod(ctx).region} answers` }))
         .catch((e) => ({ ok: false, detail: `RDS in ${prod(ctx).region} unreachable: ${errorMessage(e)}` }));
       const healthy = hc.healthy && api.ok;
       if (!healthy && !ctx.force) {
-        throw new BadInputError(`the primary region ${prod(ctx).region} is not healthy yet (health check: ${hc.detail}; ${api.detail}): refusing to fail back. Pass --force to fail back anyway.`);
+        throw new BadInputError(
+          `the primary region ${prod(ctx).region} is not healthy yet (health check: ${hc.detail}; ${api.detail}): refusing to fail back. Pass --force to fail back anyway.`,
+        );
       }
       const drDb = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
-      if (!drDb) throw new BadInputError(`nothing to fail back: ${dr(ctx).database.instanceIdentifier} does not exist in ${dr(ctx).region} (was region-failover run?)`);
-      return { healthCheck: hc.detail, primaryApi: api.detail, drDatabase: `${drDb.DBInstanceIdentifier} is ${drDb.DBInstanceStatus}` };
+      if (!drDb)
+        throw new BadInputError(
+          `nothing to fail back: ${dr(ctx).database.instanceIdentifier} does not exist in ${dr(ctx).region} (was region-failover run?)`,
+        );
+      return {
+        healthCheck: hc.detail,
+        primaryApi: api.detail,
+        drDatabase: `${drDb.DBInstanceIdentifier} is ${drDb.DBInstanceStatus}`,
+      };
     },
   },
   ...failbackDatabaseSteps,
-  scaleServicesStep<FailbackOptions>({ id: "scale-primary-services", title: "Scale the primary services to their recovery counts", dependsOn: ["assess"], stack: prod }),
+  scaleServicesStep<FailbackOptions>({
+    id: "scale-primary-services",
+    title: "Scale the primary services to their recovery counts",
+    dependsOn: ["assess"],
+    stack: prod,
+  }),
   pointSecretStep<FailbackOptions>({
     id: "point-primary-app",
     title: "Point the primary application at the new primary database",
@@ -68,8 +108,17 @@ const steps: Step<FailbackOptions>[] = [
     after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
     describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
   }),
-  verifyTargetsStep<FailbackOptions>({ id: "verify-primary-targets", title: "Verify the primary targets are healthy", stack: prod, milestone: "health_verified" }),
-  moveDnsStep<FailbackOptions>({ id: "move-dns-back", title: "Move DNS back to the primary region", target: (ctx) => ({ value: prod(ctx).dns.primaryTarget, healthCheckId: prod(ctx).dns.primaryHealthCheckId }) }),
+  verifyTargetsStep<FailbackOptions>({
+    id: "verify-primary-targets",
+    title: "Verify the primary targets are healthy",
+    stack: prod,
+    milestone: "health_verified",
+  }),
+  moveDnsStep<FailbackOptions>({
+    id: "move-dns-back",
+    title: "Move DNS back to the primary region",
+    target: (ctx) => ({ value: prod(ctx).dns.primaryTarget, healthCheckId: prod(ctx).dns.primaryHealthCheckId }),
+  }),
   alarmStep<FailbackOptions>({ id: "ensure-primary-alarm", title: "Ensure the primary error-rate alarm", stack: prod }),
 ];
 
@@ -78,7 +127,13 @@ export const runbook: Runbook<FailbackOptions> = {
   summary: "Fail back from the DR region to the recovered primary region (database, services, DNS, alarm)",
   system: "primary-database",
   needsPeer: true,
-  options: { "writes-stopped": { type: "boolean", description: "Confirms writes are stopped (maintenance mode): required, the DR database is copied at one moment" }, ...WAIT_OPTIONS },
+  options: {
+    "writes-stopped": {
+      type: "boolean",
+      description: "Confirms writes are stopped (maintenance mode): required, the DR database is copied at one moment",
+    },
+    ...WAIT_OPTIONS,
+  },
   parseOptions: (raw: RawOptions) => ({ ...parseWaitOptions(raw), writesStopped: raw["writes-stopped"] === true }),
   steps,
   nextSteps: (ctx) => [
@@ -87,7 +142,11 @@ export const runbook: Runbook<FailbackOptions> = {
     `The DR services still run at recovery counts and ${dr(ctx).database.instanceIdentifier} still exists: scale DR back to pilot light and retire that instance only after verification, as an explicit, logged decision.`,
     `The old ${prod(ctx).database.instanceIdentifier} (if it survived) holds pre-failover data: keep it until reconciliation is signed off.`,
   ],
-  checklist: () => ["Verify row counts and the newest transactions on the new primary", "Confirm automated backups and cross-region replication are enabled for the new primary", "Schedule the post-incident review"],
+  checklist: () => [
+    "Verify row counts and the newest transactions on the new primary",
+    "Confirm automated backups and cross-region replication are enabled for the new primary",
+    "Schedule the post-incident review",
+  ],
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });

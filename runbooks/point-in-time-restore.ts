@@ -31,12 +31,18 @@ function engineOptions(): Record<string, OptionSpec> {
 export function parsePitrOptions(raw: RawOptions): PitrOptions {
   const engineName = typeof raw.engine === "string" ? raw.engine : "rds";
   const engine = ENGINES[engineName];
-  if (!engine) throw new BadInputError(`unknown --engine "${engineName}": expected one of ${Object.keys(ENGINES).join(", ")}`);
-  if (typeof raw.time !== "string") throw new BadInputError('missing --time: give an ISO 8601 time with a zone (e.g. 2026-01-15T14:30:00Z) or "latest"');
+  if (!engine)
+    throw new BadInputError(`unknown --engine "${engineName}": expected one of ${Object.keys(ENGINES).join(", ")}`);
+  if (typeof raw.time !== "string")
+    throw new BadInputError(
+      'missing --time: give an ISO 8601 time with a zone (e.g. 2026-01-15T14:30:00Z) or "latest"',
+    );
   const time = raw.time === "latest" ? "latest" : parseTime("time", raw.time);
   const targetId = typeof raw["target-id"] === "string" ? raw["target-id"] : undefined;
   if (targetId !== undefined && (!TARGET_ID.test(targetId) || targetId.includes("--") || targetId.endsWith("-"))) {
-    throw new BadInputError(`invalid --target-id "${targetId}": expected 1-63 letters, digits or single hyphens, starting with a letter`);
+    throw new BadInputError(
+      `invalid --target-id "${targetId}": expected 1-63 letters, digits or single hyphens, starting with a letter`,
+    );
   }
   return {
     engine: engineName,
@@ -57,7 +63,12 @@ const steps: Step<PitrOptions>[] = [
     title: "Check the requested time lies in the restorable window",
     readOnly: true,
     milestone: "backup_identified",
-    describe: (ctx) => [{ kind: "note", action: `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ${ctx.options.engine}) and check ${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} lies in it` }],
+    describe: (ctx) => [
+      {
+        kind: "note",
+        action: `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ${ctx.options.engine}) and check ${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} lies in it`,
+      },
+    ],
     async run(ctx) {
       const engine = engineOf(ctx);
       const window = await engine.window(ctx);
@@ -65,30 +76,52 @@ const steps: Step<PitrOptions>[] = [
       checkRestoreTime(time, window);
       const restoreTime = time.toISOString();
       const targetId = ctx.options.targetId ?? engine.targetId(ctx, time);
-      if (targetId === ctx.outputs.database.instanceIdentifier) throw new BadInputError(`--target-id "${targetId}" is the source itself: expected a new identifier`);
-      return { restoreTime, targetId, earliest: window.earliest.toISOString(), latest: window.latest.toISOString(), recoveryPointAt: restoreTime, recoveryPointSource: `point in time of ${window.source}` };
+      if (targetId === ctx.outputs.database.instanceIdentifier)
+        throw new BadInputError(`--target-id "${targetId}" is the source itself: expected a new identifier`);
+      return {
+        restoreTime,
+        targetId,
+        earliest: window.earliest.toISOString(),
+        latest: window.latest.toISOString(),
+        recoveryPointAt: restoreTime,
+        recoveryPointSource: `point in time of ${window.source}`,
+      };
     },
   },
   {
     id: "restore",
     title: "Restore into a new instance",
     milestone: "restore_started",
-    describe: (ctx) => engineOf(ctx).plan(ctx, ctx.peek<RestoreTarget>("check-window")).filter((a) => !/wait/i.test(a.action)),
-    isDone: async (ctx) => ((await engineOf(ctx).exists(ctx, targetOf(ctx))) ? { instanceIdentifier: targetOf(ctx).targetId, note: "target already exists" } : false),
+    describe: (ctx) =>
+      engineOf(ctx)
+        .plan(ctx, ctx.peek<RestoreTarget>("check-window"))
+        .filter((a) => !/wait/i.test(a.action)),
+    isDone: async (ctx) =>
+      (await engineOf(ctx).exists(ctx, targetOf(ctx)))
+        ? { instanceIdentifier: targetOf(ctx).targetId, note: "target already exists" }
+        : false,
     run: (ctx) => engineOf(ctx).restore(ctx, targetOf(ctx)),
   },
   {
     id: "wait-ready",
     title: "Wait until the recovered instance is available",
     milestone: "restore_completed",
-    describe: (ctx) => engineOf(ctx).plan(ctx, ctx.peek<RestoreTarget>("check-window")).filter((a) => /wait/i.test(a.action)),
+    describe: (ctx) =>
+      engineOf(ctx)
+        .plan(ctx, ctx.peek<RestoreTarget>("check-window"))
+        .filter((a) => /wait/i.test(a.action)),
     run: (ctx) => engineOf(ctx).waitReady(ctx, targetOf(ctx)),
   },
   {
     id: "verify",
     title: "Verify the recovered instance's settings",
     milestone: "health_verified",
-    describe: (ctx) => [{ kind: "note", action: `describe ${ctx.peek<RestoreTarget>("check-window")?.targetId ?? "the target"} and compare class, subnet group, security groups, parameter group, encryption, public access with the source` }],
+    describe: (ctx) => [
+      {
+        kind: "note",
+        action: `describe ${ctx.peek<RestoreTarget>("check-window")?.targetId ?? "the target"} and compare class, subnet group, security groups, parameter group, encryption, public access with the source`,
+      },
+    ],
     run: (ctx) => engineOf(ctx).verify(ctx, targetOf(ctx)),
   },
   {
@@ -97,7 +130,14 @@ const steps: Step<PitrOptions>[] = [
     describe: (ctx) => {
       const t = ctx.peek<RestoreTarget>("check-window");
       const s = engineOf(ctx).snapshot;
-      return s && t ? s.describe(ctx, t) : [{ kind: "note", action: s ? "snapshot the recovered target" : `engine ${ctx.options.engine} takes no snapshot` }];
+      return s && t
+        ? s.describe(ctx, t)
+        : [
+            {
+              kind: "note",
+              action: s ? "snapshot the recovered target" : `engine ${ctx.options.engine} takes no snapshot`,
+            },
+          ];
     },
     isDone: async (ctx) => {
       const s = engineOf(ctx).snapshot;
@@ -114,7 +154,10 @@ export const runbook: Runbook<PitrOptions> = {
   options: {
     time: { type: "string", description: 'Restore time, ISO 8601 with zone (e.g. 2026-01-15T14:30:00Z), or "latest"' },
     engine: { type: "string", description: `Restore engine: ${Object.keys(ENGINES).join(", ")}`, default: "rds" },
-    "target-id": { type: "string", description: "Identifier of the new instance (default <source>-pitr-<restore time>)" },
+    "target-id": {
+      type: "string",
+      description: "Identifier of the new instance (default <source>-pitr-<restore time>)",
+    },
     "max-wait-minutes": { type: "string", description: "Longest wait for the restore and the snapshot", default: "60" },
     ...engineOptions(),
   },

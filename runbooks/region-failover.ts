@@ -14,7 +14,15 @@ import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/
 import { snsSinks } from "./aws/notify.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
-import { alarmStep, moveDnsStep, describeRoll, pointSecretStep, rollServices, scaleServicesStep, verifyTargetsStep } from "./aws/steps.ts";
+import {
+  alarmStep,
+  moveDnsStep,
+  describeRoll,
+  pointSecretStep,
+  rollServices,
+  scaleServicesStep,
+  verifyTargetsStep,
+} from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
 import type { RunContext, Runbook, Step } from "./lib/types.ts";
@@ -29,16 +37,27 @@ const steps: Step<WaitOptions>[] = [
     readOnly: true,
     milestone: "primary_assessed",
     describe: (ctx) => [
-      { kind: "aws", action: "route53:GetHealthCheckStatus", detail: { HealthCheckId: ctx.outputs.dns.primaryHealthCheckId } },
-      { kind: "aws", action: `rds:DescribeDBInstances (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier } },
+      {
+        kind: "aws",
+        action: "route53:GetHealthCheckStatus",
+        detail: { HealthCheckId: ctx.outputs.dns.primaryHealthCheckId },
+      },
+      {
+        kind: "aws",
+        action: `rds:DescribeDBInstances (${ctx.outputs.region})`,
+        detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier },
+      },
     ],
     async run(ctx) {
       requirePrimaryStack(ctx, "region-failover");
       const a = await assessPrimary(ctx);
       if (a.primaryHealthy && !ctx.force) {
-        throw new BadInputError(`the primary region ${ctx.outputs.region} looks healthy (${a.healthCheck}; ${a.database}): refusing to fail over. Pass --force to fail over anyway (e.g. a degradation these checks do not see).`);
+        throw new BadInputError(
+          `the primary region ${ctx.outputs.region} looks healthy (${a.healthCheck}; ${a.database}): refusing to fail over. Pass --force to fail over anyway (e.g. a degradation these checks do not see).`,
+        );
       }
-      if (a.forced) ctx.log.warn(`failing over a primary that looks healthy, because of --force (${a.healthCheck}; ${a.database})`);
+      if (a.forced)
+        ctx.log.warn(`failing over a primary that looks healthy, because of --force (${a.healthCheck}; ${a.database})`);
       return { ...a };
     },
   },
@@ -48,10 +67,26 @@ const steps: Step<WaitOptions>[] = [
     readOnly: true,
     milestone: "backup_identified",
     describe: (ctx) => [
-      { kind: "aws", action: `rds:DescribeDBInstanceAutomatedBackups (${dr(ctx).region})`, detail: { DBInstanceAutomatedBackupsArn: ctx.outputs.database.replicatedBackupsArn } },
-      { kind: "aws", action: `rds:DescribeDBSnapshots (${dr(ctx).region}) if no replicated backups`, detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier } },
+      {
+        kind: "aws",
+        action: `rds:DescribeDBInstanceAutomatedBackups (${dr(ctx).region})`,
+        detail: { DBInstanceAutomatedBackupsArn: ctx.outputs.database.replicatedBackupsArn },
+      },
+      {
+        kind: "aws",
+        action: `rds:DescribeDBSnapshots (${dr(ctx).region}) if no replicated backups`,
+        detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier },
+      },
     ],
-    run: async (ctx) => ({ ...(await findRecoverySource(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).region, ctx.outputs.database.instanceIdentifier, ctx.outputs.database.replicatedBackupsArn, ctx.log)) }),
+    run: async (ctx) => ({
+      ...(await findRecoverySource(
+        ctx.aws(RDSClient, dr(ctx).region),
+        dr(ctx).region,
+        ctx.outputs.database.instanceIdentifier,
+        ctx.outputs.database.replicatedBackupsArn,
+        ctx.log,
+      )),
+    }),
   },
   {
     id: "restore-database",
@@ -62,17 +97,47 @@ const steps: Step<WaitOptions>[] = [
       const settings = settingsFromOutputs(dr(ctx).database);
       return [
         src?.method === "replicated-backups"
-          ? { kind: "aws", action: `rds:RestoreDBInstanceToPointInTime (${dr(ctx).region})`, detail: { SourceDBInstanceAutomatedBackupsArn: src.automatedBackupsArn, RestoreTime: src.restoreTime, TargetDBInstanceIdentifier: dr(ctx).database.instanceIdentifier, ...settings } }
-          : { kind: "aws", action: `rds:RestoreDBInstanceFromDBSnapshot (${dr(ctx).region})`, detail: { DBSnapshotIdentifier: src?.method === "copied-snapshot" ? src.snapshotId : "<newest copied snapshot>", DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, ...settings } },
+          ? {
+              kind: "aws",
+              action: `rds:RestoreDBInstanceToPointInTime (${dr(ctx).region})`,
+              detail: {
+                SourceDBInstanceAutomatedBackupsArn: src.automatedBackupsArn,
+                RestoreTime: src.restoreTime,
+                TargetDBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
+                ...settings,
+              },
+            }
+          : {
+              kind: "aws",
+              action: `rds:RestoreDBInstanceFromDBSnapshot (${dr(ctx).region})`,
+              detail: {
+                DBSnapshotIdentifier: src?.method === "copied-snapshot" ? src.snapshotId : "<newest copied snapshot>",
+                DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
+                ...settings,
+              },
+            },
       ];
     },
     async isDone(ctx) {
       const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
-      return i ? { instanceIdentifier: dr(ctx).database.instanceIdentifier, status: i.DBInstanceStatus ?? "unknown", note: "already exists" } : false;
+      return i
+        ? {
+            instanceIdentifier: dr(ctx).database.instanceIdentifier,
+            status: i.DBInstanceStatus ?? "unknown",
+            note: "already exists",
+          }
+        : false;
     },
     async run(ctx) {
       const src = ctx.result<RecoverySource>("choose-recovery-source");
-      const status = await restoreInRegion(ctx.aws(RDSClient, dr(ctx).region), src, dr(ctx).database.instanceIdentifier, settingsFromOutputs(dr(ctx).database), ctx.runbook, ctx.runId);
+      const status = await restoreInRegion(
+        ctx.aws(RDSClient, dr(ctx).region),
+        src,
+        dr(ctx).database.instanceIdentifier,
+        settingsFromOutputs(dr(ctx).database),
+        ctx.runbook,
+        ctx.runId,
+      );
       return { instanceIdentifier: dr(ctx).database.instanceIdentifier, status, method: src.method };
     },
   },
@@ -80,12 +145,27 @@ const steps: Step<WaitOptions>[] = [
     id: "wait-database",
     title: "Wait until the DR database is available",
     milestone: "restore_completed",
-    describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${dr(ctx).region})`, detail: { DBInstanceIdentifier: dr(ctx).database.instanceIdentifier, maxWaitMinutes: ctx.options.maxWaitMinutes } }],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `rds:waitUntilDBInstanceAvailable (${dr(ctx).region})`,
+        detail: {
+          DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
+          maxWaitMinutes: ctx.options.maxWaitMinutes,
+        },
+      },
+    ],
     async run(ctx) {
       const rds = ctx.aws(RDSClient, dr(ctx).region);
-      await ctx.wait(`${dr(ctx).database.instanceIdentifier} to become available`, () => waitInstanceAvailable(rds, dr(ctx).database.instanceIdentifier, ctx.options.maxWaitMinutes, ctx.signal));
+      await ctx.wait(`${dr(ctx).database.instanceIdentifier} to become available`, () =>
+        waitInstanceAvailable(rds, dr(ctx).database.instanceIdentifier, ctx.options.maxWaitMinutes, ctx.signal),
+      );
       const i = (await describeInstance(rds, dr(ctx).database.instanceIdentifier))!;
-      return { instanceIdentifier: i.DBInstanceIdentifier, address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? dr(ctx).database.port };
+      return {
+        instanceIdentifier: i.DBInstanceIdentifier,
+        address: i.Endpoint?.Address ?? null,
+        port: i.Endpoint?.Port ?? dr(ctx).database.port,
+      };
     },
     async verify(ctx) {
       const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
@@ -93,7 +173,12 @@ const steps: Step<WaitOptions>[] = [
       checkInstance(i, settingsFromOutputs(dr(ctx).database));
     },
   },
-  scaleServicesStep<WaitOptions>({ id: "scale-services", title: "Scale the DR services to their recovery counts", dependsOn: ["assess-primary"], stack: dr }),
+  scaleServicesStep<WaitOptions>({
+    id: "scale-services",
+    title: "Scale the DR services to their recovery counts",
+    dependsOn: ["assess-primary"],
+    stack: dr,
+  }),
   pointSecretStep<WaitOptions>({
     id: "point-dr-app",
     title: "Point the DR application at the DR database",
@@ -106,8 +191,17 @@ const steps: Step<WaitOptions>[] = [
     after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
     describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
   }),
-  verifyTargetsStep<WaitOptions>({ id: "verify-targets", title: "Verify the DR targets are healthy", stack: dr, milestone: "health_verified" }),
-  moveDnsStep<WaitOptions>({ id: "move-dns", title: "Move DNS to the DR region", target: (ctx) => ({ value: ctx.outputs.dns.secondaryTarget, healthCheckId: undefined }) }),
+  verifyTargetsStep<WaitOptions>({
+    id: "verify-targets",
+    title: "Verify the DR targets are healthy",
+    stack: dr,
+    milestone: "health_verified",
+  }),
+  moveDnsStep<WaitOptions>({
+    id: "move-dns",
+    title: "Move DNS to the DR region",
+    target: (ctx) => ({ value: ctx.outputs.dns.secondaryTarget, healthCheckId: undefined }),
+  }),
   alarmStep<WaitOptions>({ id: "create-dr-alarm", title: "Create the DR error-rate alarm", stack: dr }),
 ];
 
@@ -125,7 +219,11 @@ export const runbook: Runbook<WaitOptions> = {
     `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched: it holds writes made after the recovery point, for reconciliation.`,
     `When the primary region is back: npx tsx runbooks/failback.ts --stack ${ctx.outputs.stack}`,
   ],
-  checklist: () => ["Reconcile writes between the recovery point and the incident", "Confirm backups run in the DR region for the restored instance", "Schedule the post-incident review"],
+  checklist: () => [
+    "Reconcile writes between the recovery point and the incident",
+    "Confirm backups run in the DR region for the restored instance",
+    "Schedule the post-incident review",
+  ],
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });

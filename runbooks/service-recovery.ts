@@ -25,13 +25,21 @@ export interface ServiceRecoveryOptions extends WaitOptions {
 type Ctx = RunContext<ServiceRecoveryOptions>;
 
 /** Kebab-case step id fragment for a service name. */
-const slug = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40);
+const slug = (name: string) =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 40);
 
 export function selectServices(outputs: StackOutputs, service: string): ServiceOutputs[] {
   const known = outputs.services.services;
   if (service === "all") return known;
   const found = known.find((s) => s.name === service);
-  if (!found) throw new BadInputError(`unknown --service "${service}" in cluster ${outputs.services.clusterName}: expected one of ${known.map((s) => s.name).join(", ")} (or --all)`);
+  if (!found)
+    throw new BadInputError(
+      `unknown --service "${service}" in cluster ${outputs.services.clusterName}: expected one of ${known.map((s) => s.name).join(", ")} (or --all)`,
+    );
   return [found];
 }
 
@@ -43,19 +51,40 @@ function failoverOffer(ctx: Ctx): string {
 
 function serviceSteps(svc: ServiceOutputs): Step<ServiceRecoveryOptions>[] {
   const restartId = `restart-${slug(svc.name)}`;
-  const live = async (ctx: Ctx) => (await describeServices(ctx.aws(ECSClient, ctx.outputs.region), ctx.outputs.services.clusterName, [svc.name]))[0]!;
+  const live = async (ctx: Ctx) =>
+    (await describeServices(ctx.aws(ECSClient, ctx.outputs.region), ctx.outputs.services.clusterName, [svc.name]))[0]!;
   return [
     {
       id: restartId,
       title: `Restart ${svc.name} if no task runs`,
       dependsOn: ["inspect"],
       describe: (ctx) => [
-        { kind: "aws", action: `ecs:UpdateService (${ctx.outputs.region}) if runningCount is 0`, detail: { cluster: ctx.outputs.services.clusterName, service: svc.name, forceNewDeployment: true, desiredCount: `current, or ${svc.recoveryCount} if 0` } },
-        { kind: "aws", action: `ecs:waitUntilServicesStable (${ctx.outputs.region})`, detail: { services: [svc.name], maxWaitMinutes: ctx.options.maxWaitMinutes } },
+        {
+          kind: "aws",
+          action: `ecs:UpdateService (${ctx.outputs.region}) if runningCount is 0`,
+          detail: {
+            cluster: ctx.outputs.services.clusterName,
+            service: svc.name,
+            forceNewDeployment: true,
+            desiredCount: `current, or ${svc.recoveryCount} if 0`,
+          },
+        },
+        {
+          kind: "aws",
+          action: `ecs:waitUntilServicesStable (${ctx.outputs.region})`,
+          detail: { services: [svc.name], maxWaitMinutes: ctx.options.maxWaitMinutes },
+        },
       ],
       async isDone(ctx) {
         const s = await live(ctx);
-        return (s.runningCount ?? 0) > 0 && (s.desiredCount ?? 0) > 0 ? { service: svc.name, runningCount: s.runningCount, desiredCount: s.desiredCount, note: "tasks running: no restart" } : false;
+        return (s.runningCount ?? 0) > 0 && (s.desiredCount ?? 0) > 0
+          ? {
+              service: svc.name,
+              runningCount: s.runningCount,
+              desiredCount: s.desiredCount,
+              note: "tasks running: no restart",
+            }
+          : false;
       },
       async run(ctx) {
         const ecs = ctx.aws(ECSClient, ctx.outputs.region);
@@ -63,22 +92,43 @@ function serviceSteps(svc: ServiceOutputs): Step<ServiceRecoveryOptions>[] {
         const desired = (before.desiredCount ?? 0) > 0 ? before.desiredCount! : svc.recoveryCount;
         await setDesiredCount(ecs, ctx.outputs.services.clusterName, svc.name, desired, true);
         try {
-          await ctx.wait(`${svc.name} to become stable`, () => waitStable(ecs, ctx.outputs.services.clusterName, [svc.name], ctx.options.maxWaitMinutes, ctx.signal));
+          await ctx.wait(`${svc.name} to become stable`, () =>
+            waitStable(ecs, ctx.outputs.services.clusterName, [svc.name], ctx.options.maxWaitMinutes, ctx.signal),
+          );
         } catch (error) {
-          throw new Error(`${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`);
+          throw new Error(
+            `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`,
+          );
         }
         const after = await live(ctx);
-        return { service: svc.name, previousDesired: before.desiredCount ?? 0, desiredCount: after.desiredCount, runningCount: after.runningCount };
+        return {
+          service: svc.name,
+          previousDesired: before.desiredCount ?? 0,
+          desiredCount: after.desiredCount,
+          runningCount: after.runningCount,
+        };
       },
     },
     {
       id: `check-${slug(svc.name)}`,
       title: `Check ${svc.name} targets are healthy`,
       dependsOn: [restartId],
-      describe: (ctx) => [{ kind: "aws", action: `elbv2:DescribeTargetHealth (${ctx.outputs.region})`, detail: { TargetGroupArn: svc.targetGroupArn, attempts: ctx.options.healthAttempts } }],
+      describe: (ctx) => [
+        {
+          kind: "aws",
+          action: `elbv2:DescribeTargetHealth (${ctx.outputs.region})`,
+          detail: { TargetGroupArn: svc.targetGroupArn, attempts: ctx.options.healthAttempts },
+        },
+      ],
       async run(ctx) {
         try {
-          const [h] = await ctx.wait(`${svc.name} healthy targets`, () => waitTargetsHealthy(ctx.aws(ElasticLoadBalancingV2Client, ctx.outputs.region), [svc.targetGroupArn], ctx.options.healthAttempts));
+          const [h] = await ctx.wait(`${svc.name} healthy targets`, () =>
+            waitTargetsHealthy(
+              ctx.aws(ElasticLoadBalancingV2Client, ctx.outputs.region),
+              [svc.targetGroupArn],
+              ctx.options.healthAttempts,
+            ),
+          );
           return { service: svc.name, healthy: h!.healthy, total: h!.total };
         } catch (error) {
           throw new Error(`${svc.name}: ${(error as Error).message}. ${failoverOffer(ctx)}`);
@@ -99,9 +149,12 @@ export const runbook: Runbook<ServiceRecoveryOptions> = {
   },
   parseOptions(raw: RawOptions) {
     const one = typeof raw.service === "string" ? raw.service : undefined;
-    if (one !== undefined && raw.all === true) throw new BadInputError("give either --service <name> or --all, not both");
-    if (one === undefined && raw.all !== true) throw new BadInputError("missing target: give --service <name> or --all");
-    if (one !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/.test(one)) throw new BadInputError(`invalid --service "${one}": expected an ECS service name (letters, digits, "-", "_")`);
+    if (one !== undefined && raw.all === true)
+      throw new BadInputError("give either --service <name> or --all, not both");
+    if (one === undefined && raw.all !== true)
+      throw new BadInputError("missing target: give --service <name> or --all");
+    if (one !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/.test(one))
+      throw new BadInputError(`invalid --service "${one}": expected an ECS service name (letters, digits, "-", "_")`);
     return { ...parseWaitOptions(raw), service: one ?? "all" };
   },
   steps(options, outputs) {
@@ -110,17 +163,37 @@ export const runbook: Runbook<ServiceRecoveryOptions> = {
       id: "inspect",
       title: "Inspect the services",
       readOnly: true,
-      describe: (ctx) => [{ kind: "aws", action: `ecs:DescribeServices (${ctx.outputs.region})`, detail: { cluster: ctx.outputs.services.clusterName, services: services.map((s) => s.name) } }],
+      describe: (ctx) => [
+        {
+          kind: "aws",
+          action: `ecs:DescribeServices (${ctx.outputs.region})`,
+          detail: { cluster: ctx.outputs.services.clusterName, services: services.map((s) => s.name) },
+        },
+      ],
       async run(ctx) {
-        const live = await describeServices(ctx.aws(ECSClient, ctx.outputs.region), ctx.outputs.services.clusterName, services.map((s) => s.name));
-        return { services: live.map((s) => ({ name: s.serviceName, status: s.status, desiredCount: s.desiredCount, runningCount: s.runningCount, pendingCount: s.pendingCount })) };
+        const live = await describeServices(
+          ctx.aws(ECSClient, ctx.outputs.region),
+          ctx.outputs.services.clusterName,
+          services.map((s) => s.name),
+        );
+        return {
+          services: live.map((s) => ({
+            name: s.serviceName,
+            status: s.status,
+            desiredCount: s.desiredCount,
+            runningCount: s.runningCount,
+            pendingCount: s.pendingCount,
+          })),
+        };
       },
     };
     return [inspect, ...services.flatMap(serviceSteps)];
   },
-  nextSteps: (ctx) => [`Watch ${ctx.outputs.services.errorRateAlarmName} and the service events (aws ecs describe-services) for the next hour.`, "Find the cause (deployment, dependency, capacity) before closing the incident."],
+  nextSteps: (ctx) => [
+    `Watch ${ctx.outputs.services.errorRateAlarmName} and the service events (aws ecs describe-services) for the next hour.`,
+    "Find the cause (deployment, dependency, capacity) before closing the incident.",
+  ],
   checklist: () => ["Root cause identified", "Alarm thresholds still right", "Post-incident review scheduled"],
 };
-
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });

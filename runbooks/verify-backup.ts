@@ -33,7 +33,8 @@ export interface VerifyBackupOptions {
 
 export function parseVerifyOptions(raw: RawOptions): VerifyBackupOptions {
   const backup = typeof raw.backup === "string" ? raw.backup : "latest";
-  if (backup !== "latest" && !/^\d{8}T\d{6}Z$/.test(backup)) throw new BadInputError(`invalid --backup "${backup}": expected "latest" or a backup id like 20260115T143000Z`);
+  if (backup !== "latest" && !/^\d{8}T\d{6}Z$/.test(backup))
+    throw new BadInputError(`invalid --backup "${backup}": expected "latest" or a backup id like 20260115T143000Z`);
   const database = typeof raw.database === "string" ? raw.database : undefined;
   if (database !== undefined) {
     try {
@@ -42,7 +43,10 @@ export function parseVerifyOptions(raw: RawOptions): VerifyBackupOptions {
       throw new BadInputError((e as Error).message);
     }
   }
-  if (database !== undefined && typeof raw.backup === "string") throw new BadInputError("--database and --backup cannot be combined: --database checks a live database, --backup restores a backup");
+  if (database !== undefined && typeof raw.backup === "string")
+    throw new BadInputError(
+      "--database and --backup cannot be combined: --database checks a live database, --backup restores a backup",
+    );
   return {
     backup,
     database,
@@ -71,10 +75,27 @@ const steps: Step<VerifyBackupOptions>[] = [
     milestone: "health_verified",
     describe: (ctx) =>
       ctx.options.database
-        ? [{ kind: "note", action: `integrity checks on the live database ${ctx.options.database} (tables, declared foreign keys, the plan's three checks)` }]
+        ? [
+            {
+              kind: "note",
+              action: `integrity checks on the live database ${ctx.options.database} (tables, declared foreign keys, the plan's three checks)`,
+            },
+          ]
         : [
-            { kind: "aws", action: `s3:GetObject manifest + s3:HeadObject + s3:GetObject dump (${ctx.outputs.region})`, detail: { Bucket: ctx.outputs.backup.bucketName, Prefix: ctx.outputs.backup.prefixes.database, backup: ctx.options.backup } },
-            { kind: "command", action: `CREATE DATABASE eventchain_verify_<random>; pg_restore --jobs=${ctx.options.jobs}; integrity checks; DROP DATABASE eventchain_verify_<random> (always)`, detail: { connection: ctx.options.connection } },
+            {
+              kind: "aws",
+              action: `s3:GetObject manifest + s3:HeadObject + s3:GetObject dump (${ctx.outputs.region})`,
+              detail: {
+                Bucket: ctx.outputs.backup.bucketName,
+                Prefix: ctx.outputs.backup.prefixes.database,
+                backup: ctx.options.backup,
+              },
+            },
+            {
+              kind: "command",
+              action: `CREATE DATABASE eventchain_verify_<random>; pg_restore --jobs=${ctx.options.jobs}; integrity checks; DROP DATABASE eventchain_verify_<random> (always)`,
+              detail: { connection: ctx.options.connection },
+            },
           ],
     async run(ctx) {
       let report: VerificationReport & { scratchDropped?: boolean };
@@ -97,13 +118,24 @@ const steps: Step<VerifyBackupOptions>[] = [
             progress: (phase) => ctx.log.info(`verify: ${phase}`),
           }),
         );
-        if (report.scratchDropped === false) ctx.log.warn(`scratch database ${report.database} could not be dropped: drop it by hand`);
+        if (report.scratchDropped === false)
+          ctx.log.warn(`scratch database ${report.database} could not be dropped: drop it by hand`);
       }
       const files = writeReports(ctx, report);
       const failed = report.checks.filter((c) => !c.ok);
       ctx.log.info(`verification report: ${files.markdown}`);
-      if (failed.length) throw new Error(`${failed.length} of ${report.checks.length} checks failed (report ${files.markdown}): ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
-      return { ok: true, backupId: report.backupId, database: report.database, checks: report.checks.length, report: files.json, markdown: files.markdown };
+      if (failed.length)
+        throw new Error(
+          `${failed.length} of ${report.checks.length} checks failed (report ${files.markdown}): ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
+        );
+      return {
+        ok: true,
+        backupId: report.backupId,
+        database: report.database,
+        checks: report.checks.length,
+        report: files.json,
+        markdown: files.markdown,
+      };
     },
   },
 ];
@@ -115,10 +147,21 @@ export const runbook: Runbook<VerifyBackupOptions> = {
   options: {
     backup: { type: "string", description: 'Backup id (e.g. 20260115T143000Z) or "latest"', default: "latest" },
     database: { type: "string", description: "Check this live database instead of restoring a backup" },
-    connection: { type: "string", description: "Server for the scratch database: env (libpq PGHOST…) or outputs (the stack's database)", default: "env" },
+    connection: {
+      type: "string",
+      description: "Server for the scratch database: env (libpq PGHOST…) or outputs (the stack's database)",
+      default: "env",
+    },
     jobs: { type: "string", description: "Parallel pg_restore jobs", default: "2" },
-    "report-dir": { type: "string", description: "Where the JSON and Markdown reports go", default: ".runs/verifications" },
-    "no-read-back": { type: "boolean", description: "Check size and S3 checksum only, without hashing every byte read back" },
+    "report-dir": {
+      type: "string",
+      description: "Where the JSON and Markdown reports go",
+      default: ".runs/verifications",
+    },
+    "no-read-back": {
+      type: "boolean",
+      description: "Check size and S3 checksum only, without hashing every byte read back",
+    },
   },
   parseOptions: parseVerifyOptions,
   steps,

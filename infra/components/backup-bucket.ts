@@ -5,7 +5,12 @@ import { customerKey } from "./kms.ts";
 import { SecureBucket } from "./secure-bucket.ts";
 
 /** The four kinds of logical backup and their key prefixes. */
-export const BACKUP_PREFIXES = { database: "database/", redis: "redis/", infrastructure: "infrastructure/", code: "code/" } as const;
+export const BACKUP_PREFIXES = {
+  database: "database/",
+  redis: "redis/",
+  infrastructure: "infrastructure/",
+  code: "code/",
+} as const;
 export type BackupKind = keyof typeof BACKUP_PREFIXES;
 
 export interface BackupBucketArgs {
@@ -39,32 +44,42 @@ export class BackupBucket extends pulumi.ComponentResource {
       accountId: args.accountId,
       services: [elasticache],
     });
-    this.storage = new SecureBucket(name, {
-      kmsKeyArn: this.kmsKey.arn,
-      objectLockDays: args.objectLockDays,
-      expiry: [
-        ...(Object.keys(BACKUP_PREFIXES) as BackupKind[]).map((kind) => ({ prefix: BACKUP_PREFIXES[kind], days: args.retentionDays[kind] })),
-        { prefix: ELASTICACHE_EXPORT_PREFIX, days: args.retentionDays.redis },
-      ],
-      extraStatements: (arn) => [
-        {
-          Sid: "ElastiCacheExportsRedisSnapshots",
-          Effect: "Allow",
-          Principal: { Service: elasticache },
-          Action: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts"],
-          Resource: [pulumi.interpolate`${arn}/${BACKUP_PREFIXES.redis}*`, pulumi.interpolate`${arn}/${ELASTICACHE_EXPORT_PREFIX}*`],
-          Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
-        },
-        {
-          Sid: "ElastiCacheChecksBucket",
-          Effect: "Allow",
-          Principal: { Service: elasticache },
-          Action: ["s3:GetBucketAcl", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-          Resource: [arn],
-          Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
-        },
-      ],
-    }, parent);
+    this.storage = new SecureBucket(
+      name,
+      {
+        kmsKeyArn: this.kmsKey.arn,
+        objectLockDays: args.objectLockDays,
+        expiry: [
+          ...(Object.keys(BACKUP_PREFIXES) as BackupKind[]).map((kind) => ({
+            prefix: BACKUP_PREFIXES[kind],
+            days: args.retentionDays[kind],
+          })),
+          { prefix: ELASTICACHE_EXPORT_PREFIX, days: args.retentionDays.redis },
+        ],
+        extraStatements: (arn) => [
+          {
+            Sid: "ElastiCacheExportsRedisSnapshots",
+            Effect: "Allow",
+            Principal: { Service: elasticache },
+            Action: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts"],
+            Resource: [
+              pulumi.interpolate`${arn}/${BACKUP_PREFIXES.redis}*`,
+              pulumi.interpolate`${arn}/${ELASTICACHE_EXPORT_PREFIX}*`,
+            ],
+            Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
+          },
+          {
+            Sid: "ElastiCacheChecksBucket",
+            Effect: "Allow",
+            Principal: { Service: elasticache },
+            Action: ["s3:GetBucketAcl", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            Resource: [arn],
+            Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
+          },
+        ],
+      },
+      parent,
+    );
     this.bucketName = this.storage.bucketName;
     this.arn = this.storage.arn;
     this.registerOutputs({ bucketName: this.bucketName, arn: this.arn });

@@ -15,11 +15,20 @@ export interface BackupJob {
 }
 
 /** The jobs of the plan: logical database dump, Redis snapshot export, cluster-config export. */
-export function backupJobs(schedules: { logicalBackup: string; redisExport: string; clusterConfigExport: string }): BackupJob[] {
+export function backupJobs(schedules: {
+  logicalBackup: string;
+  redisExport: string;
+  clusterConfigExport: string;
+}): BackupJob[] {
   return [
     { id: "database-dump", runbook: "runbooks/backup-database.ts", schedule: schedules.logicalBackup },
     { id: "redis-export", runbook: "runbooks/backup-redis.ts", schedule: schedules.redisExport },
-    { id: "cluster-config-export", runbook: "runbooks/backup-infra.ts", schedule: schedules.clusterConfigExport, kubernetesOnly: true },
+    {
+      id: "cluster-config-export",
+      runbook: "runbooks/backup-infra.ts",
+      schedule: schedules.clusterConfigExport,
+      kubernetesOnly: true,
+    },
   ];
 }
 
@@ -40,11 +49,15 @@ const DOW = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
  */
 export function kubernetesSchedule(expression: string): string {
   const fields = /^cron\((.*)\)$/.exec(expression)?.[1].trim().split(/\s+/);
-  const refuse = (why: string) => new Error(`schedule "${expression}" cannot run as a Kubernetes CronJob: ${why}; expected cron(m h dom mon dow *) without L, W or #`);
+  const refuse = (why: string) =>
+    new Error(
+      `schedule "${expression}" cannot run as a Kubernetes CronJob: ${why}; expected cron(m h dom mon dow *) without L, W or #`,
+    );
   if (!fields || fields.length !== 6) throw refuse("not a cron() expression of 6 fields");
   const [minute, hour, dom, month, dow, year] = fields;
   if (year !== "*") throw refuse("a year field other than *");
-  if (/[LW#]/.test(`${dom}${dow}`.replace(/[A-Z]{3}/g, (d) => (DOW.includes(d) ? "" : d)))) throw refuse("L, W or # in a day field");
+  if (/[LW#]/.test(`${dom}${dow}`.replace(/[A-Z]{3}/g, (d) => (DOW.includes(d) ? "" : d))))
+    throw refuse("L, W or # in a day field");
   if (dow.includes("/")) throw refuse("a step in the day-of-week field");
   const k8sDow = dow === "?" ? "*" : dow.replace(/\d/g, (d) => String(Number(d) - 1));
   return [minute, hour, dom === "?" ? "*" : dom, month, k8sDow].join(" ");
@@ -69,12 +82,28 @@ export function jobStatements(a: JobPermissionsArgs): Statement[] {
     {
       Sid: "WriteAndVerifyBackups",
       Effect: "Allow",
-      Action: ["s3:PutObject", "s3:GetObject", "s3:GetObjectAttributes", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+      Action: [
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:GetObjectAttributes",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+      ],
       Resource: prefixes.map((p) => pulumi.interpolate`${a.bucketArn}/${p}*`),
     },
     { Sid: "ListBackups", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [a.bucketArn] },
-    { Sid: "EncryptBackups", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"], Resource: [a.bucketKeyArn] },
-    { Sid: "ReadDatabaseCredentials", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [a.masterSecretArn] },
+    {
+      Sid: "EncryptBackups",
+      Effect: "Allow",
+      Action: ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+      Resource: [a.bucketKeyArn],
+    },
+    {
+      Sid: "ReadDatabaseCredentials",
+      Effect: "Allow",
+      Action: ["secretsmanager:GetSecretValue"],
+      Resource: [a.masterSecretArn],
+    },
     { Sid: "DecryptDatabaseCredentials", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [a.databaseKeyArn] },
     {
       Sid: "ExportRedisSnapshots",

@@ -57,42 +57,58 @@ export class BackupPlan extends pulumi.ComponentResource {
       copyActions,
       recoveryPointTags: { rule: ruleName },
     });
-    this.plan = new aws.backup.Plan(name, {
-      name: args.planName,
-      rules: [rule("database-snapshots", args.databaseSchedule), rule("daily-full", args.fullSchedule)],
-    }, parent);
-    new aws.backup.Selection(`${name}-selection`, {
-      name: `${args.planName}-resources`,
-      planId: this.plan.id,
-      iamRoleArn: this.role.arn,
-      resources: args.resourceArns,
-    }, parent);
+    this.plan = new aws.backup.Plan(
+      name,
+      {
+        name: args.planName,
+        rules: [rule("database-snapshots", args.databaseSchedule), rule("daily-full", args.fullSchedule)],
+      },
+      parent,
+    );
+    new aws.backup.Selection(
+      `${name}-selection`,
+      {
+        name: `${args.planName}-resources`,
+        planId: this.plan.id,
+        iamRoleArn: this.role.arn,
+        resources: args.resourceArns,
+      },
+      parent,
+    );
     if (args.restoreTestSchedule && args.restoreTest) {
       const planName = `${args.planName.replace(/-/g, "_")}_restore_test`;
-      this.restoreTestingPlan = new aws.backup.RestoreTestingPlan(`${name}-restore-testing`, {
-        name: planName,
-        scheduleExpression: args.restoreTestSchedule,
-        scheduleExpressionTimezone: "Etc/UTC",
-        startWindowHours: 24,
-        recoveryPointSelection: {
-          algorithm: "LATEST_WITHIN_WINDOW",
-          includeVaults: [args.vaultArn],
-          recoveryPointTypes: ["SNAPSHOT"],
-          selectionWindowDays: 7,
+      this.restoreTestingPlan = new aws.backup.RestoreTestingPlan(
+        `${name}-restore-testing`,
+        {
+          name: planName,
+          scheduleExpression: args.restoreTestSchedule,
+          scheduleExpressionTimezone: "Etc/UTC",
+          startWindowHours: 24,
+          recoveryPointSelection: {
+            algorithm: "LATEST_WITHIN_WINDOW",
+            includeVaults: [args.vaultArn],
+            recoveryPointTypes: ["SNAPSHOT"],
+            selectionWindowDays: 7,
+          },
         },
-      }, parent);
-      new aws.backup.RestoreTestingSelection(`${name}-restore-testing-database`, {
-        name: "database",
-        restoreTestingPlanName: this.restoreTestingPlan.name,
-        protectedResourceType: "RDS",
-        protectedResourceArns: args.resourceArns,
-        iamRoleArn: this.role.arn,
-        validationWindowHours: 2,
-        restoreMetadataOverrides: {
-          dbsubnetgroupname: args.restoreTest.dbSubnetGroupName,
-          dbinstanceclass: args.restoreTest.instanceClass,
+        parent,
+      );
+      new aws.backup.RestoreTestingSelection(
+        `${name}-restore-testing-database`,
+        {
+          name: "database",
+          restoreTestingPlanName: this.restoreTestingPlan.name,
+          protectedResourceType: "RDS",
+          protectedResourceArns: args.resourceArns,
+          iamRoleArn: this.role.arn,
+          validationWindowHours: 2,
+          restoreMetadataOverrides: {
+            dbsubnetgroupname: args.restoreTest.dbSubnetGroupName,
+            dbinstanceclass: args.restoreTest.instanceClass,
+          },
         },
-      }, parent);
+        parent,
+      );
     }
     this.registerOutputs({ planId: this.plan.id });
   }

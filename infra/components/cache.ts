@@ -34,33 +34,50 @@ export class Cache extends pulumi.ComponentResource {
     const parent = { parent: this };
     this.kmsKey = customerKey(`${name}-key`, `Redis ${args.replicationGroupId}`, parent);
     const subnets = new aws.elasticache.SubnetGroup(`${name}-subnets`, { subnetIds: args.subnetIds }, parent);
-    const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
-      vpcId: args.vpcId,
-      description: `Redis clients of ${args.replicationGroupId}`,
-      ingress: (args.clientSecurityGroupIds ?? []).length === 0 ? [] : [{
-        protocol: "tcp", fromPort: 6379, toPort: 6379, securityGroups: args.clientSecurityGroupIds, description: "application",
-      }],
-    }, parent);
-    this.replicationGroup = new aws.elasticache.ReplicationGroup(`${name}-redis`, {
-      replicationGroupId: args.replicationGroupId,
-      description: "EventChain cache and sessions",
-      engine: "redis",
-      engineVersion: args.engineVersion,
-      nodeType: args.nodeType,
-      numCacheClusters: args.numCacheClusters,
-      automaticFailoverEnabled: true,
-      multiAzEnabled: true,
-      atRestEncryptionEnabled: true,
-      kmsKeyId: this.kmsKey.arn,
-      transitEncryptionEnabled: true,
-      subnetGroupName: subnets.name,
-      securityGroupIds: [sg.id],
-      snapshotRetentionLimit: args.snapshotRetentionDays,
-      snapshotWindow: args.snapshotWindow,
-      maintenanceWindow: args.maintenanceWindow,
-      // Unique per generation so a re-create never collides with an earlier final snapshot.
-      finalSnapshotIdentifier: `${args.replicationGroupId}-final-${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}`,
-    }, { ...parent, protect: true, ignoreChanges: ["finalSnapshotIdentifier"] });
+    const sg = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: args.vpcId,
+        description: `Redis clients of ${args.replicationGroupId}`,
+        ingress:
+          (args.clientSecurityGroupIds ?? []).length === 0
+            ? []
+            : [
+                {
+                  protocol: "tcp",
+                  fromPort: 6379,
+                  toPort: 6379,
+                  securityGroups: args.clientSecurityGroupIds,
+                  description: "application",
+                },
+              ],
+      },
+      parent,
+    );
+    this.replicationGroup = new aws.elasticache.ReplicationGroup(
+      `${name}-redis`,
+      {
+        replicationGroupId: args.replicationGroupId,
+        description: "EventChain cache and sessions",
+        engine: "redis",
+        engineVersion: args.engineVersion,
+        nodeType: args.nodeType,
+        numCacheClusters: args.numCacheClusters,
+        automaticFailoverEnabled: true,
+        multiAzEnabled: true,
+        atRestEncryptionEnabled: true,
+        kmsKeyId: this.kmsKey.arn,
+        transitEncryptionEnabled: true,
+        subnetGroupName: subnets.name,
+        securityGroupIds: [sg.id],
+        snapshotRetentionLimit: args.snapshotRetentionDays,
+        snapshotWindow: args.snapshotWindow,
+        maintenanceWindow: args.maintenanceWindow,
+        // Unique per generation so a re-create never collides with an earlier final snapshot.
+        finalSnapshotIdentifier: `${args.replicationGroupId}-final-${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}`,
+      },
+      { ...parent, protect: true, ignoreChanges: ["finalSnapshotIdentifier"] },
+    );
     this.registerOutputs({ replicationGroupId: this.replicationGroup.replicationGroupId });
   }
 }

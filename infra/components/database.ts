@@ -58,74 +58,114 @@ export class Database extends pulumi.ComponentResource {
     const parent = { parent: this };
     this.kmsKey = customerKey(`${name}-key`, `Storage encryption of ${args.identifier}`, parent);
     this.subnetGroup = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: args.subnetIds }, parent);
-    this.securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-      vpcId: args.vpcId,
-      description: `PostgreSQL clients of ${args.identifier}`,
-      ingress: (args.clientSecurityGroupIds ?? []).length === 0 ? [] : [{
-        protocol: "tcp", fromPort: args.port, toPort: args.port, securityGroups: args.clientSecurityGroupIds, description: "application",
-      }],
-    }, parent);
+    this.securityGroup = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: args.vpcId,
+        description: `PostgreSQL clients of ${args.identifier}`,
+        ingress:
+          (args.clientSecurityGroupIds ?? []).length === 0
+            ? []
+            : [
+                {
+                  protocol: "tcp",
+                  fromPort: args.port,
+                  toPort: args.port,
+                  securityGroups: args.clientSecurityGroupIds,
+                  description: "application",
+                },
+              ],
+      },
+      parent,
+    );
     const pitr = args.pointInTimeRecovery !== false;
-    if (!pitr) pulumi.log.warn(`${args.identifier}: point-in-time recovery is off; only scheduled snapshots protect it`, this);
+    if (!pitr)
+      pulumi.log.warn(`${args.identifier}: point-in-time recovery is off; only scheduled snapshots protect it`, this);
     const major = args.engineVersion.split(".")[0];
-    this.parameterGroup = new aws.rds.ParameterGroup(`${name}-params`, {
-      family: `postgres${major}`,
-      parameters: [
-        { name: "rds.force_ssl", value: "1" },
-        { name: "log_min_duration_statement", value: "1000" },
-      ],
-    }, parent);
-    this.instance = new aws.rds.Instance(`${name}-instance`, {
-      identifier: args.identifier,
-      engine: "postgres",
-      engineVersion: args.engineVersion,
-      instanceClass: args.instanceClass,
-      allocatedStorage: args.allocatedStorageGb,
-      storageType: "gp3",
-      dbName: args.dbName,
-      port: args.port,
-      username: "eventchain_admin",
-      manageMasterUserPassword: true,
-      masterUserSecretKmsKeyId: this.kmsKey.arn,
-      storageEncrypted: true,
-      kmsKeyId: this.kmsKey.arn,
-      multiAz: args.multiAz,
-      dbSubnetGroupName: this.subnetGroup.name,
-      vpcSecurityGroupIds: [this.securityGroup.id],
-      parameterGroupName: this.parameterGroup.name,
-      publiclyAccessible: false,
-      backupRetentionPeriod: pitr ? args.backupRetentionDays : 0,
-      backupWindow: args.backupWindow,
-      maintenanceWindow: args.maintenanceWindow,
-      copyTagsToSnapshot: true,
-      deletionProtection: true,
-      deleteAutomatedBackups: false,
-      skipFinalSnapshot: false,
-      // Unique per instance generation, so a re-create never collides with an earlier final snapshot.
-      finalSnapshotIdentifier: `${args.identifier}-final-${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}`,
-      autoMinorVersionUpgrade: true,
-      performanceInsightsEnabled: true,
-      performanceInsightsKmsKeyId: this.kmsKey.arn,
-      enabledCloudwatchLogsExports: ["postgresql"],
-    }, { ...parent, protect: true, ignoreChanges: ["finalSnapshotIdentifier"] });
+    this.parameterGroup = new aws.rds.ParameterGroup(
+      `${name}-params`,
+      {
+        family: `postgres${major}`,
+        parameters: [
+          { name: "rds.force_ssl", value: "1" },
+          { name: "log_min_duration_statement", value: "1000" },
+        ],
+      },
+      parent,
+    );
+    this.instance = new aws.rds.Instance(
+      `${name}-instance`,
+      {
+        identifier: args.identifier,
+        engine: "postgres",
+        engineVersion: args.engineVersion,
+        instanceClass: args.instanceClass,
+        allocatedStorage: args.allocatedStorageGb,
+        storageType: "gp3",
+        dbName: args.dbName,
+        port: args.port,
+        username: "eventchain_admin",
+        manageMasterUserPassword: true,
+        masterUserSecretKmsKeyId: this.kmsKey.arn,
+        storageEncrypted: true,
+        kmsKeyId: this.kmsKey.arn,
+        multiAz: args.multiAz,
+        dbSubnetGroupName: this.subnetGroup.name,
+        vpcSecurityGroupIds: [this.securityGroup.id],
+        parameterGroupName: this.parameterGroup.name,
+        publiclyAccessible: false,
+        backupRetentionPeriod: pitr ? args.backupRetentionDays : 0,
+        backupWindow: args.backupWindow,
+        maintenanceWindow: args.maintenanceWindow,
+        copyTagsToSnapshot: true,
+        deletionProtection: true,
+        deleteAutomatedBackups: false,
+        skipFinalSnapshot: false,
+        // Unique per instance generation, so a re-create never collides with an earlier final snapshot.
+        finalSnapshotIdentifier: `${args.identifier}-final-${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}`,
+        autoMinorVersionUpgrade: true,
+        performanceInsightsEnabled: true,
+        performanceInsightsKmsKeyId: this.kmsKey.arn,
+        enabledCloudwatchLogsExports: ["postgresql"],
+      },
+      { ...parent, protect: true, ignoreChanges: ["finalSnapshotIdentifier"] },
+    );
 
-    this.appConnectionSecret = new aws.secretsmanager.Secret(`${name}-app-connection`, {
-      description: `Connection settings (no password) of ${args.identifier}; the recovery runbook repoints it`,
-      kmsKeyId: this.kmsKey.arn,
-      recoveryWindowInDays: 30,
-    }, parent);
-    new aws.secretsmanager.SecretVersion(`${name}-app-connection-value`, {
-      secretId: this.appConnectionSecret.id,
-      secretString: pulumi.jsonStringify({ host: this.instance.address, port: args.port, dbname: args.dbName, sslmode: "verify-full" }),
-    }, { ...parent, ignoreChanges: ["secretString"] });
+    this.appConnectionSecret = new aws.secretsmanager.Secret(
+      `${name}-app-connection`,
+      {
+        description: `Connection settings (no password) of ${args.identifier}; the recovery runbook repoints it`,
+        kmsKeyId: this.kmsKey.arn,
+        recoveryWindowInDays: 30,
+      },
+      parent,
+    );
+    new aws.secretsmanager.SecretVersion(
+      `${name}-app-connection-value`,
+      {
+        secretId: this.appConnectionSecret.id,
+        secretString: pulumi.jsonStringify({
+          host: this.instance.address,
+          port: args.port,
+          dbname: args.dbName,
+          sslmode: "verify-full",
+        }),
+      },
+      { ...parent, ignoreChanges: ["secretString"] },
+    );
 
     if (pitr && args.replicateToPeer !== false) {
-      if (!args.peerKmsKeyArn) throw new Error(`Database ${name}: peerKmsKeyArn is required when replicateToPeer is true`);
-      this.replication = new aws.rds.InstanceAutomatedBackupsReplication(`${name}-backups-to-peer`, {
-        sourceDbInstanceArn: this.instance.arn,
-        kmsKeyId: args.peerKmsKeyArn,
-        retentionPeriod: args.backupRetentionDays,
-      }, { ...parent, provider: args.peerProvider });
+      if (!args.peerKmsKeyArn)
+        throw new Error(`Database ${name}: peerKmsKeyArn is required when replicateToPeer is true`);
+      this.replication = new aws.rds.InstanceAutomatedBackupsReplication(
+        `${name}-backups-to-peer`,
+        {
+          sourceDbInstanceArn: this.instance.arn,
+          kmsKeyId: args.peerKmsKeyArn,
+          retentionPeriod: args.backupRetentionDays,
+        },
+        { ...parent, provider: args.peerProvider },
+      );
     }
     this.registerOutputs({ instanceArn: this.instance.arn, replicatedBackupsArn: this.replication?.id });
   }

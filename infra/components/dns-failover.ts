@@ -33,27 +33,40 @@ export class DnsFailover extends pulumi.ComponentResource {
   constructor(name: string, args: DnsFailoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:dr:DnsFailover", name, {}, opts);
     const parent = { parent: this };
-    this.healthCheck = new aws.route53.HealthCheck(`${name}-primary-health`, {
-      type: "HTTPS",
-      fqdn: args.primaryTarget,
-      port: args.healthCheck.port,
-      resourcePath: args.healthCheck.path,
-      requestInterval: args.healthCheck.intervalSeconds,
-      failureThreshold: args.healthCheck.failureThreshold,
-      enableSni: true,
-      tags: { Name: `${args.recordName} primary` },
-    }, parent);
-    const record = (role: "PRIMARY" | "SECONDARY", setIdentifier: string, target: pulumi.Input<string>, healthCheckId?: pulumi.Input<string>) =>
-      new aws.route53.Record(`${name}-${role.toLowerCase()}`, {
-        zoneId: args.hostedZoneId,
-        name: args.recordName,
-        type: args.recordType,
-        ttl: args.ttl,
-        setIdentifier,
-        failoverRoutingPolicies: [{ type: role }],
-        records: [target],
-        ...(healthCheckId ? { healthCheckId } : {}),
-      }, parent);
+    this.healthCheck = new aws.route53.HealthCheck(
+      `${name}-primary-health`,
+      {
+        type: "HTTPS",
+        fqdn: args.primaryTarget,
+        port: args.healthCheck.port,
+        resourcePath: args.healthCheck.path,
+        requestInterval: args.healthCheck.intervalSeconds,
+        failureThreshold: args.healthCheck.failureThreshold,
+        enableSni: true,
+        tags: { Name: `${args.recordName} primary` },
+      },
+      parent,
+    );
+    const record = (
+      role: "PRIMARY" | "SECONDARY",
+      setIdentifier: string,
+      target: pulumi.Input<string>,
+      healthCheckId?: pulumi.Input<string>,
+    ) =>
+      new aws.route53.Record(
+        `${name}-${role.toLowerCase()}`,
+        {
+          zoneId: args.hostedZoneId,
+          name: args.recordName,
+          type: args.recordType,
+          ttl: args.ttl,
+          setIdentifier,
+          failoverRoutingPolicies: [{ type: role }],
+          records: [target],
+          ...(healthCheckId ? { healthCheckId } : {}),
+        },
+        parent,
+      );
     this.primary = record("PRIMARY", args.primarySetIdentifier, args.primaryTarget, this.healthCheck.id);
     this.secondary = record("SECONDARY", args.secondarySetIdentifier, args.secondaryTarget);
     this.registerOutputs({ healthCheckId: this.healthCheck.id });

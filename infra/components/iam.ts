@@ -18,12 +18,14 @@ export function policyJson(statements: Statement[]): pulumi.Output<string> {
 
 /** Trust policy for an AWS service, limited to this account (confused-deputy guard). */
 export function serviceTrust(service: string, accountId: pulumi.Input<string>): pulumi.Output<string> {
-  return policyJson([{
-    Effect: "Allow",
-    Principal: { Service: service },
-    Action: ["sts:AssumeRole"],
-    Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-  }]);
+  return policyJson([
+    {
+      Effect: "Allow",
+      Principal: { Service: service },
+      Action: ["sts:AssumeRole"],
+      Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+    },
+  ]);
 }
 
 /** A role a service assumes, with one inline policy. */
@@ -39,7 +41,9 @@ export function serviceRole(
   if (statements.length > 0) {
     new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyJson(statements) }, opts);
   }
-  managedPolicyArns.forEach((arn, i) => new aws.iam.RolePolicyAttachment(`${name}-managed-${i}`, { role: role.name, policyArn: arn }, opts));
+  managedPolicyArns.forEach(
+    (arn, i) => new aws.iam.RolePolicyAttachment(`${name}-managed-${i}`, { role: role.name, policyArn: arn }, opts),
+  );
   return role;
 }
 

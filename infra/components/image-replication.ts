@@ -23,21 +23,34 @@ export class ImageReplication extends pulumi.ComponentResource {
   constructor(name: string, args: ImageReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:ImageReplication", name, {}, opts);
     const parent = { parent: this };
-    this.repositories = args.repositories.map((repo) => new aws.ecr.Repository(`${name}-${repo.replace(/[^a-z0-9]+/g, "-")}`, {
-      name: repo,
-      imageTagMutability: "MUTABLE",
-      imageScanningConfiguration: { scanOnPush: true },
-      encryptionConfigurations: [{ encryptionType: "KMS" }],
-      forceDelete: false,
-    }, { ...parent, protect: true }));
-    this.replication = new aws.ecr.ReplicationConfiguration(`${name}-replication`, {
-      replicationConfiguration: {
-        rules: [{
-          destinations: [{ region: args.destinationRegion, registryId: args.accountId }],
-          repositoryFilters: args.repositories.map((repo) => ({ filter: repo, filterType: "PREFIX_MATCH" })),
-        }],
+    this.repositories = args.repositories.map(
+      (repo) =>
+        new aws.ecr.Repository(
+          `${name}-${repo.replace(/[^a-z0-9]+/g, "-")}`,
+          {
+            name: repo,
+            imageTagMutability: "MUTABLE",
+            imageScanningConfiguration: { scanOnPush: true },
+            encryptionConfigurations: [{ encryptionType: "KMS" }],
+            forceDelete: false,
+          },
+          { ...parent, protect: true },
+        ),
+    );
+    this.replication = new aws.ecr.ReplicationConfiguration(
+      `${name}-replication`,
+      {
+        replicationConfiguration: {
+          rules: [
+            {
+              destinations: [{ region: args.destinationRegion, registryId: args.accountId }],
+              repositoryFilters: args.repositories.map((repo) => ({ filter: repo, filterType: "PREFIX_MATCH" })),
+            },
+          ],
+        },
       },
-    }, parent);
+      parent,
+    );
     this.registerOutputs({ repositories: args.repositories });
   }
 }

@@ -38,16 +38,20 @@ export class MediaReplication extends pulumi.ComponentResource {
     this.source = new SecureBucket(`${name}-source`, { kmsKeyArn: this.kmsKey.arn }, parent);
     // No rules: nothing replicates (the config check reports the objective this misses).
     if (args.rules.length > 0) {
-      this.replication = new BucketReplication(name, {
-        sourceBucket: this.source.bucketName,
-        sourceArn: this.source.arn,
-        sourceKmsKeyArn: this.kmsKey.arn,
-        destinationBucketName: args.destinationBucketName,
-        destinationKmsKeyArn: args.destinationKmsKeyArn,
-        rules: args.rules,
-        accountId: args.accountId,
-        alarmTopicArn: args.alarmTopicArn,
-      }, { ...parent, dependsOn: [this.source.versioning] });
+      this.replication = new BucketReplication(
+        name,
+        {
+          sourceBucket: this.source.bucketName,
+          sourceArn: this.source.arn,
+          sourceKmsKeyArn: this.kmsKey.arn,
+          destinationBucketName: args.destinationBucketName,
+          destinationKmsKeyArn: args.destinationKmsKeyArn,
+          rules: args.rules,
+          accountId: args.accountId,
+          alarmTopicArn: args.alarmTopicArn,
+        },
+        { ...parent, dependsOn: [this.source.versioning] },
+      );
     }
     this.registerOutputs({ bucketName: this.source.bucketName });
   }

@@ -33,27 +33,44 @@ export class RestoreLanding extends pulumi.ComponentResource {
     const parent = { parent: this };
     this.kmsKey = customerKey(`${name}-key`, `Replicated backups and restores of ${args.restoreIdentifier}`, parent);
     this.subnetGroup = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: args.subnetIds }, parent);
-    this.securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-      vpcId: args.vpcId,
-      description: `PostgreSQL clients of ${args.restoreIdentifier}`,
-    }, parent);
-    if (args.clientSecurityGroupId) new aws.vpc.SecurityGroupIngressRule(`${name}-sg-clients`, {
-      securityGroupId: this.securityGroup.id,
-      referencedSecurityGroupId: args.clientSecurityGroupId,
-      ipProtocol: "tcp",
-      fromPort: args.port,
-      toPort: args.port,
-      description: "DR services",
-    }, parent);
-    this.parameterGroup = new aws.rds.ParameterGroup(`${name}-params`, {
-      family: `postgres${args.engineVersion.split(".")[0]}`,
-      parameters: [{ name: "rds.force_ssl", value: "1" }],
-    }, parent);
-    this.appConnectionSecret = new aws.secretsmanager.Secret(`${name}-app-connection`, {
-      description: `Connection settings (no password) of ${args.restoreIdentifier}; written by the failover runbook`,
-      kmsKeyId: this.kmsKey.arn,
-      recoveryWindowInDays: 30,
-    }, parent);
+    this.securityGroup = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: args.vpcId,
+        description: `PostgreSQL clients of ${args.restoreIdentifier}`,
+      },
+      parent,
+    );
+    if (args.clientSecurityGroupId)
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-sg-clients`,
+        {
+          securityGroupId: this.securityGroup.id,
+          referencedSecurityGroupId: args.clientSecurityGroupId,
+          ipProtocol: "tcp",
+          fromPort: args.port,
+          toPort: args.port,
+          description: "DR services",
+        },
+        parent,
+      );
+    this.parameterGroup = new aws.rds.ParameterGroup(
+      `${name}-params`,
+      {
+        family: `postgres${args.engineVersion.split(".")[0]}`,
+        parameters: [{ name: "rds.force_ssl", value: "1" }],
+      },
+      parent,
+    );
+    this.appConnectionSecret = new aws.secretsmanager.Secret(
+      `${name}-app-connection`,
+      {
+        description: `Connection settings (no password) of ${args.restoreIdentifier}; written by the failover runbook`,
+        kmsKeyId: this.kmsKey.arn,
+        recoveryWindowInDays: 30,
+      },
+      parent,
+    );
     this.registerOutputs({ kmsKeyArn: this.kmsKey.arn });
   }
 }

@@ -35,48 +35,88 @@ export class SecureBucket extends pulumi.ComponentResource {
     super("eventchain:storage:SecureBucket", name, {}, opts);
     const parent = { parent: this };
     const locked = args.objectLockDays !== undefined;
-    this.bucket = new aws.s3.Bucket(name, { objectLockEnabled: locked, forceDestroy: false }, { ...parent, protect: true });
+    this.bucket = new aws.s3.Bucket(
+      name,
+      { objectLockEnabled: locked, forceDestroy: false },
+      { ...parent, protect: true },
+    );
     this.bucketName = this.bucket.bucket;
     this.arn = this.bucket.arn;
-    this.versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
-      bucket: this.bucket.id,
-      versioningConfiguration: { status: "Enabled" },
-    }, parent);
-    new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-sse`, {
-      bucket: this.bucket.id,
-      rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }, bucketKeyEnabled: true }],
-    }, parent);
-    const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
-      bucket: this.bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    }, parent);
-    new aws.s3.BucketOwnershipControls(`${name}-ownership`, {
-      bucket: this.bucket.id,
-      rule: { objectOwnership: "BucketOwnerEnforced" },
-    }, parent);
-    const policy = policyJson([denyInsecureTransport(this.bucket.arn), ...(args.extraStatements?.(this.bucket.arn) ?? [])]);
-    new aws.s3.BucketPolicy(`${name}-policy`, { bucket: this.bucket.id, policy }, { ...parent, dependsOn: [publicAccess] });
-    if (locked) {
-      new aws.s3.BucketObjectLockConfiguration(`${name}-object-lock`, {
+    this.versioning = new aws.s3.BucketVersioning(
+      `${name}-versioning`,
+      {
         bucket: this.bucket.id,
-        rule: { defaultRetention: { mode: "GOVERNANCE", days: args.objectLockDays } },
-      }, { ...parent, dependsOn: [this.versioning] });
+        versioningConfiguration: { status: "Enabled" },
+      },
+      parent,
+    );
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-sse`,
+      {
+        bucket: this.bucket.id,
+        rules: [
+          {
+            applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn },
+            bucketKeyEnabled: true,
+          },
+        ],
+      },
+      parent,
+    );
+    const publicAccess = new aws.s3.BucketPublicAccessBlock(
+      `${name}-public-access`,
+      {
+        bucket: this.bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      parent,
+    );
+    new aws.s3.BucketOwnershipControls(
+      `${name}-ownership`,
+      {
+        bucket: this.bucket.id,
+        rule: { objectOwnership: "BucketOwnerEnforced" },
+      },
+      parent,
+    );
+    const policy = policyJson([
+      denyInsecureTransport(this.bucket.arn),
+      ...(args.extraStatements?.(this.bucket.arn) ?? []),
+    ]);
+    new aws.s3.BucketPolicy(
+      `${name}-policy`,
+      { bucket: this.bucket.id, policy },
+      { ...parent, dependsOn: [publicAccess] },
+    );
+    if (locked) {
+      new aws.s3.BucketObjectLockConfiguration(
+        `${name}-object-lock`,
+        {
+          bucket: this.bucket.id,
+          rule: { defaultRetention: { mode: "GOVERNANCE", days: args.objectLockDays } },
+        },
+        { ...parent, dependsOn: [this.versioning] },
+      );
     }
     if (args.expiry?.length) {
-      new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
-        bucket: this.bucket.id,
-        rules: args.expiry.map((rule) => ({
-          id: `expire-${rule.prefix.replace(/\/$/, "") || "all"}-after-${rule.days}-days`,
-          status: "Enabled",
-          filter: { prefix: rule.prefix },
-          expiration: { days: rule.days },
-          noncurrentVersionExpiration: { noncurrentDays: rule.days },
-          abortIncompleteMultipartUpload: { daysAfterInitiation: 2 },
-        })),
-      }, { ...parent, dependsOn: [this.versioning] });
+      new aws.s3.BucketLifecycleConfiguration(
+        `${name}-lifecycle`,
+        {
+          bucket: this.bucket.id,
+          rules: args.expiry.map((rule) => ({
+            id: `expire-${rule.prefix.replace(/\/$/, "") || "all"}-after-${rule.days}-days`,
+            status: "Enabled",
+            filter: { prefix: rule.prefix },
+            expiration: { days: rule.days },
+            noncurrentVersionExpiration: { noncurrentDays: rule.days },
+            abortIncompleteMultipartUpload: { daysAfterInitiation: 2 },
+          })),
+        },
+        { ...parent, dependsOn: [this.versioning] },
+      );
     }
     this.registerOutputs({ bucketName: this.bucketName, arn: this.arn });
   }

@@ -35,11 +35,15 @@ export class Vault extends pulumi.ComponentResource {
     const parent = { parent: this };
     const mode = args.lockMode ?? "governance";
     this.kmsKey = customerKey(`${name}-key`, `AWS Backup vault ${args.vaultName}`, parent);
-    this.vault = new aws.backup.Vault(name, {
-      name: args.vaultName,
-      kmsKeyArn: this.kmsKey.arn,
-      forceDestroy: false,
-    }, { ...parent, protect: true });
+    this.vault = new aws.backup.Vault(
+      name,
+      {
+        name: args.vaultName,
+        kmsKeyArn: this.kmsKey.arn,
+        forceDestroy: false,
+      },
+      { ...parent, protect: true },
+    );
     if (mode === "compliance") {
       pulumi.log.warn(
         `Vault Lock on ${args.vaultName} is in COMPLIANCE mode: ${args.changeableForDays ?? 3} days after it is applied it becomes ` +
@@ -48,13 +52,17 @@ export class Vault extends pulumi.ComponentResource {
         this,
       );
     }
-    this.lock = new aws.backup.VaultLockConfiguration(`${name}-lock`, {
-      backupVaultName: this.vault.name,
-      minRetentionDays: args.minRetentionDays ?? 7,
-      maxRetentionDays: args.maxRetentionDays ?? 35,
-      // Setting changeableForDays is what makes a lock compliance mode; omitting it is governance mode.
-      ...(mode === "compliance" ? { changeableForDays: args.changeableForDays ?? 3 } : {}),
-    }, { ...parent, protect: true });
+    this.lock = new aws.backup.VaultLockConfiguration(
+      `${name}-lock`,
+      {
+        backupVaultName: this.vault.name,
+        minRetentionDays: args.minRetentionDays ?? 7,
+        maxRetentionDays: args.maxRetentionDays ?? 35,
+        // Setting changeableForDays is what makes a lock compliance mode; omitting it is governance mode.
+        ...(mode === "compliance" ? { changeableForDays: args.changeableForDays ?? 3 } : {}),
+      },
+      { ...parent, protect: true },
+    );
     this.registerOutputs({ vaultName: this.vault.name, vaultArn: this.vault.arn });
   }
 }

@@ -4,7 +4,13 @@
  * regions) are checked by the pure validators in `validators.ts`.
  */
 import { z } from "zod";
-import { parseDailyWindow, parseWeeklyWindow, regionProblem, scheduleProblem, type ScheduleTarget } from "./validators.ts";
+import {
+  parseDailyWindow,
+  parseWeeklyWindow,
+  regionProblem,
+  scheduleProblem,
+  type ScheduleTarget,
+} from "./validators.ts";
 
 export const int = (min: number, max: number, allowed: string) =>
   z.number(allowed).int(allowed).min(min, allowed).max(max, allowed);
@@ -18,7 +24,11 @@ export const refined = (allowed: string, check: (v: string) => string | undefine
     if (p) ctx.addIssue({ code: "custom", message: `${allowed} (${p})` });
   });
 
-const TARGET_NAMES: Record<ScheduleTarget, string> = { backup: "AWS Backup", eventbridge: "EventBridge", scheduler: "EventBridge Scheduler" };
+const TARGET_NAMES: Record<ScheduleTarget, string> = {
+  backup: "AWS Backup",
+  eventbridge: "EventBridge",
+  scheduler: "EventBridge Scheduler",
+};
 export const schedule = (target: ScheduleTarget, fallback: string) =>
   refined(`an expression ${TARGET_NAMES[target]} accepts`, (v) => scheduleProblem(v, target)).default(fallback);
 export const dailyWindow = (minutes: number, fallback: string) =>
@@ -32,6 +42,6 @@ export const weeklyWindow = (minutes: number, fallback: string) =>
     return "problem" in r ? r.problem : undefined;
   }).default(fallback);
 export const region = refined("an AWS region name such as us-east-1", regionProblem);
-export const arn = (service: string) => text(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ARN of the form arn:aws:${service}:...`);
+export const arn = (service: string) =>
+  text(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ARN of the form arn:aws:${service}:...`);
 export const subnets = z.array(text(/^subnet-[0-9a-f]{8,17}$/, "a subnet id subnet-xxxxxxxx"), "a list of subnet ids");
-

@@ -36,7 +36,9 @@ export type KubernetesConfig = StackConfig["kubernetes"];
 export class ConfigError extends Error {
   readonly problems: string[];
   constructor(stack: string, problems: string[]) {
-    super(`invalid config for stack "${stack}" (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `invalid config for stack "${stack}" (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
     this.name = "ConfigError";
     this.problems = problems;
   }
@@ -63,7 +65,11 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
  * Validates raw config (keys as in the YAML files: `aws:region`, `eventchain-dr:<name>`).
  * @throws ConfigError with one message per problem; nothing is registered before this returns.
  */
-export function validateConfig(raw: Record<string, unknown>, stack: string, options: ValidateOptions = {}): StackConfig {
+export function validateConfig(
+  raw: Record<string, unknown>,
+  stack: string,
+  options: ValidateOptions = {},
+): StackConfig {
   const problems: string[] = [];
   const input: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -78,7 +84,8 @@ export function validateConfig(raw: Record<string, unknown>, stack: string, opti
     for (const issue of result.error.issues) {
       if (issue.code === "unrecognized_keys") {
         const known = knownKeys(issue.path);
-        for (const k of issue.keys) problems.push(`${keyFor([...issue.path, k])}: unknown key; expected one of ${known.join(", ")}`);
+        for (const k of issue.keys)
+          problems.push(`${keyFor([...issue.path, k])}: unknown key; expected one of ${known.join(", ")}`);
         for (const k of issue.keys) deleteAt(pruned, [...issue.path, k]);
       } else {
         problems.push(problem(issue.path, valueAt(input, issue.path), issue.message));
@@ -91,7 +98,10 @@ export function validateConfig(raw: Record<string, unknown>, stack: string, opti
     const retry = stackConfigSchema.safeParse(pruned);
     data = retry.success ? retry.data : undefined;
     if (data) {
-      const cross = [...crossFieldProblems(data), ...(options.checkObjectives !== false ? objectiveProblems(data) : [])];
+      const cross = [
+        ...crossFieldProblems(data),
+        ...(options.checkObjectives !== false ? objectiveProblems(data) : []),
+      ];
       problems.push(...cross.filter((p) => !bad.has(p.slice(0, p.indexOf(": ")))));
     }
     throw new ConfigError(stack, problems);
@@ -100,19 +110,26 @@ export function validateConfig(raw: Record<string, unknown>, stack: string, opti
   if (options.checkObjectives !== false) problems.push(...objectiveProblems(result.data));
   if (problems.length > 0) throw new ConfigError(stack, problems);
   data = result.data;
-  return { ...data, stack, objectives: data.objectives as Objectives, classification: data.classification as Classification };
+  return {
+    ...data,
+    stack,
+    objectives: data.objectives as Objectives,
+    classification: data.classification as Classification,
+  };
 }
 
 function deleteAt(root: unknown, path: ReadonlyArray<PropertyKey>): void {
   const parent = valueAt(root, path.slice(0, -1));
-  if (parent !== null && typeof parent === "object") delete (parent as Record<PropertyKey, unknown>)[path[path.length - 1]];
+  if (parent !== null && typeof parent === "object")
+    delete (parent as Record<PropertyKey, unknown>)[path[path.length - 1]];
 }
 
 /** The keys the schema allows at `path` (for "unknown key" messages). */
 export function knownKeys(path: ReadonlyArray<PropertyKey>): string[] {
   let node: any = stackConfigSchema;
   const unwrap = () => {
-    while (node?._zod?.def && ["default", "prefault", "optional", "nullable"].includes(node._zod.def.type)) node = node._zod.def.innerType;
+    while (node?._zod?.def && ["default", "prefault", "optional", "nullable"].includes(node._zod.def.type))
+      node = node._zod.def.innerType;
   };
   unwrap();
   for (const part of path) {
@@ -141,19 +158,28 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..
 
 /** Project config (`Pulumi.yaml` values) merged with `Pulumi.<stack>.yaml`, unvalidated. */
 export function readRawConfig(stack: string, projectDir = REPO_ROOT): Record<string, unknown> {
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`stack name ${show(stack)} is not allowed; expected letters, digits, ".", "_" or "-"`);
-  const project = parseYaml(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> };
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack))
+    throw new Error(`stack name ${show(stack)} is not allowed; expected letters, digits, ".", "_" or "-"`);
+  const project = parseYaml(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
   let stackFile: { config?: Record<string, unknown> } | null;
   try {
     stackFile = parseYaml(readFileSync(join(projectDir, `Pulumi.${stack}.yaml`), "utf8"));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`no stack file Pulumi.${stack}.yaml in ${projectDir}; expected one of the committed stacks (prod, dr)`);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error(
+        `no stack file Pulumi.${stack}.yaml in ${projectDir}; expected one of the committed stacks (prod, dr)`,
+      );
     throw error;
   }
   const raw: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(project.config ?? {})) {
     const full = key.includes(":") ? key : `${NAMESPACE}:${key}`;
-    raw[full] = entry !== null && typeof entry === "object" && "value" in entry ? (entry as { value: unknown }).value : (entry as { default?: unknown })?.default;
+    raw[full] =
+      entry !== null && typeof entry === "object" && "value" in entry
+        ? (entry as { value: unknown }).value
+        : (entry as { default?: unknown })?.default;
   }
   for (const [key, value] of Object.entries(stackFile?.config ?? {})) {
     raw[key.includes(":") ? key : `${NAMESPACE}:${key}`] = value;

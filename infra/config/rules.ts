@@ -38,47 +38,114 @@ export function problem(path: ReadonlyArray<PropertyKey>, value: unknown, allowe
 export function crossFieldProblems(c: Parsed): string[] {
   const out: string[] = [];
   if (c.region === c.peerRegion) {
-    out.push(problem(["peerRegion"], c.peerRegion, `a region other than aws:region "${c.region}": primary and DR must not share a region`));
+    out.push(
+      problem(
+        ["peerRegion"],
+        c.peerRegion,
+        `a region other than aws:region "${c.region}": primary and DR must not share a region`,
+      ),
+    );
   }
   const backup = parseDailyWindow(c.database.backupWindow, 30);
   const maintenance = parseWeeklyWindow(c.database.maintenanceWindow, 30);
   if ("ranges" in backup && "ranges" in maintenance && windowsOverlap(backup.ranges, maintenance.ranges)) {
-    out.push(problem(["database", "backupWindow"], c.database.backupWindow, `a window that does not overlap database.maintenanceWindow "${c.database.maintenanceWindow}"`));
+    out.push(
+      problem(
+        ["database", "backupWindow"],
+        c.database.backupWindow,
+        `a window that does not overlap database.maintenanceWindow "${c.database.maintenanceWindow}"`,
+      ),
+    );
   }
   const snap = parseDailyWindow(c.cache.snapshotWindow, 60);
   const cacheMaint = parseWeeklyWindow(c.cache.maintenanceWindow, 60);
   if ("ranges" in snap && "ranges" in cacheMaint && windowsOverlap(snap.ranges, cacheMaint.ranges)) {
-    out.push(problem(["cache", "snapshotWindow"], c.cache.snapshotWindow, `a window that does not overlap cache.maintenanceWindow "${c.cache.maintenanceWindow}"`));
+    out.push(
+      problem(
+        ["cache", "snapshotWindow"],
+        c.cache.snapshotWindow,
+        `a window that does not overlap cache.maintenanceWindow "${c.cache.maintenanceWindow}"`,
+      ),
+    );
   }
   const exportAt = /^cron\((\d+) (\d+) /.exec(c.schedules.redisExport);
   if ("ranges" in snap && exportAt) {
     const [start, end] = snap.ranges[0];
     const minute = Number(exportAt[2]) * 60 + Number(exportAt[1]);
     if ((minute - start + 1440) % 1440 < end - start) {
-      out.push(problem(["schedules", "redisExport"], c.schedules.redisExport, `a time outside cache.snapshotWindow "${c.cache.snapshotWindow}": the export copies the snapshot that window produces`));
+      out.push(
+        problem(
+          ["schedules", "redisExport"],
+          c.schedules.redisExport,
+          `a time outside cache.snapshotWindow "${c.cache.snapshotWindow}": the export copies the snapshot that window produces`,
+        ),
+      );
     }
   }
   const lock = c.backup.vaultLock;
   if (c.backup.retentionDays < lock.minRetentionDays || c.backup.retentionDays > lock.maxRetentionDays) {
-    out.push(problem(["backup", "retentionDays"], c.backup.retentionDays, `a value within the vault lock's ${lock.minRetentionDays}..${lock.maxRetentionDays} days`));
+    out.push(
+      problem(
+        ["backup", "retentionDays"],
+        c.backup.retentionDays,
+        `a value within the vault lock's ${lock.minRetentionDays}..${lock.maxRetentionDays} days`,
+      ),
+    );
   }
   for (const [prefix, days] of Object.entries(c.backup.bucketRetentionDays)) {
     if (days < c.backup.objectLockDays) {
-      out.push(problem(["backup", "bucketRetentionDays", prefix], days, `at least backup.objectLockDays (${c.backup.objectLockDays}): objects cannot expire while locked`));
+      out.push(
+        problem(
+          ["backup", "bucketRetentionDays", prefix],
+          days,
+          `at least backup.objectLockDays (${c.backup.objectLockDays}): objects cannot expire while locked`,
+        ),
+      );
     }
   }
   const ids = c.replication.rules.map((r) => r.id);
-  ids.forEach((id, i) => ids.indexOf(id) !== i && out.push(problem(["replication", "rules", i, "id"], id, "a rule id not used by another rule")));
+  ids.forEach(
+    (id, i) =>
+      ids.indexOf(id) !== i &&
+      out.push(problem(["replication", "rules", i, "id"], id, "a rule id not used by another rule")),
+  );
   if (c.role === "primary") {
     for (const svc of ["backend", "frontend"] as const) {
-      if (!c.services[svc].targetGroupArn) out.push(problem(["services", svc, "targetGroupArn"], undefined, "the ARN of the running primary service's target group (role primary)"));
+      if (!c.services[svc].targetGroupArn)
+        out.push(
+          problem(
+            ["services", svc, "targetGroupArn"],
+            undefined,
+            "the ARN of the running primary service's target group (role primary)",
+          ),
+        );
     }
   } else {
-    if (!c.services.certificateArn) out.push(problem(["services", "certificateArn"], undefined, "an ACM certificate ARN in the DR region for the DR load balancer's HTTPS listener (role dr)"));
-    if (c.network.publicSubnetIds.length < 2) out.push(problem(["network", "publicSubnetIds"], c.network.publicSubnetIds, "at least 2 subnet ids for the DR load balancer (role dr)"));
+    if (!c.services.certificateArn)
+      out.push(
+        problem(
+          ["services", "certificateArn"],
+          undefined,
+          "an ACM certificate ARN in the DR region for the DR load balancer's HTTPS listener (role dr)",
+        ),
+      );
+    if (c.network.publicSubnetIds.length < 2)
+      out.push(
+        problem(
+          ["network", "publicSubnetIds"],
+          c.network.publicSubnetIds,
+          "at least 2 subnet ids for the DR load balancer (role dr)",
+        ),
+      );
   }
   if (c.kubernetes.enabled && (!c.kubernetes.oidcProviderArn || !c.kubernetes.oidcIssuer)) {
-    out.push(problem(["kubernetes", "oidcProviderArn"], c.kubernetes.oidcProviderArn, "the cluster's IAM OIDC provider ARN and kubernetes.oidcIssuer when kubernetes.enabled is true (IRSA: no static keys)"));
+    out.push(
+      problem(
+        ["kubernetes", "oidcProviderArn"],
+        c.kubernetes.oidcProviderArn,
+        "the cluster's IAM OIDC provider ARN and kubernetes.oidcIssuer when kubernetes.enabled is true (IRSA: no static keys)",
+      ),
+    );
   }
   return out;
 }
@@ -95,32 +162,74 @@ export function objectiveProblems(c: Parsed): string[] {
   const snapshotEvery = longestIntervalMinutes(c.schedules.databaseBackup);
   const dbLoss = c.database.pointInTimeRecovery ? PITR_LOSS_MINUTES : snapshotEvery;
   if (db.rpoMinutes < dbLoss) {
-    out.push(problem(["database", "pointInTimeRecovery"], c.database.pointInTimeRecovery,
-      `true: primary-database is ${db.tier} (RPO ${db.rpoMinutes} min) but without point-in-time recovery its only mechanism is schedules.databaseBackup "${c.schedules.databaseBackup}", which loses up to ${dbLoss} min`));
+    out.push(
+      problem(
+        ["database", "pointInTimeRecovery"],
+        c.database.pointInTimeRecovery,
+        `true: primary-database is ${db.tier} (RPO ${db.rpoMinutes} min) but without point-in-time recovery its only mechanism is schedules.databaseBackup "${c.schedules.databaseBackup}", which loses up to ${dbLoss} min`,
+      ),
+    );
   }
-  const regionalLoss = c.database.replicateBackupsToPeer && c.database.pointInTimeRecovery ? PITR_REGIONAL_LOSS_MINUTES : c.backup.copyToPeer ? snapshotEvery : Infinity;
+  const regionalLoss =
+    c.database.replicateBackupsToPeer && c.database.pointInTimeRecovery
+      ? PITR_REGIONAL_LOSS_MINUTES
+      : c.backup.copyToPeer
+        ? snapshotEvery
+        : Infinity;
   if (db.rpoMinutes < regionalLoss && db.rpoMinutes >= dbLoss) {
-    out.push(problem(["database", "replicateBackupsToPeer"], c.database.replicateBackupsToPeer,
-      `true: primary-database is ${db.tier} (RPO ${db.rpoMinutes} min) but in a regional disaster its copies in ${c.peerRegion} lose up to ${regionalLoss === Infinity ? "everything (nothing is copied)" : `${regionalLoss} min`}`));
+    out.push(
+      problem(
+        ["database", "replicateBackupsToPeer"],
+        c.database.replicateBackupsToPeer,
+        `true: primary-database is ${db.tier} (RPO ${db.rpoMinutes} min) but in a regional disaster its copies in ${c.peerRegion} lose up to ${regionalLoss === Infinity ? "everything (nothing is copied)" : `${regionalLoss} min`}`,
+      ),
+    );
   }
   const media = objectiveFor("media-storage", objectives, classification);
   const mediaRule = c.replication.rules.find((r) => r.prefix === "media/");
   if (!mediaRule) {
-    out.push(problem(["replication", "rules"], c.replication.rules.map((r) => r.prefix), `a rule for prefix "media/": media-storage is ${media.tier} (RPO ${media.rpoMinutes} min) and nothing else copies it to ${c.peerRegion}`));
+    out.push(
+      problem(
+        ["replication", "rules"],
+        c.replication.rules.map((r) => r.prefix),
+        `a rule for prefix "media/": media-storage is ${media.tier} (RPO ${media.rpoMinutes} min) and nothing else copies it to ${c.peerRegion}`,
+      ),
+    );
   } else if (mediaRule.rtcMinutes === null) {
-    out.push(problem(["replication", "rules", c.replication.rules.indexOf(mediaRule), "rtcMinutes"], null,
-      `15: without Replication Time Control S3 gives no bound on replication lag, and media-storage is ${media.tier} (RPO ${media.rpoMinutes} min)`));
+    out.push(
+      problem(
+        ["replication", "rules", c.replication.rules.indexOf(mediaRule), "rtcMinutes"],
+        null,
+        `15: without Replication Time Control S3 gives no bound on replication lag, and media-storage is ${media.tier} (RPO ${media.rpoMinutes} min)`,
+      ),
+    );
   } else if (media.rpoMinutes < mediaRule.rtcMinutes) {
-    out.push(problem(["classification", "media-storage"], media.tier, `a tier whose RPO is at least ${mediaRule.rtcMinutes} min (Replication Time Control)`));
+    out.push(
+      problem(
+        ["classification", "media-storage"],
+        media.tier,
+        `a tier whose RPO is at least ${mediaRule.rtcMinutes} min (Replication Time Control)`,
+      ),
+    );
   }
   const cache = objectiveFor("cache", objectives, classification);
   if (!c.backup.replicateToPeer) {
-    out.push(problem(["backup", "replicateToPeer"], false,
-      `true: cache is ${cache.tier} (RPO ${cache.rpoMinutes} min) and its only copies outside ElastiCache, the redis/ exports, would stay in ${c.region}`));
+    out.push(
+      problem(
+        ["backup", "replicateToPeer"],
+        false,
+        `true: cache is ${cache.tier} (RPO ${cache.rpoMinutes} min) and its only copies outside ElastiCache, the redis/ exports, would stay in ${c.region}`,
+      ),
+    );
   }
   if (cache.rpoMinutes < 1440) {
-    out.push(problem(["classification", "cache"], cache.tier, `a tier whose RPO is at least 1440 min: ElastiCache takes one snapshot a day (cache.snapshotWindow)`));
+    out.push(
+      problem(
+        ["classification", "cache"],
+        cache.tier,
+        `a tier whose RPO is at least 1440 min: ElastiCache takes one snapshot a day (cache.snapshotWindow)`,
+      ),
+    );
   }
   return out;
 }
-

@@ -13,7 +13,12 @@ const CRON_FIELDS = [
   { name: "minutes", min: 0, max: 59, names: [] as string[] },
   { name: "hours", min: 0, max: 23, names: [] },
   { name: "day-of-month", min: 1, max: 31, names: [] },
-  { name: "month", min: 1, max: 12, names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"] },
+  {
+    name: "month",
+    min: 1,
+    max: 12,
+    names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+  },
   { name: "day-of-week", min: 1, max: 7, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
   { name: "year", min: 1970, max: 2199, names: [] },
 ] as const;
@@ -65,7 +70,8 @@ function rateProblem(body: string): string | undefined {
   const match = /^(\d+) (minute|minutes|hour|hours|day|days)$/.exec(body.trim());
   if (!match || Number(match[1]) < 1) return "rate() needs a positive integer and a unit: minute(s), hour(s) or day(s)";
   const singular = !match[2].endsWith("s");
-  if (Number(match[1]) === 1 && !singular) return `rate(1 ${match[2]}) must use the singular unit "${match[2].slice(0, -1)}"`;
+  if (Number(match[1]) === 1 && !singular)
+    return `rate(1 ${match[2]}) must use the singular unit "${match[2].slice(0, -1)}"`;
   if (Number(match[1]) > 1 && singular) return `rate(${match[1]} ${match[2]}) must use the plural unit "${match[2]}s"`;
   return undefined;
 }
@@ -76,7 +82,10 @@ function rateProblem(body: string): string | undefined {
  * `cron(...)`, at most once an hour.
  */
 export function scheduleProblem(expression: string, target: ScheduleTarget): string | undefined {
-  const accepts = target === "backup" ? "cron(minutes hours day-of-month month day-of-week year)" : "cron(minutes hours day-of-month month day-of-week year) or rate(value unit)";
+  const accepts =
+    target === "backup"
+      ? "cron(minutes hours day-of-month month day-of-week year)"
+      : "cron(minutes hours day-of-month month day-of-week year) or rate(value unit)";
   const match = /^(cron|rate)\((.*)\)$/s.exec(expression);
   if (!match) return `expected ${accepts}`;
   if (match[1] === "rate") {
@@ -88,7 +97,8 @@ export function scheduleProblem(expression: string, target: ScheduleTarget): str
   if (problem) return problem;
   if (target === "backup") {
     const minute = match[2].trim().split(/\s+/)[0];
-    if (!/^\d+$/.test(minute)) return `AWS Backup runs a rule at most once an hour: the minutes field must be a single number, got "${minute}"`;
+    if (!/^\d+$/.test(minute))
+      return `AWS Backup runs a rule at most once an hour: the minutes field must be a single number, got "${minute}"`;
   }
   return undefined;
 }
@@ -98,7 +108,8 @@ function expand(text: string, min: number, max: number): number[] | undefined {
   for (const part of text.split(",")) {
     const [range, stepText] = part.split("/");
     const step = stepText === undefined ? 1 : Number(stepText);
-    let lo = min, hi = max;
+    let lo = min,
+      hi = max;
     if (range !== "*" && range !== "?") {
       const b = range.split("-").map(Number);
       if (b.some((n) => !Number.isInteger(n))) return undefined;
@@ -129,4 +140,3 @@ export function longestIntervalMinutes(expression: string): number {
   for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i] - times[i - 1]);
   return worst;
 }
-

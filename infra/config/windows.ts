@@ -9,7 +9,8 @@ const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 export type WeekRanges = Array<[number, number]>;
 
 const hhmm = (h: string, m: string): number | undefined => {
-  const hours = Number(h), minutes = Number(m);
+  const hours = Number(h),
+    minutes = Number(m);
   return hours <= 23 && minutes <= 59 ? hours * 60 + minutes : undefined;
 };
 
@@ -20,7 +21,8 @@ export function parseDailyWindow(text: string, minLength: number): { ranges: Wee
   const end = match && hhmm(match[3], match[4]);
   if (start == null || end == null) return { problem: "expected a daily UTC window hh24:mi-hh24:mi, e.g. 03:00-04:00" };
   const length = (end - start + 1440) % 1440;
-  if (length < minLength) return { problem: `the window must last at least ${minLength} minutes, this one lasts ${length}` };
+  if (length < minLength)
+    return { problem: `the window must last at least ${minLength} minutes, this one lasts ${length}` };
   const ranges: WeekRanges = [];
   for (let d = 0; d < 7; d++) ranges.push([d * 1440 + start, d * 1440 + start + length]);
   return { ranges };
@@ -29,25 +31,42 @@ export function parseDailyWindow(text: string, minLength: number): { ranges: Wee
 /** Parses a weekly window `ddd:hh24:mi-ddd:hh24:mi` (UTC) of at least `minLength` minutes. */
 export function parseWeeklyWindow(text: string, minLength: number): { ranges: WeekRanges } | { problem: string } {
   const match = /^([a-z]{3}):(\d{2}):(\d{2})-([a-z]{3}):(\d{2}):(\d{2})$/.exec(text.toLowerCase());
-  const d1 = match ? DAYS.indexOf(match[1]) : -1, d2 = match ? DAYS.indexOf(match[4]) : -1;
-  const s = match && hhmm(match[2], match[3]), e = match && hhmm(match[5], match[6]);
-  if (d1 < 0 || d2 < 0 || s == null || e == null) return { problem: "expected a weekly UTC window ddd:hh24:mi-ddd:hh24:mi with ddd one of sun..sat, e.g. sun:05:00-sun:06:00" };
+  const d1 = match ? DAYS.indexOf(match[1]) : -1,
+    d2 = match ? DAYS.indexOf(match[4]) : -1;
+  const s = match && hhmm(match[2], match[3]),
+    e = match && hhmm(match[5], match[6]);
+  if (d1 < 0 || d2 < 0 || s == null || e == null)
+    return {
+      problem:
+        "expected a weekly UTC window ddd:hh24:mi-ddd:hh24:mi with ddd one of sun..sat, e.g. sun:05:00-sun:06:00",
+    };
   const start = d1 * 1440 + s;
   const length = (d2 * 1440 + e - start + 7 * 1440) % (7 * 1440);
-  if (length < minLength) return { problem: `the window must last at least ${minLength} minutes, this one lasts ${length}` };
+  if (length < minLength)
+    return { problem: `the window must last at least ${minLength} minutes, this one lasts ${length}` };
   return { ranges: [[start, start + length]] };
 }
 
 /** True when two windows share at least one minute of the week (wrapping at Sunday 00:00). */
 export function windowsOverlap(a: WeekRanges, b: WeekRanges): boolean {
   const week = 7 * 1440;
-  const shifted = (r: WeekRanges) => r.flatMap(([s, e]) => [[s, e], [s - week, e - week], [s + week, e + week]] as Array<[number, number]>);
+  const shifted = (r: WeekRanges) =>
+    r.flatMap(
+      ([s, e]) =>
+        [
+          [s, e],
+          [s - week, e - week],
+          [s + week, e + week],
+        ] as Array<[number, number]>,
+    );
   return shifted(a).some(([s1, e1]) => b.some(([s2, e2]) => s1 < e2 && s2 < e1));
 }
 
 /** AWS commercial and GovCloud region names, e.g. us-east-1, eu-central-2, us-gov-west-1. */
 export function regionProblem(region: string): string | undefined {
-  return /^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/.test(region)
+  return /^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/.test(
+    region,
+  )
     ? undefined
     : "expected an AWS region name such as us-east-1 or us-west-2";
 }

@@ -64,7 +64,8 @@ const isSecret = (v: unknown): v is { value: unknown } =>
 function unwrapSecrets(v: any): any {
   if (isSecret(v)) return unwrapSecrets(v.value);
   if (Array.isArray(v)) return v.map(unwrapSecrets);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  if (v !== null && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
   return v;
 }
 
@@ -80,11 +81,16 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /** Evaluates `stack`; calls are serialized (the mock runtime is process-global). */
 export async function evaluateStack(stack: string, opts: EvaluateOptions = {}): Promise<Evaluation> {
-  const config = opts.config ?? validateConfig({ ...readRawConfig(stack, opts.projectDir ?? REPO_ROOT), ...opts.overrides }, stack, opts);
+  const config =
+    opts.config ??
+    validateConfig({ ...readRawConfig(stack, opts.projectDir ?? REPO_ROOT), ...opts.overrides }, stack, opts);
   let peer = opts.peerOutputs;
   if (config.role === "primary" && !peer) {
     const evaluation = await evaluateStack(config.peerStack, { projectDir: opts.projectDir });
-    if (evaluation.outputs.role !== "dr") throw new Error(`peer stack "${config.peerStack}" of "${stack}" has role ${evaluation.outputs.role}; expected dr`);
+    if (evaluation.outputs.role !== "dr")
+      throw new Error(
+        `peer stack "${config.peerStack}" of "${stack}" has role ${evaluation.outputs.role}; expected dr`,
+      );
     peer = evaluation.outputs;
   }
   const run = queue.then(() => runMocked(stack, config, peer, opts.resources ?? []));
@@ -92,9 +98,17 @@ export async function evaluateStack(stack: string, opts: EvaluateOptions = {}): 
   return run;
 }
 
-async function runMocked(stack: string, config: StackConfig, peer: StackOutputs | undefined, resources: EvaluatedResource[]): Promise<Evaluation> {
+async function runMocked(
+  stack: string,
+  config: StackConfig,
+  peer: StackOutputs | undefined,
+  resources: EvaluatedResource[],
+): Promise<Evaluation> {
   const providers = new Map<string, { name: string; region?: string }>();
-  const registered = new Map<string, { parent: string; protect: boolean; ignoreChanges: string[]; recorded?: EvaluatedResource }>();
+  const registered = new Map<
+    string,
+    { parent: string; protect: boolean; ignoreChanges: string[]; recorded?: EvaluatedResource }
+  >();
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
       const providerId = args.provider ? args.provider.slice(args.provider.lastIndexOf("::") + 2) : undefined;
@@ -127,17 +141,28 @@ async function runMocked(stack: string, config: StackConfig, peer: StackOutputs 
     },
     call(args) {
       if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
-        return { accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`, userId: "AIDAMOCK", id: MOCK_ACCOUNT_ID };
+        return {
+          accountId: MOCK_ACCOUNT_ID,
+          arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`,
+          userId: "AIDAMOCK",
+          id: MOCK_ACCOUNT_ID,
+        };
       }
       throw new Error(`the program made an unmocked call ${args.token}; add it to infra/offline/evaluate.ts`);
     },
   };
   await pulumi.runtime.setMocks(mocks, "eventchain-dr", stack, false, "organization");
   // The mocks see no resource options; read them (and the URNs) off the registration requests.
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: (err: unknown, res?: { getUrn(): string }) => void) => unknown };
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: RegisterRequest, cb: (err: unknown, res?: { getUrn(): string }) => void) => unknown;
+  };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
-    const meta = { parent: req.getParent(), protect: Boolean(req.getProtect()), ignoreChanges: req.getIgnorechangesList() } as { parent: string; protect: boolean; ignoreChanges: string[]; recorded?: EvaluatedResource };
+    const meta = {
+      parent: req.getParent(),
+      protect: Boolean(req.getProtect()),
+      ignoreChanges: req.getIgnorechangesList(),
+    } as { parent: string; protect: boolean; ignoreChanges: string[]; recorded?: EvaluatedResource };
     registered.set(`${req.getType()}::${req.getName()}`, meta);
     return register(req, (err, res) => {
       if (res && meta.recorded) meta.recorded.urn = res.getUrn();

@@ -13,7 +13,12 @@ const hex = (name: string) => {
 };
 
 /** The id and output state of a mocked resource. */
-export function mockResourceState(type: string, name: string, inputs: Record<string, any>, region: string): { id: string; state: Record<string, any> } {
+export function mockResourceState(
+  type: string,
+  name: string,
+  inputs: Record<string, any>,
+  region: string,
+): { id: string; state: Record<string, any> } {
   const [pkg, moduleAndFile] = type.split(":");
   const service = (moduleAndFile ?? "").split("/")[0];
   const physical = inputs.name ?? `${slug(name)}-${hex(name).slice(0, 7)}`;
@@ -21,7 +26,8 @@ export function mockResourceState(type: string, name: string, inputs: Record<str
   const state: Record<string, any> = { ...inputs };
   let id = `${physical}-id`;
   if (pkg === "pulumi") return { id: `${slug(name)}-provider-id`, state };
-  if (pkg === "kubernetes") return { id: `${inputs.metadata?.namespace ?? "default"}/${inputs.metadata?.name ?? physical}`, state };
+  if (pkg === "kubernetes")
+    return { id: `${inputs.metadata?.namespace ?? "default"}/${inputs.metadata?.name ?? physical}`, state };
   state.arn = arn;
   switch (type) {
     case "aws:s3/bucket:Bucket":
@@ -40,7 +46,13 @@ export function mockResourceState(type: string, name: string, inputs: Record<str
       state.endpoint = `${state.address}:${inputs.port ?? 5432}`;
       state.resourceId = `db-${hex(name).toUpperCase()}MOCK`;
       state.arn = `arn:aws:rds:${region}:${MOCK_ACCOUNT_ID}:db:${inputs.identifier}`;
-      state.masterUserSecrets = [{ secretArn: `arn:aws:secretsmanager:${region}:${MOCK_ACCOUNT_ID}:secret:rds!db-${hex(name)}-AbCdEf`, secretStatus: "active", kmsKeyId: inputs.masterUserSecretKmsKeyId }];
+      state.masterUserSecrets = [
+        {
+          secretArn: `arn:aws:secretsmanager:${region}:${MOCK_ACCOUNT_ID}:secret:rds!db-${hex(name)}-AbCdEf`,
+          secretStatus: "active",
+          kmsKeyId: inputs.masterUserSecretKmsKeyId,
+        },
+      ];
       break;
     case "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication":
       id = `arn:aws:rds:${region}:${MOCK_ACCOUNT_ID}:auto-backup:ab-${hex(name)}mock`;

@@ -17,7 +17,12 @@ async function main(): Promise<number> {
   let values: { stack?: string; json?: boolean; markdown?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { stack: { type: "string", short: "s" }, json: { type: "boolean" }, markdown: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        stack: { type: "string", short: "s" },
+        json: { type: "boolean" },
+        markdown: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
       allowPositionals: false,
     }));

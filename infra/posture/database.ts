@@ -9,7 +9,8 @@ import { longestIntervalMinutes } from "../config/validators.ts";
 
 /** Minutes to restore an RDS instance of `sizeGiB` (provisioning + reading the volume once). */
 export function rdsRestoreMinutes(sizeGiB: number, withLogReplay: boolean): number {
-  const throughput = sizeGiB >= FIGURES.gp3LargeThreshold.value ? FIGURES.gp3LargeThroughput.value : FIGURES.gp3BaselineThroughput.value;
+  const throughput =
+    sizeGiB >= FIGURES.gp3LargeThreshold.value ? FIGURES.gp3LargeThroughput.value : FIGURES.gp3BaselineThroughput.value;
   const hydrate = (sizeGiB * 1024) / throughput / 60;
   const total = FIGURES.rdsRestoreProvisioning.value + hydrate + (withLogReplay ? FIGURES.rdsPitrLogReplay.value : 0);
   return Math.round(total * 10) / 10;
@@ -27,27 +28,31 @@ export function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): M
     const size = Number(db.inputs.allocatedStorage ?? 0);
     const retention = Number(db.inputs.backupRetentionPeriod ?? 0);
     if (retention >= 1) {
-      out.push(m({
-        id: "rds-pitr",
-        protects: "database",
-        scope: "in-region",
-        description: `RDS automated backups, ${retention} d, point-in-time restore (logs every ${FIGURES.rdsLogUploadInterval.value} min), ${size} GiB`,
-        rpoMinutes: FIGURES.rdsLogUploadInterval.value,
-        restoreMinutes: rdsRestoreMinutes(size, true),
-        figures: ["rdsLogUploadInterval", ...rdsFigures(size, true)],
-        resources: [ref(db)],
-      }));
-      for (const rep of of(rs, T.rdsReplication)) {
-        out.push(m({
-          id: "rds-pitr-replicated",
+      out.push(
+        m({
+          id: "rds-pitr",
           protects: "database",
-          scope: "cross-region",
-          description: `RDS automated backups replicated to ${pair.drRegion}, ${rep.inputs.retentionPeriod ?? 7} d, point-in-time restore there`,
-          rpoMinutes: FIGURES.rdsLogUploadInterval.value + FIGURES.rdsCrossRegionLogCopyLag.value,
+          scope: "in-region",
+          description: `RDS automated backups, ${retention} d, point-in-time restore (logs every ${FIGURES.rdsLogUploadInterval.value} min), ${size} GiB`,
+          rpoMinutes: FIGURES.rdsLogUploadInterval.value,
           restoreMinutes: rdsRestoreMinutes(size, true),
-          figures: ["rdsLogUploadInterval", "rdsCrossRegionLogCopyLag", ...rdsFigures(size, true)],
-          resources: [ref(db), ref(rep)],
-        }));
+          figures: ["rdsLogUploadInterval", ...rdsFigures(size, true)],
+          resources: [ref(db)],
+        }),
+      );
+      for (const rep of of(rs, T.rdsReplication)) {
+        out.push(
+          m({
+            id: "rds-pitr-replicated",
+            protects: "database",
+            scope: "cross-region",
+            description: `RDS automated backups replicated to ${pair.drRegion}, ${rep.inputs.retentionPeriod ?? 7} d, point-in-time restore there`,
+            rpoMinutes: FIGURES.rdsLogUploadInterval.value + FIGURES.rdsCrossRegionLogCopyLag.value,
+            restoreMinutes: rdsRestoreMinutes(size, true),
+            figures: ["rdsLogUploadInterval", "rdsCrossRegionLogCopyLag", ...rdsFigures(size, true)],
+            resources: [ref(db), ref(rep)],
+          }),
+        );
       }
     }
     if (of(rs, T.selection).length === 0) continue;
@@ -58,31 +63,36 @@ export function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): M
         const start = typeof rule.startWindow === "number" ? rule.startWindow : FIGURES.backupDefaultStartWindow.value;
         const startFigures: FigureId[] = typeof rule.startWindow === "number" ? [] : ["backupDefaultStartWindow"];
         const base = `AWS Backup rule ${rule.ruleName} (${rule.schedule}: every ${every} min, start window ${start} min)`;
-        out.push(m({
-          id: `backup-${rule.ruleName}`,
-          protects: "database",
-          scope: "in-region",
-          description: `${base}, snapshot restore`,
-          rpoMinutes: every + start,
-          restoreMinutes: rdsRestoreMinutes(size, false),
-          figures: [...startFigures, ...rdsFigures(size, false)],
-          resources: [ref(plan), ref(db)],
-        }));
-        if (arr(rule.copyActions).some((c: any) => String(c.destinationVaultArn ?? "").includes(`:${pair.drRegion}:`))) {
-          out.push(m({
-            id: `backup-${rule.ruleName}-copy`,
+        out.push(
+          m({
+            id: `backup-${rule.ruleName}`,
             protects: "database",
-            scope: "cross-region",
-            description: `${base}, copied to the ${pair.drRegion} vault`,
-            rpoMinutes: every + start + FIGURES.backupCrossRegionCopy.value,
+            scope: "in-region",
+            description: `${base}, snapshot restore`,
+            rpoMinutes: every + start,
             restoreMinutes: rdsRestoreMinutes(size, false),
-            figures: [...startFigures, "backupCrossRegionCopy", ...rdsFigures(size, false)],
+            figures: [...startFigures, ...rdsFigures(size, false)],
             resources: [ref(plan), ref(db)],
-          }));
+          }),
+        );
+        if (
+          arr(rule.copyActions).some((c: any) => String(c.destinationVaultArn ?? "").includes(`:${pair.drRegion}:`))
+        ) {
+          out.push(
+            m({
+              id: `backup-${rule.ruleName}-copy`,
+              protects: "database",
+              scope: "cross-region",
+              description: `${base}, copied to the ${pair.drRegion} vault`,
+              rpoMinutes: every + start + FIGURES.backupCrossRegionCopy.value,
+              restoreMinutes: rdsRestoreMinutes(size, false),
+              figures: [...startFigures, "backupCrossRegionCopy", ...rdsFigures(size, false)],
+              resources: [ref(plan), ref(db)],
+            }),
+          );
         }
       }
     }
   }
   return out;
 }
-

@@ -9,13 +9,22 @@ import { arr, of, ref, T, type DeclaredResource, type PairContext } from "./reso
 /** DNS failover (health check + failover records) and the DR pilot light, as declared. */
 export function failoverFrom(rs: DeclaredResource[], pair: PairContext): Failover {
   const check = of(rs, T.healthCheck)[0];
-  const records = of(rs, T.record).filter((r) => arr<any>(r.inputs.failoverRoutingPolicies).some((p) => p.type === "SECONDARY" || p.type === "PRIMARY"));
+  const records = of(rs, T.record).filter((r) =>
+    arr<any>(r.inputs.failoverRoutingPolicies).some((p) => p.type === "SECONDARY" || p.type === "PRIMARY"),
+  );
   const services = of(rs, T.ecsService).filter((r) => r.stack === pair.drStack);
-  const detection = check && records.length >= 2 ? (Number(check.inputs.requestInterval ?? 30) * Number(check.inputs.failureThreshold ?? 3)) / 60 : null;
+  const detection =
+    check && records.length >= 2
+      ? (Number(check.inputs.requestInterval ?? 30) * Number(check.inputs.failureThreshold ?? 3)) / 60
+      : null;
   const ttl = records.length >= 2 ? Math.max(...records.map((r) => Number(r.inputs.ttl ?? 0))) / 60 : null;
   const parts = [
-    detection === null ? "no DNS failover declared" : `health check every ${check!.inputs.requestInterval ?? 30} s, unhealthy after ${check!.inputs.failureThreshold ?? 3} failures; failover records TTL ${ttl! * 60} s`,
-    services.length === 0 ? "no DR pilot light declared" : `pilot light: ${services.length} ECS services in ${pair.drRegion} at desired count ${services.map((s) => s.inputs.desiredCount ?? 0).join("/")}`,
+    detection === null
+      ? "no DNS failover declared"
+      : `health check every ${check!.inputs.requestInterval ?? 30} s, unhealthy after ${check!.inputs.failureThreshold ?? 3} failures; failover records TTL ${ttl! * 60} s`,
+    services.length === 0
+      ? "no DR pilot light declared"
+      : `pilot light: ${services.length} ECS services in ${pair.drRegion} at desired count ${services.map((s) => s.inputs.desiredCount ?? 0).join("/")}`,
   ];
   return {
     detectionMinutes: detection,

@@ -55,8 +55,7 @@ export const FIGURES = {
     value: 10,
     unit: "minutes",
     kind: "assumed",
-    meaning:
-      "Replay of the transaction logs between the restored daily snapshot and the target time.",
+    meaning: "Replay of the transaction logs between the restored daily snapshot and the target time.",
     source:
       "Depends on write volume (https://repost.aws/knowledge-center/rds-mysql-pitr-periods lists the factors); 10 minutes assumed for a day of EventChain writes, bench/ measures our own WAL replay rate.",
   },
@@ -86,7 +85,8 @@ export const FIGURES = {
     value: 1440,
     unit: "minutes",
     kind: "documented",
-    meaning: "RDS takes its automated snapshot once a day, in the backup window: without the transaction logs (PITR) that is the loss.",
+    meaning:
+      "RDS takes its automated snapshot once a day, in the backup window: without the transaction logs (PITR) that is the loss.",
     source: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html",
   },
   elasticacheSnapshotInterval: {
@@ -116,8 +116,7 @@ export const FIGURES = {
     value: 480,
     unit: "minutes",
     kind: "documented",
-    meaning:
-      "An AWS Backup rule without startWindow may start its job up to 8 hours after the scheduled time.",
+    meaning: "An AWS Backup rule without startWindow may start its job up to 8 hours after the scheduled time.",
     source: "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupRule.html (StartWindowMinutes)",
   },
   backupCrossRegionCopy: {

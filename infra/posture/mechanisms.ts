@@ -41,34 +41,40 @@ function s3Mechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
       const what = prefix ? prefix : `the whole bucket (${cfg.name})`;
       const tag = (prefix || cfg.name).replace(/\W+/g, "");
       const stores = storesOfRule(prefix, cfg.name);
-      for (const store of stores) out.push(m({
-        id: `s3-replication-${rtcOn ? "rtc-" : ""}${tag}${stores.length > 1 ? `-${store}` : ""}`,
-        protects: store,
-        scope: "cross-region",
-        description: rtcOn
-          ? `S3 replication of ${what} to ${pair.drRegion} with Replication Time Control (${rtc.time.minutes} min)`
-          : `S3 replication of ${what} to ${pair.drRegion} without Replication Time Control (no bound)`,
-        rpoMinutes: rtcOn ? Math.max(rtc.time.minutes, FIGURES.s3RtcThreshold.value) : null,
-        restoreMinutes: 0,
-        figures: rtcOn ? ["s3RtcThreshold"] : [],
-        resources: [ref(cfg)],
-      }));
+      for (const store of stores)
+        out.push(
+          m({
+            id: `s3-replication-${rtcOn ? "rtc-" : ""}${tag}${stores.length > 1 ? `-${store}` : ""}`,
+            protects: store,
+            scope: "cross-region",
+            description: rtcOn
+              ? `S3 replication of ${what} to ${pair.drRegion} with Replication Time Control (${rtc.time.minutes} min)`
+              : `S3 replication of ${what} to ${pair.drRegion} without Replication Time Control (no bound)`,
+            rpoMinutes: rtcOn ? Math.max(rtc.time.minutes, FIGURES.s3RtcThreshold.value) : null,
+            restoreMinutes: 0,
+            figures: rtcOn ? ["s3RtcThreshold"] : [],
+            resources: [ref(cfg)],
+          }),
+        );
     }
   }
   const mediaVersioning = of(rs, T.s3Versioning).filter(
-    (r) => r.stack === pair.primaryStack && /media/.test(r.name) && r.inputs.versioningConfiguration?.status === "Enabled",
+    (r) =>
+      r.stack === pair.primaryStack && /media/.test(r.name) && r.inputs.versioningConfiguration?.status === "Enabled",
   );
   if (mediaVersioning.length > 0) {
-    out.push(m({
-      id: "s3-versioning-media",
-      protects: "media",
-      scope: "in-region",
-      description: "S3 versioning on the media bucket: deleted or overwritten objects restore from earlier versions",
-      rpoMinutes: 0,
-      restoreMinutes: 0,
-      figures: [],
-      resources: mediaVersioning.map(ref),
-    }));
+    out.push(
+      m({
+        id: "s3-versioning-media",
+        protects: "media",
+        scope: "in-region",
+        description: "S3 versioning on the media bucket: deleted or overwritten objects restore from earlier versions",
+        rpoMinutes: 0,
+        restoreMinutes: 0,
+        figures: [],
+        resources: mediaVersioning.map(ref),
+      }),
+    );
   }
   return out;
 }
@@ -83,7 +89,10 @@ function asAwsCron(schedule: string): string {
 function exportJobs(rs: DeclaredResource[], pair: PairContext, pattern: RegExp) {
   const jobs = [
     ...of(rs, T.schedule).map((r) => ({ r, expr: r.inputs.scheduleExpression as string | undefined })),
-    ...of(rs, T.cronJob).map((r) => ({ r, expr: r.inputs.spec?.schedule ? asAwsCron(r.inputs.spec.schedule) : undefined })),
+    ...of(rs, T.cronJob).map((r) => ({
+      r,
+      expr: r.inputs.spec?.schedule ? asAwsCron(r.inputs.spec.schedule) : undefined,
+    })),
   ];
   return jobs.filter((j) => j.r.stack === pair.primaryStack && pattern.test(j.r.name) && typeof j.expr === "string");
 }
@@ -93,16 +102,18 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
   for (const group of of(rs, T.cache).filter((r) => r.stack === pair.primaryStack)) {
     const days = Number(group.inputs.snapshotRetentionLimit ?? 0);
     if (days < 1) continue;
-    out.push(m({
-      id: "elasticache-snapshot",
-      protects: "cache",
-      scope: "in-region",
-      description: `ElastiCache daily snapshot (window ${group.inputs.snapshotWindow}), kept ${days} d`,
-      rpoMinutes: FIGURES.elasticacheSnapshotInterval.value,
-      restoreMinutes: FIGURES.elasticacheRestoreProvisioning.value,
-      figures: ["elasticacheSnapshotInterval", "elasticacheRestoreProvisioning"],
-      resources: [ref(group)],
-    }));
+    out.push(
+      m({
+        id: "elasticache-snapshot",
+        protects: "cache",
+        scope: "in-region",
+        description: `ElastiCache daily snapshot (window ${group.inputs.snapshotWindow}), kept ${days} d`,
+        rpoMinutes: FIGURES.elasticacheSnapshotInterval.value,
+        restoreMinutes: FIGURES.elasticacheRestoreProvisioning.value,
+        figures: ["elasticacheSnapshotInterval", "elasticacheRestoreProvisioning"],
+        resources: [ref(group)],
+      }),
+    );
   }
   const exports: Array<[RegExp, DataStore, string]> = [
     [/redis/i, "cache", "Redis snapshot export"],
@@ -111,16 +122,18 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
   for (const [pattern, store, what] of exports) {
     for (const { r, expr } of exportJobs(rs, pair, pattern)) {
       const every = longestIntervalMinutes(expr!);
-      out.push(m({
-        id: `export-${r.name}`,
-        protects: store,
-        scope: "in-region",
-        description: `${what} to the backup bucket in ${pair.primaryRegion} (${expr}: every ${every} min)`,
-        rpoMinutes: every,
-        restoreMinutes: store === "cache" ? FIGURES.elasticacheRestoreProvisioning.value : 0,
-        figures: store === "cache" ? ["elasticacheRestoreProvisioning"] : [],
-        resources: [ref(r)],
-      }));
+      out.push(
+        m({
+          id: `export-${r.name}`,
+          protects: store,
+          scope: "in-region",
+          description: `${what} to the backup bucket in ${pair.primaryRegion} (${expr}: every ${every} min)`,
+          rpoMinutes: every,
+          restoreMinutes: store === "cache" ? FIGURES.elasticacheRestoreProvisioning.value : 0,
+          figures: store === "cache" ? ["elasticacheRestoreProvisioning"] : [],
+          resources: [ref(r)],
+        }),
+      );
     }
   }
   return out;
@@ -129,33 +142,39 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
 function imageAndMonitoringMechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
   const out: Mechanism[] = [];
   for (const cfg of of(rs, T.ecrReplication).filter((r) => r.stack === pair.primaryStack)) {
-    const regions = arr<any>(cfg.inputs.replicationConfiguration?.rules).flatMap((rule) => arr<any>(rule.destinations).map((d) => d.region));
+    const regions = arr<any>(cfg.inputs.replicationConfiguration?.rules).flatMap((rule) =>
+      arr<any>(rule.destinations).map((d) => d.region),
+    );
     if (!regions.includes(pair.drRegion)) continue;
-    out.push(m({
-      id: "ecr-replication",
-      protects: "images",
-      scope: "cross-region",
-      description: `ECR private-registry replication to ${pair.drRegion}`,
-      rpoMinutes: FIGURES.ecrReplicationLag.value,
-      restoreMinutes: 0,
-      figures: ["ecrReplicationLag"],
-      resources: [ref(cfg)],
-    }));
+    out.push(
+      m({
+        id: "ecr-replication",
+        protects: "images",
+        scope: "cross-region",
+        description: `ECR private-registry replication to ${pair.drRegion}`,
+        rpoMinutes: FIGURES.ecrReplicationLag.value,
+        restoreMinutes: 0,
+        figures: ["ecrReplicationLag"],
+        resources: [ref(cfg)],
+      }),
+    );
   }
   for (const stack of [pair.primaryStack, pair.drStack]) {
     const alarms = of(rs, T.alarm).filter((r) => r.stack === stack);
     if (alarms.length === 0) continue;
     const region = stack === pair.primaryStack ? pair.primaryRegion : pair.drRegion;
-    out.push(m({
-      id: `monitoring-${stack}`,
-      protects: "monitoring",
-      scope: stack === pair.primaryStack ? "in-region" : "cross-region",
-      description: `${alarms.length} alarm${alarms.length === 1 ? "" : "s"} declared in ${region} (configuration as code; log history is not copied)`,
-      rpoMinutes: 0,
-      restoreMinutes: 0,
-      figures: [],
-      resources: [ref(alarms[0])],
-    }));
+    out.push(
+      m({
+        id: `monitoring-${stack}`,
+        protects: "monitoring",
+        scope: stack === pair.primaryStack ? "in-region" : "cross-region",
+        description: `${alarms.length} alarm${alarms.length === 1 ? "" : "s"} declared in ${region} (configuration as code; log history is not copied)`,
+        rpoMinutes: 0,
+        restoreMinutes: 0,
+        figures: [],
+        resources: [ref(alarms[0])],
+      }),
+    );
   }
   return out;
 }

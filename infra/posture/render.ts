@@ -5,8 +5,10 @@
 import { FIGURES, FIGURE_IDS } from "./figures.ts";
 import { formatMinutes, type PostureReport, type ScenarioResult, type SystemPosture } from "./model.ts";
 
-const cell = (r: ScenarioResult) => `${r.verdict === "met" ? "met" : "MISSED"} (RPO ${formatMinutes(r.rpoMinutes)}, RTO ${formatMinutes(r.rtoMinutes)})`;
-const objective = (s: SystemPosture) => `${formatMinutes(s.objective.rtoMinutes)} / ${formatMinutes(s.objective.rpoMinutes)}`;
+const cell = (r: ScenarioResult) =>
+  `${r.verdict === "met" ? "met" : "MISSED"} (RPO ${formatMinutes(r.rpoMinutes)}, RTO ${formatMinutes(r.rtoMinutes)})`;
+const objective = (s: SystemPosture) =>
+  `${formatMinutes(s.objective.rtoMinutes)} / ${formatMinutes(s.objective.rpoMinutes)}`;
 
 function reasons(report: PostureReport): string[] {
   return report.systems.flatMap((s) => [
@@ -30,7 +32,11 @@ export function renderTable(report: PostureReport): string {
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const idWidth = Math.max(0, ...report.mechanisms.map((m) => m.id.length));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   const out = [
     `Posture of stack ${report.stack}: primary ${report.region}, DR ${report.peerRegion}`,
     "",
@@ -39,7 +45,10 @@ export function renderTable(report: PostureReport): string {
     ...rows.slice(1).map(line),
     "",
     "Mechanisms (declared resources):",
-    ...report.mechanisms.map((m) => `  ${m.id.padEnd(idWidth)}  ${m.protects.padEnd(15)} ${m.scope.padEnd(12)} RPO ${formatMinutes(m.rpoMinutes).padEnd(9)} restore ${formatMinutes(m.restoreMinutes).padEnd(9)} ${m.description}`),
+    ...report.mechanisms.map(
+      (m) =>
+        `  ${m.id.padEnd(idWidth)}  ${m.protects.padEnd(15)} ${m.scope.padEnd(12)} RPO ${formatMinutes(m.rpoMinutes).padEnd(9)} restore ${formatMinutes(m.restoreMinutes).padEnd(9)} ${m.description}`,
+    ),
     `Failover: ${report.failover.description}`,
     "",
     "How each system is modelled (and what is not covered):",
@@ -75,7 +84,10 @@ export function renderMarkdown(report: PostureReport): string {
     "",
     "| mechanism | protects | scope | worst-case RPO | restore | from |",
     "|---|---|---|---|---|---|",
-    ...report.mechanisms.map((m) => `| ${m.id} | ${m.protects} | ${m.scope} | ${formatMinutes(m.rpoMinutes)} | ${formatMinutes(m.restoreMinutes)} | ${esc(m.description)} |`),
+    ...report.mechanisms.map(
+      (m) =>
+        `| ${m.id} | ${m.protects} | ${m.scope} | ${formatMinutes(m.rpoMinutes)} | ${formatMinutes(m.restoreMinutes)} | ${esc(m.description)} |`,
+    ),
     "",
     `Failover: ${esc(report.failover.description)}`,
     "",
@@ -85,7 +97,9 @@ export function renderMarkdown(report: PostureReport): string {
     "",
     "| figure | value | kind | source |",
     "|---|---|---|---|",
-    ...FIGURE_IDS.map((id) => `| ${id} | ${FIGURES[id].value} ${FIGURES[id].unit} | ${FIGURES[id].kind} | ${esc(FIGURES[id].source)} |`),
+    ...FIGURE_IDS.map(
+      (id) => `| ${id} | ${FIGURES[id].value} ${FIGURES[id].unit} | ${FIGURES[id].kind} | ${esc(FIGURES[id].source)} |`,
+    ),
     "",
     "</details>",
   );

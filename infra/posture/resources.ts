@@ -41,6 +41,6 @@ export const T = {
 
 export const ref = (r: DeclaredResource) => `${r.stack}: ${r.type} ${r.name}`;
 export const of = (rs: DeclaredResource[], type: string) => rs.filter((r) => r.type === type);
-export const arr = <V>(v: V | V[] | undefined): V[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]);
+export const arr = <V>(v: V | V[] | undefined): V[] =>
+  v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
 export const m = (x: Omit<Mechanism, "figures"> & { figures: FigureId[] }): Mechanism => x;
-

@@ -29,7 +29,12 @@ export async function postureOf(stack: string, options: PostureOptions = {}): Pr
   const config = options.config ?? loadConfigFromFiles(stack, undefined, { checkObjectives: false });
   const peer = options.peerConfig ?? loadConfigFromFiles(config.peerStack, undefined, { checkObjectives: false });
   const [primary, dr] = config.role === "primary" ? [config, peer] : [peer, config];
-  const pair: PairContext = { primaryStack: primary.stack, primaryRegion: primary.region, drStack: dr.stack, drRegion: dr.region };
+  const pair: PairContext = {
+    primaryStack: primary.stack,
+    primaryRegion: primary.region,
+    drStack: dr.stack,
+    drRegion: dr.region,
+  };
   // dr first: prod reads dr's outputs through its StackReference.
   const drEvaluation = await evaluateStack(dr.stack, { config: dr });
   const primaryEvaluation = await evaluateStack(primary.stack, { config: primary, peerOutputs: drEvaluation.outputs });

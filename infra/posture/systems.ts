@@ -31,8 +31,16 @@ export const SYSTEM_MODEL: Record<SystemId, SystemModel> = {
     serving: true,
     note: "Users and credentials are in the primary database. Sessions in Redis are the cache's concern (standard tier): losing them signs users out, it loses no data.",
   },
-  "core-api": { data: ["database"], serving: true, note: "Stateless backend and frontend services over the primary database." },
-  "media-storage": { data: ["media"], serving: true, note: "The media bucket (`media/` prefix), served by the application." },
+  "core-api": {
+    data: ["database"],
+    serving: true,
+    note: "Stateless backend and frontend services over the primary database.",
+  },
+  "media-storage": {
+    data: ["media"],
+    serving: true,
+    note: "The media bucket (`media/` prefix), served by the application.",
+  },
   analytics: {
     data: ["database"],
     serving: true,
@@ -48,8 +56,16 @@ export const SYSTEM_MODEL: Record<SystemId, SystemModel> = {
     serving: true,
     note: "No search cluster is declared: search is served from the primary database. A separate index would need its own mechanism and its rebuild time here.",
   },
-  cache: { data: ["cache"], serving: false, note: "ElastiCache Redis: AWS Backup does not support ElastiCache, so its own snapshots and their export protect it." },
-  "code-and-images": { data: ["images"], serving: false, note: "Container images in ECR; the source code itself lives in Git, outside these stacks." },
+  cache: {
+    data: ["cache"],
+    serving: false,
+    note: "ElastiCache Redis: AWS Backup does not support ElastiCache, so its own snapshots and their export protect it.",
+  },
+  "code-and-images": {
+    data: ["images"],
+    serving: false,
+    note: "Container images in ECR; the source code itself lives in Git, outside these stacks.",
+  },
   "logging-monitoring": {
     data: ["monitoring"],
     serving: false,

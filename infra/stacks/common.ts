@@ -19,7 +19,10 @@ export type Lifted<T> = T extends (infer U)[]
 export type StackOutputsInput = { [K in keyof StackOutputs]: Lifted<StackOutputs[K]> };
 
 /** Error-rate alarm names the failover runbook ensures in each role's region. */
-export const ERROR_RATE_ALARM = { dr: "EventChain-DR-HighErrorRate", primary: "EventChain-Primary-HighErrorRate" } as const;
+export const ERROR_RATE_ALARM = {
+  dr: "EventChain-DR-HighErrorRate",
+  primary: "EventChain-Primary-HighErrorRate",
+} as const;
 
 export interface Context {
   c: StackConfig;
@@ -30,20 +33,32 @@ export interface Context {
 
 export function common(ctx: Context) {
   const { c } = ctx;
-  const alerts = new Alerts("alerts", { emails: c.alerts.emails, httpsEndpoints: c.alerts.httpsEndpoints, accountId: ctx.accountId }, ctx.opts);
-  const vault = new Vault("vault", {
-    vaultName: `eventchain-${c.region}`,
-    lockMode: c.backup.vaultLock.mode,
-    minRetentionDays: c.backup.vaultLock.minRetentionDays,
-    maxRetentionDays: c.backup.vaultLock.maxRetentionDays,
-    changeableForDays: c.backup.vaultLock.changeableForDays,
-  }, ctx.opts);
-  const bucket = new BackupBucket("backups", {
-    retentionDays: c.backup.bucketRetentionDays,
-    objectLockDays: c.backup.objectLockDays,
-    region: c.region,
-    accountId: ctx.accountId,
-  }, ctx.opts);
+  const alerts = new Alerts(
+    "alerts",
+    { emails: c.alerts.emails, httpsEndpoints: c.alerts.httpsEndpoints, accountId: ctx.accountId },
+    ctx.opts,
+  );
+  const vault = new Vault(
+    "vault",
+    {
+      vaultName: `eventchain-${c.region}`,
+      lockMode: c.backup.vaultLock.mode,
+      minRetentionDays: c.backup.vaultLock.minRetentionDays,
+      maxRetentionDays: c.backup.vaultLock.maxRetentionDays,
+      changeableForDays: c.backup.vaultLock.changeableForDays,
+    },
+    ctx.opts,
+  );
+  const bucket = new BackupBucket(
+    "backups",
+    {
+      retentionDays: c.backup.bucketRetentionDays,
+      objectLockDays: c.backup.objectLockDays,
+      region: c.region,
+      accountId: ctx.accountId,
+    },
+    ctx.opts,
+  );
   const base = {
     contractVersion: OUTPUTS_CONTRACT_VERSION,
     stack: c.stack,
@@ -81,4 +96,3 @@ export function common(ctx: Context) {
   const ecrRepositories = [...c.codeAndImages.repositories, c.logicalBackups.repository];
   return { alerts, vault, bucket, base, backup, cache, database, ecrRepositories };
 }
-

@@ -10,35 +10,44 @@ export function buildDr(ctx: Context): StackOutputsInput {
   const { c } = ctx;
   const { alerts, base, backup, cache, database, ecrRepositories } = common(ctx);
   const media = new MediaReplica("media-replica", {}, ctx.opts);
-  const pilot = new PilotLight("pilot-light", {
-    clusterName: c.services.clusterName,
-    services: [
-      { ...c.services.backend, paths: ["/api/*", "/health"] },
-      { ...c.services.frontend },
-    ],
-    vpcId: c.network.vpcId,
-    privateSubnetIds: c.network.privateSubnetIds,
-    publicSubnetIds: c.network.publicSubnetIds,
-    certificateArn: c.services.certificateArn ?? "",
-    region: c.region,
-    accountId: ctx.accountId,
-    errorRateThresholdPercent: c.services.errorRateThresholdPercent,
-    alarmTopicArn: alerts.topicArn,
-    errorRateAlarmName: ERROR_RATE_ALARM.dr,
-  }, ctx.opts);
-  const landing = new RestoreLanding("database", {
-    restoreIdentifier: c.database.restoreIdentifier,
-    dbName: c.database.dbName,
-    engineVersion: c.database.engineVersion,
-    port: c.database.port,
-    vpcId: c.network.vpcId,
-    subnetIds: c.network.privateSubnetIds,
-    clientSecurityGroupId: pilot.serviceSecurityGroup.id,
-  }, ctx.opts);
-  const dns = new DnsFailover("dns", {
-    ...c.dns,
-    secondaryTarget: pilot.loadBalancer.dnsName,
-  }, ctx.opts);
+  const pilot = new PilotLight(
+    "pilot-light",
+    {
+      clusterName: c.services.clusterName,
+      services: [{ ...c.services.backend, paths: ["/api/*", "/health"] }, { ...c.services.frontend }],
+      vpcId: c.network.vpcId,
+      privateSubnetIds: c.network.privateSubnetIds,
+      publicSubnetIds: c.network.publicSubnetIds,
+      certificateArn: c.services.certificateArn ?? "",
+      region: c.region,
+      accountId: ctx.accountId,
+      errorRateThresholdPercent: c.services.errorRateThresholdPercent,
+      alarmTopicArn: alerts.topicArn,
+      errorRateAlarmName: ERROR_RATE_ALARM.dr,
+    },
+    ctx.opts,
+  );
+  const landing = new RestoreLanding(
+    "database",
+    {
+      restoreIdentifier: c.database.restoreIdentifier,
+      dbName: c.database.dbName,
+      engineVersion: c.database.engineVersion,
+      port: c.database.port,
+      vpcId: c.network.vpcId,
+      subnetIds: c.network.privateSubnetIds,
+      clientSecurityGroupId: pilot.serviceSecurityGroup.id,
+    },
+    ctx.opts,
+  );
+  const dns = new DnsFailover(
+    "dns",
+    {
+      ...c.dns,
+      secondaryTarget: pilot.loadBalancer.dnsName,
+    },
+    ctx.opts,
+  );
   return {
     ...base,
     database: {
@@ -56,7 +65,13 @@ export function buildDr(ctx: Context): StackOutputsInput {
       replicatedBackupsArn: null,
     },
     backup: backup(null),
-    media: { bucketName: media.storage.bucketName, replicaBucketName: null, replicationPrefix: "media/", rtcMinutes: null, kmsKeyArn: media.kmsKey.arn },
+    media: {
+      bucketName: media.storage.bucketName,
+      replicaBucketName: null,
+      replicationPrefix: "media/",
+      rtcMinutes: null,
+      kmsKeyArn: media.kmsKey.arn,
+    },
     cache: cache(null),
     dns: {
       hostedZoneId: c.dns.hostedZoneId,
@@ -72,7 +87,11 @@ export function buildDr(ctx: Context): StackOutputsInput {
     services: {
       clusterName: pilot.cluster.name,
       loadBalancerDnsName: pilot.loadBalancer.dnsName,
-      services: pilot.services.map((s) => ({ name: s.name, recoveryCount: s.recoveryCount, targetGroupArn: s.targetGroup.arn })),
+      services: pilot.services.map((s) => ({
+        name: s.name,
+        recoveryCount: s.recoveryCount,
+        targetGroupArn: s.targetGroup.arn,
+      })),
       errorRateAlarmName: pilot.errorRateAlarm.name,
     },
     alerts: { topicArn: alerts.topicArn },
@@ -80,4 +99,3 @@ export function buildDr(ctx: Context): StackOutputsInput {
     kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
   };
 }
-

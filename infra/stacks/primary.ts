@@ -17,7 +17,9 @@ import { BucketReplication } from "../components/replication.ts";
 
 /** The peer (dr) stack's outputs, through a StackReference. */
 function peerOutputs(c: StackConfig) {
-  const name = c.peerStack.includes("/") ? c.peerStack : `${pulumi.getOrganization()}/${pulumi.getProject()}/${c.peerStack}`;
+  const name = c.peerStack.includes("/")
+    ? c.peerStack
+    : `${pulumi.getOrganization()}/${pulumi.getProject()}/${c.peerStack}`;
   const ref = new pulumi.StackReference(name);
   return <K extends keyof StackOutputs>(key: K) => ref.requireOutput(key) as pulumi.Output<StackOutputs[K]>;
 }
@@ -28,61 +30,109 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
   const peer = peerOutputs(c);
   const peerDatabase = peer("database");
   const peerMedia = peer("media");
-  const jobsSecurityGroup = new aws.ec2.SecurityGroup("backup-jobs-sg", {
-    vpcId: c.network.vpcId,
-    description: "Logical-backup jobs: outbound only",
-    egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "database, cache, S3, AWS APIs" }],
-  }, opts);
+  const jobsSecurityGroup = new aws.ec2.SecurityGroup(
+    "backup-jobs-sg",
+    {
+      vpcId: c.network.vpcId,
+      description: "Logical-backup jobs: outbound only",
+      egress: [
+        {
+          protocol: "-1",
+          fromPort: 0,
+          toPort: 0,
+          cidrBlocks: ["0.0.0.0/0"],
+          description: "database, cache, S3, AWS APIs",
+        },
+      ],
+    },
+    opts,
+  );
   const clients = [...c.network.appSecurityGroupIds, jobsSecurityGroup.id];
-  const db = new Database("database", {
-    ...c.database,
-    replicateToPeer: c.database.replicateBackupsToPeer,
-    peerKmsKeyArn: peerDatabase.kmsKeyArn,
-    vpcId: c.network.vpcId,
-    subnetIds: c.network.privateSubnetIds,
-    clientSecurityGroupIds: clients,
-    peerProvider: ctx.peerProvider,
-  }, opts);
-  const plan = new BackupPlan("backup-plan", {
-    planName: `eventchain-${c.stack}`,
-    vaultName: vault.vault.name,
-    vaultArn: vault.vault.arn,
-    databaseSchedule: c.schedules.databaseBackup,
-    fullSchedule: c.schedules.fullBackup,
-    retentionDays: c.backup.retentionDays,
-    copyToVaultArn: c.backup.copyToPeer ? peer("backup").vaultArn : undefined,
-    resourceArns: [db.instance.arn],
-    accountId: ctx.accountId,
-    restoreTestSchedule: c.backup.restoreTesting ? c.schedules.restoreTest : undefined,
-    restoreTest: { dbSubnetGroupName: db.subnetGroup.name, instanceClass: "db.t4g.medium" },
-  }, opts);
-  const media = new MediaReplication("media", {
-    rules: c.replication.rules,
-    destinationBucketName: peerMedia.bucketName,
-    destinationKmsKeyArn: peerMedia.apply((m) => {
-      if (!m.kmsKeyArn) throw new Error(`stack ${c.peerStack} exports no media.kmsKeyArn: deploy it (pulumi up -s ${c.peerStack}) before ${c.stack}`);
-      return m.kmsKeyArn;
-    }),
-    accountId: ctx.accountId,
-    alarmTopicArn: alerts.topicArn,
-  }, opts);
+  const db = new Database(
+    "database",
+    {
+      ...c.database,
+      replicateToPeer: c.database.replicateBackupsToPeer,
+      peerKmsKeyArn: peerDatabase.kmsKeyArn,
+      vpcId: c.network.vpcId,
+      subnetIds: c.network.privateSubnetIds,
+      clientSecurityGroupIds: clients,
+      peerProvider: ctx.peerProvider,
+    },
+    opts,
+  );
+  const plan = new BackupPlan(
+    "backup-plan",
+    {
+      planName: `eventchain-${c.stack}`,
+      vaultName: vault.vault.name,
+      vaultArn: vault.vault.arn,
+      databaseSchedule: c.schedules.databaseBackup,
+      fullSchedule: c.schedules.fullBackup,
+      retentionDays: c.backup.retentionDays,
+      copyToVaultArn: c.backup.copyToPeer ? peer("backup").vaultArn : undefined,
+      resourceArns: [db.instance.arn],
+      accountId: ctx.accountId,
+      restoreTestSchedule: c.backup.restoreTesting ? c.schedules.restoreTest : undefined,
+      restoreTest: { dbSubnetGroupName: db.subnetGroup.name, instanceClass: "db.t4g.medium" },
+    },
+    opts,
+  );
+  const media = new MediaReplication(
+    "media",
+    {
+      rules: c.replication.rules,
+      destinationBucketName: peerMedia.bucketName,
+      destinationKmsKeyArn: peerMedia.apply((m) => {
+        if (!m.kmsKeyArn)
+          throw new Error(
+            `stack ${c.peerStack} exports no media.kmsKeyArn: deploy it (pulumi up -s ${c.peerStack}) before ${c.stack}`,
+          );
+        return m.kmsKeyArn;
+      }),
+      accountId: ctx.accountId,
+      alarmTopicArn: alerts.topicArn,
+    },
+    opts,
+  );
   if (c.backup.replicateToPeer) {
     const peerBackup = peer("backup");
     // Every logical backup also lands in the DR region's locked bucket. Deletions do not follow.
-    new BucketReplication("backups", {
-      sourceBucket: bucket.bucketName,
-      sourceArn: bucket.arn,
-      sourceKmsKeyArn: bucket.kmsKey.arn,
-      objectLock: true,
-      destinationBucketName: peerBackup.bucketName,
-      destinationKmsKeyArn: peerBackup.kmsKeyArn,
-      rules: [{ id: "EventChainBackupCopies", prefix: "", storageClass: "STANDARD", rtcMinutes: 15, metricsMinutes: 15, deleteMarkers: false }],
-      accountId: ctx.accountId,
-      alarmTopicArn: alerts.topicArn,
-    }, { ...opts, dependsOn: [bucket.storage.versioning] });
+    new BucketReplication(
+      "backups",
+      {
+        sourceBucket: bucket.bucketName,
+        sourceArn: bucket.arn,
+        sourceKmsKeyArn: bucket.kmsKey.arn,
+        objectLock: true,
+        destinationBucketName: peerBackup.bucketName,
+        destinationKmsKeyArn: peerBackup.kmsKeyArn,
+        rules: [
+          {
+            id: "EventChainBackupCopies",
+            prefix: "",
+            storageClass: "STANDARD",
+            rtcMinutes: 15,
+            metricsMinutes: 15,
+            deleteMarkers: false,
+          },
+        ],
+        accountId: ctx.accountId,
+        alarmTopicArn: alerts.topicArn,
+      },
+      { ...opts, dependsOn: [bucket.storage.versioning] },
+    );
   }
-  const redis = new Cache("cache", { ...c.cache, vpcId: c.network.vpcId, subnetIds: c.network.privateSubnetIds, clientSecurityGroupIds: clients }, opts);
-  new ImageReplication("images", { repositories: ecrRepositories, destinationRegion: c.peerRegion, accountId: ctx.accountId }, opts);
+  const redis = new Cache(
+    "cache",
+    { ...c.cache, vpcId: c.network.vpcId, subnetIds: c.network.privateSubnetIds, clientSecurityGroupIds: clients },
+    opts,
+  );
+  new ImageReplication(
+    "images",
+    { repositories: ecrRepositories, destinationRegion: c.peerRegion, accountId: ctx.accountId },
+    opts,
+  );
   const jobs = backupJobs(c.schedules);
   const permissions = {
     bucketArn: bucket.arn,
@@ -96,28 +146,37 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     stack: c.stack,
   };
   const k = c.kubernetes;
-  const k8sJobs = k.enabled && k.oidcProviderArn && k.oidcIssuer
-    ? new KubernetesJobs("kubernetes-jobs", {
-      ...permissions,
-      namespace: k.namespace,
-      oidcProviderArn: k.oidcProviderArn,
-      oidcIssuer: k.oidcIssuer,
-      image: pulumi.interpolate`${ctx.accountId}.dkr.ecr.${c.region}.amazonaws.com/${c.logicalBackups.repository}:${c.logicalBackups.imageTag}`,
-      alarmTopicArn: alerts.topicArn,
-    }, opts)
-    : undefined;
+  const k8sJobs =
+    k.enabled && k.oidcProviderArn && k.oidcIssuer
+      ? new KubernetesJobs(
+          "kubernetes-jobs",
+          {
+            ...permissions,
+            namespace: k.namespace,
+            oidcProviderArn: k.oidcProviderArn,
+            oidcIssuer: k.oidcIssuer,
+            image: pulumi.interpolate`${ctx.accountId}.dkr.ecr.${c.region}.amazonaws.com/${c.logicalBackups.repository}:${c.logicalBackups.imageTag}`,
+            alarmTopicArn: alerts.topicArn,
+          },
+          opts,
+        )
+      : undefined;
   if (!k8sJobs) {
-    new LogicalBackups("logical-backups", {
-      ...permissions,
-      clusterName: c.services.clusterName,
-      repository: c.logicalBackups.repository,
-      imageTag: c.logicalBackups.imageTag,
-      cpu: c.logicalBackups.cpu,
-      memoryMiB: c.logicalBackups.memoryMiB,
-      subnetIds: c.network.privateSubnetIds,
-      securityGroupId: jobsSecurityGroup.id,
-      alerts,
-    }, opts);
+    new LogicalBackups(
+      "logical-backups",
+      {
+        ...permissions,
+        clusterName: c.services.clusterName,
+        repository: c.logicalBackups.repository,
+        imageTag: c.logicalBackups.imageTag,
+        cpu: c.logicalBackups.cpu,
+        memoryMiB: c.logicalBackups.memoryMiB,
+        subnetIds: c.network.privateSubnetIds,
+        securityGroupId: jobsSecurityGroup.id,
+        alerts,
+      },
+      opts,
+    );
   }
   const rule = c.replication.rules.find((r) => r.prefix === "media/") ?? c.replication.rules[0];
   return {

@@ -14,10 +14,15 @@ export { ERROR_RATE_ALARM, type Lifted, type StackOutputsInput } from "./common.
 /** Declares the stack for `config.role`; returns its outputs. */
 export function buildStack(config: StackConfig): StackOutputsInput {
   const tags = { project: "eventchain-dr", stack: config.stack, role: config.role, "managed-by": "pulumi" };
-  const provider = new aws.Provider(`aws-${config.region}`, { region: config.region as aws.Region, defaultTags: { tags } });
-  const peerProvider = new aws.Provider(`aws-${config.peerRegion}`, { region: config.peerRegion as aws.Region, defaultTags: { tags } });
+  const provider = new aws.Provider(`aws-${config.region}`, {
+    region: config.region as aws.Region,
+    defaultTags: { tags },
+  });
+  const peerProvider = new aws.Provider(`aws-${config.peerRegion}`, {
+    region: config.peerRegion as aws.Region,
+    defaultTags: { tags },
+  });
   const accountId = aws.getCallerIdentityOutput({}, { provider }).accountId;
   const ctx: Context = { c: config, opts: { provider }, peerProvider, accountId };
   return config.role === "dr" ? buildDr(ctx) : buildPrimary(ctx);
 }
-

@@ -10,7 +10,9 @@ type Pick<O> = (ctx: RunContext<O>) => StackOutputs;
 export function alarmStep<O>(p: { id: string; title: string; dependsOn?: string[]; stack: Pick<O> }): Step<O> {
   const exists = async (ctx: RunContext<O>) => {
     const s = p.stack(ctx);
-    const res = await ctx.aws(CloudWatchClient, s.region).send(new DescribeAlarmsCommand({ AlarmNames: [s.services.errorRateAlarmName] }));
+    const res = await ctx
+      .aws(CloudWatchClient, s.region)
+      .send(new DescribeAlarmsCommand({ AlarmNames: [s.services.errorRateAlarmName] }));
     return (res.MetricAlarms ?? []).length > 0;
   };
   return {
@@ -19,14 +21,28 @@ export function alarmStep<O>(p: { id: string; title: string; dependsOn?: string[
     ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
     describe: (ctx) => {
       const s = p.stack(ctx);
-      return [{ kind: "aws", action: `cloudwatch:PutMetricAlarm (${s.region})`, detail: { AlarmName: s.services.errorRateAlarmName, MetricName: "HTTPCode_Target_5XX_Count", LoadBalancer: s.services.loadBalancerDnsName, AlarmActions: [s.alerts.topicArn] } }];
+      return [
+        {
+          kind: "aws",
+          action: `cloudwatch:PutMetricAlarm (${s.region})`,
+          detail: {
+            AlarmName: s.services.errorRateAlarmName,
+            MetricName: "HTTPCode_Target_5XX_Count",
+            LoadBalancer: s.services.loadBalancerDnsName,
+            AlarmActions: [s.alerts.topicArn],
+          },
+        },
+      ];
     },
     isDone: async (ctx) => ((await exists(ctx)) ? { alarm: p.stack(ctx).services.errorRateAlarmName } : false),
     async run(ctx) {
       const s = p.stack(ctx);
       const lbs = await ctx.aws(ElasticLoadBalancingV2Client, s.region).send(new DescribeLoadBalancersCommand({}));
-      const lb = lbs.LoadBalancers?.find((l) => l.DNSName?.toLowerCase() === s.services.loadBalancerDnsName.toLowerCase());
-      if (!lb?.LoadBalancerArn) throw new Error(`load balancer ${s.services.loadBalancerDnsName} not found in ${s.region}`);
+      const lb = lbs.LoadBalancers?.find(
+        (l) => l.DNSName?.toLowerCase() === s.services.loadBalancerDnsName.toLowerCase(),
+      );
+      if (!lb?.LoadBalancerArn)
+        throw new Error(`load balancer ${s.services.loadBalancerDnsName} not found in ${s.region}`);
       const dimension = lb.LoadBalancerArn.split(":loadbalancer/")[1]!;
       await ctx.aws(CloudWatchClient, s.region).send(
         new PutMetricAlarmCommand({
@@ -47,8 +63,8 @@ export function alarmStep<O>(p: { id: string; title: string; dependsOn?: string[
       return { alarm: s.services.errorRateAlarmName, loadBalancer: dimension };
     },
     async verify(ctx) {
-      if (!(await exists(ctx))) throw new Error(`alarm ${p.stack(ctx).services.errorRateAlarmName} not found after PutMetricAlarm`);
+      if (!(await exists(ctx)))
+        throw new Error(`alarm ${p.stack(ctx).services.errorRateAlarmName} not found after PutMetricAlarm`);
     },
   };
 }
-

@@ -5,18 +5,31 @@
 import { RDSClient, RestoreDBInstanceToPointInTimeCommand } from "@aws-sdk/client-rds";
 import type { PlannedAction, RunContext, Step } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
-import { checkInstance, describeInstance, latestRestorePoint, restoredIdentifier, settingsFromOutputs, tags, waitInstanceAvailable, type RestorePoint } from "./rds.ts";
+import {
+  checkInstance,
+  describeInstance,
+  latestRestorePoint,
+  restoredIdentifier,
+  settingsFromOutputs,
+  tags,
+  waitInstanceAvailable,
+  type RestorePoint,
+} from "./rds.ts";
 
 export interface DatabaseRecoveryOptions extends WaitOptions {
   /** Repoint to this already-recovered instance instead of restoring (e.g. after point-in-time-restore). */
   useInstance: string | undefined;
 }
 export type Ctx = RunContext<DatabaseRecoveryOptions>;
-export type Point = (RestorePoint | { method: "existing-instance"; restoreTime: string | null; recoveryPointAt?: string; recoveryPointSource?: string }) & { targetId: string };
+export type Point = (
+  | RestorePoint
+  | { method: "existing-instance"; restoreTime: string | null; recoveryPointAt?: string; recoveryPointSource?: string }
+) & { targetId: string };
 
 export const rdsOf = (ctx: Ctx) => ctx.aws(RDSClient, ctx.outputs.region);
 export const db = (ctx: Ctx) => ctx.outputs.database;
-export const target = (ctx: Ctx) => ctx.peek<Point>("pick-restore-point")?.targetId ?? ctx.options.useInstance ?? "<source>-rec-<restore time>";
+export const target = (ctx: Ctx) =>
+  ctx.peek<Point>("pick-restore-point")?.targetId ?? ctx.options.useInstance ?? "<source>-rec-<restore time>";
 
 /** pick-restore-point → restore → wait-restored. */
 export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
@@ -25,12 +38,25 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
     title: "Pick the latest restorable point",
     readOnly: true,
     milestone: "backup_identified",
-    describe: (ctx) => [{ kind: "aws", action: `rds:DescribeDBInstances / DescribeDBInstanceAutomatedBackups (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: db(ctx).instanceIdentifier, DbiResourceId: db(ctx).resourceId } }],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `rds:DescribeDBInstances / DescribeDBInstanceAutomatedBackups (${ctx.outputs.region})`,
+        detail: { DBInstanceIdentifier: db(ctx).instanceIdentifier, DbiResourceId: db(ctx).resourceId },
+      },
+    ],
     async run(ctx): Promise<Point> {
       if (ctx.options.useInstance) {
         const u = (await describeInstance(rdsOf(ctx), ctx.options.useInstance))!;
         const tagged = u.TagList?.find((t) => t.Key === "eventchain:restore-time")?.Value;
-        return { method: "existing-instance", targetId: ctx.options.useInstance, restoreTime: tagged ?? null, ...(tagged ? { recoveryPointAt: tagged, recoveryPointSource: `restore time of ${ctx.options.useInstance}` } : {}) };
+        return {
+          method: "existing-instance",
+          targetId: ctx.options.useInstance,
+          restoreTime: tagged ?? null,
+          ...(tagged
+            ? { recoveryPointAt: tagged, recoveryPointSource: `restore time of ${ctx.options.useInstance}` }
+            : {}),
+        };
       }
       const point = await latestRestorePoint(rdsOf(ctx), db(ctx).instanceIdentifier, db(ctx).resourceId);
       return { ...point, targetId: restoredIdentifier(db(ctx).instanceIdentifier, "rec", new Date(point.restoreTime)) };
@@ -43,13 +69,33 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
     describe: (ctx): PlannedAction[] => {
       if (ctx.options.useInstance) return [{ kind: "note", action: `no restore: use ${ctx.options.useInstance}` }];
       const p = ctx.peek<Point>("pick-restore-point");
-      return [{ kind: "aws", action: `rds:RestoreDBInstanceToPointInTime (${ctx.outputs.region})`, detail: { source: p?.method === "retained-backups" ? { SourceDbiResourceId: p.sourceDbiResourceId } : { SourceDBInstanceIdentifier: db(ctx).instanceIdentifier }, TargetDBInstanceIdentifier: target(ctx), RestoreTime: p?.restoreTime ?? "<latest restorable time>", ...settingsFromOutputs(db(ctx)) } }];
+      return [
+        {
+          kind: "aws",
+          action: `rds:RestoreDBInstanceToPointInTime (${ctx.outputs.region})`,
+          detail: {
+            source:
+              p?.method === "retained-backups"
+                ? { SourceDbiResourceId: p.sourceDbiResourceId }
+                : { SourceDBInstanceIdentifier: db(ctx).instanceIdentifier },
+            TargetDBInstanceIdentifier: target(ctx),
+            RestoreTime: p?.restoreTime ?? "<latest restorable time>",
+            ...settingsFromOutputs(db(ctx)),
+          },
+        },
+      ];
     },
-    isDone: async (ctx) => ((await describeInstance(rdsOf(ctx), ctx.result<Point>("pick-restore-point").targetId)) ? { instanceIdentifier: ctx.result<Point>("pick-restore-point").targetId } : false),
+    isDone: async (ctx) =>
+      (await describeInstance(rdsOf(ctx), ctx.result<Point>("pick-restore-point").targetId))
+        ? { instanceIdentifier: ctx.result<Point>("pick-restore-point").targetId }
+        : false,
     async run(ctx) {
       const p = ctx.result<Point>("pick-restore-point");
       if (p.method === "existing-instance") return { instanceIdentifier: p.targetId };
-      const source = p.method === "retained-backups" ? { SourceDbiResourceId: p.sourceDbiResourceId } : { SourceDBInstanceIdentifier: p.sourceInstanceId };
+      const source =
+        p.method === "retained-backups"
+          ? { SourceDbiResourceId: p.sourceDbiResourceId }
+          : { SourceDBInstanceIdentifier: p.sourceInstanceId };
       const res = await rdsOf(ctx).send(
         new RestoreDBInstanceToPointInTimeCommand({
           ...source,
@@ -59,7 +105,10 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
           PubliclyAccessible: false,
           DeletionProtection: true,
           CopyTagsToSnapshot: true,
-          Tags: tags("database-recovery", ctx.runId, { "eventchain:restore-time": p.restoreTime, "eventchain:source": db(ctx).instanceIdentifier }),
+          Tags: tags("database-recovery", ctx.runId, {
+            "eventchain:restore-time": p.restoreTime,
+            "eventchain:source": db(ctx).instanceIdentifier,
+          }),
         }),
       );
       return { instanceIdentifier: p.targetId, status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
@@ -69,10 +118,18 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
     id: "wait-restored",
     title: "Wait until the new instance is available",
     milestone: "restore_completed",
-    describe: (ctx) => [{ kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: target(ctx), maxWaitMinutes: ctx.options.maxWaitMinutes } }],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `rds:waitUntilDBInstanceAvailable (${ctx.outputs.region})`,
+        detail: { DBInstanceIdentifier: target(ctx), maxWaitMinutes: ctx.options.maxWaitMinutes },
+      },
+    ],
     async run(ctx) {
       const id = ctx.result<Point>("pick-restore-point").targetId;
-      await ctx.wait(`${id} to become available`, () => waitInstanceAvailable(rdsOf(ctx), id, ctx.options.maxWaitMinutes, ctx.signal));
+      await ctx.wait(`${id} to become available`, () =>
+        waitInstanceAvailable(rdsOf(ctx), id, ctx.options.maxWaitMinutes, ctx.signal),
+      );
       const i = (await describeInstance(rdsOf(ctx), id))!;
       return { instanceIdentifier: id, address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? db(ctx).port };
     },

@@ -5,7 +5,12 @@ import { applyRecord, describeUpsert, getFailoverRecord, pointsAt, recordValue, 
 import type { WaitOptions } from "../lib/options.ts";
 
 /** UPSERTs the PRIMARY failover record to `target` (with or without its health check) and verifies it. */
-export function moveDnsStep<O extends WaitOptions>(p: { id: string; title: string; dependsOn?: string[]; target: (ctx: RunContext<O>) => { value: string; healthCheckId: string | undefined } }): Step<O> {
+export function moveDnsStep<O extends WaitOptions>(p: {
+  id: string;
+  title: string;
+  dependsOn?: string[];
+  target: (ctx: RunContext<O>) => { value: string; healthCheckId: string | undefined };
+}): Step<O> {
   const dnsOf = (ctx: RunContext<O>) => ctx.outputs.dns;
   const record = (ctx: RunContext<O>) => {
     const t = p.target(ctx);
@@ -18,21 +23,41 @@ export function moveDnsStep<O extends WaitOptions>(p: { id: string; title: strin
     movesTraffic: true,
     milestone: "traffic_moved",
     ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
-    describe: (ctx) => [describeUpsert(dnsOf(ctx), record(ctx)), { kind: "aws", action: "route53:waitUntilResourceRecordSetsChanged", detail: { maxWaitMinutes: ctx.options.maxWaitMinutes } }],
+    describe: (ctx) => [
+      describeUpsert(dnsOf(ctx), record(ctx)),
+      {
+        kind: "aws",
+        action: "route53:waitUntilResourceRecordSetsChanged",
+        detail: { maxWaitMinutes: ctx.options.maxWaitMinutes },
+      },
+    ],
     async isDone(ctx) {
       const current = await getFailoverRecord(r53(ctx), dnsOf(ctx), dnsOf(ctx).primarySetIdentifier);
       const t = p.target(ctx);
-      return pointsAt(current, t.value) && (current?.HealthCheckId ?? undefined) === t.healthCheckId ? { record: dnsOf(ctx).recordName, value: recordValue(current) } : false;
+      return pointsAt(current, t.value) && (current?.HealthCheckId ?? undefined) === t.healthCheckId
+        ? { record: dnsOf(ctx).recordName, value: recordValue(current) }
+        : false;
     },
     async run(ctx) {
       const before = recordValue(await getFailoverRecord(r53(ctx), dnsOf(ctx), dnsOf(ctx).primarySetIdentifier));
-      await ctx.wait("Route 53 change to be INSYNC", () => applyRecord(r53(ctx), dnsOf(ctx), record(ctx), `${ctx.runbook} run ${ctx.runId}`, ctx.options.maxWaitMinutes, ctx.signal));
+      await ctx.wait("Route 53 change to be INSYNC", () =>
+        applyRecord(
+          r53(ctx),
+          dnsOf(ctx),
+          record(ctx),
+          `${ctx.runbook} run ${ctx.runId}`,
+          ctx.options.maxWaitMinutes,
+          ctx.signal,
+        ),
+      );
       return { record: dnsOf(ctx).recordName, previous: before ?? null, value: p.target(ctx).value };
     },
     async verify(ctx) {
       const current = await getFailoverRecord(r53(ctx), dnsOf(ctx), dnsOf(ctx).primarySetIdentifier);
-      if (!pointsAt(current, p.target(ctx).value)) throw new Error(`${dnsOf(ctx).recordName} (${dnsOf(ctx).primarySetIdentifier}) answers ${recordValue(current) ?? "nothing"}, expected ${p.target(ctx).value}`);
+      if (!pointsAt(current, p.target(ctx).value))
+        throw new Error(
+          `${dnsOf(ctx).recordName} (${dnsOf(ctx).primarySetIdentifier}) answers ${recordValue(current) ?? "nothing"}, expected ${p.target(ctx).value}`,
+        );
     },
   };
 }
-

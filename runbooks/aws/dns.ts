@@ -16,9 +16,24 @@ type Dns = StackOutputs["dns"];
 const fqdn = (name: string) => (name.endsWith(".") ? name : `${name}.`).toLowerCase();
 const bare = (name: string) => name.replace(/\.$/, "").toLowerCase();
 
-export async function getFailoverRecord(r53: Route53Client, dns: Dns, setIdentifier: string): Promise<ResourceRecordSet | undefined> {
-  const res = await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: dns.hostedZoneId, StartRecordName: dns.recordName, StartRecordType: dns.recordType, StartRecordIdentifier: setIdentifier, MaxItems: 10 }));
-  return res.ResourceRecordSets?.find((r) => fqdn(r.Name ?? "") === fqdn(dns.recordName) && r.Type === dns.recordType && r.SetIdentifier === setIdentifier);
+export async function getFailoverRecord(
+  r53: Route53Client,
+  dns: Dns,
+  setIdentifier: string,
+): Promise<ResourceRecordSet | undefined> {
+  const res = await r53.send(
+    new ListResourceRecordSetsCommand({
+      HostedZoneId: dns.hostedZoneId,
+      StartRecordName: dns.recordName,
+      StartRecordType: dns.recordType,
+      StartRecordIdentifier: setIdentifier,
+      MaxItems: 10,
+    }),
+  );
+  return res.ResourceRecordSets?.find(
+    (r) =>
+      fqdn(r.Name ?? "") === fqdn(dns.recordName) && r.Type === dns.recordType && r.SetIdentifier === setIdentifier,
+  );
 }
 
 /** The value the record answers with (CNAME target). */
@@ -31,7 +46,13 @@ export function pointsAt(r: ResourceRecordSet | undefined, target: string): bool
   return recordValue(r) === bare(target);
 }
 
-export function upsertRecord(dns: Dns, setIdentifier: string, failover: "PRIMARY" | "SECONDARY", target: string, healthCheckId: string | undefined): ResourceRecordSet {
+export function upsertRecord(
+  dns: Dns,
+  setIdentifier: string,
+  failover: "PRIMARY" | "SECONDARY",
+  target: string,
+  healthCheckId: string | undefined,
+): ResourceRecordSet {
   return {
     Name: dns.recordName,
     Type: dns.recordType,
@@ -44,14 +65,40 @@ export function upsertRecord(dns: Dns, setIdentifier: string, failover: "PRIMARY
 }
 
 export function describeUpsert(dns: Dns, record: ResourceRecordSet): PlannedAction {
-  return { kind: "aws", action: "route53:ChangeResourceRecordSets (UPSERT)", detail: { HostedZoneId: dns.hostedZoneId, Name: record.Name, SetIdentifier: record.SetIdentifier, Failover: record.Failover, Value: record.ResourceRecords?.[0]?.Value, HealthCheckId: record.HealthCheckId ?? null } };
+  return {
+    kind: "aws",
+    action: "route53:ChangeResourceRecordSets (UPSERT)",
+    detail: {
+      HostedZoneId: dns.hostedZoneId,
+      Name: record.Name,
+      SetIdentifier: record.SetIdentifier,
+      Failover: record.Failover,
+      Value: record.ResourceRecords?.[0]?.Value,
+      HealthCheckId: record.HealthCheckId ?? null,
+    },
+  };
 }
 
 /** UPSERTs the record and waits (SDK waiter, bounded) until Route 53 reports INSYNC. */
-export async function applyRecord(r53: Route53Client, dns: Dns, record: ResourceRecordSet, comment: string, maxWaitMinutes: number, signal?: AbortSignal): Promise<string> {
-  const res = await r53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: dns.hostedZoneId, ChangeBatch: { Comment: comment, Changes: [{ Action: "UPSERT", ResourceRecordSet: record }] } }));
+export async function applyRecord(
+  r53: Route53Client,
+  dns: Dns,
+  record: ResourceRecordSet,
+  comment: string,
+  maxWaitMinutes: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  const res = await r53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: dns.hostedZoneId,
+      ChangeBatch: { Comment: comment, Changes: [{ Action: "UPSERT", ResourceRecordSet: record }] },
+    }),
+  );
   const changeId = res.ChangeInfo!.Id!;
-  await waitUntilResourceRecordSetsChanged({ client: r53, ...waiterTiming(maxWaitMinutes, 5, 30, signal) }, { Id: changeId });
+  await waitUntilResourceRecordSetsChanged(
+    { client: r53, ...waiterTiming(maxWaitMinutes, 5, 30, signal) },
+    { Id: changeId },
+  );
   return changeId;
 }
 
@@ -68,5 +115,10 @@ export async function healthCheckState(r53: Route53Client, healthCheckId: string
   const obs = res.HealthCheckObservations ?? [];
   const failing = obs.filter((o) => !/^Success/i.test(o.StatusReport?.Status ?? "")).length;
   const healthy = obs.length > 0 && failing * 2 < obs.length;
-  return { healthy, checkers: obs.length, failing, detail: `${obs.length - failing}/${obs.length} checkers report success` };
+  return {
+    healthy,
+    checkers: obs.length,
+    failing,
+    detail: `${obs.length - failing}/${obs.length} checkers report success`,
+  };
 }

@@ -16,14 +16,35 @@ import type { Logger } from "../lib/types.ts";
 import { tags, type RestoreSettings } from "./rds.ts";
 
 export type RecoverySource =
-  | { method: "replicated-backups"; automatedBackupsArn: string; restoreTime: string; earliest: string | null; recoveryPointAt: string; recoveryPointSource: string }
-  | { method: "copied-snapshot"; snapshotId: string; snapshotArn: string | null; recoveryPointAt: string; recoveryPointSource: string };
+  | {
+      method: "replicated-backups";
+      automatedBackupsArn: string;
+      restoreTime: string;
+      earliest: string | null;
+      recoveryPointAt: string;
+      recoveryPointSource: string;
+    }
+  | {
+      method: "copied-snapshot";
+      snapshotId: string;
+      snapshotArn: string | null;
+      recoveryPointAt: string;
+      recoveryPointSource: string;
+    };
 
 /** Picks the best source in the DR region; throws when there is none. */
-export async function findRecoverySource(rds: RDSClient, region: string, sourceInstanceId: string, replicatedBackupsArn: string | null, log: Logger): Promise<RecoverySource> {
+export async function findRecoverySource(
+  rds: RDSClient,
+  region: string,
+  sourceInstanceId: string,
+  replicatedBackupsArn: string | null,
+  log: Logger,
+): Promise<RecoverySource> {
   if (replicatedBackupsArn) {
     try {
-      const res = await rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceAutomatedBackupsArn: replicatedBackupsArn }));
+      const res = await rds.send(
+        new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceAutomatedBackupsArn: replicatedBackupsArn }),
+      );
       const b = (res.DBInstanceAutomatedBackups ?? []).find((x) => x.RestoreWindow?.LatestTime);
       if (b?.RestoreWindow?.LatestTime) {
         const latest = b.RestoreWindow.LatestTime.toISOString();
@@ -36,15 +57,21 @@ export async function findRecoverySource(rds: RDSClient, region: string, sourceI
           recoveryPointSource: `latest restorable time of the automated backups replicated to ${region}`,
         };
       }
-      log.warn(`no replicated automated backups with a restore window in ${region} (${replicatedBackupsArn}); falling back to the newest copied snapshot`);
+      log.warn(
+        `no replicated automated backups with a restore window in ${region} (${replicatedBackupsArn}); falling back to the newest copied snapshot`,
+      );
     } catch (error) {
-      log.warn(`cannot read replicated automated backups in ${region}: ${errorMessage(error)}; falling back to the newest copied snapshot`);
+      log.warn(
+        `cannot read replicated automated backups in ${region}: ${errorMessage(error)}; falling back to the newest copied snapshot`,
+      );
     }
   }
   const snaps: DBSnapshot[] = [];
   let marker: string | undefined;
   do {
-    const res = await rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: sourceInstanceId, Marker: marker }));
+    const res = await rds.send(
+      new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: sourceInstanceId, Marker: marker }),
+    );
     snaps.push(...(res.DBSnapshots ?? []));
     marker = res.Marker;
   } while (marker);
@@ -55,7 +82,9 @@ export async function findRecoverySource(rds: RDSClient, region: string, sourceI
     .sort((a, b) => b.at.getTime() - a.at.getTime());
   const newest = usable[0];
   if (!newest) {
-    throw new Error(`nothing to restore ${sourceInstanceId} from in ${region}: no replicated automated backups${replicatedBackupsArn ? ` (${replicatedBackupsArn})` : ""} and no available snapshot copied there; check backup replication with the posture report`);
+    throw new Error(
+      `nothing to restore ${sourceInstanceId} from in ${region}: no replicated automated backups${replicatedBackupsArn ? ` (${replicatedBackupsArn})` : ""} and no available snapshot copied there; check backup replication with the posture report`,
+    );
   }
   return {
     method: "copied-snapshot",
@@ -71,12 +100,38 @@ export async function findRecoverySource(rds: RDSClient, region: string, sourceI
  * deletion-protected. Encryption follows the source: replicated backups and copied snapshots are
  * already encrypted with the DR region's key (chosen when replication/copy was set up).
  */
-export async function restoreInRegion(rds: RDSClient, source: RecoverySource, targetId: string, settings: RestoreSettings, runbook: string, runId: string): Promise<string> {
-  const common = { ...settings, PubliclyAccessible: false, DeletionProtection: true, CopyTagsToSnapshot: true, Tags: tags(runbook, runId, { "eventchain:restored-from": source.method }) };
+export async function restoreInRegion(
+  rds: RDSClient,
+  source: RecoverySource,
+  targetId: string,
+  settings: RestoreSettings,
+  runbook: string,
+  runId: string,
+): Promise<string> {
+  const common = {
+    ...settings,
+    PubliclyAccessible: false,
+    DeletionProtection: true,
+    CopyTagsToSnapshot: true,
+    Tags: tags(runbook, runId, { "eventchain:restored-from": source.method }),
+  };
   if (source.method === "replicated-backups") {
-    const res = await rds.send(new RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceAutomatedBackupsArn: source.automatedBackupsArn, TargetDBInstanceIdentifier: targetId, RestoreTime: new Date(source.restoreTime), ...common }));
+    const res = await rds.send(
+      new RestoreDBInstanceToPointInTimeCommand({
+        SourceDBInstanceAutomatedBackupsArn: source.automatedBackupsArn,
+        TargetDBInstanceIdentifier: targetId,
+        RestoreTime: new Date(source.restoreTime),
+        ...common,
+      }),
+    );
     return res.DBInstance?.DBInstanceStatus ?? "unknown";
   }
-  const res = await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBSnapshotIdentifier: source.snapshotArn ?? source.snapshotId, DBInstanceIdentifier: targetId, ...common }));
+  const res = await rds.send(
+    new RestoreDBInstanceFromDBSnapshotCommand({
+      DBSnapshotIdentifier: source.snapshotArn ?? source.snapshotId,
+      DBInstanceIdentifier: targetId,
+      ...common,
+    }),
+  );
   return res.DBInstance?.DBInstanceStatus ?? "unknown";
 }

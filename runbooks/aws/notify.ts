@@ -12,7 +12,13 @@ const PUBLISH_MS = 10_000;
 function topicSink(stack: StackOutputs, clients: ClientFactory): NotificationSink {
   const topicArn = stack.alerts.topicArn;
   const region = topicArn.split(":")[3] || stack.region;
-  return publishSink(`sns ${topicArn}`, (Subject, Message) => withTimeout(clients.get(SNSClient, region).send(new PublishCommand({ TopicArn: topicArn, Subject, Message })), PUBLISH_MS, `publish to ${topicArn}`));
+  return publishSink(`sns ${topicArn}`, (Subject, Message) =>
+    withTimeout(
+      clients.get(SNSClient, region).send(new PublishCommand({ TopicArn: topicArn, Subject, Message })),
+      PUBLISH_MS,
+      `publish to ${topicArn}`,
+    ),
+  );
 }
 
 /**
@@ -34,24 +40,41 @@ const JOB_FAILURES: ReadonlySet<NotificationKind> = new Set(["failed", "stopped"
  * alarm (declared by the stack) turns into an alert. Successes publish nothing: alert on
  * failures only. Outside a job this adds no sink.
  */
-export function jobFailureSinks(outputs: StackOutputs, clients: ClientFactory, env: NodeJS.ProcessEnv = process.env): NotificationSink[] {
+export function jobFailureSinks(
+  outputs: StackOutputs,
+  clients: ClientFactory,
+  env: NodeJS.ProcessEnv = process.env,
+): NotificationSink[] {
   const job = env[BACKUP_JOB_ENV];
   if (!job) return [];
-  return [{
-    name: `cloudwatch ${JOB_FAILURE_METRIC.namespace}/${JOB_FAILURE_METRIC.metricName} Job=${job}`,
-    async send(n) {
-      if (!JOB_FAILURES.has(n.kind)) return;
-      await withTimeout(clients.get(CloudWatchClient, outputs.region).send(new PutMetricDataCommand({
-        Namespace: JOB_FAILURE_METRIC.namespace,
-        MetricData: [{
-          MetricName: JOB_FAILURE_METRIC.metricName,
-          Dimensions: [{ Name: "Job", Value: job }, { Name: "Stack", Value: outputs.stack }],
-          Value: 1,
-          Unit: "Count",
-        }],
-      })), PUBLISH_MS, `put ${JOB_FAILURE_METRIC.metricName} for ${job}`);
+  return [
+    {
+      name: `cloudwatch ${JOB_FAILURE_METRIC.namespace}/${JOB_FAILURE_METRIC.metricName} Job=${job}`,
+      async send(n) {
+        if (!JOB_FAILURES.has(n.kind)) return;
+        await withTimeout(
+          clients.get(CloudWatchClient, outputs.region).send(
+            new PutMetricDataCommand({
+              Namespace: JOB_FAILURE_METRIC.namespace,
+              MetricData: [
+                {
+                  MetricName: JOB_FAILURE_METRIC.metricName,
+                  Dimensions: [
+                    { Name: "Job", Value: job },
+                    { Name: "Stack", Value: outputs.stack },
+                  ],
+                  Value: 1,
+                  Unit: "Count",
+                },
+              ],
+            }),
+          ),
+          PUBLISH_MS,
+          `put ${JOB_FAILURE_METRIC.metricName} for ${job}`,
+        );
+      },
     },
-  }];
+  ];
 }
 
 /** Sinks of a backup runbook: the stack's topic(s), plus the failure metric when run as a job. */

@@ -18,7 +18,12 @@ export async function describeInstance(rds: RDSClient, id: string): Promise<DBIn
     const res = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
     return res.DBInstances?.[0];
   } catch (error) {
-    if (error instanceof DBInstanceNotFoundFault || (error as { name?: string }).name === "DBInstanceNotFoundFault" || (error as { name?: string }).name === "DBInstanceNotFound") return undefined;
+    if (
+      error instanceof DBInstanceNotFoundFault ||
+      (error as { name?: string }).name === "DBInstanceNotFoundFault" ||
+      (error as { name?: string }).name === "DBInstanceNotFound"
+    )
+      return undefined;
     throw error;
   }
 }
@@ -57,11 +62,13 @@ export function checkInstance(instance: DBInstance, expected: RestoreSettings): 
   const actual = settingsFromInstance(instance);
   const problems: string[] = [];
   for (const key of Object.keys(expected) as (keyof RestoreSettings)[]) {
-    if (JSON.stringify(actual[key]) !== JSON.stringify(expected[key])) problems.push(`${key} is ${JSON.stringify(actual[key])}, expected ${JSON.stringify(expected[key])}`);
+    if (JSON.stringify(actual[key]) !== JSON.stringify(expected[key]))
+      problems.push(`${key} is ${JSON.stringify(actual[key])}, expected ${JSON.stringify(expected[key])}`);
   }
   if (instance.PubliclyAccessible) problems.push("PubliclyAccessible is true, expected false");
   if (!instance.StorageEncrypted) problems.push("StorageEncrypted is false, expected true");
-  if (instance.DBInstanceStatus !== "available") problems.push(`status is ${instance.DBInstanceStatus}, expected available`);
+  if (instance.DBInstanceStatus !== "available")
+    problems.push(`status is ${instance.DBInstanceStatus}, expected available`);
   if (problems.length) throw new Error(`${instance.DBInstanceIdentifier} does not match: ${problems.join("; ")}`);
 }
 
@@ -69,20 +76,47 @@ export function checkInstance(instance: DBInstance, expected: RestoreSettings): 
 export function restoredIdentifier(base: string, tag: string, at: Date): string {
   const stamp = at.toISOString().replace(/[-:T]/g, "").slice(0, 14);
   const suffix = `-${tag}-${stamp}`;
-  const head = base.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/-+/g, "-").replace(/^[^a-z]+/, "").slice(0, 63 - suffix.length).replace(/-$/, "");
+  const head = base
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, 63 - suffix.length)
+    .replace(/-$/, "");
   return `${head || "db"}${suffix}`;
 }
 
 export function tags(runbook: string, runId: string, extra: Record<string, string> = {}): Tag[] {
-  return Object.entries({ "eventchain:restored-by": runbook, "eventchain:run-id": runId, "eventchain:managed-by": "runbook (not Pulumi)", ...extra }).map(([Key, Value]) => ({ Key, Value }));
+  return Object.entries({
+    "eventchain:restored-by": runbook,
+    "eventchain:run-id": runId,
+    "eventchain:managed-by": "runbook (not Pulumi)",
+    ...extra,
+  }).map(([Key, Value]) => ({ Key, Value }));
 }
 
-export async function waitInstanceAvailable(rds: RDSClient, id: string, maxWaitMinutes: number, signal?: AbortSignal): Promise<void> {
-  await waitUntilDBInstanceAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60, signal) }, { DBInstanceIdentifier: id });
+export async function waitInstanceAvailable(
+  rds: RDSClient,
+  id: string,
+  maxWaitMinutes: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  await waitUntilDBInstanceAvailable(
+    { client: rds, ...waiterTiming(maxWaitMinutes, 15, 60, signal) },
+    { DBInstanceIdentifier: id },
+  );
 }
 
-export async function waitSnapshotAvailable(rds: RDSClient, id: string, maxWaitMinutes: number, signal?: AbortSignal): Promise<void> {
-  await waitUntilDBSnapshotAvailable({ client: rds, ...waiterTiming(maxWaitMinutes, 15, 60, signal) }, { DBSnapshotIdentifier: id });
+export async function waitSnapshotAvailable(
+  rds: RDSClient,
+  id: string,
+  maxWaitMinutes: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  await waitUntilDBSnapshotAvailable(
+    { client: rds, ...waiterTiming(maxWaitMinutes, 15, 60, signal) },
+    { DBSnapshotIdentifier: id },
+  );
 }
 
 /**
@@ -90,10 +124,16 @@ export async function waitSnapshotAvailable(rds: RDSClient, id: string, maxWaitM
  * Earliest: its automated backups' RestoreWindow.EarliestTime when RDS reports it; otherwise
  * the later of the instance's creation and now − retention (the retention bound RDS enforces).
  */
-export async function restoreWindowOf(rds: RDSClient, instance: DBInstance, now: Date = new Date()): Promise<RestoreWindow> {
+export async function restoreWindowOf(
+  rds: RDSClient,
+  instance: DBInstance,
+  now: Date = new Date(),
+): Promise<RestoreWindow> {
   const id = instance.DBInstanceIdentifier!;
   if (!instance.LatestRestorableTime) {
-    throw new Error(`${id} reports no LatestRestorableTime: automated backups are off (BackupRetentionPeriod ${instance.BackupRetentionPeriod ?? 0}) or not yet taken`);
+    throw new Error(
+      `${id} reports no LatestRestorableTime: automated backups are off (BackupRetentionPeriod ${instance.BackupRetentionPeriod ?? 0}) or not yet taken`,
+    );
   }
   let earliest: Date | undefined;
   const backups = await rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: id }));
@@ -111,27 +151,61 @@ export async function restoreWindowOf(rds: RDSClient, instance: DBInstance, now:
 
 /** Where a database-recovery restore starts from. */
 export type RestorePoint =
-  | { method: "source-instance"; sourceInstanceId: string; restoreTime: string; recoveryPointAt: string; recoveryPointSource: string }
-  | { method: "retained-backups"; sourceDbiResourceId: string; restoreTime: string; recoveryPointAt: string; recoveryPointSource: string };
+  | {
+      method: "source-instance";
+      sourceInstanceId: string;
+      restoreTime: string;
+      recoveryPointAt: string;
+      recoveryPointSource: string;
+    }
+  | {
+      method: "retained-backups";
+      sourceDbiResourceId: string;
+      restoreTime: string;
+      recoveryPointAt: string;
+      recoveryPointSource: string;
+    };
 
 /**
  * The latest restorable point of the stack's database: the instance's LatestRestorableTime,
  * or — when the instance is gone — its retained automated backups' RestoreWindow.LatestTime
  * (kept because instances are deleted with `deleteAutomatedBackups: false`).
  */
-export async function latestRestorePoint(rds: RDSClient, instanceId: string, resourceId: string | null): Promise<RestorePoint> {
+export async function latestRestorePoint(
+  rds: RDSClient,
+  instanceId: string,
+  resourceId: string | null,
+): Promise<RestorePoint> {
   const instance = await describeInstance(rds, instanceId);
   if (instance?.LatestRestorableTime) {
     const t = instance.LatestRestorableTime.toISOString();
-    return { method: "source-instance", sourceInstanceId: instanceId, restoreTime: t, recoveryPointAt: t, recoveryPointSource: `latest restorable time of ${instanceId}` };
+    return {
+      method: "source-instance",
+      sourceInstanceId: instanceId,
+      restoreTime: t,
+      recoveryPointAt: t,
+      recoveryPointSource: `latest restorable time of ${instanceId}`,
+    };
   }
-  if (!resourceId) throw new Error(`${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and the outputs name no resourceId to find its retained automated backups`);
+  if (!resourceId)
+    throw new Error(
+      `${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and the outputs name no resourceId to find its retained automated backups`,
+    );
   const res = await rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DbiResourceId: resourceId }));
   const latest = (res.DBInstanceAutomatedBackups ?? [])
     .filter((b) => b.DbiResourceId === resourceId && b.RestoreWindow?.LatestTime)
     .map((b) => b.RestoreWindow!.LatestTime!)
     .sort((a, b) => b.getTime() - a.getTime())[0];
-  if (!latest) throw new Error(`${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and no retained automated backups with a restore window were found for ${resourceId}: restore from the newest snapshot instead`);
+  if (!latest)
+    throw new Error(
+      `${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and no retained automated backups with a restore window were found for ${resourceId}: restore from the newest snapshot instead`,
+    );
   const t = latest.toISOString();
-  return { method: "retained-backups", sourceDbiResourceId: resourceId, restoreTime: t, recoveryPointAt: t, recoveryPointSource: `latest restorable time of the retained automated backups of ${instanceId}` };
+  return {
+    method: "retained-backups",
+    sourceDbiResourceId: resourceId,
+    restoreTime: t,
+    recoveryPointAt: t,
+    recoveryPointSource: `latest restorable time of the retained automated backups of ${instanceId}`,
+  };
 }

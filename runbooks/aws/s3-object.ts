@@ -87,7 +87,14 @@ export function expectedS3Checksum(partDigests: Buffer[], multipart: boolean): s
  */
 export async function uploadStream(
   s3: S3Client,
-  params: { bucket: string; key: string; body: Readable; contentType?: string; kmsKeyId?: string; metadata?: Record<string, string> },
+  params: {
+    bucket: string;
+    key: string;
+    body: Readable;
+    contentType?: string;
+    kmsKeyId?: string;
+    metadata?: Record<string, string>;
+  },
 ): Promise<UploadedObject> {
   const hasher = new PartHasher();
   const pass = new PassThrough({ highWaterMark: PART_SIZE });
@@ -144,14 +151,23 @@ export function sameChecksum(reported: string, expected: string): boolean {
  * (HeadObject with ChecksumMode; moto's GetObjectAttributes dates do not parse in SDK v3), and with `deep`, by
  * reading every byte back and hashing it.
  */
-export async function verifyObject(s3: S3Client, expected: Pick<UploadedObject, "bucket" | "key" | "bytes" | "sha256" | "s3Checksum">, deep = true): Promise<ObjectCheck> {
+export async function verifyObject(
+  s3: S3Client,
+  expected: Pick<UploadedObject, "bucket" | "key" | "bytes" | "sha256" | "s3Checksum">,
+  deep = true,
+): Promise<ObjectCheck> {
   const problems: string[] = [];
   const where = `s3://${expected.bucket}/${expected.key}`;
-  const head = await s3.send(new HeadObjectCommand({ Bucket: expected.bucket, Key: expected.key, ChecksumMode: "ENABLED" }));
+  const head = await s3.send(
+    new HeadObjectCommand({ Bucket: expected.bucket, Key: expected.key, ChecksumMode: "ENABLED" }),
+  );
   const reported = { bytes: head.ContentLength, checksum: head.ChecksumSHA256 };
-  if (reported.bytes !== expected.bytes) problems.push(`${where}: size ${String(reported.bytes)} bytes, expected ${expected.bytes}`);
-  if (reported.checksum === undefined) problems.push(`${where}: S3 reports no SHA-256 checksum (uploaded without ChecksumAlgorithm?)`);
-  else if (!sameChecksum(reported.checksum, expected.s3Checksum)) problems.push(`${where}: S3 checksum ${reported.checksum}, expected ${expected.s3Checksum}`);
+  if (reported.bytes !== expected.bytes)
+    problems.push(`${where}: size ${String(reported.bytes)} bytes, expected ${expected.bytes}`);
+  if (reported.checksum === undefined)
+    problems.push(`${where}: S3 reports no SHA-256 checksum (uploaded without ChecksumAlgorithm?)`);
+  else if (!sameChecksum(reported.checksum, expected.s3Checksum))
+    problems.push(`${where}: S3 checksum ${reported.checksum}, expected ${expected.s3Checksum}`);
   const check: ObjectCheck = { ok: false, problems, reported };
   if (deep) {
     const got = await s3.send(new GetObjectCommand({ Bucket: expected.bucket, Key: expected.key }));
@@ -163,7 +179,8 @@ export async function verifyObject(s3: S3Client, expected: Pick<UploadedObject, 
     }
     check.readBackSha256 = hash.digest("hex");
     if (bytes !== expected.bytes) problems.push(`${where}: read back ${bytes} bytes, expected ${expected.bytes}`);
-    if (check.readBackSha256 !== expected.sha256) problems.push(`${where}: read-back SHA-256 ${check.readBackSha256}, expected ${expected.sha256}`);
+    if (check.readBackSha256 !== expected.sha256)
+      problems.push(`${where}: read-back SHA-256 ${check.readBackSha256}, expected ${expected.sha256}`);
   }
   check.ok = problems.length === 0;
   return check;
@@ -176,9 +193,21 @@ export async function downloadStream(s3: S3Client, bucket: string, key: string):
 }
 
 /** Uploads a small JSON document (a manifest) with a SHA-256 checksum. */
-export async function putJson(s3: S3Client, bucket: string, key: string, doc: unknown, kmsKeyId?: string): Promise<UploadedObject> {
+export async function putJson(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  doc: unknown,
+  kmsKeyId?: string,
+): Promise<UploadedObject> {
   const { Readable } = await import("node:stream");
-  return uploadStream(s3, { bucket, key, body: Readable.from([Buffer.from(JSON.stringify(doc, null, 2))]), contentType: "application/json", kmsKeyId });
+  return uploadStream(s3, {
+    bucket,
+    key,
+    body: Readable.from([Buffer.from(JSON.stringify(doc, null, 2))]),
+    contentType: "application/json",
+    kmsKeyId,
+  });
 }
 
 /** Reads a JSON document. */

@@ -38,7 +38,20 @@ export function pointSecretStep<O>(p: {
     title: p.title,
     ...(p.movesTraffic ? { movesTraffic: true } : {}),
     ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
-    describe: (ctx) => [{ kind: "aws", action: `secretsmanager:PutSecretValue (${p.secret(ctx).region})`, detail: { SecretId: p.secret(ctx).arn, set: { host: p.database(ctx)?.host ?? "<restored instance address>", port: p.database(ctx)?.port ?? "<port>" } } }, ...(p.describeAfter?.(ctx) ?? [])],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `secretsmanager:PutSecretValue (${p.secret(ctx).region})`,
+        detail: {
+          SecretId: p.secret(ctx).arn,
+          set: {
+            host: p.database(ctx)?.host ?? "<restored instance address>",
+            port: p.database(ctx)?.port ?? "<port>",
+          },
+        },
+      },
+      ...(p.describeAfter?.(ctx) ?? []),
+    ],
     async isDone(ctx) {
       const db = p.database(ctx);
       const v = await current(ctx);
@@ -49,9 +62,22 @@ export function pointSecretStep<O>(p: {
       if (!db) throw new Error("no database address to point the application at");
       const s = p.secret(ctx);
       const v = await current(ctx);
-      await ctx.aws(SecretsManagerClient, s.region).send(new PutSecretValueCommand({ SecretId: s.arn, SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }) }));
+      await ctx
+        .aws(SecretsManagerClient, s.region)
+        .send(
+          new PutSecretValueCommand({
+            SecretId: s.arn,
+            SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }),
+          }),
+        );
       const extra = p.after ? await p.after(ctx) : {};
-      return { secret: s.arn, host: db.host, port: db.port, previousHost: typeof v.host === "string" ? v.host : null, ...extra };
+      return {
+        secret: s.arn,
+        host: db.host,
+        port: db.port,
+        previousHost: typeof v.host === "string" ? v.host : null,
+        ...extra,
+      };
     },
     async verify(ctx) {
       const db = p.database(ctx)!;
@@ -60,4 +86,3 @@ export function pointSecretStep<O>(p: {
     },
   };
 }
-

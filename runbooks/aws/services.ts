@@ -1,7 +1,16 @@
 /** ECS and ELBv2 helpers: describe, scale, wait for stability, target health. */
 import { waiterTiming } from "./waiters.ts";
-import { DescribeServicesCommand, UpdateServiceCommand, waitUntilServicesStable, type ECSClient, type Service } from "@aws-sdk/client-ecs";
-import { DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import {
+  DescribeServicesCommand,
+  UpdateServiceCommand,
+  waitUntilServicesStable,
+  type ECSClient,
+  type Service,
+} from "@aws-sdk/client-ecs";
+import {
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { expBackoff, retry } from "zx";
 
 export async function describeServices(ecs: ECSClient, cluster: string, names: string[]): Promise<Service[]> {
@@ -15,7 +24,13 @@ export async function describeServices(ecs: ECSClient, cluster: string, names: s
   return out;
 }
 
-export async function setDesiredCount(ecs: ECSClient, cluster: string, service: string, desiredCount: number, forceNewDeployment = false): Promise<void> {
+export async function setDesiredCount(
+  ecs: ECSClient,
+  cluster: string,
+  service: string,
+  desiredCount: number,
+  forceNewDeployment = false,
+): Promise<void> {
   await ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount, forceNewDeployment }));
 }
 
@@ -25,9 +40,18 @@ export async function forceRedeploy(ecs: ECSClient, cluster: string, service: st
 }
 
 /** SDK waiter `services_stable`, bounded by `maxWaitMinutes`. */
-export async function waitStable(ecs: ECSClient, cluster: string, services: string[], maxWaitMinutes: number, signal?: AbortSignal): Promise<void> {
+export async function waitStable(
+  ecs: ECSClient,
+  cluster: string,
+  services: string[],
+  maxWaitMinutes: number,
+  signal?: AbortSignal,
+): Promise<void> {
   for (let i = 0; i < services.length; i += 10) {
-    await waitUntilServicesStable({ client: ecs, ...waiterTiming(maxWaitMinutes, 15, 60, signal) }, { cluster, services: services.slice(i, i + 10) });
+    await waitUntilServicesStable(
+      { client: ecs, ...waiterTiming(maxWaitMinutes, 15, 60, signal) },
+      { cluster, services: services.slice(i, i + 10) },
+    );
   }
 }
 
@@ -52,13 +76,22 @@ export async function targetHealth(elb: ElasticLoadBalancingV2Client, targetGrou
 }
 
 /** Retries (exponential backoff, ≤ 30 s apart) until every group has a healthy target; throws naming the unhealthy groups. */
-export async function waitTargetsHealthy(elb: ElasticLoadBalancingV2Client, targetGroupArns: string[], attempts: number): Promise<TargetHealth[]> {
+export async function waitTargetsHealthy(
+  elb: ElasticLoadBalancingV2Client,
+  targetGroupArns: string[],
+  attempts: number,
+): Promise<TargetHealth[]> {
   let last: TargetHealth[] = [];
   try {
     return await retry(attempts, backoff(attempts), async () => {
       last = await Promise.all(targetGroupArns.map((arn) => targetHealth(elb, arn)));
       const bad = last.filter((h) => h.healthy === 0);
-      if (bad.length) throw new Error(bad.map((h) => `${h.targetGroupArn} has no healthy target (${h.states.join(", ") || "no targets"})`).join("; "));
+      if (bad.length)
+        throw new Error(
+          bad
+            .map((h) => `${h.targetGroupArn} has no healthy target (${h.states.join(", ") || "no targets"})`)
+            .join("; "),
+        );
       return last;
     });
   } catch (error) {

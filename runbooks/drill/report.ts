@@ -32,9 +32,22 @@ export interface DrillReport {
   rto: { achievedSeconds: number; objectiveMinutes: number; met: boolean } | null;
   /** T → incident: how far before the incident the recovered data reaches. */
   rpo: { achievedSeconds: number; objectiveMinutes: number; met: boolean } | null;
-  rows: { committedUpToT: number; committedAfterT: number; recovered: number; missing: number[]; unexpected: number[]; ok: boolean } | null;
+  rows: {
+    committedUpToT: number;
+    committedAfterT: number;
+    recovered: number;
+    missing: number[];
+    unexpected: number[];
+    ok: boolean;
+  } | null;
   verification: { logicalBackup: VerificationSummary | null; recoveredDatabase: VerificationSummary | null };
-  pitr: { runId: string | null; verdict: string | null; reportMarkdown: string | null; rto: unknown; rpo: unknown } | null;
+  pitr: {
+    runId: string | null;
+    verdict: string | null;
+    reportMarkdown: string | null;
+    rto: unknown;
+    rpo: unknown;
+  } | null;
   phases: PhaseRecord[];
   failure: string | null;
   kept: Record<string, string> | null;
@@ -55,7 +68,10 @@ const fmt = (s: number) => (s < 120 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(
 export function renderDrillMarkdown(r: DrillReport, pitrReportPath: string | null): string {
   const lines = [`# Recovery drill ${r.runId}: ${VERDICT_LINE[r.verdict]}`, ""];
   if (r.failure) lines.push(`**Failure:** ${r.failure}`, "");
-  lines.push(`Scale ${r.scale}, disaster \`${r.disaster}\`, target time T = ${r.targetTime ?? "-"}, incident at ${r.incidentAt ?? "-"}.`, "");
+  lines.push(
+    `Scale ${r.scale}, disaster \`${r.disaster}\`, target time T = ${r.targetTime ?? "-"}, incident at ${r.incidentAt ?? "-"}.`,
+    "",
+  );
   if (r.objective) {
     lines.push(
       `| objective (${r.objective.system}, tier ${r.objective.tier}) | target | achieved | met |`,
@@ -66,7 +82,10 @@ export function renderDrillMarkdown(r: DrillReport, pitrReportPath: string | nul
     );
   }
   if (r.rows) {
-    lines.push(`Rows: ${r.rows.recovered} of ${r.rows.committedUpToT} tickets committed up to T are back; ${r.rows.unexpected.length} of ${r.rows.committedAfterT} committed after T are present (must be 0); missing: ${r.rows.missing.length}.`, "");
+    lines.push(
+      `Rows: ${r.rows.recovered} of ${r.rows.committedUpToT} tickets committed up to T are back; ${r.rows.unexpected.length} of ${r.rows.committedAfterT} committed after T are present (must be 0); missing: ${r.rows.missing.length}.`,
+      "",
+    );
   }
   const v = r.verification;
   lines.push(
@@ -77,10 +96,14 @@ export function renderDrillMarkdown(r: DrillReport, pitrReportPath: string | nul
     "",
     "| phase | seconds | result | detail |",
     "|---|---|---|---|",
-    ...r.phases.map((p) => `| ${p.name} | ${p.seconds.toFixed(1)} | ${p.ok ? "ok" : "**FAILED**"} | ${p.detail.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`),
+    ...r.phases.map(
+      (p) =>
+        `| ${p.name} | ${p.seconds.toFixed(1)} | ${p.ok ? "ok" : "**FAILED**"} | ${p.detail.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`,
+    ),
     "",
   );
-  if (r.kept) lines.push("## Kept for inspection", "", ...Object.entries(r.kept).map(([k, x]) => `- ${k}: \`${x}\``), "");
+  if (r.kept)
+    lines.push("## Kept for inspection", "", ...Object.entries(r.kept).map(([k, x]) => `- ${k}: \`${x}\``), "");
   if (pitrReportPath && existsSync(pitrReportPath)) {
     const body = readFileSync(pitrReportPath, "utf8").replace(/^# /gm, "### ").replace(/^## /gm, "#### ");
     lines.push("## The point-in-time-restore runbook's recovery report", "", body);

@@ -56,8 +56,10 @@ export async function preflight(): Promise<void> {
     await check().catch((e: Error) => problems.push(e.message));
   }
   const moto = await $({ quiet: true, nothrow: true })`which moto_server`;
-  if (moto.exitCode !== 0) problems.push("moto_server not found on the PATH: install the S3 emulator with pip install 'moto[server]>=5.1,<6'");
-  if (problems.length) throw new Error(`the drill needs these installed (.ci/run installs them all):\n  - ${problems.join("\n  - ")}`);
+  if (moto.exitCode !== 0)
+    problems.push("moto_server not found on the PATH: install the S3 emulator with pip install 'moto[server]>=5.1,<6'");
+  if (problems.length)
+    throw new Error(`the drill needs these installed (.ci/run installs them all):\n  - ${problems.join("\n  - ")}`);
 }
 
 /** An application writer: sells tickets one transaction at a time until stopped. */
@@ -105,7 +107,9 @@ async function untilServerClockPast(client: pg.Client, t: Date): Promise<void> {
   }
 }
 
-export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (line: string) => void }): Promise<DrillResult> {
+export async function runDrill(
+  o: DrillOptions & { signal?: AbortSignal; log?: (line: string) => void },
+): Promise<DrillResult> {
   const log = o.log ?? (() => {});
   const runId = `drill-${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").toLowerCase()}-${randomBytes(3).toString("hex")}`;
   const runDir = join(o.stateDir, runId);
@@ -143,12 +147,26 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
     log(`▸ ${name}…`);
     try {
       const r = await fn();
-      const rec = { name, startedAt: new Date(started).toISOString(), seconds: (Date.now() - started) / 1000, ok: true, detail: detail?.(r) ?? "" };
+      const rec = {
+        name,
+        startedAt: new Date(started).toISOString(),
+        seconds: (Date.now() - started) / 1000,
+        ok: true,
+        detail: detail?.(r) ?? "",
+      };
       phases.push(rec);
-      log(`✔ ${name} (${rec.seconds.toFixed(1)} s${rec.detail ? `; ${rec.detail}` : ""})  [${((Date.now() - drillStart) / 1000).toFixed(1)} s total]`);
+      log(
+        `✔ ${name} (${rec.seconds.toFixed(1)} s${rec.detail ? `; ${rec.detail}` : ""})  [${((Date.now() - drillStart) / 1000).toFixed(1)} s total]`,
+      );
       return r;
     } catch (error) {
-      phases.push({ name, startedAt: new Date(started).toISOString(), seconds: (Date.now() - started) / 1000, ok: false, detail: (error as Error).message });
+      phases.push({
+        name,
+        startedAt: new Date(started).toISOString(),
+        seconds: (Date.now() - started) / 1000,
+        ok: false,
+        detail: (error as Error).message,
+      });
       log(`✖ ${name}: ${(error as Error).message}`);
       throw error;
     }
@@ -166,7 +184,12 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
     },
   });
   // Ctrl-C reaches the running runbook too: it stops after its current step, journal kept.
-  const runbookIo = { stdout: indented, stderr: indented, ask: null as null, ...(o.signal ? { signal: o.signal } : {}) };
+  const runbookIo = {
+    stdout: indented,
+    stderr: indented,
+    ask: null as null,
+    ...(o.signal ? { signal: o.signal } : {}),
+  };
   function expectRunbook(name: string, r: CliResult, allowed: number[] = [0]): CliResult {
     if (!allowed.includes(r.exitCode)) throw new Error(`${name} exited ${r.exitCode}: ${r.message}`);
     return r;
@@ -179,26 +202,51 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
   try {
     await phase("Check the tools are installed", preflight);
     // The emulator accepts any key; these values exist only in this process, for it.
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: "drill-emulator", AWS_SECRET_ACCESS_KEY: "drill-emulator", AWS_EC2_METADATA_DISABLED: "true" });
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: "drill-emulator",
+      AWS_SECRET_ACCESS_KEY: "drill-emulator",
+      AWS_EC2_METADATA_DISABLED: "true",
+    });
     delete process.env.AWS_PROFILE;
     delete process.env.AWS_SESSION_TOKEN;
 
     [pgServer, redis, moto] = await phase(
       "Start PostgreSQL, Redis and the S3 emulator on loopback",
-      () => Promise.all([startPostgres({ prefix: "eventchain-drill-pg-", settings: { track_commit_timestamp: "on" } }), startRedis({ prefix: "eventchain-drill-redis-" }), startMoto()]),
+      () =>
+        Promise.all([
+          startPostgres({ prefix: "eventchain-drill-pg-", settings: { track_commit_timestamp: "on" } }),
+          startRedis({ prefix: "eventchain-drill-redis-" }),
+          startMoto(),
+        ]),
       ([p, r, m]) => `postgres 127.0.0.1:${p.port}, redis 127.0.0.1:${r.port}, s3 ${m.endpoint}`,
     );
     const pgs = pgServer;
     report.workDirs = [pgs.baseDir, redis.baseDir];
-    cleanups.push({ what: "S3 emulator", fn: () => moto!.stop() }, { what: "Redis", fn: () => redis!.destroy() }, { what: "PostgreSQL (source)", fn: () => pgs.destroy() });
+    cleanups.push(
+      { what: "S3 emulator", fn: () => moto!.stop() },
+      { what: "Redis", fn: () => redis!.destroy() },
+      { what: "PostgreSQL (source)", fn: () => pgs.destroy() },
+    );
     const aws = { endpoint: moto.endpoint, maxAttempts: 1 };
     const bucket = `eventchain-drill-${randomBytes(4).toString("hex")}`;
-    await new BackupS3Client({ region: "us-east-1", endpoint: moto.endpoint }).send(new CreateBucketCommand({ Bucket: bucket }));
-    const outputs = localOutputs({ instanceIdentifier: "drill-primary", dbName: "eventchain", port: pgs.port, bucketName: bucket });
+    await new BackupS3Client({ region: "us-east-1", endpoint: moto.endpoint }).send(
+      new CreateBucketCommand({ Bucket: bucket }),
+    );
+    const outputs = localOutputs({
+      instanceIdentifier: "drill-primary",
+      dbName: "eventchain",
+      port: pgs.port,
+      bucketName: bucket,
+    });
     const outputsFile = join(runDir, "outputs.json");
     writeFileSync(outputsFile, JSON.stringify(outputs, null, 2), { mode: 0o600 });
     const objective = objectiveFromOutputs("primary-database", outputs);
-    report.objective = { system: objective.system, tier: objective.tier, rtoMinutes: objective.rtoMinutes, rpoMinutes: objective.rpoMinutes };
+    report.objective = {
+      system: objective.system,
+      tier: objective.tier,
+      rtoMinutes: objective.rtoMinutes,
+      rpoMinutes: objective.rpoMinutes,
+    };
 
     const seeded = await phase(
       `Create the EventChain schema and seed it (scale ${o.scale})`,
@@ -212,19 +260,35 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
           await c.end();
         }
       },
-      (n) => Object.entries(n).map(([t, k]) => `${t} ${k}`).join(", "),
+      (n) =>
+        Object.entries(n)
+          .map(([t, k]) => `${t} ${k}`)
+          .join(", "),
     );
 
     const cfg = await phase("Turn on continuous archiving (pgBackRest)", () =>
-      enableArchiving(pgs, { dir: join(pgs.baseDir, "pgbackrest"), stanza: "eventchain", repo: { type: "posix", path: join(pgs.baseDir, "repo") }, archiveTimeoutSeconds: 10 }),
+      enableArchiving(pgs, {
+        dir: join(pgs.baseDir, "pgbackrest"),
+        stanza: "eventchain",
+        repo: { type: "posix", path: join(pgs.baseDir, "repo") },
+        archiveTimeoutSeconds: 10,
+      }),
     );
 
     Object.assign(process.env, pgs.env("eventchain"));
     const logical = await phase(
       "Logical backup to the bucket (backup-database runbook)",
       async () => {
-        const r = expectRunbook("backup-database", await main(backupDatabaseRunbook, { ...runbookIo, aws, argv: ["--outputs", outputsFile, "--connection", "env", "--state-dir", runsDir, "--yes"] }));
-        return r.report?.steps.find((s) => s.id === "dump-and-upload")?.outputs as { backupId: string; bytes: number } | undefined;
+        const r = expectRunbook(
+          "backup-database",
+          await main(backupDatabaseRunbook, {
+            ...runbookIo,
+            aws,
+            argv: ["--outputs", outputsFile, "--connection", "env", "--state-dir", runsDir, "--yes"],
+          }),
+        );
+        return r.report?.steps.find((s) => s.id === "dump-and-upload")?.outputs as
+          { backupId: string; bytes: number } | undefined;
       },
       (m) => (m ? `backup ${m.backupId}, ${m.bytes} bytes` : ""),
     );
@@ -235,19 +299,44 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
         const c = await rds.client();
         try {
           const pipe = c.pipeline();
-          for (let i = 0; i < 500; i++) pipe.set(`session:${i}`, randomBytes(24).toString("base64url"), "EX", 3600).hset(`cart:${i}`, { seats: String(1 + (i % 4)), event: String(i % 40) });
+          for (let i = 0; i < 500; i++)
+            pipe
+              .set(`session:${i}`, randomBytes(24).toString("base64url"), "EX", 3600)
+              .hset(`cart:${i}`, { seats: String(1 + (i % 4)), event: String(i % 40) });
           await pipe.exec();
         } finally {
           c.disconnect();
         }
         process.env.REDISCLI_AUTH = rds.password;
-        const r = expectRunbook("backup-redis", await main(backupRedisRunbook, { ...runbookIo, aws, argv: ["--outputs", outputsFile, "--redis-host", "127.0.0.1", "--redis-port", String(rds.port), "--test-restore", "--state-dir", runsDir, "--yes"] }));
+        const r = expectRunbook(
+          "backup-redis",
+          await main(backupRedisRunbook, {
+            ...runbookIo,
+            aws,
+            argv: [
+              "--outputs",
+              outputsFile,
+              "--redis-host",
+              "127.0.0.1",
+              "--redis-port",
+              String(rds.port),
+              "--test-restore",
+              "--state-dir",
+              runsDir,
+              "--yes",
+            ],
+          }),
+        );
         delete process.env.REDISCLI_AUTH;
         return r.report?.steps.find((s) => s.id === "test-restore")?.outputs as { restoredKeys?: number } | undefined;
       },
       (o) => `${o?.restoredKeys ?? "?"} keys restored and matched`,
     );
-    const base = await phase("Base backup (pgBackRest full)", () => baseBackup(cfg, "full"), (b) => `${b.label}, ${(b.repoSizeBytes / 1e6).toFixed(1)} MB in the repository`);
+    const base = await phase(
+      "Base backup (pgBackRest full)",
+      () => baseBackup(cfg, "full"),
+      (b) => `${b.label}, ${(b.repoSizeBytes / 1e6).toFixed(1)} MB in the repository`,
+    );
 
     const app = await pgs.client("eventchain");
     app.on("error", () => {});
@@ -270,12 +359,15 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
         await pgbackrest(cfg, ["check"]); // the WAL up to here reaches the repository
         return { T: t, truth: rows.map((r) => ({ id: Number(r.id), beforeT: r.before })) };
       },
-      (r) => `T = ${r.T.toISOString()}, ${r.truth.filter((x) => x.beforeT).length} tickets sold up to T, ${r.truth.filter((x) => !x.beforeT).length} after`,
+      (r) =>
+        `T = ${r.T.toISOString()}, ${r.truth.filter((x) => x.beforeT).length} tickets sold up to T, ${r.truth.filter((x) => !x.beforeT).length} after`,
     );
     report.targetTime = T.toISOString();
 
     const incidentAt = await phase(
-      o.disaster === "delete-datadir" ? "Disaster: crash the primary and delete its data directory" : "Disaster: DROP TABLE tickets CASCADE on the primary",
+      o.disaster === "delete-datadir"
+        ? "Disaster: crash the primary and delete its data directory"
+        : "Disaster: DROP TABLE tickets CASCADE on the primary",
       async () => {
         const at = new Date();
         if (o.disaster === "delete-datadir") {
@@ -294,17 +386,44 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
 
     const targetRoot = join(pgs.baseDir, "restores");
     let restored: { dataDir: string; socketDir: string; port: number } | undefined;
-    cleanups.push({ what: "PostgreSQL (recovered)", fn: async () => restored && $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} ${join(pgs.binDir, "pg_ctl")} -D ${restored.dataDir} -m immediate -w stop` });
+    cleanups.push({
+      what: "PostgreSQL (recovered)",
+      fn: async () =>
+        restored &&
+        $({
+          quiet: true,
+          nothrow: true,
+        })`${asServiceUser("postgres")} ${join(pgs.binDir, "pg_ctl")} -D ${restored.dataDir} -m immediate -w stop`,
+    });
     const pitr = await phase(
       "Recover to T (point-in-time-restore --engine pgbackrest)",
       async () => {
         const r = await main(pitrRunbook, {
           ...runbookIo,
           aws,
-          argv: ["--outputs", outputsFile, "--state-dir", runsDir, "--yes", "--engine", "pgbackrest", "--time", T.toISOString(), "--incident-at", incidentAt.toISOString(),
-            "--pgbackrest-config", cfg.configFile, "--stanza", cfg.stanza, "--target-root", targetRoot],
+          argv: [
+            "--outputs",
+            outputsFile,
+            "--state-dir",
+            runsDir,
+            "--yes",
+            "--engine",
+            "pgbackrest",
+            "--time",
+            T.toISOString(),
+            "--incident-at",
+            incidentAt.toISOString(),
+            "--pgbackrest-config",
+            cfg.configFile,
+            "--stanza",
+            cfg.stanza,
+            "--target-root",
+            targetRoot,
+          ],
         });
-        const journal = r.journalPath ? (JSON.parse((await import("node:fs")).readFileSync(r.journalPath, "utf8")) as JournalData) : undefined;
+        const journal = r.journalPath
+          ? (JSON.parse((await import("node:fs")).readFileSync(r.journalPath, "utf8")) as JournalData)
+          : undefined;
         restored = journal?.steps["restore"]?.outputs as typeof restored;
         expectRunbook("point-in-time-restore", r, [0, 3]);
         return r;
@@ -313,21 +432,57 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
     );
     tracker.milestone("restore_completed", "Recovered cluster promoted at T");
     tracker.setRecoveryPoint(T, "target time T (point-in-time restore)");
-    report.pitr = { runId: pitr.runId ?? null, verdict: pitr.report?.verdict ?? null, reportMarkdown: pitr.reportPaths?.markdown ?? null, rto: pitr.report?.rto ?? null, rpo: pitr.report?.rpo ?? null };
+    report.pitr = {
+      runId: pitr.runId ?? null,
+      verdict: pitr.report?.verdict ?? null,
+      reportMarkdown: pitr.reportPaths?.markdown ?? null,
+      rto: pitr.report?.rto ?? null,
+      rpo: pitr.report?.rpo ?? null,
+    };
 
     if (!restored) throw new Error("point-in-time-restore reported no recovered cluster");
     const rec = restored;
-    Object.assign(process.env, { PGHOST: rec.socketDir, PGPORT: String(rec.port), PGUSER: "postgres", PGDATABASE: "postgres" });
-    delete process.env.PGPASSWORD;
-    const verifyArgs = ["--outputs", outputsFile, "--connection", "env", "--state-dir", runsDir, "--report-dir", join(runDir, "verifications")];
-    const [logicalCheck, liveCheck] = await phase("Verify: the logical backup in a scratch database, and the recovered database (verify-backup)", async () => {
-      const a = await main(verifyBackupRunbook, { ...runbookIo, aws, argv: [...verifyArgs, "--backup", logical?.backupId ?? "latest"] });
-      const b = await main(verifyBackupRunbook, { ...runbookIo, aws, argv: [...verifyArgs, "--database", "eventchain"] });
-      return [a, b];
+    Object.assign(process.env, {
+      PGHOST: rec.socketDir,
+      PGPORT: String(rec.port),
+      PGUSER: "postgres",
+      PGDATABASE: "postgres",
     });
+    delete process.env.PGPASSWORD;
+    const verifyArgs = [
+      "--outputs",
+      outputsFile,
+      "--connection",
+      "env",
+      "--state-dir",
+      runsDir,
+      "--report-dir",
+      join(runDir, "verifications"),
+    ];
+    const [logicalCheck, liveCheck] = await phase(
+      "Verify: the logical backup in a scratch database, and the recovered database (verify-backup)",
+      async () => {
+        const a = await main(verifyBackupRunbook, {
+          ...runbookIo,
+          aws,
+          argv: [...verifyArgs, "--backup", logical?.backupId ?? "latest"],
+        });
+        const b = await main(verifyBackupRunbook, {
+          ...runbookIo,
+          aws,
+          argv: [...verifyArgs, "--database", "eventchain"],
+        });
+        return [a, b];
+      },
+    );
     const summary = (r: CliResult) => {
       const out = r.report?.steps.find((s) => s.id === "verify");
-      return { ok: r.exitCode === 0, exitCode: r.exitCode, report: (out?.outputs as { markdown?: string } | undefined)?.markdown ?? null, message: r.message };
+      return {
+        ok: r.exitCode === 0,
+        exitCode: r.exitCode,
+        report: (out?.outputs as { markdown?: string } | undefined)?.markdown ?? null,
+        message: r.message,
+      };
     };
     report.verification = { logicalBackup: summary(logicalCheck), recoveredDatabase: summary(liveCheck) };
 
@@ -338,33 +493,62 @@ export async function runDrill(o: DrillOptions & { signal?: AbortSignal; log?: (
         const c = new pgmod.Client({ host: rec.socketDir, port: rec.port, user: "postgres", database: "eventchain" });
         await c.connect();
         try {
-          const got = new Set((await c.query<{ id: string }>("SELECT id FROM tickets WHERE id > $1", [seeded.tickets])).rows.map((r) => Number(r.id)));
+          const got = new Set(
+            (await c.query<{ id: string }>("SELECT id FROM tickets WHERE id > $1", [seeded.tickets])).rows.map((r) =>
+              Number(r.id),
+            ),
+          );
           const before = truth.filter((x) => x.beforeT).map((x) => x.id);
           const after = truth.filter((x) => !x.beforeT).map((x) => x.id);
           const missing = before.filter((id) => !got.has(id));
           const unexpected = after.filter((id) => got.has(id));
-          const r = { committedUpToT: before.length, committedAfterT: after.length, recovered: got.size, missing, unexpected, ok: missing.length === 0 && unexpected.length === 0 && got.size === before.length };
-          if (!r.ok) throw Object.assign(new Error(`rows after recovery do not match T: ${missing.length} missing, ${unexpected.length} from after T present`), { rows: r });
+          const r = {
+            committedUpToT: before.length,
+            committedAfterT: after.length,
+            recovered: got.size,
+            missing,
+            unexpected,
+            ok: missing.length === 0 && unexpected.length === 0 && got.size === before.length,
+          };
+          if (!r.ok)
+            throw Object.assign(
+              new Error(
+                `rows after recovery do not match T: ${missing.length} missing, ${unexpected.length} from after T present`,
+              ),
+              { rows: r },
+            );
           return r;
         } finally {
           await c.end();
         }
       },
-      (r) => `${r.recovered} of ${r.committedUpToT} tickets sold up to T are back; 0 of ${r.committedAfterT} sold after T`,
+      (r) =>
+        `${r.recovered} of ${r.committedUpToT} tickets sold up to T are back; 0 of ${r.committedAfterT} sold after T`,
     );
     report.rows = rows;
     tracker.milestone("health_verified", "Recovered data verified");
     const finished = new Date();
     const achieved = tracker.achieved(finished);
-    report.rto = { achievedSeconds: Math.round((finished.getTime() - incidentAt.getTime()) / 100) / 10, objectiveMinutes: achieved.rto.objectiveMinutes, met: achieved.rto.met };
-    report.rpo = { achievedSeconds: Math.round((incidentAt.getTime() - T.getTime()) / 100) / 10, objectiveMinutes: achieved.rpo.objectiveMinutes, met: achieved.rpo.met === true };
+    report.rto = {
+      achievedSeconds: Math.round((finished.getTime() - incidentAt.getTime()) / 100) / 10,
+      objectiveMinutes: achieved.rto.objectiveMinutes,
+      met: achieved.rto.met,
+    };
+    report.rpo = {
+      achievedSeconds: Math.round((incidentAt.getTime() - T.getTime()) / 100) / 10,
+      objectiveMinutes: achieved.rpo.objectiveMinutes,
+      met: achieved.rpo.met === true,
+    };
     const verified = report.verification.logicalBackup!.ok && report.verification.recoveredDatabase!.ok && rows.ok;
     report.verdict = !verified ? "failed" : report.rto.met && report.rpo.met ? "objectives_met" : "objectives_missed";
     exitCode = report.verdict === "objectives_met" ? 0 : report.verdict === "objectives_missed" ? 3 : 1;
     if (!verified) report.failure = "verification failed: see the verification reports";
     if (o.keep) {
       report.kept = {
-        primary: o.disaster === "delete-datadir" ? `stopped, data directory deleted by the drill (${pgs.baseDir})` : `psql "host=${pgs.socketDir} port=${pgs.port} user=postgres dbname=eventchain"`,
+        primary:
+          o.disaster === "delete-datadir"
+            ? `stopped, data directory deleted by the drill (${pgs.baseDir})`
+            : `psql "host=${pgs.socketDir} port=${pgs.port} user=postgres dbname=eventchain"`,
         recovered: `psql "host=${rec.socketDir} port=${rec.port} user=postgres dbname=eventchain"`,
         redis: `redis-cli -p ${redis.port} (password: requirepass in ${redis.baseDir}/redis.conf, pass it as REDISCLI_AUTH)`,
         s3: `${moto.endpoint} (bucket ${bucket}; any access key works)`,

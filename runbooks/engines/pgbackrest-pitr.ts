@@ -9,7 +9,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { adoptPostgres, findPostgresBinDir } from "../postgres/cluster.ts";
-import { info, latestArchivedAt, pgbackrest, restoreToTime, assertStanza, type PgBackRestConfig } from "../postgres/pgbackrest.ts";
+import {
+  info,
+  latestArchivedAt,
+  pgbackrest,
+  restoreToTime,
+  assertStanza,
+  type PgBackRestConfig,
+} from "../postgres/pgbackrest.ts";
 import { BadInputError } from "../lib/errors.ts";
 import type { PitrContext, RestoreEngine, RestoreTarget } from "../lib/restore-engine.ts";
 import type { RawOptions } from "../lib/types.ts";
@@ -34,7 +41,8 @@ const cfgOf = (ctx: PitrContext<PgBackRestEngineOptions>): PgBackRestConfig => (
   stanza: ctx.options.engineOptions.stanza,
   dir: join(ctx.options.engineOptions.configFile, ".."),
 });
-const baseDirOf = (ctx: PitrContext<PgBackRestEngineOptions>, target: RestoreTarget) => join(ctx.options.engineOptions.targetRoot, target.targetId);
+const baseDirOf = (ctx: PitrContext<PgBackRestEngineOptions>, target: RestoreTarget) =>
+  join(ctx.options.engineOptions.targetRoot, target.targetId);
 
 /** A client on the restored cluster's Unix socket (local trust, socket dir 0700). */
 async function connect(r: Restored, database: string): Promise<pg.Client> {
@@ -48,15 +56,24 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
   name: "pgbackrest",
   summary: "pgBackRest restore of a self-managed PostgreSQL to a time, into a new data directory",
   options: {
-    "pgbackrest-config": { type: "string", description: "[pgbackrest] pgbackrest.conf of the source (repository and stanza settings)" },
+    "pgbackrest-config": {
+      type: "string",
+      description: "[pgbackrest] pgbackrest.conf of the source (repository and stanza settings)",
+    },
     stanza: { type: "string", description: "[pgbackrest] Stanza to restore", default: "eventchain" },
-    "target-root": { type: "string", description: "[pgbackrest] Directory under which the new data directory is created", default: ".runs/restores" },
+    "target-root": {
+      type: "string",
+      description: "[pgbackrest] Directory under which the new data directory is created",
+      default: ".runs/restores",
+    },
   },
 
   parseOptions(raw: RawOptions): PgBackRestEngineOptions {
     const configFile = raw["pgbackrest-config"];
     if (typeof configFile !== "string" || !existsSync(configFile)) {
-      throw new BadInputError(`invalid --pgbackrest-config "${String(configFile ?? "")}": expected the path of an existing pgbackrest.conf`);
+      throw new BadInputError(
+        `invalid --pgbackrest-config "${String(configFile ?? "")}": expected the path of an existing pgbackrest.conf`,
+      );
     }
     const stanza = typeof raw.stanza === "string" ? raw.stanza : "eventchain";
     try {
@@ -65,7 +82,9 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       throw new BadInputError(`invalid --stanza: ${(e as Error).message}`);
     }
     if (!readFileSync(configFile, "utf8").includes(`[${stanza}]`)) {
-      throw new BadInputError(`--stanza "${stanza}" is not configured in ${configFile}: expected a [${stanza}] section`);
+      throw new BadInputError(
+        `--stanza "${stanza}" is not configured in ${configFile}: expected a [${stanza}] section`,
+      );
     }
     const targetRoot = resolve(typeof raw["target-root"] === "string" ? raw["target-root"] : ".runs/restores");
     return { configFile: resolve(configFile), stanza, targetRoot };
@@ -76,7 +95,11 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     const { backups } = await info(cfg);
     if (backups.length === 0) throw new Error(`stanza ${cfg.stanza} has no base backup: nothing to restore from`);
     const latest = (await latestArchivedAt(cfg)) ?? new Date(backups[backups.length - 1]!.stoppedAt);
-    return { earliest: new Date(backups[0]!.stoppedAt), latest, source: `pgBackRest stanza ${cfg.stanza} (${ctx.outputs.database.instanceIdentifier})` };
+    return {
+      earliest: new Date(backups[0]!.stoppedAt),
+      latest,
+      source: `pgBackRest stanza ${cfg.stanza} (${ctx.outputs.database.instanceIdentifier})`,
+    };
   },
 
   targetId(ctx, restoreTime) {
@@ -88,10 +111,19 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     const dir = target ? join(baseDirOf(ctx, target), "data") : "<target-root>/<target id>/data";
     const time = target?.restoreTime ?? "<validated time>";
     return [
-      { kind: "command", action: `pgbackrest --config=${ctx.options.engineOptions.configFile} --stanza=${ctx.options.engineOptions.stanza} info --output=json` },
-      { kind: "command", action: `pgbackrest restore --pg1-path=${dir} --set=<newest backup before ${time}> --type=time --target="${time}" --target-action=promote` },
+      {
+        kind: "command",
+        action: `pgbackrest --config=${ctx.options.engineOptions.configFile} --stanza=${ctx.options.engineOptions.stanza} info --output=json`,
+      },
+      {
+        kind: "command",
+        action: `pgbackrest restore --pg1-path=${dir} --set=<newest backup before ${time}> --type=time --target="${time}" --target-action=promote`,
+      },
       { kind: "command", action: `pg_ctl -D ${dir} start (new free loopback port)` },
-      { kind: "note", action: `wait until ${dir} has replayed to ${time} and promoted (pg_is_in_recovery() = false), at most ${ctx.options.maxWaitMinutes} min` },
+      {
+        kind: "note",
+        action: `wait until ${dir} has replayed to ${time} and promoted (pg_is_in_recovery() = false), at most ${ctx.options.maxWaitMinutes} min`,
+      },
     ];
   },
 
@@ -105,7 +137,13 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     await restoreToTime(cfgOf(ctx), { targetDataDir: dataDir, time: new Date(target.restoreTime) });
     const server = await adoptPostgres({ binDir: await findPostgresBinDir(), baseDir, dataDir, password: "" });
     await server.start();
-    const restored: Restored = { dataDir, baseDir, socketDir: server.socketDir, port: server.port, restoredAt: new Date().toISOString() };
+    const restored: Restored = {
+      dataDir,
+      baseDir,
+      socketDir: server.socketDir,
+      port: server.port,
+      restoredAt: new Date().toISOString(),
+    };
     return { ...restored, instanceIdentifier: target.targetId };
   },
 
@@ -125,7 +163,8 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         } catch {
           // not accepting connections yet
         }
-        if (Date.now() > deadline) throw new Error(`${r.dataDir} did not finish recovery within ${ctx.options.maxWaitMinutes} min`);
+        if (Date.now() > deadline)
+          throw new Error(`${r.dataDir} did not finish recovery within ${ctx.options.maxWaitMinutes} min`);
         await new Promise((res) => setTimeout(res, Math.min(50 * 2 ** attempt, 2000)));
       }
     });
@@ -135,17 +174,30 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     const r = ctx.result<Restored>("restore");
     const c = await connect(r, ctx.outputs.database.dbName);
     try {
-      const { rows: [s] } = await c.query<{ rec: boolean; tli: number; cts: string; last: Date | null }>(
+      const {
+        rows: [s],
+      } = await c.query<{ rec: boolean; tli: number; cts: string; last: Date | null }>(
         `SELECT pg_is_in_recovery() AS rec, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli, current_setting('track_commit_timestamp') AS cts,
                 CASE WHEN current_setting('track_commit_timestamp') = 'on' THEN (pg_last_committed_xact()).timestamp END AS last`,
       );
       if (s!.rec) throw new Error(`${target.targetId} is still in recovery`);
       if (s!.last && s!.last > new Date(target.restoreTime)) {
-        throw new Error(`${target.targetId} holds a commit at ${s!.last.toISOString()}, after the restore time ${target.restoreTime}`);
+        throw new Error(
+          `${target.targetId} holds a commit at ${s!.last.toISOString()}, after the restore time ${target.restoreTime}`,
+        );
       }
       // It takes writes (a promoted primary, not a read-only standby).
-      const { rows: [w] } = await c.query<{ xid: string }>("SELECT txid_current()::text AS xid");
-      return { promoted: true, timeline: s!.tli, lastCommitBeforeRestoreTime: s!.last?.toISOString() ?? null, writableXid: w!.xid, dataDir: r.dataDir, port: r.port };
+      const {
+        rows: [w],
+      } = await c.query<{ xid: string }>("SELECT txid_current()::text AS xid");
+      return {
+        promoted: true,
+        timeline: s!.tli,
+        lastCommitBeforeRestoreTime: s!.last?.toISOString() ?? null,
+        writableXid: w!.xid,
+        dataDir: r.dataDir,
+        port: r.port,
+      };
     } finally {
       await c.end();
     }
@@ -155,8 +207,14 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     describe(ctx, target) {
       const dir = join(baseDirOf(ctx, target), "data");
       return [
-        { kind: "command", action: `ALTER SYSTEM SET archive_command = 'pgbackrest … --pg1-path=${dir} archive-push %p'; SELECT pg_reload_conf()` },
-        { kind: "command", action: `pgbackrest --stanza=${ctx.options.engineOptions.stanza} backup --type=full --pg1-path=${dir} (the recovered cluster, new timeline)` },
+        {
+          kind: "command",
+          action: `ALTER SYSTEM SET archive_command = 'pgbackrest … --pg1-path=${dir} archive-push %p'; SELECT pg_reload_conf()`,
+        },
+        {
+          kind: "command",
+          action: `pgbackrest --stanza=${ctx.options.engineOptions.stanza} backup --type=full --pg1-path=${dir} (the recovered cluster, new timeline)`,
+        },
       ];
     },
     async exists(ctx) {
@@ -179,7 +237,13 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         await c.end();
       }
       const backup = await ctx.wait("full backup of the recovered cluster", () =>
-        pgbackrest(cfg, ["backup", "--type=full", `--pg1-path=${r.dataDir}`, `--pg1-port=${r.port}`, `--pg1-socket-path=${r.socketDir}`]).then(() => info(cfg)),
+        pgbackrest(cfg, [
+          "backup",
+          "--type=full",
+          `--pg1-path=${r.dataDir}`,
+          `--pg1-port=${r.port}`,
+          `--pg1-socket-path=${r.socketDir}`,
+        ]).then(() => info(cfg)),
       );
       const last = backup.backups[backup.backups.length - 1]!;
       return { backupLabel: last.label, lsnStart: last.lsnStart, repoSizeBytes: last.repoSizeBytes };

@@ -3,8 +3,23 @@
  * instance to a new identifier with the source's class, subnet group, security groups and
  * parameter group; never touches the source.
  */
-import { CreateDBSnapshotCommand, DescribeDBSnapshotsCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from "@aws-sdk/client-rds";
-import { checkInstance, describeInstance, restoreWindowOf, restoredIdentifier, settingsFromInstance, tags, waitInstanceAvailable, waitSnapshotAvailable, type RestoreSettings } from "../aws/rds.ts";
+import {
+  CreateDBSnapshotCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+  RestoreDBInstanceToPointInTimeCommand,
+} from "@aws-sdk/client-rds";
+import {
+  checkInstance,
+  describeInstance,
+  restoreWindowOf,
+  restoredIdentifier,
+  settingsFromInstance,
+  tags,
+  waitInstanceAvailable,
+  waitSnapshotAvailable,
+  type RestoreSettings,
+} from "../aws/rds.ts";
 import type { PitrContext, RestoreEngine, RestoreTarget } from "../lib/restore-engine.ts";
 
 const rdsOf = (ctx: PitrContext) => ctx.aws(RDSClient, ctx.outputs.region);
@@ -14,7 +29,10 @@ const snapshotId = (target: RestoreTarget) => `${target.targetId}-recovered`;
 /** The source's settings as described by RDS (outputs give the same names; RDS is the truth at 3 a.m.). */
 async function sourceSettings(ctx: PitrContext): Promise<RestoreSettings> {
   const source = await describeInstance(rdsOf(ctx), sourceId(ctx));
-  if (!source) throw new Error(`source instance ${sourceId(ctx)} not found in ${ctx.outputs.region}: use the database-recovery runbook for a deleted instance`);
+  if (!source)
+    throw new Error(
+      `source instance ${sourceId(ctx)} not found in ${ctx.outputs.region}: use the database-recovery runbook for a deleted instance`,
+    );
   return settingsFromInstance(source);
 }
 
@@ -36,13 +54,28 @@ export const rdsPitr: RestoreEngine = {
   plan(ctx, target) {
     const to = target?.targetId ?? "<source>-pitr-<restore time>";
     return [
-      { kind: "aws", action: `rds:DescribeDBInstances (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: sourceId(ctx) } },
+      {
+        kind: "aws",
+        action: `rds:DescribeDBInstances (${ctx.outputs.region})`,
+        detail: { DBInstanceIdentifier: sourceId(ctx) },
+      },
       {
         kind: "aws",
         action: `rds:RestoreDBInstanceToPointInTime (${ctx.outputs.region})`,
-        detail: { SourceDBInstanceIdentifier: sourceId(ctx), TargetDBInstanceIdentifier: to, RestoreTime: target?.restoreTime ?? "<validated time>", settings: "class, subnet group, security groups, parameter group, Multi-AZ of the source", PubliclyAccessible: false, DeletionProtection: true },
+        detail: {
+          SourceDBInstanceIdentifier: sourceId(ctx),
+          TargetDBInstanceIdentifier: to,
+          RestoreTime: target?.restoreTime ?? "<validated time>",
+          settings: "class, subnet group, security groups, parameter group, Multi-AZ of the source",
+          PubliclyAccessible: false,
+          DeletionProtection: true,
+        },
       },
-      { kind: "aws", action: `rds:waitUntilDBInstanceAvailable (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: to, maxWaitMinutes: ctx.options.maxWaitMinutes } },
+      {
+        kind: "aws",
+        action: `rds:waitUntilDBInstanceAvailable (${ctx.outputs.region})`,
+        detail: { DBInstanceIdentifier: to, maxWaitMinutes: ctx.options.maxWaitMinutes },
+      },
     ];
   },
 
@@ -61,28 +94,48 @@ export const rdsPitr: RestoreEngine = {
         PubliclyAccessible: false,
         DeletionProtection: true,
         CopyTagsToSnapshot: true,
-        Tags: tags("point-in-time-restore", ctx.runId, { "eventchain:source": sourceId(ctx), "eventchain:restore-time": target.restoreTime }),
+        Tags: tags("point-in-time-restore", ctx.runId, {
+          "eventchain:source": sourceId(ctx),
+          "eventchain:restore-time": target.restoreTime,
+        }),
       }),
     );
     return { instanceIdentifier: target.targetId, status: res.DBInstance?.DBInstanceStatus ?? "unknown", settings };
   },
 
   async waitReady(ctx, target) {
-    await ctx.wait(`${target.targetId} to become available`, () => waitInstanceAvailable(rdsOf(ctx), target.targetId, ctx.options.maxWaitMinutes, ctx.signal));
+    await ctx.wait(`${target.targetId} to become available`, () =>
+      waitInstanceAvailable(rdsOf(ctx), target.targetId, ctx.options.maxWaitMinutes, ctx.signal),
+    );
     const i = await describeInstance(rdsOf(ctx), target.targetId);
-    return { instanceIdentifier: target.targetId, address: i?.Endpoint?.Address ?? null, port: i?.Endpoint?.Port ?? null };
+    return {
+      instanceIdentifier: target.targetId,
+      address: i?.Endpoint?.Address ?? null,
+      port: i?.Endpoint?.Port ?? null,
+    };
   },
 
   async verify(ctx, target) {
     const instance = await describeInstance(rdsOf(ctx), target.targetId);
     if (!instance) throw new Error(`${target.targetId} does not exist after the restore`);
     checkInstance(instance, await sourceSettings(ctx));
-    return { instanceIdentifier: target.targetId, status: instance.DBInstanceStatus, endpoint: instance.Endpoint?.Address ?? null, engineVersion: instance.EngineVersion ?? null };
+    return {
+      instanceIdentifier: target.targetId,
+      status: instance.DBInstanceStatus,
+      endpoint: instance.Endpoint?.Address ?? null,
+      engineVersion: instance.EngineVersion ?? null,
+    };
   },
 
   snapshot: {
     describe(ctx, target) {
-      return [{ kind: "aws", action: `rds:CreateDBSnapshot (${ctx.outputs.region})`, detail: { DBInstanceIdentifier: target.targetId, DBSnapshotIdentifier: snapshotId(target) } }];
+      return [
+        {
+          kind: "aws",
+          action: `rds:CreateDBSnapshot (${ctx.outputs.region})`,
+          detail: { DBInstanceIdentifier: target.targetId, DBSnapshotIdentifier: snapshotId(target) },
+        },
+      ];
     },
     async exists(ctx, target) {
       try {
@@ -95,8 +148,16 @@ export const rdsPitr: RestoreEngine = {
       }
     },
     async run(ctx, target) {
-      await rdsOf(ctx).send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: target.targetId, DBSnapshotIdentifier: snapshotId(target), Tags: tags("point-in-time-restore", ctx.runId) }));
-      await ctx.wait(`snapshot ${snapshotId(target)}`, () => waitSnapshotAvailable(rdsOf(ctx), snapshotId(target), ctx.options.maxWaitMinutes, ctx.signal));
+      await rdsOf(ctx).send(
+        new CreateDBSnapshotCommand({
+          DBInstanceIdentifier: target.targetId,
+          DBSnapshotIdentifier: snapshotId(target),
+          Tags: tags("point-in-time-restore", ctx.runId),
+        }),
+      );
+      await ctx.wait(`snapshot ${snapshotId(target)}`, () =>
+        waitSnapshotAvailable(rdsOf(ctx), snapshotId(target), ctx.options.maxWaitMinutes, ctx.signal),
+      );
       return { snapshotId: snapshotId(target), status: "available" };
     },
   },

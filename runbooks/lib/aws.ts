@@ -26,7 +26,8 @@ export function createClientFactory(settings: AwsSettings = {}): ClientFactory {
   const cache = new Map<ClientCtor<unknown>, Map<string, unknown>>();
   return {
     get<C>(ctor: ClientCtor<C>, region: string): C {
-      if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new Error(`invalid AWS region "${region}": expected e.g. us-east-1`);
+      if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+        throw new Error(`invalid AWS region "${region}": expected e.g. us-east-1`);
       let byRegion = cache.get(ctor as ClientCtor<unknown>);
       if (!byRegion) cache.set(ctor as ClientCtor<unknown>, (byRegion = new Map()));
       let client = byRegion.get(region) as C | undefined;

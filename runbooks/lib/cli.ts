@@ -51,8 +51,15 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   const extra = runbook.options ?? {};
   let values: Record<string, string | boolean | undefined>;
   try {
-    const optionSpec = Object.fromEntries(Object.entries({ ...COMMON_OPTIONS, ...extra }).map(([k, v]) => [k, { type: v.type }]));
-    values = parseArgs({ args: deps.argv ?? scriptArgs(), options: optionSpec as never, strict: true, allowPositionals: false }).values as typeof values;
+    const optionSpec = Object.fromEntries(
+      Object.entries({ ...COMMON_OPTIONS, ...extra }).map(([k, v]) => [k, { type: v.type }]),
+    );
+    values = parseArgs({
+      args: deps.argv ?? scriptArgs(),
+      options: optionSpec as never,
+      strict: true,
+      allowPositionals: false,
+    }).values as typeof values;
   } catch (error) {
     const message = `${errorMessage(error)}\nRun with --help for the options.`;
     stderr.write(message + "\n");
@@ -63,26 +70,39 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
     return { exitCode: EXIT.succeeded, message: "help" };
   }
   const json = values.json === true;
-  const printer = createPrinter({ json, stdout, stderr, interactive: !json && Boolean((stderr as NodeJS.WriteStream).isTTY) });
+  const printer = createPrinter({
+    json,
+    stdout,
+    stderr,
+    interactive: !json && Boolean((stderr as NodeJS.WriteStream).isTTY),
+  });
   const clients = deps.clients ?? createClientFactory(deps.aws);
   try {
     const stateDir = resolve(typeof values["state-dir"] === "string" ? values["state-dir"] : ".runs");
     let resume: Journal | undefined;
     let raw: RawOptions = Object.fromEntries(Object.keys(extra).map((k) => [k, values[k]]));
-    let source = { ...(typeof values.stack === "string" ? { stack: values.stack } : {}), ...(typeof values.outputs === "string" ? { file: values.outputs } : {}) };
+    let source = {
+      ...(typeof values.stack === "string" ? { stack: values.stack } : {}),
+      ...(typeof values.outputs === "string" ? { file: values.outputs } : {}),
+    };
     let force = values.force === true;
     if (typeof values.resume === "string") {
-      if (values["run-id"] !== undefined) throw new BadInputError("--resume and --run-id cannot be combined: --resume continues an existing run id");
+      if (values["run-id"] !== undefined)
+        throw new BadInputError("--resume and --run-id cannot be combined: --resume continues an existing run id");
       resume = Journal.load(stateDir, validateRunId(values.resume), runbook.name);
       const given = Object.keys(extra).filter((k) => values[k] !== undefined);
-      if (given.length) printer.warn(`resuming: runbook options come from the journal; ignoring ${given.map((k) => `--${k}`).join(", ")}`);
+      if (given.length)
+        printer.warn(
+          `resuming: runbook options come from the journal; ignoring ${given.map((k) => `--${k}`).join(", ")}`,
+        );
       raw = resume.data.options;
       source = resume.data.source;
       force = resume.data.force || force;
     }
     if (values["run-id"] !== undefined) validateRunId(String(values["run-id"]));
     const options = runbook.parseOptions ? runbook.parseOptions(raw) : (raw as O);
-    const incidentAt = typeof values["incident-at"] === "string" ? parseTime("incident-at", values["incident-at"]) : undefined;
+    const incidentAt =
+      typeof values["incident-at"] === "string" ? parseTime("incident-at", values["incident-at"]) : undefined;
     const { outputs, peer } = await loadOutputs(source, runbook.needsPeer === true, deps.pulumi);
     const sinks: NotificationSink[] = [];
     if (!values["dry-run"]) {
@@ -118,8 +138,23 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
       command,
     });
     const nextSteps = result.report?.nextSteps ?? [];
-    const tail = [result.message, ...(result.reportPaths ? [`Report: ${result.reportPaths.markdown}`] : []), ...nextSteps.map((s, i) => `  ${i + 1}. ${s}`)].join("\n");
-    printer.final({ event: "result", exitCode: result.exitCode, status: result.status, runId: result.runId, message: result.message, ...(result.report ? { report: result.report } : {}), ...(result.plan ? { plan: result.plan } : {}) }, tail);
+    const tail = [
+      result.message,
+      ...(result.reportPaths ? [`Report: ${result.reportPaths.markdown}`] : []),
+      ...nextSteps.map((s, i) => `  ${i + 1}. ${s}`),
+    ].join("\n");
+    printer.final(
+      {
+        event: "result",
+        exitCode: result.exitCode,
+        status: result.status,
+        runId: result.runId,
+        message: result.message,
+        ...(result.report ? { report: result.report } : {}),
+        ...(result.plan ? { plan: result.plan } : {}),
+      },
+      tail,
+    );
     return result;
   } catch (error) {
     const bad = error instanceof BadInputError;
@@ -160,7 +195,9 @@ export async function runCli<O>(runbook: Runbook<O>, deps: Omit<CliDeps, "signal
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) process.exit(EXIT.interrupted);
-    process.stderr.write(`\n${sig}: stopping (waits are cut short, no new step starts); the journal keeps what finished; continue later with --resume (press again to quit at once)\n`);
+    process.stderr.write(
+      `\n${sig}: stopping (waits are cut short, no new step starts); the journal keeps what finished; continue later with --resume (press again to quit at once)\n`,
+    );
     controller.abort(new Error(sig));
   };
   process.on("SIGINT", onSignal);

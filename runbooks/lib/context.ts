@@ -5,7 +5,10 @@ import type { Printer } from "./printer.ts";
 import type { RunContext, Runbook, StepOutputs } from "./types.ts";
 
 /** What the CLI hands over: the run's fixed facts (as `RunContext` names them) and its services. */
-export type ContextInput<O> = Pick<RunContext<O>, "runId" | "options" | "outputs" | "peer" | "dryRun" | "force" | "incidentAt" | "startedAt" | "tracker" | "signal"> & {
+export type ContextInput<O> = Pick<
+  RunContext<O>,
+  "runId" | "options" | "outputs" | "peer" | "dryRun" | "force" | "incidentAt" | "startedAt" | "tracker" | "signal"
+> & {
   runbook: Runbook<O>;
   clients: ClientFactory;
   sinks: NotificationSink[];
@@ -55,7 +58,18 @@ export function createContext<O>(input: ContextInput<O>): Context<O> {
     log: { info: (m) => printer.info(m), warn: (m) => printer.warn(m) },
     async notify(subject, message) {
       if (input.dryRun) return;
-      await notifyAll(input.sinks, { kind: "progress", runbook: runbook.name, runId, stack: input.outputs.stack, subject: `[eventchain-dr] ${subject}`, message }, ctx.log);
+      await notifyAll(
+        input.sinks,
+        {
+          kind: "progress",
+          runbook: runbook.name,
+          runId,
+          stack: input.outputs.stack,
+          subject: `[eventchain-dr] ${subject}`,
+          message,
+        },
+        ctx.log,
+      );
     },
     tracker,
     signal: input.signal,
@@ -63,7 +77,10 @@ export function createContext<O>(input: ContextInput<O>): Context<O> {
   const applyOutputs = (id: string, out: StepOutputs) => {
     results.set(id, out);
     if (typeof out.recoveryPointAt === "string") {
-      tracker.setRecoveryPoint(new Date(out.recoveryPointAt), typeof out.recoveryPointSource === "string" ? out.recoveryPointSource : id);
+      tracker.setRecoveryPoint(
+        new Date(out.recoveryPointAt),
+        typeof out.recoveryPointSource === "string" ? out.recoveryPointSource : id,
+      );
     }
   };
   return { ctx, applyOutputs };

@@ -13,7 +13,10 @@ export interface PlanEntry {
   outputs?: StepOutputs;
 }
 
-export const flagsOf = (s: Step<never>) => [s.readOnly && "read-only", s.destructive && "destructive", s.movesTraffic && "moves traffic"].filter(Boolean) as string[];
+export const flagsOf = (s: Step<never>) =>
+  [s.readOnly && "read-only", s.destructive && "destructive", s.movesTraffic && "moves traffic"].filter(
+    Boolean,
+  ) as string[];
 
 export interface DryRunResult {
   exitCode: ExitCode;
@@ -22,9 +25,17 @@ export interface DryRunResult {
 }
 
 /** Steps in list order (a valid dependency order); a read-only step's BadInputError propagates (exit 2). */
-export async function dryRun<O>(steps: Step<O>[], deps: Map<string, string[]>, ctx: RunContext<O>, applyOutputs: (id: string, o: StepOutputs) => void, printer: Printer): Promise<DryRunResult> {
+export async function dryRun<O>(
+  steps: Step<O>[],
+  deps: Map<string, string[]>,
+  ctx: RunContext<O>,
+  applyOutputs: (id: string, o: StepOutputs) => void,
+  printer: Printer,
+): Promise<DryRunResult> {
   const plan: PlanEntry[] = [];
-  printer.info(`DRY RUN of ${ctx.runbook} on stack ${ctx.outputs.stack} (${ctx.outputs.region}): nothing will be changed.`);
+  printer.info(
+    `DRY RUN of ${ctx.runbook} on stack ${ctx.outputs.stack} (${ctx.outputs.region}): nothing will be changed.`,
+  );
   for (const step of steps) {
     let outputs: StepOutputs | undefined;
     if (step.readOnly) {
@@ -33,10 +44,21 @@ export async function dryRun<O>(steps: Step<O>[], deps: Map<string, string[]>, c
         applyOutputs(step.id, outputs);
       } catch (error) {
         if (error instanceof BadInputError) throw error;
-        return { exitCode: EXIT.failed, message: `dry run: read-only step "${step.id}" failed: ${errorMessage(error)}`, plan };
+        return {
+          exitCode: EXIT.failed,
+          message: `dry run: read-only step "${step.id}" failed: ${errorMessage(error)}`,
+          plan,
+        };
       }
     }
-    const entry: PlanEntry = { id: step.id, title: step.title, dependsOn: deps.get(step.id)!, flags: flagsOf(step as Step<never>), actions: await step.describe(ctx), ...(outputs ? { outputs } : {}) };
+    const entry: PlanEntry = {
+      id: step.id,
+      title: step.title,
+      dependsOn: deps.get(step.id)!,
+      flags: flagsOf(step as Step<never>),
+      actions: await step.describe(ctx),
+      ...(outputs ? { outputs } : {}),
+    };
     plan.push(entry);
     printer.planStep(entry);
   }

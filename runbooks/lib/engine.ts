@@ -7,7 +7,15 @@ import type { StackOutputs } from "../../infra/outputs.ts";
 import type { ClientFactory } from "./aws.ts";
 import { createContext } from "./context.ts";
 import { dryRun, flagsOf, type PlanEntry } from "./dry-run.ts";
-import { BadInputError, ConfirmationError, EXIT, InterruptedError, StepFailedError, errorMessage, type ExitCode } from "./errors.ts";
+import {
+  BadInputError,
+  ConfirmationError,
+  EXIT,
+  InterruptedError,
+  StepFailedError,
+  errorMessage,
+  type ExitCode,
+} from "./errors.ts";
 import { Journal, newRunId, type OutputsSource, type RunStatus } from "./journal.ts";
 import { notifyAll, type NotificationKind, type NotificationSink } from "./notify.ts";
 import { outcomeOf, summaryLine } from "./outcome.ts";
@@ -73,36 +81,78 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   const startedAt = opts.resume ? new Date(opts.resume.data.startedAt) : now();
   const incidentAt = opts.resume ? new Date(opts.resume.data.incidentAt) : (opts.incidentAt ?? startedAt);
   if (incidentAt.getTime() > startedAt.getTime() + 60_000) {
-    throw new BadInputError(`--incident-at ${incidentAt.toISOString()} is in the future: expected a time at or before now`);
+    throw new BadInputError(
+      `--incident-at ${incidentAt.toISOString()} is in the future: expected a time at or before now`,
+    );
   }
   const runId = opts.resume?.data.runId ?? opts.runId ?? newRunId(runbook.name, startedAt);
   const tracker = new RecoveryTracker(objective, incidentAt, opts.resume?.data.tracker, now);
   const controller = new AbortController();
   opts.signal?.addEventListener("abort", () => controller.abort(opts.signal?.reason), { once: true });
-  const { ctx, applyOutputs } = createContext({ ...opts, runId, incidentAt, startedAt, tracker, signal: controller.signal });
+  const { ctx, applyOutputs } = createContext({
+    ...opts,
+    runId,
+    incidentAt,
+    startedAt,
+    tracker,
+    signal: controller.signal,
+  });
 
   if (opts.dryRun) return { runId, status: "planned", ...(await dryRun(steps, deps, ctx, applyOutputs, printer)) };
 
   const journal =
     opts.resume ??
-    Journal.create(opts.stateDir, { runId, runbook: runbook.name, source: opts.source, options: opts.rawOptions, force: opts.force, incidentAt: incidentAt.toISOString(), startedAt: startedAt.toISOString() });
+    Journal.create(opts.stateDir, {
+      runId,
+      runbook: runbook.name,
+      source: opts.source,
+      options: opts.rawOptions,
+      force: opts.force,
+      incidentAt: incidentAt.toISOString(),
+      startedAt: startedAt.toISOString(),
+    });
   if (opts.resume?.data.status === "succeeded") {
     // Nothing to do: keep the original report (its RTO must not grow with the time since).
     const { report, paths } = readReport(journal.dir);
     printer.info(`run ${runId} already succeeded at ${journal.data.finishedAt}; nothing to do`);
-    return { exitCode: report.verdict === "objectives_met" ? EXIT.succeeded : EXIT.objectivesMissed, runId, status: "succeeded", message: `${runbook.name} run ${runId} had already succeeded: ${summaryLine(runbook.name, report)}`, report, reportPaths: paths, journalPath: journal.path };
+    return {
+      exitCode: report.verdict === "objectives_met" ? EXIT.succeeded : EXIT.objectivesMissed,
+      runId,
+      status: "succeeded",
+      message: `${runbook.name} run ${runId} had already succeeded: ${summaryLine(runbook.name, report)}`,
+      report,
+      reportPaths: paths,
+      journalPath: journal.path,
+    };
   }
   if (opts.resume) {
     journal.data.status = "running";
-    for (const step of steps) if (journal.isFinished(step.id)) applyOutputs(step.id, journal.step(step.id)!.outputs ?? {});
+    for (const step of steps)
+      if (journal.isFinished(step.id)) applyOutputs(step.id, journal.step(step.id)!.outputs ?? {});
     journal.save();
   }
   const resumeCommand = `${opts.command} --resume ${runId} --state-dir ${opts.stateDir}`;
   const notify = (kind: NotificationKind, message: string) =>
-    notifyAll(opts.sinks, { kind, runbook: runbook.name, runId, stack: opts.outputs.stack, subject: `[eventchain-dr] ${runbook.name} ${kind.replace("_", " ")} on ${opts.outputs.stack} (run ${runId})`, message }, ctx.log);
+    notifyAll(
+      opts.sinks,
+      {
+        kind,
+        runbook: runbook.name,
+        runId,
+        stack: opts.outputs.stack,
+        subject: `[eventchain-dr] ${runbook.name} ${kind.replace("_", " ")} on ${opts.outputs.stack} (run ${runId})`,
+        message,
+      },
+      ctx.log,
+    );
 
-  await notify("started", `${runbook.summary}\nSystem ${objective.system} (tier ${objective.tier}): RTO ${objective.rtoMinutes} min, RPO ${objective.rpoMinutes} min.\nIncident at ${incidentAt.toISOString()}; RTO deadline ${tracker.deadline.toISOString()}.${opts.resume ? "\nResumed run." : ""}`);
-  printer.info(`${opts.resume ? "Resuming" : "Starting"} ${runbook.name} run ${runId} on stack ${opts.outputs.stack}; journal ${journal.path}`);
+  await notify(
+    "started",
+    `${runbook.summary}\nSystem ${objective.system} (tier ${objective.tier}): RTO ${objective.rtoMinutes} min, RPO ${objective.rpoMinutes} min.\nIncident at ${incidentAt.toISOString()}; RTO deadline ${tracker.deadline.toISOString()}.${opts.resume ? "\nResumed run." : ""}`,
+  );
+  printer.info(
+    `${opts.resume ? "Resuming" : "Starting"} ${runbook.name} run ${runId} on stack ${opts.outputs.stack}; journal ${journal.path}`,
+  );
 
   // One question at a time, even when steps run side by side.
   const confirmLock = pLimit(1);
@@ -111,16 +161,29 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       const what = step.destructive ? "is destructive" : "moves traffic";
       if (opts.yes) return printer.info(`step "${step.id}" ${what}: confirmed by --yes`);
       if (!opts.ask) {
-        throw new ConfirmationError(`step "${step.id}" (${step.title}) ${what} and needs confirmation, but there is no terminal to ask: re-run with --yes to confirm, e.g. ${resumeCommand} --yes`, step.id);
+        throw new ConfirmationError(
+          `step "${step.id}" (${step.title}) ${what} and needs confirmation, but there is no terminal to ask: re-run with --yes to confirm, e.g. ${resumeCommand} --yes`,
+          step.id,
+        );
       }
-      printer.planStep({ id: step.id, title: step.title, dependsOn: deps.get(step.id)!, flags: flagsOf(step as Step<never>), actions: await step.describe(ctx) });
+      printer.planStep({
+        id: step.id,
+        title: step.title,
+        dependsOn: deps.get(step.id)!,
+        flags: flagsOf(step as Step<never>),
+        actions: await step.describe(ctx),
+      });
       if (!(await opts.ask(`Step "${step.title}" ${what}. Proceed? [y/N] `))) {
-        throw new ConfirmationError(`step "${step.id}" was declined at the prompt; nothing after it ran. To continue later: ${resumeCommand}`, step.id);
+        throw new ConfirmationError(
+          `step "${step.id}" was declined at the prompt; nothing after it ran. To continue later: ${resumeCommand}`,
+          step.id,
+        );
       }
     });
 
   const runOne = async (step: Step<O>) => {
-    if (journal.isFinished(step.id)) return printer.step(step.id, step.title, "skipped", "finished earlier in this run", tracker.status());
+    if (journal.isFinished(step.id))
+      return printer.step(step.id, step.title, "skipped", "finished earlier in this run", tracker.status());
     if (controller.signal.aborted) throw new InterruptedError(`interrupted before step ${step.id}`);
     const done = step.isDone ? await step.isDone(ctx) : false;
     if (done) {
@@ -181,7 +244,13 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   const exitCode = report.verdict === "objectives_missed" ? EXIT.objectivesMissed : outcome.exitCode;
   const reportPaths = writeReport(journal.dir, report);
   const message = summaryLine(runbook.name, report);
-  const kind: NotificationKind = succeeded ? (report.verdict === "objectives_met" ? "succeeded" : "objectives_missed") : outcome.status === "stopped" ? "stopped" : "failed";
+  const kind: NotificationKind = succeeded
+    ? report.verdict === "objectives_met"
+      ? "succeeded"
+      : "objectives_missed"
+    : outcome.status === "stopped"
+      ? "stopped"
+      : "failed";
   await notify(kind, `${message}\nReport: ${reportPaths.markdown}`);
   return { exitCode, runId, status: outcome.status, message, report, reportPaths, journalPath: journal.path };
 }

@@ -58,7 +58,9 @@ export function newRunId(runbook: string, at = new Date()): string {
 
 export function validateRunId(runId: string): string {
   if (!RUN_ID.test(runId)) {
-    throw new BadInputError(`invalid run id "${runId}": expected letters, digits, ".", "_" or "-" (at most 100 characters)`);
+    throw new BadInputError(
+      `invalid run id "${runId}": expected letters, digits, ".", "_" or "-" (at most 100 characters)`,
+    );
   }
   return runId;
 }
@@ -78,7 +80,8 @@ export class Journal {
   static create(stateDir: string, data: Omit<JournalData, "version" | "status" | "steps" | "tracker">): Journal {
     const dir = Journal.dir(stateDir, data.runId);
     const path = join(dir, "journal.json");
-    if (existsSync(path)) throw new BadInputError(`run id "${data.runId}" already has a journal at ${path}: use --resume ${data.runId}`);
+    if (existsSync(path))
+      throw new BadInputError(`run id "${data.runId}" already has a journal at ${path}: use --resume ${data.runId}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const journal = new Journal(path, {
       version: JOURNAL_VERSION,
@@ -97,11 +100,17 @@ export class Journal {
     try {
       raw = readFileSync(path, "utf8");
     } catch {
-      throw new BadInputError(`no journal for run id "${runId}" at ${path}: check --state-dir (runs are kept under <state-dir>/<run-id>/)`);
+      throw new BadInputError(
+        `no journal for run id "${runId}" at ${path}: check --state-dir (runs are kept under <state-dir>/<run-id>/)`,
+      );
     }
     const data = JSON.parse(raw) as JournalData;
-    if (data.version !== JOURNAL_VERSION) throw new BadInputError(`journal ${path} has version ${data.version}; this engine reads version ${JOURNAL_VERSION}`);
-    if (data.runbook !== runbook) throw new BadInputError(`run "${runId}" belongs to runbook "${data.runbook}", not "${runbook}"`);
+    if (data.version !== JOURNAL_VERSION)
+      throw new BadInputError(
+        `journal ${path} has version ${data.version}; this engine reads version ${JOURNAL_VERSION}`,
+      );
+    if (data.runbook !== runbook)
+      throw new BadInputError(`run "${runId}" belongs to runbook "${data.runbook}", not "${runbook}"`);
     return new Journal(path, data);
   }
 
@@ -121,7 +130,12 @@ export class Journal {
 
   started(id: string, title: string, at = new Date()): void {
     const prev = this.data.steps[id];
-    this.data.steps[id] = { status: "running", title, startedAt: at.toISOString(), attempts: (prev?.attempts ?? 0) + 1 };
+    this.data.steps[id] = {
+      status: "running",
+      title,
+      startedAt: at.toISOString(),
+      attempts: (prev?.attempts ?? 0) + 1,
+    };
     this.save();
   }
 
@@ -147,7 +161,15 @@ export class Journal {
 
   /** Registers a skip without a prior start (the step's effect was already in place). */
   skipped(id: string, title: string, outputs: StepOutputs, note: string, at = new Date()): void {
-    this.data.steps[id] = { status: "skipped", title, startedAt: at.toISOString(), endedAt: at.toISOString(), attempts: this.data.steps[id]?.attempts ?? 0, outputs, note };
+    this.data.steps[id] = {
+      status: "skipped",
+      title,
+      startedAt: at.toISOString(),
+      endedAt: at.toISOString(),
+      attempts: this.data.steps[id]?.attempts ?? 0,
+      outputs,
+      note,
+    };
     this.save();
   }
 

@@ -25,7 +25,10 @@ export interface NotificationSink {
 }
 
 /** A sink from any publish function (the runbooks wire the stack's SNS topic through this). */
-export function publishSink(name: string, publish: (subject: string, message: string) => Promise<unknown>): NotificationSink {
+export function publishSink(
+  name: string,
+  publish: (subject: string, message: string) => Promise<unknown>,
+): NotificationSink {
   return {
     name,
     async send(n) {
@@ -48,7 +51,12 @@ export function slackSink(webhookUrl: string, fetchImpl: typeof fetch = fetch, t
   return {
     name: "slack",
     async send(n) {
-      const icon = n.kind === "started" || n.kind === "progress" ? ":rotating_light:" : n.kind === "succeeded" ? ":white_check_mark:" : ":x:";
+      const icon =
+        n.kind === "started" || n.kind === "progress"
+          ? ":rotating_light:"
+          : n.kind === "succeeded"
+            ? ":white_check_mark:"
+            : ":x:";
       const res = await fetchImpl(url, {
         method: "POST",
         headers: { "content-type": "application/json" },

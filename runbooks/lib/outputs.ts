@@ -30,11 +30,18 @@ export type PulumiOutputReader = (stack: string) => Promise<unknown>;
 export const pulumiStackOutput: PulumiOutputReader = async (stack) => {
   let stdout: string;
   try {
-    ({ stdout } = await execFileAsync("pulumi", ["stack", "output", "--json", "--show-secrets=false", "-s", stack], { maxBuffer: 16 * 1024 * 1024 }));
+    ({ stdout } = await execFileAsync("pulumi", ["stack", "output", "--json", "--show-secrets=false", "-s", stack], {
+      maxBuffer: 16 * 1024 * 1024,
+    }));
   } catch (error) {
     const e = error as { code?: string; stderr?: string };
-    if (e.code === "ENOENT") throw new BadInputError(`cannot read outputs of stack "${stack}": the pulumi CLI is not installed; use --outputs <file.json> instead`);
-    throw new BadInputError(`cannot read outputs of stack "${stack}": ${(e.stderr ?? String(error)).trim().split("\n").slice(-2).join(" ")}`);
+    if (e.code === "ENOENT")
+      throw new BadInputError(
+        `cannot read outputs of stack "${stack}": the pulumi CLI is not installed; use --outputs <file.json> instead`,
+      );
+    throw new BadInputError(
+      `cannot read outputs of stack "${stack}": ${(e.stderr ?? String(error)).trim().split("\n").slice(-2).join(" ")}`,
+    );
   }
   return JSON.parse(stdout);
 };
@@ -62,25 +69,38 @@ function validate(raw: unknown, where: string): StackOutputs {
 }
 
 function pickFromFile(doc: unknown, file: string, stack: string | undefined): { name: string; raw: unknown } {
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new BadInputError(`--outputs file "${file}" must hold a JSON object`);
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+    throw new BadInputError(`--outputs file "${file}" must hold a JSON object`);
   const obj = doc as Record<string, unknown>;
   if ("contractVersion" in obj) {
     const name = typeof obj.stack === "string" ? obj.stack : "(unnamed)";
-    if (stack !== undefined && stack !== name) throw new BadInputError(`unknown stack "${stack}": --outputs file "${file}" holds only stack "${name}"`);
+    if (stack !== undefined && stack !== name)
+      throw new BadInputError(`unknown stack "${stack}": --outputs file "${file}" holds only stack "${name}"`);
     return { name, raw: obj };
   }
   const names = Object.keys(obj);
   if (stack === undefined) {
     if (names.length === 1) return { name: names[0]!, raw: obj[names[0]!] };
-    throw new BadInputError(`--outputs file "${file}" holds stacks ${names.join(", ") || "(none)"}: choose one with --stack`);
+    throw new BadInputError(
+      `--outputs file "${file}" holds stacks ${names.join(", ") || "(none)"}: choose one with --stack`,
+    );
   }
-  if (!Object.prototype.hasOwnProperty.call(obj, stack)) throw new BadInputError(`unknown stack "${stack}": --outputs file "${file}" holds ${names.join(", ") || "no stacks"}`);
+  if (!Object.prototype.hasOwnProperty.call(obj, stack))
+    throw new BadInputError(
+      `unknown stack "${stack}": --outputs file "${file}" holds ${names.join(", ") || "no stacks"}`,
+    );
   return { name: stack, raw: obj[stack] };
 }
 
-export async function loadOutputs(source: OutputsSource, needsPeer: boolean, reader: PulumiOutputReader = pulumiStackOutput): Promise<LoadedOutputs> {
+export async function loadOutputs(
+  source: OutputsSource,
+  needsPeer: boolean,
+  reader: PulumiOutputReader = pulumiStackOutput,
+): Promise<LoadedOutputs> {
   if (source.stack !== undefined && !STACK_NAME.test(source.stack)) {
-    throw new BadInputError(`invalid --stack "${source.stack}": expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`);
+    throw new BadInputError(
+      `invalid --stack "${source.stack}": expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`,
+    );
   }
   if (source.file !== undefined) {
     const doc = readJson(source.file);
@@ -91,12 +111,15 @@ export async function loadOutputs(source: OutputsSource, needsPeer: boolean, rea
       try {
         return pickFromFile(doc, source.file!, outputs.peerStack);
       } catch {
-        throw new BadInputError(`this runbook needs the peer stack "${outputs.peerStack}" too, but --outputs file "${source.file}" does not hold it: use a file keyed by stack name ({"${outputs.stack}": ..., "${outputs.peerStack}": ...})`);
+        throw new BadInputError(
+          `this runbook needs the peer stack "${outputs.peerStack}" too, but --outputs file "${source.file}" does not hold it: use a file keyed by stack name ({"${outputs.stack}": ..., "${outputs.peerStack}": ...})`,
+        );
       }
     })();
     return { outputs, peer: validate(peerRaw, `${source.file} (stack ${outputs.peerStack})`) };
   }
-  if (source.stack === undefined) throw new BadInputError("no outputs source: give --stack <name> (reads Pulumi) or --outputs <file.json>");
+  if (source.stack === undefined)
+    throw new BadInputError("no outputs source: give --stack <name> (reads Pulumi) or --outputs <file.json>");
   const outputs = validate(await reader(source.stack), `pulumi stack ${source.stack}`);
   if (!needsPeer) return { outputs, peer: undefined };
   return { outputs, peer: validate(await reader(outputs.peerStack), `pulumi stack ${outputs.peerStack}`) };

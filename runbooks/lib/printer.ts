@@ -37,14 +37,16 @@ const ICON: Record<StepState, string> = { started: "▶", succeeded: "✔", skip
 
 export function createPrinter(o: PrinterOptions): Printer {
   const now = o.now ?? (() => new Date());
-  const event = (e: Record<string, unknown>) => o.stdout.write(JSON.stringify({ at: now().toISOString(), ...e }) + "\n");
+  const event = (e: Record<string, unknown>) =>
+    o.stdout.write(JSON.stringify({ at: now().toISOString(), ...e }) + "\n");
   if (o.json) {
     return {
       interactive: false,
       info: (message) => event({ event: "info", message }),
       warn: (message) => event({ event: "warning", message }),
       progress: (message) => event({ event: "progress", message }),
-      step: (id, title, state, note, status) => event({ event: `step_${state}`, step: id, title, ...(note ? { note } : {}), tracker: status }),
+      step: (id, title, state, note, status) =>
+        event({ event: `step_${state}`, step: id, title, ...(note ? { note } : {}), tracker: status }),
       planStep: (entry) => event({ event: "planned_step", ...entry }),
       final: (e) => event(e),
     };
@@ -56,12 +58,20 @@ export function createPrinter(o: PrinterOptions): Printer {
     warn: (m) => line(`WARNING: ${m}`),
     progress: (m) => line(`  … ${m}`),
     step: (id, title, state, note, status) => {
-      const left = status.remainingMinutes >= 0 ? `${mmss(status.remainingMinutes)} left to RTO` : `RTO exceeded by ${mmss(status.remainingMinutes)}`;
-      line(`[+${mmss(status.elapsedMinutes)} | ${left} | ${status.status}] ${ICON[state]} ${title} (${id})${note ? `: ${note}` : ""}`);
+      const left =
+        status.remainingMinutes >= 0
+          ? `${mmss(status.remainingMinutes)} left to RTO`
+          : `RTO exceeded by ${mmss(status.remainingMinutes)}`;
+      line(
+        `[+${mmss(status.elapsedMinutes)} | ${left} | ${status.status}] ${ICON[state]} ${title} (${id})${note ? `: ${note}` : ""}`,
+      );
     },
     planStep: (entry) => {
-      line(`\n• ${entry.title} [${entry.id}]${entry.flags.length ? ` (${entry.flags.join(", ")})` : ""}${entry.dependsOn.length ? ` after ${entry.dependsOn.join(", ")}` : ""}`);
-      for (const a of entry.actions) line(`    ${a.kind.padEnd(7)} ${a.action}${a.detail ? ` ${JSON.stringify(a.detail)}` : ""}`);
+      line(
+        `\n• ${entry.title} [${entry.id}]${entry.flags.length ? ` (${entry.flags.join(", ")})` : ""}${entry.dependsOn.length ? ` after ${entry.dependsOn.join(", ")}` : ""}`,
+      );
+      for (const a of entry.actions)
+        line(`    ${a.kind.padEnd(7)} ${a.action}${a.detail ? ` ${JSON.stringify(a.detail)}` : ""}`);
     },
     final: (_e, summary) => o.stdout.write(summary + "\n"),
   };

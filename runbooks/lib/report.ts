@@ -40,7 +40,13 @@ export interface Report {
   status: "succeeded" | "failed" | "stopped" | "interrupted";
   verdict: Verdict;
   rto: { achievedMinutes: number; objectiveMinutes: number; met: boolean; status: RtoStatus };
-  rpo: { recoveryPointAt: string | null; source: string | null; achievedMinutes: number | null; objectiveMinutes: number; met: boolean | null };
+  rpo: {
+    recoveryPointAt: string | null;
+    source: string | null;
+    achievedMinutes: number | null;
+    objectiveMinutes: number;
+    met: boolean | null;
+  };
   steps: ReportStep[];
   milestones: RecoveryTracker["milestones"];
   nextSteps: string[];
@@ -66,7 +72,8 @@ export function buildReport(input: BuildReportInput): Report {
   const achieved = tracker.achieved(finishedAt);
   const steps: ReportStep[] = input.stepOrder.map(({ id, title }) => {
     const rec = journal.steps[id];
-    if (!rec) return { id, title, status: "not_started", startedAt: null, endedAt: null, durationMs: null, attempts: 0 };
+    if (!rec)
+      return { id, title, status: "not_started", startedAt: null, endedAt: null, durationMs: null, attempts: 0 };
     const durationMs = rec.endedAt ? Math.max(0, Date.parse(rec.endedAt) - Date.parse(rec.startedAt)) : null;
     return {
       id,
@@ -155,18 +162,28 @@ export function renderMarkdown(report: Report): string {
     "",
     `System \`${report.system}\` (tier ${report.tier}), stack \`${report.stack}\` (${report.region}). Incident at ${report.incidentAt}; run ${report.startedAt} → ${report.finishedAt}.`,
   ];
-  if (report.rpo.recoveryPointAt) out.push(`Recovered data reaches ${report.rpo.recoveryPointAt} (${report.rpo.source}).`);
-  if (report.failure) out.push("", `**Failed at step \`${report.failure.stepId ?? "-"}\`:** ${report.failure.message}`, "", `Resume: \`${report.failure.resumeCommand}\``);
+  if (report.rpo.recoveryPointAt)
+    out.push(`Recovered data reaches ${report.rpo.recoveryPointAt} (${report.rpo.source}).`);
+  if (report.failure)
+    out.push(
+      "",
+      `**Failed at step \`${report.failure.stepId ?? "-"}\`:** ${report.failure.message}`,
+      "",
+      `Resume: \`${report.failure.resumeCommand}\``,
+    );
   out.push("", "## Timeline", "", mermaidGantt(report), "", "| step | status | duration | note |", "|---|---|---|---|");
   for (const s of report.steps) {
-    out.push(`| ${s.title} | ${s.status} | ${s.durationMs === null ? "-" : `${(s.durationMs / 1000).toFixed(1)} s`} | ${(s.error ?? s.note ?? "").replace(/\|/g, "\\|")} |`);
+    out.push(
+      `| ${s.title} | ${s.status} | ${s.durationMs === null ? "-" : `${(s.durationMs / 1000).toFixed(1)} s`} | ${(s.error ?? s.note ?? "").replace(/\|/g, "\\|")} |`,
+    );
   }
   if (report.milestones.length) {
     out.push("", "## Milestones", "");
     for (const m of report.milestones) out.push(`- ${m.at} (+${m.elapsedMinutes} min) ${m.description}`);
   }
   if (report.nextSteps.length) out.push("", "## Next steps", "", ...report.nextSteps.map((s, i) => `${i + 1}. ${s}`));
-  if (report.checklist.length) out.push("", "## Post-recovery checklist", "", ...report.checklist.map((s) => `- [ ] ${s}`));
+  if (report.checklist.length)
+    out.push("", "## Post-recovery checklist", "", ...report.checklist.map((s) => `- [ ] ${s}`));
   return out.join("\n") + "\n";
 }
 
@@ -182,5 +199,8 @@ export function writeReport(dir: string, report: Report): { json: string; markdo
 /** The report a finished run wrote (for a `--resume` of a run that already succeeded). */
 export function readReport(dir: string): { report: Report; paths: { json: string; markdown: string } } {
   const json = join(dir, "report.json");
-  return { report: JSON.parse(readFileSync(json, "utf8")) as Report, paths: { json, markdown: join(dir, "report.md") } };
+  return {
+    report: JSON.parse(readFileSync(json, "utf8")) as Report,
+    paths: { json, markdown: join(dir, "report.md") },
+  };
 }

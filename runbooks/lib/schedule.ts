@@ -10,7 +10,13 @@ export interface Schedulable {
  * Starts no new step after the first error or once `signal` aborts; waits for running ones.
  * @returns the first error (or an InterruptedError naming the next step), or undefined when all ran.
  */
-export async function runGraph<S extends Schedulable>(steps: S[], deps: Map<string, string[]>, runOne: (step: S) => Promise<void>, signal: AbortSignal, concurrency = 4): Promise<unknown> {
+export async function runGraph<S extends Schedulable>(
+  steps: S[],
+  deps: Map<string, string[]>,
+  runOne: (step: S) => Promise<void>,
+  signal: AbortSignal,
+  concurrency = 4,
+): Promise<unknown> {
   const limit = pLimit(concurrency);
   const done = new Set<string>();
   const pending = [...steps];
@@ -31,6 +37,7 @@ export async function runGraph<S extends Schedulable>(steps: S[], deps: Map<stri
     if (!running.size) break;
     await Promise.race(running.values());
   }
-  if (firstError === undefined && pending.length) return new InterruptedError(`interrupted before step ${pending[0]!.id}`);
+  if (firstError === undefined && pending.length)
+    return new InterruptedError(`interrupted before step ${pending[0]!.id}`);
   return firstError;
 }

@@ -47,10 +47,14 @@ export function rtoStatus(elapsedMs: number, rtoMinutes: number): RtoStatus {
 }
 
 /** The objective for `system` from validated stack outputs. */
-export function objectiveFromOutputs(system: string, outputs: Pick<StackOutputs, "objectives" | "classification">): SystemObjective {
+export function objectiveFromOutputs(
+  system: string,
+  outputs: Pick<StackOutputs, "objectives" | "classification">,
+): SystemObjective {
   const objectives = outputs.objectives as Record<Tier, { rtoMinutes: number; rpoMinutes: number }>;
   for (const tier of Object.values(outputs.classification)) {
-    if (!objectives[tier]) throw new Error(`stack outputs classify a system as "${tier}" but define no objective for that tier`);
+    if (!objectives[tier])
+      throw new Error(`stack outputs classify a system as "${tier}" but define no objective for that tier`);
   }
   return objectiveFor(system, objectives, outputs.classification as Record<string, Tier>);
 }
@@ -85,7 +89,12 @@ export class RecoveryTracker {
   milestone(id: string, description: string, at: Date = this.now()): Milestone {
     const existing = this.milestones.find((m) => m.id === id);
     if (existing) return existing;
-    const m = { id, description, at: at.toISOString(), elapsedMinutes: minutes(at.getTime() - this.incidentAt.getTime()) };
+    const m = {
+      id,
+      description,
+      at: at.toISOString(),
+      elapsedMinutes: minutes(at.getTime() - this.incidentAt.getTime()),
+    };
     this.milestones.push(m);
     return m;
   }
@@ -114,7 +123,11 @@ export class RecoveryTracker {
       ? Math.max(0, minutes(this.incidentAt.getTime() - new Date(this.recoveryPoint.at).getTime()))
       : null;
     return {
-      rto: { achievedMinutes: rtoMinutes, objectiveMinutes: this.objective.rtoMinutes, met: rtoMinutes <= this.objective.rtoMinutes },
+      rto: {
+        achievedMinutes: rtoMinutes,
+        objectiveMinutes: this.objective.rtoMinutes,
+        met: rtoMinutes <= this.objective.rtoMinutes,
+      },
       rpo: {
         recoveryPointAt: this.recoveryPoint?.at ?? null,
         source: this.recoveryPoint?.source ?? null,

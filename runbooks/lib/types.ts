@@ -83,11 +83,7 @@ export interface Runbook<O = RawOptions> {
 }
 
 /** Anything constructible like an AWS SDK v3 client. */
-export type ClientCtor<C> = new (config: {
-  region: string;
-  endpoint?: string;
-  maxAttempts?: number;
-}) => C;
+export type ClientCtor<C> = new (config: { region: string; endpoint?: string; maxAttempts?: number }) => C;
 
 export interface Logger {
   info(message: string): void;

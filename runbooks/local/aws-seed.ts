@@ -9,13 +9,36 @@
  * services scaled to 0 (pilot light), no database. Route 53: zone, health check on the primary
  * ALB, PRIMARY/SECONDARY failover CNAMEs.
  */
-import { CreateDBInstanceCommand, CreateDBParameterGroupCommand, CreateDBSnapshotCommand, CopyDBSnapshotCommand, CreateDBSubnetGroupCommand, RDSClient } from "@aws-sdk/client-rds";
+import {
+  CreateDBInstanceCommand,
+  CreateDBParameterGroupCommand,
+  CreateDBSnapshotCommand,
+  CopyDBSnapshotCommand,
+  CreateDBSubnetGroupCommand,
+  RDSClient,
+} from "@aws-sdk/client-rds";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateLoadBalancerCommand, CreateTargetGroupCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
-import { ChangeResourceRecordSetsCommand, CreateHealthCheckCommand, CreateHostedZoneCommand, Route53Client } from "@aws-sdk/client-route-53";
+import {
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from "@aws-sdk/client-ecs";
+import {
+  ChangeResourceRecordSetsCommand,
+  CreateHealthCheckCommand,
+  CreateHostedZoneCommand,
+  Route53Client,
+} from "@aws-sdk/client-route-53";
 import { parseStackOutputs, type StackOutputs } from "../../infra/outputs.ts";
 import { buildOutputs } from "./seeded-outputs.ts";
 
@@ -64,9 +87,27 @@ async function seedRegion(endpoint: string, region: string, stack: "prod" | "dr"
   const vpc = tag(await ec2(endpoint, region, { Action: "CreateVpc", CidrBlock: "10.0.0.0/16" }), "vpcId");
   const subnetIds: string[] = [];
   for (const [i, az] of ["a", "b"].entries()) {
-    subnetIds.push(tag(await ec2(endpoint, region, { Action: "CreateSubnet", VpcId: vpc, CidrBlock: `10.0.${i}.0/24`, AvailabilityZone: `${region}${az}` }), "subnetId"));
+    subnetIds.push(
+      tag(
+        await ec2(endpoint, region, {
+          Action: "CreateSubnet",
+          VpcId: vpc,
+          CidrBlock: `10.0.${i}.0/24`,
+          AvailabilityZone: `${region}${az}`,
+        }),
+        "subnetId",
+      ),
+    );
   }
-  const securityGroupId = tag(await ec2(endpoint, region, { Action: "CreateSecurityGroup", GroupName: `eventchain-${stack}-db`, GroupDescription: "database", VpcId: vpc }), "groupId");
+  const securityGroupId = tag(
+    await ec2(endpoint, region, {
+      Action: "CreateSecurityGroup",
+      GroupName: `eventchain-${stack}-db`,
+      GroupDescription: "database",
+      VpcId: vpc,
+    }),
+    "groupId",
+  );
 
   const kms = new KMSClient(cfg(endpoint, region));
   const key = await kms.send(new CreateKeyCommand({ Description: `eventchain ${stack} data`, MultiRegion: false }));
@@ -74,45 +115,116 @@ async function seedRegion(endpoint: string, region: string, stack: "prod" | "dr"
 
   const rds = new RDSClient(cfg(endpoint, region));
   const subnetGroupName = `eventchain-${stack}-db`;
-  await rds.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: subnetGroupName, DBSubnetGroupDescription: "database subnets", SubnetIds: subnetIds }));
+  await rds.send(
+    new CreateDBSubnetGroupCommand({
+      DBSubnetGroupName: subnetGroupName,
+      DBSubnetGroupDescription: "database subnets",
+      SubnetIds: subnetIds,
+    }),
+  );
   const parameterGroupName = `eventchain-${stack}-pg15`;
-  await rds.send(new CreateDBParameterGroupCommand({ DBParameterGroupName: parameterGroupName, DBParameterGroupFamily: "postgres15", Description: "eventchain" }));
+  await rds.send(
+    new CreateDBParameterGroupCommand({
+      DBParameterGroupName: parameterGroupName,
+      DBParameterGroupFamily: "postgres15",
+      Description: "eventchain",
+    }),
+  );
 
   const sm = new SecretsManagerClient(cfg(endpoint, region));
-  const secret = await sm.send(new CreateSecretCommand({ Name: `eventchain/${stack}/db-connection`, KmsKeyId: kmsKeyArn, SecretString: JSON.stringify({ host: stack === "prod" ? "placeholder" : "", port: 5432, dbname: "eventchain" }) }));
+  const secret = await sm.send(
+    new CreateSecretCommand({
+      Name: `eventchain/${stack}/db-connection`,
+      KmsKeyId: kmsKeyArn,
+      SecretString: JSON.stringify({ host: stack === "prod" ? "placeholder" : "", port: 5432, dbname: "eventchain" }),
+    }),
+  );
 
   const sns = new SNSClient(cfg(endpoint, region));
   const topic = await sns.send(new CreateTopicCommand({ Name: `eventchain-${stack}-alerts` }));
-  await sns.send(new SubscribeCommand({ TopicArn: topic.TopicArn!, Protocol: "email", Endpoint: "oncall@example.com" }));
+  await sns.send(
+    new SubscribeCommand({ TopicArn: topic.TopicArn!, Protocol: "email", Endpoint: "oncall@example.com" }),
+  );
 
   const elb = new ElasticLoadBalancingV2Client(cfg(endpoint, region));
-  const lb = await elb.send(new CreateLoadBalancerCommand({ Name: `eventchain-${stack}-alb`, Subnets: subnetIds, SecurityGroups: [securityGroupId], Scheme: "internet-facing", Type: "application" }));
+  const lb = await elb.send(
+    new CreateLoadBalancerCommand({
+      Name: `eventchain-${stack}-alb`,
+      Subnets: subnetIds,
+      SecurityGroups: [securityGroupId],
+      Scheme: "internet-facing",
+      Type: "application",
+    }),
+  );
   const albDns = lb.LoadBalancers![0]!.DNSName!;
 
   const ecs = new ECSClient(cfg(endpoint, region));
   const clusterName = `eventchain-${stack}`;
   await ecs.send(new CreateClusterCommand({ clusterName }));
   const services: RegionSeed["services"] = [];
-  for (const [i, [role, count]] of ([["backend", 3], ["frontend", 2]] as const).entries()) {
-    const tg = await elb.send(new CreateTargetGroupCommand({ Name: `${stack}-${role}`, Protocol: "HTTP", Port: 8080, VpcId: vpc, TargetType: "ip", HealthCheckPath: "/health" }));
+  for (const [i, [role, count]] of (
+    [
+      ["backend", 3],
+      ["frontend", 2],
+    ] as const
+  ).entries()) {
+    const tg = await elb.send(
+      new CreateTargetGroupCommand({
+        Name: `${stack}-${role}`,
+        Protocol: "HTTP",
+        Port: 8080,
+        VpcId: vpc,
+        TargetType: "ip",
+        HealthCheckPath: "/health",
+      }),
+    );
     const targetGroupArn = tg.TargetGroups![0]!.TargetGroupArn!;
-    await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: `10.0.${i}.10`, Port: 8080 }] }));
-    const td = await ecs.send(new RegisterTaskDefinitionCommand({ family: `eventchain-${role}`, networkMode: "awsvpc", requiresCompatibilities: ["FARGATE"], cpu: "256", memory: "512", containerDefinitions: [{ name: role, image: `eventchain/${role}:1.0.0`, portMappings: [{ containerPort: 8080 }] }] }));
+    await elb.send(
+      new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: `10.0.${i}.10`, Port: 8080 }] }),
+    );
+    const td = await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: `eventchain-${role}`,
+        networkMode: "awsvpc",
+        requiresCompatibilities: ["FARGATE"],
+        cpu: "256",
+        memory: "512",
+        containerDefinitions: [
+          { name: role, image: `eventchain/${role}:1.0.0`, portMappings: [{ containerPort: 8080 }] },
+        ],
+      }),
+    );
     const name = `eventchain-${role}-${stack}`;
-    await ecs.send(new CreateServiceCommand({
-      cluster: clusterName,
-      serviceName: name,
-      taskDefinition: td.taskDefinition!.taskDefinitionArn!,
-      desiredCount: stack === "prod" ? count : 0,
-      launchType: "FARGATE",
-      networkConfiguration: { awsvpcConfiguration: { subnets: subnetIds, securityGroups: [securityGroupId], assignPublicIp: "DISABLED" } },
-      loadBalancers: [{ targetGroupArn, containerName: role, containerPort: 8080 }],
-    }));
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: clusterName,
+        serviceName: name,
+        taskDefinition: td.taskDefinition!.taskDefinitionArn!,
+        desiredCount: stack === "prod" ? count : 0,
+        launchType: "FARGATE",
+        networkConfiguration: {
+          awsvpcConfiguration: { subnets: subnetIds, securityGroups: [securityGroupId], assignPublicIp: "DISABLED" },
+        },
+        loadBalancers: [{ targetGroupArn, containerName: role, containerPort: 8080 }],
+      }),
+    );
     // moto reports runningCount 0 until the service is updated once: settle it, as a running stack would be.
-    if (stack === "prod") await ecs.send(new UpdateServiceCommand({ cluster: clusterName, service: name, desiredCount: count }));
+    if (stack === "prod")
+      await ecs.send(new UpdateServiceCommand({ cluster: clusterName, service: name, desiredCount: count }));
     services.push({ name, recoveryCount: count, targetGroupArn });
   }
-  return { subnetIds, securityGroupId, kmsKeyArn, subnetGroupName, parameterGroupName, secretArn: secret.ARN!, topicArn: topic.TopicArn!, albDns, clusterName, services };
+  return {
+    subnetIds,
+    securityGroupId,
+    kmsKeyArn,
+    subnetGroupName,
+    parameterGroupName,
+    secretArn: secret.ARN!,
+    topicArn: topic.TopicArn!,
+    albDns,
+    clusterName,
+    services,
+  };
 }
 
 export interface Seeded {
@@ -130,54 +242,102 @@ export interface SeedOptions {
 }
 
 export async function seedStacks(endpoint: string, options: SeedOptions = {}): Promise<Seeded> {
-  const [p, d] = await Promise.all([seedRegion(endpoint, PRIMARY_REGION, "prod"), seedRegion(endpoint, DR_REGION, "dr")]);
+  const [p, d] = await Promise.all([
+    seedRegion(endpoint, PRIMARY_REGION, "prod"),
+    seedRegion(endpoint, DR_REGION, "dr"),
+  ]);
   const rds = new RDSClient(cfg(endpoint, PRIMARY_REGION));
-  const created = await rds.send(new CreateDBInstanceCommand({
-    DBInstanceIdentifier: SOURCE_DB,
-    DBInstanceClass: "db.r6g.large",
-    Engine: "postgres",
-    EngineVersion: "15.7",
-    DBName: "eventchain",
-    MasterUsername: "eventchain_admin",
-    ManageMasterUserPassword: true,
-    AllocatedStorage: 100,
-    StorageEncrypted: true,
-    KmsKeyId: p.kmsKeyArn,
-    MultiAZ: true,
-    PubliclyAccessible: false,
-    BackupRetentionPeriod: 7,
-    DeletionProtection: true,
-    DBSubnetGroupName: p.subnetGroupName,
-    VpcSecurityGroupIds: [p.securityGroupId],
-    DBParameterGroupName: p.parameterGroupName,
-  }));
+  const created = await rds.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: SOURCE_DB,
+      DBInstanceClass: "db.r6g.large",
+      Engine: "postgres",
+      EngineVersion: "15.7",
+      DBName: "eventchain",
+      MasterUsername: "eventchain_admin",
+      ManageMasterUserPassword: true,
+      AllocatedStorage: 100,
+      StorageEncrypted: true,
+      KmsKeyId: p.kmsKeyArn,
+      MultiAZ: true,
+      PubliclyAccessible: false,
+      BackupRetentionPeriod: 7,
+      DeletionProtection: true,
+      DBSubnetGroupName: p.subnetGroupName,
+      VpcSecurityGroupIds: [p.securityGroupId],
+      DBParameterGroupName: p.parameterGroupName,
+    }),
+  );
   const db = created.DBInstance!;
 
   let drSnapshotId: string | undefined;
   if (options.copySnapshotToDr !== false) {
-    const snap = await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: SOURCE_DB, DBSnapshotIdentifier: `${SOURCE_DB}-daily-1` }));
+    const snap = await rds.send(
+      new CreateDBSnapshotCommand({ DBInstanceIdentifier: SOURCE_DB, DBSnapshotIdentifier: `${SOURCE_DB}-daily-1` }),
+    );
     const drRds = new RDSClient(cfg(endpoint, DR_REGION));
     drSnapshotId = `${SOURCE_DB}-daily-1-copy`;
-    await drRds.send(new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: snap.DBSnapshot!.DBSnapshotArn!, TargetDBSnapshotIdentifier: drSnapshotId, KmsKeyId: d.kmsKeyArn, CopyTags: true }));
+    await drRds.send(
+      new CopyDBSnapshotCommand({
+        SourceDBSnapshotIdentifier: snap.DBSnapshot!.DBSnapshotArn!,
+        TargetDBSnapshotIdentifier: drSnapshotId,
+        KmsKeyId: d.kmsKeyArn,
+        CopyTags: true,
+      }),
+    );
   }
 
   const r53 = new Route53Client(cfg(endpoint, PRIMARY_REGION));
-  const zone = await r53.send(new CreateHostedZoneCommand({ Name: "eventchain.com", CallerReference: `seed-${Date.now()}` }));
+  const zone = await r53.send(
+    new CreateHostedZoneCommand({ Name: "eventchain.com", CallerReference: `seed-${Date.now()}` }),
+  );
   const hostedZoneId = zone.HostedZone!.Id!.replace("/hostedzone/", "");
-  const hc = await r53.send(new CreateHealthCheckCommand({
-    CallerReference: `hc-${Date.now()}`,
-    HealthCheckConfig: { Type: "HTTPS", FullyQualifiedDomainName: p.albDns, ResourcePath: "/health", Port: 443, RequestInterval: 30, FailureThreshold: 3 },
-  }));
+  const hc = await r53.send(
+    new CreateHealthCheckCommand({
+      CallerReference: `hc-${Date.now()}`,
+      HealthCheckConfig: {
+        Type: "HTTPS",
+        FullyQualifiedDomainName: p.albDns,
+        ResourcePath: "/health",
+        Port: 443,
+        RequestInterval: 30,
+        FailureThreshold: 3,
+      },
+    }),
+  );
   const primaryHealthCheckId = hc.HealthCheck!.Id!;
-  await r53.send(new ChangeResourceRecordSetsCommand({
-    HostedZoneId: hostedZoneId,
-    ChangeBatch: {
-      Changes: [
-        { Action: "CREATE", ResourceRecordSet: { Name: "api.eventchain.com", Type: "CNAME", SetIdentifier: "primary", Failover: "PRIMARY", TTL: 60, HealthCheckId: primaryHealthCheckId, ResourceRecords: [{ Value: p.albDns }] } },
-        { Action: "CREATE", ResourceRecordSet: { Name: "api.eventchain.com", Type: "CNAME", SetIdentifier: "secondary", Failover: "SECONDARY", TTL: 60, ResourceRecords: [{ Value: d.albDns }] } },
-      ],
-    },
-  }));
+  await r53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: hostedZoneId,
+      ChangeBatch: {
+        Changes: [
+          {
+            Action: "CREATE",
+            ResourceRecordSet: {
+              Name: "api.eventchain.com",
+              Type: "CNAME",
+              SetIdentifier: "primary",
+              Failover: "PRIMARY",
+              TTL: 60,
+              HealthCheckId: primaryHealthCheckId,
+              ResourceRecords: [{ Value: p.albDns }],
+            },
+          },
+          {
+            Action: "CREATE",
+            ResourceRecordSet: {
+              Name: "api.eventchain.com",
+              Type: "CNAME",
+              SetIdentifier: "secondary",
+              Failover: "SECONDARY",
+              TTL: 60,
+              ResourceRecords: [{ Value: d.albDns }],
+            },
+          },
+        ],
+      },
+    }),
+  );
 
   const common = { hostedZoneId, primaryHealthCheckId, primaryTarget: p.albDns, secondaryTarget: d.albDns };
   const prod = parseStackOutputs(
@@ -235,17 +395,44 @@ export async function awsState(endpoint: string, seeded: Seeded): Promise<Record
   const { CloudWatchClient, DescribeAlarmsCommand } = await import("@aws-sdk/client-cloudwatch");
   const { GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
   const state: Record<string, unknown> = {};
-  for (const [stack, region] of [["prod", PRIMARY_REGION], ["dr", DR_REGION]] as const) {
+  for (const [stack, region] of [
+    ["prod", PRIMARY_REGION],
+    ["dr", DR_REGION],
+  ] as const) {
     const out = seeded[stack];
     const rds = new RDSClient(cfg(endpoint, region));
-    state[`${stack}.instances`] = ((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? []).map((i) => `${i.DBInstanceIdentifier}:${i.DBInstanceStatus}`).sort();
-    state[`${stack}.snapshots`] = ((await rds.send(new DescribeDBSnapshotsCommand({}))).DBSnapshots ?? []).map((s) => s.DBSnapshotIdentifier).sort();
+    state[`${stack}.instances`] = ((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? [])
+      .map((i) => `${i.DBInstanceIdentifier}:${i.DBInstanceStatus}`)
+      .sort();
+    state[`${stack}.snapshots`] = ((await rds.send(new DescribeDBSnapshotsCommand({}))).DBSnapshots ?? [])
+      .map((s) => s.DBSnapshotIdentifier)
+      .sort();
     const ecs = new ECSClient(cfg(endpoint, region));
-    state[`${stack}.services`] = ((await ecs.send(new DescribeServicesCommand({ cluster: out.services.clusterName, services: out.services.services.map((s) => s.name) }))).services ?? []).map((s) => `${s.serviceName}:${s.desiredCount}:${s.runningCount}:${s.deployments?.length ?? 0}`);
-    state[`${stack}.alarms`] = ((await new CloudWatchClient(cfg(endpoint, region)).send(new DescribeAlarmsCommand({}))).MetricAlarms ?? []).map((a) => a.AlarmName).sort();
-    state[`${stack}.secret`] = (await new SecretsManagerClient(cfg(endpoint, region)).send(new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }))).SecretString;
+    state[`${stack}.services`] = (
+      (
+        await ecs.send(
+          new DescribeServicesCommand({
+            cluster: out.services.clusterName,
+            services: out.services.services.map((s) => s.name),
+          }),
+        )
+      ).services ?? []
+    ).map((s) => `${s.serviceName}:${s.desiredCount}:${s.runningCount}:${s.deployments?.length ?? 0}`);
+    state[`${stack}.alarms`] = (
+      (await new CloudWatchClient(cfg(endpoint, region)).send(new DescribeAlarmsCommand({}))).MetricAlarms ?? []
+    )
+      .map((a) => a.AlarmName)
+      .sort();
+    state[`${stack}.secret`] = (
+      await new SecretsManagerClient(cfg(endpoint, region)).send(
+        new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }),
+      )
+    ).SecretString;
   }
   const r53 = new Route53Client(cfg(endpoint, PRIMARY_REGION));
-  state.records = ((await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: seeded.prod.dns.hostedZoneId }))).ResourceRecordSets ?? []).map((r) => `${r.Name}:${r.SetIdentifier ?? ""}:${r.ResourceRecords?.[0]?.Value ?? ""}:${r.HealthCheckId ?? ""}`);
+  state.records = (
+    (await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: seeded.prod.dns.hostedZoneId })))
+      .ResourceRecordSets ?? []
+  ).map((r) => `${r.Name}:${r.SetIdentifier ?? ""}:${r.ResourceRecords?.[0]?.Value ?? ""}:${r.HealthCheckId ?? ""}`);
   return state;
 }

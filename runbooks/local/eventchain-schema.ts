@@ -91,14 +91,17 @@ export function rowsAtScale(scale: number): Record<EventChainTable, number> {
 /** @throws Error naming the value when scale is not a finite number in (0, 10000]. */
 export function validateScale(scale: number): void {
   if (!Number.isFinite(scale) || scale <= 0 || scale > 10_000) {
-    throw new Error(`invalid --scale ${String(scale)}: expected a number greater than 0 and at most 10000 (1 ≈ 13 MB on disk, of which ~7.5 MB is the empty database; about 190 ≈ 1 GiB, measured by the bench)`);
+    throw new Error(
+      `invalid --scale ${String(scale)}: expected a number greater than 0 and at most 10000 (1 ≈ 13 MB on disk, of which ~7.5 MB is the empty database; about 190 ≈ 1 GiB, measured by the bench)`,
+    );
   }
 }
 
 // Random words (so names compress like text) and hex tokens (so payloads do not compress to nothing).
 const WORDS = `'{aurora,basalt,cinder,delta,ember,fjord,granite,harbor,indigo,juniper,kestrel,lumen,meridian,nebula,onyx,prairie,quartz,riviera,sierra,tundra,umbra,vertex,willow,xenon,yarrow,zephyr,arena,festival,summit,gala,concert,league,derby,expo,forum,opera,matinee,encore,jazz,rock}'::text[]`;
 const word = `(${WORDS})[1 + floor(random() * 40)::int]`;
-const hex = (n: number): string => `substr(${Array.from({ length: Math.ceil(n / 32) }, () => "md5(random()::text)").join(" || ")}, 1, ${n})`;
+const hex = (n: number): string =>
+  `substr(${Array.from({ length: Math.ceil(n / 32) }, () => "md5(random()::text)").join(" || ")}, 1, ${n})`;
 
 /** Creates the five tables with their foreign keys and indexes in the connected database. */
 export async function createSchema(client: pg.Client): Promise<void> {
@@ -145,7 +148,9 @@ export async function seed(client: pg.Client, scale: number): Promise<Record<Eve
       JOIN tickets t ON t.id = 1 + 3 * ((p - 1) % ${Math.max(1, Math.floor(n.tickets / 3))})`);
     for (const t of EVENTCHAIN_TABLES) {
       // Identity columns continue after the seeded ids.
-      await client.query(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT coalesce(max(id), 0) + 1 FROM ${t}), false)`);
+      await client.query(
+        `SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT coalesce(max(id), 0) + 1 FROM ${t}), false)`,
+      );
     }
     await client.query("COMMIT");
   } catch (error) {

@@ -85,7 +85,9 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<MotoS
   child.kill("SIGKILL");
   await exited(child);
   if (/address already in use/i.test(stderr)) return undefined;
-  throw new Error(`moto_server did not start on ${endpoint}: ${stderr.trim().split("\n").slice(-3).join(" | ") || "no output"}`);
+  throw new Error(
+    `moto_server did not start on ${endpoint}: ${stderr.trim().split("\n").slice(-3).join(" | ") || "no output"}`,
+  );
 }
 
 /** Starts moto on a free loopback port; retries with another port if one was taken meanwhile. */

@@ -75,7 +75,12 @@ export function localOutputs(f: LocalFacts): StackOutputs {
       primaryTarget: "127.0.0.1",
       secondaryTarget: "127.0.0.1",
     },
-    services: { clusterName: local("cluster"), loadBalancerDnsName: "127.0.0.1", services: [], errorRateAlarmName: local("alarm") },
+    services: {
+      clusterName: local("cluster"),
+      loadBalancerDnsName: "127.0.0.1",
+      services: [],
+      errorRateAlarmName: local("alarm"),
+    },
     alerts: { topicArn: local("topic") },
     ecrRepositories: [],
     kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },

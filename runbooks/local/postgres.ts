@@ -15,7 +15,14 @@ import { join } from "node:path";
 import { $ } from "zx";
 import pg from "pg";
 import { freePort } from "../lib/ports.ts";
-import { adoptPostgres, asServiceUser, assertIdentifier, findPostgresBinDir, serviceUserIds, type LocalPostgres } from "../postgres/cluster.ts";
+import {
+  adoptPostgres,
+  asServiceUser,
+  assertIdentifier,
+  findPostgresBinDir,
+  serviceUserIds,
+  type LocalPostgres,
+} from "../postgres/cluster.ts";
 
 export interface StartPostgresOptions {
   /** Extra `postgresql.conf` settings, e.g. `{ wal_level: "replica" }`. Default: none. */
@@ -39,7 +46,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await mkdir(socketDir, { mode: 0o700 });
     await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
     if (ids) for (const p of [baseDir, socketDir, pwFile]) await chown(p, ids.uid, ids.gid);
-    await $({ quiet: true })`${asServiceUser("postgres")} ${join(binDir, "initdb")} -D ${dataDir} -U postgres --pwfile=${pwFile} --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --no-instructions`;
+    await $({
+      quiet: true,
+    })`${asServiceUser("postgres")} ${join(binDir, "initdb")} -D ${dataDir} -U postgres --pwfile=${pwFile} --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --no-instructions`;
   } catch (error) {
     await rm(baseDir, { recursive: true, force: true });
     throw new Error(`initdb failed in ${baseDir}: ${(error as Error).message}`);

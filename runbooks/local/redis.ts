@@ -31,7 +31,9 @@ export interface LocalRedis {
 }
 
 /** Starts an empty Redis on 127.0.0.1 and waits until it answers PING. */
-export async function startRedis(options: { prefix?: string; /** An RDB file to load at start (a restore). */ rdbFile?: string } = {}): Promise<LocalRedis> {
+export async function startRedis(
+  options: { prefix?: string; /** An RDB file to load at start (a restore). */ rdbFile?: string } = {},
+): Promise<LocalRedis> {
   const bins = await findRedisBinaries();
   const baseDir = await mkdtemp(join(tmpdir(), options.prefix ?? "eventchain-redis-"));
   if (options.rdbFile) await copyFile(options.rdbFile, join(baseDir, "dump.rdb"));

@@ -4,7 +4,9 @@ import { parse } from "yaml";
 import type { StackOutputs } from "../../infra/outputs.ts";
 
 /** The project-wide objectives and classification, read from Pulumi.yaml (their one source). */
-const project = parse(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as { config: Record<string, { value: unknown }> };
+const project = parse(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as {
+  config: Record<string, { value: unknown }>;
+};
 export const OBJECTIVES = project.config["eventchain-dr:objectives"]!.value as StackOutputs["objectives"];
 export const CLASSIFICATION = project.config["eventchain-dr:classification"]!.value as StackOutputs["classification"];
 
@@ -74,7 +76,12 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       vaultArn: `arn:aws:backup:${f.region}:${account}:backup-vault:eventchain-${f.stack}`,
       planId: primary ? "plan-1" : null,
     },
-    media: { bucketName: `eventchain-media-${f.stack}`, replicaBucketName: primary ? "eventchain-media-dr" : null, replicationPrefix: "media/", rtcMinutes: primary ? 15 : null },
+    media: {
+      bucketName: `eventchain-media-${f.stack}`,
+      replicaBucketName: primary ? "eventchain-media-dr" : null,
+      replicationPrefix: "media/",
+      rtcMinutes: primary ? 15 : null,
+    },
     cache: { replicationGroupId: null, snapshotRetentionDays: 7, snapshotWindow: "03:00-05:00" },
     dns: {
       hostedZoneId: f.hostedZoneId,
@@ -87,11 +94,22 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       primaryTarget: f.primaryTarget,
       secondaryTarget: f.secondaryTarget,
     },
-    services: { clusterName: f.clusterName, loadBalancerDnsName: f.loadBalancerDnsName, services: f.services, errorRateAlarmName: `EventChain-${f.stack}-HighErrorRate` },
+    services: {
+      clusterName: f.clusterName,
+      loadBalancerDnsName: f.loadBalancerDnsName,
+      services: f.services,
+      errorRateAlarmName: `EventChain-${f.stack}-HighErrorRate`,
+    },
     alerts: { topicArn: f.topicArn },
     ecrRepositories: ["eventchain/backend", "eventchain/frontend"],
     kubernetes: f.kubernetes
-      ? { enabled: true, namespace: f.kubernetes.namespace, appDeployment: f.kubernetes.appDeployment, cronJobs: [], serviceAccountRoleArn: null }
+      ? {
+          enabled: true,
+          namespace: f.kubernetes.namespace,
+          appDeployment: f.kubernetes.appDeployment,
+          cronJobs: [],
+          serviceAccountRoleArn: null,
+        }
       : { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
   } as StackOutputs;
 }
@@ -119,8 +137,16 @@ export function sampleOutputs(stack: "prod" | "dr" = "prod"): StackOutputs {
     clusterName: `eventchain-${stack}`,
     loadBalancerDnsName: `eventchain-${stack}-alb.${region}.elb.amazonaws.com`,
     services: [
-      { name: `eventchain-backend-${stack}`, recoveryCount: 3, targetGroupArn: `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/backend/1` },
-      { name: `eventchain-frontend-${stack}`, recoveryCount: 2, targetGroupArn: `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/frontend/2` },
+      {
+        name: `eventchain-backend-${stack}`,
+        recoveryCount: 3,
+        targetGroupArn: `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/backend/1`,
+      },
+      {
+        name: `eventchain-frontend-${stack}`,
+        recoveryCount: 2,
+        targetGroupArn: `arn:aws:elasticloadbalancing:${region}:123456789012:targetgroup/frontend/2`,
+      },
     ],
     topicArn: `arn:aws:sns:${region}:123456789012:eventchain-${stack}-alerts`,
   });

@@ -17,7 +17,10 @@ export interface KubeRaw {
 }
 
 export function kubectlRaw(opts: { kubeconfig?: string; context?: string } = {}): KubeRaw {
-  const base = [...(opts.kubeconfig ? ["--kubeconfig", opts.kubeconfig] : []), ...(opts.context ? ["--context", opts.context] : [])];
+  const base = [
+    ...(opts.kubeconfig ? ["--kubeconfig", opts.kubeconfig] : []),
+    ...(opts.context ? ["--context", opts.context] : []),
+  ];
   return {
     async get(path) {
       const r = await $({ quiet: true, nothrow: true })`kubectl ${base} get --raw ${path}`;
@@ -47,7 +50,13 @@ export function kubectlRaw(opts: { kubeconfig?: string; context?: string } = {})
 
 interface Deployment {
   metadata: { name: string; labels?: Record<string, string> };
-  spec: { selector: unknown; template: { metadata?: { labels?: Record<string, string> }; spec: { containers: { name: string; ports?: { containerPort: number }[] }[] } } };
+  spec: {
+    selector: unknown;
+    template: {
+      metadata?: { labels?: Record<string, string> };
+      spec: { containers: { name: string; ports?: { containerPort: number }[] }[] };
+    };
+  };
   status?: { availableReplicas?: number };
 }
 
@@ -56,7 +65,11 @@ export function throwawayCopy(source: Deployment, namespace: string, runId: stri
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name: source.metadata.name, namespace, labels: { ...(source.metadata.labels ?? {}), "eventchain.io/dr-test": runId } },
+    metadata: {
+      name: source.metadata.name,
+      namespace,
+      labels: { ...(source.metadata.labels ?? {}), "eventchain.io/dr-test": runId },
+    },
     spec: { replicas: 1, selector: source.spec.selector, template: source.spec.template },
   };
 }
@@ -80,10 +93,26 @@ export async function checkApplication(p: {
   sleep?: (ms: number) => Promise<void>;
 }): Promise<AppCheckResult> {
   const sleep = p.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-  const ns = `dr-test-${p.runId.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(-40).replace(/^-+/, "")}`;
-  const result: AppCheckResult = { namespace: ns, available: false, health: null, namespaceDeleted: false, problems: [] };
-  const source = (await p.kube.get(`/apis/apps/v1/namespaces/${p.sourceNamespace}/deployments/${p.deployment}`)) as Deployment;
-  await p.kube.create("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "eventchain.io/dr-test": p.runId } } });
+  const ns = `dr-test-${p.runId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .slice(-40)
+    .replace(/^-+/, "")}`;
+  const result: AppCheckResult = {
+    namespace: ns,
+    available: false,
+    health: null,
+    namespaceDeleted: false,
+    problems: [],
+  };
+  const source = (await p.kube.get(
+    `/apis/apps/v1/namespaces/${p.sourceNamespace}/deployments/${p.deployment}`,
+  )) as Deployment;
+  await p.kube.create("/api/v1/namespaces", {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: ns, labels: { "eventchain.io/dr-test": p.runId } },
+  });
   try {
     await p.kube.create(`/apis/apps/v1/namespaces/${ns}/deployments`, throwawayCopy(source, ns, p.runId));
     for (let i = 0; i < (p.attempts ?? 20); i++) {
@@ -96,17 +125,28 @@ export async function checkApplication(p: {
     }
     if (!result.available) result.problems.push(`deployment ${ns}/${p.deployment} did not become available`);
     else {
-      const selector = Object.entries(source.spec.template.metadata?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
-      const pods = (await p.kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`)) as { items: { metadata: { name: string } }[] };
+      const selector = Object.entries(source.spec.template.metadata?.labels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+      const pods = (await p.kube.get(
+        `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`,
+      )) as { items: { metadata: { name: string } }[] };
       const pod = pods.items[0]?.metadata.name;
       const port = source.spec.template.spec.containers[0]?.ports?.[0]?.containerPort ?? 3001;
       if (!pod) result.problems.push(`no pod of ${ns}/${p.deployment} found`);
       else {
         try {
-          const body = await p.kube.get(`/api/v1/namespaces/${ns}/pods/${pod}:${port}/proxy${p.healthPath ?? "/health"}`);
-          result.health = { pod, status: typeof body === "string" ? body.slice(0, 200) : JSON.stringify(body).slice(0, 200) };
+          const body = await p.kube.get(
+            `/api/v1/namespaces/${ns}/pods/${pod}:${port}/proxy${p.healthPath ?? "/health"}`,
+          );
+          result.health = {
+            pod,
+            status: typeof body === "string" ? body.slice(0, 200) : JSON.stringify(body).slice(0, 200),
+          };
         } catch (e) {
-          result.problems.push(`health check of ${pod}:${port}${p.healthPath ?? "/health"} failed: ${(e as Error).message}`);
+          result.problems.push(
+            `health check of ${pod}:${port}${p.healthPath ?? "/health"} failed: ${(e as Error).message}`,
+          );
         }
       }
     }

@@ -29,20 +29,41 @@ export async function listRefs(gitDir: string): Promise<Record<string, string>> 
   return refs;
 }
 
-export async function bundleRepository(p: { repoDir: string; s3: S3Client; bucket: string; prefix: string; kmsKeyId?: string; backupId?: string }): Promise<ArtifactManifest> {
+export async function bundleRepository(p: {
+  repoDir: string;
+  s3: S3Client;
+  bucket: string;
+  prefix: string;
+  kmsKeyId?: string;
+  backupId?: string;
+}): Promise<ArtifactManifest> {
   const backupId = p.backupId ?? newBackupId();
   const startedAt = new Date().toISOString();
   const refs = await listRefs(p.repoDir);
-  if (Object.keys(refs).length === 0) throw new Error(`${p.repoDir} has no refs to back up: expected a git repository with at least one commit`);
-  const child = spawn("git", ["-C", p.repoDir, "bundle", "create", "-", "--all"], { stdio: ["ignore", "pipe", "pipe"] });
+  if (Object.keys(refs).length === 0)
+    throw new Error(`${p.repoDir} has no refs to back up: expected a git repository with at least one commit`);
+  const child = spawn("git", ["-C", p.repoDir, "bundle", "create", "-", "--all"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve, reject) => {
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`git bundle create exited ${code}: ${stderr.trim()}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`git bundle create exited ${code}: ${stderr.trim()}`)),
+    );
   });
   const key = `${p.prefix}${backupId}/repository.bundle`;
-  const [object] = await Promise.all([uploadStream(p.s3, { bucket: p.bucket, key, body: child.stdout, contentType: "application/x-git-bundle", kmsKeyId: p.kmsKeyId }), exited]);
+  const [object] = await Promise.all([
+    uploadStream(p.s3, {
+      bucket: p.bucket,
+      key,
+      body: child.stdout,
+      contentType: "application/x-git-bundle",
+      kmsKeyId: p.kmsKeyId,
+    }),
+    exited,
+  ]);
   const bundled = refs;
   const manifest: ArtifactManifest = {
     manifestVersion: MANIFEST_VERSION,
@@ -50,7 +71,16 @@ export async function bundleRepository(p: { repoDir: string; s3: S3Client; bucke
     backupId,
     startedAt,
     finishedAt: new Date().toISOString(),
-    objects: [{ name: "repository.bundle", key, bytes: object.bytes, sha256: object.sha256, partSha256: object.partSha256, s3Checksum: object.s3Checksum }],
+    objects: [
+      {
+        name: "repository.bundle",
+        key,
+        bytes: object.bytes,
+        sha256: object.sha256,
+        partSha256: object.partSha256,
+        s3Checksum: object.s3Checksum,
+      },
+    ],
     facts: { refs: bundled, refCount: Object.keys(bundled).length },
   };
   await putJson(p.s3, p.bucket, manifestKey(p.prefix, backupId), manifest, p.kmsKeyId);
@@ -61,14 +91,22 @@ export async function bundleRepository(p: { repoDir: string; s3: S3Client; bucke
  * Downloads the bundle, `git bundle verify`s it and clones a mirror from it; every ref of the
  * manifest must come back with the same id. Returns the problems (empty = good).
  */
-export async function verifyBundle(p: { s3: S3Client; bucket: string; key: string; expectedRefs: Record<string, string> }): Promise<string[]> {
+export async function verifyBundle(p: {
+  s3: S3Client;
+  bucket: string;
+  key: string;
+  expectedRefs: Record<string, string>;
+}): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), "eventchain-bundle-"));
   try {
     const file = join(dir, "repository.bundle");
     await pipeline(await downloadStream(p.s3, p.bucket, p.key), createWriteStream(file, { mode: 0o600 }));
     const mirror = join(dir, "mirror.git");
     const clone = await $({ quiet: true, nothrow: true })`git clone --quiet --mirror ${file} ${mirror}`;
-    if (clone.exitCode !== 0) return [`bundle s3://${p.bucket}/${p.key} cannot be cloned: ${clone.stderr.trim().split("\n").slice(-2).join(" | ")}`];
+    if (clone.exitCode !== 0)
+      return [
+        `bundle s3://${p.bucket}/${p.key} cannot be cloned: ${clone.stderr.trim().split("\n").slice(-2).join(" | ")}`,
+      ];
     const verify = await $({ quiet: true, nothrow: true })`git -C ${mirror} bundle verify --quiet ${file}`;
     const problems = verify.exitCode === 0 ? [] : [`git bundle verify failed: ${verify.stderr.trim()}`];
     const got = await listRefs(mirror);
@@ -76,7 +114,8 @@ export async function verifyBundle(p: { s3: S3Client; bucket: string; key: strin
       if (got[name] !== id) problems.push(`ref ${name}: ${got[name] ?? "missing"} in the bundle, ${id} expected`);
     }
     const fsck = await $({ quiet: true, nothrow: true })`git -C ${mirror} fsck --no-dangling --no-progress`;
-    if (fsck.exitCode !== 0) problems.push(`git fsck of the restored mirror failed: ${fsck.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+    if (fsck.exitCode !== 0)
+      problems.push(`git fsck of the restored mirror failed: ${fsck.stderr.trim().split("\n").slice(-2).join(" | ")}`);
     return problems;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -87,7 +126,9 @@ async function tagsOf(ecr: ECRClient, repositoryName: string): Promise<Map<strin
   const tags = new Map<string, string>();
   let nextToken: string | undefined;
   do {
-    const page = await ecr.send(new DescribeImagesCommand({ repositoryName, nextToken, filter: { tagStatus: "TAGGED" } }));
+    const page = await ecr.send(
+      new DescribeImagesCommand({ repositoryName, nextToken, filter: { tagStatus: "TAGGED" } }),
+    );
     for (const img of page.imageDetails ?? []) for (const t of img.imageTags ?? []) tags.set(t, img.imageDigest ?? "");
     nextToken = page.nextToken;
   } while (nextToken);
@@ -102,15 +143,25 @@ export interface TagComparison {
 }
 
 /** For each repository: tags in the primary region missing (or with another digest) in the replica region. */
-export async function compareImageTags(primary: ECRClient, replica: ECRClient, repositories: string[]): Promise<TagComparison[]> {
+export async function compareImageTags(
+  primary: ECRClient,
+  replica: ECRClient,
+  repositories: string[],
+): Promise<TagComparison[]> {
   const out: TagComparison[] = [];
   for (const repository of repositories) {
-    const [a, b] = await Promise.all([tagsOf(primary, repository), tagsOf(replica, repository).catch((e: Error) => {
-      if (e.name === "RepositoryNotFoundException") return new Map<string, string>();
-      throw e;
-    })]);
+    const [a, b] = await Promise.all([
+      tagsOf(primary, repository),
+      tagsOf(replica, repository).catch((e: Error) => {
+        if (e.name === "RepositoryNotFoundException") return new Map<string, string>();
+        throw e;
+      }),
+    ]);
     const missingInReplica = [...a.keys()].filter((t) => !b.has(t)).sort();
-    const digestMismatch = [...a.entries()].filter(([t, d]) => b.has(t) && b.get(t) !== d).map(([t]) => t).sort();
+    const digestMismatch = [...a.entries()]
+      .filter(([t, d]) => b.has(t) && b.get(t) !== d)
+      .map(([t]) => t)
+      .sort();
     out.push({ repository, primaryTags: a.size, missingInReplica, digestMismatch });
   }
   return out;

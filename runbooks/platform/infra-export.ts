@@ -29,9 +29,16 @@ export type KubeGet = (path: string) => Promise<unknown>;
 /** `kubectl get --raw <path>` with an optional kubeconfig/context. */
 export function kubectlGet(opts: { kubeconfig?: string; context?: string } = {}): KubeGet {
   return async (path) => {
-    const args = [...(opts.kubeconfig ? ["--kubeconfig", opts.kubeconfig] : []), ...(opts.context ? ["--context", opts.context] : []), "get", "--raw", path];
+    const args = [
+      ...(opts.kubeconfig ? ["--kubeconfig", opts.kubeconfig] : []),
+      ...(opts.context ? ["--context", opts.context] : []),
+      "get",
+      "--raw",
+      path,
+    ];
     const r = await $({ quiet: true, nothrow: true })`kubectl ${args}`;
-    if (r.exitCode !== 0) throw new Error(`kubectl get --raw ${path} failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+    if (r.exitCode !== 0)
+      throw new Error(`kubectl get --raw ${path} failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
     return JSON.parse(r.stdout);
   };
 }
@@ -55,7 +62,9 @@ export async function discoverResources(get: KubeGet): Promise<ApiResource[]> {
   for (const g of groups.groups ?? []) if (g.preferredVersion) gvs.push(g.preferredVersion.groupVersion);
   const out: ApiResource[] = [];
   for (const gv of gvs) {
-    const list = (await get(gv.includes("/") ? `/apis/${gv}` : `/api/${gv}`)) as { resources?: { name: string; kind: string; namespaced: boolean; verbs?: string[] }[] };
+    const list = (await get(gv.includes("/") ? `/apis/${gv}` : `/api/${gv}`)) as {
+      resources?: { name: string; kind: string; namespaced: boolean; verbs?: string[] }[];
+    };
     for (const r of list.resources ?? []) {
       if (r.name.includes("/") || !(r.verbs ?? []).includes("list")) continue;
       if (SKIPPED_RESOURCES.has(`${gv}/${r.name}`)) continue;
@@ -71,7 +80,10 @@ export async function listAll(get: KubeGet, r: ApiResource): Promise<Record<stri
   const items: Record<string, unknown>[] = [];
   let cont: string | undefined;
   do {
-    const page = (await get(`${base}?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`)) as { items?: Record<string, unknown>[]; metadata?: { continue?: string } };
+    const page = (await get(`${base}?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`)) as {
+      items?: Record<string, unknown>[];
+      metadata?: { continue?: string };
+    };
     for (const item of page.items ?? []) {
       const meta = (item.metadata ?? {}) as Record<string, unknown>;
       delete meta.managedFields;
@@ -99,11 +111,20 @@ export async function encryptWithKms(kms: KMSClient, kmsKeyId: string, plaintext
   const cipher = createCipheriv("aes-256-gcm", Buffer.from(key.Plaintext), iv);
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   Buffer.from(key.Plaintext).fill(0);
-  return { algorithm: "AES-256-GCM", kmsKeyId, encryptedDataKey: Buffer.from(key.CiphertextBlob).toString("base64"), iv: iv.toString("base64"), tag: cipher.getAuthTag().toString("base64"), ciphertext: ciphertext.toString("base64") };
+  return {
+    algorithm: "AES-256-GCM",
+    kmsKeyId,
+    encryptedDataKey: Buffer.from(key.CiphertextBlob).toString("base64"),
+    iv: iv.toString("base64"),
+    tag: cipher.getAuthTag().toString("base64"),
+    ciphertext: ciphertext.toString("base64"),
+  };
 }
 
 export async function decryptWithKms(kms: KMSClient, env: Envelope): Promise<Buffer> {
-  const key = await kms.send(new DecryptCommand({ CiphertextBlob: Buffer.from(env.encryptedDataKey, "base64"), KeyId: env.kmsKeyId }));
+  const key = await kms.send(
+    new DecryptCommand({ CiphertextBlob: Buffer.from(env.encryptedDataKey, "base64"), KeyId: env.kmsKeyId }),
+  );
   if (!key.Plaintext) throw new Error("KMS returned no plaintext data key");
   const decipher = createDecipheriv("aes-256-gcm", Buffer.from(key.Plaintext), Buffer.from(env.iv, "base64"));
   decipher.setAuthTag(Buffer.from(env.tag, "base64"));
@@ -127,7 +148,8 @@ export interface InfraBackupParams {
   backupId?: string;
 }
 
-export const pulumiStackExport = async (stack: string): Promise<string> => (await $({ quiet: true })`pulumi stack export --stack ${stack}`).stdout;
+export const pulumiStackExport = async (stack: string): Promise<string> =>
+  (await $({ quiet: true })`pulumi stack export --stack ${stack}`).stdout;
 
 /** Runs every export, uploads each artifact, verifies each by reading it back. */
 export async function backupInfrastructure(p: InfraBackupParams): Promise<ArtifactManifest> {
@@ -136,10 +158,23 @@ export async function backupInfrastructure(p: InfraBackupParams): Promise<Artifa
   const objects: ArtifactManifest["objects"] = [];
   const facts: Record<string, unknown> = {};
   const put = async (name: string, body: Readable | Buffer, contentType: string): Promise<UploadedObject> => {
-    const o = await uploadStream(p.s3, { bucket: p.bucket, key: `${p.prefix}${backupId}/${name}`, body: Buffer.isBuffer(body) ? Readable.from([body]) : body, contentType, kmsKeyId: p.kmsKeyId.startsWith("arn:") ? p.kmsKeyId : undefined });
+    const o = await uploadStream(p.s3, {
+      bucket: p.bucket,
+      key: `${p.prefix}${backupId}/${name}`,
+      body: Buffer.isBuffer(body) ? Readable.from([body]) : body,
+      contentType,
+      kmsKeyId: p.kmsKeyId.startsWith("arn:") ? p.kmsKeyId : undefined,
+    });
     const check = await verifyObject(p.s3, o);
     if (!check.ok) throw new Error(`${name} failed verification after upload: ${check.problems.join("; ")}`);
-    objects.push({ name, key: o.key, bytes: o.bytes, sha256: o.sha256, partSha256: o.partSha256, s3Checksum: o.s3Checksum });
+    objects.push({
+      name,
+      key: o.key,
+      bytes: o.bytes,
+      sha256: o.sha256,
+      partSha256: o.partSha256,
+      s3Checksum: o.s3Checksum,
+    });
     return o;
   };
   const exportStack = p.exportStack ?? pulumiStackExport;
@@ -159,25 +194,53 @@ export async function backupInfrastructure(p: InfraBackupParams): Promise<Artifa
       if (r.groupVersion === "v1" && r.name === "secrets") secrets.push(...items);
       else plain[`${r.groupVersion}/${r.name}`] = items;
     }
-    await put("kubernetes-resources.json.gz", gzipSync(JSON.stringify({ resources, items: plain })), "application/gzip");
+    await put(
+      "kubernetes-resources.json.gz",
+      gzipSync(JSON.stringify({ resources, items: plain })),
+      "application/gzip",
+    );
     const envelope = await encryptWithKms(p.kms, p.kmsKeyId, gzipSync(JSON.stringify(secrets)));
     await put("kubernetes-secrets.json.gz.kms", Buffer.from(JSON.stringify(envelope)), "application/json");
     // Prove the secrets can be restored: decrypt what was uploaded.
     const back = await getJson<Envelope>(p.s3, p.bucket, `${p.prefix}${backupId}/kubernetes-secrets.json.gz.kms`);
     const restored = JSON.parse(gunzipSync(await decryptWithKms(p.kms, back)).toString("utf8")) as unknown[];
-    if (restored.length !== secrets.length) throw new Error(`decrypted secrets hold ${restored.length} objects, ${secrets.length} were backed up`);
-    facts.kubernetes = { resourceTypes: resources.length, objects: Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, v.length])), secrets: secrets.length, skipped: [...SKIPPED_RESOURCES] };
+    if (restored.length !== secrets.length)
+      throw new Error(`decrypted secrets hold ${restored.length} objects, ${secrets.length} were backed up`);
+    facts.kubernetes = {
+      resourceTypes: resources.length,
+      objects: Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, v.length])),
+      secrets: secrets.length,
+      skipped: [...SKIPPED_RESOURCES],
+    };
   }
   if (p.configDirs?.length) {
-    for (const d of p.configDirs) if (!d.startsWith("/")) throw new Error(`invalid config directory "${d}": expected an absolute path`);
+    for (const d of p.configDirs)
+      if (!d.startsWith("/")) throw new Error(`invalid config directory "${d}": expected an absolute path`);
     const tar = spawn("tar", ["-czPf", "-", "--", ...p.configDirs], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     tar.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<void>((resolve, reject) => tar.on("close", (c) => (c === 0 ? resolve() : reject(new Error(`tar of ${p.configDirs!.join(", ")} failed: ${stderr.trim()}`)))));
+    const exited = new Promise<void>((resolve, reject) =>
+      tar.on("close", (c) =>
+        c === 0 ? resolve() : reject(new Error(`tar of ${p.configDirs!.join(", ")} failed: ${stderr.trim()}`)),
+      ),
+    );
     await Promise.all([put("config-dirs.tar.gz", tar.stdout, "application/gzip"), exited]);
     facts.configDirs = p.configDirs;
   }
-  const manifest: ArtifactManifest = { manifestVersion: MANIFEST_VERSION, kind: "infrastructure", backupId, startedAt, finishedAt: new Date().toISOString(), objects, facts };
-  await uploadStream(p.s3, { bucket: p.bucket, key: manifestKey(p.prefix, backupId), body: Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]), contentType: "application/json" });
+  const manifest: ArtifactManifest = {
+    manifestVersion: MANIFEST_VERSION,
+    kind: "infrastructure",
+    backupId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    objects,
+    facts,
+  };
+  await uploadStream(p.s3, {
+    bucket: p.bucket,
+    key: manifestKey(p.prefix, backupId),
+    body: Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]),
+    contentType: "application/json",
+  });
   return manifest;
 }

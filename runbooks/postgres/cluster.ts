@@ -36,7 +36,11 @@ export interface LocalPostgres {
   /** A connected `pg.Client`; the caller ends it. */
   client(database?: string): Promise<pg.Client>;
   /** Runs one statement and returns its rows. */
-  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+    database?: string,
+  ): Promise<T[]>;
   /** Appends settings to `postgresql.conf` (they apply at the next start or reload). */
   configure(settings: Record<string, string | number>): Promise<void>;
   /** Starts the server (after {@link stop}), waiting until it accepts connections. */
@@ -65,7 +69,9 @@ export async function serviceUserIds(user: string): Promise<{ uid: number; gid: 
   const r = await $({ quiet: true, nothrow: true })`id -u ${user}`;
   const g = await $({ quiet: true, nothrow: true })`id -g ${user}`;
   if (r.exitCode !== 0 || g.exitCode !== 0) {
-    throw new Error(`we run as root but there is no "${user}" user to run the server as: install the Debian package that creates it (postgresql-15) or run as an unprivileged user`);
+    throw new Error(
+      `we run as root but there is no "${user}" user to run the server as: install the Debian package that creates it (postgresql-15) or run as an unprivileged user`,
+    );
   }
   return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
@@ -96,7 +102,8 @@ export async function findPostgresBinDir(): Promise<string> {
 function confLines(settings: Record<string, string | number>): string {
   return Object.entries(settings)
     .map(([k, v]) => {
-      if (!/^[a-z_][a-z0-9_.]*$/.test(k)) throw new Error(`invalid PostgreSQL setting name "${k}": expected lower-case letters, digits, _ and .`);
+      if (!/^[a-z_][a-z0-9_.]*$/.test(k))
+        throw new Error(`invalid PostgreSQL setting name "${k}": expected lower-case letters, digits, _ and .`);
       return typeof v === "number" ? `${k} = ${v}` : `${k} = '${String(v).replace(/'/g, "''")}'`;
     })
     .join("\n");
@@ -136,7 +143,13 @@ export async function adoptPostgres(options: {
   );
 
   const pgCtl = join(binDir, "pg_ctl");
-  const connection = (database = "postgres"): PgConnection => ({ host: "127.0.0.1", port, user: "postgres", password, database });
+  const connection = (database = "postgres"): PgConnection => ({
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    password,
+    database,
+  });
   const server: LocalPostgres = {
     binDir,
     baseDir,
@@ -169,10 +182,15 @@ export async function adoptPostgres(options: {
       await appendFile(join(dataDir, "postgresql.conf"), `\n${confLines(settings)}\n`);
     },
     async start() {
-      const r = await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} ${pgCtl} -D ${dataDir} -l ${logFile} -w -t 120 start`;
+      const r = await $({
+        quiet: true,
+        nothrow: true,
+      })`${asServiceUser("postgres")} ${pgCtl} -D ${dataDir} -l ${logFile} -w -t 120 start`;
       if (r.exitCode !== 0) {
         const tail = existsSync(logFile) ? (await readFile(logFile, "utf8")).split("\n").slice(-15).join("\n") : "";
-        throw new Error(`PostgreSQL did not start on 127.0.0.1:${port} (pg_ctl exit ${r.exitCode}): ${r.stderr.trim()}\n${tail}`);
+        throw new Error(
+          `PostgreSQL did not start on 127.0.0.1:${port} (pg_ctl exit ${r.exitCode}): ${r.stderr.trim()}\n${tail}`,
+        );
       }
     },
     async stop(mode = "fast") {
@@ -197,6 +215,8 @@ export async function adoptPostgres(options: {
 /** @throws Error naming the value when it is not a plain lower-case SQL identifier. */
 export function assertIdentifier(value: string, what: string): void {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
-    throw new Error(`invalid ${what} "${value}": expected a lower-case identifier (a-z, 0-9, _; at most 63 characters, not starting with a digit)`);
+    throw new Error(
+      `invalid ${what} "${value}": expected a lower-case identifier (a-z, 0-9, _; at most 63 characters, not starting with a digit)`,
+    );
   }
 }

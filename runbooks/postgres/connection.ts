@@ -25,10 +25,20 @@ export function parseConnectionMode(raw: RawOptions, fallback: ConnectionMode): 
 /** Connection from the libpq environment; @throws BadInputError naming the missing variable. */
 export function connectionFromEnv(env: NodeJS.ProcessEnv, database?: string): PgConnection {
   const host = env.PGHOST;
-  if (!host) throw new BadInputError("--connection env needs PGHOST (and PGPORT, PGUSER, PGPASSWORD as needed) in the environment: PGHOST is not set");
+  if (!host)
+    throw new BadInputError(
+      "--connection env needs PGHOST (and PGPORT, PGUSER, PGPASSWORD as needed) in the environment: PGHOST is not set",
+    );
   const port = Number(env.PGPORT ?? 5432);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new BadInputError(`invalid PGPORT "${env.PGPORT}": expected a port number 1-65535`);
-  return { host, port, user: env.PGUSER ?? "postgres", password: env.PGPASSWORD ?? "", database: database ?? env.PGDATABASE ?? "postgres" };
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new BadInputError(`invalid PGPORT "${env.PGPORT}": expected a port number 1-65535`);
+  return {
+    host,
+    port,
+    user: env.PGUSER ?? "postgres",
+    password: env.PGPASSWORD ?? "",
+    database: database ?? env.PGDATABASE ?? "postgres",
+  };
 }
 
 export type TlsSettings = { ssl: { ca: string; rejectUnauthorized: true } } | { ssl?: undefined; insecure: string };
@@ -40,27 +50,47 @@ export type TlsSettings = { ssl: { ca: string; rejectUnauthorized: true } } | { 
  * emulation of the stack, as in the tests) and is reported as a warning.
  * @throws BadInputError naming PGSSLROOTCERT when neither is set.
  */
-export function tlsSettings(env: NodeJS.ProcessEnv, region: string, read: (file: string) => string = (f) => readFileSync(f, "utf8")): TlsSettings {
+export function tlsSettings(
+  env: NodeJS.ProcessEnv,
+  region: string,
+  read: (file: string) => string = (f) => readFileSync(f, "utf8"),
+): TlsSettings {
   const caFile = env.PGSSLROOTCERT;
   if (caFile) return { ssl: { ca: read(caFile), rejectUnauthorized: true } };
-  if (env.PGSSLMODE === "disable") return { insecure: "PGSSLMODE=disable: connecting to the database without TLS (acceptable only for a local emulation)" };
+  if (env.PGSSLMODE === "disable")
+    return {
+      insecure: "PGSSLMODE=disable: connecting to the database without TLS (acceptable only for a local emulation)",
+    };
   throw new BadInputError(
     `PGSSLROOTCERT is not set: --connection outputs connects over TLS verified against the RDS CA bundle; ` +
-    `download https://truststore.pki.rds.amazonaws.com/${region}/${region}-bundle.pem and set PGSSLROOTCERT to its path`,
+      `download https://truststore.pki.rds.amazonaws.com/${region}/${region}-bundle.pem and set PGSSLROOTCERT to its path`,
   );
 }
 
 /** Resolves the connection for `mode`; `database` overrides the database name. */
-export async function resolveConnection(ctx: RunContext<unknown>, mode: ConnectionMode, database?: string): Promise<PgConnection & { ssl?: { ca: string; rejectUnauthorized: true } }> {
+export async function resolveConnection(
+  ctx: RunContext<unknown>,
+  mode: ConnectionMode,
+  database?: string,
+): Promise<PgConnection & { ssl?: { ca: string; rejectUnauthorized: true } }> {
   if (mode === "env") return connectionFromEnv(process.env, database);
   const db = ctx.outputs.database;
-  if (!db.address) throw new BadInputError(`stack ${ctx.outputs.stack} has no running database (database.address is null): expected the primary stack, or --connection env`);
-  if (!db.masterSecretArn) throw new BadInputError(`stack ${ctx.outputs.stack} exports no database.masterSecretArn: expected the RDS-managed master secret, or --connection env`);
+  if (!db.address)
+    throw new BadInputError(
+      `stack ${ctx.outputs.stack} has no running database (database.address is null): expected the primary stack, or --connection env`,
+    );
+  if (!db.masterSecretArn)
+    throw new BadInputError(
+      `stack ${ctx.outputs.stack} exports no database.masterSecretArn: expected the RDS-managed master secret, or --connection env`,
+    );
   const tls = tlsSettings(process.env, ctx.outputs.region);
   if (tls.ssl === undefined) ctx.log.warn(tls.insecure);
-  const secret = await ctx.aws(SecretsManagerClient, ctx.outputs.region).send(new GetSecretValueCommand({ SecretId: db.masterSecretArn }));
+  const secret = await ctx
+    .aws(SecretsManagerClient, ctx.outputs.region)
+    .send(new GetSecretValueCommand({ SecretId: db.masterSecretArn }));
   const parsed = JSON.parse(secret.SecretString ?? "{}") as { username?: string; password?: string };
-  if (!parsed.username || !parsed.password) throw new Error(`secret ${db.masterSecretArn} has no username/password fields`);
+  if (!parsed.username || !parsed.password)
+    throw new Error(`secret ${db.masterSecretArn} has no username/password fields`);
   return {
     host: db.address,
     port: db.port,

@@ -29,9 +29,27 @@ export interface ForeignKey {
 
 /** The plan's three explicit consistency checks (test-backup-integrity.sh), as anti-joins. */
 export const PLAN_CHECKS: ForeignKey[] = [
-  { name: "tickets.event_id → events.id", child: "tickets", parent: "events", childColumns: ["event_id"], parentColumns: ["id"] },
-  { name: "payments.user_id → users.id", child: "payments", parent: "users", childColumns: ["user_id"], parentColumns: ["id"] },
-  { name: "events.organizer_id → organizations.id", child: "events", parent: "organizations", childColumns: ["organizer_id"], parentColumns: ["id"] },
+  {
+    name: "tickets.event_id → events.id",
+    child: "tickets",
+    parent: "events",
+    childColumns: ["event_id"],
+    parentColumns: ["id"],
+  },
+  {
+    name: "payments.user_id → users.id",
+    child: "payments",
+    parent: "users",
+    childColumns: ["user_id"],
+    parentColumns: ["id"],
+  },
+  {
+    name: "events.organizer_id → organizations.id",
+    child: "events",
+    parent: "organizations",
+    childColumns: ["organizer_id"],
+    parentColumns: ["id"],
+  },
 ];
 
 /** Pure: the anti-join counting orphans of `fk` (identifiers must already be quoted/safe). */
@@ -43,7 +61,13 @@ export function orphanQuery(fk: ForeignKey): string {
 
 /** Every foreign key declared in the catalog, identifiers quoted with `%I`. */
 export async function declaredForeignKeys(client: pg.Client): Promise<ForeignKey[]> {
-  const { rows } = await client.query<{ name: string; child: string; parent: string; child_cols: string[]; parent_cols: string[] }>(`
+  const { rows } = await client.query<{
+    name: string;
+    child: string;
+    parent: string;
+    child_cols: string[];
+    parent_cols: string[];
+  }>(`
     SELECT con.conname AS name,
            format('%I.%I', cn.nspname, cl.relname) AS child, format('%I.%I', pn.nspname, pl.relname) AS parent,
            array_agg(format('%I', ca.attname) ORDER BY k.i) AS child_cols, array_agg(format('%I', pa.attname) ORDER BY k.i) AS parent_cols
@@ -56,7 +80,13 @@ export async function declaredForeignKeys(client: pg.Client): Promise<ForeignKey
     WHERE con.contype = 'f'
     GROUP BY con.oid, con.conname, cn.nspname, cl.relname, pn.nspname, pl.relname
     ORDER BY 1`);
-  return rows.map((r) => ({ name: r.name, child: r.child, parent: r.parent, childColumns: r.child_cols, parentColumns: r.parent_cols }));
+  return rows.map((r) => ({
+    name: r.name,
+    child: r.child,
+    parent: r.parent,
+    childColumns: r.child_cols,
+    parentColumns: r.parent_cols,
+  }));
 }
 
 export interface IntegrityOptions {
@@ -82,7 +112,13 @@ export async function checkIntegrity(client: pg.Client, options: IntegrityOption
   }
   for (const t of expected) {
     if (!have.has(t)) checks.push({ name: `table ${t}`, kind: "table", ok: false, detail: "missing" });
-    else checks.push({ name: `table ${t}`, kind: "table", ok: counts[t]! > 0, detail: counts[t]! > 0 ? `${counts[t]} rows` : "empty" });
+    else
+      checks.push({
+        name: `table ${t}`,
+        kind: "table",
+        ok: counts[t]! > 0,
+        detail: counts[t]! > 0 ? `${counts[t]} rows` : "empty",
+      });
   }
   for (const [t, want] of Object.entries(options.expectedRowCounts ?? {})) {
     const got = counts[t];
@@ -90,22 +126,42 @@ export async function checkIntegrity(client: pg.Client, options: IntegrityOption
       name: `row count ${t}`,
       kind: "row-count",
       ok: got === want,
-      detail: got === undefined ? `table missing, manifest has ${want} rows` : got === want ? `${got} rows, as in the manifest` : `${got} rows, manifest has ${want}`,
+      detail:
+        got === undefined
+          ? `table missing, manifest has ${want} rows`
+          : got === want
+            ? `${got} rows, as in the manifest`
+            : `${got} rows, manifest has ${want}`,
     });
   }
   for (const fk of await declaredForeignKeys(client)) {
     const { rows } = await client.query<{ orphans: string }>(orphanQuery(fk));
     const n = Number(rows[0]!.orphans);
-    checks.push({ name: `${fk.name} (${fk.child} → ${fk.parent})`, kind: "foreign-key", ok: n === 0, detail: n === 0 ? "no orphans" : `${n} orphan row(s)` });
+    checks.push({
+      name: `${fk.name} (${fk.child} → ${fk.parent})`,
+      kind: "foreign-key",
+      ok: n === 0,
+      detail: n === 0 ? "no orphans" : `${n} orphan row(s)`,
+    });
   }
   for (const fk of PLAN_CHECKS) {
     if (!have.has(fk.child) || !have.has(fk.parent)) {
-      checks.push({ name: fk.name, kind: "plan-check", ok: false, detail: `cannot check: ${!have.has(fk.child) ? fk.child : fk.parent} is missing` });
+      checks.push({
+        name: fk.name,
+        kind: "plan-check",
+        ok: false,
+        detail: `cannot check: ${!have.has(fk.child) ? fk.child : fk.parent} is missing`,
+      });
       continue;
     }
     const { rows } = await client.query<{ orphans: string }>(orphanQuery(fk));
     const n = Number(rows[0]!.orphans);
-    checks.push({ name: fk.name, kind: "plan-check", ok: n === 0, detail: n === 0 ? "no orphans" : `${n} orphan row(s)` });
+    checks.push({
+      name: fk.name,
+      kind: "plan-check",
+      ok: n === 0,
+      detail: n === 0 ? "no orphans" : `${n} orphan row(s)`,
+    });
   }
   return checks;
 }
@@ -142,7 +198,9 @@ export function renderVerificationMarkdown(r: VerificationReport): string {
     "",
     "| check | kind | result | detail |",
     "|---|---|---|---|",
-    ...r.checks.map((c) => `| ${c.name} | ${c.kind} | ${c.ok ? "ok" : "**FAILED**"} | ${c.detail.replace(/\|/g, "\\|")} |`),
+    ...r.checks.map(
+      (c) => `| ${c.name} | ${c.kind} | ${c.ok ? "ok" : "**FAILED**"} | ${c.detail.replace(/\|/g, "\\|")} |`,
+    ),
   ];
   return lines.join("\n") + "\n";
 }

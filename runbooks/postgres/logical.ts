@@ -36,7 +36,10 @@ export function libpqEnv(conn: PgConnection): NodeJS.ProcessEnv {
 
 /** Backup ids are UTC timestamps: sortable, unique per second, safe in keys. */
 export function newBackupId(at = new Date()): string {
-  return at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
 }
 
 export interface LogicalBackupParams {
@@ -60,7 +63,13 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv) {
   const done = new Promise<void>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${bin.split("/").pop()} exited with ${code ?? signal}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`)),
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(
+              `${bin.split("/").pop()} exited with ${code ?? signal}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`,
+            ),
+          ),
     );
   });
   return { child, stdout: child.stdout, done };
@@ -86,21 +95,34 @@ export async function tableRowCounts(client: pg.Client): Promise<Record<string, 
  */
 export async function backupDatabase(p: LogicalBackupParams): Promise<DatabaseManifest> {
   const level = p.compressLevel ?? 1;
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw new Error(`invalid compression level ${String(level)}: expected an integer 0-9`);
+  if (!Number.isInteger(level) || level < 0 || level > 9)
+    throw new Error(`invalid compression level ${String(level)}: expected an integer 0-9`);
   const backupId = p.backupId ?? newBackupId();
   const startedAt = new Date();
   const client = new pg.Client(p.conn);
   await client.connect();
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const { rows: [info] } = await client.query<{ snapshot: string; lsn: string; version: string; num: string }>(
+    const {
+      rows: [info],
+    } = await client.query<{ snapshot: string; lsn: string; version: string; num: string }>(
       "SELECT pg_export_snapshot() AS snapshot, pg_current_wal_lsn()::text AS lsn, version() AS version, current_setting('server_version_num') AS num",
     );
     const rowCounts = await tableRowCounts(client);
     const key = dumpKey(p.prefix, backupId, p.conn.database);
-    const dump = run(join(p.binDir, "pg_dump"), ["--format=custom", `--compress=${level}`, `--snapshot=${info!.snapshot}`, "--no-password", p.conn.database], libpqEnv(p.conn));
+    const dump = run(
+      join(p.binDir, "pg_dump"),
+      ["--format=custom", `--compress=${level}`, `--snapshot=${info!.snapshot}`, "--no-password", p.conn.database],
+      libpqEnv(p.conn),
+    );
     const [object] = await Promise.all([
-      uploadStream(p.s3, { bucket: p.bucket, key, body: dump.stdout, kmsKeyId: p.kmsKeyId, metadata: { "backup-id": backupId } }),
+      uploadStream(p.s3, {
+        bucket: p.bucket,
+        key,
+        body: dump.stdout,
+        kmsKeyId: p.kmsKeyId,
+        metadata: { "backup-id": backupId },
+      }),
       dump.done,
     ]);
     await client.query("COMMIT");
@@ -117,7 +139,14 @@ export async function backupDatabase(p: LogicalBackupParams): Promise<DatabaseMa
       finishedAt: new Date().toISOString(),
       lsn: info!.lsn,
       rowCounts,
-      object: { key, bytes: object.bytes, sha256: object.sha256, partSha256: object.partSha256, s3Checksum: object.s3Checksum, ...(object.versionId ? { versionId: object.versionId } : {}) },
+      object: {
+        key,
+        bytes: object.bytes,
+        sha256: object.sha256,
+        partSha256: object.partSha256,
+        s3Checksum: object.s3Checksum,
+        ...(object.versionId ? { versionId: object.versionId } : {}),
+      },
     };
     await putJson(p.s3, p.bucket, manifestKey(p.prefix, backupId), manifest, p.kmsKeyId);
     return manifest;
@@ -127,7 +156,12 @@ export async function backupDatabase(p: LogicalBackupParams): Promise<DatabaseMa
 }
 
 /** Reads the dump back and checks size and checksums against the manifest. */
-export function verifyDatabaseBackup(s3: S3Client, bucket: string, manifest: DatabaseManifest, deep = true): Promise<ObjectCheck> {
+export function verifyDatabaseBackup(
+  s3: S3Client,
+  bucket: string,
+  manifest: DatabaseManifest,
+  deep = true,
+): Promise<ObjectCheck> {
   return verifyObject(s3, { bucket, ...manifest.object }, deep);
 }
 
@@ -148,7 +182,8 @@ export interface RestoreParams {
  */
 export async function restoreDatabase(p: RestoreParams): Promise<{ seconds: number }> {
   const jobs = p.jobs ?? 2;
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new Error(`invalid jobs ${String(jobs)}: expected an integer 1-64`);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)
+    throw new Error(`invalid jobs ${String(jobs)}: expected an integer 1-64`);
   const started = Date.now();
   const pgRestore = join(p.binDir, "pg_restore");
   const common = ["--no-owner", "--no-privileges", "--exit-on-error", "--no-password", `--dbname=${p.target.database}`];
@@ -163,7 +198,10 @@ export async function restoreDatabase(p: RestoreParams): Promise<{ seconds: numb
     });
     await pipeline(body, child.stdin).catch(() => undefined);
     const code = await closed;
-    if (code !== 0) throw new Error(`pg_restore into ${p.target.database} failed (exit ${code}): ${stderr.trim().split("\n").slice(-5).join(" | ")}`);
+    if (code !== 0)
+      throw new Error(
+        `pg_restore into ${p.target.database} failed (exit ${code}): ${stderr.trim().split("\n").slice(-5).join(" | ")}`,
+      );
   } else {
     const dir = await mkdtemp(join(tmpdir(), "eventchain-restore-"));
     try {

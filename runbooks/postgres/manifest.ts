@@ -49,10 +49,15 @@ export const artifactManifestSchema = z.object({
 export type ArtifactManifest = z.infer<typeof artifactManifestSchema>;
 
 export const manifestKey = (prefix: string, backupId: string): string => `${prefix}${backupId}/manifest.json`;
-export const dumpKey = (prefix: string, backupId: string, database: string): string => `${prefix}${backupId}/${database}.dump`;
+export const dumpKey = (prefix: string, backupId: string, database: string): string =>
+  `${prefix}${backupId}/${database}.dump`;
 
 /** Backup ids under `prefix` (one per manifest), oldest first, with the manifests' upload times. */
-export async function listBackups(s3: S3Client, bucket: string, prefix: string): Promise<{ backupId: string; lastModified: Date; key: string }[]> {
+export async function listBackups(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ backupId: string; lastModified: Date; key: string }[]> {
   const found: { backupId: string; lastModified: Date; key: string }[] = [];
   let token: string | undefined;
   do {
@@ -70,21 +75,33 @@ export async function listBackups(s3: S3Client, bucket: string, prefix: string):
  * Loads and validates the manifest of `backupId`, or of the newest backup for "latest".
  * @throws Error naming the id and the prefix when there is none.
  */
-export async function loadDatabaseManifest(s3: S3Client, bucket: string, prefix: string, backupId: string): Promise<DatabaseManifest> {
+export async function loadDatabaseManifest(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  backupId: string,
+): Promise<DatabaseManifest> {
   let id = backupId;
   if (backupId === "latest") {
     const all = await listBackups(s3, bucket, prefix);
-    if (all.length === 0) throw new Error(`no database backup found under s3://${bucket}/${prefix}: expected at least one <id>/manifest.json`);
+    if (all.length === 0)
+      throw new Error(
+        `no database backup found under s3://${bucket}/${prefix}: expected at least one <id>/manifest.json`,
+      );
     id = all[all.length - 1]!.backupId;
   } else if (!/^\d{8}T\d{6}Z$/.test(backupId)) {
     throw new Error(`invalid backup id "${backupId}": expected "latest" or an id like 20260115T143000Z`);
   }
   const raw = await getJson<unknown>(s3, bucket, manifestKey(prefix, id)).catch((e: Error) => {
-    throw new Error(`cannot read manifest of backup ${id} at s3://${bucket}/${manifestKey(prefix, id)}: ${e.name}: ${e.message}`);
+    throw new Error(
+      `cannot read manifest of backup ${id} at s3://${bucket}/${manifestKey(prefix, id)}: ${e.name}: ${e.message}`,
+    );
   });
   const parsed = databaseManifestSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`manifest of backup ${id} is not a database manifest v${MANIFEST_VERSION}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new Error(
+      `manifest of backup ${id} is not a database manifest v${MANIFEST_VERSION}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   }
   return parsed.data;
 }
@@ -93,8 +110,13 @@ export async function loadDatabaseManifest(s3: S3Client, bucket: string, prefix:
  * Pure: the backups older than `retentionDays` at `now`. The runbooks only report these; the
  * bucket's lifecycle rule is what deletes (nothing is deleted by a runbook on its own).
  */
-export function olderThanRetention<T extends { lastModified: Date }>(backups: T[], retentionDays: number, now: Date): T[] {
-  if (!Number.isFinite(retentionDays) || retentionDays <= 0) throw new Error(`invalid retention ${String(retentionDays)} days: expected a positive number`);
+export function olderThanRetention<T extends { lastModified: Date }>(
+  backups: T[],
+  retentionDays: number,
+  now: Date,
+): T[] {
+  if (!Number.isFinite(retentionDays) || retentionDays <= 0)
+    throw new Error(`invalid retention ${String(retentionDays)} days: expected a positive number`);
   const cutoff = now.getTime() - retentionDays * 86_400_000;
   return backups.filter((b) => b.lastModified.getTime() < cutoff);
 }

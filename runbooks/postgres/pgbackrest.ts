@@ -36,11 +36,22 @@ export interface PgBackRestConfig {
 
 /** Pure: a stanza name is a lower-case identifier (it appears in paths and commands). */
 export function assertStanza(stanza: string): void {
-  if (!/^[a-z][a-z0-9-]{0,62}$/.test(stanza)) throw new Error(`invalid stanza "${stanza}": expected lower-case letters, digits and hyphens, starting with a letter`);
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(stanza))
+    throw new Error(
+      `invalid stanza "${stanza}": expected lower-case letters, digits and hyphens, starting with a letter`,
+    );
 }
 
 /** Pure: the pgbackrest.conf text for a server and a repository. */
-export function renderConfig(o: { dir: string; stanza: string; repo: RepoSpec; pgPath: string; pgPort: number; pgSocket: string; processMax?: number }): string {
+export function renderConfig(o: {
+  dir: string;
+  stanza: string;
+  repo: RepoSpec;
+  pgPath: string;
+  pgPort: number;
+  pgSocket: string;
+  processMax?: number;
+}): string {
   assertStanza(o.stanza);
   const repo =
     o.repo.type === "posix"
@@ -81,10 +92,20 @@ export function renderConfig(o: { dir: string; stanza: string; repo: RepoSpec; p
 }
 
 /** Runs `pgbackrest <args>` as the postgres user with our config; returns stdout. */
-export async function pgbackrest(cfg: PgBackRestConfig, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const r = await $({ quiet: true, nothrow: true, env: { ...process.env, ...env } })`${asServiceUser("postgres")} pgbackrest ${`--config=${cfg.configFile}`} ${`--stanza=${cfg.stanza}`} ${args}`;
+export async function pgbackrest(
+  cfg: PgBackRestConfig,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const r = await $({
+    quiet: true,
+    nothrow: true,
+    env: { ...process.env, ...env },
+  })`${asServiceUser("postgres")} pgbackrest ${`--config=${cfg.configFile}`} ${`--stanza=${cfg.stanza}`} ${args}`;
   if (r.exitCode !== 0) {
-    throw new Error(`pgbackrest ${args[0] ?? ""} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split("\n").slice(-6).join(" | ")}`);
+    throw new Error(
+      `pgbackrest ${args[0] ?? ""} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split("\n").slice(-6).join(" | ")}`,
+    );
   }
   return r.stdout;
 }
@@ -92,7 +113,10 @@ export async function pgbackrest(cfg: PgBackRestConfig, args: string[], env: Rec
 /** @throws Error naming the Debian package when pgBackRest is not installed. */
 export async function assertPgBackRestInstalled(): Promise<string> {
   const r = await $({ quiet: true, nothrow: true })`pgbackrest version`;
-  if (r.exitCode !== 0) throw new Error("pgbackrest not found on the PATH: install the Debian package pgbackrest (apt-get install pgbackrest)");
+  if (r.exitCode !== 0)
+    throw new Error(
+      "pgbackrest not found on the PATH: install the Debian package pgbackrest (apt-get install pgbackrest)",
+    );
   return r.stdout.trim();
 }
 
@@ -107,12 +131,29 @@ export async function enableArchiving(
 ): Promise<PgBackRestConfig> {
   await assertPgBackRestInstalled();
   const ids = await serviceUserIds("postgres");
-  for (const d of [o.dir, join(o.dir, "log"), join(o.dir, "lock"), join(o.dir, "spool"), ...(o.repo.type === "posix" ? [o.repo.path] : [])]) {
+  for (const d of [
+    o.dir,
+    join(o.dir, "log"),
+    join(o.dir, "lock"),
+    join(o.dir, "spool"),
+    ...(o.repo.type === "posix" ? [o.repo.path] : []),
+  ]) {
     if (!existsSync(d)) await mkdir(d, { recursive: true, mode: 0o700 });
     if (ids) await chown(d, ids.uid, ids.gid);
   }
   const cfg: PgBackRestConfig = { configFile: join(o.dir, "pgbackrest.conf"), stanza: o.stanza, dir: o.dir };
-  await writeFile(cfg.configFile, renderConfig({ dir: o.dir, stanza: o.stanza, repo: o.repo, pgPath: server.dataDir, pgPort: server.port, pgSocket: server.socketDir }), { mode: 0o600 });
+  await writeFile(
+    cfg.configFile,
+    renderConfig({
+      dir: o.dir,
+      stanza: o.stanza,
+      repo: o.repo,
+      pgPath: server.dataDir,
+      pgPort: server.port,
+      pgSocket: server.socketDir,
+    }),
+    { mode: 0o600 },
+  );
   if (ids) await chown(cfg.configFile, ids.uid, ids.gid);
   await server.configure({
     wal_level: "replica",
@@ -142,12 +183,21 @@ export interface BackupInfo {
 interface InfoJson {
   name: string;
   status: { code: number; message: string };
-  backup: { label: string; type: string; timestamp: { start: number; stop: number }; lsn: { start: string; stop: string }; info: { size: number; repository: { delta: number } } }[];
+  backup: {
+    label: string;
+    type: string;
+    timestamp: { start: number; stop: number };
+    lsn: { start: string; stop: string };
+    info: { size: number; repository: { delta: number } };
+  }[];
   archive: { min: string | null; max: string | null }[];
 }
 
 /** `pgbackrest info` for the stanza: the backups (oldest first) and the archived WAL range. */
-export async function info(cfg: PgBackRestConfig, env?: Record<string, string>): Promise<{ backups: BackupInfo[]; walMin: string | null; walMax: string | null }> {
+export async function info(
+  cfg: PgBackRestConfig,
+  env?: Record<string, string>,
+): Promise<{ backups: BackupInfo[]; walMin: string | null; walMax: string | null }> {
   const parsed = JSON.parse(await pgbackrest(cfg, ["info", "--output=json"], env)) as InfoJson[];
   const s = parsed.find((x) => x.name === cfg.stanza);
   if (!s) throw new Error(`pgbackrest info has no stanza "${cfg.stanza}"`);
@@ -169,7 +219,11 @@ export async function info(cfg: PgBackRestConfig, env?: Record<string, string>):
 }
 
 /** Takes a base backup (`full` or `incr`); returns its info. */
-export async function baseBackup(cfg: PgBackRestConfig, type: "full" | "incr" | "diff" = "full", env?: Record<string, string>): Promise<BackupInfo> {
+export async function baseBackup(
+  cfg: PgBackRestConfig,
+  type: "full" | "incr" | "diff" = "full",
+  env?: Record<string, string>,
+): Promise<BackupInfo> {
   await pgbackrest(cfg, ["backup", `--type=${type}`], env);
   const { backups } = await info(cfg, env);
   const last = backups[backups.length - 1];
@@ -194,13 +248,21 @@ export async function latestArchivedAt(cfg: PgBackRestConfig, env?: Record<strin
  * recovery to `time` with promote; pgBackRest writes `restore_command` and the targets into
  * `postgresql.auto.conf`. The source's data directory is never touched.
  */
-export async function restoreToTime(cfg: PgBackRestConfig, o: { targetDataDir: string; time: Date; env?: Record<string, string> }): Promise<void> {
+export async function restoreToTime(
+  cfg: PgBackRestConfig,
+  o: { targetDataDir: string; time: Date; env?: Record<string, string> },
+): Promise<void> {
   const { backups } = await info(cfg, o.env);
   const set = backups.filter((b) => new Date(b.stoppedAt) <= o.time).pop();
   if (!set) {
-    throw new Error(`no base backup of stanza ${cfg.stanza} finished before ${o.time.toISOString()}: expected a time after ${backups[0]?.stoppedAt ?? "the first backup (there is none)"}`);
+    throw new Error(
+      `no base backup of stanza ${cfg.stanza} finished before ${o.time.toISOString()}: expected a time after ${backups[0]?.stoppedAt ?? "the first backup (there is none)"}`,
+    );
   }
-  if (existsSync(o.targetDataDir)) throw new Error(`restore target ${o.targetDataDir} already exists: expected a new, empty path (the restore never overwrites a data directory)`);
+  if (existsSync(o.targetDataDir))
+    throw new Error(
+      `restore target ${o.targetDataDir} already exists: expected a new, empty path (the restore never overwrites a data directory)`,
+    );
   const ids = await serviceUserIds("postgres");
   const parent = dirname(o.targetDataDir);
   // Create each missing directory down to the target, owned by postgres.
@@ -212,19 +274,25 @@ export async function restoreToTime(cfg: PgBackRestConfig, o: { targetDataDir: s
   }
   const reach = await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} test -w ${parent} -a -x ${parent}`;
   if (reach.exitCode !== 0) {
-    throw new Error(`the postgres user cannot write ${parent} (or a directory above it is closed to it): expected a restore target path it can reach, e.g. under its own directory`);
+    throw new Error(
+      `the postgres user cannot write ${parent} (or a directory above it is closed to it): expected a restore target path it can reach, e.g. under its own directory`,
+    );
   }
   await mkdir(o.targetDataDir, { mode: 0o700 });
   if (ids) await chown(o.targetDataDir, ids.uid, ids.gid);
-  await pgbackrest(cfg, [
-    "restore",
-    `--pg1-path=${o.targetDataDir}`,
-    `--set=${set.label}`,
-    "--type=time",
-    `--target=${toPgTimestamp(o.time)}`,
-    "--target-action=promote",
-    "--target-timeline=current",
-  ], o.env);
+  await pgbackrest(
+    cfg,
+    [
+      "restore",
+      `--pg1-path=${o.targetDataDir}`,
+      `--set=${set.label}`,
+      "--type=time",
+      `--target=${toPgTimestamp(o.time)}`,
+      "--target-action=promote",
+      "--target-timeline=current",
+    ],
+    o.env,
+  );
 }
 
 /** Pure: a Date as a timestamptz literal PostgreSQL parses exactly (microsecond precision, UTC). */

@@ -32,7 +32,9 @@ export function scratchDatabaseName(): string {
   return `eventchain_verify_${randomBytes(5).toString("hex")}`;
 }
 
-export async function verifyBackup(p: VerifyBackupParams): Promise<VerificationReport & { scratchDatabase: string; scratchDropped: boolean }> {
+export async function verifyBackup(
+  p: VerifyBackupParams,
+): Promise<VerificationReport & { scratchDatabase: string; scratchDropped: boolean }> {
   const startedAt = new Date().toISOString();
   const checks: Check[] = [];
   const progress = p.progress ?? (() => {});
@@ -44,7 +46,9 @@ export async function verifyBackup(p: VerifyBackupParams): Promise<VerificationR
     name: `object s3://${p.bucket}/${manifest.object.key}`,
     kind: "object",
     ok: object.ok,
-    detail: object.ok ? `${manifest.object.bytes} bytes, SHA-256 and S3 checksum match the manifest` : object.problems.join("; "),
+    detail: object.ok
+      ? `${manifest.object.bytes} bytes, SHA-256 and S3 checksum match the manifest`
+      : object.problems.join("; "),
   });
   const scratch = scratchDatabaseName();
   let dropped = false;
@@ -56,10 +60,27 @@ export async function verifyBackup(p: VerifyBackupParams): Promise<VerificationR
       try {
         progress("restore");
         try {
-          const r = await restoreDatabase({ s3: p.s3, bucket: p.bucket, manifest, target: { ...p.server, database: scratch }, binDir: p.binDir, jobs: p.jobs });
-          checks.push({ name: "restore into a scratch database", kind: "restore", ok: true, detail: `pg_restore finished in ${r.seconds.toFixed(1)} s` });
+          const r = await restoreDatabase({
+            s3: p.s3,
+            bucket: p.bucket,
+            manifest,
+            target: { ...p.server, database: scratch },
+            binDir: p.binDir,
+            jobs: p.jobs,
+          });
+          checks.push({
+            name: "restore into a scratch database",
+            kind: "restore",
+            ok: true,
+            detail: `pg_restore finished in ${r.seconds.toFixed(1)} s`,
+          });
         } catch (error) {
-          checks.push({ name: "restore into a scratch database", kind: "restore", ok: false, detail: (error as Error).message });
+          checks.push({
+            name: "restore into a scratch database",
+            kind: "restore",
+            ok: false,
+            detail: (error as Error).message,
+          });
         }
         progress("integrity");
         const db = new pg.Client({ ...p.server, database: scratch });
@@ -81,18 +102,33 @@ export async function verifyBackup(p: VerifyBackupParams): Promise<VerificationR
   } else {
     dropped = true; // never created
   }
-  const report = buildVerificationReport({ backupId: manifest.backupId, database: scratch, startedAt, finishedAt: new Date().toISOString(), checks });
+  const report = buildVerificationReport({
+    backupId: manifest.backupId,
+    database: scratch,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    checks,
+  });
   return { ...report, scratchDatabase: scratch, scratchDropped: dropped };
 }
 
 /** Integrity checks on a live (e.g. just recovered) database, no restore. */
-export async function verifyLiveDatabase(conn: PgConnection, expectedRowCounts?: Record<string, number>): Promise<VerificationReport> {
+export async function verifyLiveDatabase(
+  conn: PgConnection,
+  expectedRowCounts?: Record<string, number>,
+): Promise<VerificationReport> {
   const startedAt = new Date().toISOString();
   const db = new pg.Client(conn);
   await db.connect();
   try {
     const checks = await checkIntegrity(db, { expectedRowCounts });
-    return buildVerificationReport({ backupId: null, database: conn.database, startedAt, finishedAt: new Date().toISOString(), checks });
+    return buildVerificationReport({
+      backupId: null,
+      database: conn.database,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      checks,
+    });
   } finally {
     await db.end();
   }

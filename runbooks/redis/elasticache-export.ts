@@ -5,7 +5,12 @@
  * object per node). Verification: every exported object exists and is non-empty; a manifest
  * beside the other Redis backups records snapshot, node and object facts.
  */
-import { CopySnapshotCommand, CreateSnapshotCommand, DescribeSnapshotsCommand, type ElastiCacheClient } from "@aws-sdk/client-elasticache";
+import {
+  CopySnapshotCommand,
+  CreateSnapshotCommand,
+  DescribeSnapshotsCommand,
+  type ElastiCacheClient,
+} from "@aws-sdk/client-elasticache";
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { ELASTICACHE_EXPORT_PREFIX } from "../../infra/outputs.ts";
 import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgres/manifest.ts";
@@ -15,7 +20,10 @@ import { putJson } from "../aws/s3-object.ts";
 /** Pure: snapshot names ElastiCache accepts (letters, digits, hyphens; a letter first; ≤ 255). */
 export function exportNames(replicationGroupId: string, backupId: string): { snapshot: string; exported: string } {
   const stamp = backupId.toLowerCase();
-  return { snapshot: `${replicationGroupId}-backup-${stamp}`, exported: `${ELASTICACHE_EXPORT_PREFIX}${replicationGroupId}-${stamp}` };
+  return {
+    snapshot: `${replicationGroupId}-backup-${stamp}`,
+    exported: `${ELASTICACHE_EXPORT_PREFIX}${replicationGroupId}-${stamp}`,
+  };
 }
 
 export interface ElastiCacheExportParams {
@@ -31,7 +39,12 @@ export interface ElastiCacheExportParams {
   sleep?: (ms: number) => Promise<void>;
 }
 
-async function poll<T>(what: string, maxWaitMs: number, sleep: (ms: number) => Promise<void>, fn: () => Promise<T | undefined>): Promise<T> {
+async function poll<T>(
+  what: string,
+  maxWaitMs: number,
+  sleep: (ms: number) => Promise<void>,
+  fn: () => Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + maxWaitMs;
   for (let i = 0; ; i++) {
     const r = await fn();
@@ -46,19 +59,32 @@ export async function exportElastiCacheSnapshot(p: ElastiCacheExportParams): Pro
   const backupId = p.backupId ?? newBackupId();
   const startedAt = new Date().toISOString();
   const names = exportNames(p.replicationGroupId, backupId);
-  await p.ec.send(new CreateSnapshotCommand({ ReplicationGroupId: p.replicationGroupId, SnapshotName: names.snapshot }));
+  await p.ec.send(
+    new CreateSnapshotCommand({ ReplicationGroupId: p.replicationGroupId, SnapshotName: names.snapshot }),
+  );
   const snapshot = await poll(`snapshot ${names.snapshot} available`, p.maxWaitMs, sleep, async () => {
     const s = (await p.ec.send(new DescribeSnapshotsCommand({ SnapshotName: names.snapshot }))).Snapshots?.[0];
     if (s?.SnapshotStatus === "failed") throw new Error(`snapshot ${names.snapshot} failed`);
     return s?.SnapshotStatus === "available" ? s : undefined;
   });
-  await p.ec.send(new CopySnapshotCommand({ SourceSnapshotName: names.snapshot, TargetSnapshotName: names.exported, TargetBucket: p.bucket }));
+  await p.ec.send(
+    new CopySnapshotCommand({
+      SourceSnapshotName: names.snapshot,
+      TargetSnapshotName: names.exported,
+      TargetBucket: p.bucket,
+    }),
+  );
   const nodes = Math.max(1, snapshot.NodeSnapshots?.length ?? 1);
-  const objects = await poll(`${nodes} exported object(s) s3://${p.bucket}/${names.exported}*`, p.maxWaitMs, sleep, async () => {
-    const list = await p.s3.send(new ListObjectsV2Command({ Bucket: p.bucket, Prefix: names.exported }));
-    const rdb = (list.Contents ?? []).filter((o) => o.Key?.endsWith(".rdb"));
-    return rdb.length >= nodes ? rdb : undefined;
-  });
+  const objects = await poll(
+    `${nodes} exported object(s) s3://${p.bucket}/${names.exported}*`,
+    p.maxWaitMs,
+    sleep,
+    async () => {
+      const list = await p.s3.send(new ListObjectsV2Command({ Bucket: p.bucket, Prefix: names.exported }));
+      const rdb = (list.Contents ?? []).filter((o) => o.Key?.endsWith(".rdb"));
+      return rdb.length >= nodes ? rdb : undefined;
+    },
+  );
   const checked = [];
   for (const o of objects) {
     const head = await p.s3.send(new HeadObjectCommand({ Bucket: p.bucket, Key: o.Key! }));
@@ -77,7 +103,11 @@ export async function exportElastiCacheSnapshot(p: ElastiCacheExportParams): Pro
       replicationGroupId: p.replicationGroupId,
       snapshot: names.snapshot,
       engineVersion: snapshot.EngineVersion ?? null,
-      nodeSnapshots: (snapshot.NodeSnapshots ?? []).map((n) => ({ cacheClusterId: n.CacheClusterId, sizeMb: n.CacheSize, createdAt: n.SnapshotCreateTime?.toISOString() })),
+      nodeSnapshots: (snapshot.NodeSnapshots ?? []).map((n) => ({
+        cacheClusterId: n.CacheClusterId,
+        sizeMb: n.CacheSize,
+        createdAt: n.SnapshotCreateTime?.toISOString(),
+      })),
       exportedObjects: checked,
       note: "exported by ElastiCache (no client-side checksum); restore by seeding a new replication group from these .rdb objects",
     },

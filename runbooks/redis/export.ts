@@ -54,17 +54,31 @@ export function parseInfo(info: string): Record<string, Record<string, string>> 
   return out;
 }
 
-export async function backupRedis(p: { source: RedisSource; client: Redis; s3: S3Client; bucket: string; prefix: string; kmsKeyId?: string; backupId?: string }): Promise<ArtifactManifest> {
+export async function backupRedis(p: {
+  source: RedisSource;
+  client: Redis;
+  s3: S3Client;
+  bucket: string;
+  prefix: string;
+  kmsKeyId?: string;
+  backupId?: string;
+}): Promise<ArtifactManifest> {
   const backupId = p.backupId ?? newBackupId();
   const startedAt = new Date().toISOString();
   const info = await p.client.info();
   const env = { ...process.env, ...(p.source.password ? { REDISCLI_AUTH: p.source.password } : {}) };
-  const child = spawn(p.source.redisCli, ["-h", p.source.host, "-p", String(p.source.port), "--no-auth-warning", "--rdb", "-"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    p.source.redisCli,
+    ["-h", p.source.host, "-p", String(p.source.port), "--no-auth-warning", "--rdb", "-"],
+    { env, stdio: ["ignore", "pipe", "pipe"] },
+  );
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve, reject) => {
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --rdb exited ${code}: ${stderr.trim()}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`redis-cli --rdb exited ${code}: ${stderr.trim()}`)),
+    );
   });
   const gzip = createGzip({ level: 6 });
   const key = `${p.prefix}${backupId}/dump.rdb.gz`;
@@ -79,8 +93,22 @@ export async function backupRedis(p: { source: RedisSource; client: Redis; s3: S
     backupId,
     startedAt,
     finishedAt: new Date().toISOString(),
-    objects: [{ name: "dump.rdb.gz", key, bytes: object.bytes, sha256: object.sha256, partSha256: object.partSha256, s3Checksum: object.s3Checksum }],
-    facts: { keys: keyspaceCounts(info), totalKeys: Object.values(keyspaceCounts(info)).reduce((a, b) => a + b, 0), info: parseInfo(info), compression: "gzip level 6 over the RDB" },
+    objects: [
+      {
+        name: "dump.rdb.gz",
+        key,
+        bytes: object.bytes,
+        sha256: object.sha256,
+        partSha256: object.partSha256,
+        s3Checksum: object.s3Checksum,
+      },
+    ],
+    facts: {
+      keys: keyspaceCounts(info),
+      totalKeys: Object.values(keyspaceCounts(info)).reduce((a, b) => a + b, 0),
+      info: parseInfo(info),
+      compression: "gzip level 6 over the RDB",
+    },
   };
   await putJson(p.s3, p.bucket, manifestKey(p.prefix, backupId), manifest, p.kmsKeyId);
   return manifest;
@@ -91,7 +119,11 @@ export async function restoreRedisToNewServer(p: { s3: S3Client; bucket: string;
   const dir = await mkdtemp(join(tmpdir(), "eventchain-redis-restore-"));
   try {
     const rdb = join(dir, "dump.rdb");
-    await pipeline(await downloadStream(p.s3, p.bucket, p.key), createGunzip(), createWriteStream(rdb, { mode: 0o600 }));
+    await pipeline(
+      await downloadStream(p.s3, p.bucket, p.key),
+      createGunzip(),
+      createWriteStream(rdb, { mode: 0o600 }),
+    );
     return await startRedis({ prefix: "eventchain-redis-restored-", rdbFile: rdb });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -112,12 +144,17 @@ export async function snapshotKeys(client: Redis): Promise<[string, string, unkn
   for (const k of keys) {
     const type = await client.type(k);
     const value =
-      type === "string" ? await client.get(k)
-      : type === "hash" ? await client.hgetall(k)
-      : type === "list" ? await client.lrange(k, 0, -1)
-      : type === "set" ? (await client.smembers(k)).sort()
-      : type === "zset" ? await client.zrange(k, 0, -1, "WITHSCORES")
-      : `<${type}>`;
+      type === "string"
+        ? await client.get(k)
+        : type === "hash"
+          ? await client.hgetall(k)
+          : type === "list"
+            ? await client.lrange(k, 0, -1)
+            : type === "set"
+              ? (await client.smembers(k)).sort()
+              : type === "zset"
+                ? await client.zrange(k, 0, -1, "WITHSCORES")
+                : `<${type}>`;
     out.push([k, type, value]);
   }
   return out;

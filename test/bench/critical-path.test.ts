@@ -27,9 +27,15 @@ test("independent steps count once, through the longest branch", (t) => {
 });
 
 test("an unknown dependency and a cycle are named", (t) => {
-  t.throws(() => criticalPath([{ id: "a", seconds: 1, dependsOn: ["zz"] }]), { message: 'unknown step "zz" in dependsOn: expected one of a' });
+  t.throws(() => criticalPath([{ id: "a", seconds: 1, dependsOn: ["zz"] }]), {
+    message: 'unknown step "zz" in dependsOn: expected one of a',
+  });
   t.throws(
-    () => criticalPath([{ id: "a", seconds: 1, dependsOn: ["b"] }, { id: "b", seconds: 1, dependsOn: ["a"] }]),
+    () =>
+      criticalPath([
+        { id: "a", seconds: 1, dependsOn: ["b"] },
+        { id: "b", seconds: 1, dependsOn: ["a"] },
+      ]),
     { message: /^dependency cycle through step "(a|b)"$/ },
   );
 });

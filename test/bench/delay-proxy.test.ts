@@ -3,7 +3,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { actionOf, delayFor, rewrite, serviceOf, startDelayProxy, validateDelays } from "../../bench/delay-proxy.ts";
 
-const auth = (service: string) => ({ authorization: `AWS4-HMAC-SHA256 Credential=AKID/20261124/us-west-2/${service}/aws4_request, SignedHeaders=host, Signature=x` });
+const auth = (service: string) => ({
+  authorization: `AWS4-HMAC-SHA256 Credential=AKID/20261124/us-west-2/${service}/aws4_request, SignedHeaders=host, Signature=x`,
+});
 
 async function upstream(t: import("ava").ExecutionContext, reply: (body: string) => string) {
   const seen: string[] = [];
@@ -28,7 +30,10 @@ test("the service comes from the SigV4 credential scope", (t) => {
 test("the action is found for query, JSON, RPC v2 and REST requests", (t) => {
   const form = { "content-type": "application/x-www-form-urlencoded; charset=utf-8" };
   t.is(actionOf("POST", "/", form, "Action=DescribeDBInstances&Version=2014-10-31"), "DescribeDBInstances");
-  t.is(actionOf("POST", "/", { "x-amz-target": "AmazonEC2ContainerServiceV20141113.UpdateService" }, "{}"), "UpdateService");
+  t.is(
+    actionOf("POST", "/", { "x-amz-target": "AmazonEC2ContainerServiceV20141113.UpdateService" }, "{}"),
+    "UpdateService",
+  );
   t.is(actionOf("POST", "/service/GraniteServiceVersion20100801/operation/PutMetricAlarm", {}, ""), "PutMetricAlarm");
   t.is(actionOf("POST", "/2013-04-01/hostedzone/Z0123456789ABC/rrset", {}, "<xml/>"), "POST /hostedzone/{id}/rrset");
 });
@@ -42,13 +47,18 @@ test("delays fall back from the action to the service to the wildcard", (t) => {
 });
 
 test("a bad delay table is refused with the key and what is allowed", (t) => {
-  t.throws(() => validateDelays({ rds: 10 }), { message: 'delay key "rds" is not allowed: expected "service:Action", "service:*" or "*"' });
-  t.throws(() => validateDelays({ "*": -1 }), { message: 'delay for "*" is -1: expected milliseconds from 0 to 60000' });
+  t.throws(() => validateDelays({ rds: 10 }), {
+    message: 'delay key "rds" is not allowed: expected "service:Action", "service:*" or "*"',
+  });
+  t.throws(() => validateDelays({ "*": -1 }), {
+    message: 'delay for "*" is -1: expected milliseconds from 0 to 60000',
+  });
 });
 
 test("a non-loopback target is refused", async (t) => {
   await t.throwsAsync(startDelayProxy({ target: "http://example.com:80" }), {
-    message: 'delay proxy target "http://example.com:80" is not allowed: expected http:// on loopback (127.0.0.1, localhost, ::1)',
+    message:
+      'delay proxy target "http://example.com:80" is not allowed: expected http:// on loopback (127.0.0.1, localhost, ::1)',
   });
 });
 
@@ -70,10 +80,13 @@ test("requests are forwarded intact after the configured delay, and recorded", a
   t.is(await post("rds", "RestoreDBInstanceToPointInTime"), "<ok>Action=RestoreDBInstanceToPointInTime&X=1</ok>");
   t.is(await post("ecs", "ListServices"), "<ok>Action=ListServices&X=1</ok>");
   t.deepEqual(slept, [1500, 7]);
-  t.deepEqual(proxy.calls.map((c) => [c.key, c.delayMs, c.status]), [
-    ["rds:RestoreDBInstanceToPointInTime", 1500, 200],
-    ["ecs:ListServices", 7, 200],
-  ]);
+  t.deepEqual(
+    proxy.calls.map((c) => [c.key, c.delayMs, c.status]),
+    [
+      ["rds:RestoreDBInstanceToPointInTime", 1500, 200],
+      ["ecs:ListServices", 7, 200],
+    ],
+  );
   t.deepEqual(up.seen, ["Action=RestoreDBInstanceToPointInTime&X=1", "Action=ListServices&X=1"]);
 });
 
@@ -82,19 +95,38 @@ test("a pending rule holds a resource not ready for a while after the call that 
   let clock = 1000;
   const proxy = await startDelayProxy({
     target: up.url,
-    pending: [{ after: "rds:RestoreDBInstanceToPointInTime", on: "rds:DescribeDBInstances", forMs: 4000, from: ">available<", to: ">creating<" }],
+    pending: [
+      {
+        after: "rds:RestoreDBInstanceToPointInTime",
+        on: "rds:DescribeDBInstances",
+        forMs: 4000,
+        from: ">available<",
+        to: ">creating<",
+      },
+    ],
     now: () => clock,
   });
   t.teardown(() => proxy.close());
   const post = (action: string) =>
-    fetch(proxy.url, { method: "POST", headers: { ...auth("rds"), "content-type": "application/x-www-form-urlencoded" }, body: `Action=${action}` }).then((r) => r.text());
-  t.is(await post("DescribeDBInstances"), "<DBInstanceStatus>available</DBInstanceStatus>", "not held before the restore");
+    fetch(proxy.url, {
+      method: "POST",
+      headers: { ...auth("rds"), "content-type": "application/x-www-form-urlencoded" },
+      body: `Action=${action}`,
+    }).then((r) => r.text());
+  t.is(
+    await post("DescribeDBInstances"),
+    "<DBInstanceStatus>available</DBInstanceStatus>",
+    "not held before the restore",
+  );
   await post("RestoreDBInstanceToPointInTime");
   clock += 3999;
   t.is(await post("DescribeDBInstances"), "<DBInstanceStatus>creating</DBInstanceStatus>");
   clock += 1;
   t.is(await post("DescribeDBInstances"), "<DBInstanceStatus>available</DBInstanceStatus>");
-  t.deepEqual(proxy.calls.map((c) => c.held), [false, false, true, false]);
+  t.deepEqual(
+    proxy.calls.map((c) => c.held),
+    [false, false, true, false],
+  );
   const [hold] = proxy.holds();
   t.is(hold!.readyAt, 5000);
   t.is(hold!.seenReadyAt, 5000);
@@ -105,10 +137,20 @@ test("a pending rule holds a resource not ready for a while after the call that 
 });
 
 test("a rewrite replaces every occurrence, literally or by regular expression", (t) => {
-  t.deepEqual(rewrite("a available b available", { from: "available", to: "creating" }), { text: "a creating b creating", changed: true });
-  t.deepEqual(rewrite('{"runningCount": 3, "x": {"runningCount": 2}}', { from: '"runningCount":\\s*[1-9]\\d*', to: '"runningCount": 0', regex: true }), {
-    text: '{"runningCount": 0, "x": {"runningCount": 0}}',
+  t.deepEqual(rewrite("a available b available", { from: "available", to: "creating" }), {
+    text: "a creating b creating",
     changed: true,
   });
+  t.deepEqual(
+    rewrite('{"runningCount": 3, "x": {"runningCount": 2}}', {
+      from: '"runningCount":\\s*[1-9]\\d*',
+      to: '"runningCount": 0',
+      regex: true,
+    }),
+    {
+      text: '{"runningCount": 0, "x": {"runningCount": 0}}',
+      changed: true,
+    },
+  );
   t.false(rewrite("nothing", { from: "available", to: "creating" }).changed);
 });

@@ -20,7 +20,10 @@ test("cases run interleaved A, B, A, B with prepare and cleanup around each run"
     cleanup: async () => void log.push(`cleanup ${id}`),
   });
   const results = await interleave([make("a"), make("b")], 2);
-  t.deepEqual(log.filter((l) => l.startsWith("run")), ["run a", "run b", "run a", "run b"]);
+  t.deepEqual(
+    log.filter((l) => l.startsWith("run")),
+    ["run a", "run b", "run a", "run b"],
+  );
   t.deepEqual(log.slice(0, 3), ["prepare a", "run a", "cleanup a"]);
   t.is(results[0]!.seconds, 2);
   t.is(results[0]!.mbPerSec, 5);
@@ -42,7 +45,10 @@ test("a failed repetition is left out of the median and cleanup still runs", asy
   };
   const errors: string[] = [];
   const [r] = await interleave([flaky], 3, (e) => e.error && errors.push(e.error.message));
-  t.deepEqual(r!.samples.map((s) => s.seconds), [1, 3]);
+  t.deepEqual(
+    r!.samples.map((s) => s.seconds),
+    [1, 3],
+  );
   t.is(r!.seconds, 2);
   t.is(cleanups, 3);
   t.deepEqual(errors, ["boom"]);
@@ -50,7 +56,18 @@ test("a failed repetition is left out of the median and cleanup still runs", asy
 });
 
 test("a case whose every repetition fails carries the error", async (t) => {
-  const [r] = await interleave([{ id: "x", label: "x", run: async () => { throw new Error("no server"); } }], 2);
+  const [r] = await interleave(
+    [
+      {
+        id: "x",
+        label: "x",
+        run: async () => {
+          throw new Error("no server");
+        },
+      },
+    ],
+    2,
+  );
   t.is(r!.error, "no server");
   t.true(Number.isNaN(r!.seconds));
 });

@@ -1,5 +1,14 @@
 import test from "ava";
-import { parseBenchArgs, parseSize, parseReps, parseOnly, parseName, formatBytes, SUITES, QUICK_SIZE } from "../../bench/options.ts";
+import {
+  parseBenchArgs,
+  parseSize,
+  parseReps,
+  parseOnly,
+  parseName,
+  formatBytes,
+  SUITES,
+  QUICK_SIZE,
+} from "../../bench/options.ts";
 
 test("sizes parse with binary and decimal units", (t) => {
   t.is(parseSize("1GiB"), 1024 ** 3);
@@ -11,7 +20,10 @@ test("sizes parse with binary and decimal units", (t) => {
 
 test("a size that is not a size is refused with the value and the allowed units", (t) => {
   const error = t.throws(() => parseSize("lots"));
-  t.is(error?.message, '--size "lots" is not a size: expected a number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB, k, m, g), e.g. 1GiB');
+  t.is(
+    error?.message,
+    '--size "lots" is not a size: expected a number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB, k, m, g), e.g. 1GiB',
+  );
   t.throws(() => parseSize("1TiB"), { message: /--size "1TiB" is not a size/ });
 });
 
@@ -29,7 +41,9 @@ test("repetitions must be an integer from 1 to 20", (t) => {
 test("suites are chosen by id and an unknown one is named", (t) => {
   t.deepEqual(parseOnly(undefined), [...SUITES]);
   t.deepEqual(parseOnly("floor,verify"), ["floor", "verify"]);
-  t.throws(() => parseOnly("floor,speed"), { message: `--only "speed" is not a suite: expected one or more of ${SUITES.join(", ")}` });
+  t.throws(() => parseOnly("floor,speed"), {
+    message: `--only "speed" is not a suite: expected one or more of ${SUITES.join(", ")}`,
+  });
 });
 
 test("result names are file-name safe", (t) => {
@@ -57,7 +71,9 @@ test("a full run defaults to 1 GiB, three repetitions and updates the README", (
 
 test("unknown options and stray arguments are refused", (t) => {
   t.throws(() => parseBenchArgs(["--fast"], "/r"), { message: /^unknown option --fast: expected one of --quick/ });
-  t.throws(() => parseBenchArgs(["now"], "/r"), { message: 'unexpected argument "now": the bench takes options only (see --help)' });
+  t.throws(() => parseBenchArgs(["now"], "/r"), {
+    message: 'unexpected argument "now": the bench takes options only (see --help)',
+  });
 });
 
 test("byte counts format with binary units", (t) => {

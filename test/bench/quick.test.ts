@@ -16,7 +16,10 @@ test("the quick bench runs every suite and writes a results file with its cases"
   t.is(r.exitCode, 0, r.stderr.split("\n").slice(-20).join("\n"));
   const results = JSON.parse(await readFile(join(dir, "quick.json"), "utf8")) as BenchResults;
   t.true(results.options.quick);
-  t.deepEqual(results.suites.map((s) => s.id), ["floor", "logical", "verify", "pitr", "failover", "drill"]);
+  t.deepEqual(
+    results.suites.map((s) => s.id),
+    ["floor", "logical", "verify", "pitr", "failover", "drill"],
+  );
   t.true(results.dataset!.rows.tickets > 0);
   for (const s of results.suites) {
     t.is(s.skipped, undefined, `${s.id} ran`);
@@ -27,10 +30,19 @@ test("the quick bench runs every suite and writes a results file with its cases"
     }
   }
   const floor = results.suites.find((s) => s.id === "floor")!;
-  t.deepEqual(floor.cases.map((c) => c.id), ["floor.tar", "floor.untar", "floor.pg_basebackup"]);
+  t.deepEqual(
+    floor.cases.map((c) => c.id),
+    ["floor.tar", "floor.untar", "floor.pg_basebackup"],
+  );
   t.regex(r.stdout, /### 2\. The floor/);
   const ratioIds = results.suites.flatMap((s) => s.ratios.map((x) => x.id));
-  for (const id of ["logical.plan_vs_ours_backup", "pitr.posix_vs_untar", "verify.not_in_vs_ours", "failover.overhead_vs_ideal", "drill.total"]) {
+  for (const id of [
+    "logical.plan_vs_ours_backup",
+    "pitr.posix_vs_untar",
+    "verify.not_in_vs_ours",
+    "failover.overhead_vs_ideal",
+    "drill.total",
+  ]) {
     t.true(ratioIds.includes(id), `ratio ${id} is reported`);
   }
   const drill = results.suites.find((s) => s.id === "drill")!.cases[0]!;

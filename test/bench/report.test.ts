@@ -1,5 +1,13 @@
 import test from "ava";
-import { ratio, meets, mergeIntoReadme, renderMarkdown, README_START, README_END, type BenchResults } from "../../bench/report.ts";
+import {
+  ratio,
+  meets,
+  mergeIntoReadme,
+  renderMarkdown,
+  README_START,
+  README_END,
+  type BenchResults,
+} from "../../bench/report.ts";
 import { summarise } from "../../bench/harness.ts";
 
 const c = (id: string, seconds: number, bytes?: number, floor?: string) => {

@@ -29,7 +29,10 @@ test("the deploy order is dr then prod, each behind its own environment", (t) =>
 });
 
 test("static AWS keys in the workflow are reported", (t) => {
-  const withKeys = text.replace("role-to-assume: ${{ vars.AWS_PREVIEW_ROLE_ARN }}", "aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}");
+  const withKeys = text.replace(
+    "role-to-assume: ${{ vars.AWS_PREVIEW_ROLE_ARN }}",
+    "aws-access-key-id: ${{ secrets.AWS_ACCESS_KEY_ID }}",
+  );
   const problems = workflowProblems(parse(withKeys) as Workflow, withKeys);
   t.true(problems.includes("long-lived credentials are referenced; use OIDC role assumption only"));
   t.true(problems.includes("job preview: configure-aws-credentials without role-to-assume"));
@@ -51,5 +54,7 @@ test("a preview without the policy pack, or an ungated up, is reported", (t) => 
 test("interpolating an expression inside a run script is reported", (t) => {
   const mutated = structuredClone(workflow);
   mutated.jobs!.posture.steps!.push({ run: 'echo "${{ github.head_ref }}"' });
-  t.deepEqual(workflowProblems(mutated, text), ["job posture: a run script interpolates ${{ }} directly (pass it through env)"]);
+  t.deepEqual(workflowProblems(mutated, text), [
+    "job posture: a run script interpolates ${{ }} directly (pass it through env)",
+  ]);
 });

@@ -68,7 +68,10 @@ export async function fakeKube(t: ExecutionContext): Promise<FakeKube> {
  * `kubectl get|create|delete --raw`: namespaces, deployments (available after `readyAfter`
  * polls), pods, the pod proxy's health path. Object shapes follow the recorded API.
  */
-export async function statefulKube(t: ExecutionContext, o: { readyAfter: number; source: Record<string, unknown> }): Promise<{ kubeconfig: string; namespaces: Set<string>; calls: string[] }> {
+export async function statefulKube(
+  t: ExecutionContext,
+  o: { readyAfter: number; source: Record<string, unknown> },
+): Promise<{ kubeconfig: string; namespaces: Set<string>; calls: string[] }> {
   const namespaces = new Set(["eventchain"]);
   const deployments = new Map<string, Record<string, unknown>>([["eventchain/eventchain-backend", o.source]]);
   const calls: string[] = [];
@@ -84,7 +87,15 @@ export async function statefulKube(t: ExecutionContext, o: { readyAfter: number;
       const url = new URL(req.url ?? "/", "http://x");
       const path = url.pathname;
       calls.push(`${req.method} ${path}`);
-      const notFound = () => send(res, 404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", message: `${path} not found`, code: 404 });
+      const notFound = () =>
+        send(res, 404, {
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          reason: "NotFound",
+          message: `${path} not found`,
+          code: 404,
+        });
       if (path === "/version") return send(res, 200, { major: "1", minor: "29" });
       let m = path.match(/^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments(?:\/([^/]+))?$/);
       if (m && req.method === "GET" && m[2]) {
@@ -92,7 +103,10 @@ export async function statefulKube(t: ExecutionContext, o: { readyAfter: number;
         if (!d) return notFound();
         if (m[1] === "eventchain") return send(res, 200, d);
         polls++;
-        return send(res, 200, { ...d, status: { availableReplicas: o.readyAfter >= 0 && polls > o.readyAfter ? 1 : 0 } });
+        return send(res, 200, {
+          ...d,
+          status: { availableReplicas: o.readyAfter >= 0 && polls > o.readyAfter ? 1 : 0 },
+        });
       }
       if (m && req.method === "POST" && !m[2]) {
         if (!namespaces.has(m[1]!)) return notFound();
@@ -116,8 +130,13 @@ export async function statefulKube(t: ExecutionContext, o: { readyAfter: number;
         return send(res, 200, { kind: "Namespace", metadata: { name: m[1] }, status: { phase: "Active" } });
       }
       m = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods$/);
-      if (m && namespaces.has(m[1]!)) return send(res, 200, { kind: "PodList", items: [{ metadata: { name: "eventchain-backend-7c9d-x1", namespace: m[1] } }] });
-      if (/^\/api\/v1\/namespaces\/[^/]+\/pods\/eventchain-backend-7c9d-x1:\d+\/proxy\/health$/.test(path)) return send(res, 200, { status: "ok" });
+      if (m && namespaces.has(m[1]!))
+        return send(res, 200, {
+          kind: "PodList",
+          items: [{ metadata: { name: "eventchain-backend-7c9d-x1", namespace: m[1] } }],
+        });
+      if (/^\/api\/v1\/namespaces\/[^/]+\/pods\/eventchain-backend-7c9d-x1:\d+\/proxy\/health$/.test(path))
+        return send(res, 200, { status: "ok" });
       return notFound();
     });
   });
@@ -129,6 +148,10 @@ export async function statefulKube(t: ExecutionContext, o: { readyAfter: number;
     rmSync(dir, { recursive: true, force: true });
   });
   const kubeconfig = join(dir, "kubeconfig");
-  writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:${port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`, { mode: 0o600 });
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:${port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
+    { mode: 0o600 },
+  );
   return { kubeconfig, namespaces, calls };
 }

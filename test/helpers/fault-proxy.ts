@@ -50,11 +50,16 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
       return;
     }
     if (fault) {
-      res.writeHead(fault.status, { "content-type": fault.contentType ?? "text/xml", "x-amzn-requestid": "fault-proxy" });
+      res.writeHead(fault.status, {
+        "content-type": fault.contentType ?? "text/xml",
+        "x-amzn-requestid": "fault-proxy",
+      });
       res.end(fault.body);
       return;
     }
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "connection")) as Record<string, string>;
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "connection"),
+    ) as Record<string, string>;
     try {
       const up = await fetch(upstream + req.url, { method: req.method, headers, ...(raw.length ? { body: raw } : {}) });
       const out = Buffer.from(await up.arrayBuffer());
@@ -91,4 +96,7 @@ export function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/aws/${name}`, import.meta.url), "utf8");
 }
 
-export const serviceUnavailable = (): Fault => ({ status: 503, body: "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>Service unavailable (injected)</Message></Error><RequestId>fault</RequestId></ErrorResponse>" });
+export const serviceUnavailable = (): Fault => ({
+  status: 503,
+  body: "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>Service unavailable (injected)</Message></Error><RequestId>fault</RequestId></ErrorResponse>",
+});

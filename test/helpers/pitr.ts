@@ -10,8 +10,16 @@ import { asServiceUser } from "../../runbooks/postgres/cluster.ts";
 import { sellTicket } from "../../runbooks/local/eventchain-schema.ts";
 import { baseBackup, enableArchiving, type PgBackRestConfig } from "../../runbooks/postgres/pgbackrest.ts";
 
-export async function archivedWithBaseBackup(server: LocalPostgres, stanza = "eventchain"): Promise<{ cfg: PgBackRestConfig; backupStoppedAt: Date }> {
-  const cfg = await enableArchiving(server, { dir: join(server.baseDir, "pgbackrest"), stanza, repo: { type: "posix", path: join(server.baseDir, "repo") }, archiveTimeoutSeconds: 10 });
+export async function archivedWithBaseBackup(
+  server: LocalPostgres,
+  stanza = "eventchain",
+): Promise<{ cfg: PgBackRestConfig; backupStoppedAt: Date }> {
+  const cfg = await enableArchiving(server, {
+    dir: join(server.baseDir, "pgbackrest"),
+    stanza,
+    repo: { type: "posix", path: join(server.baseDir, "repo") },
+    archiveTimeoutSeconds: 10,
+  });
   const backup = await baseBackup(cfg, "full");
   return { cfg, backupStoppedAt: new Date(backup.stoppedAt) };
 }
@@ -38,7 +46,11 @@ export async function sell(client: pg.Client, n: number): Promise<number[]> {
  * track_commit_timestamp = on). Compared on the server in microseconds: a JS Date truncates
  * commit times to milliseconds and would misplace a commit in the same millisecond as `t`.
  */
-export async function committedBefore(client: pg.Client, afterId: number, t: Date): Promise<{ id: number; beforeT: boolean }[]> {
+export async function committedBefore(
+  client: pg.Client,
+  afterId: number,
+  t: Date,
+): Promise<{ id: number; beforeT: boolean }[]> {
   const { rows } = await client.query<{ id: string; before: boolean }>(
     "SELECT id, pg_xact_commit_timestamp(xmin) <= $2::timestamptz AS before FROM tickets WHERE id > $1 ORDER BY id",
     [afterId, t.toISOString()],
@@ -48,5 +60,8 @@ export async function committedBefore(client: pg.Client, afterId: number, t: Dat
 
 /** Stops a cluster a restore created (not a LocalPostgres handle of ours). */
 export async function stopCluster(binDir: string, dataDir: string): Promise<void> {
-  await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} ${join(binDir, "pg_ctl")} -D ${dataDir} -m immediate -w stop`;
+  await $({
+    quiet: true,
+    nothrow: true,
+  })`${asServiceUser("postgres")} ${join(binDir, "pg_ctl")} -D ${dataDir} -m immediate -w stop`;
 }

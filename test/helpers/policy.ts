@@ -37,7 +37,13 @@ export function committedContext(stack: "prod" | "dr" = "prod"): PolicyContext {
 const urnOf = (r: { type: string; name: string }) => `urn:pulumi:test::eventchain-dr::${r.type}::${r.name}`;
 
 function options(protect: boolean) {
-  return { protect, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } };
+  return {
+    protect,
+    ignoreChanges: [],
+    aliases: [],
+    additionalSecretOutputs: [],
+    customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+  };
 }
 
 function resourceArgs(r: FakeResource): ResourceValidationArgs {

@@ -16,7 +16,11 @@ export async function postgresFor(t: ExecutionContext, options: StartPostgresOpt
 }
 
 /** Creates database `name` with the EventChain schema, seeded at `scale`. */
-export async function seededDatabase(server: LocalPostgres, name = "eventchain", scale = 0.1): Promise<Record<string, number>> {
+export async function seededDatabase(
+  server: LocalPostgres,
+  name = "eventchain",
+  scale = 0.1,
+): Promise<Record<string, number>> {
   await createDatabase(server, name);
   const client = await server.client(name);
   try {
@@ -33,8 +37,16 @@ export async function seededDatabase(server: LocalPostgres, name = "eventchain",
  */
 export async function canonicalDump(server: LocalPostgres, database: string): Promise<string> {
   const env = { ...process.env, ...server.env(database) };
-  const schema = await $({ env, quiet: true })`${server.binDir}/pg_dump --schema-only --no-owner --no-privileges ${database}`;
-  const parts = [schema.stdout.split("\n").filter((l) => !l.startsWith("--") && !l.startsWith("\\restrict") && !l.startsWith("\\unrestrict")).join("\n")];
+  const schema = await $({
+    env,
+    quiet: true,
+  })`${server.binDir}/pg_dump --schema-only --no-owner --no-privileges ${database}`;
+  const parts = [
+    schema.stdout
+      .split("\n")
+      .filter((l) => !l.startsWith("--") && !l.startsWith("\\restrict") && !l.startsWith("\\unrestrict"))
+      .join("\n"),
+  ];
   const client = await server.client(database);
   try {
     for (const t of EVENTCHAIN_TABLES) {

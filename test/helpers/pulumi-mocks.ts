@@ -2,7 +2,12 @@
  * Test helpers over `evaluateStack` (infra/offline/evaluate.ts): evaluate the committed stacks once per
  * test file, and find resources and IAM statements in what they declare.
  */
-import { evaluateStack, type EvaluateOptions, type EvaluatedResource, type Evaluation } from "../../infra/offline/evaluate.ts";
+import {
+  evaluateStack,
+  type EvaluateOptions,
+  type EvaluatedResource,
+  type Evaluation,
+} from "../../infra/offline/evaluate.ts";
 
 let committed: Promise<{ dr: Evaluation; prod: Evaluation }> | undefined;
 
@@ -17,7 +22,11 @@ export function committedStacks(): Promise<{ dr: Evaluation; prod: Evaluation }>
 }
 
 /** Evaluates `stack` with some config keys replaced (prod gets the committed dr outputs). */
-export async function evaluateWith(stack: "prod" | "dr", overrides: Record<string, unknown>, opts: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluateWith(
+  stack: "prod" | "dr",
+  overrides: Record<string, unknown>,
+  opts: EvaluateOptions = {},
+): Promise<Evaluation> {
   const peerOutputs = stack === "prod" ? (await committedStacks()).dr.outputs : undefined;
   return evaluateStack(stack, { ...opts, overrides, peerOutputs });
 }
@@ -29,9 +38,18 @@ export function ofType(evaluation: Evaluation, type: string): EvaluatedResource[
 
 /** The one resource of `type` (optionally whose name matches), or an error naming what there is. */
 export function only(evaluation: Evaluation, type: string, name?: string | RegExp): EvaluatedResource {
-  const found = ofType(evaluation, type).filter((r) => name === undefined || (typeof name === "string" ? r.name === name : name.test(r.name)));
+  const found = ofType(evaluation, type).filter(
+    (r) => name === undefined || (typeof name === "string" ? r.name === name : name.test(r.name)),
+  );
   if (found.length !== 1) {
-    throw new Error(`expected one ${type}${name ? ` named ${name}` : ""} in ${evaluation.stack}, found ${found.length}: ${ofType(evaluation, type).map((r) => r.name).join(", ")}`);
+    throw new Error(
+      `expected one ${type}${name ? ` named ${name}` : ""} in ${evaluation.stack}, found ${found.length}: ${ofType(
+        evaluation,
+        type,
+      )
+        .map((r) => r.name)
+        .join(", ")}`,
+    );
   }
   return found[0];
 }
@@ -64,7 +82,14 @@ export function statements(evaluation: Evaluation): FoundStatement[] {
     const text = key ? resource.inputs[key] : undefined;
     if (typeof text !== "string") continue;
     for (const s of JSON.parse(text).Statement as Array<Record<string, any>>) {
-      out.push({ resource, Effect: s.Effect, Action: list(s.Action), Resource: list(s.Resource), Principal: s.Principal, Condition: s.Condition });
+      out.push({
+        resource,
+        Effect: s.Effect,
+        Action: list(s.Action),
+        Resource: list(s.Resource),
+        Principal: s.Principal,
+        Condition: s.Condition,
+      });
     }
   }
   return out;

@@ -51,7 +51,11 @@ export interface RunOutcome extends CliResult {
   stderr: string;
 }
 
-export async function runRunbook<O>(runbook: Runbook<O>, argv: string[], deps: Omit<CliDeps, "argv" | "stdout" | "stderr"> = {}): Promise<RunOutcome> {
+export async function runRunbook<O>(
+  runbook: Runbook<O>,
+  argv: string[],
+  deps: Omit<CliDeps, "argv" | "stdout" | "stderr"> = {},
+): Promise<RunOutcome> {
   const stdout = new Capture();
   const stderr = new Capture();
   const result = await main(runbook, { ask: null, ...deps, argv, stdout, stderr });

@@ -11,7 +11,9 @@ test("the backup plan runs the plan's schedules, keeps 30 days and copies to the
     t.is(rule.targetVaultName, "eventchain-us-east-1");
     t.is(rule.scheduleExpressionTimezone, "Etc/UTC");
     t.deepEqual(rule.lifecycle, { deleteAfter: 30 });
-    t.deepEqual(rule.copyActions, [{ destinationVaultArn: dr.outputs.backup.vaultArn, lifecycle: { deleteAfter: 30 } }]);
+    t.deepEqual(rule.copyActions, [
+      { destinationVaultArn: dr.outputs.backup.vaultArn, lifecycle: { deleteAfter: 30 } },
+    ]);
   }
   t.regex(dr.outputs.backup.vaultArn, /^arn:aws:backup:us-west-2:/);
 });
@@ -47,7 +49,9 @@ test.serial("compliance mode sets the grace period and warns loudly that the loc
   t.teardown(() => {
     console.warn = original;
   });
-  const evaluation = await evaluateWith("dr", { "eventchain-dr:backup": { vaultLock: { mode: "compliance", changeableForDays: 7 } } });
+  const evaluation = await evaluateWith("dr", {
+    "eventchain-dr:backup": { vaultLock: { mode: "compliance", changeableForDays: 7 } },
+  });
   t.is(only(evaluation, "aws:backup/vaultLockConfiguration:VaultLockConfiguration").inputs.changeableForDays, 7);
   const warning = warnings.find((w) => w.includes("Vault Lock on eventchain-us-west-2"));
   t.regex(warning ?? "", /COMPLIANCE mode: 7 days after it is applied it becomes IRREVERSIBLE/);
@@ -82,14 +86,23 @@ test("the backup bucket is versioned, object-locked, KMS-encrypted and private",
     const bucket = only(evaluation, "aws:s3/bucket:Bucket", /^backups$/).inputs;
     t.true(bucket.objectLockEnabled);
     t.false(bucket.forceDestroy);
-    const byBucket = (type: string) => ofType(evaluation, type).find((r) => r.inputs.bucket === evaluation.outputs.backup.bucketName)?.inputs;
+    const byBucket = (type: string) =>
+      ofType(evaluation, type).find((r) => r.inputs.bucket === evaluation.outputs.backup.bucketName)?.inputs;
     t.is(byBucket("aws:s3/bucketVersioning:BucketVersioning")?.versioningConfiguration.status, "Enabled");
-    t.deepEqual(byBucket("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")?.rule, { defaultRetention: { mode: "GOVERNANCE", days: 7 } });
-    const sse = byBucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")?.rules[0];
+    t.deepEqual(byBucket("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")?.rule, {
+      defaultRetention: { mode: "GOVERNANCE", days: 7 },
+    });
+    const sse = byBucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+      ?.rules[0];
     t.is(sse.applyServerSideEncryptionByDefault.sseAlgorithm, "aws:kms");
     t.is(sse.applyServerSideEncryptionByDefault.kmsMasterKeyId, evaluation.outputs.backup.kmsKeyArn);
     const pab = byBucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
-    t.like(pab, { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    t.like(pab, {
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
   }
 });
 
@@ -110,9 +123,21 @@ test("every bucket refuses requests that are not over TLS", async (t) => {
 
 test("backups expire by age per prefix", async (t) => {
   const { prod } = await committedStacks();
-  const lifecycle = ofType(prod, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-    .find((r) => r.inputs.bucket === prod.outputs.backup.bucketName)?.inputs;
-  const days = Object.fromEntries(lifecycle?.rules.map((r: any) => [r.filter.prefix, [r.expiration.days, r.noncurrentVersionExpiration.noncurrentDays]]) ?? []);
-  t.deepEqual(days, { "database/": [30, 30], "redis/": [7, 7], "redis-export-": [7, 7], "infrastructure/": [90, 90], "code/": [90, 90] });
+  const lifecycle = ofType(prod, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find(
+    (r) => r.inputs.bucket === prod.outputs.backup.bucketName,
+  )?.inputs;
+  const days = Object.fromEntries(
+    lifecycle?.rules.map((r: any) => [
+      r.filter.prefix,
+      [r.expiration.days, r.noncurrentVersionExpiration.noncurrentDays],
+    ]) ?? [],
+  );
+  t.deepEqual(days, {
+    "database/": [30, 30],
+    "redis/": [7, 7],
+    "redis-export-": [7, 7],
+    "infrastructure/": [90, 90],
+    "code/": [90, 90],
+  });
   t.deepEqual(prod.outputs.backup.retentionDays, { database: 30, redis: 7, infrastructure: 90, code: 90 });
 });

@@ -80,8 +80,14 @@ test("an unknown system and a missing system are both rejected", (t) => {
     return { ...c, billing: "critical" };
   });
   const problems = problemsOf(raw);
-  t.true(problems.some((p) => p.startsWith("eventchain-dr:classification.billing: unknown key; expected one of primary-database, payments,")));
-  t.true(problems.includes("eventchain-dr:classification.search: missing; expected one of critical, important, standard"));
+  t.true(
+    problems.some((p) =>
+      p.startsWith("eventchain-dr:classification.billing: unknown key; expected one of primary-database, payments,"),
+    ),
+  );
+  t.true(
+    problems.includes("eventchain-dr:classification.search: missing; expected one of critical, important, standard"),
+  );
 });
 
 test("a schedule EventBridge Scheduler would reject is rejected", (t) => {
@@ -125,12 +131,21 @@ test("an RTC other than 15 minutes is rejected", (t) => {
 });
 
 test("every problem is reported in one run", (t) => {
-  const raw = withChange("prod", "eventchain-dr:database", (d) => ({ ...d, backupRetentionDays: 36, backupWindow: "05:30-06:30", typo: 1 }));
+  const raw = withChange("prod", "eventchain-dr:database", (d) => ({
+    ...d,
+    backupRetentionDays: 36,
+    backupWindow: "05:30-06:30",
+    typo: 1,
+  }));
   raw["eventchain-dr:peerRegion"] = "us-east-1";
   const problems = problemsOf(raw);
   t.is(problems.length, 4);
   t.true(problems[0].startsWith("eventchain-dr:database.backupRetentionDays: 36 is not allowed"));
-  t.true(problems.some((p) => p.startsWith("eventchain-dr:database.typo: unknown key; expected one of identifier, restoreIdentifier")));
+  t.true(
+    problems.some((p) =>
+      p.startsWith("eventchain-dr:database.typo: unknown key; expected one of identifier, restoreIdentifier"),
+    ),
+  );
   t.true(problems.some((p) => p.startsWith('eventchain-dr:peerRegion: "us-east-1" is not allowed')));
   t.true(problems.some((p) => p.startsWith('eventchain-dr:database.backupWindow: "05:30-06:30" is not allowed')));
 });
@@ -150,12 +165,19 @@ test("the dr role needs a certificate and public subnets for its load balancer",
 test("the error message lists every problem under the stack name", (t) => {
   const raw = withChange("prod", "eventchain-dr:role", () => "secondary");
   const error = t.throws(() => validateConfig(raw, "prod"), { instanceOf: ConfigError });
-  t.is(error?.message, 'invalid config for stack "prod" (1 problem):\n  - eventchain-dr:role: "secondary" is not allowed; expected one of primary, dr');
+  t.is(
+    error?.message,
+    'invalid config for stack "prod" (1 problem):\n  - eventchain-dr:role: "secondary" is not allowed; expected one of primary, dr',
+  );
 });
 
 test("a stack without a stack file is refused by name", (t) => {
-  t.throws(() => loadConfigFromFiles("staging"), { message: /^no stack file Pulumi\.staging\.yaml in .*; expected one of the committed stacks \(prod, dr\)$/ });
-  t.throws(() => loadConfigFromFiles("../etc"), { message: 'stack name "../etc" is not allowed; expected letters, digits, ".", "_" or "-"' });
+  t.throws(() => loadConfigFromFiles("staging"), {
+    message: /^no stack file Pulumi\.staging\.yaml in .*; expected one of the committed stacks \(prod, dr\)$/,
+  });
+  t.throws(() => loadConfigFromFiles("../etc"), {
+    message: 'stack name "../etc" is not allowed; expected letters, digits, ".", "_" or "-"',
+  });
 });
 
 test("a Redis export scheduled inside the snapshot window is rejected", (t) => {
@@ -167,31 +189,51 @@ test("a Redis export scheduled inside the snapshot window is rejected", (t) => {
 
 test("every retention from 1 to 35 days is accepted and every other integer refused", (t) => {
   t.notThrows(() => {
-    fc.assert(fc.property(fc.integer({ min: -1000, max: 1000 }), (days) => {
-      const raw = withChange("prod", "eventchain-dr:database", (d) => ({ ...d, backupRetentionDays: days }));
-      if (days >= 1 && days <= 35) return validateConfig(raw, "prod").database.backupRetentionDays === days;
-      const problems = problemsOf(raw);
-      return problems.length === 1 && problems[0] === `eventchain-dr:database.backupRetentionDays: ${days} is not allowed; expected an integer number of days from 1 to 35 (RDS limit; the plan keeps 30)`;
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.integer({ min: -1000, max: 1000 }), (days) => {
+        const raw = withChange("prod", "eventchain-dr:database", (d) => ({ ...d, backupRetentionDays: days }));
+        if (days >= 1 && days <= 35) return validateConfig(raw, "prod").database.backupRetentionDays === days;
+        const problems = problemsOf(raw);
+        return (
+          problems.length === 1 &&
+          problems[0] ===
+            `eventchain-dr:database.backupRetentionDays: ${days} is not allowed; expected an integer number of days from 1 to 35 (RDS limit; the plan keeps 30)`
+        );
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
 test("any daily backup window is refused exactly when it overlaps the weekly maintenance window", (t) => {
   const hhmm = (m: number) => `${String(Math.floor(m / 60) % 24).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
   t.notThrows(() => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 1439 }), fc.integer({ min: 30, max: 180 }), (start, length) => {
-      const window = `${hhmm(start)}-${hhmm(start + length)}`;
-      const raw = withChange("prod", "eventchain-dr:database", (d) => ({ ...d, backupWindow: window, maintenanceWindow: "sun:05:00-sun:06:00" }));
-      const overlaps = [start, start - 1440].some((s) => s < 360 && 300 < s + length);
-      let refused: boolean;
-      try {
-        validateConfig(raw, "prod");
-        refused = false;
-      } catch (e) {
-        refused = e instanceof ConfigError && e.problems.some((p) => p.startsWith(`eventchain-dr:database.backupWindow: "${window}" is not allowed; expected a window that does not overlap`));
-      }
-      return refused === overlaps;
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1439 }), fc.integer({ min: 30, max: 180 }), (start, length) => {
+        const window = `${hhmm(start)}-${hhmm(start + length)}`;
+        const raw = withChange("prod", "eventchain-dr:database", (d) => ({
+          ...d,
+          backupWindow: window,
+          maintenanceWindow: "sun:05:00-sun:06:00",
+        }));
+        const overlaps = [start, start - 1440].some((s) => s < 360 && 300 < s + length);
+        let refused: boolean;
+        try {
+          validateConfig(raw, "prod");
+          refused = false;
+        } catch (e) {
+          refused =
+            e instanceof ConfigError &&
+            e.problems.some((p) =>
+              p.startsWith(
+                `eventchain-dr:database.backupWindow: "${window}" is not allowed; expected a window that does not overlap`,
+              ),
+            );
+        }
+        return refused === overlaps;
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -199,9 +241,12 @@ test("alerts need a destination and refuse plain-http endpoints", (t) => {
   t.deepEqual(problemsOf(withChange("prod", "eventchain-dr:alerts", () => ({ emails: [] }))), [
     'eventchain-dr:alerts: {"emails":[]} is not allowed; expected at least one destination in emails or httpsEndpoints (failures must reach someone)',
   ]);
-  t.deepEqual(problemsOf(withChange("prod", "eventchain-dr:alerts", () => ({ httpsEndpoints: ["http://hooks.example.com/x"] }))), [
-    'eventchain-dr:alerts.httpsEndpoints.0: "http://hooks.example.com/x" is not allowed; expected an https:// URL (plain http is not allowed)',
-  ]);
+  t.deepEqual(
+    problemsOf(withChange("prod", "eventchain-dr:alerts", () => ({ httpsEndpoints: ["http://hooks.example.com/x"] }))),
+    [
+      'eventchain-dr:alerts.httpsEndpoints.0: "http://hooks.example.com/x" is not allowed; expected an https:// URL (plain http is not allowed)',
+    ],
+  );
 });
 
 test("Kubernetes jobs without an OIDC provider are refused (no static keys)", (t) => {

@@ -34,7 +34,10 @@ test("the primary database is encrypted with its own customer key and keeps no p
   t.false(db.publiclyAccessible);
   const params = only(prod, "aws:rds/parameterGroup:ParameterGroup").inputs;
   t.is(params.family, "postgres15");
-  t.deepEqual(params.parameters.find((p: { name: string }) => p.name === "rds.force_ssl"), { name: "rds.force_ssl", value: "1" });
+  t.deepEqual(
+    params.parameters.find((p: { name: string }) => p.name === "rds.force_ssl"),
+    { name: "rds.force_ssl", value: "1" },
+  );
 });
 
 test("automated backups are replicated into the DR region under the DR key for 30 days", async (t) => {
@@ -74,7 +77,11 @@ test("the connection settings are stored as a secret", async (t) => {
 });
 
 test("with point-in-time recovery off, RDS keeps no automated backups and nothing replicates", async (t) => {
-  const evaluation = await evaluateWith("prod", { "eventchain-dr:database": { pointInTimeRecovery: false } }, { checkObjectives: false });
+  const evaluation = await evaluateWith(
+    "prod",
+    { "eventchain-dr:database": { pointInTimeRecovery: false } },
+    { checkObjectives: false },
+  );
   t.is(only(evaluation, "aws:rds/instance:Instance").inputs.backupRetentionPeriod, 0);
   t.is(ofType(evaluation, "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication").length, 0);
   t.is(evaluation.outputs.database.replicatedBackupsArn, null);

@@ -9,7 +9,9 @@ test("no Allow statement in either stack grants a wildcard action", async (t) =>
   for (const evaluation of [prod, dr, ecs]) {
     const allows = statements(evaluation).filter((s) => s.Effect === "Allow");
     t.true(allows.length > 5);
-    const offending = allows.filter((s) => s.Action.some(wildcard)).map((s) => `${s.resource.name}: ${s.Action.join(",")}`);
+    const offending = allows
+      .filter((s) => s.Action.some(wildcard))
+      .map((s) => `${s.resource.name}: ${s.Action.join(",")}`);
     t.deepEqual(offending, [], evaluation.stack);
   }
 });
@@ -20,7 +22,9 @@ test("wildcard resources are only used where AWS offers no narrower resource", a
     const broad = statements(evaluation).filter((s) => s.Effect === "Allow" && s.Resource.includes("*"));
     for (const s of broad) {
       const keyPolicy = s.resource.type === "aws:kms/key:Key";
-      const metricsOnly = s.Action.join() === "cloudwatch:PutMetricData" && s.Condition?.StringEquals?.["cloudwatch:namespace"] === "EventChain/Backups";
+      const metricsOnly =
+        s.Action.join() === "cloudwatch:PutMetricData" &&
+        s.Condition?.StringEquals?.["cloudwatch:namespace"] === "EventChain/Backups";
       t.true(keyPolicy || metricsOnly, `${s.resource.name}: ${s.Action.join(",")}`);
     }
   }
@@ -29,8 +33,18 @@ test("wildcard resources are only used where AWS offers no narrower resource", a
 test("service principals act for this account only", async (t) => {
   const { prod, dr } = await committedStacks();
   for (const evaluation of [prod, dr]) {
-    for (const s of statements(evaluation).filter((x) => x.Effect === "Allow" && typeof x.Principal === "object" && x.Principal !== null && "Service" in (x.Principal as object))) {
-      t.deepEqual(s.Condition?.StringEquals?.["aws:SourceAccount"], "111122223333", `${s.resource.type} ${s.resource.name}`);
+    for (const s of statements(evaluation).filter(
+      (x) =>
+        x.Effect === "Allow" &&
+        typeof x.Principal === "object" &&
+        x.Principal !== null &&
+        "Service" in (x.Principal as object),
+    )) {
+      t.deepEqual(
+        s.Condition?.StringEquals?.["aws:SourceAccount"],
+        "111122223333",
+        `${s.resource.type} ${s.resource.name}`,
+      );
     }
   }
 });
@@ -38,10 +52,16 @@ test("service principals act for this account only", async (t) => {
 test("nothing is public except the DR load balancer's HTTPS and redirect ports", async (t) => {
   const { prod, dr } = await committedStacks();
   for (const evaluation of [prod, dr]) {
-    const inline = ofType(evaluation, "aws:ec2/securityGroup:SecurityGroup")
-      .flatMap((sg) => (sg.inputs.ingress ?? []).filter((rule: any) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0") || (rule.ipv6CidrBlocks ?? []).includes("::/0")).map((rule: any) => `${sg.name}:${rule.fromPort}`));
+    const inline = ofType(evaluation, "aws:ec2/securityGroup:SecurityGroup").flatMap((sg) =>
+      (sg.inputs.ingress ?? [])
+        .filter(
+          (rule: any) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0") || (rule.ipv6CidrBlocks ?? []).includes("::/0"),
+        )
+        .map((rule: any) => `${sg.name}:${rule.fromPort}`),
+    );
     const standalone = ofType(evaluation, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-      .filter((rule) => rule.inputs.cidrIpv4 === "0.0.0.0/0" || rule.inputs.cidrIpv6 === "::/0").map((rule) => `${rule.name}:${rule.inputs.fromPort}`);
+      .filter((rule) => rule.inputs.cidrIpv4 === "0.0.0.0/0" || rule.inputs.cidrIpv6 === "::/0")
+      .map((rule) => `${rule.name}:${rule.inputs.fromPort}`);
     t.deepEqual(inline, []);
     t.deepEqual(standalone, evaluation.stack === "dr" ? ["pilot-light-lb-in-443:443", "pilot-light-lb-in-80:80"] : []);
     for (const db of ofType(evaluation, "aws:rds/instance:Instance")) t.false(db.inputs.publiclyAccessible);
@@ -61,12 +81,19 @@ test("no security group mixes inline rules with standalone rule resources", asyn
   const { prod, dr } = await committedStacks();
   for (const evaluation of [prod, dr]) {
     const groups = new Map(ofType(evaluation, "aws:ec2/securityGroup:SecurityGroup").map((sg) => [sg.id, sg]));
-    const standalone = [...ofType(evaluation, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"), ...ofType(evaluation, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")];
+    const standalone = [
+      ...ofType(evaluation, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"),
+      ...ofType(evaluation, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"),
+    ];
     t.true(standalone.length > 0 || evaluation.stack === "prod");
     for (const rule of standalone) {
       const sg = groups.get(rule.inputs.securityGroupId);
       t.truthy(sg, rule.name);
-      t.deepEqual([sg?.inputs.ingress ?? [], sg?.inputs.egress ?? []], [[], []], `${sg?.name} has inline rules and ${rule.name}`);
+      t.deepEqual(
+        [sg?.inputs.ingress ?? [], sg?.inputs.egress ?? []],
+        [[], []],
+        `${sg?.name} has inline rules and ${rule.name}`,
+      );
     }
   }
 });

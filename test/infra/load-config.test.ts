@@ -7,13 +7,21 @@ const asEngineConfig = (raw: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
 
 test.serial("loadConfig reads the engine's config into the same StackConfig as the stack files", async (t) => {
-  await pulumi.runtime.setMocks({ newResource: () => ({ id: "x", state: {} }), call: () => ({}) }, "eventchain-dr", "dr");
+  await pulumi.runtime.setMocks(
+    { newResource: () => ({ id: "x", state: {} }), call: () => ({}) },
+    "eventchain-dr",
+    "dr",
+  );
   pulumi.runtime.setAllConfig(asEngineConfig(readRawConfig("dr")));
   t.deepEqual(loadConfig(), loadConfigFromFiles("dr"));
 });
 
 test.serial("loadConfig refuses bad engine config with the same messages", async (t) => {
-  await pulumi.runtime.setMocks({ newResource: () => ({ id: "x", state: {} }), call: () => ({}) }, "eventchain-dr", "prod");
+  await pulumi.runtime.setMocks(
+    { newResource: () => ({ id: "x", state: {} }), call: () => ({}) },
+    "eventchain-dr",
+    "prod",
+  );
   const raw = readRawConfig("prod");
   raw["eventchain-dr:database"] = { backupRetentionDays: 0 };
   pulumi.runtime.setAllConfig(asEngineConfig(raw));

@@ -6,7 +6,8 @@ import { $ } from "zx";
 const schema = JSON.parse(readFileSync(new URL("../../infra/posture/posture.schema.json", import.meta.url), "utf8"));
 const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
 const root = new URL("../../", import.meta.url).pathname;
-const posture = (...args: string[]) => $({ cwd: root, nothrow: true, quiet: true })`npx tsx infra/posture/cli.ts ${args}`;
+const posture = (...args: string[]) =>
+  $({ cwd: root, nothrow: true, quiet: true })`npx tsx infra/posture/cli.ts ${args}`;
 
 test("--json prints a report that matches the schema, and the exit status follows its verdict", async (t) => {
   const run = await posture("--stack", "prod", "--json");
@@ -33,7 +34,10 @@ test("an unknown stack exits 2 naming it and the stacks that exist, printing no 
 test("bad usage exits 2 with the usage line", async (t) => {
   const missing = await posture("--json");
   t.is(missing.exitCode, 2);
-  t.regex(missing.stderr, /--stack is required \(prod or dr\)\nusage: npm run posture -- --stack <prod\|dr> \[--json \| --markdown\]/);
+  t.regex(
+    missing.stderr,
+    /--stack is required \(prod or dr\)\nusage: npm run posture -- --stack <prod\|dr> \[--json \| --markdown\]/,
+  );
   const both = await posture("--stack", "prod", "--json", "--markdown");
   t.is(both.exitCode, 2);
   t.regex(both.stderr, /--json and --markdown exclude each other/);

@@ -9,7 +9,10 @@ const system = (rep: PostureReport, id: string) => rep.systems.find((s) => s.sys
 
 test("a fully declared pair meets every tier", (t) => {
   const rep = report(declaredPair());
-  t.deepEqual(rep.systems.filter((s) => s.verdict !== "met").map((s) => [s.system, s.inRegion.reasons, s.regional.reasons]), []);
+  t.deepEqual(
+    rep.systems.filter((s) => s.verdict !== "met").map((s) => [s.system, s.inRegion.reasons, s.regional.reasons]),
+    [],
+  );
   t.is(rep.verdict, "met");
   t.is(rep.systems.length, 13);
 });
@@ -34,7 +37,11 @@ test("the estimated RTO adds the restore of the declared size to detection and T
 
 test("dropping cross-region replication leaves the named systems without a regional RPO", (t) => {
   let rs = without(declaredPair(), "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication");
-  rs = rs.map((x) => (x.type === "aws:backup/plan:Plan" ? { ...x, inputs: { rules: (x.inputs.rules as any[]).map((r) => ({ ...r, copyActions: [] })) } } : x));
+  rs = rs.map((x) =>
+    x.type === "aws:backup/plan:Plan"
+      ? { ...x, inputs: { rules: (x.inputs.rules as any[]).map((r) => ({ ...r, copyActions: [] })) } }
+      : x,
+  );
   rs = without(rs, "aws:s3/bucketReplicationConfig:BucketReplicationConfig", /media/);
   const rep = report(rs);
   t.is(rep.verdict, "missed");
@@ -44,13 +51,23 @@ test("dropping cross-region replication leaves the named systems without a regio
     t.is(s.regional.rpoMinutes, null, id);
     t.is(s.inRegion.verdict, "met", id);
   }
-  t.true(system(rep, "primary-database").regional.reasons.includes("no mechanism copies database out of us-east-1: no regional RPO"));
-  t.true(system(rep, "media-storage").regional.reasons.includes("no mechanism copies media out of us-east-1: no regional RPO"));
+  t.true(
+    system(rep, "primary-database").regional.reasons.includes(
+      "no mechanism copies database out of us-east-1: no regional RPO",
+    ),
+  );
+  t.true(
+    system(rep, "media-storage").regional.reasons.includes(
+      "no mechanism copies media out of us-east-1: no regional RPO",
+    ),
+  );
   t.is(system(rep, "cache").verdict, "met");
 });
 
 test("without PITR the 6-hourly snapshot alone gives 7 hours and fails the critical systems", (t) => {
-  const rs = declaredPair().map((x) => (x.type === "aws:rds/instance:Instance" ? { ...x, inputs: { ...x.inputs, backupRetentionPeriod: 0 } } : x));
+  const rs = declaredPair().map((x) =>
+    x.type === "aws:rds/instance:Instance" ? { ...x, inputs: { ...x.inputs, backupRetentionPeriod: 0 } } : x,
+  );
   const db = system(report(rs), "primary-database");
   t.is(db.inRegion.rpoMinutes, 420);
   t.deepEqual(db.inRegion.reasons, [
@@ -62,25 +79,35 @@ test("without PITR the 6-hourly snapshot alone gives 7 hours and fails the criti
 
 test("removing RTC leaves media replication unbounded and fails media-storage", (t) => {
   const rs = declaredPair().map((x) =>
-    x.name === "media-replication" ? { ...x, inputs: { rules: [{ id: "m", status: "Enabled", filter: { prefix: "media/" }, destination: {} }] } } : x,
+    x.name === "media-replication"
+      ? { ...x, inputs: { rules: [{ id: "m", status: "Enabled", filter: { prefix: "media/" }, destination: {} }] } }
+      : x,
   );
   const media = system(report(rs), "media-storage");
   t.is(media.verdict, "missed");
   t.is(media.regional.rpoMinutes, null);
-  t.deepEqual(media.regional.reasons, ["media: S3 replication of media/ to us-west-2 without Replication Time Control (no bound) gives no bound on data loss"]);
+  t.deepEqual(media.regional.reasons, [
+    "media: S3 replication of media/ to us-west-2 without Replication Time Control (no bound) gives no bound on data loss",
+  ]);
   t.is(media.inRegion.verdict, "met");
 });
 
 test("without DNS failover or a pilot light the serving systems have no regional RTO", (t) => {
   const noDns = report(without(declaredPair(), "aws:route53/healthCheck:HealthCheck"));
-  t.deepEqual(system(noDns, "core-api").regional.reasons, ["no DNS failover is declared: traffic cannot move to the DR region"]);
+  t.deepEqual(system(noDns, "core-api").regional.reasons, [
+    "no DNS failover is declared: traffic cannot move to the DR region",
+  ]);
   t.is(system(noDns, "primary-database").regional.verdict, "met");
   const noPilot = report(without(declaredPair(), "aws:ecs/service:Service"));
-  t.deepEqual(system(noPilot, "payments").regional.reasons, ["no DR pilot light is declared: no services to serve from the DR region"]);
+  t.deepEqual(system(noPilot, "payments").regional.reasons, [
+    "no DR pilot light is declared: no services to serve from the DR region",
+  ]);
 });
 
 test("a database too large to restore within the hour misses the critical RTO", (t) => {
-  const rs = declaredPair().map((x) => (x.type === "aws:rds/instance:Instance" ? { ...x, inputs: { ...x.inputs, allocatedStorage: 350 } } : x));
+  const rs = declaredPair().map((x) =>
+    x.type === "aws:rds/instance:Instance" ? { ...x, inputs: { ...x.inputs, allocatedStorage: 350 } } : x,
+  );
   const db = system(report(rs), "payments");
   t.is(db.regional.verdict, "missed");
   t.regex(db.regional.reasons[0], /^estimated RTO 1 h [\d.]+ min exceeds the 1 h objective$/);
@@ -103,7 +130,11 @@ test("declaring more never makes a system worse: a subset of the resources meets
         if (s.inRegion.verdict === "met" && whole.inRegion.verdict !== "met") return false;
         if (s.regional.verdict === "met" && whole.regional.verdict !== "met") return false;
         const worse = (a: number | null, b: number | null) => (a ?? Infinity) > (b ?? Infinity);
-        if (worse(whole.regional.rpoMinutes, s.regional.rpoMinutes) || worse(whole.inRegion.rpoMinutes, s.inRegion.rpoMinutes)) return false;
+        if (
+          worse(whole.regional.rpoMinutes, s.regional.rpoMinutes) ||
+          worse(whole.inRegion.rpoMinutes, s.inRegion.rpoMinutes)
+        )
+          return false;
       }
       return true;
     }),
@@ -128,7 +159,16 @@ test("whole-bucket replication of the backup bucket with RTC gives the exports a
     stack: "prod",
     type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
     name: "backups-replication",
-    inputs: { rules: [{ id: "all", status: "Enabled", filter: {}, destination: { replicationTime: { status: "Enabled", time: { minutes: 15 } } } }] },
+    inputs: {
+      rules: [
+        {
+          id: "all",
+          status: "Enabled",
+          filter: {},
+          destination: { replicationTime: { status: "Enabled", time: { minutes: 15 } } },
+        },
+      ],
+    },
   };
   const rep = report([...rs, wholeBucket]);
   for (const id of ["cache", "dev-staging", "docs-internal-tools"]) t.is(system(rep, id).regional.verdict, "met", id);

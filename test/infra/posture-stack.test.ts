@@ -20,7 +20,16 @@ const merge = (raw: Record<string, any>, key: string, value: Record<string, unkn
   raw[`eventchain-dr:${key}`] = { ...(raw[`eventchain-dr:${key}`] ?? {}), ...value };
 };
 
-const CRITICAL_AND_IMPORTANT = ["primary-database", "payments", "authentication", "core-api", "media-storage", "analytics", "notifications", "search"];
+const CRITICAL_AND_IMPORTANT = [
+  "primary-database",
+  "payments",
+  "authentication",
+  "core-api",
+  "media-storage",
+  "analytics",
+  "notifications",
+  "search",
+];
 
 for (const stack of ["prod", "dr"]) {
   test(`the committed ${stack} config meets every tier, with mechanisms read from the declared resources`, async (t) => {
@@ -28,11 +37,20 @@ for (const stack of ["prod", "dr"]) {
     t.is(rep.stack, stack);
     t.is(rep.region, "us-east-1");
     t.is(rep.peerRegion, "us-west-2");
-    const why = rep.systems.flatMap((s) => [...s.inRegion.reasons, ...s.regional.reasons].map((r) => `${s.system}: ${r}`));
+    const why = rep.systems.flatMap((s) =>
+      [...s.inRegion.reasons, ...s.regional.reasons].map((r) => `${s.system}: ${r}`),
+    );
     t.deepEqual(missed(rep), [], why.join("\n"));
     t.is(rep.verdict, "met");
     const ids = rep.mechanisms.map((m) => m.id);
-    for (const id of ["rds-pitr", "rds-pitr-replicated", "s3-replication-rtc-media", "ecr-replication", "elasticache-snapshot"]) t.true(ids.includes(id), id);
+    for (const id of [
+      "rds-pitr",
+      "rds-pitr-replicated",
+      "s3-replication-rtc-media",
+      "ecr-replication",
+      "elasticache-snapshot",
+    ])
+      t.true(ids.includes(id), id);
     t.true(validate(JSON.parse(JSON.stringify(rep))), JSON.stringify(validate.errors));
   });
 }
@@ -50,8 +68,12 @@ test("a config that drops cross-region replication fails the named systems for a
     t.is(system(rep, id).regional.rpoMinutes, null, id);
     t.is(system(rep, id).inRegion.verdict, "met", id);
   }
-  t.true(system(rep, "payments").regional.reasons.includes("no mechanism copies database out of us-east-1: no regional RPO"));
-  t.deepEqual(system(rep, "media-storage").regional.reasons, ["no mechanism copies media out of us-east-1: no regional RPO"]);
+  t.true(
+    system(rep, "payments").regional.reasons.includes("no mechanism copies database out of us-east-1: no regional RPO"),
+  );
+  t.deepEqual(system(rep, "media-storage").regional.reasons, [
+    "no mechanism copies media out of us-east-1: no regional RPO",
+  ]);
   t.is(system(rep, "code-and-images").verdict, "met");
 });
 
@@ -61,7 +83,10 @@ test("a config that lengthens the snapshot interval with PITR off fails the crit
     merge(raw, "schedules", { databaseBackup: "cron(0 */12 * * ? *)" });
   });
   const rep = await postureOf("prod", { config });
-  t.false(rep.mechanisms.some((m) => m.id.startsWith("rds-pitr")), "PITR off declares no automated backups");
+  t.false(
+    rep.mechanisms.some((m) => m.id.startsWith("rds-pitr")),
+    "PITR off declares no automated backups",
+  );
   const db = system(rep, "primary-database");
   t.is(db.inRegion.verdict, "missed");
   t.is(db.inRegion.rpoMinutes, 780);
@@ -75,13 +100,17 @@ test("a config that lengthens the snapshot interval with PITR off fails the crit
 
 test("a config that removes RTC from the media replication leaves its regional RPO unbounded", async (t) => {
   const config = prodWith((raw) => {
-    raw["eventchain-dr:replication"] = { rules: [{ id: "EventChainMediaReplication", prefix: "media/", rtcMinutes: null }] };
+    raw["eventchain-dr:replication"] = {
+      rules: [{ id: "EventChainMediaReplication", prefix: "media/", rtcMinutes: null }],
+    };
   });
   const rep = await postureOf("prod", { config });
   const media = system(rep, "media-storage");
   t.is(media.regional.verdict, "missed");
   t.is(media.regional.rpoMinutes, null);
-  t.deepEqual(media.regional.reasons, ["media: S3 replication of media/ to us-west-2 without Replication Time Control (no bound) gives no bound on data loss"]);
+  t.deepEqual(media.regional.reasons, [
+    "media: S3 replication of media/ to us-west-2 without Replication Time Control (no bound) gives no bound on data loss",
+  ]);
   t.is(media.inRegion.verdict, "met");
   t.is(system(rep, "primary-database").verdict, "met");
 });
@@ -91,7 +120,16 @@ test("the declared resources, not the config, decide: RTC removed from the resou
     mapResources: (rs) =>
       rs.map((r) =>
         r.type === "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
-          ? { ...r, inputs: { ...r.inputs, rules: r.inputs.rules.map((rule: any) => ({ ...rule, destination: { ...rule.destination, replicationTime: undefined } })) } }
+          ? {
+              ...r,
+              inputs: {
+                ...r.inputs,
+                rules: r.inputs.rules.map((rule: any) => ({
+                  ...rule,
+                  destination: { ...rule.destination, replicationTime: undefined },
+                })),
+              },
+            }
           : r,
       ),
   });

@@ -31,7 +31,10 @@ test("the dr stack depends on no other stack", async (t) => {
 test("evaluating the same stack twice in one process gives the same resources", async (t) => {
   const first = await evaluateStack("dr");
   const second = await evaluateStack("dr");
-  t.deepEqual(second.resources.map((r) => `${r.type}::${r.name}`), first.resources.map((r) => `${r.type}::${r.name}`));
+  t.deepEqual(
+    second.resources.map((r) => `${r.type}::${r.name}`),
+    first.resources.map((r) => `${r.type}::${r.name}`),
+  );
   t.deepEqual(second.outputs, first.outputs);
 });
 
@@ -41,14 +44,21 @@ test("every AWS resource is created through an explicit provider for a named reg
     const aws = evaluation.resources.filter((r) => r.custom && r.type.startsWith("aws:"));
     t.true(aws.length > 30);
     const unpinned = aws.filter((r) => !r.provider || !r.region);
-    t.deepEqual(unpinned.map((r) => r.name), [], evaluation.stack);
+    t.deepEqual(
+      unpinned.map((r) => r.name),
+      [],
+      evaluation.stack,
+    );
   }
 });
 
 test("only the backup replication into DR runs in the other region from prod", async (t) => {
   const { prod } = await committedStacks();
   const inPeer = prod.resources.filter((r) => r.custom && r.type.startsWith("aws:") && r.region === "us-west-2");
-  t.deepEqual(inPeer.map((r) => r.type), ["aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"]);
+  t.deepEqual(
+    inPeer.map((r) => r.type),
+    ["aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"],
+  );
 });
 
 test("every component is a named eventchain component", async (t) => {
@@ -72,7 +82,11 @@ test("what holds backups is protected from pulumi destroy", async (t) => {
   for (const evaluation of [prod, dr]) {
     const guarded = evaluation.resources.filter((r) => mustProtect.includes(r.type));
     t.true(guarded.length >= (evaluation.stack === "prod" ? 14 : 8), evaluation.stack);
-    t.deepEqual(guarded.filter((r) => !r.protect).map((r) => r.name), [], evaluation.stack);
+    t.deepEqual(
+      guarded.filter((r) => !r.protect).map((r) => r.name),
+      [],
+      evaluation.stack,
+    );
   }
 });
 
@@ -81,8 +95,13 @@ test("every resource but the providers and the jobs' security group belongs to a
   for (const evaluation of [prod, dr]) {
     const topLevel = evaluation.resources.filter((r) => !r.parent && r.custom).map((r) => r.type);
     const allowed = ["pulumi:providers:aws", "pulumi:pulumi:StackReference", "aws:ec2/securityGroup:SecurityGroup"];
-    t.deepEqual(topLevel.filter((type) => !allowed.includes(type)), [], evaluation.stack);
-    for (const r of evaluation.resources.filter((x) => x.parent)) t.regex(r.parent ?? "", /^urn:pulumi:(prod|dr)::eventchain-dr::eventchain:/);
+    t.deepEqual(
+      topLevel.filter((type) => !allowed.includes(type)),
+      [],
+      evaluation.stack,
+    );
+    for (const r of evaluation.resources.filter((x) => x.parent))
+      t.regex(r.parent ?? "", /^urn:pulumi:(prod|dr)::eventchain-dr::eventchain:/);
   }
 });
 
@@ -91,7 +110,8 @@ test("both regions' providers tag everything with the project, stack and role", 
   const providers = ofType(prod, "pulumi:providers:aws");
   t.deepEqual(providers.map((p) => p.inputs.region).sort(), ["us-east-1", "us-west-2"]);
   for (const p of providers) {
-    const tags = typeof p.inputs.defaultTags === "string" ? JSON.parse(p.inputs.defaultTags).tags : p.inputs.defaultTags.tags;
+    const tags =
+      typeof p.inputs.defaultTags === "string" ? JSON.parse(p.inputs.defaultTags).tags : p.inputs.defaultTags.tags;
     t.deepEqual(tags, { project: "eventchain-dr", stack: "prod", role: "primary", "managed-by": "pulumi" });
   }
 });

@@ -29,7 +29,10 @@ test("AWS Backup rejects a rule that runs more than once an hour", (t) => {
 });
 
 test("a five-field Unix cron is rejected with the field count", (t) => {
-  t.is(scheduleProblem("cron(0 2 * * *)", "eventbridge"), "cron() needs 6 fields (minutes hours day-of-month month day-of-week year), got 5");
+  t.is(
+    scheduleProblem("cron(0 2 * * *)", "eventbridge"),
+    "cron() needs 6 fields (minutes hours day-of-month month day-of-week year), got 5",
+  );
 });
 
 test("day-of-month and day-of-week cannot both be set or both be ?", (t) => {
@@ -39,15 +42,27 @@ test("day-of-month and day-of-week cannot both be set or both be ?", (t) => {
 });
 
 test("out-of-range cron fields name the field and its range", (t) => {
-  t.is(scheduleProblem("cron(0 24 * * ? *)", "eventbridge"), 'cron() field hours "24" is not valid (allowed 0-23 with , - * /)');
-  t.is(scheduleProblem("cron(0 2 ? * 8 *)", "eventbridge"), 'cron() field day-of-week "8" is not valid (allowed 1-7 or SUN-SAT with , - * /)');
+  t.is(
+    scheduleProblem("cron(0 24 * * ? *)", "eventbridge"),
+    'cron() field hours "24" is not valid (allowed 0-23 with , - * /)',
+  );
+  t.is(
+    scheduleProblem("cron(0 2 ? * 8 *)", "eventbridge"),
+    'cron() field day-of-week "8" is not valid (allowed 1-7 or SUN-SAT with , - * /)',
+  );
 });
 
 test("rate units must agree with the value in number", (t) => {
   t.is(scheduleProblem("rate(1 hours)", "eventbridge"), 'rate(1 hours) must use the singular unit "hour"');
   t.is(scheduleProblem("rate(6 hour)", "eventbridge"), 'rate(6 hour) must use the plural unit "hours"');
-  t.is(scheduleProblem("rate(0 hours)", "eventbridge"), "rate() needs a positive integer and a unit: minute(s), hour(s) or day(s)");
-  t.is(scheduleProblem("every 6 hours", "eventbridge"), "expected cron(minutes hours day-of-month month day-of-week year) or rate(value unit)");
+  t.is(
+    scheduleProblem("rate(0 hours)", "eventbridge"),
+    "rate() needs a positive integer and a unit: minute(s), hour(s) or day(s)",
+  );
+  t.is(
+    scheduleProblem("every 6 hours", "eventbridge"),
+    "expected cron(minutes hours day-of-month month day-of-week year) or rate(value unit)",
+  );
 });
 
 test("the longest gap of the plan's schedules is 6 hours and 24 hours", (t) => {
@@ -61,10 +76,16 @@ test("the longest gap of the plan's schedules is 6 hours and 24 hours", (t) => {
 test("an hourly-step cron's longest gap is its step", (t) => {
   t.notThrows(() => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }).filter((n) => 24 % n === 0), fc.integer({ min: 0, max: 59 }), (step, minute) => {
-        const expression = `cron(${minute} */${step} * * ? *)`;
-        return scheduleProblem(expression, "backup") === undefined && longestIntervalMinutes(expression) === step * 60;
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 12 }).filter((n) => 24 % n === 0),
+        fc.integer({ min: 0, max: 59 }),
+        (step, minute) => {
+          const expression = `cron(${minute} */${step} * * ? *)`;
+          return (
+            scheduleProblem(expression, "backup") === undefined && longestIntervalMinutes(expression) === step * 60
+          );
+        },
+      ),
     );
   });
 });
@@ -84,15 +105,20 @@ test("a daily window overlapping a weekly one is found, including across midnigh
     ["03:00-04:00", "wed:04:00-wed:05:00", false],
   ];
   for (const [daily, weekly, expected] of cases) {
-    const a = parseDailyWindow(daily, 30), b = parseWeeklyWindow(weekly, 30);
+    const a = parseDailyWindow(daily, 30),
+      b = parseWeeklyWindow(weekly, 30);
     if (!("ranges" in a) || !("ranges" in b)) return t.fail(`${daily} / ${weekly} should parse`);
     t.is(windowsOverlap(a.ranges, b.ranges), expected, `${daily} vs ${weekly}`);
   }
 });
 
 test("malformed or too short windows say what is expected", (t) => {
-  t.deepEqual(parseDailyWindow("3am-4am", 30), { problem: "expected a daily UTC window hh24:mi-hh24:mi, e.g. 03:00-04:00" });
-  t.deepEqual(parseDailyWindow("03:00-03:15", 30), { problem: "the window must last at least 30 minutes, this one lasts 15" });
+  t.deepEqual(parseDailyWindow("3am-4am", 30), {
+    problem: "expected a daily UTC window hh24:mi-hh24:mi, e.g. 03:00-04:00",
+  });
+  t.deepEqual(parseDailyWindow("03:00-03:15", 30), {
+    problem: "the window must last at least 30 minutes, this one lasts 15",
+  });
   t.deepEqual(parseWeeklyWindow("funday:05:00-sun:06:00", 30), {
     problem: "expected a weekly UTC window ddd:hh24:mi-ddd:hh24:mi with ddd one of sun..sat, e.g. sun:05:00-sun:06:00",
   });

@@ -8,7 +8,9 @@ const root = new URL("../../", import.meta.url).pathname;
  * tsx, as PulumiPolicy.yaml's nodeargs say) and resolves with the first line it prints or its
  * error output when it exits. The pack's policy server stays up, so the process is stopped here.
  */
-function loadPack(env: Record<string, string | undefined>): Promise<{ firstLine?: string; exitCode?: number | null; stderr: string }> {
+function loadPack(
+  env: Record<string, string | undefined>,
+): Promise<{ firstLine?: string; exitCode?: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const childEnv = { ...process.env, ...env };
     for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];

@@ -9,16 +9,23 @@ import { committedContext, stackViolations, violations, type FakeResource } from
 const NOT_VISIBLE_UNDER_MOCKS = /the resource option protect must be true$/;
 
 const asFake = (evaluation: Evaluation): FakeResource[] =>
-  evaluation.resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, props: { ...r.inputs, id: r.id } }));
+  evaluation.resources
+    .filter((r) => r.custom)
+    .map((r) => ({ type: r.type, name: r.name, props: { ...r.inputs, id: r.id } }));
 
 async function allViolations(stack: "prod" | "dr", resources: FakeResource[]): Promise<string[]> {
   const pack = policies(committedContext(stack));
   const out: string[] = [];
   for (const policy of pack) {
     if ("validateStack" in policy) {
-      out.push(...(await stackViolations(pack, (policy as StackValidationPolicy).name, resources)).map((v) => `${policy.name}: ${v}`));
+      out.push(
+        ...(await stackViolations(pack, (policy as StackValidationPolicy).name, resources)).map(
+          (v) => `${policy.name}: ${v}`,
+        ),
+      );
     } else if ((policy as ResourceValidationPolicy).validateResource) {
-      for (const r of resources) out.push(...(await violations(pack, policy.name, r)).map((v) => `${policy.name}: ${v}`));
+      for (const r of resources)
+        out.push(...(await violations(pack, policy.name, r)).map((v) => `${policy.name}: ${v}`));
     }
   }
   return out.filter((v) => !NOT_VISIBLE_UNDER_MOCKS.test(v));
@@ -34,7 +41,15 @@ test("the committed dr stack passes every rule of the policy pack", async (t) =>
 test("the committed prod stack passes every rule of the policy pack", async (t) => {
   const resources = asFake(prod);
   const types = new Set(resources.map((r) => r.type));
-  for (const type of ["aws:rds/instance:Instance", "aws:backup/plan:Plan", "aws:backup/vault:Vault", "aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "aws:iam/rolePolicy:RolePolicy", "aws:elasticache/replicationGroup:ReplicationGroup"]) {
+  for (const type of [
+    "aws:rds/instance:Instance",
+    "aws:backup/plan:Plan",
+    "aws:backup/vault:Vault",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+  ]) {
     t.true(types.has(type), `the evaluation declares ${type}`);
   }
   t.deepEqual(await allViolations("prod", resources), []);
@@ -43,12 +58,21 @@ test("the committed prod stack passes every rule of the policy pack", async (t) 
 test("the pack catches a weakened program: short retention and an unencrypted cache", async (t) => {
   const weakened = asFake(prod).map((r) => {
     if (r.type === "aws:rds/instance:Instance") return { ...r, props: { ...r.props, backupRetentionPeriod: 7 } };
-    if (r.type === "aws:elasticache/replicationGroup:ReplicationGroup") return { ...r, props: { ...r.props, atRestEncryptionEnabled: false } };
+    if (r.type === "aws:elasticache/replicationGroup:ReplicationGroup")
+      return { ...r, props: { ...r.props, atRestEncryptionEnabled: false } };
     return r;
   });
   const found = await allViolations("prod", weakened);
-  t.true(found.some((v) => /^backup-retention-meets-tier: .*backupRetentionPeriod is 7 days; primary-database is critical/.test(v)), found.join("\n"));
-  t.true(found.some((v) => /^encryption-at-rest-customer-keys: .*atRestEncryptionEnabled must be true$/.test(v)), found.join("\n"));
+  t.true(
+    found.some((v) =>
+      /^backup-retention-meets-tier: .*backupRetentionPeriod is 7 days; primary-database is critical/.test(v),
+    ),
+    found.join("\n"),
+  );
+  t.true(
+    found.some((v) => /^encryption-at-rest-customer-keys: .*atRestEncryptionEnabled must be true$/.test(v)),
+    found.join("\n"),
+  );
 });
 
 test("the pack catches a weakened program: media not replicated, vault unlocked, database without replicated backups", async (t) => {
@@ -60,7 +84,24 @@ test("the pack catches a weakened program: media not replicated, vault unlocked,
       r.type !== "aws:backup/plan:Plan",
   );
   const found = await allViolations("prod", weakened);
-  t.true(found.some((v) => /^cross-region-copies: media.*: no cross-region copy: declare an enabled aws\.s3\.BucketReplicationConfig/.test(v)), found.join("\n"));
-  t.true(found.some((v) => /^cross-region-copies: .*: no cross-region copy: declare an aws\.rds\.InstanceAutomatedBackupsReplication/.test(v)), found.join("\n"));
-  t.true(found.some((v) => /^vault-lock-on: .*: no aws\.backup\.VaultLockConfiguration locks this vault$/.test(v)), found.join("\n"));
+  t.true(
+    found.some((v) =>
+      /^cross-region-copies: media.*: no cross-region copy: declare an enabled aws\.s3\.BucketReplicationConfig/.test(
+        v,
+      ),
+    ),
+    found.join("\n"),
+  );
+  t.true(
+    found.some((v) =>
+      /^cross-region-copies: .*: no cross-region copy: declare an aws\.rds\.InstanceAutomatedBackupsReplication/.test(
+        v,
+      ),
+    ),
+    found.join("\n"),
+  );
+  t.true(
+    found.some((v) => /^vault-lock-on: .*: no aws\.backup\.VaultLockConfiguration locks this vault$/.test(v)),
+    found.join("\n"),
+  );
 });

@@ -32,14 +32,29 @@ test("every rule of the pack is mandatory and named once", (t) => {
 test("a database kept 30 days passes the retention rule; 7 days fails naming the tier", async (t) => {
   t.deepEqual(await violations(all, "backup-retention-meets-tier", goodDatabase()), []);
   const bad = await violations(all, "backup-retention-meets-tier", goodDatabase({ backupRetentionPeriod: 7 }));
-  t.deepEqual(bad, ["prod-database: backupRetentionPeriod is 7 days; primary-database is critical, whose backups must be kept at least 30 days"]);
+  t.deepEqual(bad, [
+    "prod-database: backupRetentionPeriod is 7 days; primary-database is critical, whose backups must be kept at least 30 days",
+  ]);
 });
 
 test("backup plan rules and their copies must keep backups for the tier's floor", async (t) => {
   const plan = (deleteAfter: number, copyDeleteAfter: number): FakeResource => ({
     type: "aws:backup/plan:Plan",
     name: "prod-backup-plan",
-    props: { rules: [{ ruleName: "database-6h", lifecycle: { deleteAfter }, copyActions: [{ destinationVaultArn: "arn:aws:backup:us-west-2:1:backup-vault:dr", lifecycle: { deleteAfter: copyDeleteAfter } }] }] },
+    props: {
+      rules: [
+        {
+          ruleName: "database-6h",
+          lifecycle: { deleteAfter },
+          copyActions: [
+            {
+              destinationVaultArn: "arn:aws:backup:us-west-2:1:backup-vault:dr",
+              lifecycle: { deleteAfter: copyDeleteAfter },
+            },
+          ],
+        },
+      ],
+    },
   });
   t.deepEqual(await violations(all, "backup-retention-meets-tier", plan(30, 30)), []);
   const bad = await violations(all, "backup-retention-meets-tier", plan(30, 5));
@@ -51,14 +66,31 @@ test("lifecycle expiry of a backup-bucket prefix is checked against the tier of 
   const lifecycle = (days: number): FakeResource => ({
     type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     name: "prod-backups-lifecycle",
-    props: { rules: [{ id: "database", status: "Enabled", filter: { prefix: "database/" }, expiration: { days } }, { id: "redis", status: "Enabled", filter: { prefix: "redis/" }, expiration: { days: 7 } }] },
+    props: {
+      rules: [
+        { id: "database", status: "Enabled", filter: { prefix: "database/" }, expiration: { days } },
+        { id: "redis", status: "Enabled", filter: { prefix: "redis/" }, expiration: { days: 7 } },
+      ],
+    },
   });
   t.deepEqual(await violations(all, "backup-retention-meets-tier", lifecycle(30)), []);
   const bad = await violations(all, "backup-retention-meets-tier", lifecycle(29));
-  t.deepEqual(bad, ["prod-backups-lifecycle: rule database (database/) expiration is 29 days; primary-database is critical, whose backups must be kept at least 30 days"]);
+  t.deepEqual(bad, [
+    "prod-backups-lifecycle: rule database (database/) expiration is 29 days; primary-database is critical, whose backups must be kept at least 30 days",
+  ]);
   const noncurrent: FakeResource = {
     ...lifecycle(30),
-    props: { rules: [{ id: "database", status: "Enabled", filter: { prefix: "database/" }, expiration: { days: 30 }, noncurrentVersionExpiration: { noncurrentDays: 1 } }] },
+    props: {
+      rules: [
+        {
+          id: "database",
+          status: "Enabled",
+          filter: { prefix: "database/" },
+          expiration: { days: 30 },
+          noncurrentVersionExpiration: { noncurrentDays: 1 },
+        },
+      ],
+    },
   };
   t.deepEqual(await violations(all, "backup-retention-meets-tier", noncurrent), [
     "prod-backups-lifecycle: rule database (database/) noncurrent-version expiration is 1 days; primary-database is critical, whose backups must be kept at least 30 days",
@@ -66,7 +98,11 @@ test("lifecycle expiry of a backup-bucket prefix is checked against the tier of 
 });
 
 test("a cache without snapshots fails the retention rule", async (t) => {
-  const cache = (limit?: number): FakeResource => ({ type: "aws:elasticache/replicationGroup:ReplicationGroup", name: "prod-cache", props: { snapshotRetentionLimit: limit } });
+  const cache = (limit?: number): FakeResource => ({
+    type: "aws:elasticache/replicationGroup:ReplicationGroup",
+    name: "prod-cache",
+    props: { snapshotRetentionLimit: limit },
+  });
   t.deepEqual(await violations(all, "backup-retention-meets-tier", cache(7)), []);
   t.deepEqual(await violations(all, "backup-retention-meets-tier", cache()), [
     "prod-cache: snapshotRetentionLimit is 0 days; cache is standard, whose backups must be kept at least 7 days",
@@ -90,7 +126,15 @@ test("a database without deletion protection, final snapshot or protect fails ea
   const bad = await violations(
     all,
     "deletion-protection-and-final-snapshots",
-    goodDatabase({ deletionProtection: false, skipFinalSnapshot: true, finalSnapshotIdentifier: undefined, deleteAutomatedBackups: true }, false),
+    goodDatabase(
+      {
+        deletionProtection: false,
+        skipFinalSnapshot: true,
+        finalSnapshotIdentifier: undefined,
+        deleteAutomatedBackups: true,
+      },
+      false,
+    ),
   );
   t.deepEqual(bad, [
     "prod-database: deletionProtection must be true",
@@ -102,7 +146,12 @@ test("a database without deletion protection, final snapshot or protect fails ea
 });
 
 test("an unprotected or force-destroyable vault fails deletion safety", async (t) => {
-  const vault = (forceDestroy: boolean, protect: boolean): FakeResource => ({ type: "aws:backup/vault:Vault", name: "prod-vault", protect, props: { forceDestroy, kmsKeyArn: "arn:aws:kms:us-east-1:1:key/k" } });
+  const vault = (forceDestroy: boolean, protect: boolean): FakeResource => ({
+    type: "aws:backup/vault:Vault",
+    name: "prod-vault",
+    protect,
+    props: { forceDestroy, kmsKeyArn: "arn:aws:kms:us-east-1:1:key/k" },
+  });
   t.deepEqual(await violations(all, "deletion-protection-and-final-snapshots", vault(false, true)), []);
   t.is((await violations(all, "deletion-protection-and-final-snapshots", vault(true, false))).length, 2);
 });
@@ -124,18 +173,39 @@ test("encryption needs customer keys on databases, vaults, buckets and caches", 
     'prod-backups-sse: sseAlgorithm is "AES256"; expected "aws:kms" or "aws:kms:dsse"',
     "prod-backups-sse: kmsMasterKeyId must name a customer-managed KMS key",
   ]);
-  const cache: FakeResource = { type: "aws:elasticache/replicationGroup:ReplicationGroup", name: "prod-cache", props: { atRestEncryptionEnabled: true, kmsKeyId: "k", transitEncryptionEnabled: false } };
+  const cache: FakeResource = {
+    type: "aws:elasticache/replicationGroup:ReplicationGroup",
+    name: "prod-cache",
+    props: { atRestEncryptionEnabled: true, kmsKeyId: "k", transitEncryptionEnabled: false },
+  };
   t.deepEqual(await violations(all, rule, cache), ["prod-cache: transitEncryptionEnabled must be true"]);
-  t.deepEqual(await violations(all, rule, { type: "aws:kms/key:Key", name: "prod-key", props: { enableKeyRotation: false } }), ["prod-key: enableKeyRotation must be true"]);
-  t.deepEqual(await violations(all, rule, { type: "aws:backup/vault:Vault", name: "prod-vault", props: {} }), ["prod-vault: kmsKeyArn must name a customer-managed KMS key"]);
+  t.deepEqual(
+    await violations(all, rule, { type: "aws:kms/key:Key", name: "prod-key", props: { enableKeyRotation: false } }),
+    ["prod-key: enableKeyRotation must be true"],
+  );
+  t.deepEqual(await violations(all, rule, { type: "aws:backup/vault:Vault", name: "prod-vault", props: {} }), [
+    "prod-vault: kmsKeyArn must name a customer-managed KMS key",
+  ]);
 });
 
 const replication = (destination: Record<string, unknown>, prefix = "media/"): FakeResource => ({
   type: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
   name: "prod-media-replication",
-  props: { rules: [{ id: "EventChainMediaReplication", status: "Enabled", filter: { prefix }, destination: { bucket: "arn:aws:s3:::dr-media", storageClass: "STANDARD_IA", ...destination } }] },
+  props: {
+    rules: [
+      {
+        id: "EventChainMediaReplication",
+        status: "Enabled",
+        filter: { prefix },
+        destination: { bucket: "arn:aws:s3:::dr-media", storageClass: "STANDARD_IA", ...destination },
+      },
+    ],
+  },
 });
-const rtcOn = { replicationTime: { status: "Enabled", time: { minutes: 15 } }, metrics: { status: "Enabled", eventThreshold: { minutes: 15 } } };
+const rtcOn = {
+  replicationTime: { status: "Enabled", time: { minutes: 15 } },
+  metrics: { status: "Enabled", eventThreshold: { minutes: 15 } },
+};
 
 test("replication of media (important) needs RTC and metrics", async (t) => {
   t.deepEqual(await violations(all, "rtc-on-replication", replication(rtcOn)), []);
@@ -148,5 +218,7 @@ test("replication of media (important) needs RTC and metrics", async (t) => {
 test("replication of standard data needs RTC too: without it S3 bounds nothing", async (t) => {
   t.deepEqual(await violations(all, "rtc-on-replication", replication(rtcOn, "redis/")), []);
   const bad = await violations(all, "rtc-on-replication", replication({ metrics: rtcOn.metrics }, "redis/"));
-  t.deepEqual(bad, ["prod-media-replication: rule EventChainMediaReplication (redis/): replicationTime must be Enabled with 15 minutes; cache is standard (RPO 1440 min)"]);
+  t.deepEqual(bad, [
+    "prod-media-replication: rule EventChainMediaReplication (redis/): replicationTime must be Enabled with 15 minutes; cache is standard (RPO 1440 min)",
+  ]);
 });

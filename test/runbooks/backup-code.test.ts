@@ -15,7 +15,17 @@ let n = 0;
 async function repoWithHistory(t: { teardown(fn: () => void): void }): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "code-backup-test-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const git = $({ cwd: dir, quiet: true, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
+  const git = $({
+    cwd: dir,
+    quiet: true,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    },
+  });
   await git`git init --quiet -b main`;
   for (let i = 0; i < 3; i++) {
     writeFileSync(join(dir, `f${i}.txt`), `content ${i}\n`);
@@ -55,8 +65,15 @@ test("a damaged bundle fails verification", async (t) => {
   const chunks: Buffer[] = [];
   for await (const c of await downloadStream(s3, name, key)) chunks.push(c as Buffer);
   const bytes = Buffer.concat(chunks);
-  await s3.send(new PutObjectCommand({ Bucket: name, Key: key, Body: bytes.subarray(0, Math.floor(bytes.length * 0.7)) }));
-  const problems = await verifyBundle({ s3, bucket: name, key, expectedRefs: manifest.facts.refs as Record<string, string> });
+  await s3.send(
+    new PutObjectCommand({ Bucket: name, Key: key, Body: bytes.subarray(0, Math.floor(bytes.length * 0.7)) }),
+  );
+  const problems = await verifyBundle({
+    s3,
+    bucket: name,
+    key,
+    expectedRefs: manifest.facts.refs as Record<string, string>,
+  });
   t.true(problems.length > 0);
 });
 
@@ -66,7 +83,23 @@ test("image tags missing or different in the replica region are reported", async
   const repo = `eventchain/backend-${process.pid}`;
   for (const c of [primary, replica]) await c.send(new CreateRepositoryCommand({ repositoryName: repo }));
   // moto derives the image digest from the layers, so each image gets its own layer digest.
-  const manifest = (layer: string) => JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.v2+json", config: { mediaType: "application/vnd.docker.container.image.v1+json", size: 7023, digest: `sha256:${layer.repeat(64).slice(0, 64)}` }, layers: [{ mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", size: 100, digest: `sha256:${layer.repeat(64).slice(0, 64)}` }] });
+  const manifest = (layer: string) =>
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      config: {
+        mediaType: "application/vnd.docker.container.image.v1+json",
+        size: 7023,
+        digest: `sha256:${layer.repeat(64).slice(0, 64)}`,
+      },
+      layers: [
+        {
+          mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+          size: 100,
+          digest: `sha256:${layer.repeat(64).slice(0, 64)}`,
+        },
+      ],
+    });
   await primary.send(new PutImageCommand({ repositoryName: repo, imageManifest: manifest("a"), imageTag: "v1" }));
   await primary.send(new PutImageCommand({ repositoryName: repo, imageManifest: manifest("b"), imageTag: "v2" }));
   await replica.send(new PutImageCommand({ repositoryName: repo, imageManifest: manifest("a"), imageTag: "v1" }));

@@ -28,18 +28,37 @@ async function setup(t: Parameters<typeof workspace>[0]) {
   // The RDS-managed master secret, as Secrets Manager holds it.
   const sm = new SecretsManagerClient({ region: "us-east-1", endpoint, maxAttempts: 1 });
   const conn = server.connection();
-  const secret = await sm.send(new CreateSecretCommand({ Name: `rds-master-${process.pid}-${id}`, SecretString: JSON.stringify({ username: conn.user, password: conn.password }) }));
-  const outputs = localOutputs({ instanceIdentifier: "test-primary", dbName: "eventchain", port: server.port, bucketName: bucket });
+  const secret = await sm.send(
+    new CreateSecretCommand({
+      Name: `rds-master-${process.pid}-${id}`,
+      SecretString: JSON.stringify({ username: conn.user, password: conn.password }),
+    }),
+  );
+  const outputs = localOutputs({
+    instanceIdentifier: "test-primary",
+    dbName: "eventchain",
+    port: server.port,
+    bucketName: bucket,
+  });
   outputs.database.masterSecretArn = secret.ARN!;
   return { ws, server, s3, bucket, file: ws.writeOutputs(outputs), aws: { endpoint, maxAttempts: 1 } };
 }
 
 test("backup-database with --connection outputs reads the master secret, backs up, verifies and test-restores", async (t) => {
   const { ws, server, file, aws, s3, bucket } = await setup(t);
-  const r = await runRunbook(backupDatabase, ["--outputs", file, "--state-dir", ws.stateDir, "--connection", "outputs", "--test-restore"], { aws });
+  const r = await runRunbook(
+    backupDatabase,
+    ["--outputs", file, "--state-dir", ws.stateDir, "--connection", "outputs", "--test-restore"],
+    { aws },
+  );
   t.is(r.exitCode, 0, r.stderr + r.message);
   const steps = Object.fromEntries(r.report!.steps.map((s) => [s.id, s.status]));
-  t.deepEqual(steps, { "dump-and-upload": "succeeded", "verify-object": "succeeded", "test-restore": "succeeded", "retention-report": "succeeded" });
+  t.deepEqual(steps, {
+    "dump-and-upload": "succeeded",
+    "verify-object": "succeeded",
+    "test-restore": "succeeded",
+    "retention-report": "succeeded",
+  });
   const keys = (await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents!.map((o) => o.Key!).sort();
   t.is(keys.length, 2);
   t.regex(keys[0]!, /^database\/\d{8}T\d{6}Z\/eventchain\.dump$/);
@@ -51,7 +70,11 @@ test("backup-database with --connection outputs reads the master secret, backs u
 
 test("backup-database --dry-run prints the dump and upload it would make and writes nothing", async (t) => {
   const { ws, file, aws, s3, bucket } = await setup(t);
-  const r = await runRunbook(backupDatabase, ["--outputs", file, "--state-dir", ws.stateDir, "--connection", "outputs", "--dry-run"], { aws });
+  const r = await runRunbook(
+    backupDatabase,
+    ["--outputs", file, "--state-dir", ws.stateDir, "--connection", "outputs", "--dry-run"],
+    { aws },
+  );
   t.is(r.exitCode, 0, r.stderr + r.message);
   t.regex(r.stdout + r.stderr, /pg_dump --format=custom --compress=1/);
   t.regex(r.stdout + r.stderr, /ChecksumAlgorithm/);
@@ -60,7 +83,9 @@ test("backup-database --dry-run prints the dump and upload it would make and wri
 
 test("backup-database refuses a bad compression level before any change", async (t) => {
   const ws = workspace(t);
-  const file = ws.writeOutputs(localOutputs({ instanceIdentifier: "x", dbName: "eventchain", port: 5432, bucketName: "unused-bucket" }));
+  const file = ws.writeOutputs(
+    localOutputs({ instanceIdentifier: "x", dbName: "eventchain", port: 5432, bucketName: "unused-bucket" }),
+  );
   const r = await runRunbook(backupDatabase, ["--outputs", file, "--state-dir", ws.stateDir, "--compress-level", "12"]);
   t.is(r.exitCode, 2);
   t.regex(r.message, /invalid --compress-level "12": expected/);

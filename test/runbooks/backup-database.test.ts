@@ -31,7 +31,13 @@ test("a backup restored into a new database reproduces the data exactly", async 
   const server = await postgresFor(t);
   await seededDatabase(server, "eventchain", 0.2);
   const { s3, bucket, prefix } = await bucketFor();
-  const manifest = await backupDatabase({ conn: server.connection("eventchain"), binDir: server.binDir, s3, bucket, prefix });
+  const manifest = await backupDatabase({
+    conn: server.connection("eventchain"),
+    binDir: server.binDir,
+    s3,
+    bucket,
+    prefix,
+  });
   const source = await server.client("eventchain");
   t.teardown(() => source.end());
   t.deepEqual(manifest.rowCounts, await countRows(source));
@@ -41,7 +47,14 @@ test("a backup restored into a new database reproduces the data exactly", async 
   t.deepEqual(await loadDatabaseManifest(s3, bucket, prefix, "latest"), manifest);
 
   await createDatabase(server, "restored");
-  await restoreDatabase({ s3, bucket, manifest, target: server.connection("restored"), binDir: server.binDir, jobs: 2 });
+  await restoreDatabase({
+    s3,
+    bucket,
+    manifest,
+    target: server.connection("restored"),
+    binDir: server.binDir,
+    jobs: 2,
+  });
   t.is(await canonicalDump(server, "restored"), await canonicalDump(server, "eventchain"));
 });
 
@@ -50,12 +63,21 @@ test("verify-backup passes a good backup and drops its scratch database", async 
   await seededDatabase(server, "eventchain", 0.1);
   const { s3, bucket, prefix } = await bucketFor();
   await backupDatabase({ conn: server.connection("eventchain"), binDir: server.binDir, s3, bucket, prefix });
-  const report = await verifyBackup({ s3, bucket, prefix, backupId: "latest", server: server.connection(), binDir: server.binDir });
+  const report = await verifyBackup({
+    s3,
+    bucket,
+    prefix,
+    backupId: "latest",
+    server: server.connection(),
+    binDir: server.binDir,
+  });
   t.true(report.ok, JSON.stringify(report.checks.filter((c) => !c.ok)));
   t.true(report.checks.some((c) => c.kind === "foreign-key"));
   t.is(report.checks.filter((c) => c.kind === "plan-check").length, 3);
   t.true(report.scratchDropped);
-  const schema = JSON.parse(readFileSync(new URL("../../runbooks/postgres/verification-report.schema.json", import.meta.url), "utf8"));
+  const schema = JSON.parse(
+    readFileSync(new URL("../../runbooks/postgres/verification-report.schema.json", import.meta.url), "utf8"),
+  );
   const validate = new Ajv({ allErrors: true }).compile(schema);
   t.true(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors));
   const left = await server.query("SELECT datname FROM pg_database WHERE datname LIKE 'eventchain_verify_%'");
@@ -67,12 +89,28 @@ for (const damage of ["corrupted", "truncated"] as const) {
     const server = await postgresFor(t);
     await seededDatabase(server, "eventchain", 0.1);
     const { s3, bucket, prefix } = await bucketFor();
-    const manifest = await backupDatabase({ conn: server.connection("eventchain"), binDir: server.binDir, s3, bucket, prefix });
+    const manifest = await backupDatabase({
+      conn: server.connection("eventchain"),
+      binDir: server.binDir,
+      s3,
+      bucket,
+      prefix,
+    });
     const original = await readAll(s3, bucket, manifest.object.key);
     const bad = Buffer.from(original);
-    const damaged = damage === "corrupted" ? (bad[Math.floor(bad.length / 2)] ^= 0xff, bad) : bad.subarray(0, bad.length - 100);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifest.object.key, Body: damaged, ChecksumAlgorithm: "SHA256" }));
-    const report = await verifyBackup({ s3, bucket, prefix, backupId: manifest.backupId, server: server.connection(), binDir: server.binDir });
+    const damaged =
+      damage === "corrupted" ? ((bad[Math.floor(bad.length / 2)] ^= 0xff), bad) : bad.subarray(0, bad.length - 100);
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: manifest.object.key, Body: damaged, ChecksumAlgorithm: "SHA256" }),
+    );
+    const report = await verifyBackup({
+      s3,
+      bucket,
+      prefix,
+      backupId: manifest.backupId,
+      server: server.connection(),
+      binDir: server.binDir,
+    });
     t.false(report.ok);
     const object = report.checks.find((c) => c.kind === "object")!;
     t.false(object.ok);
@@ -87,11 +125,20 @@ test("an orphan row injected into tickets is reported by verify-backup", async (
   t.teardown(() => c.end());
   // Bypass the foreign key the way a bad migration or a disabled trigger would.
   await c.query("SET session_replication_role = replica");
-  await c.query("INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (987654321, NULL, 'Z-1', 10, 'available', 'orphan')");
+  await c.query(
+    "INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (987654321, NULL, 'Z-1', 10, 'available', 'orphan')",
+  );
   await c.query("SET session_replication_role = origin");
   const { s3, bucket, prefix } = await bucketFor();
   await backupDatabase({ conn: server.connection("eventchain"), binDir: server.binDir, s3, bucket, prefix });
-  const report = await verifyBackup({ s3, bucket, prefix, backupId: "latest", server: server.connection(), binDir: server.binDir });
+  const report = await verifyBackup({
+    s3,
+    bucket,
+    prefix,
+    backupId: "latest",
+    server: server.connection(),
+    binDir: server.binDir,
+  });
   t.false(report.ok);
   const planCheck = report.checks.find((ch) => ch.name === "tickets.event_id → events.id")!;
   t.false(planCheck.ok);

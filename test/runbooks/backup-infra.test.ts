@@ -2,7 +2,13 @@ import test from "ava";
 import { gunzipSync } from "node:zlib";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import { backupInfrastructure, decryptWithKms, discoverResources, kubectlGet, type Envelope } from "../../runbooks/platform/infra-export.ts";
+import {
+  backupInfrastructure,
+  decryptWithKms,
+  discoverResources,
+  kubectlGet,
+  type Envelope,
+} from "../../runbooks/platform/infra-export.ts";
 import { BackupS3Client, downloadStream, getJson } from "../../runbooks/aws/s3-object.ts";
 import { fakeKube } from "../helpers/fake-kube.ts";
 import { useMoto } from "../helpers/moto.ts";
@@ -50,15 +56,23 @@ test("backup-infra exports both stacks and every resource of a recorded kube API
     stacks: ["prod", "dr"],
     exportStack: async (stack) => {
       exported.push(stack);
-      return JSON.stringify({ version: 3, deployment: { resources: [{ urn: `urn:pulumi:${stack}::eventchain-dr::aws:rds/instance:Instance::db` }] } });
+      return JSON.stringify({
+        version: 3,
+        deployment: { resources: [{ urn: `urn:pulumi:${stack}::eventchain-dr::aws:rds/instance:Instance::db` }] },
+      });
     },
     kube: kubectlGet({ kubeconfig: kube.kubeconfig }),
   });
   t.deepEqual(exported, ["prod", "dr"]);
-  t.deepEqual(manifest.objects.map((o) => o.name), ["pulumi-prod.json.gz", "pulumi-dr.json.gz", "kubernetes-resources.json.gz", "kubernetes-secrets.json.gz.kms"]);
+  t.deepEqual(
+    manifest.objects.map((o) => o.name),
+    ["pulumi-prod.json.gz", "pulumi-dr.json.gz", "kubernetes-resources.json.gz", "kubernetes-secrets.json.gz.kms"],
+  );
   t.deepEqual(kube.unknown, [], "only recorded paths were requested (no events, no subresources)");
 
-  const resources = JSON.parse(gunzipSync(await readAll(s3, bucket, manifest.objects[2]!.key)).toString()) as { items: Record<string, { metadata: Record<string, unknown> }[]> };
+  const resources = JSON.parse(gunzipSync(await readAll(s3, bucket, manifest.objects[2]!.key)).toString()) as {
+    items: Record<string, { metadata: Record<string, unknown> }[]>;
+  };
   t.is(resources.items["v1/configmaps"]!.length, 2, "both pages of a paged list");
   t.is(resources.items["ticketing.eventchain.io/v1/ticketpools"]![0]!.metadata.name, "summer-festival");
   t.is(resources.items["apiextensions.k8s.io/v1/customresourcedefinitions"]!.length, 1);
@@ -70,6 +84,11 @@ test("backup-infra exports both stacks and every resource of a recorded kube API
   const raw = await readAll(s3, bucket, manifest.objects[3]!.key);
   t.false(raw.toString().includes("cG9zdGdyZXM6Ly9zZWNyZXQtcGFzc3dvcmQ="), "secret data is not stored in plaintext");
   const envelope = await getJson<Envelope>(s3, bucket, manifest.objects[3]!.key);
-  const secrets = JSON.parse(gunzipSync(await decryptWithKms(kms, envelope)).toString()) as { metadata: { name: string } }[];
-  t.deepEqual(secrets.map((s) => s.metadata.name), ["backend-db"]);
+  const secrets = JSON.parse(gunzipSync(await decryptWithKms(kms, envelope)).toString()) as {
+    metadata: { name: string };
+  }[];
+  t.deepEqual(
+    secrets.map((s) => s.metadata.name),
+    ["backend-db"],
+  );
 });

@@ -1,6 +1,12 @@
 import test from "ava";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { backupRedis, keyspaceCounts, parseInfo, restoreRedisToNewServer, snapshotKeys } from "../../runbooks/redis/export.ts";
+import {
+  backupRedis,
+  keyspaceCounts,
+  parseInfo,
+  restoreRedisToNewServer,
+  snapshotKeys,
+} from "../../runbooks/redis/export.ts";
 import { BackupS3Client, verifyObject } from "../../runbooks/aws/s3-object.ts";
 import { useMoto } from "../helpers/moto.ts";
 import { redisFor, seedRedis } from "../helpers/redis.ts";
@@ -18,7 +24,13 @@ test("a Redis backup restores the same keys, types and values into a new server"
   const s3 = new BackupS3Client({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 });
   const bucket = `redis-${process.pid}`;
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const manifest = await backupRedis({ source: { host: "127.0.0.1", port: source.port, password: source.password, redisCli: source.redisCli }, client, s3, bucket, prefix: "redis/" });
+  const manifest = await backupRedis({
+    source: { host: "127.0.0.1", port: source.port, password: source.password, redisCli: source.redisCli },
+    client,
+    s3,
+    bucket,
+    prefix: "redis/",
+  });
   t.is(manifest.facts.totalKeys, before.length);
   t.is(manifest.objects.length, 1);
   const object = manifest.objects[0]!;
@@ -34,7 +46,8 @@ test("a Redis backup restores the same keys, types and values into a new server"
 });
 
 test("INFO parsing keeps key counts and drops file and host fields", (t) => {
-  const info = "# Server\r\nredis_version:7.0.15\r\nexecutable:/usr/bin/redis-server\r\nconfig_file:/tmp/x/redis.conf\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\ndb2:keys=10,expires=0,avg_ttl=0\r\n";
+  const info =
+    "# Server\r\nredis_version:7.0.15\r\nexecutable:/usr/bin/redis-server\r\nconfig_file:/tmp/x/redis.conf\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\ndb2:keys=10,expires=0,avg_ttl=0\r\n";
   t.deepEqual(keyspaceCounts(info), { db0: 3, db2: 10 });
   const parsed = parseInfo(info);
   t.is(parsed.server!.redis_version, "7.0.15");

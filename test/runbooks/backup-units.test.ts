@@ -3,7 +3,12 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { olderThanRetention } from "../../runbooks/postgres/manifest.ts";
 import { expectedS3Checksum, sameChecksum } from "../../runbooks/aws/s3-object.ts";
-import { orphanQuery, PLAN_CHECKS, renderVerificationMarkdown, buildVerificationReport } from "../../runbooks/postgres/integrity.ts";
+import {
+  orphanQuery,
+  PLAN_CHECKS,
+  renderVerificationMarkdown,
+  buildVerificationReport,
+} from "../../runbooks/postgres/integrity.ts";
 import { renderConfig, toPgTimestamp } from "../../runbooks/postgres/pgbackrest.ts";
 import { postgresFor } from "../helpers/postgres.ts";
 
@@ -11,18 +16,27 @@ const DAY = 86_400_000;
 
 test("retention by age reports exactly the backups older than the objective, whatever their number", (t) => {
   fc.assert(
-    fc.property(fc.array(fc.integer({ min: 0, max: 400 * DAY }), { maxLength: 80 }), fc.integer({ min: 1, max: 365 }), (ages, days) => {
-      const now = new Date("2026-11-24T12:00:00Z");
-      const backups = ages.map((age, i) => ({ id: i, lastModified: new Date(now.getTime() - age) }));
-      const old = olderThanRetention(backups, days, now);
-      return old.every((b) => now.getTime() - b.lastModified.getTime() > days * DAY) && backups.filter((b) => !old.includes(b)).every((b) => now.getTime() - b.lastModified.getTime() <= days * DAY);
-    }),
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 400 * DAY }), { maxLength: 80 }),
+      fc.integer({ min: 1, max: 365 }),
+      (ages, days) => {
+        const now = new Date("2026-11-24T12:00:00Z");
+        const backups = ages.map((age, i) => ({ id: i, lastModified: new Date(now.getTime() - age) }));
+        const old = olderThanRetention(backups, days, now);
+        return (
+          old.every((b) => now.getTime() - b.lastModified.getTime() > days * DAY) &&
+          backups.filter((b) => !old.includes(b)).every((b) => now.getTime() - b.lastModified.getTime() <= days * DAY)
+        );
+      },
+    ),
   );
   // The plan's `head -n -30` kept 30 files; 31 daily backups within 30 days are all kept here.
   const now = new Date("2026-11-24T12:00:00Z");
   const daily = Array.from({ length: 31 }, (_, i) => ({ lastModified: new Date(now.getTime() - i * DAY + 1) }));
   t.deepEqual(olderThanRetention(daily, 30, now), []);
-  t.throws(() => olderThanRetention(daily, 0, now), { message: "invalid retention 0 days: expected a positive number" });
+  t.throws(() => olderThanRetention(daily, 0, now), {
+    message: "invalid retention 0 days: expected a positive number",
+  });
 });
 
 test("the expected S3 checksum is the plain SHA-256 for one part and the composite with -N for several", (t) => {
@@ -44,27 +58,74 @@ test("the orphan anti-join counts orphans where NOT IN (subquery) finds none onc
   const check = PLAN_CHECKS.find((c) => c.child === "tickets")!;
   const [anti] = await server.query<{ orphans: string }>(orphanQuery(check));
   t.is(Number(anti!.orphans), 1, "ticket 3 points at a missing event; ticket 4 has no event (not an orphan)");
-  const [notIn] = await server.query<{ n: string }>("SELECT count(*) AS n FROM tickets WHERE event_id NOT IN (SELECT id FROM events)");
+  const [notIn] = await server.query<{ n: string }>(
+    "SELECT count(*) AS n FROM tickets WHERE event_id NOT IN (SELECT id FROM events)",
+  );
   t.is(Number(notIn!.n), 0, "the plan's NOT IN misses it");
 });
 
 test("the verification report renders a verdict and one row per check", (t) => {
-  const r = buildVerificationReport({ backupId: "20261124T120000Z", database: "scratch", startedAt: "a", finishedAt: "b", checks: [
-    { name: "table users", kind: "table", ok: true, detail: "10 rows" },
-    { name: "tickets.event_id → events.id", kind: "plan-check", ok: false, detail: "1 orphan row(s)" },
-  ] });
+  const r = buildVerificationReport({
+    backupId: "20261124T120000Z",
+    database: "scratch",
+    startedAt: "a",
+    finishedAt: "b",
+    checks: [
+      { name: "table users", kind: "table", ok: true, detail: "10 rows" },
+      { name: "tickets.event_id → events.id", kind: "plan-check", ok: false, detail: "1 orphan row(s)" },
+    ],
+  });
   t.false(r.ok);
   const md = renderVerificationMarkdown(r);
   t.regex(md, /^# Backup verification: FAILED/);
   t.regex(md, /\| tickets\.event_id → events\.id \| plan-check \| \*\*FAILED\*\* \| 1 orphan row\(s\) \|/);
-  t.false(buildVerificationReport({ backupId: null, database: "x", startedAt: "a", finishedAt: "b", checks: [] }).ok, "no checks is not a pass");
+  t.false(
+    buildVerificationReport({ backupId: null, database: "x", startedAt: "a", finishedAt: "b", checks: [] }).ok,
+    "no checks is not a pass",
+  );
 });
 
 test("pgBackRest config and recovery target are rendered exactly", (t) => {
-  const conf = renderConfig({ dir: "/d", stanza: "eventchain", repo: { type: "posix", path: "/r" }, pgPath: "/p", pgPort: 5433, pgSocket: "/s" });
+  const conf = renderConfig({
+    dir: "/d",
+    stanza: "eventchain",
+    repo: { type: "posix", path: "/r" },
+    pgPath: "/p",
+    pgPort: 5433,
+    pgSocket: "/s",
+  });
   t.true(conf.includes("repo1-type=posix\nrepo1-path=/r\n"));
   t.true(conf.includes("[eventchain]\npg1-path=/p\npg1-port=5433\npg1-socket-path=/s\n"));
-  t.false(/key-secret|repo1-s3-key=/.test(renderConfig({ dir: "/d", stanza: "eventchain", repo: { type: "s3", bucket: "b", endpoint: "s3.us-east-1.amazonaws.com", region: "us-east-1", path: "/pgbackrest" }, pgPath: "/p", pgPort: 1, pgSocket: "/s" })), "no static keys in the config");
-  t.throws(() => renderConfig({ dir: "/d", stanza: "Bad Stanza", repo: { type: "posix", path: "/r" }, pgPath: "/p", pgPort: 1, pgSocket: "/s" }), { message: 'invalid stanza "Bad Stanza": expected lower-case letters, digits and hyphens, starting with a letter' });
+  t.false(
+    /key-secret|repo1-s3-key=/.test(
+      renderConfig({
+        dir: "/d",
+        stanza: "eventchain",
+        repo: {
+          type: "s3",
+          bucket: "b",
+          endpoint: "s3.us-east-1.amazonaws.com",
+          region: "us-east-1",
+          path: "/pgbackrest",
+        },
+        pgPath: "/p",
+        pgPort: 1,
+        pgSocket: "/s",
+      }),
+    ),
+    "no static keys in the config",
+  );
+  t.throws(
+    () =>
+      renderConfig({
+        dir: "/d",
+        stanza: "Bad Stanza",
+        repo: { type: "posix", path: "/r" },
+        pgPath: "/p",
+        pgPort: 1,
+        pgSocket: "/s",
+      }),
+    { message: 'invalid stanza "Bad Stanza": expected lower-case letters, digits and hyphens, starting with a letter' },
+  );
   t.is(toPgTimestamp(new Date("2026-01-15T14:30:00.123Z")), "2026-01-15 14:30:00.123+00");
 });

@@ -14,7 +14,10 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const moto = useMoto(test);
 
 const script = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
-  run(process.execPath, ["--import=tsx", `runbooks/${name}.ts`, ...args], { cwd: root, env: { ...process.env, ...env } }).then(
+  run(process.execPath, ["--import=tsx", `runbooks/${name}.ts`, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+  }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -41,10 +44,31 @@ test("a runbook script reaches the emulator through AWS_ENDPOINT_URL and publish
   const rds = new RDSClient({ region: PRIMARY_REGION, endpoint: moto().endpoint, maxAttempts: 1 });
   await rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: SOURCE_DB }));
   const ws = workspace(t);
-  const res = await script("database-recovery", ["--outputs", ws.writeOutputs(seeded.file), "--stack", "prod", "--state-dir", ws.stateDir, "--yes", "--json", "--health-attempts", "1"], { AWS_ENDPOINT_URL: moto().endpoint, AWS_MAX_ATTEMPTS: "1" });
+  const res = await script(
+    "database-recovery",
+    [
+      "--outputs",
+      ws.writeOutputs(seeded.file),
+      "--stack",
+      "prod",
+      "--state-dir",
+      ws.stateDir,
+      "--yes",
+      "--json",
+      "--health-attempts",
+      "1",
+    ],
+    { AWS_ENDPOINT_URL: moto().endpoint, AWS_MAX_ATTEMPTS: "1" },
+  );
   t.is(res.code, EXIT.succeeded, res.stdout + res.stderr);
-  const events = res.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; message?: string; report?: { verdict: string } });
-  t.false(events.some((e) => e.event === "warning" && /notification/.test(e.message ?? "")), "SNS publish succeeded");
+  const events = res.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { event: string; message?: string; report?: { verdict: string } });
+  t.false(
+    events.some((e) => e.event === "warning" && /notification/.test(e.message ?? "")),
+    "SNS publish succeeded",
+  );
   t.is(events.at(-1)!.report!.verdict, "objectives_met");
   const all = (await rds.send(new DescribeDBInstancesCommand({}))).DBInstances!.map((i) => i.DBInstanceIdentifier);
   t.true(all.some((id) => /^eventchain-prod-db-rec-\d{14}$/.test(id!)));

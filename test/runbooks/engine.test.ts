@@ -14,7 +14,10 @@ import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const schema = JSON.parse(readFileSync(new URL("../../runbooks/lib/report.schema.json", import.meta.url), "utf8"));
-const ajv = new Ajv({ allErrors: true, formats: { "date-time": (s: string) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)) } });
+const ajv = new Ajv({
+  allErrors: true,
+  formats: { "date-time": (s: string) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)) },
+});
 const validateReport = ajv.compile(schema);
 
 /** A runbook whose steps record what they did into `calls`. */
@@ -34,7 +37,12 @@ function fakeRunbook(calls: string[], overrides: Partial<Record<string, Partial<
     name: "fake",
     summary: "A runbook for engine tests",
     system: "primary-database",
-    steps: [step("assess", { readOnly: true }), step("prepare"), step("switch", { movesTraffic: true }), step("finish")],
+    steps: [
+      step("assess", { readOnly: true }),
+      step("prepare"),
+      step("switch", { movesTraffic: true }),
+      step("finish"),
+    ],
   };
 }
 
@@ -59,7 +67,10 @@ test("a run executes every step in order, journals outputs and writes a valid re
   t.is(report.verdict, "objectives_met");
   t.is(report.tier, "critical");
   t.is(report.objective.rtoMinutes, 60);
-  t.deepEqual(report.steps.map((s) => s.status), ["succeeded", "succeeded", "succeeded", "succeeded"]);
+  t.deepEqual(
+    report.steps.map((s) => s.status),
+    ["succeeded", "succeeded", "succeeded", "succeeded"],
+  );
   const md = readFileSync(join(ws.stateDir, "r1", "report.md"), "utf8");
   t.regex(md, /```mermaid\ngantt\n/);
   t.regex(md, /Do prepare :done, s1, \d+, \d+/);
@@ -76,8 +87,26 @@ test("independent steps run side by side", async (t) => {
     system: "core-api",
     steps: [
       { id: "a", title: "A", describe: () => [], run: async () => void order.push("a") },
-      { id: "b", title: "B", dependsOn: ["a"], describe: () => [], run: async () => { await released; order.push("b"); } },
-      { id: "c", title: "C", dependsOn: ["a"], describe: () => [], run: async () => { order.push("c"); release(); } },
+      {
+        id: "b",
+        title: "B",
+        dependsOn: ["a"],
+        describe: () => [],
+        run: async () => {
+          await released;
+          order.push("b");
+        },
+      },
+      {
+        id: "c",
+        title: "C",
+        dependsOn: ["a"],
+        describe: () => [],
+        run: async () => {
+          order.push("c");
+          release();
+        },
+      },
       { id: "d", title: "D", dependsOn: ["b", "c"], describe: () => [], run: async () => void order.push("d") },
     ],
   };
@@ -188,7 +217,9 @@ test("an interrupt during a wait stops the step, exits 130, and --resume runs th
         if (!waitCut) {
           waitCut = true;
           // A long wait (like an SDK waiter given ctx.signal) that the operator interrupts.
-          const waiting = new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("Request aborted")), { once: true }));
+          const waiting = new Promise((_, reject) =>
+            ctx.signal.addEventListener("abort", () => reject(new Error("Request aborted")), { once: true }),
+          );
           controller.abort();
           await waiting;
         }
@@ -229,7 +260,14 @@ test("an incident long before the run misses the RTO: verdict objectives_missed 
   const { ws, base } = setup(t);
   const incidentAt = new Date(Date.now() - 2 * 3600_000).toISOString();
   const calls: string[] = [];
-  const runbook = fakeRunbook(calls, { prepare: { run: async () => ({ recoveryPointAt: new Date(Date.parse(incidentAt) - 5 * 60_000).toISOString(), recoveryPointSource: "test" }) } });
+  const runbook = fakeRunbook(calls, {
+    prepare: {
+      run: async () => ({
+        recoveryPointAt: new Date(Date.parse(incidentAt) - 5 * 60_000).toISOString(),
+        recoveryPointSource: "test",
+      }),
+    },
+  });
   const res = await runRunbook(runbook, [...base, "--yes", "--run-id", "r7", "--incident-at", incidentAt]);
   t.is(res.exitCode, EXIT.objectivesMissed);
   const report = JSON.parse(readFileSync(join(ws.stateDir, "r7", "report.json"), "utf8")) as Report;
@@ -248,12 +286,26 @@ test("bad input fails with exit code 2 naming the value, and changes nothing", a
   t.is(unknownFlag.exitCode, EXIT.badInput);
   t.regex(unknownFlag.stderr, /Unknown option '--frobnicate'/);
   const file = ws.writeOutputs({ prod: sampleOutputs("prod") }, "one.json");
-  const unknownStack = await runRunbook(fakeRunbook(calls), ["--outputs", file, "--stack", "staging", "--state-dir", ws.stateDir]);
+  const unknownStack = await runRunbook(fakeRunbook(calls), [
+    "--outputs",
+    file,
+    "--stack",
+    "staging",
+    "--state-dir",
+    ws.stateDir,
+  ]);
   t.is(unknownStack.exitCode, EXIT.badInput);
   t.regex(unknownStack.stdout, /unknown stack "staging": --outputs file ".*one\.json" holds prod/);
   const broken = sampleOutputs("prod") as unknown as Record<string, Record<string, unknown>>;
   delete broken.dns!.hostedZoneId;
-  const missing = await runRunbook(fakeRunbook(calls), ["--outputs", ws.writeOutputs({ prod: broken }, "broken.json"), "--stack", "prod", "--state-dir", ws.stateDir]);
+  const missing = await runRunbook(fakeRunbook(calls), [
+    "--outputs",
+    ws.writeOutputs({ prod: broken }, "broken.json"),
+    "--stack",
+    "prod",
+    "--state-dir",
+    ws.stateDir,
+  ]);
   t.is(missing.exitCode, EXIT.badInput);
   t.regex(missing.stdout, /dns\.hostedZoneId/);
   const badTime = await runRunbook(fakeRunbook(calls), [...base, "--incident-at", "yesterday"]);
@@ -269,7 +321,13 @@ test("bad input fails with exit code 2 naming the value, and changes nothing", a
 test("a read-only step that refuses the input fails before any change, with exit code 2", async (t) => {
   const { base } = setup(t);
   const calls: string[] = [];
-  const runbook = fakeRunbook(calls, { assess: { run: async () => { throw new BadInputError("primary is healthy: refusing without --force"); } } });
+  const runbook = fakeRunbook(calls, {
+    assess: {
+      run: async () => {
+        throw new BadInputError("primary is healthy: refusing without --force");
+      },
+    },
+  });
   const res = await runRunbook(runbook, [...base, "--yes"]);
   t.is(res.exitCode, EXIT.badInput);
   t.regex(res.stdout, /primary is healthy/);
@@ -282,7 +340,9 @@ test("a failing notification sink never fails the recovery", async (t) => {
   const sent: string[] = [];
   const res = await runRunbook(fakeRunbook(calls), [...base, "--yes"], {
     sinks: () => [
-      publishSink("broken", async () => { throw new Error("topic unreachable"); }),
+      publishSink("broken", async () => {
+        throw new Error("topic unreachable");
+      }),
       publishSink("ok", async (subject) => void sent.push(subject)),
     ],
   });
@@ -296,18 +356,29 @@ test("a failing notification sink never fails the recovery", async (t) => {
 test("notifyAll reports each sink's result without throwing", async (t) => {
   const warnings: string[] = [];
   const results = await notifyAll(
-    [publishSink("a", async () => { throw new Error("boom"); }), publishSink("b", async () => undefined)],
+    [
+      publishSink("a", async () => {
+        throw new Error("boom");
+      }),
+      publishSink("b", async () => undefined),
+    ],
     { kind: "failed", runbook: "x", runId: "r", stack: "prod", subject: "s", message: "m" },
     { info: () => undefined, warn: (m) => void warnings.push(m) },
   );
-  t.deepEqual(results, [{ sink: "a", ok: false, error: "boom" }, { sink: "b", ok: true }]);
+  t.deepEqual(results, [
+    { sink: "a", ok: false, error: "boom" },
+    { sink: "b", ok: true },
+  ]);
   t.is(warnings.length, 1);
 });
 
 test("--json prints NDJSON events ending with the result", async (t) => {
   const { base } = setup(t);
   const res = await runRunbook(fakeRunbook([]), [...base, "--yes", "--json"]);
-  const events = res.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; report?: Report });
+  const events = res.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { event: string; report?: Report });
   t.true(events.some((e) => e.event === "step_started"));
   const last = events.at(-1)!;
   t.is(last.event, "result");
@@ -317,7 +388,8 @@ test("--json prints NDJSON events ending with the result", async (t) => {
 test("--help lists the common options and exit codes", async (t) => {
   const res = await runRunbook(fakeRunbook([]), ["--help"]);
   t.is(res.exitCode, EXIT.succeeded);
-  for (const flag of ["--stack", "--outputs", "--dry-run", "--yes", "--resume", "--state-dir", "--json"]) t.true(res.stdout.includes(flag), flag);
+  for (const flag of ["--stack", "--outputs", "--dry-run", "--yes", "--resume", "--state-dir", "--json"])
+    t.true(res.stdout.includes(flag), flag);
   t.regex(res.stdout, /3 succeeded but RTO\/RPO objective missed/);
 });
 
@@ -340,7 +412,9 @@ test("the tracker takes the objective from the outputs' tier and keeps the worst
   const outputs = sampleOutputs("prod");
   const objective = objectiveFromOutputs("media-storage", outputs);
   t.deepEqual(objective, { system: "media-storage", tier: "important", rtoMinutes: 240, rpoMinutes: 60 });
-  t.throws(() => objectiveFromOutputs("mainframe", outputs), { message: /unknown system "mainframe": expected one of primary-database/ });
+  t.throws(() => objectiveFromOutputs("mainframe", outputs), {
+    message: /unknown system "mainframe": expected one of primary-database/,
+  });
   const incident = new Date("2026-01-15T14:30:00Z");
   const tracker = new RecoveryTracker(objective, incident, undefined, () => new Date("2026-01-15T14:40:00Z"));
   tracker.setRecoveryPoint(new Date("2026-01-15T14:25:00Z"), "a");
@@ -357,27 +431,72 @@ test("the tracker takes the objective from the outputs' tier and keeps the worst
 
 test("the Mermaid gantt block escapes step titles and marks failed steps critical", (t) => {
   const report = {
-    runbook: "x", runId: "r", incidentAt: "2026-01-15T14:30:00.000Z", finishedAt: "2026-01-15T14:40:00.000Z",
+    runbook: "x",
+    runId: "r",
+    incidentAt: "2026-01-15T14:30:00.000Z",
+    finishedAt: "2026-01-15T14:40:00.000Z",
     steps: [
-      { id: "a", title: "Restore: db #1; now", status: "succeeded", startedAt: "2026-01-15T14:31:00.000Z", endedAt: "2026-01-15T14:35:00.000Z" },
-      { id: "b", title: "Move DNS", status: "failed", startedAt: "2026-01-15T14:35:00.000Z", endedAt: "2026-01-15T14:36:00.000Z" },
+      {
+        id: "a",
+        title: "Restore: db #1; now",
+        status: "succeeded",
+        startedAt: "2026-01-15T14:31:00.000Z",
+        endedAt: "2026-01-15T14:35:00.000Z",
+      },
+      {
+        id: "b",
+        title: "Move DNS",
+        status: "failed",
+        startedAt: "2026-01-15T14:35:00.000Z",
+        endedAt: "2026-01-15T14:36:00.000Z",
+      },
       { id: "c", title: "Never", status: "not_started", startedAt: null, endedAt: null },
     ],
   } as unknown as Report;
   const block = mermaidGantt(report);
   t.regex(block, /^```mermaid\ngantt\n/);
-  t.true(block.includes(`Restore db 1 now :done, s0, ${Date.parse("2026-01-15T14:31:00Z")}, ${Date.parse("2026-01-15T14:35:00Z")}`));
+  t.true(
+    block.includes(
+      `Restore db 1 now :done, s0, ${Date.parse("2026-01-15T14:31:00Z")}, ${Date.parse("2026-01-15T14:35:00Z")}`,
+    ),
+  );
   t.regex(block, /Move DNS :crit, s1,/);
   t.false(block.includes("Never"));
-  t.true(renderMarkdown({ ...report, verdict: "failed", rto: { achievedMinutes: 10, objectiveMinutes: 60, met: true, status: "on_track" }, rpo: { recoveryPointAt: null, source: null, achievedMinutes: null, objectiveMinutes: 15, met: null }, milestones: [], nextSteps: [], checklist: [], failure: null } as unknown as Report).includes("Recovery FAILED"));
+  t.true(
+    renderMarkdown({
+      ...report,
+      verdict: "failed",
+      rto: { achievedMinutes: 10, objectiveMinutes: 60, met: true, status: "on_track" },
+      rpo: { recoveryPointAt: null, source: null, achievedMinutes: null, objectiveMinutes: 15, met: null },
+      milestones: [],
+      nextSteps: [],
+      checklist: [],
+      failure: null,
+    } as unknown as Report).includes("Recovery FAILED"),
+  );
 });
 
 test("step definitions are checked: unknown dependency, duplicate and malformed ids", (t) => {
-  const s = (id: string, dependsOn?: string[]): Step => ({ id, title: id, dependsOn, describe: () => [], run: async () => undefined });
-  t.throws(() => resolveDependencies([s("a"), s("b", ["zzz"])]), { message: 'step "b" depends on "zzz", which is not an earlier step' });
+  const s = (id: string, dependsOn?: string[]): Step => ({
+    id,
+    title: id,
+    dependsOn,
+    describe: () => [],
+    run: async () => undefined,
+  });
+  t.throws(() => resolveDependencies([s("a"), s("b", ["zzz"])]), {
+    message: 'step "b" depends on "zzz", which is not an earlier step',
+  });
   t.throws(() => resolveDependencies([s("a"), s("a")]), { message: 'step id "a" is used twice' });
   t.throws(() => resolveDependencies([s("Bad_Id")]), { message: /step id "Bad_Id" is invalid/ });
-  t.deepEqual([...resolveDependencies([s("a"), s("b"), s("c", [])]).entries()], [["a", []], ["b", ["a"]], ["c", []]]);
+  t.deepEqual(
+    [...resolveDependencies([s("a"), s("b"), s("c", [])]).entries()],
+    [
+      ["a", []],
+      ["b", ["a"]],
+      ["c", []],
+    ],
+  );
 });
 
 test("--stack reads outputs through Pulumi, and a Pulumi failure is bad input", async (t) => {
@@ -386,7 +505,8 @@ test("--stack reads outputs through Pulumi, and a Pulumi failure is bad input", 
   const asked: string[] = [];
   const pulumi = async (stack: string) => {
     asked.push(stack);
-    if (stack !== "prod") throw new BadInputError(`cannot read outputs of stack "${stack}": no stack named '${stack}' found`);
+    if (stack !== "prod")
+      throw new BadInputError(`cannot read outputs of stack "${stack}": no stack named '${stack}' found`);
     return sampleOutputs("prod");
   };
   const ok = await runRunbook(fakeRunbook(calls), ["--stack", "prod", "--state-dir", ws.stateDir, "--yes"], { pulumi });
@@ -395,7 +515,9 @@ test("--stack reads outputs through Pulumi, and a Pulumi failure is bad input", 
   t.is(bad.exitCode, EXIT.badInput);
   t.regex(bad.stdout, /cannot read outputs of stack "staging"/);
   t.deepEqual(asked, ["prod", "staging"]);
-  const malformed = await runRunbook(fakeRunbook(calls), ["--stack", "prod; rm -rf /", "--state-dir", ws.stateDir], { pulumi });
+  const malformed = await runRunbook(fakeRunbook(calls), ["--stack", "prod; rm -rf /", "--state-dir", ws.stateDir], {
+    pulumi,
+  });
   t.is(malformed.exitCode, EXIT.badInput);
   t.regex(malformed.stdout, /invalid --stack "prod; rm -rf \/": expected a Pulumi stack name/);
   t.deepEqual(asked, ["prod", "staging"], "a malformed name never reaches Pulumi");
@@ -406,7 +528,9 @@ test("without the pulumi CLI, --stack says to use --outputs", async (t) => {
   const saved = process.env.PATH;
   process.env.PATH = "/nonexistent";
   t.teardown(() => void (process.env.PATH = saved));
-  await t.throwsAsync(pulumiStackOutput("prod"), { message: 'cannot read outputs of stack "prod": the pulumi CLI is not installed; use --outputs <file.json> instead' });
+  await t.throwsAsync(pulumiStackOutput("prod"), {
+    message: 'cannot read outputs of stack "prod": the pulumi CLI is not installed; use --outputs <file.json> instead',
+  });
 });
 
 test("the Slack sink posts the subject and never reveals the webhook URL", async (t) => {
@@ -424,6 +548,12 @@ test("the Slack sink posts the subject and never reveals the webhook URL", async
   const error = t.throws(() => slackSink("http://hooks.example.com/SECRET"));
   t.false(error!.message.includes("SECRET"));
   t.regex(error!.message, /must use https/);
-  const refused = slackSink("https://hooks.slack.com/x", (async () => new Response("no", { status: 403 })) as unknown as typeof fetch);
-  await t.throwsAsync(refused.send({ kind: "started", runbook: "x", runId: "r", stack: "prod", subject: "s", message: "m" }), { message: "slack webhook answered HTTP 403" });
+  const refused = slackSink(
+    "https://hooks.slack.com/x",
+    (async () => new Response("no", { status: 403 })) as unknown as typeof fetch,
+  );
+  await t.throwsAsync(
+    refused.send({ kind: "started", runbook: "x", runId: "r", stack: "prod", subject: "s", message: "m" }),
+    { message: "slack webhook answered HTTP 403" },
+  );
 });

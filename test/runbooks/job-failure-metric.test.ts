@@ -8,21 +8,32 @@ import { clientsFor, useMoto } from "../helpers/moto.ts";
 
 const moto = useMoto(test);
 
-const notification = (kind: Notification["kind"]): Notification =>
-  ({ kind, runbook: "backup-database", runId: "r1", stack: "prod", subject: `backup-database ${kind}`, message: "details" });
+const notification = (kind: Notification["kind"]): Notification => ({
+  kind,
+  runbook: "backup-database",
+  runId: "r1",
+  stack: "prod",
+  subject: `backup-database ${kind}`,
+  message: "details",
+});
 
 async function jobFailedDatapoints(endpoint: string, job: string): Promise<number> {
   const cw = new CloudWatchClient({ endpoint, region: PRIMARY_REGION, maxAttempts: 1 });
   const now = Date.now();
-  const stats = await cw.send(new GetMetricStatisticsCommand({
-    Namespace: JOB_FAILURE_METRIC.namespace,
-    MetricName: JOB_FAILURE_METRIC.metricName,
-    Dimensions: [{ Name: "Job", Value: job }, { Name: "Stack", Value: "prod" }],
-    StartTime: new Date(now - 3_600_000),
-    EndTime: new Date(now + 60_000),
-    Period: 60,
-    Statistics: ["Sum"],
-  }));
+  const stats = await cw.send(
+    new GetMetricStatisticsCommand({
+      Namespace: JOB_FAILURE_METRIC.namespace,
+      MetricName: JOB_FAILURE_METRIC.metricName,
+      Dimensions: [
+        { Name: "Job", Value: job },
+        { Name: "Stack", Value: "prod" },
+      ],
+      StartTime: new Date(now - 3_600_000),
+      EndTime: new Date(now + 60_000),
+      Period: 60,
+      Statistics: ["Sum"],
+    }),
+  );
   return (stats.Datapoints ?? []).reduce((sum, d) => sum + (d.Sum ?? 0), 0);
 }
 
@@ -40,9 +51,15 @@ test.serial("a backup job that fails publishes JobFailed for its alarm, and a su
   t.is(await jobFailedDatapoints(endpoint, "database-dump"), 1);
   const cw = new CloudWatchClient({ endpoint, region: PRIMARY_REGION, maxAttempts: 1 });
   const listed = await cw.send(new ListMetricsCommand({ Namespace: JOB_FAILURE_METRIC.namespace }));
-  t.deepEqual(listed.Metrics?.map((m) => m.MetricName), [JOB_FAILURE_METRIC.metricName]);
+  t.deepEqual(
+    listed.Metrics?.map((m) => m.MetricName),
+    [JOB_FAILURE_METRIC.metricName],
+  );
 });
 
 test.serial("outside a scheduled job the runbook adds no metric sink", (t) => {
-  t.deepEqual(jobFailureSinks({ region: PRIMARY_REGION, stack: "prod" } as never, clientsFor("http://127.0.0.1:9"), {}), []);
+  t.deepEqual(
+    jobFailureSinks({ region: PRIMARY_REGION, stack: "prod" } as never, clientsFor("http://127.0.0.1:9"), {}),
+    [],
+  );
 });

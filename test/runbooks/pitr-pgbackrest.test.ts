@@ -25,7 +25,14 @@ test("point-in-time-restore --engine pgbackrest lands exactly at T: rows committ
   await pgbackrest(cfg, ["check"]); // the segment holding the last commits reaches the repository
   await server.stop("immediate"); // the disaster
 
-  const outputs = ws.writeOutputs(localOutputs({ instanceIdentifier: "test-primary", dbName: "eventchain", port: server.port, bucketName: "unused-bucket" }));
+  const outputs = ws.writeOutputs(
+    localOutputs({
+      instanceIdentifier: "test-primary",
+      dbName: "eventchain",
+      port: server.port,
+      bucketName: "unused-bucket",
+    }),
+  );
   const targetRoot = join(server.baseDir, "restores"); // a path the postgres user can reach
   // Stop whatever cluster the restore started, even when the run or an assertion fails.
   t.teardown(async () => {
@@ -35,9 +42,21 @@ test("point-in-time-restore --engine pgbackrest lands exactly at T: rows committ
     }
   });
   const result = await runRunbook(pitr, [
-    "--outputs", outputs, "--state-dir", ws.stateDir, "--yes",
-    "--engine", "pgbackrest", "--time", T.toISOString(),
-    "--pgbackrest-config", cfg.configFile, "--stanza", cfg.stanza, "--target-root", targetRoot,
+    "--outputs",
+    outputs,
+    "--state-dir",
+    ws.stateDir,
+    "--yes",
+    "--engine",
+    "pgbackrest",
+    "--time",
+    T.toISOString(),
+    "--pgbackrest-config",
+    cfg.configFile,
+    "--stanza",
+    cfg.stanza,
+    "--target-root",
+    targetRoot,
   ]);
   t.is(result.exitCode, 0, result.stderr + result.message);
 
@@ -46,7 +65,9 @@ test("point-in-time-restore --engine pgbackrest lands exactly at T: rows committ
   const c = new pg.Client({ host: restored.socketDir, port: restored.port, user: "postgres", database: "eventchain" });
   await c.connect();
   t.teardown(() => c.end());
-  const got = (await c.query<{ id: string }>("SELECT id FROM tickets WHERE id > $1 ORDER BY id", [seeded.tickets])).rows.map((r) => Number(r.id));
+  const got = (
+    await c.query<{ id: string }>("SELECT id FROM tickets WHERE id > $1 ORDER BY id", [seeded.tickets])
+  ).rows.map((r) => Number(r.id));
   const before = truth.filter((r) => r.beforeT).map((r) => r.id);
   const after = truth.filter((r) => !r.beforeT).map((r) => r.id);
   // T is cut to milliseconds: a sale committed in T's own millisecond counts as after T (for
@@ -64,8 +85,24 @@ test("point-in-time-restore --engine pgbackrest lands exactly at T: rows committ
 
 test("point-in-time-restore --engine pgbackrest refuses a missing pgbackrest config before any change", async (t) => {
   const ws = workspace(t);
-  const outputs = ws.writeOutputs(localOutputs({ instanceIdentifier: "test-primary", dbName: "eventchain", port: 5432, bucketName: "unused-bucket" }));
-  const result = await runRunbook(pitr, ["--outputs", outputs, "--state-dir", ws.stateDir, "--engine", "pgbackrest", "--time", "latest", "--pgbackrest-config", join(ws.dir, "nope.conf")]);
+  const outputs = ws.writeOutputs(
+    localOutputs({ instanceIdentifier: "test-primary", dbName: "eventchain", port: 5432, bucketName: "unused-bucket" }),
+  );
+  const result = await runRunbook(pitr, [
+    "--outputs",
+    outputs,
+    "--state-dir",
+    ws.stateDir,
+    "--engine",
+    "pgbackrest",
+    "--time",
+    "latest",
+    "--pgbackrest-config",
+    join(ws.dir, "nope.conf"),
+  ]);
   t.is(result.exitCode, 2);
-  t.regex(result.message + result.stderr, /invalid --pgbackrest-config ".*nope\.conf": expected the path of an existing pgbackrest\.conf/);
+  t.regex(
+    result.message + result.stderr,
+    /invalid --pgbackrest-config ".*nope\.conf": expected the path of an existing pgbackrest\.conf/,
+  );
 });
