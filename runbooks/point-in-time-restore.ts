@@ -16,7 +16,6 @@ import { checkRestoreTime, type PitrOptions, type RestoreEngine, type RestoreTar
 import type { OptionSpec, RawOptions, Runbook, Step } from "./lib/types.ts";
 
 /** Restore engines by `--engine` name. Add one line per engine (see runbooks/lib/README.md). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const ENGINES: Record<string, RestoreEngine<any>> = {
   rds: rdsPitr,
   pgbackrest: pgbackrestPitr,

@@ -7,7 +7,6 @@
  *   npx tsx runbooks/region-failover.ts --stack prod [--force] [--yes]
  */
 import { RDSClient } from "@aws-sdk/client-rds";
-import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { assessPrimary, requirePrimaryStack } from "./aws/primary.ts";
 import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/dr-database.ts";

@@ -98,6 +98,7 @@ function serviceSteps(svc: ServiceOutputs): Step<ServiceRecoveryOptions>[] {
         } catch (error) {
           throw new Error(
             `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`,
+            { cause: error },
           );
         }
         const after = await live(ctx);
@@ -131,7 +132,7 @@ function serviceSteps(svc: ServiceOutputs): Step<ServiceRecoveryOptions>[] {
           );
           return { service: svc.name, healthy: h!.healthy, total: h!.total };
         } catch (error) {
-          throw new Error(`${svc.name}: ${(error as Error).message}. ${failoverOffer(ctx)}`);
+          throw new Error(`${svc.name}: ${(error as Error).message}. ${failoverOffer(ctx)}`, { cause: error });
         }
       },
     },

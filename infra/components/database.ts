@@ -80,7 +80,10 @@ export class Database extends pulumi.ComponentResource {
     );
     const pitr = args.pointInTimeRecovery !== false;
     if (!pitr)
-      pulumi.log.warn(`${args.identifier}: point-in-time recovery is off; only scheduled snapshots protect it`, this);
+      void pulumi.log.warn(
+        `${args.identifier}: point-in-time recovery is off; only scheduled snapshots protect it`,
+        this,
+      );
     const major = args.engineVersion.split(".")[0];
     this.parameterGroup = new aws.rds.ParameterGroup(
       `${name}-params`,

@@ -45,7 +45,7 @@ export class Vault extends pulumi.ComponentResource {
       { ...parent, protect: true },
     );
     if (mode === "compliance") {
-      pulumi.log.warn(
+      void pulumi.log.warn(
         `Vault Lock on ${args.vaultName} is in COMPLIANCE mode: ${args.changeableForDays ?? 3} days after it is applied it becomes ` +
           "IRREVERSIBLE. No one (not the account root, not AWS) can then remove it, shorten retention, or delete the vault " +
           "while it holds recovery points. Review minRetentionDays/maxRetentionDays before that grace period ends.",

@@ -170,6 +170,7 @@ export function readRawConfig(stack: string, projectDir = REPO_ROOT): Record<str
     if ((error as NodeJS.ErrnoException).code === "ENOENT")
       throw new Error(
         `no stack file Pulumi.${stack}.yaml in ${projectDir}; expected one of the committed stacks (prod, dr)`,
+        { cause: error },
       );
     throw error;
   }

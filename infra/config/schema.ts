@@ -5,19 +5,7 @@
  */
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "../objectives.ts";
-import {
-  arn,
-  bool,
-  dailyWindow,
-  int,
-  oneOf,
-  refined,
-  region,
-  schedule,
-  subnets,
-  text,
-  weeklyWindow,
-} from "./fields.ts";
+import { arn, bool, dailyWindow, int, oneOf, region, schedule, subnets, text, weeklyWindow } from "./fields.ts";
 
 const objective = z.strictObject({
   rtoMinutes: int(1, 43200, "an integer number of minutes from 1 to 43200"),
@@ -161,18 +149,16 @@ export const stackConfigSchema = z.strictObject({
   schedules: schedules.prefault({}),
   replication: z
     .strictObject({
-      rules: z
-        .array(rule, "a list of replication rules")
-        .default([
-          {
-            id: "EventChainMediaReplication",
-            prefix: "media/",
-            storageClass: "STANDARD_IA",
-            rtcMinutes: 15,
-            metricsMinutes: 15,
-            deleteMarkers: true,
-          },
-        ]),
+      rules: z.array(rule, "a list of replication rules").default([
+        {
+          id: "EventChainMediaReplication",
+          prefix: "media/",
+          storageClass: "STANDARD_IA",
+          rtcMinutes: 15,
+          metricsMinutes: 15,
+          deleteMarkers: true,
+        },
+      ]),
     })
     .prefault({}),
   alerts,

@@ -156,19 +156,17 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
         ? { instanceIdentifier: newPrimaryId(ctx) }
         : false,
     async run(ctx) {
-      const res = await ctx
-        .aws(RDSClient, prod(ctx).region)
-        .send(
-          new RestoreDBInstanceFromDBSnapshotCommand({
-            DBSnapshotIdentifier: snapshotId(ctx),
-            DBInstanceIdentifier: newPrimaryId(ctx),
-            ...settingsFromOutputs(prod(ctx).database),
-            PubliclyAccessible: false,
-            DeletionProtection: true,
-            CopyTagsToSnapshot: true,
-            Tags: tags("failback", ctx.runId),
-          }),
-        );
+      const res = await ctx.aws(RDSClient, prod(ctx).region).send(
+        new RestoreDBInstanceFromDBSnapshotCommand({
+          DBSnapshotIdentifier: snapshotId(ctx),
+          DBInstanceIdentifier: newPrimaryId(ctx),
+          ...settingsFromOutputs(prod(ctx).database),
+          PubliclyAccessible: false,
+          DeletionProtection: true,
+          CopyTagsToSnapshot: true,
+          Tags: tags("failback", ctx.runId),
+        }),
+      );
       return { instanceIdentifier: newPrimaryId(ctx), status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
     },
   },

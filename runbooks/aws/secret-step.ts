@@ -62,14 +62,12 @@ export function pointSecretStep<O>(p: {
       if (!db) throw new Error("no database address to point the application at");
       const s = p.secret(ctx);
       const v = await current(ctx);
-      await ctx
-        .aws(SecretsManagerClient, s.region)
-        .send(
-          new PutSecretValueCommand({
-            SecretId: s.arn,
-            SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }),
-          }),
-        );
+      await ctx.aws(SecretsManagerClient, s.region).send(
+        new PutSecretValueCommand({
+          SecretId: s.arn,
+          SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }),
+        }),
+      );
       const extra = p.after ? await p.after(ctx) : {};
       return {
         secret: s.arn,

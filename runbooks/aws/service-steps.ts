@@ -113,13 +113,11 @@ export function verifyTargetsStep<O extends WaitOptions>(p: {
     ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
     ...(p.milestone ? { milestone: p.milestone } : {}),
     describe: (ctx) =>
-      p
-        .stack(ctx)
-        .services.services.map((svc) => ({
-          kind: "aws" as const,
-          action: `elbv2:DescribeTargetHealth (${p.stack(ctx).region})`,
-          detail: { TargetGroupArn: svc.targetGroupArn, attempts: ctx.options.healthAttempts },
-        })),
+      p.stack(ctx).services.services.map((svc) => ({
+        kind: "aws" as const,
+        action: `elbv2:DescribeTargetHealth (${p.stack(ctx).region})`,
+        detail: { TargetGroupArn: svc.targetGroupArn, attempts: ctx.options.healthAttempts },
+      })),
     async run(ctx) {
       const s = p.stack(ctx);
       const health = await ctx.wait("healthy targets", () =>

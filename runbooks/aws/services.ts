@@ -95,6 +95,8 @@ export async function waitTargetsHealthy(
       return last;
     });
   } catch (error) {
-    throw new Error(`target health not reached after ${attempts} check(s): ${(error as Error).message}`);
+    throw new Error(`target health not reached after ${attempts} check(s): ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

@@ -8,13 +8,10 @@
  * parallel ava processes never collide.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chown, mkdir, mkdtemp, rm, writeFile, appendFile, readFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
-import pg from "pg";
-import { freePort } from "../lib/ports.ts";
 import {
   adoptPostgres,
   asServiceUser,
@@ -51,7 +48,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     })`${asServiceUser("postgres")} ${join(binDir, "initdb")} -D ${dataDir} -U postgres --pwfile=${pwFile} --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --no-instructions`;
   } catch (error) {
     await rm(baseDir, { recursive: true, force: true });
-    throw new Error(`initdb failed in ${baseDir}: ${(error as Error).message}`);
+    throw new Error(`initdb failed in ${baseDir}: ${(error as Error).message}`, { cause: error });
   } finally {
     await rm(pwFile, { force: true });
   }

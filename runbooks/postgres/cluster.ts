@@ -4,10 +4,8 @@
  * binaries are, running them as the `postgres` user when we are root, and a handle on a data
  * directory (`adoptPostgres`) with its own socket, log and port.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chown, mkdir, mkdtemp, rm, writeFile, appendFile, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chown, mkdir, rm, appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { $ } from "zx";
 import pg from "pg";

@@ -1,7 +1,7 @@
 import test from "ava";
 import fc from "fast-check";
 import { formatMinutes, type PostureReport } from "../../infra/posture/model.ts";
-import { rdsRestoreMinutes, type DeclaredResource } from "../../infra/posture/mechanisms.ts";
+import { rdsRestoreMinutes } from "../../infra/posture/mechanisms.ts";
 import { declaredPair, postureOf, without } from "../helpers/posture-fixtures.ts";
 
 const report = postureOf;
