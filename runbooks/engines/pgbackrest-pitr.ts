@@ -5,7 +5,7 @@
  * replays archived WAL up to the time (inclusive) and promotes; then starts it on a free
  * loopback port. The source cluster and its data directory are never touched.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { adoptPostgres, findPostgresBinDir } from "../postgres/cluster.ts";
@@ -16,6 +16,7 @@ import {
   restoreToTime,
   assertStanza,
   type PgBackRestConfig,
+  type RecoveryStop,
 } from "../postgres/pgbackrest.ts";
 import { BadInputError } from "../lib/errors.ts";
 import type { PitrContext, RestoreEngine, RestoreTarget } from "../lib/restore-engine.ts";
@@ -25,6 +26,27 @@ export interface PgBackRestEngineOptions {
   configFile: string;
   stanza: string;
   targetRoot: string;
+  /** Stop just before this transaction commits (a destructive statement's), instead of at the time. */
+  beforeXid?: string;
+  /** Where pg_receivewal streams WAL: read after the repository's, the partial segment included. */
+  walStreamDir?: string;
+}
+
+/** Newest file time in the WAL stream directory, rounded up to the second (null when empty). */
+function newestStreamed(dir: string): Date | null {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    if (!/^[0-9A-F]{24}(\.partial)?$/.test(name)) continue;
+    newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
+  }
+  return newest ? new Date(Math.ceil(newest / 1000) * 1000) : null;
+}
+
+/** Where replay stops: before the bad transaction, at the end of the WAL for "latest", else at the time. */
+function stopOf(ctx: PitrContext<PgBackRestEngineOptions>): RecoveryStop {
+  const { beforeXid } = ctx.options.engineOptions;
+  if (beforeXid) return { kind: "before-xid", xid: beforeXid };
+  return ctx.options.time === "latest" ? { kind: "end-of-wal" } : { kind: "time" };
 }
 
 interface Restored {
@@ -66,6 +88,16 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       description: "[pgbackrest] Directory under which the new data directory is created",
       default: ".runs/restores",
     },
+    "before-xid": {
+      type: "string",
+      description:
+        "[pgbackrest] Stop just before this transaction id commits (e.g. a DELETE without WHERE): everything committed before it is back, it and all after are not; --time picks the base backup and must be at or after its commit",
+    },
+    "wal-stream-dir": {
+      type: "string",
+      description:
+        "[pgbackrest] Directory pg_receivewal streams into: recovery reads the WAL the repository lacks from there, the newest partial segment too",
+    },
   },
 
   parseOptions(raw: RawOptions): PgBackRestEngineOptions {
@@ -87,14 +119,33 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       );
     }
     const targetRoot = resolve(typeof raw["target-root"] === "string" ? raw["target-root"] : ".runs/restores");
-    return { configFile: resolve(configFile), stanza, targetRoot };
+    const beforeXid = raw["before-xid"];
+    if (beforeXid !== undefined && (typeof beforeXid !== "string" || !/^[1-9]\d{0,19}$/.test(beforeXid)))
+      throw new BadInputError(
+        `invalid --before-xid "${String(beforeXid)}": expected a transaction id (a positive integer)`,
+      );
+    const stream = raw["wal-stream-dir"];
+    if (stream !== undefined && (typeof stream !== "string" || !existsSync(stream) || !statSync(stream).isDirectory()))
+      throw new BadInputError(
+        `invalid --wal-stream-dir "${String(stream)}": expected an existing directory pg_receivewal writes into`,
+      );
+    return {
+      configFile: resolve(configFile),
+      stanza,
+      targetRoot,
+      ...(typeof beforeXid === "string" ? { beforeXid } : {}),
+      ...(typeof stream === "string" ? { walStreamDir: resolve(stream) } : {}),
+    };
   },
 
   async window(ctx) {
     const cfg = cfgOf(ctx);
     const { backups } = await info(cfg);
     if (backups.length === 0) throw new Error(`stanza ${cfg.stanza} has no base backup: nothing to restore from`);
-    const latest = (await latestArchivedAt(cfg)) ?? new Date(backups[backups.length - 1]!.stoppedAt);
+    const archived = (await latestArchivedAt(cfg)) ?? new Date(backups[backups.length - 1]!.stoppedAt);
+    const streamDir = ctx.options.engineOptions.walStreamDir;
+    const streamed = streamDir ? newestStreamed(streamDir) : null;
+    const latest = streamed && streamed > archived ? streamed : archived;
     return {
       earliest: new Date(backups[0]!.stoppedAt),
       latest,
@@ -117,7 +168,13 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       },
       {
         kind: "command",
-        action: `pgbackrest restore --pg1-path=${dir} --set=<newest backup before ${time}> --type=time --target="${time}" --target-action=promote`,
+        action: `pgbackrest restore --pg1-path=${dir} --set=<newest backup before ${time}> ${
+          ctx.options.engineOptions.beforeXid
+            ? `--type=xid --target=${ctx.options.engineOptions.beforeXid} --target-exclusive`
+            : ctx.options.time === "latest"
+              ? "--type=default (every archived WAL segment: the latest recoverable point)"
+              : `--type=time --target="${time}"`
+        } --target-action=promote${ctx.options.engineOptions.walStreamDir ? ` (WAL after the repository's from ${ctx.options.engineOptions.walStreamDir})` : ""}`,
       },
       { kind: "command", action: `pg_ctl -D ${dir} start (new free loopback port)` },
       {
@@ -134,7 +191,13 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
   async restore(ctx, target) {
     const baseDir = baseDirOf(ctx, target);
     const dataDir = join(baseDir, "data");
-    await restoreToTime(cfgOf(ctx), { targetDataDir: dataDir, time: new Date(target.restoreTime) });
+    const streamDir = ctx.options.engineOptions.walStreamDir;
+    await restoreToTime(cfgOf(ctx), {
+      targetDataDir: dataDir,
+      time: new Date(target.restoreTime),
+      stop: stopOf(ctx),
+      ...(streamDir ? { walStreamDir: streamDir } : {}),
+    });
     const server = await adoptPostgres({ binDir: await findPostgresBinDir(), baseDir, dataDir, password: "" });
     await server.start();
     const restored: Restored = {

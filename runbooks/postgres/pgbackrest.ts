@@ -244,14 +244,76 @@ export async function latestArchivedAt(cfg: PgBackRestConfig, env?: Record<strin
 }
 
 /**
+ * Where recovery stops. `time` (the default): at `time`, inclusive. `end-of-wal`: after every
+ * WAL segment it can fetch (the latest recoverable point; a time target past the last commit
+ * would make PostgreSQL refuse to start, "recovery ended before the target was reached").
+ * `before-xid`: just before transaction `xid` commits (a destructive statement's): everything
+ * committed before it in WAL order is replayed, it and everything after are not.
+ */
+export type RecoveryStop = { kind: "time" } | { kind: "end-of-wal" } | { kind: "before-xid"; xid: string };
+
+/** Paths that go into restore_command unquoted: no shell or config-file metacharacters. */
+const PLAIN_PATH = /^\/[A-Za-z0-9_./-]+$/;
+
+/**
+ * Pure: the restore_command that reads WAL from the repository first and then from `streamDir`,
+ * where pg_receivewal writes (complete segments, then the newest one as `<segment>.partial`).
+ * @throws Error naming the path when it holds characters a shell would read.
+ */
+export function streamingRestoreCommand(cfg: PgBackRestConfig, streamDir: string): string {
+  for (const [what, path] of [
+    ["WAL stream directory", streamDir],
+    ["pgBackRest config", cfg.configFile],
+  ] as const) {
+    if (!PLAIN_PATH.test(path))
+      throw new Error(
+        `invalid ${what} "${path}": expected an absolute path of letters, digits, _ . / - (it is used in restore_command)`,
+      );
+  }
+  assertStanza(cfg.stanza);
+  const dir = streamDir.replace(/\/+$/, "");
+  return `pgbackrest --config=${cfg.configFile} --stanza=${cfg.stanza} archive-get %f "%p" || cp ${dir}/%f "%p" || cp ${dir}/%f.partial "%p"`;
+}
+
+/** Pure: pgBackRest's `restore` arguments for a stop (the target part). */
+export function recoveryTargetArgs(time: Date, stop: RecoveryStop = { kind: "time" }): string[] {
+  if (stop.kind === "end-of-wal") return ["--type=default", "--target-timeline=current"];
+  if (stop.kind === "before-xid") {
+    if (!/^[1-9]\d{0,19}$/.test(stop.xid))
+      throw new Error(`invalid transaction id "${stop.xid}": expected a positive integer`);
+    return [
+      "--type=xid",
+      `--target=${stop.xid}`,
+      "--target-exclusive",
+      "--target-action=promote",
+      "--target-timeline=current",
+    ];
+  }
+  return ["--type=time", `--target=${toPgTimestamp(time)}`, "--target-action=promote", "--target-timeline=current"];
+}
+
+/**
  * Restores into an empty `targetDataDir` (created, owned by postgres, 0700) and prepares
  * recovery to `time` with promote; pgBackRest writes `restore_command` and the targets into
- * `postgresql.auto.conf`. The source's data directory is never touched.
+ * `postgresql.auto.conf`. The source's data directory is never touched. `time` picks the base
+ * backup (the newest finished before it); `stop` says where replay ends (default: at `time`);
+ * `walStreamDir` adds WAL streamed by pg_receivewal after the repository's.
  */
 export async function restoreToTime(
   cfg: PgBackRestConfig,
-  o: { targetDataDir: string; time: Date; env?: Record<string, string> },
+  o: {
+    targetDataDir: string;
+    time: Date;
+    env?: Record<string, string>;
+    stop?: RecoveryStop;
+    walStreamDir?: string;
+  },
 ): Promise<void> {
+  // Checked before anything is created: a bad xid or path changes nothing.
+  const targetArgs = [
+    ...recoveryTargetArgs(o.time, o.stop),
+    ...(o.walStreamDir ? [`--recovery-option=restore_command=${streamingRestoreCommand(cfg, o.walStreamDir)}`] : []),
+  ];
   const { backups } = await info(cfg, o.env);
   const set = backups.filter((b) => new Date(b.stoppedAt) <= o.time).pop();
   if (!set) {
@@ -280,19 +342,7 @@ export async function restoreToTime(
   }
   await mkdir(o.targetDataDir, { mode: 0o700 });
   if (ids) await chown(o.targetDataDir, ids.uid, ids.gid);
-  await pgbackrest(
-    cfg,
-    [
-      "restore",
-      `--pg1-path=${o.targetDataDir}`,
-      `--set=${set.label}`,
-      "--type=time",
-      `--target=${toPgTimestamp(o.time)}`,
-      "--target-action=promote",
-      "--target-timeline=current",
-    ],
-    o.env,
-  );
+  await pgbackrest(cfg, ["restore", `--pg1-path=${o.targetDataDir}`, `--set=${set.label}`, ...targetArgs], o.env);
 }
 
 /** Pure: a Date as a timestamptz literal PostgreSQL parses exactly (microsecond precision, UTC). */
