@@ -135,6 +135,19 @@ const service = (name: string, count: number, port: number) =>
     targetGroupArn: arn("elasticloadbalancing").optional(),
   });
 
+/**
+ * WAL archiving of the self-managed PostgreSQL path (pgBackRest), which the drill rehearses:
+ * what a crash can lose is the WAL not yet in the repository.
+ */
+const walArchiving = z.strictObject({
+  archiveTimeoutSeconds: int(
+    1,
+    3600,
+    "an integer number of seconds from 1 to 3600 (PostgreSQL's archive_timeout; 0 would turn it off, and with few writes no segment would ever be archived)",
+  ).default(60),
+  streaming: oneOf(["off", "pg_receivewal"]).default("off"),
+});
+
 export const stackConfigSchema = z.strictObject({
   role: oneOf(["primary", "dr"]),
   region,
@@ -218,6 +231,7 @@ export const stackConfigSchema = z.strictObject({
       memoryMiB: int(512, 30720, "an integer number of MiB from 512 to 30720").default(4096),
     })
     .prefault({}),
+  walArchiving: walArchiving.prefault({}),
   kubernetes: z
     .strictObject({
       enabled: bool.default(false),
