@@ -1,26 +1,76 @@
 /**
- * `npm run posture -- --stack prod [--json | --markdown]`
+ * `npm run posture -- --stack prod [--json | --markdown] [--calibration-file <f>]`
+ * `npm run posture -- --calibrate <report.json> [--calibration-file <f>]`
  *
  * Offline (no cloud, no Pulumi CLI): evaluates the program for the stack and its peer with the
  * committed config, and prints every classified system's tier, objective, protecting mechanisms,
- * worst-case RPO, estimated RTO and verdict for an in-region failure and a regional disaster.
- * Exit status: 0 when every system meets its tier, 1 when any misses it, 2 on bad usage or
- * config (nothing is evaluated then).
+ * worst-case RPO, estimated RTO and verdict for an in-region failure and a regional disaster,
+ * and the self-managed path's estimate from the figures in use.
+ * `--calibrate` records what a drill's (or a point-in-time-restore's or dr-test's) report
+ * measured in the calibration file (default infra/posture/calibration.json) and says which
+ * figures it replaced and where it drifted; a report it cannot use changes nothing.
+ * Exit status: 0 when every system meets its tier (or the run was recorded), 1 when any misses
+ * it, 2 on bad usage, config, report or calibration file (nothing is evaluated or written then).
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { BASE_FIGURES, useCalibration } from "./figures.ts";
+import {
+  CalibrationError,
+  DEFAULT_CALIBRATION_FILE,
+  readCalibration,
+  recordRun,
+  writeCalibration,
+} from "./calibration.ts";
+import { runFromReport } from "./calibration-sources.ts";
+import { formatCalibrated } from "./render-measured.ts";
 import { postureOf } from "./stack.ts";
 import { renderJson, renderMarkdown, renderTable } from "./render.ts";
 
-const USAGE = "usage: npm run posture -- --stack <prod|dr> [--json | --markdown]";
+const USAGE =
+  "usage: npm run posture -- --stack <prod|dr> [--json | --markdown] [--calibration-file <file>]\n" +
+  "       npm run posture -- --calibrate <report.json> [--calibration-file <file>]";
+
+/** Records `reportFile` in `calibrationFile`; returns what to print. @throws CalibrationError. */
+function calibrate(reportFile: string, calibrationFile: string): string {
+  let text: string;
+  try {
+    text = readFileSync(reportFile, "utf8");
+  } catch (error) {
+    throw new CalibrationError(`cannot read ${reportFile}: ${(error as Error).message}`);
+  }
+  const run = runFromReport(text, reportFile);
+  const calibration = readCalibration(calibrationFile);
+  const {
+    calibration: next,
+    run: recorded,
+    changed,
+  } = recordRun(BASE_FIGURES, calibration, {
+    ...run,
+    recordedAt: new Date().toISOString(),
+  });
+  writeCalibration(calibrationFile, next);
+  return formatCalibrated(recorded, changed, calibrationFile);
+}
 
 async function main(): Promise<number> {
-  let values: { stack?: string; json?: boolean; markdown?: boolean; help?: boolean };
+  let values: {
+    stack?: string;
+    json?: boolean;
+    markdown?: boolean;
+    help?: boolean;
+    calibrate?: string;
+    "calibration-file"?: string;
+  };
   try {
     ({ values } = parseArgs({
       options: {
         stack: { type: "string", short: "s" },
         json: { type: "boolean" },
         markdown: { type: "boolean" },
+        calibrate: { type: "string" },
+        "calibration-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -34,12 +84,33 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const calibrationFile = resolve(values["calibration-file"] ?? DEFAULT_CALIBRATION_FILE);
+  if (values.calibrate !== undefined) {
+    if (values.stack || values.json || values.markdown) {
+      console.error(`--calibrate records a report; it takes no --stack, --json or --markdown\n${USAGE}`);
+      return 2;
+    }
+    try {
+      console.log(calibrate(values.calibrate, calibrationFile));
+      return 0;
+    } catch (error) {
+      if (!(error instanceof CalibrationError)) throw error;
+      console.error(`not recorded: ${error.message}\n${calibrationFile} is unchanged.`);
+      return 2;
+    }
+  }
   if (!values.stack) {
     console.error(`--stack is required (prod or dr)\n${USAGE}`);
     return 2;
   }
   if (values.json && values.markdown) {
     console.error(`--json and --markdown exclude each other\n${USAGE}`);
+    return 2;
+  }
+  try {
+    useCalibration(calibrationFile);
+  } catch (error) {
+    console.error(`the figures in use cannot be read: ${(error as Error).message}`);
     return 2;
   }
   let report;

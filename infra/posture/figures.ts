@@ -3,27 +3,33 @@
  * source. `kind` says how much to trust it:
  * - `documented`: stated by the service's own documentation (URL given);
  * - `assumed`: no published figure exists; a conservative assumption, to be replaced by what a
- *   drill measures (the runbook journals record each phase's duration).
+ *   drill measures;
+ * - `measured`: what drills measured on our machines, recorded with `npm run posture --
+ *   --calibrate <report.json>` in `calibration.json` (run ids, dates and scales cited).
+ *
+ * `BASE_FIGURES` are the documented and assumed values; `FIGURES` are the ones in use: the base
+ * with every figure a recorded measurement covers replaced by it (see `calibration.ts`).
  *
  * Declared values (retention, schedules, RTC minutes, health-check interval and threshold, TTL,
  * allocated storage, desired counts) are never repeated here: the model reads them from the
  * resources `evaluateStack` returns.
  */
+import { DEFAULT_CALIBRATION_FILE, figuresInUse, readCalibration, type Calibration } from "./calibration.ts";
 
-export type FigureKind = "documented" | "assumed";
+export type FigureKind = "documented" | "assumed" | "measured";
 
 export interface Figure {
   /** The value, in `unit`. */
   value: number;
-  unit: "minutes" | "MiB/s" | "GiB";
+  unit: "minutes" | "seconds" | "MiB/s" | "MB/s" | "MiB" | "GiB";
   kind: FigureKind;
   /** What the figure means, in one sentence. */
   meaning: string;
-  /** Where it comes from: a documentation URL, or the reasoning behind an assumption. */
+  /** Where it comes from: a documentation URL, the reasoning behind an assumption, or the runs measured. */
   source: string;
 }
 
-export const FIGURES = {
+export const BASE_FIGURES = {
   rdsLogUploadInterval: {
     value: 5,
     unit: "minutes",
@@ -151,9 +157,111 @@ export const FIGURES = {
       "Time for the on-call to confirm a regional failure and start the failover runbook after the health check trips.",
     source: "Human step; 10 minutes assumed (the plan's 'Immediate actions' phase).",
   },
+  // The self-managed path (pgBackRest: restore, WAL replay, verification, promotion), which
+  // `npm run drill` rehearses; each is replaced by the drills' measurements once calibrated.
+  selfManagedRestoreRate: {
+    value: 150,
+    unit: "MB/s",
+    kind: "assumed",
+    meaning:
+      "pgBackRest restore of a base backup into a new data directory: bytes of the backup per second, beyond the fixed part.",
+    source:
+      "150 MB/s assumed (a posix repository restored 235 MB/s with lz4 on these machines, shared/notes/pgbackrest.md); replaced by the drill's measured restore phase.",
+  },
+  selfManagedRestoreFixed: {
+    value: 1,
+    unit: "seconds",
+    kind: "assumed",
+    meaning: "Fixed part of a pgBackRest restore (reading the backup's manifest, creating the directories).",
+    source: "1 s assumed; replaced by the fit of the drills' restore phases at several sizes.",
+  },
+  selfManagedRedoRate: {
+    value: 100,
+    unit: "MB/s",
+    kind: "assumed",
+    meaning:
+      "PostgreSQL's redo of archived WAL during recovery (fetch through restore_command and replay), in WAL bytes per second.",
+    source:
+      "100 MB/s assumed (bench/ measured 132 MB/s single-threaded replay at 1 GiB); replaced by the redo time the recovered server logs in drills.",
+  },
+  selfManagedRecoveryOverhead: {
+    value: 8,
+    unit: "seconds",
+    kind: "assumed",
+    meaning:
+      "Everything of a recovery to 'ready for writes' that is neither the restore nor the redo: starting the runbook, checking the window, starting the server, promotion and its checkpoint, the first write.",
+    source: "8 s assumed; replaced by the drills' measured incident → ready-for-writes minus restore and redo.",
+  },
+  selfManagedVerifyRate: {
+    value: 300,
+    unit: "MB/s",
+    kind: "assumed",
+    meaning:
+      "verify-backup of the recovered database (tables, row counts, every foreign key, the plan's checks): database bytes per second, beyond the fixed part.",
+    source:
+      "300 MB/s assumed (bench/ measured 1.99 s for a 981 MiB database); replaced by the drills' measured ready → verified.",
+  },
+  selfManagedVerifyFixed: {
+    value: 1,
+    unit: "seconds",
+    kind: "assumed",
+    meaning: "Fixed part of the verification (starting verify-backup, reading the catalog).",
+    source: "1 s assumed; replaced by the fit of the drills' verification phases at several sizes.",
+  },
+  selfManagedArchivePush: {
+    value: 1,
+    unit: "seconds",
+    kind: "assumed",
+    meaning: "Time for archive_command (pgBackRest archive-push) to put a finished WAL segment into the repository.",
+    source: "1 s assumed; replaced by the archive-push durations pgBackRest logs during drills.",
+  },
+  selfManagedWalRate: {
+    value: 0.5,
+    unit: "MB/s",
+    kind: "assumed",
+    meaning:
+      "WAL the database writes per second under load: it decides how soon a 16 MiB segment fills (before archive_timeout switches it) and how much WAL accrues between base backups.",
+    source:
+      "0.5 MB/s assumed; replaced by the WAL rate of the drill's writers (a synthetic load: compare with pg_stat_wal of production).",
+  },
+  selfManagedStreamLag: {
+    value: 1,
+    unit: "seconds",
+    kind: "assumed",
+    meaning: "Data pg_receivewal has not yet received when the primary is lost (continuous WAL streaming).",
+    source: "1 s assumed; replaced by the RPO drills achieve with streaming on.",
+  },
+  walSegmentSize: {
+    value: 16,
+    unit: "MiB",
+    kind: "documented",
+    meaning:
+      "Size of a WAL segment: archive_command ships whole segments, so a segment is archived when it fills or when archive_timeout switches it.",
+    source:
+      "https://www.postgresql.org/docs/15/runtime-config-preset.html#GUC-WAL-SEGMENT-SIZE (default 16 MB, set at initdb) and https://www.postgresql.org/docs/15/runtime-config-wal.html#GUC-ARCHIVE-TIMEOUT",
+  },
 } as const satisfies Record<string, Figure>;
 
-export type FigureId = keyof typeof FIGURES;
+export type FigureId = keyof typeof BASE_FIGURES;
 
 /** Figures the model uses, in the order they are listed in reports. */
-export const FIGURE_IDS = Object.keys(FIGURES) as FigureId[];
+export const FIGURE_IDS = Object.keys(BASE_FIGURES) as FigureId[];
+
+/** The figures in use: the base, with what the calibration file measured in place of what it covers. */
+export const FIGURES: Record<FigureId, Figure> = { ...BASE_FIGURES };
+
+/** The calibration the figures in use come from (see `useCalibration`). */
+export let CALIBRATION: Calibration = { calibrationVersion: 1, runs: [] };
+
+/**
+ * Reads `file` (default: the committed `calibration.json`) and puts its measured figures in use.
+ * A missing default file leaves the base figures; a malformed one throws, naming what is wrong.
+ */
+export function useCalibration(file: string = DEFAULT_CALIBRATION_FILE): Calibration {
+  const calibration = readCalibration(file, { missingOk: file === DEFAULT_CALIBRATION_FILE });
+  Object.assign(FIGURES, BASE_FIGURES, figuresInUse(BASE_FIGURES, calibration));
+  CALIBRATION = calibration;
+  return calibration;
+}
+
+useCalibration();

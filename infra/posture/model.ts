@@ -9,7 +9,9 @@
  */
 import type { Classification, Objectives, SystemId, Tier } from "../objectives.ts";
 import { SYSTEM_IDS, SYSTEMS } from "../objectives.ts";
-import { FIGURES, type FigureId } from "./figures.ts";
+import { CALIBRATION, FIGURES, type FigureId } from "./figures.ts";
+import { calibrationSummary, type CalibrationSummary } from "./calibration.ts";
+import { selfManagedPosture, type SelfManagedPosture, type SelfManagedPostureInput } from "./self-managed.ts";
 import { SYSTEM_MODEL, type SystemModel } from "./systems.ts";
 
 export { SYSTEM_MODEL, type SystemModel } from "./systems.ts";
@@ -87,6 +89,8 @@ export interface PostureInput {
   classification: Classification;
   mechanisms: Mechanism[];
   failover: Failover;
+  /** The self-managed path's settings (from the config), when it is to be estimated. */
+  selfManaged?: SelfManagedPostureInput;
 }
 
 export interface PostureReport {
@@ -97,6 +101,10 @@ export interface PostureReport {
   mechanisms: Mechanism[];
   failover: Failover;
   figures: typeof FIGURES;
+  /** The self-managed (pgBackRest) path, estimated from the figures in use; informational, no verdict. */
+  selfManaged: SelfManagedPosture | null;
+  /** Where the measured figures come from, and where the latest measurements drifted from them. */
+  calibration: CalibrationSummary;
   verdict: "met" | "missed";
 }
 
@@ -217,6 +225,8 @@ export function evaluatePosture(input: PostureInput): PostureReport {
     mechanisms: input.mechanisms,
     failover: input.failover,
     figures: FIGURES,
+    selfManaged: input.selfManaged ? selfManagedPosture(input.selfManaged) : null,
+    calibration: calibrationSummary(CALIBRATION, FIGURES),
     verdict: systems.every((s) => s.verdict === "met") ? "met" : "missed",
   };
 }

@@ -4,6 +4,7 @@
  */
 import { FIGURES, FIGURE_IDS } from "./figures.ts";
 import { formatMinutes, type PostureReport, type ScenarioResult, type SystemPosture } from "./model.ts";
+import { measuredMarkdownLines, measuredTableLines } from "./render-measured.ts";
 
 const cell = (r: ScenarioResult) =>
   `${r.verdict === "met" ? "met" : "MISSED"} (RPO ${formatMinutes(r.rpoMinutes)}, RTO ${formatMinutes(r.rtoMinutes)})`;
@@ -54,6 +55,7 @@ export function renderTable(report: PostureReport): string {
     "How each system is modelled (and what is not covered):",
     ...report.systems.map((s) => `  ${s.system}: ${s.note}`),
   ];
+  out.push(...measuredTableLines(report));
   const why = reasons(report);
   if (why.length) out.push("", "Why:", ...why.map((r) => `  - ${r}`));
   out.push("", header(report), "Figures and their sources: docs/posture.md, infra/posture/figures.ts");
@@ -78,6 +80,7 @@ export function renderMarkdown(report: PostureReport): string {
   ];
   const why = reasons(report);
   if (why.length) out.push("", "#### Why", ...why.map((r) => `- ${esc(r)}`));
+  out.push(...measuredMarkdownLines(report));
   out.push(
     "",
     "<details><summary>Mechanisms, failover and figures</summary>",

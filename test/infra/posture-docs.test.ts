@@ -14,10 +14,17 @@ test("docs/posture.md lists every figure of the model with its value, kind and s
   }
 });
 
-test("every documented figure names a URL, and every assumption says what should replace it", (t) => {
+test("every documented figure names the vendor's documentation, every assumption says what should replace it, every measurement cites its runs", (t) => {
   for (const id of FIGURE_IDS) {
     const f = FIGURES[id];
-    if (f.kind === "documented") t.regex(f.source, /https:\/\/docs\.aws\.amazon\.com\//, id);
-    else t.regex(f.source, /assumed/, id);
+    if (f.kind === "documented")
+      t.regex(f.source, /https:\/\/(docs\.aws\.amazon\.com|www\.postgresql\.org\/docs)\//, id);
+    else if (f.kind === "assumed") t.regex(f.source, /assumed.*replaced by|replaced by.*assumed|assumed/, id);
+    else
+      t.regex(
+        f.source,
+        /^measured: .*\b(drill|point-in-time-restore|dr-test)-\d{8}t\d{6}-[0-9a-f]{6}\b.*calibration\.json$/,
+        id,
+      );
   }
 });

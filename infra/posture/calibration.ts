@@ -1,0 +1,363 @@
+/**
+ * The calibration file (`calibration.json`, committed): the phases drills and real runs measured,
+ * one entry per run with its id, date and scale, and the figures they put in use in place of the
+ * assumed ones (`figures.ts`). Pure functions over the file's content, plus one reader and one
+ * writer; reading reports to record is `calibration-sources.ts`, the command is `cli.ts
+ * --calibrate`.
+ *
+ * How measurements become figures, per phase (`PHASES`):
+ * - `linear` phases (restore, verification) take `fixed + bytes / rate`: a least-squares line
+ *   through every recorded run (at two sizes or more), or, with one size only, a rate through the
+ *   origin (the whole time counted as proportional to size: an overestimate at larger sizes);
+ * - `ratio` phases (WAL redo) take `bytes / rate` over all runs;
+ * - `median` phases take the median of the runs' values.
+ * A new run whose phase differs from what the figures in use predict by more than 25 % is
+ * recorded with that drift, and the posture report says so.
+ */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { z } from "zod";
+import type { Figure, FigureId } from "./figures.ts";
+
+export const DEFAULT_CALIBRATION_FILE = new URL("./calibration.json", import.meta.url).pathname;
+
+/** A measurement further than this from what the figures in use predict is flagged. */
+export const DRIFT_THRESHOLD = 0.25;
+
+export const PHASE_IDS = [
+  "restore",
+  "redo",
+  "overhead",
+  "verify",
+  "archivePush",
+  "walRate",
+  "streamLag",
+  "rdsRestore",
+  "logicalRestoreVerify",
+] as const;
+export type PhaseId = (typeof PHASE_IDS)[number];
+
+const positive = (what: string) => z.number(`${what}: expected a number`).positive(`${what}: expected a number > 0`);
+const nonNegative = (what: string) =>
+  z.number(`${what}: expected a number`).nonnegative(`${what}: expected a number ≥ 0`);
+
+const bytesSeconds = z.strictObject({ bytes: positive("bytes"), seconds: positive("seconds") });
+export const phasesSchema = z.strictObject({
+  restore: bytesSeconds.optional(),
+  redo: bytesSeconds.optional(),
+  overhead: z.strictObject({ seconds: nonNegative("seconds") }).optional(),
+  verify: bytesSeconds.optional(),
+  archivePush: z.strictObject({ seconds: nonNegative("seconds") }).optional(),
+  walRate: z.strictObject({ bytesPerSecond: positive("bytesPerSecond") }).optional(),
+  streamLag: z.strictObject({ seconds: nonNegative("seconds") }).optional(),
+  rdsRestore: z.strictObject({ minutes: positive("minutes") }).optional(),
+  logicalRestoreVerify: z.strictObject({ minutes: positive("minutes") }).optional(),
+});
+export type MeasuredPhases = z.infer<typeof phasesSchema>;
+
+const driftSchema = z.strictObject({
+  phase: z.enum(PHASE_IDS),
+  predicted: z.number(),
+  measured: z.number(),
+  unit: z.enum(["seconds", "MB/s", "minutes"]),
+  percent: z.number(),
+});
+export type Drift = z.infer<typeof driftSchema>;
+
+const runSchema = z.strictObject({
+  source: z.enum(["drill", "point-in-time-restore", "dr-test"]),
+  runId: z.string().min(1),
+  date: z.iso.datetime({ offset: true }),
+  scale: z.number().positive().nullable(),
+  detail: z.string(),
+  recordedAt: z.iso.datetime({ offset: true }),
+  phases: phasesSchema,
+  drift: z.array(driftSchema),
+});
+export type CalibrationRun = z.infer<typeof runSchema>;
+
+const fileSchema = z.strictObject({
+  calibrationVersion: z.literal(1, "calibrationVersion: expected 1"),
+  runs: z.array(runSchema),
+});
+export type Calibration = z.infer<typeof fileSchema>;
+
+/** A report or calibration file that cannot be used; nothing was changed. */
+export class CalibrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CalibrationError";
+  }
+}
+
+/** Zod issues as `path: message` lines. */
+export function issueLines(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`)
+    .join("; ");
+}
+
+/** Reads and validates a calibration file. @throws CalibrationError naming the file and the problem. */
+export function readCalibration(file: string, o: { missingOk?: boolean } = {}): Calibration {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" && o.missingOk) return { calibrationVersion: 1, runs: [] };
+    throw new CalibrationError(`calibration file ${file} cannot be read: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CalibrationError(`calibration file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) throw new CalibrationError(`calibration file ${file} is malformed: ${issueLines(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Writes the file whole or not at all (a temp file renamed over it). */
+export function writeCalibration(file: string, calibration: Calibration): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(calibration, null, 2) + "\n");
+  renameSync(tmp, file);
+}
+
+type Model = "linear" | "ratio" | "median";
+interface PhaseSpec {
+  model: Model;
+  /** For linear: [fixed, rate]; ratio: [rate]; median: the figures its value sets. */
+  figures: FigureId[];
+  label: string;
+}
+
+/** Which figures each measured phase sets, and how. */
+export const PHASES: Record<PhaseId, PhaseSpec> = {
+  restore: {
+    model: "linear",
+    figures: ["selfManagedRestoreFixed", "selfManagedRestoreRate"],
+    label: "pgBackRest restore",
+  },
+  redo: { model: "ratio", figures: ["selfManagedRedoRate"], label: "WAL redo" },
+  overhead: { model: "median", figures: ["selfManagedRecoveryOverhead"], label: "recovery overhead" },
+  verify: {
+    model: "linear",
+    figures: ["selfManagedVerifyFixed", "selfManagedVerifyRate"],
+    label: "verification",
+  },
+  archivePush: { model: "median", figures: ["selfManagedArchivePush"], label: "archive-push of a segment" },
+  walRate: { model: "median", figures: ["selfManagedWalRate"], label: "WAL written under load" },
+  streamLag: { model: "median", figures: ["selfManagedStreamLag"], label: "WAL streaming lag" },
+  rdsRestore: {
+    model: "median",
+    figures: ["rdsRestoreProvisioning", "rdsPitrLogReplay"],
+    label: "RDS restore → available",
+  },
+  logicalRestoreVerify: { model: "median", figures: [], label: "logical restore + verification (dr-test)" },
+};
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round = (x: number, digits = 3) => Number(x.toPrecision(digits));
+
+/** Pure: `seconds = fixed + bytes / bytesPerSecond` through points; see the module doc. */
+export function fitLinear(points: { bytes: number; seconds: number }[]): {
+  fixedSeconds: number;
+  bytesPerSecond: number;
+  sizes: number;
+} {
+  const sizes = new Set(points.map((p) => p.bytes)).size;
+  const through = () => ({
+    fixedSeconds: 0,
+    bytesPerSecond:
+      points.reduce((a, p) => a + p.bytes * p.bytes, 0) / points.reduce((a, p) => a + p.bytes * p.seconds, 0),
+    sizes,
+  });
+  if (sizes < 2) return through();
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p.bytes, 0) / n;
+  const my = points.reduce((a, p) => a + p.seconds, 0) / n;
+  const sxy = points.reduce((a, p) => a + (p.bytes - mx) * (p.seconds - my), 0);
+  const sxx = points.reduce((a, p) => a + (p.bytes - mx) ** 2, 0);
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  if (!(slope > 0) || intercept < 0) return through();
+  return { fixedSeconds: intercept, bytesPerSecond: 1 / slope, sizes };
+}
+
+const cite = (runs: CalibrationRun[]) => {
+  const ids = runs.map(
+    (r) => `${r.runId} (${r.date.slice(0, 10)}, ${r.scale === null ? "" : `scale ${r.scale}, `}${r.detail})`,
+  );
+  const shown = ids.length > 3 ? [...ids.slice(-3), `and ${ids.length - 3} earlier`] : ids;
+  return `${shown.join("; ")} — infra/posture/calibration.json`;
+};
+
+/** Pure: the figures the recorded runs put in use (only those some run measured). */
+export function figuresInUse(
+  base: Record<FigureId, Figure>,
+  calibration: Calibration,
+): Partial<Record<FigureId, Figure>> {
+  const out: Partial<Record<FigureId, Figure>> = {};
+  const set = (id: FigureId, value: number, how: string, runs: CalibrationRun[]) => {
+    out[id] = { ...base[id], value: round(value), kind: "measured", source: `measured: ${how} of ${cite(runs)}` };
+  };
+  for (const phase of PHASE_IDS) {
+    const spec = PHASES[phase];
+    const runs = calibration.runs.filter((r) => r.phases[phase] !== undefined);
+    if (runs.length === 0 || spec.figures.length === 0) continue;
+    if (spec.model === "linear") {
+      const points = runs.map((r) => r.phases[phase] as { bytes: number; seconds: number });
+      const fit = fitLinear(points);
+      const how =
+        fit.sizes >= 2
+          ? `least-squares fit over ${points.length} runs at ${fit.sizes} sizes`
+          : `one size only, so no fixed part separable (rate through the origin) over ${points.length} run${points.length === 1 ? "" : "s"}`;
+      set(spec.figures[0]!, fit.fixedSeconds, how, runs);
+      set(spec.figures[1]!, fit.bytesPerSecond / 1e6, how, runs);
+    } else if (spec.model === "ratio") {
+      const points = runs.map((r) => r.phases[phase] as { bytes: number; seconds: number });
+      const rate = points.reduce((a, p) => a + p.bytes, 0) / points.reduce((a, p) => a + p.seconds, 0) / 1e6;
+      set(
+        spec.figures[0]!,
+        rate,
+        `total bytes ÷ total seconds over ${points.length} run${points.length === 1 ? "" : "s"}`,
+        runs,
+      );
+    } else if (phase === "rdsRestore") {
+      const minutes = median(runs.map((r) => r.phases.rdsRestore!.minutes));
+      set(
+        "rdsRestoreProvisioning",
+        minutes,
+        `median restore call → available (log replay included) of ${runs.length} run${runs.length === 1 ? "" : "s"}`,
+        runs,
+      );
+      set("rdsPitrLogReplay", 0, "included in rdsRestoreProvisioning's measured restore → available", runs);
+    } else {
+      const values = runs.map((r) => medianValue(phase, r.phases));
+      set(spec.figures[0]!, median(values), `median of ${values.length} run${values.length === 1 ? "" : "s"}`, runs);
+    }
+  }
+  return out;
+}
+
+/** The value a median phase records, in its figure's unit. */
+function medianValue(phase: PhaseId, p: MeasuredPhases): number {
+  if (phase === "walRate") return p.walRate!.bytesPerSecond / 1e6;
+  if (phase === "logicalRestoreVerify") return p.logicalRestoreVerify!.minutes;
+  if (phase === "rdsRestore") return p.rdsRestore!.minutes;
+  return (p[phase] as { seconds: number }).seconds;
+}
+
+/**
+ * Pure: what the figures in use predict for a measured phase, beside what was measured; null when
+ * a figure it needs is not measured yet (a measurement replacing an assumption is no drift).
+ */
+export function predictPhase(
+  phase: PhaseId,
+  measured: MeasuredPhases,
+  figures: Record<FigureId, Figure>,
+): Omit<Drift, "percent"> | null {
+  const spec = PHASES[phase];
+  if (spec.figures.length === 0 || spec.figures.some((id) => figures[id].kind !== "measured")) return null;
+  const f = (id: FigureId) => figures[id].value;
+  const m = measured[phase];
+  if (m === undefined) return null;
+  if (spec.model === "linear") {
+    const x = m as { bytes: number; seconds: number };
+    const [fixed, rate] = spec.figures as [FigureId, FigureId];
+    return { phase, predicted: f(fixed) + x.bytes / (f(rate) * 1e6), measured: x.seconds, unit: "seconds" };
+  }
+  if (spec.model === "ratio") {
+    const x = m as { bytes: number; seconds: number };
+    return { phase, predicted: x.bytes / (f(spec.figures[0]!) * 1e6), measured: x.seconds, unit: "seconds" };
+  }
+  if (phase === "rdsRestore")
+    return {
+      phase,
+      predicted: f("rdsRestoreProvisioning") + f("rdsPitrLogReplay"),
+      measured: measured.rdsRestore!.minutes,
+      unit: "minutes",
+    };
+  return {
+    phase,
+    predicted: f(spec.figures[0]!),
+    measured: medianValue(phase, measured),
+    unit: phase === "walRate" ? "MB/s" : "seconds",
+  };
+}
+
+/** Pure: every phase of `measured` that differs from the prediction by more than the threshold. */
+export function driftOf(measured: MeasuredPhases, figures: Record<FigureId, Figure>): Drift[] {
+  const out: Drift[] = [];
+  for (const phase of PHASE_IDS) {
+    const p = predictPhase(phase, measured, figures);
+    if (!p || p.predicted <= 0) continue;
+    const percent = (p.measured / p.predicted - 1) * 100;
+    if (Math.abs(percent) > DRIFT_THRESHOLD * 100)
+      out.push({
+        ...p,
+        predicted: round(p.predicted, 4),
+        measured: round(p.measured, 4),
+        percent: Math.round(percent),
+      });
+  }
+  return out;
+}
+
+/**
+ * Pure: `calibration` with `run` recorded (its drift against the figures in use before it filled
+ * in), and the figures that changed. @throws CalibrationError when the run is already recorded.
+ */
+export function recordRun(
+  base: Record<FigureId, Figure>,
+  calibration: Calibration,
+  run: Omit<CalibrationRun, "drift">,
+): { calibration: Calibration; run: CalibrationRun; changed: { id: FigureId; before: Figure; after: Figure }[] } {
+  const existing = calibration.runs.find((r) => r.runId === run.runId && r.source === run.source);
+  if (existing)
+    throw new CalibrationError(
+      `${run.source} run ${run.runId} is already recorded (at ${existing.recordedAt}): each run counts once; nothing was changed`,
+    );
+  const before = { ...base, ...figuresInUse(base, calibration) } as Record<FigureId, Figure>;
+  const recorded: CalibrationRun = { ...run, drift: driftOf(run.phases, before) };
+  const next: Calibration = { calibrationVersion: 1, runs: [...calibration.runs, recorded] };
+  const after = { ...base, ...figuresInUse(base, next) } as Record<FigureId, Figure>;
+  const changed = (Object.keys(after) as FigureId[])
+    .filter((id) => after[id].value !== before[id].value || after[id].kind !== before[id].kind)
+    .map((id) => ({ id, before: before[id], after: after[id] }));
+  return { calibration: next, run: recorded, changed };
+}
+
+/** Pure: the drift of the latest run that measured each phase (what the posture report flags). */
+export function currentDrift(calibration: Calibration): (Drift & { runId: string; date: string })[] {
+  const out: (Drift & { runId: string; date: string })[] = [];
+  for (const phase of PHASE_IDS) {
+    const latest = calibration.runs.filter((r) => r.phases[phase] !== undefined).pop();
+    const d = latest?.drift.find((x) => x.phase === phase);
+    if (latest && d) out.push({ ...d, runId: latest.runId, date: latest.date });
+  }
+  return out;
+}
+
+export interface CalibrationSummary {
+  /** Runs recorded in the calibration file. */
+  runs: { source: string; runId: string; date: string; scale: number | null; detail: string }[];
+  /** Figures in use that drills measured. */
+  measured: FigureId[];
+  /** The latest measurement of a phase that differs from the figures then in use by more than 25 %. */
+  drift: (Drift & { runId: string; date: string })[];
+}
+
+/** Pure: what the posture report says of the calibration. */
+export function calibrationSummary(calibration: Calibration, figures: Record<FigureId, Figure>): CalibrationSummary {
+  return {
+    runs: calibration.runs.map(({ source, runId, date, scale, detail }) => ({ source, runId, date, scale, detail })),
+    measured: (Object.keys(figures) as FigureId[]).filter((id) => figures[id].kind === "measured"),
+    drift: currentDrift(calibration),
+  };
+}
