@@ -1,14 +1,20 @@
 /**
  * `npm run drill` — a full backup-and-recovery drill on this machine, no AWS account needed.
  *
- * Starts throwaway PostgreSQL and Redis on loopback and the S3 emulator (moto) on loopback;
- * creates and seeds the EventChain schema; turns on continuous archiving (pgBackRest); takes a
- * logical backup (backup-database runbook) and a base backup; keeps writing while it records a
- * target time T; simulates the disaster; recovers with point-in-time-restore --engine
- * pgbackrest; verifies with verify-backup (the logical backup in a scratch database, and the
- * recovered database in place); checks that every row committed up to T is back and none after;
- * and prints the recovery report with achieved RTO/RPO against the primary database's tier.
- * Exit 0 only when the objectives are met and every verification passed.
+ * Starts throwaway PostgreSQL and Redis on loopback and the S3 emulator (moto); creates and
+ * seeds the EventChain schema; turns on continuous archiving (pgBackRest) with the archive
+ * settings of the stack config (`walArchiving`), and WAL streaming with pg_receivewal when they
+ * say so; takes a logical backup (backup-database), a Redis backup (backup-redis) and a base
+ * backup, and verifies the logical backup (verify-backup). Writers then sell tickets and record
+ * every commit the server acknowledged; the drill prints its estimated RTO and RPO (from the
+ * figures in use: measured by earlier drills where calibrated), and the disaster strikes:
+ * - `crash` (default): the primary is killed and its data directory deleted, without warning —
+ *   no check, no forced WAL switch. Recovery to the latest recoverable point.
+ * - `bad-data`: `DELETE FROM payments` without WHERE; recovery to just before its transaction.
+ * Recovery runs point-in-time-restore --engine pgbackrest (its own process, as an SRE runs it);
+ * the recovered database is ready for writes, then verified (verify-backup, and its rows against
+ * the writers' acknowledgements). The report sets achieved RTO and RPO beside the estimate and
+ * the objective. Exit 0 only when the objectives are met and every verification passed.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,16 +23,42 @@ import { validateScale } from "./local/eventchain-schema.ts";
 
 export const DRILL_USAGE = `npm run drill -- [options]
 
-  --scale <n>          data size (1 ≈ 13 MB on disk; default 1)
-  --disaster <kind>    delete-datadir (default) or drop-table
-  --keep               keep the servers running for inspection until Ctrl-C, then clean up
-  --state-dir <dir>    where reports and journals go (default .drill)
-  --json               print the drill report as JSON instead of Markdown
-  --help               this text
+  --scenario <kind>        crash (default): the primary crashes without warning, recovery to the
+                           latest recoverable point; bad-data: DELETE FROM payments without WHERE,
+                           recovery to just before it
+  --scale <n>              data size (1 ≈ 13 MB on disk; default 1)
+  --streaming <mode>       off or pg_receivewal (default: walArchiving.streaming of the stack config)
+  --archive-timeout <s>    archive_timeout in seconds (default: walArchiving.archiveTimeoutSeconds, 60)
+  --archive-delay <s>      fault: every archive-push after the base backup is <s> seconds late
+  --write-seconds <s>      how long the writers sell before the disaster (default 20)
+  --rate <n>               commits per second of all writers together (default 100)
+  --writers <n>            writer connections (default 2)
+  --keep                   keep the servers running for inspection until Ctrl-C, then clean up
+  --state-dir <dir>        where reports and journals go (default .drill)
+  --json                   print the drill report as JSON instead of Markdown
+  --help                   this text
 
 Exit codes: 0 objectives met and verification passed · 1 a phase failed · 2 bad input ·
 3 recovered and verified but an objective was missed · 130 interrupted.
 `;
+
+/** A number option within bounds; @throws Error naming the option, the value and what is allowed. */
+function bounded(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  integer = false,
+): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
+    throw new Error(
+      `invalid --${name} "${raw}": expected ${integer ? "an integer" : "a number"} from ${min} to ${max}`,
+    );
+  return v;
+}
 
 /** Parses the drill's arguments; @throws Error naming the bad value and what is allowed. */
 export function parseDrillArgs(args: string[]): DrillOptions & { help: boolean } {
@@ -35,8 +67,14 @@ export function parseDrillArgs(args: string[]): DrillOptions & { help: boolean }
     strict: true,
     allowPositionals: false,
     options: {
+      scenario: { type: "string" },
       scale: { type: "string" },
-      disaster: { type: "string" },
+      streaming: { type: "string" },
+      "archive-timeout": { type: "string" },
+      "archive-delay": { type: "string" },
+      "write-seconds": { type: "string" },
+      rate: { type: "string" },
+      writers: { type: "string" },
       keep: { type: "boolean" },
       "state-dir": { type: "string" },
       json: { type: "boolean" },
@@ -45,13 +83,24 @@ export function parseDrillArgs(args: string[]): DrillOptions & { help: boolean }
   });
   const scale = values.scale === undefined ? 1 : Number(values.scale);
   validateScale(scale);
-  const disaster = values.disaster ?? "delete-datadir";
-  if (disaster !== "delete-datadir" && disaster !== "drop-table") {
-    throw new Error(`invalid --disaster "${disaster}": expected delete-datadir or drop-table`);
-  }
+  const scenario = values.scenario ?? "crash";
+  if (scenario !== "crash" && scenario !== "bad-data")
+    throw new Error(`invalid --scenario "${scenario}": expected crash or bad-data`);
+  const streaming = values.streaming;
+  if (streaming !== undefined && streaming !== "off" && streaming !== "pg_receivewal")
+    throw new Error(`invalid --streaming "${streaming}": expected off or pg_receivewal`);
+  const delay = values["archive-delay"];
   return {
     scale,
-    disaster,
+    scenario,
+    ...(streaming ? { streaming } : {}),
+    ...(values["archive-timeout"] !== undefined
+      ? { archiveTimeoutSeconds: bounded("archive-timeout", values["archive-timeout"], 60, 1, 3600, true) }
+      : {}),
+    ...(delay !== undefined ? { archiveDelaySeconds: bounded("archive-delay", delay, 0, 1, 3600, true) } : {}),
+    writeSeconds: bounded("write-seconds", values["write-seconds"], 20, 1, 3600),
+    commitsPerSecond: bounded("rate", values.rate, 100, 1, 5000),
+    writers: bounded("writers", values.writers, 2, 1, 16, true),
     keep: values.keep === true,
     stateDir: resolve(values["state-dir"] ?? ".drill"),
     json: values.json === true,

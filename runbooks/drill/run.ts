@@ -1,40 +1,71 @@
 /**
- * The drill's phases (see runbooks/drill.ts). Importable: the test suite and the benchmarks run
- * it in-process at a small scale. Every server it starts is stopped and every temp directory
- * removed at the end, also on failure and on interrupt, unless `keep` is set.
+ * The drill (see runbooks/drill.ts), phase after phase; each phase is its own module and gets
+ * what it needs as arguments — connections and the runbooks' environments are built explicitly
+ * (`servers.ts`), the drill's own process environment is never changed. Importable: the tests and
+ * the bench run it in-process. Every server it starts is stopped and every temp directory removed
+ * at the end, also on failure and on interrupt, unless `keep` is set.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { $ } from "zx";
 import type pg from "pg";
-import { objectiveFromOutputs, RecoveryTracker } from "../lib/tracker.ts";
-import { main, type CliResult } from "../lib/cli.ts";
-import type { JournalData } from "../lib/journal.ts";
-import { startMoto, type MotoServer } from "../local/moto.ts";
-import { asServiceUser, findPostgresBinDir, type LocalPostgres } from "../postgres/cluster.ts";
-import { createDatabase, startPostgres } from "../local/postgres.ts";
-import { startRedis, type LocalRedis } from "../local/redis.ts";
-import { findRedisBinaries } from "../redis/binaries.ts";
-import { createSchema, seed, sellTicket } from "../local/eventchain-schema.ts";
-import { runbook as backupDatabaseRunbook } from "../backup-database.ts";
-import { runbook as verifyBackupRunbook } from "../verify-backup.ts";
-import { runbook as backupRedisRunbook } from "../backup-redis.ts";
-import { runbook as pitrRunbook } from "../point-in-time-restore.ts";
-import { assertPgBackRestInstalled, baseBackup, enableArchiving, pgbackrest } from "../postgres/pgbackrest.ts";
-import { localOutputs } from "../local/outputs.ts";
-import { BackupS3Client } from "../aws/s3-object.ts";
-import { renderDrillMarkdown, type DrillReport, type PhaseRecord } from "./report.ts";
+import { loadConfigFromFiles } from "../../infra/config/load.ts";
+import type { Streaming } from "../../infra/posture/self-managed.ts";
+import type { MeasuredPhases } from "../../infra/posture/calibration.ts";
+import { asServiceUser } from "../postgres/cluster.ts";
+import { pgbackrest } from "../postgres/pgbackrest.ts";
+import {
+  commandSecondsFromLog,
+  pgbackrestLog,
+  slowDownArchiving,
+  startWalStream,
+  turnOnArchiving,
+  type ArchiveSettings,
+  type WalStream,
+} from "./archiving.ts";
+import {
+  expectSucceeded,
+  logicalBackup,
+  redisBackup,
+  takeBaseBackup,
+  verificationDir,
+  verifyBackup,
+} from "./backups.ts";
+import { crash, DESTRUCTIVE_STATEMENT, destructiveStatement } from "./disaster.ts";
+import { estimateNow, ratio, type DrillEstimate } from "./estimate.ts";
+import { median, recoveredServerLog, redoFromLog } from "./measure.ts";
+import { badDataOutcome, crashOutcome, type Destruction } from "./outcome.ts";
+import { Cleanups, Phases } from "./phase.ts";
+import { preflight } from "./preflight.ts";
+import { recoveryArgs, startRecovery, type Restored } from "./recover.ts";
+import { firstWrite, rowsBack } from "./recovered.ts";
+import { renderDrillMarkdown, type DrillReport, type Scenario } from "./report.ts";
+import type { RunbookRun } from "./runbook-process.ts";
+import { seedDatabase } from "./seed.ts";
+import { awsEnvironment, startServers } from "./servers.ts";
+import { startWriters, type WriterLog } from "./writers.ts";
 
 export interface DrillOptions {
   scale: number;
-  disaster: "delete-datadir" | "drop-table";
+  scenario: Scenario;
+  /** Default: the stack config's `walArchiving.streaming`. */
+  streaming?: Streaming;
+  /** Default: the stack config's `walArchiving.archiveTimeoutSeconds`. */
+  archiveTimeoutSeconds?: number;
+  /** Fault: delay every archive-push after the base backup by this many seconds. */
+  archiveDelaySeconds?: number;
+  writers: number;
+  commitsPerSecond: number;
+  /** How long the writers sell before the disaster. */
+  writeSeconds: number;
   keep: boolean;
   stateDir: string;
   json: boolean;
+  /** Stack whose config gives objectives and archive settings (default prod). */
+  stack?: string;
+  /** In-process only (tests, what-ifs): a stricter objective than the tier's. */
+  objective?: { rtoMinutes?: number; rpoMinutes?: number };
 }
 
 export interface DrillResult {
@@ -46,66 +77,42 @@ export interface DrillResult {
   cleanup?: () => Promise<void>;
 }
 
-/** Ticket writes before T and after T (each one transaction, as the application makes them). */
-const WRITES_EACH_SIDE = 25;
+/** Less WAL than this replays too fast to time (and switched segments pad its LSN distance). */
+const MIN_REDO_BYTES = 64 * 1024 ** 2;
 
-/** @throws Error naming what is missing and how to install it. */
-export async function preflight(): Promise<void> {
-  const problems: string[] = [];
-  for (const check of [findPostgresBinDir, findRedisBinaries, assertPgBackRestInstalled]) {
-    await check().catch((e: Error) => problems.push(e.message));
-  }
-  const moto = await $({ quiet: true, nothrow: true })`which moto_server`;
-  if (moto.exitCode !== 0)
-    problems.push("moto_server not found on the PATH: install the S3 emulator with pip install 'moto[server]>=5.1,<6'");
-  if (problems.length)
-    throw new Error(`the drill needs these installed (.ci/run installs them all):\n  - ${problems.join("\n  - ")}`);
-}
+/** Sales the writers make after the destructive statement, before the recovery starts. */
+const SALES_AFTER_STATEMENT = 20;
 
-/** An application writer: sells tickets one transaction at a time until stopped. */
-function startWriter(client: pg.Client) {
-  let count = 0;
-  let stopping = false;
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const loop = (async () => {
-    while (!stopping) {
-      await sellTicket(client);
-      count++;
-      for (const w of waiters.filter((x) => count >= x.n)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  })();
-  return {
-    get count() {
-      return count;
-    },
-    /** Resolves once `n` writes in total have committed. */
-    until(n: number): Promise<void> {
-      if (count >= n) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        waiters.push({ n, resolve });
-        loop.catch(reject);
-      });
-    },
-    async stop(): Promise<void> {
-      stopping = true;
-      await loop;
-    },
-  };
-}
-
-async function serverNow(client: pg.Client): Promise<Date> {
-  return (await client.query<{ now: Date }>("SELECT clock_timestamp() AS now")).rows[0]!.now;
+/** Waits `ms` (the writers' load runs meanwhile), cut short by an abort. */
+function loadFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(new Error(String(signal.reason ?? "interrupted")));
+      },
+      { once: true },
+    );
+  });
 }
 
 async function untilServerClockPast(client: pg.Client, t: Date): Promise<void> {
-  for (let i = 0; (await serverNow(client)) <= t; i++) {
-    if (i > 500) throw new Error(`server clock did not pass ${t.toISOString()}`);
-    await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0, delay = 10; ; i++, delay = Math.min(delay * 2, 200)) {
+    const { rows } = await client.query<{ past: boolean }>("SELECT clock_timestamp() > $1 AS past", [t]);
+    if (rows[0]!.past) return;
+    if (i > 60) throw new Error(`server clock did not pass ${t.toISOString()}`);
+    await new Promise((r) => setTimeout(r, delay));
   }
 }
+
+const currentLsn = async (c: pg.Client) =>
+  (await c.query<{ l: string }>("SELECT pg_current_wal_lsn()::text AS l")).rows[0]!.l;
+const walSince = async (c: pg.Client, lsn: string) =>
+  Number(
+    (await c.query<{ d: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS d", [lsn])).rows[0]!.d,
+  );
 
 export async function runDrill(
   o: DrillOptions & { signal?: AbortSignal; log?: (line: string) => void },
@@ -115,460 +122,332 @@ export async function runDrill(
   const runDir = join(o.stateDir, runId);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const runsDir = join(runDir, "runs");
-  const phases: PhaseRecord[] = [];
-  const cleanups: { what: string; fn: () => Promise<unknown> }[] = [];
-  const savedEnv = { ...process.env };
-  const drillStart = Date.now();
+  const io = { stateDir: runsDir, log, ...(o.signal ? { signal: o.signal } : {}) };
+  const phases = new Phases(log, o.signal);
+  const cleanups = new Cleanups();
+  const walConfig = loadConfigFromFiles(o.stack ?? "prod").walArchiving;
+  const settings: ArchiveSettings = {
+    archiveTimeoutSeconds: o.archiveTimeoutSeconds ?? walConfig.archiveTimeoutSeconds,
+    streaming: o.streaming ?? walConfig.streaming,
+  };
   const report: DrillReport = {
-    reportVersion: 1,
+    reportVersion: 2,
     runId,
     scale: o.scale,
-    disaster: o.disaster,
+    scenario: o.scenario,
+    wal: { ...settings, archiveDelaySeconds: o.archiveDelaySeconds ?? null },
+    writers: { count: o.writers, commitsPerSecond: o.commitsPerSecond, seconds: o.writeSeconds },
     startedAt: new Date().toISOString(),
     finishedAt: "",
     verdict: "failed",
     objective: null,
-    targetTime: null,
     incidentAt: null,
+    estimate: null,
     rto: null,
     rpo: null,
-    rows: null,
+    crash: null,
+    badData: null,
+    measured: null,
     verification: { logicalBackup: null, recoveredDatabase: null },
     pitr: null,
-    phases,
+    phases: phases.records,
     failure: null,
     kept: null,
     workDirs: [],
   };
 
-  async function phase<T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> {
-    if (o.signal?.aborted) throw new Error(String(o.signal.reason ?? "interrupted"));
-    const started = Date.now();
-    log(`▸ ${name}…`);
-    try {
-      const r = await fn();
-      const rec = {
-        name,
-        startedAt: new Date(started).toISOString(),
-        seconds: (Date.now() - started) / 1000,
-        ok: true,
-        detail: detail?.(r) ?? "",
-      };
-      phases.push(rec);
-      log(
-        `✔ ${name} (${rec.seconds.toFixed(1)} s${rec.detail ? `; ${rec.detail}` : ""})  [${((Date.now() - drillStart) / 1000).toFixed(1)} s total]`,
-      );
-      return r;
-    } catch (error) {
-      phases.push({
-        name,
-        startedAt: new Date(started).toISOString(),
-        seconds: (Date.now() - started) / 1000,
-        ok: false,
-        detail: (error as Error).message,
-      });
-      log(`✖ ${name}: ${(error as Error).message}`);
-      throw error;
-    }
-  }
-
-  // The runbooks' own progress goes through `log`, indented under the drill's phase.
-  let pending = "";
-  const indented = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      const text = pending + chunk.toString();
-      const lines = text.split("\n");
-      pending = lines.pop() ?? "";
-      for (const l of lines) if (l.trim()) log(`    ${l}`);
-      cb();
-    },
-  });
-  // Ctrl-C reaches the running runbook too: it stops after its current step, journal kept.
-  const runbookIo = {
-    stdout: indented,
-    stderr: indented,
-    ask: null as null,
-    ...(o.signal ? { signal: o.signal } : {}),
-  };
-  function expectRunbook(name: string, r: CliResult, allowed: number[] = [0]): CliResult {
-    if (!allowed.includes(r.exitCode)) throw new Error(`${name} exited ${r.exitCode}: ${r.message}`);
-    return r;
-  }
-
   let exitCode: DrillResult["exitCode"] = 1;
-  let pgServer: LocalPostgres | undefined;
-  let redis: LocalRedis | undefined;
-  let moto: MotoServer | undefined;
   try {
-    await phase("Check the tools are installed", preflight);
-    // The emulator accepts any key; these values exist only in this process, for it.
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: "drill-emulator",
-      AWS_SECRET_ACCESS_KEY: "drill-emulator",
-      AWS_EC2_METADATA_DISABLED: "true",
-    });
-    delete process.env.AWS_PROFILE;
-    delete process.env.AWS_SESSION_TOKEN;
-
-    [pgServer, redis, moto] = await phase(
+    await phases.run("Check the tools are installed", () => preflight({ streaming: settings.streaming !== "off" }));
+    const s = await phases.run(
       "Start PostgreSQL, Redis and the S3 emulator on loopback",
-      () =>
-        Promise.all([
-          startPostgres({ prefix: "eventchain-drill-pg-", settings: { track_commit_timestamp: "on" } }),
-          startRedis({ prefix: "eventchain-drill-redis-" }),
-          startMoto(),
-        ]),
-      ([p, r, m]) => `postgres 127.0.0.1:${p.port}, redis 127.0.0.1:${r.port}, s3 ${m.endpoint}`,
+      () => startServers({ runDir, cleanups, ...(o.stack ? { stack: o.stack } : {}) }),
+      (x) => `postgres 127.0.0.1:${x.pg.port}, redis 127.0.0.1:${x.redis.port}, s3 ${x.moto.endpoint}`,
     );
-    const pgs = pgServer;
-    report.workDirs = [pgs.baseDir, redis.baseDir];
-    cleanups.push(
-      { what: "S3 emulator", fn: () => moto!.stop() },
-      { what: "Redis", fn: () => redis!.destroy() },
-      { what: "PostgreSQL (source)", fn: () => pgs.destroy() },
-    );
-    const aws = { endpoint: moto.endpoint, maxAttempts: 1 };
-    const bucket = `eventchain-drill-${randomBytes(4).toString("hex")}`;
-    await new BackupS3Client({ region: "us-east-1", endpoint: moto.endpoint }).send(
-      new CreateBucketCommand({ Bucket: bucket }),
-    );
-    const outputs = localOutputs({
-      instanceIdentifier: "drill-primary",
-      dbName: "eventchain",
-      port: pgs.port,
-      bucketName: bucket,
-    });
-    const outputsFile = join(runDir, "outputs.json");
-    writeFileSync(outputsFile, JSON.stringify(outputs, null, 2), { mode: 0o600 });
-    const objective = objectiveFromOutputs("primary-database", outputs);
+    report.workDirs = [s.pg.baseDir, s.redis.baseDir];
+    const tier = s.objective;
     report.objective = {
-      system: objective.system,
-      tier: objective.tier,
-      rtoMinutes: objective.rtoMinutes,
-      rpoMinutes: objective.rpoMinutes,
+      system: tier.system,
+      tier: tier.tier,
+      rtoMinutes: Math.min(tier.rtoMinutes, o.objective?.rtoMinutes ?? Infinity),
+      rpoMinutes: Math.min(tier.rpoMinutes, o.objective?.rpoMinutes ?? Infinity),
     };
-
-    const seeded = await phase(
+    const seeded = await phases.run(
       `Create the EventChain schema and seed it (scale ${o.scale})`,
-      async () => {
-        await createDatabase(pgs, "eventchain");
-        const c = await pgs.client("eventchain");
-        try {
-          await createSchema(c);
-          return await seed(c, o.scale);
-        } finally {
-          await c.end();
-        }
-      },
-      (n) =>
-        Object.entries(n)
+      () => seedDatabase(s.pg, o.scale),
+      (x) =>
+        Object.entries(x.rows)
           .map(([t, k]) => `${t} ${k}`)
           .join(", "),
     );
-
-    const cfg = await phase("Turn on continuous archiving (pgBackRest)", () =>
-      enableArchiving(pgs, {
-        dir: join(pgs.baseDir, "pgbackrest"),
-        stanza: "eventchain",
-        repo: { type: "posix", path: join(pgs.baseDir, "repo") },
-        archiveTimeoutSeconds: 10,
-      }),
+    const cfg = await phases.run(
+      `Turn on continuous archiving (pgBackRest; archive_timeout ${settings.archiveTimeoutSeconds} s${o.archiveTimeoutSeconds === undefined ? ", from the stack config" : ""})`,
+      () => turnOnArchiving(s.pg, settings),
     );
-
-    Object.assign(process.env, pgs.env("eventchain"));
-    const logical = await phase(
+    let stream: WalStream | null = null;
+    if (settings.streaming === "pg_receivewal") {
+      stream = await phases.run(
+        "Stream WAL continuously to the repository host (pg_receivewal, synchronous, replication slot)",
+        () => startWalStream(s.pg, join(s.pg.baseDir, "wal-stream")),
+        (w) => w.dir,
+      );
+      const st = stream;
+      cleanups.add("pg_receivewal", () => st.stop());
+    }
+    const logical = await phases.run(
       "Logical backup to the bucket (backup-database runbook)",
-      async () => {
-        const r = expectRunbook(
-          "backup-database",
-          await main(backupDatabaseRunbook, {
-            ...runbookIo,
-            aws,
-            argv: ["--outputs", outputsFile, "--connection", "env", "--state-dir", runsDir, "--yes"],
-          }),
-        );
-        return r.report?.steps.find((s) => s.id === "dump-and-upload")?.outputs as
-          { backupId: string; bytes: number } | undefined;
-      },
-      (m) => (m ? `backup ${m.backupId}, ${m.bytes} bytes` : ""),
+      () => logicalBackup(s, io),
+      (m) => `backup ${m.backupId}, ${m.bytes} bytes`,
     );
-    const rds = redis;
-    await phase(
+    const reportDir = verificationDir(runDir);
+    report.verification.logicalBackup = await phases.run(
+      // Before the base backup: the scratch database's WAL is not replayed by the recovery.
+      "Verify the logical backup in a scratch database before it is needed (verify-backup)",
+      () => verifyBackup(s, { ...io, reportDir }, s.pg.connection("postgres"), ["--backup", logical.backupId]),
+      (v) => (v.ok ? "passed" : `FAILED: ${v.message}`),
+    );
+    await phases.run(
       "Redis backup with a test restore (backup-redis runbook)",
-      async () => {
-        const c = await rds.client();
-        try {
-          const pipe = c.pipeline();
-          for (let i = 0; i < 500; i++)
-            pipe
-              .set(`session:${i}`, randomBytes(24).toString("base64url"), "EX", 3600)
-              .hset(`cart:${i}`, { seats: String(1 + (i % 4)), event: String(i % 40) });
-          await pipe.exec();
-        } finally {
-          c.disconnect();
-        }
-        process.env.REDISCLI_AUTH = rds.password;
-        const r = expectRunbook(
-          "backup-redis",
-          await main(backupRedisRunbook, {
-            ...runbookIo,
-            aws,
-            argv: [
-              "--outputs",
-              outputsFile,
-              "--redis-host",
-              "127.0.0.1",
-              "--redis-port",
-              String(rds.port),
-              "--test-restore",
-              "--state-dir",
-              runsDir,
-              "--yes",
-            ],
-          }),
-        );
-        delete process.env.REDISCLI_AUTH;
-        return r.report?.steps.find((s) => s.id === "test-restore")?.outputs as { restoredKeys?: number } | undefined;
-      },
-      (o) => `${o?.restoredKeys ?? "?"} keys restored and matched`,
+      () => redisBackup(s, io),
+      (k) => `${k ?? "?"} keys restored and matched`,
     );
-    const base = await phase(
+    const base = await phases.run(
       "Base backup (pgBackRest full)",
-      () => baseBackup(cfg, "full"),
+      () => takeBaseBackup(cfg),
       (b) => `${b.label}, ${(b.repoSizeBytes / 1e6).toFixed(1)} MB in the repository`,
     );
+    if (o.archiveDelaySeconds) {
+      const delay = o.archiveDelaySeconds;
+      await phases.run(`Fault: archiving slowed down (every archive-push ${delay} s late)`, () =>
+        slowDownArchiving(s.pg, delay),
+      );
+    }
 
-    const app = await pgs.client("eventchain");
-    app.on("error", () => {});
-    const { T, truth } = await phase(
-      "Keep writing; record the target time T in the middle of the writes",
+    // The application: writers on their own connections, and one probe connection of the drill's.
+    const clients: pg.Client[] = [];
+    cleanups.add("application connections", async () => {
+      for (const c of clients) await c.end().catch(() => {});
+    });
+    for (let i = 0; i <= o.writers; i++) clients.push(await s.pg.client("eventchain"));
+    const probe = clients.pop()!;
+    probe.on("error", () => {});
+    const writeFor = o.scenario === "crash" ? o.writeSeconds : o.writeSeconds / 2;
+    const load = await phases.run(
+      `Writers sell tickets for ${writeFor} s (${o.writers} connections, ${o.commitsPerSecond} commits/s; each acknowledgement recorded)`,
       async () => {
-        await untilServerClockPast(app, new Date(base.stoppedAt));
-        const writer = startWriter(app);
-        await writer.until(WRITES_EACH_SIDE);
-        const t = await serverNow(app);
-        const atT = writer.count;
-        await writer.until(atT + WRITES_EACH_SIDE + 1);
-        await writer.stop();
-        // Compared on the server, in microseconds: a JS Date would truncate commit times to ms.
-        const { rows } = await app.query<{ id: string; before: boolean }>(
-          "SELECT id, pg_xact_commit_timestamp(xmin) <= $2::timestamptz AS before FROM tickets WHERE id > $1 ORDER BY id",
-          [seeded.tickets, t.toISOString()],
-        );
-        await app.end();
-        await pgbackrest(cfg, ["check"]); // the WAL up to here reaches the repository
-        return { T: t, truth: rows.map((r) => ({ id: Number(r.id), beforeT: r.before })) };
+        await untilServerClockPast(probe, new Date(base.stoppedAt));
+        const lsn = await currentLsn(probe);
+        const writers = startWriters(clients, o.commitsPerSecond);
+        await loadFor(writeFor * 1000, o.signal);
+        return { writers, lsn, startedAt: writers.log.startedAt };
       },
-      (r) =>
-        `T = ${r.T.toISOString()}, ${r.truth.filter((x) => x.beforeT).length} tickets sold up to T, ${r.truth.filter((x) => !x.beforeT).length} after`,
+      (x) => `${x.writers.log.acks.length} commits acknowledged so far`,
     );
-    report.targetTime = T.toISOString();
+    const { writers } = load;
+    const pushes = commandSecondsFromLog(pgbackrestLog(cfg, "archive-push"), "archive-push");
+    const walBytesWritten = await walSince(probe, load.lsn);
+    const elapsed = (performance.timeOrigin + performance.now() - load.startedAt) / 1000;
+    const ackedBefore = writers.log.acks.length;
+    const estimate: DrillEstimate = await phases.run(
+      "Estimate RTO and RPO from the figures in use, before the disaster",
+      () =>
+        estimateNow(probe, {
+          scenario: o.scenario,
+          settings,
+          backup: base,
+          stream,
+          writesSince: new Date(load.startedAt),
+        }),
+      (e) =>
+        `RTO ${e.rto.verifiedSeconds.toFixed(1)} s (ready for writes ${e.rto.readyForWritesSeconds.toFixed(1)} s); RPO now ${e.rpo.nowSeconds.toFixed(1)} s, worst case ${e.rpo.worstCaseSeconds.toFixed(1)} s`,
+    );
+    report.estimate = estimate;
 
-    const incidentAt = await phase(
-      o.disaster === "delete-datadir"
-        ? "Disaster: crash the primary and delete its data directory"
-        : "Disaster: DROP TABLE tickets CASCADE on the primary",
-      async () => {
-        const at = new Date();
-        if (o.disaster === "delete-datadir") {
-          await pgs.stop("immediate");
-          await rm(pgs.dataDir, { recursive: true, force: true });
-        } else {
-          await pgs.query("DROP TABLE tickets CASCADE", [], "eventchain");
-        }
-        return at;
-      },
-      (at) => `incident at ${at.toISOString()}`,
-    );
+    let incidentAt: Date;
+    let writerLog: WriterLog;
+    let destruction: Destruction | null = null;
+    if (o.scenario === "crash") {
+      incidentAt = await phases.run(
+        "Disaster: the primary crashes without warning and its data directory is deleted",
+        async () => {
+          const at = await crash(s.pg);
+          return at;
+        },
+        (at) => `incident at ${at.toISOString()}`,
+      );
+      writerLog = await writers.stopped();
+      if (stream) await stream.stop();
+    } else {
+      destruction = await phases.run(
+        `Disaster: ${DESTRUCTIVE_STATEMENT} without WHERE, committed while the writers sell`,
+        () => destructiveStatement(s.pg, seeded.maxTicketId),
+        (d) => `transaction ${d.xid} committed at ${d.committedAt}, ${d.rowsRemoved} payments removed`,
+      );
+      incidentAt = new Date(destruction.committedAt);
+      const d = destruction;
+      await phases.run(
+        `The writers go on selling (${SALES_AFTER_STATEMENT} more) until the damage is noticed`,
+        async () => {
+          await writers.untilAcked(ackedBefore + SALES_AFTER_STATEMENT);
+          return writers.stop();
+        },
+        (l) => `${l.acks.length - d.writerTicketsBefore.length} sales after the statement`,
+      );
+      writerLog = writers.log;
+      await phases.run(
+        "The primary is up: force the WAL holding the statement into the repository (pgbackrest check)",
+        () => pgbackrest(cfg, ["check"]),
+      );
+    }
     report.incidentAt = incidentAt.toISOString();
-    const tracker = new RecoveryTracker(objective, incidentAt);
-    tracker.milestone("incident", `Disaster (${o.disaster})`, incidentAt);
+    await probe.end().catch(() => {});
 
-    const targetRoot = join(pgs.baseDir, "restores");
-    let restored: { dataDir: string; socketDir: string; port: number } | undefined;
-    cleanups.push({
-      what: "PostgreSQL (recovered)",
-      fn: async () =>
-        restored &&
-        $({
+    // The recovery, as an SRE runs it; verification starts once the server takes writes.
+    let restored: Restored | undefined;
+    cleanups.add("PostgreSQL (recovered)", async () => {
+      if (restored)
+        await $({
           quiet: true,
           nothrow: true,
-        })`${asServiceUser("postgres")} ${join(pgs.binDir, "pg_ctl")} -D ${restored.dataDir} -m immediate -w stop`,
+        })`${asServiceUser("postgres")} ${join(s.pg.binDir, "pg_ctl")} -D ${restored.dataDir} -m immediate -w stop`;
     });
-    const pitr = await phase(
-      "Recover to T (point-in-time-restore --engine pgbackrest)",
-      async () => {
-        const r = await main(pitrRunbook, {
-          ...runbookIo,
-          aws,
-          argv: [
-            "--outputs",
-            outputsFile,
-            "--state-dir",
-            runsDir,
-            "--yes",
-            "--engine",
-            "pgbackrest",
-            "--time",
-            T.toISOString(),
-            "--incident-at",
-            incidentAt.toISOString(),
-            "--pgbackrest-config",
-            cfg.configFile,
-            "--stanza",
-            cfg.stanza,
-            "--target-root",
-            targetRoot,
-          ],
-        });
-        const journal = r.journalPath
-          ? (JSON.parse((await import("node:fs")).readFileSync(r.journalPath, "utf8")) as JournalData)
-          : undefined;
-        restored = journal?.steps["restore"]?.outputs as typeof restored;
-        expectRunbook("point-in-time-restore", r, [0, 3]);
-        return r;
-      },
-      (r) => `verdict ${r.report?.verdict}`,
+    const recovery = startRecovery(
+      recoveryArgs({
+        outputsFile: s.outputsFile,
+        cfg,
+        targetRoot: join(s.pg.baseDir, "restores"),
+        incidentAt,
+        target: destruction
+          ? { kind: "before-xid", xid: destruction.xid, committedAt: destruction.committedAt }
+          : { kind: "latest" },
+        ...(stream ? { walStreamDir: stream.dir } : {}),
+      }),
+      { ...io, env: awsEnvironment(s) },
     );
-    tracker.milestone("restore_completed", "Recovered cluster promoted at T");
-    tracker.setRecoveryPoint(T, "target time T (point-in-time restore)");
-    report.pitr = {
-      runId: pitr.runId ?? null,
-      verdict: pitr.report?.verdict ?? null,
-      reportMarkdown: pitr.reportPaths?.markdown ?? null,
-      rto: pitr.report?.rto ?? null,
-      rpo: pitr.report?.rpo ?? null,
-    };
+    let pitrRun: RunbookRun | undefined;
+    const pitrDone = recovery.done.then((r) => (pitrRun = r));
+    try {
+      const ready = await phases.run(
+        destruction
+          ? `Recover to just before transaction ${destruction.xid} (point-in-time-restore --engine pgbackrest --before-xid)`
+          : `Recover to the latest recoverable point${stream ? " (repository + WAL stream)" : ""} (point-in-time-restore --engine pgbackrest --time latest)`,
+        () => recovery.ready,
+        (r) => `promoted on 127.0.0.1:${r.restored.port}, taking writes`,
+      );
+      restored = ready.restored;
+      const rec = restored;
+      const back = await rowsBack(rec, seeded.maxTicketId);
+      const first = await phases.run(
+        "Ready for writes: the application's first sale on the recovered database",
+        () => firstWrite(rec),
+        (w) => `ticket ${w.ticketId}`,
+      );
+      const readyAt = first.at;
+      report.verification.recoveredDatabase = await phases.run(
+        "Verify the recovered database (verify-backup: tables, counts, every foreign key), and its rows against the writers'",
+        () =>
+          verifyBackup(
+            s,
+            { ...io, reportDir },
+            { host: rec.socketDir, port: rec.port, user: "postgres", database: "eventchain" },
+            ["--database", "eventchain"],
+          ),
+        (v) => (v.ok ? "passed" : `FAILED: ${v.message}`),
+      );
+      if (destruction) report.badData = badDataOutcome(destruction, writerLog, back);
+      else report.crash = crashOutcome(writerLog, back.writerTickets);
+      const verifiedAt = new Date();
+      await phases.run(
+        "The runbook backs the recovered cluster up (a full backup on its new timeline; after 'verified', not part of the RTO)",
+        () => pitrDone.then((r) => expectSucceeded(r, [0, 3])),
+        (r) => `point-in-time-restore ${r.runId} exited ${r.exitCode}`,
+      );
 
-    if (!restored) throw new Error("point-in-time-restore reported no recovered cluster");
-    const rec = restored;
-    Object.assign(process.env, {
-      PGHOST: rec.socketDir,
-      PGPORT: String(rec.port),
-      PGUSER: "postgres",
-      PGDATABASE: "postgres",
-    });
-    delete process.env.PGPASSWORD;
-    const verifyArgs = [
-      "--outputs",
-      outputsFile,
-      "--connection",
-      "env",
-      "--state-dir",
-      runsDir,
-      "--report-dir",
-      join(runDir, "verifications"),
-    ];
-    const [logicalCheck, liveCheck] = await phase(
-      "Verify: the logical backup in a scratch database, and the recovered database (verify-backup)",
-      async () => {
-        const a = await main(verifyBackupRunbook, {
-          ...runbookIo,
-          aws,
-          argv: [...verifyArgs, "--backup", logical?.backupId ?? "latest"],
-        });
-        const b = await main(verifyBackupRunbook, {
-          ...runbookIo,
-          aws,
-          argv: [...verifyArgs, "--database", "eventchain"],
-        });
-        return [a, b];
-      },
-    );
-    const summary = (r: CliResult) => {
-      const out = r.report?.steps.find((s) => s.id === "verify");
-      return {
-        ok: r.exitCode === 0,
-        exitCode: r.exitCode,
-        report: (out?.outputs as { markdown?: string } | undefined)?.markdown ?? null,
-        message: r.message,
+      // What each phase took, by the tools' own accounts.
+      const restoreSeconds = commandSecondsFromLog(pgbackrestLog(cfg, "restore"), "restore").pop();
+      const redo = redoFromLog(recoveredServerLog(rec.baseDir));
+      const readySeconds = (readyAt.getTime() - incidentAt.getTime()) / 1000;
+      const verifiedSeconds = (verifiedAt.getTime() - incidentAt.getTime()) / 1000;
+      const outcome = report.crash ?? report.badData!;
+      const measuredPhases: MeasuredPhases = {
+        ...(restoreSeconds ? { restore: { bytes: base.sizeBytes, seconds: restoreSeconds } } : {}),
+        // Too little WAL to time (PostgreSQL logs centiseconds): no measurement of the redo rate.
+        ...(redo && redo.seconds > 0 && redo.walBytes >= MIN_REDO_BYTES
+          ? { redo: { bytes: redo.walBytes, seconds: redo.seconds } }
+          : {}),
+        ...(restoreSeconds
+          ? { overhead: { seconds: Math.max(0, readySeconds - restoreSeconds - (redo?.seconds ?? 0)) } }
+          : {}),
+        verify: { bytes: estimate.inputs.databaseBytes, seconds: (verifiedAt.getTime() - readyAt.getTime()) / 1000 },
+        ...(pushes.length ? { archivePush: { seconds: median(pushes)! } } : {}),
+        ...(walBytesWritten > 0 && elapsed > 0 ? { walRate: { bytesPerSecond: walBytesWritten / elapsed } } : {}),
+        ...(stream && o.scenario === "crash" ? { streamLag: { seconds: outcome.rpoSeconds } } : {}),
       };
-    };
-    report.verification = { logicalBackup: summary(logicalCheck), recoveredDatabase: summary(liveCheck) };
-
-    const rows = await phase(
-      "Check every row committed up to T is back and none after",
-      async () => {
-        const { default: pgmod } = await import("pg");
-        const c = new pgmod.Client({ host: rec.socketDir, port: rec.port, user: "postgres", database: "eventchain" });
-        await c.connect();
-        try {
-          const got = new Set(
-            (await c.query<{ id: string }>("SELECT id FROM tickets WHERE id > $1", [seeded.tickets])).rows.map((r) =>
-              Number(r.id),
-            ),
-          );
-          const before = truth.filter((x) => x.beforeT).map((x) => x.id);
-          const after = truth.filter((x) => !x.beforeT).map((x) => x.id);
-          const missing = before.filter((id) => !got.has(id));
-          const unexpected = after.filter((id) => got.has(id));
-          const r = {
-            committedUpToT: before.length,
-            committedAfterT: after.length,
-            recovered: got.size,
-            missing,
-            unexpected,
-            ok: missing.length === 0 && unexpected.length === 0 && got.size === before.length,
-          };
-          if (!r.ok)
-            throw Object.assign(
-              new Error(
-                `rows after recovery do not match T: ${missing.length} missing, ${unexpected.length} from after T present`,
-              ),
-              { rows: r },
-            );
-          return r;
-        } finally {
-          await c.end();
-        }
-      },
-      (r) =>
-        `${r.recovered} of ${r.committedUpToT} tickets sold up to T are back; 0 of ${r.committedAfterT} sold after T`,
-    );
-    report.rows = rows;
-    tracker.milestone("health_verified", "Recovered data verified");
-    const finished = new Date();
-    const achieved = tracker.achieved(finished);
-    report.rto = {
-      achievedSeconds: Math.round((finished.getTime() - incidentAt.getTime()) / 100) / 10,
-      objectiveMinutes: achieved.rto.objectiveMinutes,
-      met: achieved.rto.met,
-    };
-    report.rpo = {
-      achievedSeconds: Math.round((incidentAt.getTime() - T.getTime()) / 100) / 10,
-      objectiveMinutes: achieved.rpo.objectiveMinutes,
-      met: achieved.rpo.met === true,
-    };
-    const verified = report.verification.logicalBackup!.ok && report.verification.recoveredDatabase!.ok && rows.ok;
-    report.verdict = !verified ? "failed" : report.rto.met && report.rpo.met ? "objectives_met" : "objectives_missed";
-    exitCode = report.verdict === "objectives_met" ? 0 : report.verdict === "objectives_missed" ? 3 : 1;
-    if (!verified) report.failure = "verification failed: see the verification reports";
-    if (o.keep) {
-      report.kept = {
-        primary:
-          o.disaster === "delete-datadir"
-            ? `stopped, data directory deleted by the drill (${pgs.baseDir})`
-            : `psql "host=${pgs.socketDir} port=${pgs.port} user=postgres dbname=eventchain"`,
-        recovered: `psql "host=${rec.socketDir} port=${rec.port} user=postgres dbname=eventchain"`,
-        redis: `redis-cli -p ${redis.port} (password: requirepass in ${redis.baseDir}/redis.conf, pass it as REDISCLI_AUTH)`,
-        s3: `${moto.endpoint} (bucket ${bucket}; any access key works)`,
-        cleanup: "press Ctrl-C in the drill's terminal: it stops every server and removes their directories",
+      report.measured = {
+        databaseBytes: estimate.inputs.databaseBytes,
+        backupBytes: base.sizeBytes,
+        commitsPerSecond: elapsed > 0 ? ackedBefore / elapsed : null,
+        archivePushes: pushes.length,
+        phases: measuredPhases,
       };
+      const objective = report.objective;
+      const rpoEstimate = estimate.rpo.nowSeconds;
+      report.rto = {
+        readyForWritesSeconds: Math.round(readySeconds * 100) / 100,
+        achievedSeconds: Math.round(verifiedSeconds * 100) / 100,
+        objectiveMinutes: objective.rtoMinutes,
+        met: verifiedSeconds <= objective.rtoMinutes * 60,
+        estimateReadyForWritesSeconds: estimate.rto.readyForWritesSeconds,
+        estimateSeconds: estimate.rto.verifiedSeconds,
+        ratio: ratio(estimate.rto.verifiedSeconds, verifiedSeconds),
+      };
+      report.rpo = {
+        achievedSeconds: outcome.rpoSeconds,
+        basis: outcome.rpoBasis,
+        objectiveMinutes: objective.rpoMinutes,
+        met: outcome.rpoSeconds <= objective.rpoMinutes * 60,
+        estimateSeconds: rpoEstimate,
+        worstCaseSeconds: o.scenario === "crash" ? estimate.rpo.worstCaseSeconds : null,
+        ratio: ratio(rpoEstimate, outcome.rpoSeconds),
+      };
+      const verified = report.verification.logicalBackup.ok && report.verification.recoveredDatabase.ok && outcome.ok;
+      report.verdict = !verified ? "failed" : report.rto.met && report.rpo.met ? "objectives_met" : "objectives_missed";
+      exitCode = report.verdict === "objectives_met" ? 0 : report.verdict === "objectives_missed" ? 3 : 1;
+      if (!verified)
+        report.failure = [
+          ...(report.verification.logicalBackup.ok ? [] : ["the logical backup failed its verification"]),
+          ...(report.verification.recoveredDatabase.ok ? [] : ["the recovered database failed verify-backup"]),
+          ...outcome.problems,
+        ].join("; ");
+      if (o.keep) {
+        report.kept = {
+          primary:
+            o.scenario === "crash"
+              ? `stopped, data directory deleted by the drill (${s.pg.baseDir})`
+              : `psql "host=${s.pg.socketDir} port=${s.pg.port} user=postgres dbname=eventchain"`,
+          recovered: `psql "host=${rec.socketDir} port=${rec.port} user=postgres dbname=eventchain"`,
+          redis: `redis-cli -p ${s.redis.port} (password: requirepass in ${s.redis.baseDir}/redis.conf, pass it as REDISCLI_AUTH)`,
+          s3: `${s.moto.endpoint} (bucket ${s.bucket}; any access key works)`,
+          cleanup: "press Ctrl-C in the drill's terminal: it stops every server and removes their directories",
+        };
+      }
+    } finally {
+      // Whatever happened, the runbook's process is finished (or stopped) before cleanup.
+      if (!pitrRun) {
+        await pitrDone.catch(() => {});
+      }
+      const r = pitrRun;
+      restored ??= r?.journal?.steps["restore"]?.outputs as Restored | undefined;
+      report.pitr = r
+        ? { runId: r.runId, exitCode: r.exitCode, verdict: r.report?.verdict ?? null, reportMarkdown: r.reportMarkdown }
+        : null;
     }
   } catch (error) {
     report.failure = (error as Error).message;
     report.verdict = o.signal?.aborted ? "interrupted" : "failed";
     exitCode = o.signal?.aborted ? 130 : 1;
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
-    Object.assign(process.env, savedEnv);
   }
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) {
-      await c.fn().catch((e: Error) => log(`cleanup of ${c.what} failed: ${e.message}`));
-    }
-    if (cleanups.length) log(`✔ Cleaned up: ${cleanups.map((c) => c.what).join(", ")}`);
-  };
+  const cleanup = () => cleanups.runAll(log);
   if (!o.keep) await cleanup();
   report.finishedAt = new Date().toISOString();
   const markdown = renderDrillMarkdown(report, report.pitr?.reportMarkdown ?? null);

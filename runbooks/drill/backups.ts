@@ -1,0 +1,100 @@
+/**
+ * The backups a recovery relies on, taken and proven before the disaster: the logical backup
+ * (backup-database runbook) and its verification in a scratch database (verify-backup), the Redis
+ * backup with a test restore (backup-redis), and the pgBackRest full base backup.
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { LocalRedis } from "../local/redis.ts";
+import { baseBackup, type BackupInfo, type PgBackRestConfig } from "../postgres/pgbackrest.ts";
+import type { Log } from "./phase.ts";
+import type { VerificationSummary } from "./report.ts";
+import { runRunbookProcess, type RunbookRun } from "./runbook-process.ts";
+import { awsEnvironment, libpqEnvironment, type DrillServers } from "./servers.ts";
+
+export interface RunbookIo {
+  stateDir: string;
+  log: Log;
+  signal?: AbortSignal;
+}
+
+/** @throws Error naming the runbook, its exit code and its message when it did not succeed. */
+export function expectSucceeded(r: RunbookRun, allowed: number[] = [0]): RunbookRun {
+  if (!allowed.includes(r.exitCode)) throw new Error(`${r.runbook} exited ${r.exitCode}: ${r.message}`);
+  return r;
+}
+
+const stepOutputs = <T>(r: RunbookRun, id: string) =>
+  r.report?.steps.find((s) => s.id === id)?.outputs as T | undefined;
+
+export async function logicalBackup(s: DrillServers, io: RunbookIo): Promise<{ backupId: string; bytes: number }> {
+  const r = expectSucceeded(
+    await runRunbookProcess("backup-database", ["--outputs", s.outputsFile, "--connection", "env", "--yes"], {
+      ...io,
+      env: libpqEnvironment(s, s.pg.connection("eventchain")),
+    }),
+  );
+  const out = stepOutputs<{ backupId: string; bytes: number }>(r, "dump-and-upload");
+  if (!out) throw new Error("backup-database succeeded but reported no backup id");
+  return out;
+}
+
+export async function redisBackup(s: DrillServers, io: RunbookIo): Promise<number | undefined> {
+  await fillRedis(s.redis);
+  const r = expectSucceeded(
+    await runRunbookProcess(
+      "backup-redis",
+      [
+        "--outputs",
+        s.outputsFile,
+        "--redis-host",
+        "127.0.0.1",
+        "--redis-port",
+        String(s.redis.port),
+        "--test-restore",
+        "--yes",
+      ],
+      { ...io, env: { ...awsEnvironment(s), REDISCLI_AUTH: s.redis.password } },
+    ),
+  );
+  return stepOutputs<{ restoredKeys?: number }>(r, "test-restore")?.restoredKeys;
+}
+
+/** Sessions and carts, as the application keeps them. */
+async function fillRedis(redis: LocalRedis): Promise<void> {
+  const c = await redis.client();
+  try {
+    const pipe = c.pipeline();
+    for (let i = 0; i < 500; i++)
+      pipe
+        .set(`session:${i}`, randomBytes(24).toString("base64url"), "EX", 3600)
+        .hset(`cart:${i}`, { seats: String(1 + (i % 4)), event: String(i % 40) });
+    await pipe.exec();
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** verify-backup with `args` (`--backup <id>` or `--database <name>`) against a connection. */
+export async function verifyBackup(
+  s: DrillServers,
+  io: RunbookIo & { reportDir: string },
+  connection: { host: string; port: number; user: string; password?: string; database: string },
+  args: string[],
+): Promise<VerificationSummary> {
+  const r = await runRunbookProcess(
+    "verify-backup",
+    ["--outputs", s.outputsFile, "--connection", "env", "--report-dir", io.reportDir, ...args],
+    { ...io, env: libpqEnvironment(s, connection) },
+  );
+  return {
+    ok: r.exitCode === 0,
+    exitCode: r.exitCode,
+    report: stepOutputs<{ markdown?: string }>(r, "verify")?.markdown ?? null,
+    message: r.message,
+  };
+}
+
+export const takeBaseBackup = (cfg: PgBackRestConfig): Promise<BackupInfo> => baseBackup(cfg, "full");
+
+export const verificationDir = (runDir: string) => join(runDir, "verifications");

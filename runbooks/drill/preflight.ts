@@ -1,0 +1,23 @@
+/** The tools the drill needs, each with the package that provides it. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "zx";
+import { findPostgresBinDir } from "../postgres/cluster.ts";
+import { assertPgBackRestInstalled } from "../postgres/pgbackrest.ts";
+import { findRedisBinaries } from "../redis/binaries.ts";
+
+/** @throws Error naming what is missing and how to install it. */
+export async function preflight(o: { streaming: boolean }): Promise<void> {
+  const problems: string[] = [];
+  const bin = await findPostgresBinDir().catch((e: Error) => (problems.push(e.message), undefined));
+  for (const check of [findRedisBinaries, assertPgBackRestInstalled]) {
+    await check().catch((e: Error) => problems.push(e.message));
+  }
+  if (o.streaming && bin && !existsSync(join(bin, "pg_receivewal")))
+    problems.push(`pg_receivewal not found in ${bin}: install the Debian package postgresql-15 (it ships it)`);
+  const moto = await $({ quiet: true, nothrow: true })`which moto_server`;
+  if (moto.exitCode !== 0)
+    problems.push("moto_server not found on the PATH: install the S3 emulator with pip install 'moto[server]>=5.1,<6'");
+  if (problems.length)
+    throw new Error(`the drill needs these installed (.ci/run installs them all):\n  - ${problems.join("\n  - ")}`);
+}
