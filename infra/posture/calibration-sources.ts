@@ -42,6 +42,9 @@ const runbookReport = z.object({
   ),
 });
 
+const size = (bytes: number) =>
+  bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
+
 /** Verdicts of runs that finished their recovery (a missed objective is still a measurement). */
 const FINISHED = new Set(["objectives_met", "objectives_missed"]);
 
@@ -76,7 +79,7 @@ function fromDrill(json: unknown, file: string): Omit<CalibrationRun, "drift" | 
     runId: r.runId,
     date: r.startedAt,
     scale: r.scale,
-    detail: `${r.scenario}, ${streaming}, database ${(r.measured.databaseBytes / 1024 ** 3).toFixed(2)} GiB`,
+    detail: `${r.scenario}, ${streaming}, database ${size(r.measured.databaseBytes)}`,
     phases,
   };
 }

@@ -20,14 +20,48 @@ export interface ArchiveSettings {
   streaming: Streaming;
 }
 
-/** Turns on archiving into a posix repository next to (not inside) the data directory. */
+/**
+ * Turns on archiving into a posix repository next to (not inside) the data directory, and times
+ * every archive_command (pgBackRest logs synchronous archive-pushes to no file, so the drill
+ * wraps the command PostgreSQL runs: start, end and exit status of each push, in `pushTimesFile`).
+ */
 export async function turnOnArchiving(pgs: LocalPostgres, s: ArchiveSettings): Promise<PgBackRestConfig> {
-  return enableArchiving(pgs, {
+  const cfg = await enableArchiving(pgs, {
     dir: join(pgs.baseDir, "pgbackrest"),
     stanza: "eventchain",
     repo: { type: "posix", path: join(pgs.baseDir, "repo") },
     archiveTimeoutSeconds: s.archiveTimeoutSeconds,
   });
+  const [row] = await pgs.query<{ archive_command: string }>("SHOW archive_command");
+  await setArchiveCommand(
+    pgs,
+    `t0=$(date +%s.%N); ${row!.archive_command}; rc=$?; echo "%f $t0 $(date +%s.%N) $rc" >> ${pushTimesFile(cfg)}; exit $rc`,
+  );
+  return cfg;
+}
+
+/** Where the timed archive_command appends `<segment> <start> <end> <exit status>` per push. */
+export const pushTimesFile = (cfg: PgBackRestConfig) => join(cfg.dir, "archive-push-times.log");
+
+async function setArchiveCommand(pgs: LocalPostgres, command: string): Promise<void> {
+  await pgs.query(`ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
+  await pgs.query("SELECT pg_reload_conf()");
+}
+
+/** Pure: seconds of each successful push in the timing file's text. */
+export function pushSecondsFromTimes(text: string): number[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length === 4 && f[3] === "0")
+    .map((f) => Number(f[2]) - Number(f[1]))
+    .filter((x) => Number.isFinite(x) && x >= 0);
+}
+
+/** Seconds of every successful archive-push so far. */
+export function archivePushSeconds(cfg: PgBackRestConfig): number[] {
+  const file = pushTimesFile(cfg);
+  return existsSync(file) ? pushSecondsFromTimes(readFileSync(file, "utf8")) : [];
 }
 
 /** Delays every later archive-push by `seconds` (reload, no restart): the fault "archiving slowed down". */
@@ -35,9 +69,7 @@ export async function slowDownArchiving(pgs: LocalPostgres, seconds: number): Pr
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600)
     throw new Error(`invalid archive delay ${seconds}: expected an integer number of seconds from 1 to 3600`);
   const [row] = await pgs.query<{ archive_command: string }>("SHOW archive_command");
-  const command = `sleep ${seconds}; ${row!.archive_command}`;
-  await pgs.query(`ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
-  await pgs.query("SELECT pg_reload_conf()");
+  await setArchiveCommand(pgs, `sleep ${seconds}; ${row!.archive_command}`);
 }
 
 /** The archiver's own account: the newest segment it archived, and when. */

@@ -16,6 +16,7 @@ import type { MeasuredPhases } from "../../infra/posture/calibration.ts";
 import { asServiceUser } from "../postgres/cluster.ts";
 import { pgbackrest } from "../postgres/pgbackrest.ts";
 import {
+  archivePushSeconds,
   commandSecondsFromLog,
   pgbackrestLog,
   slowDownArchiving,
@@ -244,7 +245,7 @@ export async function runDrill(
       (x) => `${x.writers.log.acks.length} commits acknowledged so far`,
     );
     const { writers } = load;
-    const pushes = commandSecondsFromLog(pgbackrestLog(cfg, "archive-push"), "archive-push");
+    const pushes = archivePushSeconds(cfg);
     const walBytesWritten = await walSince(probe, load.lsn);
     const elapsed = (performance.timeOrigin + performance.now() - load.startedAt) / 1000;
     const ackedBefore = writers.log.acks.length;

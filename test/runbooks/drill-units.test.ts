@@ -2,7 +2,7 @@ import test from "ava";
 import { badDataOutcome, crashOutcome } from "../../runbooks/drill/outcome.ts";
 import type { WriterLog } from "../../runbooks/drill/writers.ts";
 import { lsnBytes, redoFromLog } from "../../runbooks/drill/measure.ts";
-import { commandSecondsFromLog } from "../../runbooks/drill/archiving.ts";
+import { commandSecondsFromLog, pushSecondsFromTimes } from "../../runbooks/drill/archiving.ts";
 import { ratio, segmentEnd } from "../../runbooks/drill/estimate.ts";
 import { recoveryArgs } from "../../runbooks/drill/recover.ts";
 import { childEnvironment } from "../../runbooks/drill/runbook-process.ts";
@@ -113,6 +113,16 @@ test("PostgreSQL's and pgBackRest's own accounts are read from their logs", (t) 
   ].join("\n");
   t.deepEqual(commandSecondsFromLog(bLog, "archive-push"), [0.035, 1.2]);
   t.deepEqual(commandSecondsFromLog(bLog, "restore"), [0.812]);
+  // The drill's timed archive_command: segment, start, end, exit status; failed pushes do not count.
+  const times = [
+    "000000010000000000000003 1764583200.100 1764583200.250 0",
+    "000000010000000000000004 1764583260.000 1764583290.000 1",
+    "garbage",
+  ].join("\n");
+  t.deepEqual(
+    pushSecondsFromTimes(times).map((x) => Math.round(x * 1000) / 1000),
+    [0.15],
+  );
 });
 
 test("the archived WAL ends where the newest archived segment ends, whatever file names it", (t) => {
