@@ -94,22 +94,108 @@ export interface IntegrityOptions {
   expectedTables?: readonly string[];
   /** Row counts the backup recorded; each table's count must match. */
   expectedRowCounts?: Record<string, number>;
+  /** Opens another connection to the same database, so that checks run side by side. */
+  connect?: () => Promise<pg.Client>;
+  /** How many checks run at once (default 1; more need `connect`). Each may also use parallel query. */
+  concurrency?: number;
+}
+
+/** Pure: what an orphan check compares, whatever the schema qualification and quoting. */
+function checkKey(fk: ForeignKey): string {
+  const bare = (name: string) => name.replace(/^"?public"?\./, "").replace(/"/g, "");
+  return `${bare(fk.child)}(${fk.childColumns.map(bare).join(",")})→${bare(fk.parent)}(${fk.parentColumns.map(bare).join(",")})`;
+}
+
+/**
+ * Runs queries on up to `concurrency` connections at once; a query asked twice under one key (the
+ * plan's three checks are also declared foreign keys) runs once and both get its result.
+ */
+function queryPool(client: pg.Client, o: IntegrityOptions) {
+  const width = o.connect ? Math.max(1, Math.floor(o.concurrency ?? 1)) : 1;
+  const idle: pg.Client[] = [client];
+  const opened: pg.Client[] = [];
+  const waiting: ((c: pg.Client) => void)[] = [];
+  let open = 1;
+  const acquire = async (): Promise<pg.Client> => {
+    const free = idle.pop();
+    if (free) return free;
+    if (open < width) {
+      open++;
+      const c = await o.connect!();
+      opened.push(c);
+      return c;
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = (c: pg.Client) => {
+    const next = waiting.shift();
+    if (next) next(c);
+    else idle.push(c);
+  };
+  const memo = new Map<string, Promise<number>>();
+  return {
+    /** The number the single-row, single-column query `sql` returns. */
+    number(key: string, sql: string): Promise<number> {
+      let p = memo.get(key);
+      if (!p) {
+        p = (async () => {
+          const c = await acquire();
+          try {
+            const { rows } = await c.query<{ n: string }>(sql);
+            return Number(Object.values(rows[0] ?? {})[0]);
+          } finally {
+            release(c);
+          }
+        })();
+        p.catch(() => {}); // awaited by the caller, maybe after another check failed
+        memo.set(key, p);
+      }
+      return p;
+    },
+    orphans(fk: ForeignKey): Promise<number> {
+      return this.number(`orphans ${checkKey(fk)}`, orphanQuery(fk));
+    },
+    async close() {
+      await Promise.all(opened.map((c) => c.end().catch(() => {})));
+    },
+  };
 }
 
 /** Runs every check on the connected database. Never throws for a failed check: it reports it. */
 export async function checkIntegrity(client: pg.Client, options: IntegrityOptions = {}): Promise<Check[]> {
-  const checks: Check[] = [];
-  const expected = options.expectedTables ?? EVENTCHAIN_TABLES;
   const { rows: present } = await client.query<{ t: string }>(
     "SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r','p')",
   );
   const have = new Set(present.map((r) => r.t));
-  const counts: Record<string, number> = {};
-  for (const t of new Set([...expected, ...Object.keys(options.expectedRowCounts ?? {})])) {
-    if (!have.has(t)) continue;
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM public.${quoteIdent(t)}`);
-    counts[t] = Number(rows[0]!.n);
+  const pool = queryPool(client, options);
+  try {
+    return await runChecks(client, pool, have, options);
+  } finally {
+    await pool.close();
   }
+}
+
+async function runChecks(
+  client: pg.Client,
+  pool: ReturnType<typeof queryPool>,
+  have: Set<string>,
+  options: IntegrityOptions,
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const expected = options.expectedTables ?? EVENTCHAIN_TABLES;
+  const tables = [...new Set([...expected, ...Object.keys(options.expectedRowCounts ?? {})])].filter((t) =>
+    have.has(t),
+  );
+  const declared = await declaredForeignKeys(client);
+  const planned = PLAN_CHECKS.filter((fk) => have.has(fk.child) && have.has(fk.parent));
+  // Every query is started before any is awaited: side by side when there are connections for it.
+  const counting = tables.map((t) =>
+    pool.number(`count ${t}`, `SELECT count(*)::bigint AS n FROM public.${quoteIdent(t)}`),
+  );
+  const declaredCounts = declared.map((fk) => pool.orphans(fk));
+  const plannedCounts = new Map(planned.map((fk) => [fk, pool.orphans(fk)]));
+  const counts: Record<string, number> = {};
+  for (const [i, t] of tables.entries()) counts[t] = await counting[i]!;
   for (const t of expected) {
     if (!have.has(t)) checks.push({ name: `table ${t}`, kind: "table", ok: false, detail: "missing" });
     else
@@ -134,9 +220,8 @@ export async function checkIntegrity(client: pg.Client, options: IntegrityOption
             : `${got} rows, manifest has ${want}`,
     });
   }
-  for (const fk of await declaredForeignKeys(client)) {
-    const { rows } = await client.query<{ orphans: string }>(orphanQuery(fk));
-    const n = Number(rows[0]!.orphans);
+  for (const [i, fk] of declared.entries()) {
+    const n = await declaredCounts[i]!;
     checks.push({
       name: `${fk.name} (${fk.child} → ${fk.parent})`,
       kind: "foreign-key",
@@ -145,7 +230,8 @@ export async function checkIntegrity(client: pg.Client, options: IntegrityOption
     });
   }
   for (const fk of PLAN_CHECKS) {
-    if (!have.has(fk.child) || !have.has(fk.parent)) {
+    const counted = plannedCounts.get(fk);
+    if (!counted) {
       checks.push({
         name: fk.name,
         kind: "plan-check",
@@ -154,8 +240,7 @@ export async function checkIntegrity(client: pg.Client, options: IntegrityOption
       });
       continue;
     }
-    const { rows } = await client.query<{ orphans: string }>(orphanQuery(fk));
-    const n = Number(rows[0]!.orphans);
+    const n = await counted;
     checks.push({
       name: fk.name,
       kind: "plan-check",

@@ -86,7 +86,12 @@ export async function verifyBackup(
         const db = new pg.Client({ ...p.server, database: scratch });
         await db.connect();
         try {
-          checks.push(...(await checkIntegrity(db, { expectedRowCounts: manifest.rowCounts })));
+          checks.push(
+            ...(await checkIntegrity(db, {
+              expectedRowCounts: manifest.rowCounts,
+              ...sideBySide({ ...p.server, database: scratch }),
+            })),
+          );
         } finally {
           await db.end();
         }
@@ -112,6 +117,18 @@ export async function verifyBackup(
   return { ...report, scratchDatabase: scratch, scratchDropped: dropped };
 }
 
+/** The integrity checks run two at a time (both cores of a small server), on a second connection. */
+function sideBySide(conn: pg.ClientConfig): { connect: () => Promise<pg.Client>; concurrency: number } {
+  return {
+    concurrency: 2,
+    connect: async () => {
+      const c = new pg.Client(conn);
+      await c.connect();
+      return c;
+    },
+  };
+}
+
 /** Integrity checks on a live (e.g. just recovered) database, no restore. */
 export async function verifyLiveDatabase(
   conn: PgConnection,
@@ -121,7 +138,7 @@ export async function verifyLiveDatabase(
   const db = new pg.Client(conn);
   await db.connect();
   try {
-    const checks = await checkIntegrity(db, { expectedRowCounts });
+    const checks = await checkIntegrity(db, { expectedRowCounts, ...sideBySide(conn) });
     return buildVerificationReport({
       backupId: null,
       database: conn.database,
