@@ -9,6 +9,9 @@
  *   --results-dir <d>  where results go (default bench/results)
  *   --readme           rewrite the results table in bench/README.md (always done by a full run
  *                      into the default results dir)
+ *   --scaling          the paths and the drill at several sizes instead (growth, PITR floor with
+ *                      redo, the drill's estimate ÷ achieved); results bench/results/scaling.json
+ *   --sizes <list>     sizes of --scaling, e.g. 0.1GiB,0.5GiB,2GiB (the default)
  *   --help
  */
 import { parseArgv } from "zx";
@@ -25,7 +28,30 @@ export interface BenchOptions {
   name: string;
   resultsDir: string;
   readme: boolean;
+  /** The three-size run instead of the suites. */
+  scaling: boolean;
+  /** Its sizes, in bytes, ascending. */
+  sizes: number[];
   help: boolean;
+}
+
+export const DEFAULT_SCALING_SIZES = "0.1GiB,0.5GiB,2GiB";
+export const QUICK_SCALING_SIZES = "16MiB,24MiB,32MiB";
+
+/** Parses `--sizes`: two to five sizes, each as `--size` takes them, ascending. */
+export function parseSizes(value: string): number[] {
+  const sizes = value
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map(parseSize);
+  if (sizes.length < 2 || sizes.length > 5)
+    throw new Error(
+      `--sizes "${value}" is not allowed: expected 2 to 5 sizes separated by commas, e.g. ${DEFAULT_SCALING_SIZES}`,
+    );
+  if (sizes.some((x, i) => i > 0 && x <= sizes[i - 1]!))
+    throw new Error(`--sizes "${value}" is not allowed: expected ascending sizes, each larger than the one before`);
+  return sizes;
 }
 
 const UNITS: Record<string, number> = {
@@ -111,26 +137,41 @@ export function parseName(value: string): string {
   return value;
 }
 
-const KNOWN = new Set(["quick", "size", "reps", "only", "name", "results-dir", "readme", "help", "h", "_"]);
+const KNOWN = new Set([
+  "quick",
+  "size",
+  "reps",
+  "only",
+  "name",
+  "results-dir",
+  "readme",
+  "scaling",
+  "sizes",
+  "help",
+  "h",
+  "_",
+]);
 
 /** Parses and validates the whole command line; throws on the first bad value, naming it. */
 export function parseBenchArgs(args: string[], defaultResultsDir: string): BenchOptions {
   const a = parseArgv(args, {
-    boolean: ["quick", "readme", "help"],
-    string: ["size", "reps", "only", "name", "results-dir"],
+    boolean: ["quick", "readme", "help", "scaling"],
+    string: ["size", "reps", "only", "name", "results-dir", "sizes"],
     alias: { h: "help" },
   });
   for (const key of Object.keys(a)) {
     if (!KNOWN.has(key))
       throw new Error(
-        `unknown option --${key}: expected one of --quick, --size, --reps, --only, --name, --results-dir, --readme, --help`,
+        `unknown option --${key}: expected one of --quick, --size, --reps, --only, --name, --results-dir, --readme, --scaling, --sizes, --help`,
       );
   }
   if (a._.length > 0) throw new Error(`unexpected argument "${a._[0]}": the bench takes options only (see --help)`);
   const quick = Boolean(a.quick);
   const sizeBytes = a.size !== undefined ? parseSize(a.size) : quick ? QUICK_SIZE : DEFAULT_SIZE;
   const reps = a.reps !== undefined ? parseReps(a.reps) : quick ? 1 : 3;
-  const name = parseName(a.name ?? (quick ? "quick" : "full"));
+  const scaling = Boolean(a.scaling);
+  if (a.sizes !== undefined && !scaling) throw new Error("--sizes goes with --scaling (the three-size run)");
+  const name = parseName(a.name ?? (scaling ? (quick ? "scaling-quick" : "scaling") : quick ? "quick" : "full"));
   return {
     quick,
     sizeBytes,
@@ -139,6 +180,8 @@ export function parseBenchArgs(args: string[], defaultResultsDir: string): Bench
     name,
     resultsDir: a["results-dir"] ?? defaultResultsDir,
     readme: Boolean(a.readme) || (!quick && a["results-dir"] === undefined),
+    scaling,
+    sizes: scaling ? parseSizes(a.sizes ?? (quick ? QUICK_SCALING_SIZES : DEFAULT_SCALING_SIZES)) : [],
     help: Boolean(a.help),
   };
 }

@@ -6,9 +6,10 @@ import type { CaseResult } from "./harness.ts";
 import type { SuiteId } from "./options.ts";
 
 export interface Target {
-  /** "<=" : the ratio must not exceed `value`; ">=" : it must reach it. */
-  op: "<=" | ">=";
+  /** "<=" : the ratio must not exceed `value`; ">=" : it must reach it; "between": from `value` to `upper`. */
+  op: "<=" | ">=" | "between";
   value: number;
+  upper?: number;
 }
 
 export interface Ratio {
@@ -57,6 +58,7 @@ export interface BenchResults {
 /** Checks `value` against `target`; null when either is missing. */
 export function meets(value: number | null, target: Target | undefined): boolean | null {
   if (value === null || target === undefined || !Number.isFinite(value)) return null;
+  if (target.op === "between") return value >= target.value && value <= (target.upper ?? Infinity);
   return target.op === "<=" ? value <= target.value : value >= target.value;
 }
 
@@ -113,6 +115,7 @@ function fmtRatio(r: Ratio): string {
 function fmtTarget(t: Target | undefined, unit: Ratio["unit"]): string {
   if (!t) return "";
   const u = unit === "×" ? "×" : ` ${unit}`;
+  if (t.op === "between") return `${t.value}–${t.upper}${u}`;
   return `${t.op === "<=" ? "≤" : "≥"} ${t.value}${u}`;
 }
 

@@ -15,6 +15,8 @@ import { parseBenchArgs, formatBytes, type BenchOptions, type SuiteId } from "./
 import type { Progress } from "./harness.ts";
 import { renderMarkdown, mergeIntoReadme, type BenchResults, type SuiteResult } from "./report.ts";
 import { SUITE_RUNNERS, type BenchContext } from "./suites.ts";
+import { runScaling } from "./scaling.ts";
+import { mergeScaling, renderScaling, type ScalingResults } from "./scaling-report.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -27,6 +29,9 @@ const HELP = `npm run bench -- [options]
   --name <name>      results file bench/results/<name>.json (default full / quick)
   --results-dir <d>  write results there instead (the README is then left alone)
   --readme           also rewrite the table in bench/README.md
+  --scaling          instead: the paths and the drill at several sizes (growth per path, PITR
+                     against untar + redo, the drill's estimate ÷ achieved) → results/scaling.json
+  --sizes <list>     sizes for --scaling (default 0.1GiB,0.5GiB,2GiB)
 `;
 
 const SUITE_TITLES: Record<SuiteId, string> = {
@@ -164,6 +169,38 @@ export async function writeResults(results: BenchResults, options: BenchOptions)
   return file;
 }
 
+/** The three-size run: results/<name>.json, the drills' reports beside it, the README section. */
+async function scalingMain(options: BenchOptions): Promise<number> {
+  const workDir = await mkdtemp(join(tmpdir(), "eventchain-bench-work-"));
+  await chmod(workDir, 0o711);
+  const ctx: BenchContext = { options, workDir, cleanups: [], log: (m) => process.stderr.write(`${m}\n`) };
+  const onSignal = () => void cleanup(ctx, workDir).finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let results: ScalingResults;
+  try {
+    results = await runScaling(ctx, options.sizes, progressPrinter("drill"), {
+      reportsDir: join(options.resultsDir, `${options.name}-drills`),
+    });
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    await cleanup(ctx, workDir);
+  }
+  await mkdir(options.resultsDir, { recursive: true });
+  const file = join(options.resultsDir, `${options.name}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  const section = renderScaling(results);
+  if (options.readme) {
+    const readmePath = join(HERE, "README.md");
+    await writeFile(readmePath, mergeScaling(await readFile(readmePath, "utf8"), section));
+  }
+  process.stdout.write(section);
+  process.stderr.write(`results: ${file}${options.readme ? " (and bench/README.md)" : ""}\n`);
+  const failed = results.sizes.some((s) => s.cases.some((c) => c.error) || s.drill?.error);
+  return failed ? 1 : 0;
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
@@ -176,6 +213,7 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (options.scaling) return scalingMain(options);
   const results = await runBench(options);
   const file = await writeResults(results, options);
   process.stdout.write(renderMarkdown(results));

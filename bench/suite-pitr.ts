@@ -13,6 +13,27 @@ import { createBucket, ensureMoto, type SuiteRunner } from "./context.ts";
 
 const PGBACKREST_BUCKET = "eventchain-bench-pgbackrest";
 
+/**
+ * PITR against a floor that includes PostgreSQL's own redo of the same WAL: untar (copying the
+ * bytes) + the redo time the recovered server logged. "Ready for writes" and "verified" each.
+ */
+export function pitrFloorRatios(pitr: CaseResult | undefined, untar: CaseResult | undefined) {
+  const redo = pitr?.metrics?.redoSeconds;
+  const floor = untar && !untar.error && redo !== undefined ? untar.seconds + redo : null;
+  const of = (key: "readyForWritesSeconds" | "verifiedSeconds") => {
+    const v = pitr?.metrics?.[key];
+    return floor && v !== undefined && !pitr?.error ? v / floor : null;
+  };
+  return [
+    value("pitr.floor_untar_redo", "floor: untar + PostgreSQL's redo of the same WAL", floor, "s"),
+    value("pitr.ready_vs_floor", "PITR ready for writes ÷ (untar + redo)", of("readyForWritesSeconds"), "×"),
+    value("pitr.verified_vs_floor", "PITR verified ÷ (untar + redo)", of("verifiedSeconds"), "×", {
+      op: "<=",
+      value: 1.25,
+    }),
+  ];
+}
+
 /** WAL written between the base backup and T: the fixed amount every PITR repetition replays. */
 export const PITR_WAL_BYTES = { quick: 16 * 1024 ** 2, full: 256 * 1024 ** 2 };
 
@@ -131,6 +152,7 @@ export const pitrSuite: SuiteRunner = async (ctx, progress) => {
         "×",
       ),
       ratio("pitr.s3_vs_untar", "PITR (S3 repo on moto) ÷ untar floor", get("ours.pitr_s3"), untar),
+      ...pitrFloorRatios(get("ours.pitr_posix"), untar),
       value("pitr.posix_wal_rate", "WAL replayed, posix repo", walRate("ours.pitr_posix"), "MB/s"),
       value("pitr.s3_wal_rate", "WAL replayed, S3 repo", walRate("ours.pitr_s3"), "MB/s"),
     ],

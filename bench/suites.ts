@@ -29,6 +29,9 @@ export type { BenchContext, SuiteRunner } from "./context.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** An estimate counts as good within a quarter of what was achieved. */
+export const ESTIMATE_TARGET = { op: "between", value: 0.75, upper: 1.25 } as const;
+
 const floorSuite: SuiteRunner = async (ctx, progress) => {
   const d = ctx.dataset!;
   try {
@@ -143,7 +146,10 @@ const verifySuite: SuiteRunner = async (ctx, progress) => {
 
 /** The drill suite: `npm run drill` end to end, phases and their shares. */
 const drillSuite: SuiteRunner = async (ctx, progress) => {
-  const [result] = await interleave([drillCase(REPO_ROOT)], ctx.options.reps, progress);
+  // Quick: a few seconds of writes only (the bench proves the path, it does not judge it).
+  const args = ctx.options.quick ? ["--write-seconds", "3"] : [];
+  const [result] = await interleave([drillCase(REPO_ROOT, { args })], ctx.options.reps, progress);
+  const m = result!.metrics ?? {};
   const phases = result!.phases ?? {};
   const sum = Object.values(phases).reduce((a, b) => a + b, 0);
   return {
@@ -155,6 +161,14 @@ const drillSuite: SuiteRunner = async (ctx, progress) => {
         op: "<=",
         value: 60,
       }),
+      value(
+        "drill.rto_estimate_vs_achieved",
+        "RTO (verified): estimate ÷ achieved",
+        m.rtoRatio ?? null,
+        "×",
+        ESTIMATE_TARGET,
+      ),
+      value("drill.rpo_estimate_vs_achieved", "RPO: estimate ÷ achieved", m.rpoRatio ?? null, "×", ESTIMATE_TARGET),
     ],
     notes: [
       `Phases add up to ${sum.toFixed(1)} s of the ${Number.isFinite(result!.seconds) ? result!.seconds.toFixed(1) : "–"} s wall time; the rest is npm, tsx and Node start-up and the drill's cleanup.`,
