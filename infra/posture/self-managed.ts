@@ -51,13 +51,14 @@ export function estimateSelfManaged(
 ): SelfManagedEstimate {
   const f = (id: FigureId) => figures[id].value;
   const decision = input.decisionSeconds ?? 0;
-  const overhead = f("selfManagedRecoveryOverhead");
+  const overhead = f("selfManagedRecoveryOverhead") + input.databaseBytes / (f("selfManagedRecoveryOverheadRate") * MB);
   const restore = f("selfManagedRestoreFixed") + input.backupBytes / (f("selfManagedRestoreRate") * MB);
   const redo = input.walBytes / (f("selfManagedRedoRate") * MB);
   const verify = f("selfManagedVerifyFixed") + input.databaseBytes / (f("selfManagedVerifyRate") * MB);
   const ready = decision + overhead + restore + redo;
   const used: FigureId[] = [
     "selfManagedRecoveryOverhead",
+    "selfManagedRecoveryOverheadRate",
     "selfManagedRestoreFixed",
     "selfManagedRestoreRate",
     "selfManagedRedoRate",

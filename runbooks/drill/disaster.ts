@@ -9,11 +9,11 @@ import { rm } from "node:fs/promises";
 import type { LocalPostgres } from "../postgres/cluster.ts";
 import type { Destruction } from "./outcome.ts";
 
+/** Kills the primary and deletes its data directory; returns when both are done (the incident). */
 export async function crash(pgs: LocalPostgres): Promise<Date> {
-  const at = new Date();
   await pgs.stop("immediate");
   await rm(pgs.dataDir, { recursive: true, force: true });
-  return at;
+  return new Date();
 }
 
 export const DESTRUCTIVE_STATEMENT = "DELETE FROM payments";

@@ -79,7 +79,7 @@ export interface DrillResult {
 }
 
 /** Less WAL than this replays too fast to time (and switched segments pad its LSN distance). */
-const MIN_REDO_BYTES = 64 * 1024 ** 2;
+const MIN_REDO_BYTES = 16 * 1024 ** 2;
 
 /** Sales the writers make after the destructive statement, before the recovery starts. */
 const SALES_AFTER_STATEMENT = 20;
@@ -268,12 +268,10 @@ export async function runDrill(
     let writerLog: WriterLog;
     let destruction: Destruction | null = null;
     if (o.scenario === "crash") {
+      // The incident is declared once the primary is gone, data directory and all (detection is instant here).
       incidentAt = await phases.run(
         "Disaster: the primary crashes without warning and its data directory is deleted",
-        async () => {
-          const at = await crash(s.pg);
-          return at;
-        },
+        () => crash(s.pg),
         (at) => `incident at ${at.toISOString()}`,
       );
       writerLog = await writers.stopped();
@@ -377,7 +375,12 @@ export async function runDrill(
           ? { redo: { bytes: redo.walBytes, seconds: redo.seconds } }
           : {}),
         ...(restoreSeconds
-          ? { overhead: { seconds: Math.max(0, readySeconds - restoreSeconds - (redo?.seconds ?? 0)) } }
+          ? {
+              overhead: {
+                bytes: estimate.inputs.databaseBytes,
+                seconds: Math.max(0.001, readySeconds - restoreSeconds - (redo?.seconds ?? 0)),
+              },
+            }
           : {}),
         verify: { bytes: estimate.inputs.databaseBytes, seconds: (verifiedAt.getTime() - readyAt.getTime()) / 1000 },
         ...(pushes.length ? { archivePush: { seconds: median(pushes)! } } : {}),
