@@ -58,6 +58,9 @@ export function secondsOf(size: SizeResult, path: ScalingPathId): number | null 
 }
 
 const gib = (bytes: number) => bytes / 1024 ** 3;
+/** A database size as the tables print it: MiB under 1 GiB. */
+const sizeLabel = (bytes: number) =>
+  bytes < 1024 ** 3 ? `${(bytes / 1024 ** 2).toFixed(0)} MiB` : `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
 /** Pure: each path's growth over the sizes (database size in GiB as x). */
 export function growthByPath(r: ScalingResults): (Growth & { id: ScalingPathId; label: string })[] {
@@ -109,7 +112,7 @@ const inTarget = (r: number | null | undefined) =>
 
 /** Pure: the README section. */
 export function renderScaling(r: ScalingResults): string {
-  const sizes = r.sizes.map((s) => `${f(gib(s.dataset.dbBytes), 2)} GiB`);
+  const sizes = r.sizes.map((s) => sizeLabel(s.dataset.dbBytes));
   const out = [
     `Run \`${r.name}\` ${r.startedAt.slice(0, 16).replace("T", " ")} → ${r.finishedAt.slice(11, 16)} UTC: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGiB} GiB RAM, Node ${r.machine.node}, ${r.machine.postgres}; median of ${r.reps} interleaved run(s) per size; load average at the start ${r.machine.loadAverage.map((x) => x.toFixed(1)).join(" / ")} (the machine is shared: other sessions ran their suites meanwhile).`,
     "",
@@ -153,7 +156,7 @@ export function renderScaling(r: ScalingResults): string {
     }
     const m = d.metrics;
     out.push(
-      `| ${f(gib(m.databaseBytes ?? 0), 2)} GiB (${d.scale}) | ${f(m.readyEstimate)} / ${f(m.readyAchieved)} s | ${f(m.rtoEstimate)} / ${f(m.rtoAchieved)} s | ${f(m.rtoRatio)} | ${inTarget(m.rtoRatio)} | ${f(m.rpoEstimate)} / ${f(m.rpoAchieved)} s | ${f(m.rpoRatio)} | ${inTarget(m.rpoRatio)} | ${m.lost ?? "–"} / ${m.acknowledged ?? "–"} |`,
+      `| ${sizeLabel(m.databaseBytes ?? 0)} (${d.scale}) | ${f(m.readyEstimate)} / ${f(m.readyAchieved)} s | ${f(m.rtoEstimate)} / ${f(m.rtoAchieved)} s | ${f(m.rtoRatio)} | ${inTarget(m.rtoRatio)} | ${f(m.rpoEstimate)} / ${f(m.rpoAchieved)} s | ${f(m.rpoRatio)} | ${inTarget(m.rpoRatio)} | ${m.lost ?? "–"} / ${m.acknowledged ?? "–"} |`,
     );
   }
   return out.join("\n") + "\n";
