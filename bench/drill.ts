@@ -1,7 +1,7 @@
 /**
- * The drill, end to end, exactly as a user runs it: `npm run drill` (developer C's
- * runbooks/drill.ts) at its default scale, in a child process, with `--json` so its report's
- * phases can be read. The wall time includes npm and tsx start-up: that is what the user waits.
+ * The drill, end to end, exactly as a user runs it: `npm run drill` in a child process with
+ * `--json`, so its report's phases — and its estimate beside what it achieved — can be read. The
+ * wall time includes npm and Node start-up: that is what the user waits.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -23,6 +23,7 @@ const drillReport = z.object({
     databaseBytes: z.number().positive("measured.databaseBytes: expected a number > 0"),
     phases: phasesSchema,
   }),
+  machine: z.object({ loadAverage: z.array(z.number()).nullable() }).optional(),
 });
 
 const runbookReport = z.object({
@@ -79,7 +80,7 @@ function fromDrill(json: unknown, file: string): Omit<CalibrationRun, "drift" | 
     runId: r.runId,
     date: r.startedAt,
     scale: r.scale,
-    detail: `${r.scenario}, ${streaming}, database ${size(r.measured.databaseBytes)}`,
+    detail: `${r.scenario}, ${streaming}, database ${size(r.measured.databaseBytes)}${r.machine?.loadAverage ? `, load ${r.machine.loadAverage[0]!.toFixed(1)}` : ""}`,
     phases,
   };
 }

@@ -6,9 +6,10 @@
  * --calibrate`.
  *
  * How measurements become figures, per phase (`PHASES`):
- * - `linear` phases (restore, verification, the other recovery steps) take `fixed + bytes / rate`: a least-squares line
- *   through every recorded run (at two sizes or more), or, with one size only, a rate through the
- *   origin (the whole time counted as proportional to size: an overestimate at larger sizes);
+ * - `linear` phases (restore, verification, the other recovery steps) take `fixed + bytes / rate`:
+ *   a robust (Theil–Sen) line through every recorded run at two sizes or more, or, with one size
+ *   only, a rate through the origin (the whole time counted as proportional to size: an
+ *   overestimate at larger sizes);
  * - `ratio` phases (WAL redo) take `bytes / rate` over all runs;
  * - `median` phases take the median of the runs' values.
  * A new run whose phase differs from what the figures in use predict by more than 25 % is
@@ -168,15 +169,20 @@ const median = (xs: number[]): number => {
 };
 const round = (x: number, digits = 3) => Number(x.toPrecision(digits));
 
-/** Pure: `seconds = fixed + bytes / bytesPerSecond` through points; see the module doc. */
+/**
+ * Pure: `seconds = fixed + bytes / bytesPerSecond` through points; see the module doc. The line
+ * is Theil–Sen's (the median of the slopes between every two runs at different sizes, then the
+ * median intercept): one run on a loaded machine moves it far less than a least-squares line.
+ */
 export function fitLinear(points: { bytes: number; seconds: number }[]): {
   fixedSeconds: number;
   bytesPerSecond: number;
   sizes: number;
 } {
   // Sizes within 10 % of each other count as one (a seeded database varies by a few pages).
+  const differ = (a: number, b: number) => Math.max(a, b) > Math.min(a, b) * 1.1;
   const sorted = points.map((p) => p.bytes).sort((a, b) => a - b);
-  const sizes = sorted.filter((b, i) => i === 0 || b > sorted[i - 1]! * 1.1).length;
+  const sizes = sorted.filter((b, i) => i === 0 || differ(b, sorted[i - 1]!)).length;
   const through = () => ({
     fixedSeconds: 0,
     bytesPerSecond:
@@ -184,13 +190,12 @@ export function fitLinear(points: { bytes: number; seconds: number }[]): {
     sizes,
   });
   if (sizes < 2) return through();
-  const n = points.length;
-  const mx = points.reduce((a, p) => a + p.bytes, 0) / n;
-  const my = points.reduce((a, p) => a + p.seconds, 0) / n;
-  const sxy = points.reduce((a, p) => a + (p.bytes - mx) * (p.seconds - my), 0);
-  const sxx = points.reduce((a, p) => a + (p.bytes - mx) ** 2, 0);
-  const slope = sxy / sxx;
-  const intercept = my - slope * mx;
+  const slopes: number[] = [];
+  for (const [i, a] of points.entries())
+    for (const b of points.slice(i + 1))
+      if (differ(a.bytes, b.bytes)) slopes.push((b.seconds - a.seconds) / (b.bytes - a.bytes));
+  const slope = median(slopes);
+  const intercept = median(points.map((p) => p.seconds - slope * p.bytes));
   if (!(slope > 0) || intercept < 0) return through();
   return { fixedSeconds: intercept, bytesPerSecond: 1 / slope, sizes };
 }
@@ -221,7 +226,7 @@ export function figuresInUse(
       const fit = fitLinear(points);
       const how =
         fit.sizes >= 2
-          ? `least-squares fit over ${points.length} runs at ${fit.sizes} sizes`
+          ? `Theil–Sen line over ${points.length} runs at ${fit.sizes} sizes`
           : `one size only, so no fixed part separable (rate through the origin) over ${points.length} run${points.length === 1 ? "" : "s"}`;
       set(spec.figures[0]!, fit.fixedSeconds, how, runs);
       set(spec.figures[1]!, fit.bytesPerSecond / 1e6, how, runs);

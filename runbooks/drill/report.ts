@@ -29,6 +29,8 @@ export interface DrillReport {
   /** The archive settings the drill ran with (the stack config's, unless overridden). */
   wal: { archiveTimeoutSeconds: number; streaming: "off" | "pg_receivewal"; archiveDelaySeconds: number | null };
   writers: { count: number; commitsPerSecond: number; seconds: number };
+  /** The machine when the disaster struck: a shared one's load explains much of the spread between runs. */
+  machine: { cpus: number; loadAverage: number[] | null };
   startedAt: string;
   finishedAt: string;
   verdict: "objectives_met" | "objectives_missed" | "failed" | "interrupted";
@@ -106,7 +108,10 @@ function scenarioLine(r: DrillReport): string {
       ? `archive_timeout ${r.wal.archiveTimeoutSeconds} s and WAL streamed by pg_receivewal`
       : `archive_timeout ${r.wal.archiveTimeoutSeconds} s, no streaming`;
   const delay = r.wal.archiveDelaySeconds ? `, archiving slowed by ${r.wal.archiveDelaySeconds} s per segment` : "";
-  return `Scenario: ${what}. WAL: ${wal}${delay}. Scale ${r.scale}; writers ${r.writers.count} at ${r.writers.commitsPerSecond} commits/s for ${r.writers.seconds} s. Incident at ${r.incidentAt ?? "–"}.`;
+  const load = r.machine.loadAverage
+    ? `; load average ${r.machine.loadAverage.map((x) => x.toFixed(1)).join(" / ")} on ${r.machine.cpus} cores`
+    : "";
+  return `Scenario: ${what}. WAL: ${wal}${delay}. Scale ${r.scale}; writers ${r.writers.count} at ${r.writers.commitsPerSecond} commits/s for ${r.writers.seconds} s. Incident at ${r.incidentAt ?? "–"}${load}.`;
 }
 
 function dataLine(r: DrillReport): string[] {

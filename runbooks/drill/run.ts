@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
 import type pg from "pg";
@@ -138,6 +139,7 @@ export async function runDrill(
     scenario: o.scenario,
     wal: { ...settings, archiveDelaySeconds: o.archiveDelaySeconds ?? null },
     writers: { count: o.writers, commitsPerSecond: o.commitsPerSecond, seconds: o.writeSeconds },
+    machine: { cpus: cpus().length, loadAverage: null },
     startedAt: new Date().toISOString(),
     finishedAt: "",
     verdict: "failed",
@@ -263,6 +265,7 @@ export async function runDrill(
         `RTO ${e.rto.verifiedSeconds.toFixed(1)} s (ready for writes ${e.rto.readyForWritesSeconds.toFixed(1)} s); RPO now ${e.rpo.nowSeconds.toFixed(1)} s, worst case ${e.rpo.worstCaseSeconds.toFixed(1)} s`,
     );
     report.estimate = estimate;
+    report.machine.loadAverage = loadavg().map((x) => Math.round(x * 100) / 100);
 
     let incidentAt: Date;
     let writerLog: WriterLog;
