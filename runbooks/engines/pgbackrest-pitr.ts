@@ -42,6 +42,26 @@ function newestStreamed(dir: string): Date | null {
   return newest ? new Date(Math.ceil(newest / 1000) * 1000) : null;
 }
 
+/**
+ * Pure: the restorable window. It ends at the newest of the archived WAL, the streamed WAL and the
+ * newest backup's end: a backup is restorable to its own end even when no segment was archived
+ * after it (a crash right after a backup), and both file times and backup stops are whole
+ * seconds, rounded differently.
+ */
+export function restorableWindow(
+  backups: { stoppedAt: string }[],
+  archivedAt: Date | null,
+  streamedAt: Date | null,
+): { earliest: Date; latest: Date } {
+  const ends = [archivedAt, streamedAt, new Date(backups[backups.length - 1]!.stoppedAt)].filter(
+    (d): d is Date => d !== null,
+  );
+  return {
+    earliest: new Date(backups[0]!.stoppedAt),
+    latest: new Date(Math.max(...ends.map((d) => d.getTime()))),
+  };
+}
+
 /** Where replay stops: before the bad transaction, at the end of the WAL for "latest", else at the time. */
 function stopOf(ctx: PitrContext<PgBackRestEngineOptions>): RecoveryStop {
   const { beforeXid } = ctx.options.engineOptions;
@@ -142,13 +162,9 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     const cfg = cfgOf(ctx);
     const { backups } = await info(cfg);
     if (backups.length === 0) throw new Error(`stanza ${cfg.stanza} has no base backup: nothing to restore from`);
-    const archived = (await latestArchivedAt(cfg)) ?? new Date(backups[backups.length - 1]!.stoppedAt);
     const streamDir = ctx.options.engineOptions.walStreamDir;
-    const streamed = streamDir ? newestStreamed(streamDir) : null;
-    const latest = streamed && streamed > archived ? streamed : archived;
     return {
-      earliest: new Date(backups[0]!.stoppedAt),
-      latest,
+      ...restorableWindow(backups, await latestArchivedAt(cfg), streamDir ? newestStreamed(streamDir) : null),
       source: `pgBackRest stanza ${cfg.stanza} (${ctx.outputs.database.instanceIdentifier})`,
     };
   },

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { runbook as pitr } from "../../runbooks/point-in-time-restore.ts";
 import { localOutputs } from "../../runbooks/local/outputs.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
+import { restorableWindow } from "../../runbooks/engines/pgbackrest-pitr.ts";
 
 /** The runbook with a pgbackrest.conf that names the stanza; `extra` are the options under test. */
 async function run(t: Parameters<typeof workspace>[0], extra: string[]) {
@@ -45,4 +46,21 @@ test("--wal-stream-dir must be an existing directory", async (t) => {
     /invalid --wal-stream-dir "\/nonexistent\/wal-stream": expected an existing directory pg_receivewal writes into/,
   );
   t.deepEqual(ws.runIds(), []);
+});
+
+test("the restorable window reaches at least the newest backup's end, even when nothing was archived after it", (t) => {
+  const backups = [{ stoppedAt: "2026-12-01T10:00:46.000Z" }, { stoppedAt: "2026-12-01T11:16:46.000Z" }];
+  // A crash right after the backup: the newest archived segment is the backup's own, a second "earlier".
+  const w = restorableWindow(backups, new Date("2026-12-01T11:16:45.000Z"), null);
+  t.is(w.earliest.toISOString(), "2026-12-01T10:00:46.000Z");
+  t.is(w.latest.toISOString(), "2026-12-01T11:16:46.000Z");
+  t.is(
+    restorableWindow(backups, new Date("2026-12-01T11:20:00Z"), null).latest.toISOString(),
+    "2026-12-01T11:20:00.000Z",
+  );
+  t.is(
+    restorableWindow(backups, new Date("2026-12-01T11:20:00Z"), new Date("2026-12-01T11:21:03Z")).latest.toISOString(),
+    "2026-12-01T11:21:03.000Z",
+    "the WAL stream reaches further than the archive",
+  );
 });
