@@ -12,8 +12,9 @@
  *   overestimate at larger sizes);
  * - `ratio` phases (WAL redo) take `bytes / rate` over all runs;
  * - `median` phases take the median of the runs' values.
- * A new run whose phase differs from what the figures in use predict by more than 25 % is
- * recorded with that drift, and the posture report says so.
+ * Only the latest `RECENT_RUNS` runs of each phase count (the machine's conditions change). A new
+ * run whose phase differs from what the figures in use predict by more than 25 % is recorded with
+ * that drift, and the posture report says so.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { z } from "zod";
@@ -23,6 +24,13 @@ export const DEFAULT_CALIBRATION_FILE = new URL("./calibration.json", import.met
 
 /** A measurement further than this from what the figures in use predict is flagged. */
 export const DRIFT_THRESHOLD = 0.25;
+
+/**
+ * Figures come from the latest this many runs that measured each phase: a machine's conditions
+ * change (a shared one's load above all), and what it does now is what the next drill meets.
+ * Older runs stay recorded and cited.
+ */
+export const RECENT_RUNS = 5;
 
 export const PHASE_IDS = [
   "restore",
@@ -219,7 +227,8 @@ export function figuresInUse(
   };
   for (const phase of PHASE_IDS) {
     const spec = PHASES[phase];
-    const runs = calibration.runs.filter((r) => r.phases[phase] !== undefined);
+    const all = calibration.runs.filter((r) => r.phases[phase] !== undefined);
+    const runs = all.slice(-RECENT_RUNS);
     if (runs.length === 0 || spec.figures.length === 0) continue;
     if (spec.model === "linear") {
       const points = runs.map((r) => r.phases[phase] as { bytes: number; seconds: number });

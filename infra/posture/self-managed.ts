@@ -22,6 +22,8 @@ export interface SelfManagedInput {
   streaming: Streaming;
   /** Human time before the runbook starts (the posture adds the failover decision; a drill none). */
   decisionSeconds?: number;
+  /** WAL written per second now, when known (a drill measures its own); default the figure in use. */
+  walBytesPerSecond?: number;
 }
 
 export interface SelfManagedEstimate {
@@ -73,15 +75,21 @@ export function estimateSelfManaged(
     used.push("selfManagedStreamLag");
   } else {
     const segmentBytes = f("walSegmentSize") * 1024 ** 2;
-    const fill = segmentBytes / (f("selfManagedWalRate") * MB);
+    const walRate = input.walBytesPerSecond ?? f("selfManagedWalRate") * MB;
+    const rate = `${(walRate / MB).toPrecision(3)} MB/s${input.walBytesPerSecond === undefined ? "" : " (measured now)"}`;
+    const fill = segmentBytes / walRate;
     const push = f("selfManagedArchivePush");
     const cycle = Math.min(input.archiveTimeoutSeconds, fill);
     worst = cycle + push;
     basis =
       fill < input.archiveTimeoutSeconds
-        ? `a ${f("walSegmentSize")} MiB segment fills in ${fill.toFixed(0)} s at ${f("selfManagedWalRate")} MB/s of WAL (before archive_timeout ${input.archiveTimeoutSeconds} s), + ${push} s archive-push`
-        : `archive_timeout ${input.archiveTimeoutSeconds} s (a segment would take ${fill.toFixed(0)} s to fill at ${f("selfManagedWalRate")} MB/s), + ${push} s archive-push`;
-    used.push("walSegmentSize", "selfManagedWalRate", "selfManagedArchivePush");
+        ? `a ${f("walSegmentSize")} MiB segment fills in ${fill.toFixed(0)} s at ${rate} of WAL (before archive_timeout ${input.archiveTimeoutSeconds} s), + ${push} s archive-push`
+        : `archive_timeout ${input.archiveTimeoutSeconds} s (a segment would take ${fill.toFixed(0)} s to fill at ${rate}), + ${push} s archive-push`;
+    used.push(
+      "walSegmentSize",
+      ...(input.walBytesPerSecond === undefined ? (["selfManagedWalRate"] as const) : []),
+      "selfManagedArchivePush",
+    );
   }
   const r = (x: number) => Math.round(x * 100) / 100;
   return {

@@ -50,6 +50,8 @@ export async function estimateNow(
     stream: WalStream | null;
     /** When the writers started: nothing was written between the base backup and then. */
     writesSince: Date;
+    /** The WAL the writers produce per second, measured over their run so far. */
+    walBytesPerSecond?: number;
   },
 ): Promise<DrillEstimate> {
   const { rows } = await client.query<{ db: string; wal: string; now: Date; seg: string }>(
@@ -67,7 +69,11 @@ export async function estimateNow(
     walBytes = Math.max(0, Math.min(walBytes, Number(archivedEnd - lsnBytes(o.backup.lsnStop))));
   }
   const inputs = { backupBytes: o.backup.sizeBytes, databaseBytes: Number(rows[0]!.db), walBytes };
-  const e = estimateSelfManaged({ ...inputs, ...o.settings });
+  const e = estimateSelfManaged({
+    ...inputs,
+    ...o.settings,
+    ...(o.walBytesPerSecond ? { walBytesPerSecond: o.walBytesPerSecond } : {}),
+  });
   let nowSeconds: number;
   let nowBasis: string;
   if (o.scenario === "bad-data") {

@@ -260,6 +260,7 @@ export async function runDrill(
           backup: base,
           stream,
           writesSince: new Date(load.startedAt),
+          ...(walBytesWritten > 0 && elapsed > 0 ? { walBytesPerSecond: walBytesWritten / elapsed } : {}),
         }),
       (e) =>
         `RTO ${e.rto.verifiedSeconds.toFixed(1)} s (ready for writes ${e.rto.readyForWritesSeconds.toFixed(1)} s); RPO now ${e.rpo.nowSeconds.toFixed(1)} s, worst case ${e.rpo.worstCaseSeconds.toFixed(1)} s`,
