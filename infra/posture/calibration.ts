@@ -32,6 +32,16 @@ export const DRIFT_THRESHOLD = 0.25;
  */
 export const RECENT_RUNS = 5;
 
+/**
+ * A redo shorter than this is not timed, only rounded (PostgreSQL logs centiseconds, and a
+ * switched segment's unused tail counts in its LSN distance): such runs set no redo rate.
+ */
+export const MIN_REDO_SECONDS = 0.2;
+
+/** Whether a run's phase is a measurement the figures may use. */
+const usable = (phase: PhaseId, p: MeasuredPhases) =>
+  p[phase] !== undefined && (phase !== "redo" || p.redo!.seconds >= MIN_REDO_SECONDS);
+
 export const PHASE_IDS = [
   "restore",
   "redo",
@@ -227,7 +237,7 @@ export function figuresInUse(
   };
   for (const phase of PHASE_IDS) {
     const spec = PHASES[phase];
-    const all = calibration.runs.filter((r) => r.phases[phase] !== undefined);
+    const all = calibration.runs.filter((r) => usable(phase, r.phases));
     const runs = all.slice(-RECENT_RUNS);
     if (runs.length === 0 || spec.figures.length === 0) continue;
     if (spec.model === "linear") {
@@ -286,7 +296,7 @@ export function predictPhase(
   if (spec.figures.length === 0 || spec.figures.some((id) => figures[id].kind !== "measured")) return null;
   const f = (id: FigureId) => figures[id].value;
   const m = measured[phase];
-  if (m === undefined) return null;
+  if (m === undefined || !usable(phase, measured)) return null;
   if (spec.model === "linear") {
     const x = m as { bytes: number; seconds: number };
     const [fixed, rate] = spec.figures as [FigureId, FigureId];
@@ -357,7 +367,7 @@ export function recordRun(
 export function currentDrift(calibration: Calibration): (Drift & { runId: string; date: string })[] {
   const out: (Drift & { runId: string; date: string })[] = [];
   for (const phase of PHASE_IDS) {
-    const latest = calibration.runs.filter((r) => r.phases[phase] !== undefined).pop();
+    const latest = calibration.runs.filter((r) => usable(phase, r.phases)).pop();
     const d = latest?.drift.find((x) => x.phase === phase);
     if (latest && d) out.push({ ...d, runId: latest.runId, date: latest.date });
   }

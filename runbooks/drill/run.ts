@@ -13,7 +13,7 @@ import { $ } from "zx";
 import type pg from "pg";
 import { loadConfigFromFiles } from "../../infra/config/load.ts";
 import type { Streaming } from "../../infra/posture/self-managed.ts";
-import type { MeasuredPhases } from "../../infra/posture/calibration.ts";
+import { MIN_REDO_SECONDS, type MeasuredPhases } from "../../infra/posture/calibration.ts";
 import { asServiceUser } from "../postgres/cluster.ts";
 import { pgbackrest } from "../postgres/pgbackrest.ts";
 import {
@@ -375,7 +375,7 @@ export async function runDrill(
       const measuredPhases: MeasuredPhases = {
         ...(restoreSeconds ? { restore: { bytes: base.sizeBytes, seconds: restoreSeconds } } : {}),
         // Too little WAL to time (PostgreSQL logs centiseconds): no measurement of the redo rate.
-        ...(redo && redo.seconds > 0 && redo.walBytes >= MIN_REDO_BYTES
+        ...(redo && redo.seconds >= MIN_REDO_SECONDS && redo.walBytes >= MIN_REDO_BYTES
           ? { redo: { bytes: redo.walBytes, seconds: redo.seconds } }
           : {}),
         ...(restoreSeconds
