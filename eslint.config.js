@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".tools/", ".venv/", ".drill/", ".runs/", "bench/results/"] },
+  { ignores: ["node_modules/", ".tools/", ".venv/", ".drill/", ".runs/", "bench/results/", "test/fixtures/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -15,7 +15,7 @@ import type { ArtifactManifest } from "./postgres/manifest.ts";
 import { BackupS3Client, verifyObject } from "./aws/s3-object.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface BackupCodeOptions {
   repo: string;
@@ -35,87 +35,93 @@ type Ctx = RunContext<BackupCodeOptions>;
 const s3Of = (ctx: Ctx) => ctx.aws(BackupS3Client, ctx.outputs.region);
 type Uploaded = { backupId: string; object: ArtifactManifest["objects"][number]; refs: Record<string, string> };
 
-const steps: Step<BackupCodeOptions>[] = [
-  {
-    id: "bundle-and-upload",
-    title: "Bundle every ref of the repository and stream it into the backup bucket",
-    describe: (ctx) => [
-      { kind: "command", action: `git -C ${ctx.options.repo} bundle create - --all` },
-      {
-        kind: "aws",
-        action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
-        detail: {
-          Bucket: ctx.outputs.backup.bucketName,
-          Key: `${ctx.outputs.backup.prefixes.code}<backup id>/repository.bundle`,
-        },
+const step = stepFor<BackupCodeOptions>();
+
+const bundleAndUpload = step({
+  id: "bundle-and-upload",
+  dependsOn: [],
+  title: "Bundle every ref of the repository and stream it into the backup bucket",
+  describe: (ctx) => [
+    { kind: "command", action: `git -C ${ctx.options.repo} bundle create - --all` },
+    {
+      kind: "aws",
+      action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
+      detail: {
+        Bucket: ctx.outputs.backup.bucketName,
+        Key: `${ctx.outputs.backup.prefixes.code}<backup id>/repository.bundle`,
       },
-    ],
-    async run(ctx) {
-      const m = await ctx.wait("git bundle → S3", () =>
-        bundleRepository({
-          repoDir: ctx.options.repo,
-          s3: s3Of(ctx),
-          bucket: ctx.outputs.backup.bucketName,
-          prefix: ctx.outputs.backup.prefixes.code,
-          kmsKeyId: ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined,
-        }),
+    },
+  ],
+  async run(ctx): Promise<Uploaded> {
+    const m = await ctx.wait("git bundle → S3", () =>
+      bundleRepository({
+        repoDir: ctx.options.repo,
+        s3: s3Of(ctx),
+        bucket: ctx.outputs.backup.bucketName,
+        prefix: ctx.outputs.backup.prefixes.code,
+        kmsKeyId: ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined,
+      }),
+    );
+    return { backupId: m.backupId, object: m.objects[0]!, refs: m.facts.refs as Uploaded["refs"] };
+  },
+});
+
+const verifyBundleStep = step({
+  id: "verify-bundle",
+  dependsOn: [bundleAndUpload],
+  title: "Read the bundle back, clone from it and compare every ref",
+  describe: (ctx) => [
+    { kind: "aws", action: `s3:HeadObject + s3:GetObject (${ctx.outputs.region})` },
+    { kind: "command", action: "git clone --mirror <bundle>; git bundle verify; git fsck; compare refs" },
+  ],
+  async run(ctx) {
+    const u = ctx.result(bundleAndUpload);
+    const check = await verifyObject(s3Of(ctx), { bucket: ctx.outputs.backup.bucketName, ...u.object }, false);
+    const problems = [
+      ...check.problems,
+      ...(await verifyBundle({
+        s3: s3Of(ctx),
+        bucket: ctx.outputs.backup.bucketName,
+        key: u.object.key,
+        expectedRefs: u.refs,
+      })),
+    ];
+    if (problems.length) throw new Error(`code backup ${u.backupId} failed verification: ${problems.join("; ")}`);
+    return { backupId: u.backupId, refs: Object.keys(u.refs).length };
+  },
+});
+
+const checkImageReplication = step({
+  id: "check-image-replication",
+  title: "Check every image tag is replicated to the peer region with the same digest",
+  readOnly: true,
+  dependsOn: [],
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `ecr:DescribeImages (${ctx.outputs.region} and ${ctx.outputs.peerRegion})`,
+      detail: { repositories: ctx.outputs.ecrRepositories },
+    },
+  ],
+  async run(ctx) {
+    if (!ctx.options.checkImages || ctx.outputs.ecrRepositories.length === 0)
+      return { skipped: ctx.options.checkImages ? "the stack exports no ECR repositories" : "--skip-images" };
+    const results = await compareImageTags(
+      ctx.aws(ECRClient, ctx.outputs.region),
+      ctx.aws(ECRClient, ctx.outputs.peerRegion),
+      ctx.outputs.ecrRepositories,
+    );
+    const bad = results.filter((r) => r.missingInReplica.length || r.digestMismatch.length);
+    if (bad.length) {
+      throw new Error(
+        `image replication to ${ctx.outputs.peerRegion} is incomplete: ${bad.map((r) => `${r.repository} missing [${r.missingInReplica.join(", ")}] different [${r.digestMismatch.join(", ")}]`).join("; ")}`,
       );
-      return { backupId: m.backupId, object: m.objects[0], refs: m.facts.refs };
-    },
+    }
+    return { repositories: results.map((r) => ({ repository: r.repository, tags: r.primaryTags })) };
   },
-  {
-    id: "verify-bundle",
-    title: "Read the bundle back, clone from it and compare every ref",
-    describe: (ctx) => [
-      { kind: "aws", action: `s3:HeadObject + s3:GetObject (${ctx.outputs.region})` },
-      { kind: "command", action: "git clone --mirror <bundle>; git bundle verify; git fsck; compare refs" },
-    ],
-    async run(ctx) {
-      const u = ctx.result<Uploaded>("bundle-and-upload");
-      const check = await verifyObject(s3Of(ctx), { bucket: ctx.outputs.backup.bucketName, ...u.object }, false);
-      const problems = [
-        ...check.problems,
-        ...(await verifyBundle({
-          s3: s3Of(ctx),
-          bucket: ctx.outputs.backup.bucketName,
-          key: u.object.key,
-          expectedRefs: u.refs,
-        })),
-      ];
-      if (problems.length) throw new Error(`code backup ${u.backupId} failed verification: ${problems.join("; ")}`);
-      return { backupId: u.backupId, refs: Object.keys(u.refs).length };
-    },
-  },
-  {
-    id: "check-image-replication",
-    title: "Check every image tag is replicated to the peer region with the same digest",
-    readOnly: true,
-    dependsOn: [],
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: `ecr:DescribeImages (${ctx.outputs.region} and ${ctx.outputs.peerRegion})`,
-        detail: { repositories: ctx.outputs.ecrRepositories },
-      },
-    ],
-    async run(ctx) {
-      if (!ctx.options.checkImages || ctx.outputs.ecrRepositories.length === 0)
-        return { skipped: ctx.options.checkImages ? "the stack exports no ECR repositories" : "--skip-images" };
-      const results = await compareImageTags(
-        ctx.aws(ECRClient, ctx.outputs.region),
-        ctx.aws(ECRClient, ctx.outputs.peerRegion),
-        ctx.outputs.ecrRepositories,
-      );
-      const bad = results.filter((r) => r.missingInReplica.length || r.digestMismatch.length);
-      if (bad.length) {
-        throw new Error(
-          `image replication to ${ctx.outputs.peerRegion} is incomplete: ${bad.map((r) => `${r.repository} missing [${r.missingInReplica.join(", ")}] different [${r.digestMismatch.join(", ")}]`).join("; ")}`,
-        );
-      }
-      return { repositories: results.map((r) => ({ repository: r.repository, tags: r.primaryTags })) };
-    },
-  },
-];
+});
+
+const steps = [bundleAndUpload, verifyBundleStep, checkImageReplication];
 
 export const runbook: Runbook<BackupCodeOptions> = {
   name: "backup-code",

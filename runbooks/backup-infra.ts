@@ -14,7 +14,7 @@ import { backupInfrastructure, kubectlGet } from "./platform/infra-export.ts";
 import { BackupS3Client } from "./aws/s3-object.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface BackupInfraOptions {
   kubeconfig: string | undefined;
@@ -52,60 +52,63 @@ export function parseBackupInfraOptions(raw: RawOptions): BackupInfraOptions {
 
 type Ctx = RunContext<BackupInfraOptions>;
 
-const steps: Step<BackupInfraOptions>[] = [
-  {
-    id: "export-and-upload",
-    title: "Export both stacks, the Kubernetes API resources and the config directories; upload and read each back",
-    describe: (ctx) => [
-      {
-        kind: "command",
-        action: `pulumi stack export --stack ${ctx.outputs.stack}; pulumi stack export --stack ${ctx.outputs.peerStack}`,
-      },
-      ...(ctx.outputs.kubernetes.enabled && !ctx.options.skipKubernetes
-        ? [
-            {
-              kind: "command" as const,
-              action:
-                "kubectl get --raw /api, /apis, /api(s)/<group version> (discovery), then every listable resource across all namespaces",
-            },
-            {
-              kind: "aws" as const,
-              action: `kms:GenerateDataKey (${ctx.outputs.region})`,
-              detail: { KeyId: ctx.outputs.backup.kmsKeyArn, for: "Secrets" },
-            },
-          ]
-        : [{ kind: "note" as const, action: "Kubernetes skipped (the stack runs no cluster, or --skip-kubernetes)" }]),
-      ...(ctx.options.configDirs.length
-        ? [{ kind: "command" as const, action: `tar -czPf - ${ctx.options.configDirs.join(" ")}` }]
-        : []),
-      {
-        kind: "aws",
-        action: `s3:PutObject/UploadPart + s3:HeadObject + s3:GetObject (${ctx.outputs.region})`,
-        detail: { Bucket: ctx.outputs.backup.bucketName, Prefix: ctx.outputs.backup.prefixes.infrastructure },
-      },
-    ],
-    async run(ctx: Ctx) {
-      const k8s = ctx.outputs.kubernetes.enabled && !ctx.options.skipKubernetes;
-      const manifest = await ctx.wait("exports → S3", () =>
-        backupInfrastructure({
-          s3: ctx.aws(BackupS3Client, ctx.outputs.region),
-          kms: ctx.aws(KMSClient, ctx.outputs.region),
-          bucket: ctx.outputs.backup.bucketName,
-          prefix: ctx.outputs.backup.prefixes.infrastructure,
-          kmsKeyId: ctx.outputs.backup.kmsKeyArn,
-          stacks: [ctx.outputs.stack, ctx.outputs.peerStack],
-          ...(k8s ? { kube: kubectlGet({ kubeconfig: ctx.options.kubeconfig, context: ctx.options.context }) } : {}),
-          configDirs: ctx.options.configDirs,
-        }),
-      );
-      return {
-        backupId: manifest.backupId,
-        objects: manifest.objects.map((o) => ({ name: o.name, key: o.key, bytes: o.bytes, sha256: o.sha256 })),
-        facts: manifest.facts,
-      };
+const step = stepFor<BackupInfraOptions>();
+
+const exportAndUpload = step({
+  id: "export-and-upload",
+  dependsOn: [],
+  title: "Export both stacks, the Kubernetes API resources and the config directories; upload and read each back",
+  describe: (ctx) => [
+    {
+      kind: "command",
+      action: `pulumi stack export --stack ${ctx.outputs.stack}; pulumi stack export --stack ${ctx.outputs.peerStack}`,
     },
+    ...(ctx.outputs.kubernetes.enabled && !ctx.options.skipKubernetes
+      ? [
+          {
+            kind: "command" as const,
+            action:
+              "kubectl get --raw /api, /apis, /api(s)/<group version> (discovery), then every listable resource across all namespaces",
+          },
+          {
+            kind: "aws" as const,
+            action: `kms:GenerateDataKey (${ctx.outputs.region})`,
+            detail: { KeyId: ctx.outputs.backup.kmsKeyArn, for: "Secrets" },
+          },
+        ]
+      : [{ kind: "note" as const, action: "Kubernetes skipped (the stack runs no cluster, or --skip-kubernetes)" }]),
+    ...(ctx.options.configDirs.length
+      ? [{ kind: "command" as const, action: `tar -czPf - ${ctx.options.configDirs.join(" ")}` }]
+      : []),
+    {
+      kind: "aws",
+      action: `s3:PutObject/UploadPart + s3:HeadObject + s3:GetObject (${ctx.outputs.region})`,
+      detail: { Bucket: ctx.outputs.backup.bucketName, Prefix: ctx.outputs.backup.prefixes.infrastructure },
+    },
+  ],
+  async run(ctx: Ctx) {
+    const k8s = ctx.outputs.kubernetes.enabled && !ctx.options.skipKubernetes;
+    const manifest = await ctx.wait("exports → S3", () =>
+      backupInfrastructure({
+        s3: ctx.aws(BackupS3Client, ctx.outputs.region),
+        kms: ctx.aws(KMSClient, ctx.outputs.region),
+        bucket: ctx.outputs.backup.bucketName,
+        prefix: ctx.outputs.backup.prefixes.infrastructure,
+        kmsKeyId: ctx.outputs.backup.kmsKeyArn,
+        stacks: [ctx.outputs.stack, ctx.outputs.peerStack],
+        ...(k8s ? { kube: kubectlGet({ kubeconfig: ctx.options.kubeconfig, context: ctx.options.context }) } : {}),
+        configDirs: ctx.options.configDirs,
+      }),
+    );
+    return {
+      backupId: manifest.backupId,
+      objects: manifest.objects.map((o) => ({ name: o.name, key: o.key, bytes: o.bytes, sha256: o.sha256 })),
+      facts: manifest.facts,
+    };
   },
-];
+});
+
+const steps = [exportAndUpload];
 
 export const runbook: Runbook<BackupInfraOptions> = {
   name: "backup-infra",

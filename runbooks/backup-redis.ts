@@ -16,14 +16,14 @@ import { Redis } from "ioredis";
 import { backupJobSinks } from "./aws/notify.ts";
 import { positiveInt } from "./lib/options.ts";
 import { backupRedis, restoreRedisToNewServer } from "./redis/export.ts";
-import { listBackups, olderThanRetention, type ArtifactManifest } from "./postgres/manifest.ts";
+import { listBackups, olderThanRetention } from "./postgres/manifest.ts";
 import { BackupS3Client, verifyObject } from "./aws/s3-object.ts";
 import { findRedisBinaries } from "./redis/binaries.ts";
 import { exportElastiCacheSnapshot } from "./redis/elasticache-export.ts";
 import { ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook, type StepRef } from "./lib/types.ts";
 
 export interface BackupRedisOptions {
   /** Self-managed Redis host; absent = the stack's ElastiCache replication group. */
@@ -57,9 +57,11 @@ const s3Of = (ctx: Ctx) => ctx.aws(BackupS3Client, ctx.outputs.region);
 const kmsOf = (ctx: Ctx) =>
   ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined;
 
+const step = stepFor<BackupRedisOptions>();
+
 /** Backups older than the retention objective (the lifecycle rule deletes them; this never does). */
-function retentionStep(after: string): Step<BackupRedisOptions> {
-  return {
+function retentionStep(after: StepRef<any>) {
+  return step({
     id: "retention-report",
     title: "Report Redis backups older than the retention objective (the lifecycle rule deletes them)",
     dependsOn: [after],
@@ -80,142 +82,144 @@ function retentionStep(after: string): Step<BackupRedisOptions> {
         );
       return { backups: all.length, olderThanRetention: old.map((b) => b.backupId), deleted: [] };
     },
-  };
+  });
 }
 
 /** ElastiCache: snapshot + export to the bucket (AWS Backup does not cover ElastiCache; SYNC is refused). */
-const elastiCacheSteps: Step<BackupRedisOptions>[] = [
-  {
-    id: "snapshot-and-export",
-    title: "Snapshot the ElastiCache replication group and export the snapshot to the backup bucket",
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: `elasticache:CreateSnapshot + DescribeSnapshots (${ctx.outputs.region})`,
-        detail: { ReplicationGroupId: ctx.outputs.cache.replicationGroupId },
+const snapshotAndExport = step({
+  id: "snapshot-and-export",
+  dependsOn: [],
+  title: "Snapshot the ElastiCache replication group and export the snapshot to the backup bucket",
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `elasticache:CreateSnapshot + DescribeSnapshots (${ctx.outputs.region})`,
+      detail: { ReplicationGroupId: ctx.outputs.cache.replicationGroupId },
+    },
+    {
+      kind: "aws",
+      action: `elasticache:CopySnapshot (${ctx.outputs.region})`,
+      detail: { TargetBucket: ctx.outputs.backup.bucketName },
+    },
+    { kind: "aws", action: `s3:ListObjectsV2 + s3:HeadObject + s3:PutObject manifest (${ctx.outputs.region})` },
+  ],
+  async run(ctx) {
+    const rg = ctx.outputs.cache.replicationGroupId;
+    if (!rg)
+      throw new BadInputError(
+        `stack ${ctx.outputs.stack} runs no ElastiCache (cache.replicationGroupId is null): expected --redis-host for a self-managed Redis`,
+      );
+    const m = await ctx.wait("snapshot and export", () =>
+      exportElastiCacheSnapshot({
+        ec: ctx.aws(ElastiCacheClient, ctx.outputs.region),
+        s3: s3Of(ctx),
+        replicationGroupId: rg,
+        bucket: ctx.outputs.backup.bucketName,
+        prefix: ctx.outputs.backup.prefixes.redis,
+        kmsKeyId: kmsOf(ctx),
+        maxWaitMs: ctx.options.maxWaitMinutes * 60_000,
+      }),
+    );
+    return { backupId: m.backupId, snapshot: m.facts.snapshot, exportedObjects: m.facts.exportedObjects };
+  },
+});
+
+const dumpAndUpload = step({
+  id: "dump-and-upload",
+  dependsOn: [],
+  title: "Take an RDB snapshot and stream it, gzip-compressed, into the backup bucket",
+  describe: (ctx) => [
+    {
+      kind: "command",
+      action: `redis-cli -h ${ctx.options.host} -p ${ctx.options.port} --rdb - | gzip`,
+      detail: { auth: "REDISCLI_AUTH from the environment" },
+    },
+    {
+      kind: "aws",
+      action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
+      detail: {
+        Bucket: ctx.outputs.backup.bucketName,
+        Key: `${ctx.outputs.backup.prefixes.redis}<backup id>/dump.rdb.gz`,
+        ChecksumAlgorithm: "SHA256",
       },
-      {
-        kind: "aws",
-        action: `elasticache:CopySnapshot (${ctx.outputs.region})`,
-        detail: { TargetBucket: ctx.outputs.backup.bucketName },
-      },
-      { kind: "aws", action: `s3:ListObjectsV2 + s3:HeadObject + s3:PutObject manifest (${ctx.outputs.region})` },
-    ],
-    async run(ctx) {
-      const rg = ctx.outputs.cache.replicationGroupId;
-      if (!rg)
-        throw new BadInputError(
-          `stack ${ctx.outputs.stack} runs no ElastiCache (cache.replicationGroupId is null): expected --redis-host for a self-managed Redis`,
-        );
-      const m = await ctx.wait("snapshot and export", () =>
-        exportElastiCacheSnapshot({
-          ec: ctx.aws(ElastiCacheClient, ctx.outputs.region),
+    },
+  ],
+  async run(ctx) {
+    const host = ctx.options.host!;
+    const { cli } = await findRedisBinaries();
+    const password = process.env.REDISCLI_AUTH;
+    const client = new Redis({
+      host,
+      port: ctx.options.port,
+      ...(password ? { password } : {}),
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    await client.connect();
+    try {
+      const manifest = await ctx.wait("redis-cli --rdb → S3", () =>
+        backupRedis({
+          source: { host, port: ctx.options.port, password, redisCli: cli },
+          client,
           s3: s3Of(ctx),
-          replicationGroupId: rg,
           bucket: ctx.outputs.backup.bucketName,
           prefix: ctx.outputs.backup.prefixes.redis,
           kmsKeyId: kmsOf(ctx),
-          maxWaitMs: ctx.options.maxWaitMinutes * 60_000,
         }),
       );
-      return { backupId: m.backupId, snapshot: m.facts.snapshot, exportedObjects: m.facts.exportedObjects };
-    },
+      return { backupId: manifest.backupId, object: manifest.objects[0], totalKeys: manifest.facts.totalKeys };
+    } finally {
+      client.disconnect();
+    }
   },
-];
+});
 
-const steps: Step<BackupRedisOptions>[] = [
-  {
-    id: "dump-and-upload",
-    title: "Take an RDB snapshot and stream it, gzip-compressed, into the backup bucket",
-    describe: (ctx) => [
-      {
-        kind: "command",
-        action: `redis-cli -h ${ctx.options.host} -p ${ctx.options.port} --rdb - | gzip`,
-        detail: { auth: "REDISCLI_AUTH from the environment" },
-      },
-      {
-        kind: "aws",
-        action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
-        detail: {
-          Bucket: ctx.outputs.backup.bucketName,
-          Key: `${ctx.outputs.backup.prefixes.redis}<backup id>/dump.rdb.gz`,
-          ChecksumAlgorithm: "SHA256",
-        },
-      },
-    ],
-    async run(ctx) {
-      const host = ctx.options.host!;
-      const { cli } = await findRedisBinaries();
-      const password = process.env.REDISCLI_AUTH;
-      const client = new Redis({
-        host,
-        port: ctx.options.port,
-        ...(password ? { password } : {}),
-        lazyConnect: true,
-        maxRetriesPerRequest: 1,
-      });
-      await client.connect();
-      try {
-        const manifest = await ctx.wait("redis-cli --rdb → S3", () =>
-          backupRedis({
-            source: { host, port: ctx.options.port, password, redisCli: cli },
-            client,
-            s3: s3Of(ctx),
-            bucket: ctx.outputs.backup.bucketName,
-            prefix: ctx.outputs.backup.prefixes.redis,
-            kmsKeyId: kmsOf(ctx),
-          }),
-        );
-        return { backupId: manifest.backupId, object: manifest.objects[0], totalKeys: manifest.facts.totalKeys };
-      } finally {
-        client.disconnect();
-      }
-    },
+const verifyUpload = step({
+  id: "verify-object",
+  dependsOn: [dumpAndUpload],
+  title: "Read the backup back and check its size and checksums",
+  describe: (ctx) => [{ kind: "aws", action: `s3:HeadObject + s3:GetObject (${ctx.outputs.region})` }],
+  async run(ctx) {
+    const r = ctx.result(dumpAndUpload);
+    const check = await verifyObject(s3Of(ctx), { bucket: ctx.outputs.backup.bucketName, ...r.object });
+    if (!check.ok) throw new Error(`Redis backup ${r.backupId} failed verification: ${check.problems.join("; ")}`);
+    return { backupId: r.backupId, bytes: check.reported.bytes };
   },
-  {
-    id: "verify-object",
-    title: "Read the backup back and check its size and checksums",
-    describe: (ctx) => [{ kind: "aws", action: `s3:HeadObject + s3:GetObject (${ctx.outputs.region})` }],
-    async run(ctx) {
-      const r = ctx.result<{ backupId: string; object: ArtifactManifest["objects"][number] }>("dump-and-upload");
-      const check = await verifyObject(s3Of(ctx), { bucket: ctx.outputs.backup.bucketName, ...r.object });
-      if (!check.ok) throw new Error(`Redis backup ${r.backupId} failed verification: ${check.problems.join("; ")}`);
-      return { backupId: r.backupId, bytes: check.reported.bytes };
+});
+
+export const testRestore = step({
+  id: "test-restore",
+  dependsOn: [dumpAndUpload, verifyUpload],
+  title: "Restore into a throwaway Redis and compare the key count",
+  describe: (ctx) => [
+    {
+      kind: "note",
+      action: ctx.options.testRestore
+        ? "download, gunzip, start redis-server on the RDB (loopback), DBSIZE, stop and remove it"
+        : "skipped (no --test-restore)",
     },
+  ],
+  async run(ctx) {
+    if (!ctx.options.testRestore) return { skipped: "no --test-restore" };
+    const r = ctx.result(dumpAndUpload);
+    const server = await restoreRedisToNewServer({
+      s3: s3Of(ctx),
+      bucket: ctx.outputs.backup.bucketName,
+      key: r.object.key,
+    });
+    try {
+      const c = await server.client();
+      const keys = await c.dbsize();
+      c.disconnect();
+      if (keys !== r.totalKeys) throw new Error(`restored Redis holds ${keys} keys, the manifest ${r.totalKeys}`);
+      return { restoredKeys: keys };
+    } finally {
+      await server.destroy();
+    }
   },
-  {
-    id: "test-restore",
-    title: "Restore into a throwaway Redis and compare the key count",
-    describe: (ctx) => [
-      {
-        kind: "note",
-        action: ctx.options.testRestore
-          ? "download, gunzip, start redis-server on the RDB (loopback), DBSIZE, stop and remove it"
-          : "skipped (no --test-restore)",
-      },
-    ],
-    async run(ctx) {
-      if (!ctx.options.testRestore) return { skipped: "no --test-restore" };
-      const r = ctx.result<{ backupId: string; object: ArtifactManifest["objects"][number]; totalKeys: number }>(
-        "dump-and-upload",
-      );
-      const server = await restoreRedisToNewServer({
-        s3: s3Of(ctx),
-        bucket: ctx.outputs.backup.bucketName,
-        key: r.object.key,
-      });
-      try {
-        const c = await server.client();
-        const keys = await c.dbsize();
-        c.disconnect();
-        if (keys !== r.totalKeys) throw new Error(`restored Redis holds ${keys} keys, the manifest ${r.totalKeys}`);
-        return { restoredKeys: keys };
-      } finally {
-        await server.destroy();
-      }
-    },
-  },
-];
+});
+
+const selfManagedSteps = [dumpAndUpload, verifyUpload, testRestore];
 
 export const runbook: Runbook<BackupRedisOptions> = {
   name: "backup-redis",
@@ -238,8 +242,8 @@ export const runbook: Runbook<BackupRedisOptions> = {
   parseOptions: parseBackupRedisOptions,
   steps: (options) =>
     options.host
-      ? [...steps, retentionStep("verify-object")]
-      : [...elastiCacheSteps, retentionStep("snapshot-and-export")],
+      ? [...selfManagedSteps, retentionStep(verifyUpload)]
+      : [snapshotAndExport, retentionStep(snapshotAndExport)],
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: backupJobSinks });

@@ -28,98 +28,125 @@ import { requirePrimaryStack } from "./aws/primary.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError, errorMessage } from "./lib/errors.ts";
 import { withTimeout } from "./lib/time.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 type Ctx = RunContext<FailbackOptions>;
 const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
 const prod = (ctx: Ctx): StackOutputs => ctx.outputs;
 
-const steps: Step<FailbackOptions>[] = [
-  {
-    id: "assess",
-    title: "Check the primary region is back and DR holds the data",
-    readOnly: true,
-    milestone: "primary_assessed",
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: "route53:GetHealthCheckStatus",
-        detail: { HealthCheckId: prod(ctx).dns.primaryHealthCheckId },
-      },
-      {
-        kind: "aws",
-        action: `rds:DescribeDBInstances (${prod(ctx).region}, ${dr(ctx).region})`,
-        detail: { primary: prod(ctx).database.instanceIdentifier, dr: dr(ctx).database.instanceIdentifier },
-      },
-    ],
-    async run(ctx) {
-      requirePrimaryStack(ctx, "failback");
-      if (!ctx.options.writesStopped) {
-        throw new BadInputError(
-          "failback copies the DR database at one moment; writes after it would be lost. Stop writes first (maintenance mode), then pass --writes-stopped",
-        );
-      }
-      const hc = await withTimeout(
-        healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod(ctx).dns.primaryHealthCheckId),
-        20_000,
-        "health check status",
-      ).catch((e) => ({ healthy: false, detail: errorMessage(e) }));
-      const api = await withTimeout(
-        ctx.aws(RDSClient, prod(ctx).region).send(new DescribeDBSnapshotsCommand({ MaxRecords: 20 })),
-        20_000,
-        `RDS in ${prod(ctx).region}`,
-      )
-        .then(() => ({ ok: true, detail: `RDS in ${prod(ctx).region} answers` }))
-        .catch((e) => ({ ok: false, detail: `RDS in ${prod(ctx).region} unreachable: ${errorMessage(e)}` }));
-      const healthy = hc.healthy && api.ok;
-      if (!healthy && !ctx.force) {
-        throw new BadInputError(
-          `the primary region ${prod(ctx).region} is not healthy yet (health check: ${hc.detail}; ${api.detail}): refusing to fail back. Pass --force to fail back anyway.`,
-        );
-      }
-      const drDb = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
-      if (!drDb)
-        throw new BadInputError(
-          `nothing to fail back: ${dr(ctx).database.instanceIdentifier} does not exist in ${dr(ctx).region} (was region-failover run?)`,
-        );
-      return {
-        healthCheck: hc.detail,
-        primaryApi: api.detail,
-        drDatabase: `${drDb.DBInstanceIdentifier} is ${drDb.DBInstanceStatus}`,
-      };
+const step = stepFor<FailbackOptions>();
+
+const assess = step({
+  id: "assess",
+  dependsOn: [],
+  title: "Check the primary region is back and DR holds the data",
+  readOnly: true,
+  milestone: "primary_assessed",
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: "route53:GetHealthCheckStatus",
+      detail: { HealthCheckId: prod(ctx).dns.primaryHealthCheckId },
     },
+    {
+      kind: "aws",
+      action: `rds:DescribeDBInstances (${prod(ctx).region}, ${dr(ctx).region})`,
+      detail: { primary: prod(ctx).database.instanceIdentifier, dr: dr(ctx).database.instanceIdentifier },
+    },
+  ],
+  async run(ctx) {
+    requirePrimaryStack(ctx, "failback");
+    if (!ctx.options.writesStopped) {
+      throw new BadInputError(
+        "failback copies the DR database at one moment; writes after it would be lost. Stop writes first (maintenance mode), then pass --writes-stopped",
+      );
+    }
+    const hc = await withTimeout(
+      healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod(ctx).dns.primaryHealthCheckId),
+      20_000,
+      "health check status",
+    ).catch((e) => ({ healthy: false, detail: errorMessage(e) }));
+    const api = await withTimeout(
+      ctx.aws(RDSClient, prod(ctx).region).send(new DescribeDBSnapshotsCommand({ MaxRecords: 20 })),
+      20_000,
+      `RDS in ${prod(ctx).region}`,
+    )
+      .then(() => ({ ok: true, detail: `RDS in ${prod(ctx).region} answers` }))
+      .catch((e) => ({ ok: false, detail: `RDS in ${prod(ctx).region} unreachable: ${errorMessage(e)}` }));
+    const healthy = hc.healthy && api.ok;
+    if (!healthy && !ctx.force) {
+      throw new BadInputError(
+        `the primary region ${prod(ctx).region} is not healthy yet (health check: ${hc.detail}; ${api.detail}): refusing to fail back. Pass --force to fail back anyway.`,
+      );
+    }
+    const drDb = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
+    if (!drDb)
+      throw new BadInputError(
+        `nothing to fail back: ${dr(ctx).database.instanceIdentifier} does not exist in ${dr(ctx).region} (was region-failover run?)`,
+      );
+    return {
+      healthCheck: hc.detail,
+      primaryApi: api.detail,
+      drDatabase: `${drDb.DBInstanceIdentifier} is ${drDb.DBInstanceStatus}`,
+    };
   },
-  ...failbackDatabaseSteps,
-  scaleServicesStep<FailbackOptions>({
-    id: "scale-primary-services",
-    title: "Scale the primary services to their recovery counts",
-    dependsOn: ["assess"],
-    stack: prod,
-  }),
-  pointSecretStep<FailbackOptions>({
-    id: "point-primary-app",
-    title: "Point the primary application at the new primary database",
-    dependsOn: ["wait-primary-db", "scale-primary-services"],
-    secret: (ctx) => ({ arn: prod(ctx).database.appConnectionSecretArn, region: prod(ctx).region }),
-    database: (ctx) => {
-      const w = ctx.peek<{ address: string | null; port: number }>("wait-primary-db");
-      return w?.address ? { host: w.address, port: w.port } : undefined;
-    },
-    after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
-    describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
-  }),
-  verifyTargetsStep<FailbackOptions>({
-    id: "verify-primary-targets",
-    title: "Verify the primary targets are healthy",
-    stack: prod,
-    milestone: "health_verified",
-  }),
-  moveDnsStep<FailbackOptions>({
-    id: "move-dns-back",
-    title: "Move DNS back to the primary region",
-    target: (ctx) => ({ value: prod(ctx).dns.primaryTarget, healthCheckId: prod(ctx).dns.primaryHealthCheckId }),
-  }),
-  alarmStep<FailbackOptions>({ id: "ensure-primary-alarm", title: "Ensure the primary error-rate alarm", stack: prod }),
+});
+
+const { snapshotDrDb, copySnapshot, restorePrimaryDb, waitPrimaryDb } = failbackDatabaseSteps([assess]);
+
+const scalePrimaryServices = scaleServicesStep<FailbackOptions>({
+  id: "scale-primary-services",
+  title: "Scale the primary services to their recovery counts",
+  dependsOn: [assess],
+  stack: prod,
+});
+
+const pointPrimaryApp = pointSecretStep<FailbackOptions>({
+  id: "point-primary-app",
+  title: "Point the primary application at the new primary database",
+  dependsOn: [waitPrimaryDb, scalePrimaryServices],
+  secret: (ctx) => ({ arn: prod(ctx).database.appConnectionSecretArn, region: prod(ctx).region }),
+  database: (ctx) => {
+    const w = ctx.peek(waitPrimaryDb);
+    return w?.address ? { host: w.address, port: w.port } : undefined;
+  },
+  after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
+  describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
+});
+
+const verifyPrimaryTargets = verifyTargetsStep<FailbackOptions>({
+  id: "verify-primary-targets",
+  dependsOn: [pointPrimaryApp],
+  title: "Verify the primary targets are healthy",
+  stack: prod,
+  milestone: "health_verified",
+});
+
+const moveDnsBack = moveDnsStep<FailbackOptions>({
+  id: "move-dns-back",
+  dependsOn: [verifyPrimaryTargets],
+  title: "Move DNS back to the primary region",
+  target: (ctx) => ({ value: prod(ctx).dns.primaryTarget, healthCheckId: prod(ctx).dns.primaryHealthCheckId }),
+});
+
+const ensurePrimaryAlarm = alarmStep<FailbackOptions>({
+  id: "ensure-primary-alarm",
+  title: "Ensure the primary error-rate alarm",
+  dependsOn: [moveDnsBack],
+  stack: prod,
+});
+
+const steps = [
+  assess,
+  snapshotDrDb,
+  copySnapshot,
+  restorePrimaryDb,
+  waitPrimaryDb,
+  scalePrimaryServices,
+  pointPrimaryApp,
+  verifyPrimaryTargets,
+  moveDnsBack,
+  ensurePrimaryAlarm,
 ];
 
 export const runbook: Runbook<FailbackOptions> = {

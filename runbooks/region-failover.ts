@@ -24,184 +24,215 @@ import {
 } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
-import type { RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RunContext, type Runbook } from "./lib/types.ts";
 
 type Ctx = RunContext<WaitOptions>;
 const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
 
-const steps: Step<WaitOptions>[] = [
-  {
-    id: "assess-primary",
-    title: "Assess the primary region",
-    readOnly: true,
-    milestone: "primary_assessed",
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: "route53:GetHealthCheckStatus",
-        detail: { HealthCheckId: ctx.outputs.dns.primaryHealthCheckId },
-      },
-      {
-        kind: "aws",
-        action: `rds:DescribeDBInstances (${ctx.outputs.region})`,
-        detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier },
-      },
-    ],
-    async run(ctx) {
-      requirePrimaryStack(ctx, "region-failover");
-      const a = await assessPrimary(ctx);
-      if (a.primaryHealthy && !ctx.force) {
-        throw new BadInputError(
-          `the primary region ${ctx.outputs.region} looks healthy (${a.healthCheck}; ${a.database}): refusing to fail over. Pass --force to fail over anyway (e.g. a degradation these checks do not see).`,
-        );
-      }
-      if (a.forced)
-        ctx.log.warn(`failing over a primary that looks healthy, because of --force (${a.healthCheck}; ${a.database})`);
-      return { ...a };
+const step = stepFor<WaitOptions>();
+
+const assessPrimaryStep = step({
+  id: "assess-primary",
+  dependsOn: [],
+  title: "Assess the primary region",
+  readOnly: true,
+  milestone: "primary_assessed",
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: "route53:GetHealthCheckStatus",
+      detail: { HealthCheckId: ctx.outputs.dns.primaryHealthCheckId },
     },
-  },
-  {
-    id: "choose-recovery-source",
-    title: "Choose the database recovery source in the DR region",
-    readOnly: true,
-    milestone: "backup_identified",
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: `rds:DescribeDBInstanceAutomatedBackups (${dr(ctx).region})`,
-        detail: { DBInstanceAutomatedBackupsArn: ctx.outputs.database.replicatedBackupsArn },
-      },
-      {
-        kind: "aws",
-        action: `rds:DescribeDBSnapshots (${dr(ctx).region}) if no replicated backups`,
-        detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier },
-      },
-    ],
-    run: async (ctx) => ({
-      ...(await findRecoverySource(
-        ctx.aws(RDSClient, dr(ctx).region),
-        dr(ctx).region,
-        ctx.outputs.database.instanceIdentifier,
-        ctx.outputs.database.replicatedBackupsArn,
-        ctx.log,
-      )),
-    }),
-  },
-  {
-    id: "restore-database",
-    title: "Restore the database in the DR region",
-    milestone: "restore_started",
-    describe: (ctx) => {
-      const src = ctx.peek<RecoverySource>("choose-recovery-source");
-      const settings = settingsFromOutputs(dr(ctx).database);
-      return [
-        src?.method === "replicated-backups"
-          ? {
-              kind: "aws",
-              action: `rds:RestoreDBInstanceToPointInTime (${dr(ctx).region})`,
-              detail: {
-                SourceDBInstanceAutomatedBackupsArn: src.automatedBackupsArn,
-                RestoreTime: src.restoreTime,
-                TargetDBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
-                ...settings,
-              },
-            }
-          : {
-              kind: "aws",
-              action: `rds:RestoreDBInstanceFromDBSnapshot (${dr(ctx).region})`,
-              detail: {
-                DBSnapshotIdentifier: src?.method === "copied-snapshot" ? src.snapshotId : "<newest copied snapshot>",
-                DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
-                ...settings,
-              },
-            },
-      ];
+    {
+      kind: "aws",
+      action: `rds:DescribeDBInstances (${ctx.outputs.region})`,
+      detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier },
     },
-    async isDone(ctx) {
-      const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
-      return i
+  ],
+  async run(ctx) {
+    requirePrimaryStack(ctx, "region-failover");
+    const a = await assessPrimary(ctx);
+    if (a.primaryHealthy && !ctx.force) {
+      throw new BadInputError(
+        `the primary region ${ctx.outputs.region} looks healthy (${a.healthCheck}; ${a.database}): refusing to fail over. Pass --force to fail over anyway (e.g. a degradation these checks do not see).`,
+      );
+    }
+    if (a.forced)
+      ctx.log.warn(`failing over a primary that looks healthy, because of --force (${a.healthCheck}; ${a.database})`);
+    return { ...a };
+  },
+});
+
+const chooseRecoverySource = step({
+  id: "choose-recovery-source",
+  dependsOn: [assessPrimaryStep],
+  title: "Choose the database recovery source in the DR region",
+  readOnly: true,
+  milestone: "backup_identified",
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `rds:DescribeDBInstanceAutomatedBackups (${dr(ctx).region})`,
+      detail: { DBInstanceAutomatedBackupsArn: ctx.outputs.database.replicatedBackupsArn },
+    },
+    {
+      kind: "aws",
+      action: `rds:DescribeDBSnapshots (${dr(ctx).region}) if no replicated backups`,
+      detail: { DBInstanceIdentifier: ctx.outputs.database.instanceIdentifier },
+    },
+  ],
+  run: async (ctx): Promise<RecoverySource> => ({
+    ...(await findRecoverySource(
+      ctx.aws(RDSClient, dr(ctx).region),
+      dr(ctx).region,
+      ctx.outputs.database.instanceIdentifier,
+      ctx.outputs.database.replicatedBackupsArn,
+      ctx.log,
+    )),
+  }),
+});
+
+const restoreDatabase = step({
+  id: "restore-database",
+  dependsOn: [chooseRecoverySource],
+  title: "Restore the database in the DR region",
+  milestone: "restore_started",
+  describe: (ctx) => {
+    const src = ctx.peek(chooseRecoverySource);
+    const settings = settingsFromOutputs(dr(ctx).database);
+    return [
+      src?.method === "replicated-backups"
         ? {
-            instanceIdentifier: dr(ctx).database.instanceIdentifier,
-            status: i.DBInstanceStatus ?? "unknown",
-            note: "already exists",
+            kind: "aws",
+            action: `rds:RestoreDBInstanceToPointInTime (${dr(ctx).region})`,
+            detail: {
+              SourceDBInstanceAutomatedBackupsArn: src.automatedBackupsArn,
+              RestoreTime: src.restoreTime,
+              TargetDBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
+              ...settings,
+            },
           }
-        : false;
-    },
-    async run(ctx) {
-      const src = ctx.result<RecoverySource>("choose-recovery-source");
-      const status = await restoreInRegion(
-        ctx.aws(RDSClient, dr(ctx).region),
-        src,
-        dr(ctx).database.instanceIdentifier,
-        settingsFromOutputs(dr(ctx).database),
-        ctx.runbook,
-        ctx.runId,
-      );
-      return { instanceIdentifier: dr(ctx).database.instanceIdentifier, status, method: src.method };
-    },
+        : {
+            kind: "aws",
+            action: `rds:RestoreDBInstanceFromDBSnapshot (${dr(ctx).region})`,
+            detail: {
+              DBSnapshotIdentifier: src?.method === "copied-snapshot" ? src.snapshotId : "<newest copied snapshot>",
+              DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
+              ...settings,
+            },
+          },
+    ];
   },
-  {
-    id: "wait-database",
-    title: "Wait until the DR database is available",
-    milestone: "restore_completed",
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: `rds:waitUntilDBInstanceAvailable (${dr(ctx).region})`,
-        detail: {
-          DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
-          maxWaitMinutes: ctx.options.maxWaitMinutes,
-        },
+  async isDone(ctx) {
+    const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
+    return i
+      ? {
+          instanceIdentifier: dr(ctx).database.instanceIdentifier,
+          status: i.DBInstanceStatus ?? "unknown",
+          note: "already exists",
+        }
+      : false;
+  },
+  async run(ctx): Promise<{ instanceIdentifier: string; status: string; method?: string; note?: string }> {
+    const src = ctx.result(chooseRecoverySource);
+    const status = await restoreInRegion(
+      ctx.aws(RDSClient, dr(ctx).region),
+      src,
+      dr(ctx).database.instanceIdentifier,
+      settingsFromOutputs(dr(ctx).database),
+      ctx.runbook,
+      ctx.runId,
+    );
+    return { instanceIdentifier: dr(ctx).database.instanceIdentifier, status, method: src.method };
+  },
+});
+
+const waitDatabase = step({
+  id: "wait-database",
+  dependsOn: [restoreDatabase],
+  title: "Wait until the DR database is available",
+  milestone: "restore_completed",
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `rds:waitUntilDBInstanceAvailable (${dr(ctx).region})`,
+      detail: {
+        DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
+        maxWaitMinutes: ctx.options.maxWaitMinutes,
       },
-    ],
-    async run(ctx) {
-      const rds = ctx.aws(RDSClient, dr(ctx).region);
-      await ctx.wait(`${dr(ctx).database.instanceIdentifier} to become available`, () =>
-        waitInstanceAvailable(rds, dr(ctx).database.instanceIdentifier, ctx.options.maxWaitMinutes, ctx.signal),
-      );
-      const i = (await describeInstance(rds, dr(ctx).database.instanceIdentifier))!;
-      return {
-        instanceIdentifier: i.DBInstanceIdentifier,
-        address: i.Endpoint?.Address ?? null,
-        port: i.Endpoint?.Port ?? dr(ctx).database.port,
-      };
     },
-    async verify(ctx) {
-      const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
-      if (!i) throw new Error(`${dr(ctx).database.instanceIdentifier} disappeared`);
-      checkInstance(i, settingsFromOutputs(dr(ctx).database));
-    },
+  ],
+  async run(ctx) {
+    const rds = ctx.aws(RDSClient, dr(ctx).region);
+    await ctx.wait(`${dr(ctx).database.instanceIdentifier} to become available`, () =>
+      waitInstanceAvailable(rds, dr(ctx).database.instanceIdentifier, ctx.options.maxWaitMinutes, ctx.signal),
+    );
+    const i = (await describeInstance(rds, dr(ctx).database.instanceIdentifier))!;
+    return {
+      instanceIdentifier: i.DBInstanceIdentifier,
+      address: i.Endpoint?.Address ?? null,
+      port: i.Endpoint?.Port ?? dr(ctx).database.port,
+    };
   },
-  scaleServicesStep<WaitOptions>({
-    id: "scale-services",
-    title: "Scale the DR services to their recovery counts",
-    dependsOn: ["assess-primary"],
-    stack: dr,
-  }),
-  pointSecretStep<WaitOptions>({
-    id: "point-dr-app",
-    title: "Point the DR application at the DR database",
-    dependsOn: ["wait-database", "scale-services"],
-    secret: (ctx) => ({ arn: dr(ctx).database.appConnectionSecretArn, region: dr(ctx).region }),
-    database: (ctx) => {
-      const w = ctx.peek<{ address: string | null; port: number }>("wait-database");
-      return w?.address ? { host: w.address, port: w.port } : undefined;
-    },
-    after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
-    describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
-  }),
-  verifyTargetsStep<WaitOptions>({
-    id: "verify-targets",
-    title: "Verify the DR targets are healthy",
-    stack: dr,
-    milestone: "health_verified",
-  }),
-  moveDnsStep<WaitOptions>({
-    id: "move-dns",
-    title: "Move DNS to the DR region",
-    target: (ctx) => ({ value: ctx.outputs.dns.secondaryTarget, healthCheckId: undefined }),
-  }),
-  alarmStep<WaitOptions>({ id: "create-dr-alarm", title: "Create the DR error-rate alarm", stack: dr }),
+  async verify(ctx) {
+    const i = await describeInstance(ctx.aws(RDSClient, dr(ctx).region), dr(ctx).database.instanceIdentifier);
+    if (!i) throw new Error(`${dr(ctx).database.instanceIdentifier} disappeared`);
+    checkInstance(i, settingsFromOutputs(dr(ctx).database));
+  },
+});
+
+const scaleServices = scaleServicesStep<WaitOptions>({
+  id: "scale-services",
+  title: "Scale the DR services to their recovery counts",
+  dependsOn: [assessPrimaryStep],
+  stack: dr,
+});
+
+const pointDrApp = pointSecretStep<WaitOptions>({
+  id: "point-dr-app",
+  title: "Point the DR application at the DR database",
+  dependsOn: [waitDatabase, scaleServices],
+  secret: (ctx) => ({ arn: dr(ctx).database.appConnectionSecretArn, region: dr(ctx).region }),
+  database: (ctx) => {
+    const w = ctx.peek(waitDatabase);
+    return w?.address ? { host: w.address, port: w.port } : undefined;
+  },
+  after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
+  describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
+});
+
+const verifyTargets = verifyTargetsStep<WaitOptions>({
+  id: "verify-targets",
+  dependsOn: [pointDrApp],
+  title: "Verify the DR targets are healthy",
+  stack: dr,
+  milestone: "health_verified",
+});
+
+const moveDns = moveDnsStep<WaitOptions>({
+  id: "move-dns",
+  dependsOn: [verifyTargets],
+  title: "Move DNS to the DR region",
+  target: (ctx) => ({ value: ctx.outputs.dns.secondaryTarget, healthCheckId: undefined }),
+});
+
+const createDrAlarm = alarmStep<WaitOptions>({
+  id: "create-dr-alarm",
+  title: "Create the DR error-rate alarm",
+  dependsOn: [moveDns],
+  stack: dr,
+});
+
+const steps = [
+  assessPrimaryStep,
+  chooseRecoverySource,
+  restoreDatabase,
+  waitDatabase,
+  scaleServices,
+  pointDrApp,
+  verifyTargets,
+  moveDns,
+  createDrAlarm,
 ];
 
 export const runbook: Runbook<WaitOptions> = {

@@ -20,7 +20,7 @@ import { verifyBackup, verifyLiveDatabase } from "./postgres/verify.ts";
 import { assertIdentifier, findPostgresBinDir } from "./postgres/cluster.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface VerifyBackupOptions {
   backup: string;
@@ -68,77 +68,80 @@ function writeReports(ctx: Ctx, report: VerificationReport): { json: string; mar
   return { json, markdown };
 }
 
-const steps: Step<VerifyBackupOptions>[] = [
-  {
-    id: "verify",
-    title: "Verify the backup (object, scratch restore, integrity) and write the report",
-    milestone: "health_verified",
-    describe: (ctx) =>
-      ctx.options.database
-        ? [
-            {
-              kind: "note",
-              action: `integrity checks on the live database ${ctx.options.database} (tables, declared foreign keys, the plan's three checks)`,
+const step = stepFor<VerifyBackupOptions>();
+
+export const verifyStep = step({
+  id: "verify",
+  dependsOn: [],
+  title: "Verify the backup (object, scratch restore, integrity) and write the report",
+  milestone: "health_verified",
+  describe: (ctx) =>
+    ctx.options.database
+      ? [
+          {
+            kind: "note",
+            action: `integrity checks on the live database ${ctx.options.database} (tables, declared foreign keys, the plan's three checks)`,
+          },
+        ]
+      : [
+          {
+            kind: "aws",
+            action: `s3:GetObject manifest + s3:HeadObject + s3:GetObject dump (${ctx.outputs.region})`,
+            detail: {
+              Bucket: ctx.outputs.backup.bucketName,
+              Prefix: ctx.outputs.backup.prefixes.database,
+              backup: ctx.options.backup,
             },
-          ]
-        : [
-            {
-              kind: "aws",
-              action: `s3:GetObject manifest + s3:HeadObject + s3:GetObject dump (${ctx.outputs.region})`,
-              detail: {
-                Bucket: ctx.outputs.backup.bucketName,
-                Prefix: ctx.outputs.backup.prefixes.database,
-                backup: ctx.options.backup,
-              },
-            },
-            {
-              kind: "command",
-              action: `CREATE DATABASE eventchain_verify_<random>; pg_restore --jobs=${ctx.options.jobs}; integrity checks; DROP DATABASE eventchain_verify_<random> (always)`,
-              detail: { connection: ctx.options.connection },
-            },
-          ],
-    async run(ctx) {
-      let report: VerificationReport & { scratchDropped?: boolean };
-      if (ctx.options.database) {
-        const conn = await resolveConnection(ctx, ctx.options.connection, ctx.options.database);
-        report = await ctx.wait("integrity checks", () => verifyLiveDatabase(conn));
-      } else {
-        const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
-        const binDir = await findPostgresBinDir();
-        report = await ctx.wait("verify backup", () =>
-          verifyBackup({
-            s3: ctx.aws(BackupS3Client, ctx.outputs.region),
-            bucket: ctx.outputs.backup.bucketName,
-            prefix: ctx.outputs.backup.prefixes.database,
-            backupId: ctx.options.backup,
-            server,
-            binDir,
-            jobs: ctx.options.jobs,
-            deep: ctx.options.deep,
-            progress: (phase) => ctx.log.info(`verify: ${phase}`),
-          }),
-        );
-        if (report.scratchDropped === false)
-          ctx.log.warn(`scratch database ${report.database} could not be dropped: drop it by hand`);
-      }
-      const files = writeReports(ctx, report);
-      const failed = report.checks.filter((c) => !c.ok);
-      ctx.log.info(`verification report: ${files.markdown}`);
-      if (failed.length)
-        throw new Error(
-          `${failed.length} of ${report.checks.length} checks failed (report ${files.markdown}): ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
-        );
-      return {
-        ok: true,
-        backupId: report.backupId,
-        database: report.database,
-        checks: report.checks.length,
-        report: files.json,
-        markdown: files.markdown,
-      };
-    },
+          },
+          {
+            kind: "command",
+            action: `CREATE DATABASE eventchain_verify_<random>; pg_restore --jobs=${ctx.options.jobs}; integrity checks; DROP DATABASE eventchain_verify_<random> (always)`,
+            detail: { connection: ctx.options.connection },
+          },
+        ],
+  async run(ctx) {
+    let report: VerificationReport & { scratchDropped?: boolean };
+    if (ctx.options.database) {
+      const conn = await resolveConnection(ctx, ctx.options.connection, ctx.options.database);
+      report = await ctx.wait("integrity checks", () => verifyLiveDatabase(conn));
+    } else {
+      const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
+      const binDir = await findPostgresBinDir();
+      report = await ctx.wait("verify backup", () =>
+        verifyBackup({
+          s3: ctx.aws(BackupS3Client, ctx.outputs.region),
+          bucket: ctx.outputs.backup.bucketName,
+          prefix: ctx.outputs.backup.prefixes.database,
+          backupId: ctx.options.backup,
+          server,
+          binDir,
+          jobs: ctx.options.jobs,
+          deep: ctx.options.deep,
+          progress: (phase) => ctx.log.info(`verify: ${phase}`),
+        }),
+      );
+      if (report.scratchDropped === false)
+        ctx.log.warn(`scratch database ${report.database} could not be dropped: drop it by hand`);
+    }
+    const files = writeReports(ctx, report);
+    const failed = report.checks.filter((c) => !c.ok);
+    ctx.log.info(`verification report: ${files.markdown}`);
+    if (failed.length)
+      throw new Error(
+        `${failed.length} of ${report.checks.length} checks failed (report ${files.markdown}): ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
+      );
+    return {
+      ok: true,
+      backupId: report.backupId,
+      database: report.database,
+      checks: report.checks.length,
+      report: files.json,
+      markdown: files.markdown,
+    };
   },
-];
+});
+
+const steps = [verifyStep];
 
 export const runbook: Runbook<VerifyBackupOptions> = {
   name: "verify-backup",

@@ -2,12 +2,18 @@
 import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
 import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { StackOutputs } from "../../infra/outputs.ts";
-import type { RunContext, Step } from "../lib/types.ts";
+import type { RunContext, Step, StepRef } from "../lib/types.ts";
 
-type Pick<O> = (ctx: RunContext<O>) => StackOutputs;
+/** Which stack a step acts on (the selected one or its peer). */
+type StackOf<O> = (ctx: RunContext<O>) => StackOutputs;
 
 /** The region's load-balancer 5XX alarm, notifying the stack's topic. */
-export function alarmStep<O>(p: { id: string; title: string; dependsOn?: string[]; stack: Pick<O> }): Step<O> {
+export function alarmStep<O>(p: {
+  id: string;
+  title: string;
+  dependsOn: readonly StepRef<any>[];
+  stack: StackOf<O>;
+}): Step<O> {
   const exists = async (ctx: RunContext<O>) => {
     const s = p.stack(ctx);
     const res = await ctx
@@ -18,7 +24,7 @@ export function alarmStep<O>(p: { id: string; title: string; dependsOn?: string[
   return {
     id: p.id,
     title: p.title,
-    ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
+    dependsOn: p.dependsOn,
     describe: (ctx) => {
       const s = p.stack(ctx);
       return [

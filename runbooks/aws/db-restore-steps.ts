@@ -3,7 +3,7 @@
  * already), restore into a new instance with the stack's settings, wait and verify.
  */
 import { RDSClient, RestoreDBInstanceToPointInTimeCommand } from "@aws-sdk/client-rds";
-import type { PlannedAction, RunContext, Step } from "../lib/types.ts";
+import { stepFor, type PlannedAction, type RunContext, type StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
 import {
   checkInstance,
@@ -28,13 +28,16 @@ export type Point = (
 
 export const rdsOf = (ctx: Ctx) => ctx.aws(RDSClient, ctx.outputs.region);
 export const db = (ctx: Ctx) => ctx.outputs.database;
-export const target = (ctx: Ctx) =>
-  ctx.peek<Point>("pick-restore-point")?.targetId ?? ctx.options.useInstance ?? "<source>-rec-<restore time>";
+const step = stepFor<DatabaseRecoveryOptions>();
 
-/** pick-restore-point → restore → wait-restored. */
-export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
-  {
+/** pick-restore-point → restore → wait-restored, after the steps that gate the restore. */
+export function restoreSteps(after: readonly StepRef<any>[]) {
+  const target = (ctx: Ctx) =>
+    ctx.peek(pickRestorePoint)?.targetId ?? ctx.options.useInstance ?? "<source>-rec-<restore time>";
+
+  const pickRestorePoint = step({
     id: "pick-restore-point",
+    dependsOn: after,
     title: "Pick the latest restorable point",
     readOnly: true,
     milestone: "backup_identified",
@@ -61,14 +64,16 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       const point = await latestRestorePoint(rdsOf(ctx), db(ctx).instanceIdentifier, db(ctx).resourceId);
       return { ...point, targetId: restoredIdentifier(db(ctx).instanceIdentifier, "rec", new Date(point.restoreTime)) };
     },
-  },
-  {
+  });
+
+  const restore = step({
     id: "restore",
+    dependsOn: [pickRestorePoint],
     title: "Restore into a new instance",
     milestone: "restore_started",
     describe: (ctx): PlannedAction[] => {
       if (ctx.options.useInstance) return [{ kind: "note", action: `no restore: use ${ctx.options.useInstance}` }];
-      const p = ctx.peek<Point>("pick-restore-point");
+      const p = ctx.peek(pickRestorePoint);
       return [
         {
           kind: "aws",
@@ -86,11 +91,11 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       ];
     },
     isDone: async (ctx) =>
-      (await describeInstance(rdsOf(ctx), ctx.result<Point>("pick-restore-point").targetId))
-        ? { instanceIdentifier: ctx.result<Point>("pick-restore-point").targetId }
+      (await describeInstance(rdsOf(ctx), ctx.result(pickRestorePoint).targetId))
+        ? { instanceIdentifier: ctx.result(pickRestorePoint).targetId }
         : false,
-    async run(ctx) {
-      const p = ctx.result<Point>("pick-restore-point");
+    async run(ctx): Promise<{ instanceIdentifier: string; status?: string }> {
+      const p = ctx.result(pickRestorePoint);
       if (p.method === "existing-instance") return { instanceIdentifier: p.targetId };
       const source =
         p.method === "retained-backups"
@@ -113,9 +118,11 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       );
       return { instanceIdentifier: p.targetId, status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
     },
-  },
-  {
+  });
+
+  const waitRestored = step({
     id: "wait-restored",
+    dependsOn: [pickRestorePoint, restore],
     title: "Wait until the new instance is available",
     milestone: "restore_completed",
     describe: (ctx) => [
@@ -126,7 +133,7 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       },
     ],
     async run(ctx) {
-      const id = ctx.result<Point>("pick-restore-point").targetId;
+      const id = ctx.result(pickRestorePoint).targetId;
       await ctx.wait(`${id} to become available`, () =>
         waitInstanceAvailable(rdsOf(ctx), id, ctx.options.maxWaitMinutes, ctx.signal),
       );
@@ -134,10 +141,12 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       return { instanceIdentifier: id, address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? db(ctx).port };
     },
     async verify(ctx) {
-      const id = ctx.result<Point>("pick-restore-point").targetId;
+      const id = ctx.result(pickRestorePoint).targetId;
       const i = await describeInstance(rdsOf(ctx), id);
       if (!i) throw new Error(`${id} disappeared`);
       checkInstance(i, settingsFromOutputs(db(ctx)));
     },
-  },
-];
+  });
+
+  return { pickRestorePoint, restore, waitRestored, target };
+}

@@ -1,6 +1,6 @@
 /** Step factory: point the PRIMARY failover record at a target, wait until INSYNC, read it back. */
 import { Route53Client } from "@aws-sdk/client-route-53";
-import type { RunContext, Step } from "../lib/types.ts";
+import type { RunContext, Step, StepRef } from "../lib/types.ts";
 import { applyRecord, describeUpsert, getFailoverRecord, pointsAt, recordValue, upsertRecord } from "./dns.ts";
 import type { WaitOptions } from "../lib/options.ts";
 
@@ -8,7 +8,7 @@ import type { WaitOptions } from "../lib/options.ts";
 export function moveDnsStep<O extends WaitOptions>(p: {
   id: string;
   title: string;
-  dependsOn?: string[];
+  dependsOn: readonly StepRef<any>[];
   target: (ctx: RunContext<O>) => { value: string; healthCheckId: string | undefined };
 }): Step<O> {
   const dnsOf = (ctx: RunContext<O>) => ctx.outputs.dns;
@@ -22,7 +22,7 @@ export function moveDnsStep<O extends WaitOptions>(p: {
     title: p.title,
     movesTraffic: true,
     milestone: "traffic_moved",
-    ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
+    dependsOn: p.dependsOn,
     describe: (ctx) => [
       describeUpsert(dnsOf(ctx), record(ctx)),
       {

@@ -10,7 +10,7 @@ import {
   RestoreDBInstanceFromDBSnapshotCommand,
 } from "@aws-sdk/client-rds";
 import type { StackOutputs } from "../../infra/outputs.ts";
-import type { RunContext, Step } from "../lib/types.ts";
+import { stepFor, type RunContext, type StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
 import {
   checkInstance,
@@ -52,9 +52,13 @@ async function snapshotStatus(
   }
 }
 
-export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
-  {
+const step = stepFor<FailbackOptions>();
+
+/** snapshot-dr-db → copy-snapshot → restore-primary-db → wait-primary-db, after the steps that gate them. */
+export function failbackDatabaseSteps(after: readonly StepRef<any>[]) {
+  const snapshotDrDb = step({
     id: "snapshot-dr-db",
+    dependsOn: after,
     title: "Snapshot the DR database",
     milestone: "backup_identified",
     describe: (ctx) => [
@@ -75,7 +79,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
         ? {
             snapshotId: snapshotId(ctx),
             snapshotArn: s.arn,
-            recoveryPointAt: s.createdAt ?? undefined,
+            recoveryPointAt: s.createdAt ?? new Date().toISOString(),
             recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}`,
           }
         : false;
@@ -102,9 +106,11 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
         recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}`,
       };
     },
-  },
-  {
+  });
+
+  const copySnapshot = step({
     id: "copy-snapshot",
+    dependsOn: [snapshotDrDb],
     title: "Copy the snapshot to the primary region",
     describe: (ctx) => [
       {
@@ -120,7 +126,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
     async run(ctx) {
       const rds = ctx.aws(RDSClient, prod(ctx).region);
       if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
-        const source = ctx.result<{ snapshotArn: string }>("snapshot-dr-db").snapshotArn;
+        const source = ctx.result(snapshotDrDb).snapshotArn;
         await rds.send(
           new CopyDBSnapshotCommand({
             SourceDBSnapshotIdentifier: source,
@@ -135,9 +141,11 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
       );
       return { snapshotId: snapshotId(ctx), region: prod(ctx).region };
     },
-  },
-  {
+  });
+
+  const restorePrimaryDb = step({
     id: "restore-primary-db",
+    dependsOn: [copySnapshot],
     title: "Restore a new primary database from the copy",
     milestone: "restore_started",
     describe: (ctx) => [
@@ -169,9 +177,11 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
       );
       return { instanceIdentifier: newPrimaryId(ctx), status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
     },
-  },
-  {
+  });
+
+  const waitPrimaryDb = step({
     id: "wait-primary-db",
+    dependsOn: [restorePrimaryDb],
     title: "Wait until the new primary database is available",
     milestone: "restore_completed",
     describe: (ctx) => [
@@ -198,5 +208,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
       if (!i) throw new Error(`${newPrimaryId(ctx)} disappeared`);
       checkInstance(i, settingsFromOutputs(prod(ctx).database));
     },
-  },
-];
+  });
+
+  return { snapshotDrDb, copySnapshot, restorePrimaryDb, waitPrimaryDb };
+}

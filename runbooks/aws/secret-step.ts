@@ -1,6 +1,6 @@
 /** Step factory: point the application's connection secret at a database. */
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { PlannedAction, RunContext, Step, StepOutputs } from "../lib/types.ts";
+import type { PlannedAction, RunContext, Step, StepRef, StepOutputs } from "../lib/types.ts";
 
 /** Parses the app connection secret (JSON with host, port, dbname, …). */
 export async function readConnectionSecret(sm: SecretsManagerClient, arn: string): Promise<Record<string, unknown>> {
@@ -21,7 +21,7 @@ export async function readConnectionSecret(sm: SecretsManagerClient, arn: string
 export function pointSecretStep<O>(p: {
   id: string;
   title: string;
-  dependsOn?: string[];
+  dependsOn: readonly StepRef<any>[];
   movesTraffic?: boolean;
   secret: (ctx: RunContext<O>) => { arn: string; region: string };
   database: (ctx: RunContext<O>) => { host: string; port: number } | undefined;
@@ -37,7 +37,7 @@ export function pointSecretStep<O>(p: {
     id: p.id,
     title: p.title,
     ...(p.movesTraffic ? { movesTraffic: true } : {}),
-    ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
+    dependsOn: p.dependsOn,
     describe: (ctx) => [
       {
         kind: "aws",

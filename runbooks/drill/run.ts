@@ -20,10 +20,11 @@ import { createDatabase, startPostgres } from "../local/postgres.ts";
 import { startRedis, type LocalRedis } from "../local/redis.ts";
 import { findRedisBinaries } from "../redis/binaries.ts";
 import { createSchema, seed, sellTicket } from "../local/eventchain-schema.ts";
-import { runbook as backupDatabaseRunbook } from "../backup-database.ts";
-import { runbook as verifyBackupRunbook } from "../verify-backup.ts";
-import { runbook as backupRedisRunbook } from "../backup-redis.ts";
-import { runbook as pitrRunbook } from "../point-in-time-restore.ts";
+import { runbook as backupDatabaseRunbook, dumpAndUpload } from "../backup-database.ts";
+import { runbook as verifyBackupRunbook, verifyStep as verifyBackupStep } from "../verify-backup.ts";
+import { runbook as backupRedisRunbook, testRestore as testRedisRestore } from "../backup-redis.ts";
+import { runbook as pitrRunbook, restore as pitrRestore } from "../point-in-time-restore.ts";
+import { resultIn } from "../lib/report.ts";
 import { assertPgBackRestInstalled, baseBackup, enableArchiving, pgbackrest } from "../postgres/pgbackrest.ts";
 import { localOutputs } from "../local/outputs.ts";
 import { BackupS3Client } from "../aws/s3-object.ts";
@@ -287,8 +288,7 @@ export async function runDrill(
             argv: ["--outputs", outputsFile, "--connection", "env", "--state-dir", runsDir, "--yes"],
           }),
         );
-        return r.report?.steps.find((s) => s.id === "dump-and-upload")?.outputs as
-          { backupId: string; bytes: number } | undefined;
+        return resultIn(r.report, dumpAndUpload);
       },
       (m) => (m ? `backup ${m.backupId}, ${m.bytes} bytes` : ""),
     );
@@ -328,7 +328,8 @@ export async function runDrill(
           }),
         );
         delete process.env.REDISCLI_AUTH;
-        return r.report?.steps.find((s) => s.id === "test-restore")?.outputs as { restoredKeys?: number } | undefined;
+        const restoredRedis = resultIn(r.report, testRedisRestore);
+        return restoredRedis && "restoredKeys" in restoredRedis ? restoredRedis : undefined;
       },
       (o) => `${o?.restoredKeys ?? "?"} keys restored and matched`,
     );
@@ -424,7 +425,7 @@ export async function runDrill(
         const journal = r.journalPath
           ? (JSON.parse((await import("node:fs")).readFileSync(r.journalPath, "utf8")) as JournalData)
           : undefined;
-        restored = journal?.steps["restore"]?.outputs as typeof restored;
+        restored = journal?.steps[pitrRestore.id]?.outputs as typeof restored;
         expectRunbook("point-in-time-restore", r, [0, 3]);
         return r;
       },
@@ -476,11 +477,11 @@ export async function runDrill(
       },
     );
     const summary = (r: CliResult) => {
-      const out = r.report?.steps.find((s) => s.id === "verify");
+      const out = resultIn(r.report, verifyBackupStep);
       return {
         ok: r.exitCode === 0,
         exitCode: r.exitCode,
-        report: (out?.outputs as { markdown?: string } | undefined)?.markdown ?? null,
+        report: out?.markdown ?? null,
         message: r.message,
       };
     };

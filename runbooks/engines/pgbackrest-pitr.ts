@@ -128,7 +128,9 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
   },
 
   async exists(ctx, target) {
-    return existsSync(join(baseDirOf(ctx, target), "data"));
+    return existsSync(join(baseDirOf(ctx, target), "data"))
+      ? { instanceIdentifier: target.targetId, note: "target already exists" }
+      : false;
   },
 
   async restore(ctx, target) {
@@ -147,8 +149,8 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     return { ...restored, instanceIdentifier: target.targetId };
   },
 
-  async waitReady(ctx, target) {
-    const r = ctx.result<Restored>("restore");
+  async waitReady(ctx, target, restored) {
+    const r = restored as unknown as Restored;
     const deadline = Date.now() + ctx.options.maxWaitMinutes * 60_000;
     return ctx.wait(`replay to ${target.restoreTime} and promote`, async () => {
       for (let attempt = 0; ; attempt++) {
@@ -170,8 +172,8 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     });
   },
 
-  async verify(ctx, target) {
-    const r = ctx.result<Restored>("restore");
+  async verify(ctx, target, restored) {
+    const r = restored as unknown as Restored;
     const c = await connect(r, ctx.outputs.database.dbName);
     try {
       const {
@@ -217,15 +219,15 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         },
       ];
     },
-    async exists(ctx) {
-      const r = ctx.peek<Restored>("restore");
-      if (!r) return false;
+    async exists(ctx, _target, restored) {
+      const r = restored as Restored | undefined;
+      if (!r?.restoredAt) return false;
       const { backups } = await info(cfgOf(ctx));
       const after = backups.filter((b) => Date.parse(b.startedAt) >= Date.parse(r.restoredAt) - 1000).pop();
       return after ? { backupLabel: after.label, note: "a backup of the recovered cluster already exists" } : false;
     },
-    async run(ctx) {
-      const r = ctx.result<Restored>("restore");
+    async run(ctx, _target, restored) {
+      const r = restored as unknown as Restored;
       const cfg = cfgOf(ctx);
       const c = await connect(r, "postgres");
       try {
@@ -250,12 +252,13 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     },
   },
 
-  nextSteps(ctx, target) {
-    const r = ctx.peek<Restored>("restore");
+  nextSteps(ctx, target, done) {
+    const r = done.restored as Restored | undefined;
+    const backupLabel = typeof done.snapshot?.backupLabel === "string" ? done.snapshot.backupLabel : undefined;
     return [
       `The recovered cluster runs from ${r?.dataDir ?? join(baseDirOf(ctx, target), "data")} on 127.0.0.1:${r?.port ?? "<port>"} (socket ${r?.socketDir ?? "<socket dir>"}), promoted at ${target.restoreTime}.`,
       "Run verify-backup --database against it before pointing the application at it.",
-      `A full backup of the recovered cluster (new timeline) is in stanza ${ctx.options.engineOptions.stanza}${ctx.peek<{ backupLabel?: string }>("snapshot")?.backupLabel ? ` (${ctx.peek<{ backupLabel?: string }>("snapshot")!.backupLabel})` : ""}; its WAL archives there too. Make sure the old primary no longer archives into the stanza.`,
+      `A full backup of the recovered cluster (new timeline) is in stanza ${ctx.options.engineOptions.stanza}${backupLabel ? ` (${backupLabel})` : ""}; its WAL archives there too. Make sure the old primary no longer archives into the stanza.`,
       "Keep the old data directory until the incident review is closed; nothing was deleted.",
     ];
   },

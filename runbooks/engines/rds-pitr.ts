@@ -80,7 +80,9 @@ export const rdsPitr: RestoreEngine = {
   },
 
   async exists(ctx, target) {
-    return (await describeInstance(rdsOf(ctx), target.targetId)) !== undefined;
+    return (await describeInstance(rdsOf(ctx), target.targetId))
+      ? { instanceIdentifier: target.targetId, note: "target already exists" }
+      : false;
   },
 
   async restore(ctx, target) {

@@ -2,7 +2,7 @@
 import type { ClientFactory } from "./aws.ts";
 import { notifyAll, type NotificationSink } from "./notify.ts";
 import type { Printer } from "./printer.ts";
-import type { RunContext, Runbook, StepOutputs } from "./types.ts";
+import type { RunContext, Runbook, StepOutputs, StepRef } from "./types.ts";
 
 /** What the CLI hands over: the run's fixed facts (as `RunContext` names them) and its services. */
 export type ContextInput<O> = Pick<
@@ -19,6 +19,8 @@ export interface Context<O> {
   ctx: RunContext<O>;
   /** Stores a finished step's outputs; `recoveryPointAt` (+ `recoveryPointSource`) sets the tracker's recovery point. */
   applyOutputs(stepId: string, outputs: StepOutputs): void;
+  /** The context one step receives: it may read the results of `dependsOn` (ids) only. */
+  forStep(stepId: string, dependsOn: readonly string[]): RunContext<O>;
 }
 
 export function createContext<O>(input: ContextInput<O>): Context<O> {
@@ -35,13 +37,13 @@ export function createContext<O>(input: ContextInput<O>): Context<O> {
     force: input.force,
     incidentAt: input.incidentAt,
     startedAt: input.startedAt,
-    result<T>(id: string) {
-      const r = results.get(id);
-      if (!r) throw new Error(`no outputs from step "${id}" (has it run?)`);
-      return r as T;
+    result<R extends object>(ref: StepRef<R>) {
+      const r = results.get(ref.id);
+      if (!r) throw new Error(`no outputs from step "${ref.id}" (has it run?)`);
+      return r as R;
     },
-    peek<T>(id: string) {
-      return results.get(id) as T | undefined;
+    peek<R extends object>(ref: StepRef<R>) {
+      return results.get(ref.id) as R | undefined;
     },
     aws: (ctor, region) => input.clients.get(ctor, region),
     async wait(title, fn) {
@@ -83,5 +85,20 @@ export function createContext<O>(input: ContextInput<O>): Context<O> {
       );
     }
   };
-  return { ctx, applyOutputs };
+  const forStep = (stepId: string, dependsOn: readonly string[]): RunContext<O> => {
+    const allowed = (ref: StepRef<object>) => {
+      if (!dependsOn.includes(ref.id)) {
+        throw new Error(
+          `step "${stepId}" reads the result of step "${ref.id}", which it does not depend on: add it to the dependsOn of "${stepId}"`,
+        );
+      }
+      return ref;
+    };
+    return {
+      ...ctx,
+      result: <R extends object>(ref: StepRef<R>) => ctx.result(allowed(ref) as StepRef<R>),
+      peek: <R extends object>(ref: StepRef<R>) => ctx.peek(allowed(ref) as StepRef<R>),
+    };
+  };
+  return { ctx, applyOutputs, forStep };
 }

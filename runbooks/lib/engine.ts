@@ -24,7 +24,7 @@ import type { Printer } from "./printer.ts";
 import { buildReport, readReport, writeReport, type Report } from "./report.ts";
 import { runGraph } from "./schedule.ts";
 import { RecoveryTracker, objectiveFromOutputs } from "./tracker.ts";
-import type { RawOptions, Runbook, Step } from "./types.ts";
+import type { AnyStep, RawOptions, Runbook, StepOutputs } from "./types.ts";
 
 export type { PlanEntry } from "./dry-run.ts";
 
@@ -89,7 +89,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   const tracker = new RecoveryTracker(objective, incidentAt, opts.resume?.data.tracker, now);
   const controller = new AbortController();
   opts.signal?.addEventListener("abort", () => controller.abort(opts.signal?.reason), { once: true });
-  const { ctx, applyOutputs } = createContext({
+  const { ctx, applyOutputs, forStep } = createContext({
     ...opts,
     runId,
     incidentAt,
@@ -98,7 +98,8 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     signal: controller.signal,
   });
 
-  if (opts.dryRun) return { runId, status: "planned", ...(await dryRun(steps, deps, ctx, applyOutputs, printer)) };
+  if (opts.dryRun)
+    return { runId, status: "planned", ...(await dryRun(steps, deps, ctx, forStep, applyOutputs, printer)) };
 
   const journal =
     opts.resume ??
@@ -156,7 +157,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
 
   // One question at a time, even when steps run side by side.
   const confirmLock = pLimit(1);
-  const confirm = (step: Step<O>) =>
+  const confirm = (step: AnyStep<O>) =>
     confirmLock(async () => {
       const what = step.destructive ? "is destructive" : "moves traffic";
       if (opts.yes) return printer.info(`step "${step.id}" ${what}: confirmed by --yes`);
@@ -170,8 +171,8 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
         id: step.id,
         title: step.title,
         dependsOn: deps.get(step.id)!,
-        flags: flagsOf(step as Step<never>),
-        actions: await step.describe(ctx),
+        flags: flagsOf(step),
+        actions: await step.describe(forStep(step.id, deps.get(step.id)!)),
       });
       if (!(await opts.ask(`Step "${step.title}" ${what}. Proceed? [y/N] `))) {
         throw new ConfirmationError(
@@ -181,13 +182,14 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       }
     });
 
-  const runOne = async (step: Step<O>) => {
+  const runOne = async (step: AnyStep<O>) => {
+    const ctx = forStep(step.id, deps.get(step.id)!);
     if (journal.isFinished(step.id))
       return printer.step(step.id, step.title, "skipped", "finished earlier in this run", tracker.status());
     if (controller.signal.aborted) throw new InterruptedError(`interrupted before step ${step.id}`);
     const done = step.isDone ? await step.isDone(ctx) : false;
     if (done) {
-      const outputs = typeof done === "object" ? done : {};
+      const outputs: StepOutputs = done;
       if (step.verify) await step.verify(ctx, outputs);
       applyOutputs(step.id, outputs);
       journal.skipped(step.id, step.title, outputs, "already done", now());
@@ -200,7 +202,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     journal.started(step.id, step.title, now());
     printer.step(step.id, step.title, "started", undefined, tracker.status());
     try {
-      const outputs = (await step.run(ctx)) ?? {};
+      const outputs: StepOutputs = await step.run(ctx);
       if (step.verify) await step.verify(ctx, outputs);
       applyOutputs(step.id, outputs);
       tracker.milestone(step.milestone ?? step.id, step.title);

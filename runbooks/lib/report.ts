@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { JournalData } from "./journal.ts";
 import type { RecoveryTracker, RtoStatus } from "./tracker.ts";
 import type { Tier } from "../../infra/objectives.ts";
+import type { StepRef } from "./types.ts";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -65,6 +66,11 @@ export interface BuildReportInput {
   nextSteps: string[];
   checklist: string[];
   failure: Report["failure"];
+}
+
+/** A finished step's result as a report recorded it, typed by the step's handle (undefined if it recorded none). */
+export function resultIn<R extends object>(report: Report | undefined, step: StepRef<R>): R | undefined {
+  return report?.steps.find((s) => s.id === step.id)?.outputs as R | undefined;
 }
 
 export function buildReport(input: BuildReportInput): Report {

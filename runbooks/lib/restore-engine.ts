@@ -36,7 +36,11 @@ export interface RestoreWindow {
   source: string;
 }
 
-export interface RestoreEngine<EO = unknown> {
+/**
+ * A restore engine. `Restored` is what `restore` returns (and `exists` rediscovers): the later
+ * calls receive it, so an engine never reads another step's result by id.
+ */
+export interface RestoreEngine<EO = unknown, Restored extends object = StepOutputs> {
   /** The `--engine` value. */
   name: string;
   summary: string;
@@ -50,22 +54,26 @@ export interface RestoreEngine<EO = unknown> {
   targetId(ctx: PitrContext<EO>, restoreTime: Date): string;
   /** Calls/commands `restore` + `waitReady` would make, for `--dry-run`. */
   plan(ctx: PitrContext<EO>, target: RestoreTarget | undefined): PlannedAction[];
-  /** True when the target already exists (a re-run skips the restore). */
-  exists(ctx: PitrContext<EO>, target: RestoreTarget): Promise<boolean>;
+  /** The target when it already exists (a re-run skips the restore), as `restore` would return it; else false. */
+  exists(ctx: PitrContext<EO>, target: RestoreTarget): Promise<Restored | false>;
   /** Starts the restore into a new target. Never touches the source. */
-  restore(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+  restore(ctx: PitrContext<EO>, target: RestoreTarget): Promise<Restored>;
   /** Waits (bounded by `maxWaitMinutes`, no fixed sleeps) until the target serves. */
-  waitReady(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+  waitReady(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored): Promise<StepOutputs>;
   /** Proves the target is what was asked for (settings, data); throws otherwise. */
-  verify(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+  verify(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored): Promise<StepOutputs>;
   /** Takes a backup of the recovered target, if the engine can. */
   snapshot?: {
     describe(ctx: PitrContext<EO>, target: RestoreTarget): PlannedAction[];
-    exists(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs | false>;
-    run(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+    exists(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored | undefined): Promise<StepOutputs | false>;
+    run(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored): Promise<StepOutputs>;
   };
-  /** Lines for the report's "Next steps". */
-  nextSteps(ctx: PitrContext<EO>, target: RestoreTarget): string[];
+  /** Lines for the report's "Next steps", from what the restore and the snapshot returned. */
+  nextSteps(
+    ctx: PitrContext<EO>,
+    target: RestoreTarget,
+    done: { restored?: Restored; snapshot?: StepOutputs },
+  ): string[];
 }
 
 /** Pure: checks `time` lies within the window; the message names the time and the window. */

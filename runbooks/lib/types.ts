@@ -6,7 +6,7 @@ import type { StackOutputs } from "../../infra/outputs.ts";
 import type { SystemId } from "../../infra/objectives.ts";
 import type { RecoveryTracker } from "./tracker.ts";
 
-/** What a step returns; recorded in the journal, readable by later steps via `ctx.result(id)`. JSON only, no secrets. */
+/** What a step returns; recorded in the journal, readable by dependent steps via `ctx.result(step)`. JSON only, no secrets. */
 export type StepOutputs = Record<string, unknown>;
 
 /** One thing a step would do, printed by `--dry-run`. */
@@ -30,16 +30,34 @@ export interface OptionSpec {
 
 export type RawOptions = Record<string, string | boolean | undefined>;
 
-export interface Step<O = RawOptions> {
-  /** Stable id (kebab-case): the journal key and the `dependsOn` reference. */
+declare const RESULT: unique symbol;
+
+/**
+ * A handle on a step: its id and, for the type checker only, the type of what it returns.
+ * A step is its own handle: `ctx.result(chooseSource)` is typed by `chooseSource.run`'s return
+ * type, so renaming a step or changing what it returns fails `tsc` where its result is read.
+ */
+export interface StepRef<R extends object = StepOutputs> {
+  readonly id: string;
+  /** Never set at run time: carries the result type `R`. */
+  readonly [RESULT]?: R;
+}
+
+/** What a step's result is, from its handle. */
+export type ResultOf<S> = S extends StepRef<infer R> ? R : never;
+
+export interface Step<O = RawOptions, R extends object = StepOutputs> extends StepRef<R> {
+  /** Stable id (kebab-case): the journal key. */
   id: string;
   /** Sentence shown in progress, dry-run and the report timeline. */
   title: string;
   /**
-   * Steps that must finish first. Default: the previous step in the list (a sequence).
-   * `[]` = no prerequisite. Steps whose prerequisites are all done run side by side.
+   * Steps that must finish first, by handle; `[]` = no prerequisite. Always explicit: nothing
+   * depends on the previous step in the list by default. A step may read the result of only the
+   * steps it lists here (the engine refuses any other). Steps whose prerequisites are all done
+   * run side by side.
    */
-  dependsOn?: string[];
+  dependsOn: readonly StepRef<any>[];
   /** Deletes or overwrites something: asks for confirmation. */
   destructive?: boolean;
   /** Moves traffic (DNS, connection settings): asks for confirmation. */
@@ -51,15 +69,28 @@ export interface Step<O = RawOptions> {
   /** The calls/commands the step would make, for `--dry-run` (may use earlier read-only results). */
   describe(ctx: RunContext<O>): PlannedAction[] | Promise<PlannedAction[]>;
   /**
-   * Whether the step's effect is already in place (a re-run skips it). Return `true`, or the
-   * outputs later steps need (an object), or `false`.
+   * Whether the step's effect is already in place (a re-run skips it). Return `false`, or the
+   * step's result (what later steps read) when it is.
    */
-  isDone?(ctx: RunContext<O>): Promise<boolean | StepOutputs>;
-  /** Does the work; returns outputs for the journal. */
-  run(ctx: RunContext<O>): Promise<StepOutputs | void>;
+  isDone?(ctx: RunContext<O>): Promise<false | R>;
+  /** Does the work; returns its result for the journal and later steps (JSON, no secrets). */
+  run(ctx: RunContext<O>): Promise<R>;
   /** Proves the work took effect; throw to fail the step. */
-  verify?(ctx: RunContext<O>, outputs: StepOutputs): Promise<void>;
+  verify?(ctx: RunContext<O>, outputs: R): Promise<void>;
 }
+
+/**
+ * The step declarer for a runbook's options `O`: `const step = stepFor<MyOptions>()`, then
+ * `const restore = step({ id: "restore", dependsOn: [pick], run: async (ctx) => ({ … }) })`.
+ * The result type is inferred once, from `run` (annotate `run`'s return type when `isDone`
+ * returns a different shape). Identity at run time.
+ */
+export function stepFor<O>(): <R extends object>(spec: Step<O, R>) => Step<O, R> {
+  return (spec) => spec;
+}
+
+/** A step of any result type, as a runbook lists them. */
+export type AnyStep<O = RawOptions> = Step<O, any>;
 
 export interface Runbook<O = RawOptions> {
   /** File name without extension, e.g. `region-failover`. */
@@ -75,7 +106,7 @@ export interface Runbook<O = RawOptions> {
   /** Validates raw options into `O`; throw `BadInputError` naming the value and what is allowed. */
   parseOptions?(raw: RawOptions): O;
   /** The steps, possibly depending on options/outputs (e.g. one step per service). */
-  steps: Step<O>[] | ((options: O, outputs: StackOutputs) => Step<O>[]);
+  steps: AnyStep<O>[] | ((options: O, outputs: StackOutputs) => AnyStep<O>[]);
   /** Lines printed and reported after success. */
   nextSteps?(ctx: RunContext<O>): string[];
   /** Post-recovery checklist for the report. */
@@ -104,10 +135,13 @@ export interface RunContext<O = RawOptions> {
   /** When the incident began (`--incident-at`, default the run's start): the base of achieved RTO/RPO. */
   incidentAt: Date;
   startedAt: Date;
-  /** Outputs of a finished step (this run, or a resumed one). Throws if it has none. */
-  result<T = StepOutputs>(stepId: string): T;
-  /** Outputs of a finished step, or undefined (for `describe` under `--dry-run`). */
-  peek<T = StepOutputs>(stepId: string): T | undefined;
+  /**
+   * The result of a finished step this step depends on (this run, or a resumed one). Throws
+   * when the step has not finished, or when the reading step does not list it in `dependsOn`.
+   */
+  result<R extends object>(step: StepRef<R>): R;
+  /** The same, or undefined while the step has not run (for `describe` under `--dry-run`). */
+  peek<R extends object>(step: StepRef<R>): R | undefined;
   /** A client for `region`, honouring `AWS_ENDPOINT_URL` and the default credential chain. */
   aws<C>(ctor: ClientCtor<C>, region: string): C;
   /** Wait on something (spinner on a terminal). */
