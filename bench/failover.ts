@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { criticalPath, overheadPercent, type TimedStep } from "./critical-path.ts";
-import { startDelayProxy, type DelayProxy, type DelayTable, type PendingRule } from "./delay-proxy.ts";
+import { startDelayProxy, type DelayProxy, type DelayTable, type PendingRule } from "../runbooks/local/aws-proxy.ts";
 import type { Case, RunOutput } from "./harness.ts";
 
 /** Per-call latencies (ms): a plain call ~40 ms, mutating control-plane calls a few hundred. */
