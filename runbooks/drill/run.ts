@@ -14,7 +14,7 @@ import type pg from "pg";
 import { objectiveFromOutputs, RecoveryTracker } from "../lib/tracker.ts";
 import { main, type CliResult } from "../lib/cli.ts";
 import type { JournalData } from "../lib/journal.ts";
-import { startMoto, type MotoServer } from "../local/moto.ts";
+import { findMotoServer, MOTO_NOT_FOUND, startMoto, type MotoServer } from "../local/moto.ts";
 import { asServiceUser, findPostgresBinDir, type LocalPostgres } from "../postgres/cluster.ts";
 import { createDatabase, startPostgres } from "../local/postgres.ts";
 import { startRedis, type LocalRedis } from "../local/redis.ts";
@@ -56,11 +56,11 @@ export async function preflight(): Promise<void> {
   for (const check of [findPostgresBinDir, findRedisBinaries, assertPgBackRestInstalled]) {
     await check().catch((e: Error) => problems.push(e.message));
   }
-  const moto = await $({ quiet: true, nothrow: true })`which moto_server`;
-  if (moto.exitCode !== 0)
-    problems.push("moto_server not found on the PATH: install the S3 emulator with pip install 'moto[server]>=5.1,<6'");
+  if (findMotoServer() === undefined) problems.push(MOTO_NOT_FOUND);
   if (problems.length)
-    throw new Error(`the drill needs these installed (.ci/run installs them all):\n  - ${problems.join("\n  - ")}`);
+    throw new Error(
+      `the drill needs these installed (npm run drill installs them all):\n  - ${problems.join("\n  - ")}`,
+    );
 }
 
 /** An application writer: sells tickets one transaction at a time until stopped. */
