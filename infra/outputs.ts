@@ -40,6 +40,8 @@ export const JOB_SUCCESS_METRIC = { namespace: "EventChain/Backups", metricName:
  */
 export const JOB_OUTPUTS_DIR = "/etc/eventchain-dr";
 export const JOB_OUTPUTS_KEY = "outputs.json";
+/** On ECS: the environment variable of the init container that writes the outputs file. */
+export const JOB_OUTPUTS_ENV = "EVENTCHAIN_OUTPUTS_JSON";
 /** The job's only writable directory (an emptyDir / task volume): temp files, journals and reports. */
 export const JOB_SCRATCH_DIR = "/tmp";
 export const JOB_STATE_DIR = `${JOB_SCRATCH_DIR}/runs`;

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { JOB_OUTPUTS_DIR, JOB_SCRATCH_DIR } from "../outputs.ts";
+import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_ENV, JOB_SCRATCH_DIR } from "../outputs.ts";
 import type { Alerts } from "./alerts.ts";
 import { jobCommand, jobEnvironment, jobStatements, type BackupJob, type JobPermissionsArgs } from "./backup-jobs.ts";
 import { policyJson, serviceRole, serviceTrust } from "./iam.ts";
@@ -28,8 +28,6 @@ export interface LogicalBackupsArgs extends JobPermissionsArgs {
 /** The job's container and the init container that writes the outputs file for it. */
 export const JOB_CONTAINER = "backup";
 export const OUTPUTS_CONTAINER = "outputs";
-/** The environment variable the init container reads the outputs JSON from. */
-export const OUTPUTS_ENV = "EVENTCHAIN_OUTPUTS_JSON";
 /** What the init container runs: validates the outputs and writes them where the job reads them. */
 export const OUTPUTS_COMMAND = ["node", "runbooks/platform/job-outputs.ts"];
 
@@ -100,7 +98,7 @@ export class LogicalBackups extends pulumi.ComponentResource {
               user: "10001",
               readonlyRootFilesystem: true,
               command: OUTPUTS_COMMAND,
-              environment: [{ name: OUTPUTS_ENV, value: args.outputsJson }],
+              environment: [{ name: JOB_OUTPUTS_ENV, value: args.outputsJson }],
               mountPoints: [{ sourceVolume: "outputs", containerPath: JOB_OUTPUTS_DIR, readOnly: false }],
               logConfiguration,
             },
