@@ -52,6 +52,10 @@ export interface BackupJobsInput {
   replicatedBackups: boolean;
 }
 
+/** Label (CronJob) and tag (EventBridge schedule, ECS task) naming the backup job a resource runs. */
+export const BACKUP_JOB_LABEL = "eventchain.io/backup-job";
+export const BACKUP_JOB_TAG = "eventchain:backup-job";
+
 /** The replication check's job id (its heartbeat is the RDS automated-backup replication's). */
 export const REPLICATION_CHECK_JOB = "replication-check";
 

@@ -36,11 +36,14 @@ export function heartbeatPeriodSeconds(schedules: readonly string[]): number {
   return heartbeatWindowMinutes(schedules) * 60;
 }
 
+/** The backup path a job's runs are the heartbeat of: its own, or (the replication check) RDS replication's. */
+export const pathIdOfJob = (jobId: string) => (jobId === REPLICATION_CHECK_JOB ? "rds-backup-replication" : jobId);
+
 /** The backup path of a scheduled job: its own success and failure metrics. */
 export function jobPath(job: BackupJob, stack: string, peerRegion: string): BackupPath {
   const dimensions = { Job: job.id, Stack: stack };
   return {
-    id: job.id === REPLICATION_CHECK_JOB ? "rds-backup-replication" : job.id,
+    id: pathIdOfJob(job.id),
     description:
       job.id === REPLICATION_CHECK_JOB
         ? `RDS automated-backup replication to ${peerRegion} (the ${job.id} job checks the latest restorable time there)`

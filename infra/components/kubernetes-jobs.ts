@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_KEY, JOB_SCRATCH_DIR } from "../outputs.ts";
 import {
+  BACKUP_JOB_LABEL,
   jobCommand,
   jobEnvironment,
   jobStatements,
@@ -176,7 +177,7 @@ export class KubernetesJobs extends pulumi.ComponentResource {
           metadata: {
             name: cronJobName(job),
             namespace: args.namespace,
-            labels: { "app.kubernetes.io/part-of": "eventchain-dr", job: job.id },
+            labels: { "app.kubernetes.io/part-of": "eventchain-dr", job: job.id, [BACKUP_JOB_LABEL]: job.id },
           },
           spec: {
             schedule: kubernetesSchedule(job.schedule),

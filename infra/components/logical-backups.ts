@@ -2,7 +2,14 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_ENV, JOB_SCRATCH_DIR } from "../outputs.ts";
 import type { Alerts } from "./alerts.ts";
-import { jobCommand, jobEnvironment, jobStatements, type BackupJob, type JobPermissionsArgs } from "./backup-jobs.ts";
+import {
+  BACKUP_JOB_TAG,
+  jobCommand,
+  jobEnvironment,
+  jobStatements,
+  type BackupJob,
+  type JobPermissionsArgs,
+} from "./backup-jobs.ts";
 import { policyJson, serviceRole, serviceTrust } from "./iam.ts";
 
 export interface LogicalBackupsArgs extends JobPermissionsArgs {
@@ -77,6 +84,7 @@ export class LogicalBackups extends pulumi.ComponentResource {
           taskRoleArn: this.taskRole.arn,
           executionRoleArn: executionRole.arn,
           ephemeralStorage: { sizeInGib: 50 },
+          tags: { [BACKUP_JOB_TAG]: job.id },
           volumes: [
             { name: "outputs" },
             { name: "scratch" },
@@ -169,6 +177,7 @@ export class LogicalBackups extends pulumi.ComponentResource {
                 taskDefinitionArn: this.taskDefinitions[job.id].arn,
                 launchType: "FARGATE",
                 group: `family:${this.family}`,
+                tags: { [BACKUP_JOB_TAG]: job.id },
                 networkConfiguration: {
                   subnets: args.subnetIds,
                   securityGroups: [args.securityGroupId],
