@@ -171,3 +171,66 @@ export async function statefulKube(
   );
   return { kubeconfig, namespaces, calls, created };
 }
+
+/**
+ * The fake API as a pod sees it: HTTPS on loopback with a self-signed CA (made with openssl),
+ * requests checked for the service-account token, forwarded to `upstream` (a `fakeKube`). The
+ * returned directory is laid out like a pod's service-account mount (`token`, `ca.crt`,
+ * `namespace`); `KUBERNETES_SERVICE_HOST`/`PORT` point at the server.
+ */
+export async function inClusterKube(
+  t: ExecutionContext,
+  upstream: string,
+): Promise<{ env: Record<string, string>; serviceAccountDir: string; rejected: () => number }> {
+  const { createServer: createHttpsServer } = await import("node:https");
+  const { execFileSync } = await import("node:child_process");
+  const dir = mkdtempSync(join(tmpdir(), "fake-kube-sa-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=kubernetes",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "tls.key"),
+      "-out",
+      join(dir, "ca.crt"),
+    ],
+    { stdio: "ignore" },
+  );
+  const token = `fake-${Math.random().toString(36).slice(2)}`;
+  writeFileSync(join(dir, "token"), token, { mode: 0o600 });
+  writeFileSync(join(dir, "namespace"), "eventchain");
+  let rejected = 0;
+  const server = createHttpsServer(
+    { key: readFileSync(join(dir, "tls.key")), cert: readFileSync(join(dir, "ca.crt")) },
+    async (req, res) => {
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        rejected++;
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ kind: "Status", status: "Failure", reason: "Unauthorized", code: 401 }));
+        return;
+      }
+      const up = await fetch(upstream + (req.url ?? "/"));
+      res.writeHead(up.status, { "content-type": "application/json" });
+      res.end(Buffer.from(await up.arrayBuffer()));
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  return {
+    env: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(port) },
+    serviceAccountDir: dir,
+    rejected: () => rejected,
+  };
+}

@@ -64,8 +64,15 @@ export async function startFaultProxy(upstream: string, rule: Rule = () => undef
       const up = await fetch(upstream + req.url, { method: req.method, headers, ...(raw.length ? { body: raw } : {}) });
       const out = Buffer.from(await up.arrayBuffer());
       const h: Record<string, string> = {};
+      // A HEAD answer has no body to measure: its content-length is the object's size (S3 HeadObject).
+      const dropped = [
+        "transfer-encoding",
+        "connection",
+        "content-encoding",
+        ...(req.method === "HEAD" ? [] : ["content-length"]),
+      ];
       up.headers.forEach((v, k) => {
-        if (!["content-length", "transfer-encoding", "connection", "content-encoding"].includes(k)) h[k] = v;
+        if (!dropped.includes(k)) h[k] = v;
       });
       res.writeHead(up.status, h);
       res.end(out);
