@@ -247,8 +247,18 @@ export function jobStatements(a: JobPermissionsArgs): Statement[] {
       Sid: "ReadDatabaseCredentials",
       Effect: "Allow",
       Action: ["secretsmanager:GetSecretValue"],
-      Resource: [a.masterSecretArn, ...(a.codeTokenSecretArn ? [a.codeTokenSecretArn] : [])],
+      Resource: [a.masterSecretArn],
     },
+    ...(a.codeTokenSecretArn
+      ? [
+          {
+            Sid: "ReadCodeRepositoryToken",
+            Effect: "Allow" as const,
+            Action: ["secretsmanager:GetSecretValue"],
+            Resource: [a.codeTokenSecretArn],
+          },
+        ]
+      : []),
     {
       Sid: "DecryptDatabaseCredentialsThroughSecretsManager",
       Effect: "Allow",
