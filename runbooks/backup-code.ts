@@ -4,13 +4,27 @@
  * instead of `docker save` tarballs, a check that ECR replication put every image tag of the
  * stack's repositories into the peer region with the same digest.
  *
- *   npx tsx runbooks/backup-code.ts --stack prod --repo .
+ * Scheduled, the job mirrors the application's repository first (`--repository-url`, with a
+ * read-only token from Secrets Manager given by `--repository-token-secret`).
+ *
+ *   node runbooks/backup-code.ts --stack prod --repo .
+ *   node runbooks/backup-code.ts --stack prod --repository-url https://github.com/eventchain/eventchain.git \
+ *     --repository-token-secret arn:aws:secretsmanager:…:secret:eventchain/backup/github-read-token
  */
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { ECRClient } from "@aws-sdk/client-ecr";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { backupJobSinks } from "./aws/notify.ts";
-import { bundleRepository, compareImageTags, verifyBundle } from "./platform/code-bundle.ts";
+import {
+  bundleRepository,
+  compareImageTags,
+  mirrorRepository,
+  parseGitToken,
+  verifyBundle,
+} from "./platform/code-bundle.ts";
 import type { ArtifactManifest } from "./postgres/manifest.ts";
 import { BackupS3Client, verifyObject } from "./aws/s3-object.ts";
 import { BadInputError } from "./lib/errors.ts";
@@ -18,17 +32,45 @@ import { isMain, runCli } from "./lib/cli.ts";
 import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface BackupCodeOptions {
-  repo: string;
+  /** A local repository to bundle, or (with `repositoryUrl`) undefined: the run mirrors the remote first. */
+  repo: string | undefined;
+  repositoryUrl: string | undefined;
+  tokenSecretArn: string | undefined;
   checkImages: boolean;
 }
 
 export function parseBackupCodeOptions(raw: RawOptions): BackupCodeOptions {
+  const url = raw["repository-url"];
+  const secret = raw["repository-token-secret"];
+  if (url !== undefined) {
+    if (typeof url !== "string" || !/^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._/-]+$/.test(url))
+      throw new BadInputError(
+        `invalid --repository-url "${String(url)}": expected an https:// git URL without credentials (the token comes from --repository-token-secret)`,
+      );
+    if (raw.repo !== undefined)
+      throw new BadInputError(
+        "--repo and --repository-url exclude each other: bundle a local repository or mirror a remote one",
+      );
+  }
+  if (secret !== undefined) {
+    if (url === undefined) throw new BadInputError("--repository-token-secret needs --repository-url");
+    if (
+      typeof secret !== "string" ||
+      !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/.test(secret)
+    )
+      throw new BadInputError(
+        `invalid --repository-token-secret "${String(secret)}": expected a Secrets Manager secret ARN`,
+      );
+  }
+  const checkImages = raw["skip-images"] !== true;
+  if (typeof url === "string")
+    return { repo: undefined, repositoryUrl: url, tokenSecretArn: secret as string | undefined, checkImages };
   const repo = resolve(typeof raw.repo === "string" ? raw.repo : ".");
   if (!existsSync(join(repo, ".git")) && !existsSync(join(repo, "HEAD")))
     throw new BadInputError(
       `invalid --repo "${repo}": expected a git repository (a directory with .git, or a bare repository)`,
     );
-  return { repo, checkImages: raw["skip-images"] !== true };
+  return { repo, repositoryUrl: undefined, tokenSecretArn: undefined, checkImages };
 }
 
 type Ctx = RunContext<BackupCodeOptions>;
@@ -42,7 +84,21 @@ const bundleAndUpload = step({
   dependsOn: [],
   title: "Bundle every ref of the repository and stream it into the backup bucket",
   describe: (ctx) => [
-    { kind: "command", action: `git -C ${ctx.options.repo} bundle create - --all` },
+    ...(ctx.options.repositoryUrl
+      ? [
+          ...(ctx.options.tokenSecretArn
+            ? [
+                {
+                  kind: "aws" as const,
+                  action: `secretsmanager:GetSecretValue (${ctx.outputs.region})`,
+                  detail: { SecretId: ctx.options.tokenSecretArn },
+                },
+              ]
+            : []),
+          { kind: "command" as const, action: `git clone --mirror ${ctx.options.repositoryUrl} <scratch>` },
+        ]
+      : []),
+    { kind: "command", action: `git -C ${ctx.options.repo ?? "<mirror>"} bundle create - --all` },
     {
       kind: "aws",
       action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
@@ -52,17 +108,42 @@ const bundleAndUpload = step({
       },
     },
   ],
-  async run(ctx): Promise<Uploaded> {
-    const m = await ctx.wait("git bundle → S3", () =>
-      bundleRepository({
-        repoDir: ctx.options.repo,
-        s3: s3Of(ctx),
-        bucket: ctx.outputs.backup.bucketName,
-        prefix: ctx.outputs.backup.prefixes.code,
-        kmsKeyId: ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined,
-      }),
-    );
-    return { backupId: m.backupId, object: m.objects[0]!, refs: m.facts.refs as Uploaded["refs"] };
+  async run(ctx): Promise<Uploaded & { source: string | undefined }> {
+    let repoDir = ctx.options.repo;
+    let mirror: string | undefined;
+    if (ctx.options.repositoryUrl) {
+      const arn = ctx.options.tokenSecretArn;
+      const token = arn
+        ? parseGitToken(
+            (await ctx.aws(SecretsManagerClient, arn.split(":")[3]!).send(new GetSecretValueCommand({ SecretId: arn })))
+              .SecretString ?? "",
+            arn,
+          )
+        : undefined;
+      mirror = await ctx.wait("git clone --mirror", () =>
+        mirrorRepository(ctx.options.repositoryUrl!, tmpdir(), token),
+      );
+      repoDir = mirror;
+    }
+    try {
+      const m = await ctx.wait("git bundle → S3", () =>
+        bundleRepository({
+          repoDir: repoDir!,
+          s3: s3Of(ctx),
+          bucket: ctx.outputs.backup.bucketName,
+          prefix: ctx.outputs.backup.prefixes.code,
+          kmsKeyId: ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined,
+        }),
+      );
+      return {
+        backupId: m.backupId,
+        object: m.objects[0]!,
+        refs: m.facts.refs as Uploaded["refs"],
+        source: ctx.options.repositoryUrl ?? ctx.options.repo,
+      };
+    } finally {
+      if (mirror) await rm(dirname(mirror), { recursive: true, force: true });
+    }
   },
 });
 
@@ -93,9 +174,9 @@ const verifyBundleStep = step({
 
 const checkImageReplication = step({
   id: "check-image-replication",
+  dependsOn: [],
   title: "Check every image tag is replicated to the peer region with the same digest",
   readOnly: true,
-  dependsOn: [],
   describe: (ctx) => [
     {
       kind: "aws",
@@ -129,6 +210,14 @@ export const runbook: Runbook<BackupCodeOptions> = {
   system: "code-and-images",
   options: {
     repo: { type: "string", description: "Path of the git repository to back up", default: "." },
+    "repository-url": {
+      type: "string",
+      description: "Mirror this https:// repository and back it up instead of a local one (the scheduled job)",
+    },
+    "repository-token-secret": {
+      type: "string",
+      description: "Secrets Manager ARN of a read-only token for --repository-url (never logged)",
+    },
     "skip-images": { type: "boolean", description: "Do not compare ECR image tags between the regions" },
   },
   parseOptions: parseBackupCodeOptions,

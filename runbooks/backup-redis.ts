@@ -6,20 +6,25 @@
  * REDISCLI_AUTH environment variable (never an option, never logged).
  *
  * ElastiCache refuses SYNC from clients and AWS Backup does not cover it: without
- * `--redis-host`, the runbook snapshots the stack's replication group and exports the snapshot
- * to the backup bucket (the scheduled `redis-export` job runs it that way).
+ * `--redis-host`, the runbook snapshots the stack's replication group, exports the snapshot to
+ * the backup bucket, and proves the export: each RDB is downloaded, checked with
+ * `redis-check-rdb`, loaded into a throwaway Redis and its key count compared with the source's;
+ * then its own manual snapshots older than the cache's snapshot retention are deleted (each one
+ * logged and listed in the report; no other snapshot is touched). The scheduled `redis-export`
+ * job runs it that way.
  *
- *   npx tsx runbooks/backup-redis.ts --stack prod                                   # ElastiCache
- *   REDISCLI_AUTH=… npx tsx runbooks/backup-redis.ts --stack prod --redis-host 10.0.3.7
+ *   node runbooks/backup-redis.ts --stack prod                                   # ElastiCache
+ *   REDISCLI_AUTH=… node runbooks/backup-redis.ts --stack prod --redis-host 10.0.3.7
  */
 import { Redis } from "ioredis";
 import { backupJobSinks } from "./aws/notify.ts";
-import { positiveInt } from "./lib/options.ts";
+import { positiveInt, positiveNumber } from "./lib/options.ts";
 import { backupRedis, restoreRedisToNewServer } from "./redis/export.ts";
 import { listBackups, olderThanRetention } from "./postgres/manifest.ts";
-import { BackupS3Client, verifyObject } from "./aws/s3-object.ts";
+import { BackupS3Client, putJson, verifyObject } from "./aws/s3-object.ts";
 import { findRedisBinaries } from "./redis/binaries.ts";
 import { exportElastiCacheSnapshot } from "./redis/elasticache-export.ts";
+import { checkExport, expireManualSnapshots, totalKeys } from "./redis/export-check.ts";
 import { ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
@@ -31,6 +36,8 @@ export interface BackupRedisOptions {
   port: number;
   testRestore: boolean;
   maxWaitMinutes: number;
+  /** How far the restored export's key count may lie outside the source's counts around the snapshot. */
+  keyCountTolerancePercent: number;
 }
 
 export function parseBackupRedisOptions(raw: RawOptions): BackupRedisOptions {
@@ -49,6 +56,8 @@ export function parseBackupRedisOptions(raw: RawOptions): BackupRedisOptions {
     port: positiveInt(raw, "redis-port", 6379, 65535),
     testRestore: raw["test-restore"] === true,
     maxWaitMinutes: positiveInt(raw, "max-wait-minutes", 60, 24 * 60),
+    keyCountTolerancePercent:
+      raw["key-count-tolerance-percent"] === "0" ? 0 : positiveNumber(raw, "key-count-tolerance-percent", 1, 50),
   };
 }
 
@@ -85,12 +94,46 @@ function retentionStep(after: StepRef<any>) {
   });
 }
 
-/** ElastiCache: snapshot + export to the bucket (AWS Backup does not cover ElastiCache; SYNC is refused). */
+/** A client of the stack's ElastiCache primary endpoint (TLS when the cache encrypts in transit). */
+async function sourceClient(ctx: Ctx): Promise<Redis> {
+  const endpoint = ctx.outputs.cache.primaryEndpoint;
+  const match = endpoint ? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(endpoint) : null;
+  if (!match)
+    throw new BadInputError(
+      `stack ${ctx.outputs.stack} exports no usable cache.primaryEndpoint (${JSON.stringify(endpoint)}): expected host:port of the replication group, to read the source's key count`,
+    );
+  const password = process.env.REDISCLI_AUTH;
+  const client = new Redis({
+    host: match[1]!,
+    port: Number(match[2]),
+    ...(password ? { password } : {}),
+    ...(ctx.outputs.cache.transitEncryption ? { tls: { servername: match[1]! } } : {}),
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    connectTimeout: 10_000,
+  });
+  await client.connect();
+  return client;
+}
+
+interface Exported {
+  backupId: string;
+  snapshot: string;
+  exportedObjects: { key: string; bytes: number }[];
+  sourceKeys: { before: number; after: number };
+}
+
+/** ElastiCache: snapshot + export to the bucket (AWS Backup does not cover ElastiCache; SYNC is refused), proven. */
+
 const snapshotAndExport = step({
   id: "snapshot-and-export",
   dependsOn: [],
   title: "Snapshot the ElastiCache replication group and export the snapshot to the backup bucket",
   describe: (ctx) => [
+    {
+      kind: "command",
+      action: `INFO keyspace on ${ctx.outputs.cache.primaryEndpoint} before and after the snapshot${ctx.outputs.cache.transitEncryption ? " (TLS)" : ""}`,
+    },
     {
       kind: "aws",
       action: `elasticache:CreateSnapshot + DescribeSnapshots (${ctx.outputs.region})`,
@@ -109,20 +152,108 @@ const snapshotAndExport = step({
       throw new BadInputError(
         `stack ${ctx.outputs.stack} runs no ElastiCache (cache.replicationGroupId is null): expected --redis-host for a self-managed Redis`,
       );
-    const m = await ctx.wait("snapshot and export", () =>
-      exportElastiCacheSnapshot({
-        ec: ctx.aws(ElastiCacheClient, ctx.outputs.region),
-        s3: s3Of(ctx),
-        replicationGroupId: rg,
-        bucket: ctx.outputs.backup.bucketName,
-        prefix: ctx.outputs.backup.prefixes.redis,
-        kmsKeyId: kmsOf(ctx),
-        maxWaitMs: ctx.options.maxWaitMinutes * 60_000,
-      }),
-    );
-    return { backupId: m.backupId, snapshot: m.facts.snapshot, exportedObjects: m.facts.exportedObjects };
+    const source = await sourceClient(ctx);
+    try {
+      const m = await ctx.wait("snapshot and export", () =>
+        exportElastiCacheSnapshot({
+          ec: ctx.aws(ElastiCacheClient, ctx.outputs.region),
+          s3: s3Of(ctx),
+          replicationGroupId: rg,
+          bucket: ctx.outputs.backup.bucketName,
+          prefix: ctx.outputs.backup.prefixes.redis,
+          kmsKeyId: kmsOf(ctx),
+          maxWaitMs: ctx.options.maxWaitMinutes * 60_000,
+          countSourceKeys: () => totalKeys(source),
+        }),
+      );
+      const out: Exported = {
+        backupId: m.backupId,
+        snapshot: m.facts.snapshot as string,
+        exportedObjects: m.facts.exportedObjects as Exported["exportedObjects"],
+        sourceKeys: m.facts.sourceKeys as Exported["sourceKeys"],
+      };
+      return { ...out };
+    } finally {
+      source.disconnect();
+    }
   },
 });
+
+const verifyExport = step({
+  id: "verify-export",
+  dependsOn: [snapshotAndExport],
+  title:
+    "Download each exported RDB, check it with redis-check-rdb, restore it into a throwaway Redis and compare key counts",
+  describe: (ctx) => [
+    { kind: "aws", action: `s3:GetObject of each exported .rdb (${ctx.outputs.region})` },
+    {
+      kind: "command",
+      action: `redis-check-rdb <file>; redis-server on loopback with the RDB; INFO keyspace; stop and remove it (key counts within ±${ctx.options.keyCountTolerancePercent}% of the source's)`,
+    },
+    { kind: "aws", action: `s3:PutObject ${ctx.outputs.backup.prefixes.redis}<backup id>/verification.json` },
+  ],
+  async run(ctx) {
+    const e = ctx.result(snapshotAndExport);
+    const check = await ctx.wait("export check", () =>
+      checkExport({
+        s3: s3Of(ctx),
+        bucket: ctx.outputs.backup.bucketName,
+        keys: e.exportedObjects.map((o) => o.key),
+        sourceKeys: e.sourceKeys,
+        tolerancePercent: ctx.options.keyCountTolerancePercent,
+      }),
+    );
+    await putJson(
+      s3Of(ctx),
+      ctx.outputs.backup.bucketName,
+      `${ctx.outputs.backup.prefixes.redis}${e.backupId}/verification.json`,
+      { backupId: e.backupId, checkedAt: new Date().toISOString(), ...check },
+      kmsOf(ctx),
+    );
+    if (!check.ok) throw new Error(`Redis export ${e.backupId} failed its check: ${check.problems.join("; ")}`);
+    return {
+      backupId: e.backupId,
+      restoredKeys: check.restoredKeys,
+      sourceKeys: check.sourceKeys,
+      objects: check.objects,
+    };
+  },
+});
+
+const expireOldSnapshots = step({
+  id: "expire-manual-snapshots",
+  dependsOn: [verifyExport],
+  title: "Delete this runbook's manual snapshots older than the cache's snapshot retention",
+  destructive: true,
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `elasticache:DescribeSnapshots + DeleteSnapshot (${ctx.outputs.region})`,
+      detail: {
+        ReplicationGroupId: ctx.outputs.cache.replicationGroupId,
+        only: `manual snapshots named ${ctx.outputs.cache.replicationGroupId}-backup-<backup id>`,
+        olderThanDays: ctx.outputs.cache.snapshotRetentionDays,
+      },
+    },
+  ],
+  async run(ctx) {
+    const r = await expireManualSnapshots({
+      ec: ctx.aws(ElastiCacheClient, ctx.outputs.region),
+      replicationGroupId: ctx.outputs.cache.replicationGroupId!,
+      retentionDays: ctx.outputs.cache.snapshotRetentionDays,
+      now: new Date(),
+      log: ctx.log,
+    });
+    return {
+      retentionDays: ctx.outputs.cache.snapshotRetentionDays,
+      deleted: r.expire,
+      kept: r.keep.map((s) => s.name),
+      undated: r.undated,
+    };
+  },
+});
+
+const elastiCacheSteps = [snapshotAndExport, verifyExport, expireOldSnapshots];
 
 const dumpAndUpload = step({
   id: "dump-and-upload",
@@ -174,7 +305,7 @@ const dumpAndUpload = step({
   },
 });
 
-const verifyUpload = step({
+const verifyObjectStep = step({
   id: "verify-object",
   dependsOn: [dumpAndUpload],
   title: "Read the backup back and check its size and checksums",
@@ -189,7 +320,7 @@ const verifyUpload = step({
 
 export const testRestore = step({
   id: "test-restore",
-  dependsOn: [dumpAndUpload, verifyUpload],
+  dependsOn: [verifyObjectStep, dumpAndUpload],
   title: "Restore into a throwaway Redis and compare the key count",
   describe: (ctx) => [
     {
@@ -219,11 +350,12 @@ export const testRestore = step({
   },
 });
 
-const selfManagedSteps = [dumpAndUpload, verifyUpload, testRestore];
+const selfManagedSteps = [dumpAndUpload, verifyObjectStep, testRestore];
 
 export const runbook: Runbook<BackupRedisOptions> = {
   name: "backup-redis",
-  summary: "RDB snapshot of a self-managed Redis to the backup bucket, verified by reading it back",
+  summary:
+    "Redis to the backup bucket: ElastiCache snapshot exported and proven (redis-check-rdb, test restore, key counts), or an RDB of a self-managed Redis",
   system: "cache",
   options: {
     "redis-host": {
@@ -238,12 +370,18 @@ export const runbook: Runbook<BackupRedisOptions> = {
     },
     "redis-port": { type: "string", description: "Redis port", default: "6379" },
     "test-restore": { type: "boolean", description: "Also restore into a throwaway Redis and compare the key count" },
+    "key-count-tolerance-percent": {
+      type: "string",
+      description:
+        "ElastiCache: how far the restored export's key count may lie outside the source's counts around the snapshot",
+      default: "1",
+    },
   },
   parseOptions: parseBackupRedisOptions,
   steps: (options) =>
     options.host
-      ? [...selfManagedSteps, retentionStep(verifyUpload)]
-      : [snapshotAndExport, retentionStep(snapshotAndExport)],
+      ? [...selfManagedSteps, retentionStep(verifyObjectStep)]
+      : [...elastiCacheSteps, retentionStep(expireOldSnapshots)],
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: backupJobSinks });

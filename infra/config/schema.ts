@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "../objectives.ts";
+import { DEFAULT_EXPORT_API_GROUPS } from "../components/kubernetes-export.ts";
 import { arn, bool, dailyWindow, int, oneOf, region, schedule, subnets, text, weeklyWindow } from "./fields.ts";
 
 const objective = z.strictObject({
@@ -56,7 +57,8 @@ const backup = z.strictObject({
       ).default(3),
     })
     .prefault({}),
-  objectLockDays: int(1, 3650, "an integer number of days from 1 to 3650").default(7),
+  /** Absent: the longest of bucketRetentionDays (the lifecycle rule expires shorter prefixes once unlocked). */
+  objectLockDays: int(1, 3650, "an integer number of days from 1 to 3650").optional(),
   bucketRetentionDays: z
     .strictObject({
       database: prefixDays.default(30),
@@ -74,7 +76,9 @@ const schedules = z.strictObject({
   restoreTest: schedule("backup", "cron(0 6 ? * MON *)"),
   logicalBackup: schedule("scheduler", "cron(0 2 * * ? *)"),
   redisExport: schedule("scheduler", "cron(30 5 * * ? *)"),
-  clusterConfigExport: schedule("scheduler", "cron(0 3 * * ? *)"),
+  infrastructureExport: schedule("scheduler", "cron(0 3 * * ? *)"),
+  codeBackup: schedule("scheduler", "cron(0 4 * * ? *)"),
+  replicationCheck: schedule("scheduler", "cron(20 * * * ? *)"),
 });
 
 const rule = z.strictObject({
@@ -216,6 +220,32 @@ export const stackConfigSchema = z.strictObject({
         )
         .default(1024),
       memoryMiB: int(512, 30720, "an integer number of MiB from 512 to 30720").default(4096),
+      pulumiStateBucket: text(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        "the S3 bucket of the Pulumi state backend (PULUMI_BACKEND_URL s3://<bucket>), read by the infrastructure export",
+      ).optional(),
+      appConfigDirs: z
+        .array(
+          text(
+            /^\/(?!.*(^|\/)\.kube(\/|$))(?!.*\/\.\.?(\/|$))[A-Za-z0-9._/-]+$/,
+            "an absolute directory path (no .kube: kubeconfig holds credentials and is never archived)",
+          ),
+          "a list of absolute directory paths",
+        )
+        .default(["/etc/eventchain", "/opt/eventchain/configs"]),
+      appConfigFileSystemId: text(
+        /^fs-[0-9a-f]{8,17}$/,
+        "the EFS file system id fs-xxxxxxxx holding appConfigDirs (mounted read-only into the infrastructure export)",
+      ).optional(),
+      codeRepository: z
+        .strictObject({
+          url: text(
+            /^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._/-]+$/,
+            "an https:// git URL without credentials, e.g. https://github.com/eventchain/eventchain.git",
+          ),
+          tokenSecretArn: arn("secretsmanager").optional(),
+        })
+        .optional(),
     })
     .prefault({}),
   kubernetes: z
@@ -230,6 +260,13 @@ export const stackConfigSchema = z.strictObject({
         /^[a-z0-9.-]+(\/[A-Za-z0-9._-]+)*$/,
         "the OIDC issuer without https://, e.g. oidc.eks.us-east-1.amazonaws.com/id/ABC",
       ).optional(),
+      exportSecrets: bool.default(false),
+      exportApiGroups: z
+        .array(
+          text(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "an API group name such as apps or ticketing.eventchain.io"),
+          "a list of API group names",
+        )
+        .default([...DEFAULT_EXPORT_API_GROUPS]),
     })
     .prefault({}),
 });

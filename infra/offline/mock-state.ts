@@ -86,6 +86,7 @@ export function mockResourceState(
       break;
     case "aws:elasticache/replicationGroup:ReplicationGroup":
       id = inputs.replicationGroupId;
+      state.primaryEndpointAddress = `master.${inputs.replicationGroupId}.${hex(name).slice(0, 6)}.${region.replace(/-/g, "")}.cache.amazonaws.com`;
       break;
     case "aws:ecs/cluster:Cluster":
       state.arn = `arn:aws:ecs:${region}:${MOCK_ACCOUNT_ID}:cluster/${inputs.name}`;

@@ -79,6 +79,14 @@ export interface SystemPosture {
   verdict: "met" | "missed";
 }
 
+/** A backup path of the primary stack and the heartbeat alarm that pages when it stops (see `backup-paths.ts`). */
+export interface BackupPathPosture {
+  id: string;
+  from: string[];
+  heartbeat: { name: string; periodMinutes: number; missingDataBreaches: boolean } | null;
+  problems: string[];
+}
+
 export interface PostureInput {
   stack: string;
   region: string;
@@ -87,6 +95,8 @@ export interface PostureInput {
   classification: Classification;
   mechanisms: Mechanism[];
   failover: Failover;
+  /** The primary stack's backup paths and their heartbeats (listed, not part of the verdict). */
+  backupPaths?: BackupPathPosture[];
 }
 
 export interface PostureReport {
@@ -96,6 +106,7 @@ export interface PostureReport {
   systems: SystemPosture[];
   mechanisms: Mechanism[];
   failover: Failover;
+  backupPaths?: BackupPathPosture[];
   figures: typeof FIGURES;
   verdict: "met" | "missed";
 }
@@ -216,6 +227,7 @@ export function evaluatePosture(input: PostureInput): PostureReport {
     systems,
     mechanisms: input.mechanisms,
     failover: input.failover,
+    ...(input.backupPaths ? { backupPaths: input.backupPaths } : {}),
     figures: FIGURES,
     verdict: systems.every((s) => s.verdict === "met") ? "met" : "missed",
   };

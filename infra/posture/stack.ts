@@ -10,6 +10,7 @@ import { loadConfigFromFiles } from "../config/load.ts";
 import { evaluateStack, type Evaluation } from "../offline/evaluate.ts";
 import { evaluatePosture, type PostureReport } from "./model.ts";
 import { failoverFrom, mechanismsFrom, type DeclaredResource, type PairContext } from "./mechanisms.ts";
+import { backupPathsOf } from "./backup-paths.ts";
 
 export interface PostureOptions {
   /** Use this validated config for `stack` instead of its committed files (tests, what-ifs). */
@@ -48,5 +49,6 @@ export async function postureOf(stack: string, options: PostureOptions = {}): Pr
     classification: config.classification,
     mechanisms: mechanismsFrom(resources, pair),
     failover: failoverFrom(resources, pair),
+    backupPaths: backupPathsOf(resources, pair),
   });
 }

@@ -79,8 +79,10 @@ export function common(ctx: Context) {
     vaultArn: vault.vault.arn,
     planId,
   });
-  const cache = (replicationGroupId: pulumi.Input<string> | null) => ({
+  const cache = (replicationGroupId: pulumi.Input<string> | null, primaryEndpoint: pulumi.Input<string> | null) => ({
     replicationGroupId,
+    primaryEndpoint,
+    transitEncryption: true,
     snapshotRetentionDays: c.cache.snapshotRetentionDays,
     snapshotWindow: c.cache.snapshotWindow,
   });

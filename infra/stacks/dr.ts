@@ -72,7 +72,7 @@ export function buildDr(ctx: Context): StackOutputsInput {
       rtcMinutes: null,
       kmsKeyArn: media.kmsKey.arn,
     },
-    cache: cache(null),
+    cache: cache(null, null),
     dns: {
       hostedZoneId: c.dns.hostedZoneId,
       recordName: c.dns.recordName,

@@ -6,11 +6,12 @@ import type { StackOutputs } from "../outputs.ts";
 import type { Context, StackOutputsInput } from "./common.ts";
 import { common, ERROR_RATE_ALARM } from "./common.ts";
 import { backupJobs } from "../components/backup-jobs.ts";
+import { awsBackupPaths, BackupHeartbeats, jobPath } from "../components/heartbeats.ts";
 import { BackupPlan } from "../components/backup-plan.ts";
 import { Cache } from "../components/cache.ts";
 import { Database } from "../components/database.ts";
 import { ImageReplication } from "../components/image-replication.ts";
-import { KubernetesJobs } from "../components/kubernetes-jobs.ts";
+import { cronJobName, KubernetesJobs } from "../components/kubernetes-jobs.ts";
 import { LogicalBackups } from "../components/logical-backups.ts";
 import { MediaReplication } from "../components/media-replication.ts";
 import { BucketReplication } from "../components/replication.ts";
@@ -133,53 +134,56 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     { repositories: ecrRepositories, destinationRegion: c.peerRegion, accountId: ctx.accountId },
     opts,
   );
-  const jobs = backupJobs(c.schedules);
+  const k = c.kubernetes;
+  const onKubernetes = Boolean(k.enabled && k.oidcProviderArn && k.oidcIssuer);
+  const jobs = backupJobs({
+    schedules: c.schedules,
+    pulumiStateBucket: c.logicalBackups.pulumiStateBucket!,
+    appConfigDirs: c.logicalBackups.appConfigDirs,
+    appConfigFileSystemId: c.logicalBackups.appConfigFileSystemId,
+    codeRepository: c.logicalBackups.codeRepository!,
+    kubernetesScope: { apiGroups: k.exportApiGroups, secrets: k.exportSecrets },
+    replicatedBackups: Boolean(db.replication),
+  });
+  const masterSecretArn = db.instance.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? "");
   const permissions = {
     bucketArn: bucket.arn,
     bucketKeyArn: bucket.kmsKey.arn,
-    masterSecretArn: db.instance.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? ""),
+    masterSecretArn,
     databaseKeyArn: db.kmsKey.arn,
     replicationGroupId: redis.replicationGroup.replicationGroupId,
+    pulumiStateBucket: c.logicalBackups.pulumiStateBucket!,
+    codeTokenSecretArn: c.logicalBackups.codeRepository?.tokenSecretArn,
+    ecrRepositories,
+    ...(db.replication ? { replicatedBackupsArn: db.replication.id } : {}),
+    appConfigFileSystemId: c.logicalBackups.appConfigFileSystemId,
     region: c.region,
+    peerRegion: c.peerRegion,
     accountId: ctx.accountId,
     jobs,
     stack: c.stack,
   };
-  const k = c.kubernetes;
-  const k8sJobs =
-    k.enabled && k.oidcProviderArn && k.oidcIssuer
-      ? new KubernetesJobs(
-          "kubernetes-jobs",
-          {
-            ...permissions,
-            namespace: k.namespace,
-            oidcProviderArn: k.oidcProviderArn,
-            oidcIssuer: k.oidcIssuer,
-            image: pulumi.interpolate`${ctx.accountId}.dkr.ecr.${c.region}.amazonaws.com/${c.logicalBackups.repository}:${c.logicalBackups.imageTag}`,
-            alarmTopicArn: alerts.topicArn,
-          },
-          opts,
-        )
-      : undefined;
-  if (!k8sJobs) {
-    new LogicalBackups(
-      "logical-backups",
-      {
-        ...permissions,
-        clusterName: c.services.clusterName,
-        repository: c.logicalBackups.repository,
-        imageTag: c.logicalBackups.imageTag,
-        cpu: c.logicalBackups.cpu,
-        memoryMiB: c.logicalBackups.memoryMiB,
-        subnetIds: c.network.privateSubnetIds,
-        securityGroupId: jobsSecurityGroup.id,
-        alerts,
-      },
-      opts,
-    );
-  }
+  const peerBackup = peer("backup");
+  new BackupHeartbeats(
+    "heartbeats",
+    {
+      stack: c.stack,
+      alarmTopicArn: alerts.topicArn,
+      paths: [
+        ...awsBackupPaths({
+          vaultName: vault.vault.name,
+          copyVaultName: c.backup.copyToPeer ? peerBackup.vaultName : undefined,
+          peerRegion: c.peerRegion,
+          schedules: [c.schedules.databaseBackup, c.schedules.fullBackup],
+        }),
+        ...jobs.map((job) => jobPath(job, c.stack, c.peerRegion)),
+      ],
+    },
+    opts,
+  );
+  const jobsRoleName = `eventchain-backup-jobs-${c.stack}`;
   const rule = c.replication.rules.find((r) => r.prefix === "media/") ?? c.replication.rules[0];
-  return {
+  const outputs: StackOutputsInput = {
     ...base,
     database: {
       ...database,
@@ -191,7 +195,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       securityGroupIds: [db.securityGroup.id],
       parameterGroupName: db.parameterGroup.name,
       kmsKeyArn: db.kmsKey.arn,
-      masterSecretArn: permissions.masterSecretArn,
+      masterSecretArn,
       appConnectionSecretArn: db.appConnectionSecret.arn,
       replicatedBackupsArn: db.replication ? db.replication.id : null,
     },
@@ -203,7 +207,10 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       rtcMinutes: rule?.rtcMinutes ?? null,
       kmsKeyArn: media.kmsKey.arn,
     },
-    cache: cache(redis.replicationGroup.replicationGroupId),
+    cache: cache(
+      redis.replicationGroup.replicationGroupId,
+      pulumi.interpolate`${redis.replicationGroup.primaryEndpointAddress}:6379`,
+    ),
     // DNS failover is declared by the dr stack (it needs both targets); prod re-exports it.
     dns: peer("dns"),
     services: {
@@ -219,11 +226,49 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     alerts: { topicArn: alerts.topicArn },
     ecrRepositories,
     kubernetes: {
-      enabled: Boolean(k8sJobs),
-      namespace: k8sJobs ? k.namespace : null,
-      appDeployment: k8sJobs ? k.appDeployment : null,
-      cronJobs: k8sJobs ? k8sJobs.cronJobNames : [],
-      serviceAccountRoleArn: k8sJobs ? k8sJobs.role.arn : null,
+      enabled: onKubernetes,
+      namespace: onKubernetes ? k.namespace : null,
+      appDeployment: onKubernetes ? k.appDeployment : null,
+      cronJobs: onKubernetes ? jobs.map(cronJobName) : [],
+      serviceAccountRoleArn: onKubernetes
+        ? pulumi.interpolate`arn:aws:iam::${ctx.accountId}:role/${jobsRoleName}`
+        : null,
     },
   };
+  // Every job reads these outputs from a file: no Pulumi CLI or state credentials where jobs run.
+  const outputsJson = pulumi.jsonStringify(outputs);
+  if (onKubernetes) {
+    new KubernetesJobs(
+      "kubernetes-jobs",
+      {
+        ...permissions,
+        namespace: k.namespace,
+        oidcProviderArn: k.oidcProviderArn!,
+        oidcIssuer: k.oidcIssuer!,
+        image: pulumi.interpolate`${ctx.accountId}.dkr.ecr.${c.region}.amazonaws.com/${c.logicalBackups.repository}:${c.logicalBackups.imageTag}`,
+        roleName: jobsRoleName,
+        outputsJson,
+        exportScope: { apiGroups: k.exportApiGroups, secrets: k.exportSecrets },
+      },
+      opts,
+    );
+  } else {
+    new LogicalBackups(
+      "logical-backups",
+      {
+        ...permissions,
+        clusterName: c.services.clusterName,
+        repository: c.logicalBackups.repository,
+        imageTag: c.logicalBackups.imageTag,
+        cpu: c.logicalBackups.cpu,
+        memoryMiB: c.logicalBackups.memoryMiB,
+        subnetIds: c.network.privateSubnetIds,
+        securityGroupId: jobsSecurityGroup.id,
+        outputsJson,
+        alerts,
+      },
+      opts,
+    );
+  }
+  return outputs;
 }

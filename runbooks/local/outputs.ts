@@ -63,7 +63,13 @@ export function localOutputs(f: LocalFacts): StackOutputs {
       planId: null,
     },
     media: { bucketName: local("media"), replicaBucketName: null, replicationPrefix: "media/", rtcMinutes: null },
-    cache: { replicationGroupId: null, snapshotRetentionDays: 1, snapshotWindow: "03:00-04:00" },
+    cache: {
+      replicationGroupId: null,
+      primaryEndpoint: null,
+      transitEncryption: false,
+      snapshotRetentionDays: 1,
+      snapshotWindow: "03:00-04:00",
+    },
     dns: {
       hostedZoneId: local("zone"),
       recordName: "api.eventchain.local",

@@ -33,6 +33,8 @@ export interface StackFacts {
   services: { name: string; recoveryCount: number; targetGroupArn: string }[];
   topicArn: string;
   kubernetes?: { namespace: string; appDeployment: string };
+  /** The cache the stack runs, if any (default none). */
+  cache?: { replicationGroupId: string; primaryEndpoint: string; transitEncryption: boolean };
 }
 
 export function buildOutputs(f: StackFacts): StackOutputs {
@@ -82,7 +84,13 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       replicationPrefix: "media/",
       rtcMinutes: primary ? 15 : null,
     },
-    cache: { replicationGroupId: null, snapshotRetentionDays: 7, snapshotWindow: "03:00-05:00" },
+    cache: {
+      replicationGroupId: f.cache?.replicationGroupId ?? null,
+      primaryEndpoint: f.cache?.primaryEndpoint ?? null,
+      transitEncryption: f.cache?.transitEncryption ?? true,
+      snapshotRetentionDays: 7,
+      snapshotWindow: "03:00-05:00",
+    },
     dns: {
       hostedZoneId: f.hostedZoneId,
       recordName: "api.eventchain.com",

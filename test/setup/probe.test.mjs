@@ -35,6 +35,7 @@ function fakeMachine(t) {
   put(`${toolsNode}/bin/node`, "#!/bin/sh\n", true);
   put("repo/.venv/bin/python", "#!/bin/sh\n", true);
   put("repo/.venv/bin/moto_server", "#!/bin/sh\n", true);
+  put("repo/.venv/bin/hadolint", "#!/bin/sh\n", true);
   put("repo/.venv/lib/python3.11/site-packages/moto-5.2.1.dist-info/METADATA", "Name: moto\n");
   for (const b of ["redis-server", "redis-cli", "pgbackrest", "stunnel4", "openssl"])
     put(`bin/${b}`, "#!/bin/sh\n", true);
@@ -52,7 +53,7 @@ test("a checkout with everything installed reads as ready", (t) => {
   t.is(state.node.toolsBinDir, join(m.toolsNode, "bin"));
   t.deepEqual(state.npm, { status: "current" });
   t.deepEqual(state.system, { postgresql: true, redis: true, pgbackrest: true, stunnel: true, openssl: true });
-  t.deepEqual(state.venv, { python: true, moto: "5.2.1" });
+  t.deepEqual(state.venv, { python: true, moto: "5.2.1", hadolint: true });
   t.false(state.user.interactive);
 });
 
@@ -61,9 +62,10 @@ test("what is not on the PATH reads as missing, and a venv without moto_server h
   rmSync(join(m.dir, "bin", "redis-cli"));
   rmSync(join(m.dir, "bin", "stunnel4"));
   rmSync(join(m.root, ".venv", "bin", "moto_server"));
+  rmSync(join(m.root, ".venv", "bin", "hadolint"));
   const state = probeSystem(m.root, "test", m.env);
   t.like(state.system, { redis: false, pgbackrest: true, stunnel: false, openssl: true });
-  t.deepEqual(state.venv, { python: true, moto: null });
+  t.deepEqual(state.venv, { python: true, moto: null, hadolint: false });
   // No python3 on this PATH: the venv could not be made.
   t.false(state.pythonVenv);
 });
@@ -103,7 +105,7 @@ test("no .tools/ and no .venv/ read as absent", (t) => {
   rmSync(join(m.root, ".venv"), { recursive: true });
   const state = probeSystem(m.root, "test", m.env);
   t.is(state.node.tools, null);
-  t.deepEqual(state.venv, { python: false, moto: null });
+  t.deepEqual(state.venv, { python: false, moto: null, hadolint: false });
 });
 
 test("the probe reads package.json's engines for the Node major the project needs", (t) => {
