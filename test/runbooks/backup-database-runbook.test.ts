@@ -74,9 +74,10 @@ test("backup-database with --connection outputs reads the master secret, backs u
     "retention-report": "succeeded",
   });
   const keys = (await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents!.map((o) => o.Key!).sort();
-  t.is(keys.length, 2);
+  t.is(keys.length, 3);
   t.regex(keys[0]!, /^database\/\d{8}T\d{6}Z\/eventchain\.dump$/);
   t.regex(keys[1]!, /^database\/\d{8}T\d{6}Z\/manifest\.json$/);
+  t.regex(keys[2]!, /^database\/\d{8}T\d{6}Z\/roles\.sql$/, "the roles the database needs travel with it");
   const journal = JSON.stringify(ws.journal(ws.runIds()[0]!));
   t.false(journal.includes(server.connection().password), "the password never reaches the journal");
   t.deepEqual(await server.query("SELECT datname FROM pg_database WHERE datname LIKE 'eventchain_verify_%'"), []);

@@ -74,13 +74,28 @@ test("the verification report renders a verdict and one row per check", (t) => {
       { name: "table users", kind: "table", ok: true, detail: "10 rows" },
       { name: "tickets.event_id → events.id", kind: "plan-check", ok: false, detail: "1 orphan row(s)" },
     ],
+    unloggedTables: ["public.session_cache"],
+    profile: { name: "eventchain", mode: "auto", applied: ["tickets.event_id → events.id"], notApplicable: [] },
   });
   t.false(r.ok);
   const md = renderVerificationMarkdown(r);
   t.regex(md, /^# Backup verification: FAILED/);
   t.regex(md, /\| tickets\.event_id → events\.id \| plan-check \| \*\*FAILED\*\* \| 1 orphan row\(s\) \|/);
+  t.regex(md, /- UNLOGGED tables: public\.session_cache/);
+  t.regex(
+    md,
+    /a physical restore \(point-in-time restore, a promoted replica, crash recovery\) brings them back empty/,
+  );
   t.false(
-    buildVerificationReport({ backupId: null, database: "x", startedAt: "a", finishedAt: "b", checks: [] }).ok,
+    buildVerificationReport({
+      backupId: null,
+      database: "x",
+      startedAt: "a",
+      finishedAt: "b",
+      checks: [],
+      unloggedTables: [],
+      profile: { name: null, mode: "none", applied: [], notApplicable: [] },
+    }).ok,
     "no checks is not a pass",
   );
 });
