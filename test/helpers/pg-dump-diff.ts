@@ -5,9 +5,15 @@
 import { $ } from "zx";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
 
-/** `pg_dump` of `database` as plain SQL, with owners, privileges, large objects and comments. */
-export async function dumpText(server: LocalPostgres, database: string): Promise<string> {
-  const env = { ...process.env, ...server.env(database) };
+/**
+ * `pg_dump` of `database` as plain SQL, with owners, privileges, large objects and comments; on
+ * a server of ours, or at a libpq address (`{ PGHOST: <socket dir>, PGPORT, PGUSER }`).
+ */
+export async function dumpText(
+  server: LocalPostgres | { binDir: string; env: Record<string, string> },
+  database: string,
+): Promise<string> {
+  const env = { ...process.env, ...(typeof server.env === "function" ? server.env(database) : server.env) };
   return (await $({ env, quiet: true })`${server.binDir}/pg_dump --format=plain ${database}`).stdout;
 }
 

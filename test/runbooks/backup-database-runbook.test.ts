@@ -184,3 +184,48 @@ for (const [what, secret, expected] of [
     t.false(written.text.includes("PLANTED"), "no part of the secret is written anywhere");
   });
 }
+
+test("verify-backup --database with --backup checks a live database against that backup's manifest", async (t) => {
+  const { ws, server, file, aws } = await setup(t);
+  const backup = await runRunbook(
+    backupDatabase,
+    ["--outputs", file, "--state-dir", ws.stateDir, "--connection", "outputs"],
+    { aws },
+  );
+  t.is(backup.exitCode, 0, backup.message);
+  const backupId = (backup.report!.steps.find((s) => s.id === "dump-and-upload")!.outputs as { backupId: string })
+    .backupId;
+  // A copy restored by hand, that lost rows on the way.
+  const copy = `eventchain_copy_${n}`;
+  await server.query(`CREATE DATABASE ${copy} TEMPLATE eventchain`);
+  t.teardown(() => server.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`));
+  await server.query("DELETE FROM payments WHERE id % 10 = 0", [], copy);
+  const verify = (database: string) =>
+    runRunbook(
+      verifyBackup,
+      [
+        ...["--outputs", file, "--state-dir", ws.stateDir, "--connection", "outputs"],
+        ...["--database", database, "--backup", backupId, "--report-dir", join(ws.dir, "verifications")],
+      ],
+      { aws },
+    );
+  const same = await verify("eventchain");
+  t.is(same.exitCode, 0, same.message);
+  const lost = await verify(copy);
+  t.is(lost.exitCode, 1);
+  t.regex(lost.message, /table public\.payments: \d+ rows, manifest has \d+/);
+});
+
+test("verify-backup refuses an unknown --profile before any change", async (t) => {
+  const ws = workspace(t);
+  const file = ws.writeOutputs(
+    localOutputs({ instanceIdentifier: "x", dbName: "eventchain", port: 5432, bucketName: "unused-bucket" }),
+  );
+  const r = await runRunbook(verifyBackup, ["--outputs", file, "--state-dir", ws.stateDir, "--profile", "shop"]);
+  t.is(r.exitCode, 2);
+  t.regex(
+    r.message,
+    /invalid --profile "shop": expected auto \(the EventChain checks where its tables exist\), eventchain \(required\), none, or the path of a JSON profile/,
+  );
+  t.deepEqual(ws.runIds(), [], "no run was started");
+});
