@@ -322,6 +322,36 @@ test.serial(
   },
 );
 
+test.serial(
+  "a backup by a user who cannot read password hashes carries the roles without passwords, and says so",
+  async (t) => {
+    // As on RDS: the backup user reads every table but not pg_authid (pg_read_all_data would).
+    await server().query("CREATE ROLE backup_op LOGIN PASSWORD 'backup-op-password'");
+    await server().query(
+      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup_op; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO backup_op",
+      [],
+      "eventchain",
+    );
+    t.teardown(async () => {
+      await server().query("DROP OWNED BY backup_op", [], "eventchain");
+      await server().query("DROP ROLE backup_op");
+    });
+    const b = await bucketFor();
+    const manifest = await backupDatabase({
+      conn: { ...server().connection("eventchain"), user: "backup_op", password: "backup-op-password" },
+      binDir: server().binDir,
+      ...b,
+    });
+    t.is(manifest.roles?.passwords, "omitted");
+    const script = (await readAll(b.s3, b.bucket, manifest.roles!.key)).toString("utf8");
+    t.regex(script, /^CREATE ROLE postgres;$/m);
+    t.false(/PASSWORD|SCRAM-SHA-256/.test(script), script);
+    const report = await verifyLatest(b);
+    t.true(report.ok, failedChecks(report));
+    t.regex(report.notes.join("\n"), /hid role passwords at backup time: roles a restore creates have no password/);
+  },
+);
+
 test.serial("a v1 manifest (unqualified names, no roles) still verifies", async (t) => {
   const b = await bucketFor();
   const m = await backupOf("eventchain", b);
