@@ -84,7 +84,6 @@ export async function backupDatabase(p: LogicalBackupParams): Promise<DatabaseMa
       "SELECT pg_export_snapshot() AS snapshot, pg_current_wal_lsn()::text AS lsn, version() AS version, current_setting('server_version_num') AS num",
     );
     const carryRoles = p.roles ?? true;
-    const needed = carryRoles ? await neededRoles(client) : [];
     const passwords = carryRoles ? await canReadPasswords(client) : false;
     const foreignKeys = (await declaredForeignKeys(client)).map((fk) => ({
       name: fk.name,
@@ -97,6 +96,7 @@ export async function backupDatabase(p: LogicalBackupParams): Promise<DatabaseMa
     }));
     const ownership = await ownershipDigest(client);
     const privileges = await privilegesDigest(client);
+    const needed = carryRoles ? await neededRoles(client, Object.keys(ownership.by)) : [];
 
     const key = dumpKey(p.prefix, backupId, p.conn.database);
     const dump = runTool(

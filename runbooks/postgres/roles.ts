@@ -5,7 +5,8 @@
  * - At backup: `pg_dumpall --roles-only` (with `--no-role-passwords` when the server hides
  *   passwords, as RDS does), kept only for the roles the database needs: those its objects,
  *   privileges, default privileges and policies name (`pg_shdepend`), its owner, the bootstrap
- *   superuser, and every member of those (a login role that only inherits a group's rights).
+ *   superuser when it owns objects, and every member of those (a login role that only inherits a
+ *   group's rights).
  * - At restore: only the roles the target server lacks are created, with their attributes,
  *   comment and settings, and their memberships among those roles. A role the target already
  *   has is left exactly as it is (no password, attribute or membership of an existing role is
@@ -114,21 +115,24 @@ export const renderRoleScript = (statements: RoleStatement[]): string => stateme
 
 /**
  * The roles the connected database needs: named by its objects, privileges, default privileges
- * and policies (pg_shdepend), its owner, the bootstrap superuser (owner of what initdb made),
- * and the members of all those, transitively.
+ * and policies (pg_shdepend), its owner, the `owners` of its objects (pg_shdepend does not
+ * record the bootstrap superuser's), and the members of all those, transitively.
  */
-export async function neededRoles(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ rolname: string }>(`
+export async function neededRoles(client: pg.Client, owners: readonly string[] = []): Promise<string[]> {
+  const { rows } = await client.query<{ rolname: string }>(
+    `
     WITH RECURSIVE named AS (
       SELECT d.refobjid AS oid FROM pg_shdepend d
         WHERE d.refclassid = 'pg_authid'::regclass AND d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
       UNION SELECT datdba FROM pg_database WHERE datname = current_database()
-      UNION SELECT 10::oid
+      UNION SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[])
     ), needed AS (
       SELECT oid FROM named
       UNION SELECT m.member FROM pg_auth_members m JOIN needed n ON m.roleid = n.oid
     )
-    SELECT r.rolname FROM needed JOIN pg_roles r ON r.oid = needed.oid ORDER BY 1`);
+    SELECT r.rolname FROM needed JOIN pg_roles r ON r.oid = needed.oid ORDER BY 1`,
+    [owners],
+  );
   return rows.map((r) => r.rolname);
 }
 
@@ -205,10 +209,14 @@ export async function recreateRoles(client: pg.Client, script: string): Promise<
     try {
       await client.query(sql);
     } catch (error) {
-      throw new Error(
-        `cannot recreate role "${s.role}" before the restore (${s.kind}): ${(error as Error).message}; ` +
-          `the restoring user needs CREATEROLE (and the attributes the role has), or create the role by hand`,
-        { cause: error },
+      // What was created so far goes with the error: a verification drops it again.
+      throw Object.assign(
+        new Error(
+          `cannot recreate role "${s.role}" before the restore (${s.kind}): ${(error as Error).message}; ` +
+            `the restoring user needs CREATEROLE (and the attributes the role has), or create the role by hand`,
+          { cause: error },
+        ),
+        { roles: result },
       );
     }
     if (s.kind === "create") result.created.push(s.role);
