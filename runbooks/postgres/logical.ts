@@ -125,7 +125,8 @@ export async function backupDatabase(p: LogicalBackupParams): Promise<DatabaseMa
     });
     // Counted in the dump's snapshot while the dump streams: exactly the rows it holds.
     const facts = toc.contents.then(async (contents) => {
-      const tables = await tablesByOid(client, contents.tables);
+      // An extension's configuration table has rows in the dump but no TABLE entry of its own.
+      const tables = await tablesByOid(client, [...new Set([...contents.tables, ...contents.tableData])]);
       const withData = new Set(contents.tableData);
       const dataTables = tables.filter((t) => withData.has(t.oid));
       return {

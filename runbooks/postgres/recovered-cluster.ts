@@ -6,7 +6,7 @@
  * that cannot start fails at once with its log's path and last lines.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { adoptPostgres, serverLogFile } from "./cluster.ts";
 
@@ -78,6 +78,7 @@ export async function ensureClusterRunning(o: {
   // pg_ctl stops waiting after its timeout while a long recovery goes on: running is what counts.
   const after = await runningPostmaster(o.dataDir, logFile);
   if (after) return { ...after, restarted: true };
+  await rm(server.socketDir, { recursive: true, force: true }); // the new, unused socket directory
   const tail = await logTail(logFile);
   throw new Error(
     `the cluster in ${o.dataDir} does not start (${startError?.message.split("\n")[0] ?? "no postmaster"}): see its log ${logFile}${tail ? `; last lines:\n${tail}` : ""}`,

@@ -2,13 +2,14 @@
  * A PostgreSQL with continuous archiving (pgBackRest, posix repository) and a base backup,
  * plus an application writer and the ground truth of which rows committed when.
  */
-import { chown, mkdtemp } from "node:fs/promises";
+import { chown, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { $ } from "zx";
 import type pg from "pg";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
 import { asServiceUser, serviceUserIds } from "../../runbooks/postgres/cluster.ts";
+import { runningPostmaster } from "../../runbooks/postgres/recovered-cluster.ts";
 import { sellTicket } from "../../runbooks/local/eventchain-schema.ts";
 import { baseBackup, enableArchiving, type PgBackRestConfig } from "../../runbooks/postgres/pgbackrest.ts";
 
@@ -76,10 +77,13 @@ export async function postgresOwnedTempDir(label: string): Promise<string> {
   return dir;
 }
 
-/** Stops a cluster a restore created (not a LocalPostgres handle of ours). */
+/** Stops a cluster a restore created (not a LocalPostgres handle of ours), and removes its socket directory. */
 export async function stopCluster(binDir: string, dataDir: string): Promise<void> {
+  const running = await runningPostmaster(dataDir, "");
   await $({
     quiet: true,
     nothrow: true,
   })`${asServiceUser("postgres")} ${join(binDir, "pg_ctl")} -D ${dataDir} -m immediate -w stop`;
+  if (running && basename(running.socketDir).startsWith("ecdr-pg-"))
+    await rm(running.socketDir, { recursive: true, force: true });
 }

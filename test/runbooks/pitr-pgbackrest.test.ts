@@ -56,9 +56,15 @@ let firstRestored: RestoredOutputs | undefined;
 /** Data directories of every cluster a restore created, stopped after the file. */
 const restoredDataDirs = new Set<string>();
 
+/** What to remove after the file, set as soon as it exists (a failing set-up leaks nothing). */
+const made: { weird?: string; server?: LocalPostgres } = {};
+
 test.before(async () => {
-  const weird = await postgresOwnedTempDir("pitr q'uote; semi ");
-  const server = await startPostgres({ parentDir: weird, settings: { track_commit_timestamp: "on" } });
+  const weird = (made.weird = await postgresOwnedTempDir("pitr q'uote; semi "));
+  const server = (made.server = await startPostgres({
+    parentDir: weird,
+    settings: { track_commit_timestamp: "on" },
+  }));
   const seeded = await seededDatabase(server, "eventchain", 0.05);
   // A database this project did not design, unchanged after the base backup.
   await buildForeignDatabase(server, "foreign_db");
@@ -95,10 +101,9 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (!fx) return;
-  for (const dataDir of restoredDataDirs) await stopCluster(fx.server.binDir, dataDir);
-  await fx.server.destroy();
-  await rm(fx.weird, { recursive: true, force: true });
+  if (made.server) for (const dataDir of restoredDataDirs) await stopCluster(made.server.binDir, dataDir);
+  await made.server?.destroy();
+  if (made.weird) await rm(made.weird, { recursive: true, force: true });
 });
 
 function outputsFile(ws: Workspace): string {
