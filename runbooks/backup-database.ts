@@ -1,10 +1,13 @@
 /**
  * Logical backup of the primary database (the plan's database-backup.sh, fixed): `pg_dump` in
  * the custom format (compressed once, parallel-restorable) streamed into the backup bucket
- * with SHA-256 checksums, a manifest (sizes, checksums, row counts, server version, LSN,
- * times), verification that reads the object back, an optional test restore into a scratch
- * database, and a retention report by age. Nothing is deleted: the bucket's lifecycle expires
- * old backups; this runbook only reports what is older than the objective.
+ * with SHA-256 checksums, the roles the database needs (`pg_dumpall --roles-only`, kept for
+ * them) next to it, a manifest (every dumped table schema-qualified with its exact row count in
+ * the dump's own snapshot, unlogged and partitioned tables, declared foreign keys, owner and
+ * privilege digests, sizes, checksums, server version, LSN, times), verification that reads the
+ * object back, an optional test restore into a scratch database, and a retention report by age.
+ * Nothing is deleted: the bucket's lifecycle expires old backups; this runbook only reports
+ * what is older than the objective.
  *
  *   npx tsx runbooks/backup-database.ts --stack prod
  *   npx tsx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
@@ -63,9 +66,19 @@ export const dumpAndUpload = step({
       },
     },
     {
+      kind: "command",
+      action:
+        "pg_dumpall --roles-only (--no-role-passwords when the server hides them), kept for the roles the database needs",
+    },
+    {
       kind: "aws",
       action: `s3:PutObject (${ctx.outputs.region})`,
-      detail: { Key: `${ctx.outputs.backup.prefixes.database}<backup id>/manifest.json` },
+      detail: {
+        Keys: [
+          `${ctx.outputs.backup.prefixes.database}<backup id>/roles.sql`,
+          `${ctx.outputs.backup.prefixes.database}<backup id>/manifest.json`,
+        ],
+      },
     },
   ],
   async run(ctx) {
@@ -86,7 +99,7 @@ export const dumpAndUpload = step({
   },
 });
 
-const verifyUpload = step({
+const verifyObjectStep = step({
   id: "verify-object",
   dependsOn: [dumpAndUpload],
   title: "Read the backup back and check its size and checksums",
@@ -112,13 +125,13 @@ const verifyUpload = step({
 
 const testRestore = step({
   id: "test-restore",
-  dependsOn: [dumpAndUpload, verifyUpload],
+  dependsOn: [verifyObjectStep, dumpAndUpload],
   title: "Restore into a scratch database and run the integrity checks",
   describe: (ctx) => [
     {
       kind: "note",
       action: ctx.options.testRestore
-        ? "CREATE DATABASE eventchain_verify_<random>; pg_restore -j; integrity checks; DROP DATABASE (always)"
+        ? "CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for the backup's roles the server lacks; pg_restore -j (owners and privileges kept); integrity checks; DROP DATABASE and those roles (always)"
         : "skipped (no --test-restore)",
     },
   ],
@@ -150,8 +163,8 @@ const testRestore = step({
 
 const retentionReport = step({
   id: "retention-report",
+  dependsOn: [verifyObjectStep],
   title: "Report backups older than the retention objective (the lifecycle rule deletes them)",
-  dependsOn: [dumpAndUpload, verifyUpload],
   describe: (ctx) => [
     {
       kind: "aws",
@@ -174,7 +187,7 @@ const retentionReport = step({
   },
 });
 
-const steps = [dumpAndUpload, verifyUpload, testRestore, retentionReport];
+const steps = [dumpAndUpload, verifyObjectStep, testRestore, retentionReport];
 
 function summary(manifest: DatabaseManifest) {
   return {

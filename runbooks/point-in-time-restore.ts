@@ -180,7 +180,11 @@ export const runbook: Runbook<PitrOptions> = {
   parseOptions: parsePitrOptions,
   steps,
   nextSteps: (ctx) =>
-    engineOf(ctx).nextSteps(ctx, targetOf(ctx), { restored: ctx.peek(restore), snapshot: ctx.peek(snapshot) }),
+    engineOf(ctx).nextSteps(ctx, targetOf(ctx), {
+      restored: ctx.peek(restore),
+      verified: ctx.peek(verify),
+      snapshot: ctx.peek(snapshot),
+    }),
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });

@@ -72,7 +72,7 @@ export interface RestoreEngine<EO = unknown, Restored extends object = StepOutpu
   nextSteps(
     ctx: PitrContext<EO>,
     target: RestoreTarget,
-    done: { restored?: Restored; snapshot?: StepOutputs },
+    done: { restored?: Restored; verified?: StepOutputs; snapshot?: StepOutputs },
   ): string[];
 }
 
