@@ -84,6 +84,22 @@ export function localOutputs(f: LocalFacts): StackOutputs {
     alerts: { topicArn: local("topic") },
     ecrRepositories: [],
     kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
+    failover: {
+      mode: "switch",
+      switch: {
+        healthCheckId: local("switch-health-check"),
+        alarmName: local("switch-alarm"),
+        region,
+        namespace: "EventChain/Failover",
+        metricName: "TrafficOnDr",
+        dimensions: [{ name: "Record", value: "api.eventchain.local" }],
+        threshold: 1,
+        detectionSeconds: 180,
+      },
+      nameServers: [],
+      fenceSecurityGroupIds: [],
+      outputsMirror: { bucketName: local("outputs-mirror"), region, kmsKeyArn: local("none") },
+    },
   };
   return parseStackOutputs(raw, "local drill outputs");
 }
