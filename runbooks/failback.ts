@@ -179,7 +179,7 @@ const verifyClientsBack = clientsMovedStep<FailbackOptions>({
 const enablePrimaryAlarm = enableAlarmStep<FailbackOptions>({
   id: "enable-primary-alarm",
   title: "Check the primary error-rate alarm exists and enable its actions",
-  dependsOn: [disengageSwitch],
+  dependsOn: [verifyClientsBack],
   stack: prod,
 });
 

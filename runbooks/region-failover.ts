@@ -247,7 +247,8 @@ const verifyClientsMoved = clientsMovedStep<FailoverOptions>({
 const enableDrAlarm = enableAlarmStep<FailoverOptions>({
   id: "enable-dr-alarm",
   title: "Check the DR error-rate alarm exists and enable its actions",
-  dependsOn: [assessPrimaryStep],
+  // After traffic is on DR: a missing alarm must not hold the failover back.
+  dependsOn: [verifyClientsMoved],
   stack: dr,
 });
 

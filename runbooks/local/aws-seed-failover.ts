@@ -60,7 +60,11 @@ async function ec2(endpoint: string, region: string, params: Record<string, stri
 }
 
 /** The error-rate alarm as `ErrorRateAlarm` declares it (moto takes it without the metric math's data). */
-async function errorRateAlarm(endpoint: string, r: RegionFacts) {
+export async function errorRateAlarm(
+  endpoint: string,
+  r: Pick<RegionFacts, "region" | "stack" | "topicArn">,
+  actionsEnabled = true,
+) {
   const lb = { Name: "LoadBalancer", Value: `app/eventchain-${r.stack}-alb/seeded` };
   const metric = (Id: string, MetricName: string) => ({
     Id,
@@ -78,7 +82,7 @@ async function errorRateAlarm(endpoint: string, r: RegionFacts) {
       Threshold: 5,
       EvaluationPeriods: 2,
       TreatMissingData: "notBreaching",
-      ActionsEnabled: true,
+      ActionsEnabled: actionsEnabled,
       AlarmActions: [r.topicArn],
       Metrics: [
         metric("errors", "HTTPCode_Target_5XX_Count"),

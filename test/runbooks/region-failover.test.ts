@@ -24,6 +24,7 @@ import { runbook } from "../../runbooks/region-failover.ts";
 import { failoverSinks } from "../../runbooks/aws/notify.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { DR_DB, DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
+import { errorRateAlarm } from "../../runbooks/local/aws-seed-failover.ts";
 import { awsFor } from "../helpers/moto.ts";
 import { useFailoverMoto } from "../helpers/failover.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
@@ -297,6 +298,59 @@ test.serial("the DR restore picks an AWS Backup copy in the DR vault when it is 
   const restore = p.seen.find((r) => r.action === "RestoreDBInstanceFromDBSnapshot")!;
   t.is(new URLSearchParams(restore.body).get("DBSnapshotIdentifier"), pointArn);
   t.is((await instance(DR_REGION, DR_DB)).DBInstanceStatus, "available");
+});
+
+test.serial(
+  "a DR error-rate alarm with its actions disabled gets them enabled (EnableAlarmActions: recorded response, moto answers 500)",
+  async (t) => {
+    const { ws, base } = setup(t);
+    const drAlarm = { region: DR_REGION, stack: "dr" as const, topicArn: seeded().dr.alerts.topicArn };
+    await errorRateAlarm(moto().endpoint, drAlarm, false);
+    const p = await proxy(t, async (r) => {
+      if (r.action !== "EnableAlarmActions") return endpointFailing(r);
+      // What CloudWatch does on EnableAlarmActions, applied to the emulator; then AWS's empty answer.
+      await errorRateAlarm(moto().endpoint, drAlarm, true);
+      return { status: 200, contentType: "application/x-amz-json-1.0", body: "{}" };
+    });
+    const res = await runRunbook(runbook, [...base, "--yes", "--run-id", "fo9", "--health-attempts", "1"], {
+      aws: awsFor(p.endpoint),
+    });
+    t.is(res.exitCode, EXIT.succeeded, res.stdout + res.stderr);
+    t.like(ws.journal("fo9").steps["enable-dr-alarm"]!.outputs, { actions: "enabled by this run" });
+    const alarm = (
+      await new CloudWatchClient(c()).send(
+        new DescribeAlarmsCommand({ AlarmNames: [seeded().dr.services.errorRateAlarmName] }),
+      )
+    ).MetricAlarms![0]!;
+    t.true(alarm.ActionsEnabled);
+  },
+);
+
+test.serial("a missing DR alarm fails after traffic is on DR, naming the stack that declares it", async (t) => {
+  const { ws, base } = setup(t);
+  const outputs = structuredClone(seeded().file);
+  outputs.dr.services.errorRateAlarmName = "EventChain-DR-NotDeployed";
+  const file = ws.writeOutputs(outputs, "no-alarm.json");
+  const p = await proxy(t, endpointFailing);
+  const res = await runRunbook(
+    runbook,
+    [
+      ...base.map((a) => (a.endsWith("outputs.json") ? file : a)),
+      "--yes",
+      "--run-id",
+      "fo10",
+      "--health-attempts",
+      "1",
+    ],
+    { aws: awsFor(p.endpoint) },
+  );
+  t.is(res.exitCode, EXIT.failed);
+  t.regex(
+    res.stdout,
+    /FAILED at step "enable-dr-alarm": alarm EventChain-DR-NotDeployed not found in us-west-2: the dr stack declares it \(ErrorRateAlarm\); run pulumi up -s dr once its state backend answers\. The runbook does not create alarms outside Pulumi/,
+  );
+  t.is(await answer(), seeded().dr.services.loadBalancerDnsName.toLowerCase(), "traffic moved all the same");
+  t.false(p.seen.some((r) => r.action === "PutMetricAlarm"));
 });
 
 test.serial("re-running a finished failover changes nothing", async (t) => {
