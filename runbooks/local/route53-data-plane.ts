@@ -30,11 +30,20 @@ export function switchValueIn(body: string, sw: StackOutputs["failover"]["switch
   return doc.MetricData?.find((m) => m.MetricName === sw.metricName)?.Value;
 }
 
-/** CloudWatch's evaluation of the switch alarm, simulated on the emulator (see the module comment). */
-export function cloudWatchEvaluation(endpoint: string, sw: StackOutputs["failover"]["switch"]): FaultRule {
-  const cw = new CloudWatchClient(cfg(endpoint, sw.region));
+/**
+ * CloudWatch's evaluation of the switch alarm, simulated on the emulator (see the module comment).
+ * `spec` may be a getter, read at each request (a re-seeded emulator has a new switch).
+ */
+export function cloudWatchEvaluation(
+  endpoint: string,
+  spec: StackOutputs["failover"]["switch"] | (() => StackOutputs["failover"]["switch"]),
+): FaultRule {
+  const clients = new Map<string, CloudWatchClient>();
   return async (req) => {
+    const sw = typeof spec === "function" ? spec() : spec;
     if (req.service !== "monitoring" || req.action !== "PutMetricData" || req.region !== sw.region) return undefined;
+    if (!clients.has(sw.region)) clients.set(sw.region, new CloudWatchClient(cfg(endpoint, sw.region)));
+    const cw = clients.get(sw.region)!;
     const value = switchValueIn(req.body, sw);
     if (value === undefined) return undefined;
     await cw.send(
