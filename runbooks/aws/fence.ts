@@ -12,6 +12,8 @@ import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
 import { bounded, boundedOrThrow } from "./bounded.ts";
 
 export const NOT_FENCED = "primary not fenced";
+/** How long `isDone` looks before treating the primary as not (yet) fenced. */
+const IS_DONE_MS = 2000;
 
 export interface FenceResult {
   fenced: boolean;
@@ -55,29 +57,33 @@ export async function fencePrimary(
   const ecs = ctx.aws(ECSClient, prod.region);
   const rds = ctx.aws(RDSClient, prod.region);
   const unreachable: string[] = [];
-  const services = await Promise.all(
-    prod.services.services.map(async (s) => {
-      const r = await bounded(
-        `ecs UpdateService ${s.name} desiredCount 0 (${prod.region})`,
-        boundMs,
-        (abortSignal) =>
-          ecs.send(new UpdateServiceCommand({ cluster: prod.services.clusterName, service: s.name, desiredCount: 0 }), {
-            abortSignal,
-          }),
-        ctx.signal,
-      );
-      if (!r.ok) unreachable.push(r.error);
-      return { name: s.name, result: r.ok ? "desired count 0" : `not stopped: ${r.error}` };
+  // Services and database side by side: an unreachable region costs one bound, not two.
+  const [services, database] = await Promise.all([
+    Promise.all(
+      prod.services.services.map(async (s) => {
+        const r = await bounded(
+          `ecs UpdateService ${s.name} desiredCount 0 (${prod.region})`,
+          boundMs,
+          (abortSignal) =>
+            ecs.send(
+              new UpdateServiceCommand({ cluster: prod.services.clusterName, service: s.name, desiredCount: 0 }),
+              { abortSignal },
+            ),
+          ctx.signal,
+        );
+        if (!r.ok) unreachable.push(r.error);
+        return { name: s.name, result: r.ok ? "desired count 0" : `not stopped: ${r.error}` };
+      }),
+    ),
+    fenceDatabase(rds, prod, boundMs, ctx.signal).catch((error: Error) => {
+      unreachable.push(error.message);
+      return {
+        instance: prod.database.instanceIdentifier,
+        result: `not fenced: ${error.message}`,
+        previousSecurityGroups: null,
+      };
     }),
-  );
-  const database = await fenceDatabase(rds, prod, boundMs, ctx.signal).catch((error: Error) => {
-    unreachable.push(error.message);
-    return {
-      instance: prod.database.instanceIdentifier,
-      result: `not fenced: ${error.message}`,
-      previousSecurityGroups: null,
-    };
-  });
+  ]);
   const fenced = unreachable.length === 0;
   return {
     fenced,
@@ -186,7 +192,9 @@ export function fencePrimaryStep<O>(p: {
     dependsOn: p.dependsOn,
     describe: (ctx) => describeFence(ctx.outputs, p.boundSeconds(ctx)),
     async isDone(ctx) {
-      return (await isFenced(ctx, ctx.outputs, p.boundSeconds(ctx) * 1000))
+      // A quick look only (a healthy primary answers in milliseconds): an unreachable one should
+      // not cost a full bound twice, here and in run.
+      return (await isFenced(ctx, ctx.outputs, Math.min(p.boundSeconds(ctx) * 1000, IS_DONE_MS)))
         ? {
             fenced: true,
             services: ctx.outputs.services.services.map((s) => ({ name: s.name, result: "desired count 0" })),
