@@ -13,12 +13,14 @@ export const SWITCH_THRESHOLD = 1;
  * checkers to see the new alarm state and the DNS data plane to act on it (estimates, not SLAs:
  * measure them in a game day and update here). The runbooks wait this long plus the record's TTL.
  */
+/** The switch alarm's name (one source: the component, the seed and the samples use it). */
+export const SWITCH_ALARM_NAME = "EventChain-DR-FailoverSwitch";
 export const SWITCH_DETECTION_SECONDS = SWITCH_PERIOD_SECONDS * SWITCH_EVALUATION_PERIODS + 60 + 60;
 
 export interface FailoverSwitchArgs {
   /** The name the switch moves, e.g. api.eventchain.com: the metric's `Record` dimension. */
   recordName: string;
-  /** Alarm name. Default `EventChain-DR-FailoverSwitch`. */
+  /** Alarm name. Default `SWITCH_ALARM_NAME` (EventChain-DR-FailoverSwitch). */
   alarmName?: string;
   /** Region of the alarm: the provider's region, which must be the DR region. */
   region: string;
@@ -50,7 +52,7 @@ export class FailoverSwitch extends pulumi.ComponentResource {
     this.alarm = new aws.cloudwatch.MetricAlarm(
       `${name}-alarm`,
       {
-        name: args.alarmName ?? "EventChain-DR-FailoverSwitch",
+        name: args.alarmName ?? SWITCH_ALARM_NAME,
         alarmDescription: `Failover switch of ${args.recordName}: ALARM = clients are sent to the DR region. Only the region-failover and failback runbooks write ${SWITCH_METRIC.namespace}/${SWITCH_METRIC.metricName}; see docs/failover-switch.md.`,
         namespace: SWITCH_METRIC.namespace,
         metricName: SWITCH_METRIC.metricName,

@@ -16,6 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import {
+  SWITCH_ALARM_NAME,
   SWITCH_DETECTION_SECONDS,
   SWITCH_EVALUATION_PERIODS,
   SWITCH_PERIOD_SECONDS,
@@ -42,7 +43,7 @@ export interface RegionFacts {
   kmsKeyArn: string;
 }
 
-export const SWITCH_ALARM = "EventChain-DR-FailoverSwitch";
+const SWITCH_ALARM = SWITCH_ALARM_NAME;
 export const errorRateAlarmName = (stack: string) => `EventChain-${stack}-HighErrorRate`;
 
 async function ec2(endpoint: string, region: string, params: Record<string, string>): Promise<string> {

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import type { StackOutputs } from "../../infra/outputs.ts";
+import { SWITCH_ALARM_NAME } from "../../infra/components/failover-switch.ts";
 
 /** The project-wide objectives and classification, read from Pulumi.yaml (their one source). */
 const project = parse(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as {
@@ -45,7 +46,7 @@ export function sampleFailover(account = "123456789012"): StackOutputs["failover
     mode: "switch",
     switch: {
       healthCheckId: "hc-switch",
-      alarmName: "EventChain-DR-FailoverSwitch",
+      alarmName: SWITCH_ALARM_NAME,
       region: "us-west-2",
       namespace: "EventChain/Failover",
       metricName: "TrafficOnDr",
