@@ -1,21 +1,21 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { SWITCH_METRIC } from "../outputs.ts";
+import {
+  SWITCH_ALARM_NAME,
+  SWITCH_DETECTION_SECONDS,
+  SWITCH_EVALUATION_PERIODS,
+  SWITCH_METRIC,
+  SWITCH_PERIOD_SECONDS,
+  SWITCH_THRESHOLD,
+} from "../outputs.ts";
 
-/** The alarm looks at one standard-resolution minute (Route 53 refuses high-resolution alarms). */
-export const SWITCH_PERIOD_SECONDS = 60;
-export const SWITCH_EVALUATION_PERIODS = 1;
-/** Engaged at or above this value of the metric; the runbooks write 1 (engage) or 0 (disengage). */
-export const SWITCH_THRESHOLD = 1;
-/**
- * Worst case from PutMetricData to Route 53 answering the other record: the alarm's period(s),
- * up to a minute for CloudWatch to evaluate them, and up to a minute for the Route 53 health
- * checkers to see the new alarm state and the DNS data plane to act on it (estimates, not SLAs:
- * measure them in a game day and update here). The runbooks wait this long plus the record's TTL.
- */
-/** The switch alarm's name (one source: the component, the seed and the samples use it). */
-export const SWITCH_ALARM_NAME = "EventChain-DR-FailoverSwitch";
-export const SWITCH_DETECTION_SECONDS = SWITCH_PERIOD_SECONDS * SWITCH_EVALUATION_PERIODS + 60 + 60;
+export {
+  SWITCH_ALARM_NAME,
+  SWITCH_DETECTION_SECONDS,
+  SWITCH_EVALUATION_PERIODS,
+  SWITCH_PERIOD_SECONDS,
+  SWITCH_THRESHOLD,
+} from "../outputs.ts";
 
 export interface FailoverSwitchArgs {
   /** The name the switch moves, e.g. api.eventchain.com: the metric's `Record` dimension. */

@@ -21,8 +21,10 @@ import {
   SWITCH_EVALUATION_PERIODS,
   SWITCH_PERIOD_SECONDS,
   SWITCH_THRESHOLD,
-} from "../../infra/components/failover-switch.ts";
-import { OUTPUTS_MIRROR, SWITCH_METRIC, type StackOutputs } from "../../infra/outputs.ts";
+  OUTPUTS_MIRROR,
+  SWITCH_METRIC,
+  type StackOutputs,
+} from "../../infra/outputs.ts";
 import { BackupS3Client } from "../aws/s3-object.ts";
 
 const cfg = (endpoint: string, region: string) => ({ endpoint, region, maxAttempts: 1 });

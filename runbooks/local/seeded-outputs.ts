@@ -1,8 +1,7 @@
 /** Stack outputs matching infra/outputs.ts, built from what a seed created (or defaults for unit tests). */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import type { StackOutputs } from "../../infra/outputs.ts";
-import { SWITCH_ALARM_NAME } from "../../infra/components/failover-switch.ts";
+import { SWITCH_ALARM_NAME, type StackOutputs } from "../../infra/outputs.ts";
 
 /** The project-wide objectives and classification, read from Pulumi.yaml (their one source). */
 const project = parse(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as {
