@@ -46,6 +46,41 @@ export const JOB_OUTPUTS_ENV = "EVENTCHAIN_OUTPUTS_JSON";
 export const JOB_SCRATCH_DIR = "/tmp";
 export const JOB_STATE_DIR = `${JOB_SCRATCH_DIR}/runs`;
 
+/**
+ * The failover switch (see docs/failover-switch.md): a Route 53 health check of type
+ * CLOUDWATCH_METRIC on an alarm in the DR region over this metric, dimension `Record` = the
+ * record name. The runbooks write 1 (engage: clients go to the DR region) or 0 (disengage) with
+ * PutMetricData in the DR region; the alarm and the health check hold the last state when data
+ * stops. Nothing in the Pulumi program writes this metric. Shared by the stack and the runbooks.
+ */
+export const SWITCH_METRIC = { namespace: "EventChain/Failover", metricName: "TrafficOnDr" } as const;
+
+/** The alarm looks at one standard-resolution minute (Route 53 refuses high-resolution alarms). */
+export const SWITCH_PERIOD_SECONDS = 60;
+export const SWITCH_EVALUATION_PERIODS = 1;
+/** Engaged at or above this value of the metric; the runbooks write 1 (engage) or 0 (disengage). */
+export const SWITCH_THRESHOLD = 1;
+/**
+ * Worst case from PutMetricData to Route 53 answering the other record: the alarm's period(s),
+ * up to a minute for CloudWatch to evaluate them, and up to a minute for the Route 53 health
+ * checkers to see the new alarm state and the DNS data plane to act on it (estimates, not SLAs:
+ * measure them in a game day and update here). The runbooks wait this long plus the record's TTL.
+ */
+/** The switch alarm's name (one source: the component, the seed and the samples use it). */
+export const SWITCH_ALARM_NAME = "EventChain-DR-FailoverSwitch";
+export const SWITCH_DETECTION_SECONDS = SWITCH_PERIOD_SECONDS * SWITCH_EVALUATION_PERIODS + 60 + 60;
+
+/**
+ * Where both stacks' outputs are mirrored in the DR region at every `pulumi up` (versioned,
+ * SSE-KMS), so a runbook can start when the state backend is unreachable. The bucket name is
+ * derived, not configured, so a runbook finds it with the account id (STS in the DR region) and
+ * the DR region from the committed stack config alone.
+ */
+export const OUTPUTS_MIRROR = {
+  bucketName: (accountId: string, drRegion: string) => `eventchain-dr-outputs-${accountId}-${drRegion}`,
+  key: (stack: string) => `stacks/${stack}.json`,
+} as const;
+
 /** Bumped whenever a field is removed or changes meaning. */
 export const OUTPUTS_CONTRACT_VERSION = 1;
 
@@ -141,7 +176,10 @@ export const dnsOutputsSchema = z.object({
   recordName: z.string().min(1),
   recordType: z.enum(["CNAME", "A"]),
   ttl: z.number().int(),
-  /** Health check on the primary endpoint; the PRIMARY record carries it. */
+  /**
+   * Health check on the primary endpoint (HTTPS /health). It pages (alarm → SNS); with
+   * `failover.mode` "switch" no record carries it, so it never moves traffic by itself.
+   */
   primaryHealthCheckId: z.string().min(1),
   primarySetIdentifier: z.string().min(1),
   secondarySetIdentifier: z.string().min(1),
@@ -163,7 +201,10 @@ export const servicesOutputsSchema = z.object({
   clusterName: z.string().min(1),
   loadBalancerDnsName: z.string().min(1),
   services: z.array(serviceOutputsSchema),
-  /** Name of the error-rate alarm the failover runbook ensures in this region. */
+  /**
+   * The error-rate alarm this stack declares on its region's load balancer (one definition,
+   * `ErrorRateAlarm`); the failover runbooks only check it exists and enable its actions.
+   */
   errorRateAlarmName: z.string().min(1),
 });
 
@@ -178,6 +219,44 @@ export const kubernetesOutputsSchema = z.object({
   appDeployment: z.string().nullable(),
   cronJobs: z.array(z.string()),
   serviceAccountRoleArn: z.string().nullable(),
+});
+
+export const failoverOutputsSchema = z.object({
+  /**
+   * What moves traffic: "switch" (the PRIMARY record carries the switch's health check; only the
+   * runbooks move traffic) or "automatic" (it carries the endpoint health check).
+   */
+  mode: z.enum(["switch", "automatic"]),
+  switch: z.object({
+    /** The CLOUDWATCH_METRIC health check the PRIMARY record carries. */
+    healthCheckId: z.string().min(1),
+    /** Alarm (in `region`, the DR region) the health check watches: ALARM = engaged. */
+    alarmName: z.string().min(1),
+    region: z.string().min(1),
+    namespace: z.string().min(1),
+    metricName: z.string().min(1),
+    dimensions: z.array(z.object({ name: z.string().min(1), value: z.string().min(1) })),
+    /** At or above this value the alarm is in ALARM (engaged). */
+    threshold: z.number(),
+    /** Worst case from writing the metric to Route 53 answering the other record (before the TTL). */
+    detectionSeconds: z.number().int().positive(),
+  }),
+  /**
+   * The hosted zone's authoritative name servers, recorded at deploy time: the runbooks prove a
+   * switch took effect by asking them (DNS data plane), never the Route 53 API. `host` or `host:port`.
+   */
+  nameServers: z.array(z.string().min(1)),
+  /**
+   * Security groups that admit nothing: fencing sets the old primary database's groups to these
+   * (no new connections; nothing deleted). Set in the primary stack; empty in the DR stack.
+   */
+  fenceSecurityGroupIds: z.array(z.string()),
+  /** Where both stacks' outputs are mirrored in the DR region (see OUTPUTS_MIRROR). */
+  outputsMirror: z.object({
+    bucketName: z.string().min(1),
+    region: z.string().min(1),
+    kmsKeyArn: z.string().min(1),
+  }),
 });
 
 export const stackOutputsSchema = z.object({
@@ -199,11 +278,13 @@ export const stackOutputsSchema = z.object({
   alerts: alertsOutputsSchema,
   ecrRepositories: z.array(z.string()),
   kubernetes: kubernetesOutputsSchema,
+  failover: failoverOutputsSchema,
 });
 
 export type StackOutputs = z.infer<typeof stackOutputsSchema>;
 export type DatabaseOutputs = z.infer<typeof databaseOutputsSchema>;
 export type ServiceOutputs = z.infer<typeof serviceOutputsSchema>;
+export type FailoverOutputs = z.infer<typeof failoverOutputsSchema>;
 
 /** Top-level output names; both stacks export exactly these. */
 export const STACK_OUTPUT_KEYS = Object.keys(stackOutputsSchema.shape) as (keyof StackOutputs)[];

@@ -199,8 +199,11 @@ const dnsStep: Step<DrTestOptions> = {
     const primary = mine.find((s) => s.SetIdentifier === d.primarySetIdentifier);
     const secondary = mine.find((s) => s.SetIdentifier === d.secondarySetIdentifier);
     const problems: string[] = [];
-    if (primary?.Failover !== "PRIMARY" || primary.HealthCheckId !== d.primaryHealthCheckId)
-      problems.push(`PRIMARY record of ${name} missing or without health check ${d.primaryHealthCheckId}`);
+    // The PRIMARY record carries the failover switch (or, in automatic mode, the endpoint check).
+    const routing =
+      ctx.outputs.failover.mode === "automatic" ? d.primaryHealthCheckId : ctx.outputs.failover.switch.healthCheckId;
+    if (primary?.Failover !== "PRIMARY" || primary.HealthCheckId !== routing)
+      problems.push(`PRIMARY record of ${name} missing or without health check ${routing}`);
     if (secondary?.Failover !== "SECONDARY") problems.push(`SECONDARY record of ${name} missing`);
     const status = await r53.send(new GetHealthCheckStatusCommand({ HealthCheckId: d.primaryHealthCheckId }));
     const observations = (status.HealthCheckObservations ?? [])

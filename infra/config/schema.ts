@@ -117,6 +117,10 @@ const dns = z.strictObject({
   primaryTarget: text(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "the DNS name of the primary region's load balancer"),
   primarySetIdentifier: text(/^[A-Za-z0-9_-]{1,128}$/, "a set identifier").default("primary"),
   secondarySetIdentifier: text(/^[A-Za-z0-9_-]{1,128}$/, "a set identifier").default("secondary"),
+  // What moves traffic (docs/failover-switch.md): "switch" = only the runbooks, through the
+  // latched data-plane switch; "automatic" = the endpoint health check (refused towards a pilot
+  // light, see rules.ts).
+  failover: oneOf(["switch", "automatic"]).default("switch"),
   healthCheck: z
     .strictObject({
       path: text(/^\/[^\s]*$/, "a path starting with /").default("/health"),
@@ -133,6 +137,11 @@ const service = (name: string, count: number, port: number) =>
   z.strictObject({
     name: text(/^[A-Za-z0-9_-]{1,255}$/, "an ECS service name").default(name),
     recoveryCount: int(1, 100, "an integer desired count from 1 to 100 when this region takes traffic").default(count),
+    standbyCount: int(
+      0,
+      100,
+      "an integer desired count from 0 to 100 while the region does not take traffic (0 = pilot light)",
+    ).default(0),
     containerPort: int(1, 65535, "a port from 1 to 65535").default(port),
     repository: text(/^[a-z0-9][a-z0-9._/-]*$/, "an ECR repository name").default(`eventchain/${name.split("-")[1]}`),
     imageTag: text(/^[A-Za-z0-9_.-]{1,128}$/, "an image tag").default("stable"),
@@ -201,6 +210,9 @@ export const stackConfigSchema = z.strictObject({
   services: z.strictObject({
     clusterName: text(/^[A-Za-z0-9_-]{1,255}$/, "an ECS cluster name"),
     certificateArn: arn("acm").optional(),
+    // The primary region's load balancer (not declared here): its error-rate alarm is declared by
+    // the primary stack with the same definition as the DR one.
+    loadBalancerArn: arn("elasticloadbalancing").optional(),
     backend: service("eventchain-backend", 3, 3001).prefault({}),
     frontend: service("eventchain-frontend", 2, 3000).prefault({}),
     errorRateThresholdPercent: z

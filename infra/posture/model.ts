@@ -47,6 +47,11 @@ export interface Failover {
   detectionMinutes: number | null;
   /** Record TTL in minutes: how long clients may keep the old answer. */
   ttlMinutes: number | null;
+  /**
+   * Minutes from the runbook engaging the failover switch to Route 53 answering the DR record
+   * (before the TTL); 0 when the records fail over on the endpoint health check by themselves.
+   */
+  switchMinutes?: number;
   /** Minutes for the DR services to scale to their recovery counts; null without a pilot light. */
   scaleUpMinutes: number | null;
   description: string;
@@ -182,8 +187,13 @@ export function evaluateScenario(
       rto = null;
       reasons.push("no DR pilot light is declared: no services to serve from the DR region");
     } else if (model.serving) {
-      // The runbook restores data and scales the pilot light side by side, then moves DNS.
-      rto = f.detectionMinutes! + FIGURES.failoverDecision.value + Math.max(restore, f.scaleUpMinutes!) + f.ttlMinutes!;
+      // The runbook restores data and scales the pilot light side by side, then engages the switch.
+      rto =
+        f.detectionMinutes! +
+        FIGURES.failoverDecision.value +
+        Math.max(restore, f.scaleUpMinutes!) +
+        (f.switchMinutes ?? 0) +
+        f.ttlMinutes!;
     }
   }
   if (rto !== null && rto > objective.rtoMinutes) {

@@ -10,6 +10,9 @@ import { awsBackupPaths, BackupHeartbeats, jobPath } from "../components/heartbe
 import { BackupPlan } from "../components/backup-plan.ts";
 import { Cache } from "../components/cache.ts";
 import { Database } from "../components/database.ts";
+import { EndpointHealthAlarm } from "../components/endpoint-health-alarm.ts";
+import { ErrorRateAlarm, loadBalancerArnSuffix } from "../components/error-rate-alarm.ts";
+import { PrimaryFence } from "../components/primary-fence.ts";
 import { ImageReplication } from "../components/image-replication.ts";
 import { cronJobName, KubernetesJobs } from "../components/kubernetes-jobs.ts";
 import { LogicalBackups } from "../components/logical-backups.ts";
@@ -182,6 +185,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     opts,
   );
   const jobsRoleName = `eventchain-backup-jobs-${c.stack}`;
+  const failover = primaryFailover(ctx, peer, alerts.topicArn);
   const rule = c.replication.rules.find((r) => r.prefix === "media/") ?? c.replication.rules[0];
   const outputs: StackOutputsInput = {
     ...base,
@@ -221,7 +225,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
         recoveryCount: c.services[s].recoveryCount,
         targetGroupArn: c.services[s].targetGroupArn ?? "",
       })),
-      errorRateAlarmName: ERROR_RATE_ALARM.primary,
+      errorRateAlarmName: failover.errorRateAlarmName,
     },
     alerts: { topicArn: alerts.topicArn },
     ecrRepositories,
@@ -234,6 +238,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
         ? pulumi.interpolate`arn:aws:iam::${ctx.accountId}:role/${jobsRoleName}`
         : null,
     },
+    failover: failover.outputs,
   };
   // Every job reads these outputs from a file: no Pulumi CLI or state credentials where jobs run.
   const outputsJson = pulumi.jsonStringify(outputs);
@@ -271,4 +276,42 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     );
   }
   return outputs;
+}
+
+/**
+ * The primary side of the failover (docs/failover-switch.md): the page when the endpoint fails its
+ * health check (Route 53 metrics live in us-east-1, with this stack), the primary's error-rate
+ * alarm (same definition as DR's), and the fence for the old primary database. The switch and the
+ * records are the dr stack's; prod re-exports them with its own fence.
+ */
+function primaryFailover(
+  ctx: Context,
+  peer: <K extends keyof StackOutputs>(key: K) => pulumi.Output<StackOutputs[K]>,
+  topicArn: pulumi.Input<string>,
+) {
+  const { c, opts } = ctx;
+  const peerDns = peer("dns");
+  new EndpointHealthAlarm(
+    "endpoint-health",
+    { healthCheckId: peerDns.primaryHealthCheckId, recordName: c.dns.recordName, alarmTopicArn: topicArn },
+    opts,
+  );
+  const errorRate = new ErrorRateAlarm(
+    "error-rate",
+    {
+      alarmName: ERROR_RATE_ALARM.primary,
+      where: "primary region",
+      loadBalancerArnSuffix: loadBalancerArnSuffix(c.services.loadBalancerArn ?? ""),
+      thresholdPercent: c.services.errorRateThresholdPercent,
+      alarmTopicArn: topicArn,
+    },
+    opts,
+  );
+  const fence = new PrimaryFence("primary-fence", { vpcId: c.network.vpcId }, opts);
+  return {
+    errorRateAlarmName: errorRate.alarm.name,
+    outputs: pulumi
+      .all([peer("failover"), fence.securityGroup.id])
+      .apply(([f, fenceId]) => ({ ...f, fenceSecurityGroupIds: [fenceId] })),
+  };
 }

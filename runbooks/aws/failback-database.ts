@@ -12,6 +12,7 @@ import {
 import type { StackOutputs } from "../../infra/outputs.ts";
 import { stepFor, type RunContext, type StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
+import type { PrimaryTimeoutOptions } from "./primary.ts";
 import {
   checkInstance,
   describeInstance,
@@ -22,7 +23,7 @@ import {
   waitSnapshotAvailable,
 } from "./rds.ts";
 
-export interface FailbackOptions extends WaitOptions {
+export interface FailbackOptions extends WaitOptions, PrimaryTimeoutOptions {
   writesStopped: boolean;
 }
 type Ctx = RunContext<FailbackOptions>;

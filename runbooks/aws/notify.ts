@@ -14,11 +14,42 @@ function topicSink(stack: StackOutputs, clients: ClientFactory): NotificationSin
   const region = topicArn.split(":")[3] || stack.region;
   return publishSink(`sns ${topicArn}`, (Subject, Message) =>
     withTimeout(
-      clients.get(SNSClient, region).send(new PublishCommand({ TopicArn: topicArn, Subject, Message })),
+      clients.get(SNSClient, region).send(new PublishCommand({ TopicArn: topicArn, Subject, Message }), {
+        abortSignal: AbortSignal.timeout(PUBLISH_MS),
+      }),
       PUBLISH_MS,
       `publish to ${topicArn}`,
     ),
   );
+}
+
+/**
+ * A sink that never holds the run up: each send starts the publish (bounded by its own timeout)
+ * and returns at once. A failure is written to `warn` when it happens, not awaited. For a topic in
+ * a region that may be down with the incident.
+ */
+export function backgroundSink(sink: NotificationSink, warn: (m: string) => void): NotificationSink {
+  return {
+    name: `${sink.name} (in the background)`,
+    async send(n) {
+      sink.send(n).catch((error: Error) => warn(`notification "${n.kind}" to ${sink.name} failed: ${error.message}`));
+    },
+  };
+}
+
+/**
+ * Sinks of region-failover: the DR stack's topic (the region that must work), awaited with its
+ * bound; the primary's topic told in the background, so a primary region that hangs delays nothing.
+ */
+export function failoverSinks(
+  outputs: StackOutputs,
+  clients: ClientFactory,
+  peer?: StackOutputs,
+  warn: (m: string) => void = (m) => void process.stderr.write(`warning: ${m}\n`),
+): NotificationSink[] {
+  const primary = topicSink(outputs, clients);
+  if (!peer || peer.alerts.topicArn === outputs.alerts.topicArn) return [backgroundSink(primary, warn)];
+  return [topicSink(peer, clients), backgroundSink(primary, warn)];
 }
 
 /**

@@ -13,7 +13,7 @@ import { execute, type ExecuteResult } from "./engine.ts";
 import { BadInputError, EXIT, errorMessage, type ExitCode } from "./errors.ts";
 import { Journal, validateRunId } from "./journal.ts";
 import { slackSink, type NotificationSink } from "./notify.ts";
-import { loadOutputs, type PulumiOutputReader } from "./outputs.ts";
+import { loadOutputs, type OutputsMirror, type PulumiOutputReader } from "./outputs.ts";
 import { createPrinter } from "./printer.ts";
 import type { RawOptions, Runbook } from "./types.ts";
 import { COMMON_OPTIONS, parseTime, usage } from "./args.ts";
@@ -33,6 +33,8 @@ export interface CliDeps {
   /** Yes/no prompt; default zx `question` when stdin is a terminal, none otherwise. */
   ask?: ((q: string) => Promise<boolean>) | null;
   pulumi?: PulumiOutputReader;
+  /** Where `--stack` falls back to when the state backend is unreachable (the DR-region mirror). */
+  outputsMirror?: (clients: ClientFactory) => OutputsMirror;
   signal?: AbortSignal;
   /** How a human re-runs this runbook, for messages. */
   command?: string;
@@ -103,7 +105,13 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
     const options = runbook.parseOptions ? runbook.parseOptions(raw) : (raw as O);
     const incidentAt =
       typeof values["incident-at"] === "string" ? parseTime("incident-at", values["incident-at"]) : undefined;
-    const { outputs, peer } = await loadOutputs(source, runbook.needsPeer === true, deps.pulumi);
+    const { outputs, peer, notes } = await loadOutputs(
+      source,
+      runbook.needsPeer === true,
+      deps.pulumi,
+      deps.outputsMirror?.(clients),
+    );
+    for (const note of notes) printer.warn(note);
     const sinks: NotificationSink[] = [];
     if (!values["dry-run"]) {
       sinks.push(...(deps.sinks?.(outputs, clients, peer) ?? []));

@@ -49,7 +49,8 @@ export function summaryLine(runbook: string, report: Report): string {
   if (report.status === "succeeded") {
     const verdict =
       report.verdict === "objectives_met" ? "succeeded within objectives" : "succeeded but MISSED objectives";
-    return `${runbook} ${verdict}: RTO ${report.rto.achievedMinutes}/${report.rto.objectiveMinutes} min, RPO ${report.rpo.achievedMinutes ?? "n/a"}/${report.rpo.objectiveMinutes} min`;
+    const caveats = (report.caveats ?? []).map((c) => ` — ${c.split(":")[0]!.toUpperCase()}`).join("");
+    return `${runbook} ${verdict}${caveats}: RTO ${report.rto.achievedMinutes}/${report.rto.objectiveMinutes} min, RPO ${report.rpo.achievedMinutes ?? "n/a"}/${report.rpo.objectiveMinutes} min`;
   }
   if (report.status === "failed")
     return `${runbook} FAILED${f?.stepId ? ` at step "${f.stepId}"` : ""}: ${f?.message}. Fix the cause, then resume: ${f?.resumeCommand}`;

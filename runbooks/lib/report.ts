@@ -40,6 +40,11 @@ export interface Report {
   finishedAt: string;
   status: "succeeded" | "failed" | "stopped" | "interrupted";
   verdict: Verdict;
+  /**
+   * What qualifies the verdict, from the steps' results: a step returns `caveat` (one line) for
+   * something it could not do that the run still did without, e.g. "primary not fenced: …".
+   */
+  caveats?: string[];
   rto: { achievedMinutes: number; objectiveMinutes: number; met: boolean; status: RtoStatus };
   rpo: {
     recoveryPointAt: string | null;
@@ -95,6 +100,9 @@ export function buildReport(input: BuildReportInput): Report {
     };
   });
   const met = achieved.rto.met && achieved.rpo.met !== false;
+  const caveats = steps.flatMap((s) =>
+    typeof s.outputs?.caveat === "string" && s.outputs.caveat ? [s.outputs.caveat] : [],
+  );
   const verdict: Verdict = input.status === "succeeded" ? (met ? "objectives_met" : "objectives_missed") : input.status;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -110,6 +118,7 @@ export function buildReport(input: BuildReportInput): Report {
     finishedAt: finishedAt.toISOString(),
     status: input.status,
     verdict,
+    ...(caveats.length ? { caveats } : {}),
     rto: { ...achieved.rto, status: tracker.status(finishedAt).status },
     rpo: achieved.rpo,
     steps,
@@ -159,7 +168,8 @@ export function renderMarkdown(report: Report): string {
   const out = [
     `# ${report.runbook} — ${report.runId}`,
     "",
-    `**Verdict: ${verdictLine}** (\`${report.verdict}\`)`,
+    `**Verdict: ${verdictLine}${(report.caveats ?? []).map((c) => ` — ${c.split(":")[0]!.toUpperCase()}`).join("")}** (\`${report.verdict}\`)`,
+    ...(report.caveats ?? []).map((c) => `\n> ${c}`),
     "",
     "| | achieved | objective | met |",
     "|---|---|---|---|",

@@ -73,7 +73,11 @@ export type Fault =
   | { delayMs: number }
   | { status: number; body: string; contentType?: string; headers?: Record<string, string> };
 
-export type FaultRule = (req: ProxiedRequest) => Fault;
+/**
+ * Decides a request's fate. It may be async: a test can simulate what AWS would do downstream of a
+ * call moto only stores (e.g. evaluate an alarm) before letting the call through.
+ */
+export type FaultRule = (req: ProxiedRequest) => Fault | Promise<Fault>;
 
 export interface DelayProxyOptions {
   /** Base URL of the upstream, e.g. `http://127.0.0.1:5000`. */
@@ -227,7 +231,7 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       const region = regionOf(req.headers);
       const action = actionOf(req.method ?? "GET", req.url ?? "/", req.headers, text);
       const key = `${service}:${action}`;
-      const fault = rule?.({ service, region, action, protocol: protocolOf(service, req.headers), body: text });
+      const fault = await rule?.({ service, region, action, protocol: protocolOf(service, req.headers), body: text });
       const record = (status: number, what: string, delayMs = 0) =>
         calls.push({ key, region, fault: what, at, delayMs, status, held: false });
       if (fault === "reset") {
@@ -412,11 +416,11 @@ export function regionDown(region: string, fault: "reset" | "hang" = "reset"): F
   return (req) => (req.region === region ? fault : undefined);
 }
 
-/** Several rules: the first that injects something wins. */
+/** Several rules: the first that injects something wins (each is asked in turn, async ones awaited). */
 export function firstOf(...rules: (FaultRule | undefined)[]): FaultRule {
-  return (req) => {
+  return async (req) => {
     for (const r of rules) {
-      const f = r?.(req);
+      const f = await r?.(req);
       if (f !== undefined) return f;
     }
     return undefined;

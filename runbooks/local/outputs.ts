@@ -64,6 +64,19 @@ export function localOutputs(f: LocalFacts): StackOutputs {
       dns: { ...base.dns, recordName: "api.eventchain.local" },
       services: { ...base.services, errorRateAlarmName: local("alarm") },
       ecrRepositories: [],
+      failover: {
+        ...base.failover,
+        switch: {
+          ...base.failover.switch,
+          healthCheckId: local("switch-health-check"),
+          alarmName: local("switch-alarm"),
+          region: base.region,
+          dimensions: [{ name: "Record", value: "api.eventchain.local" }],
+        },
+        nameServers: [],
+        fenceSecurityGroupIds: [],
+        outputsMirror: { bucketName: local("outputs-mirror"), region: base.region, kmsKeyArn: local("none") },
+      },
     },
     "local drill outputs",
   );

@@ -7,7 +7,7 @@
  */
 import { BACKUP_PREFIXES } from "../../infra/components/backup-bucket.ts";
 import { loadConfigFromFiles } from "../../infra/config/load.ts";
-import { OUTPUTS_CONTRACT_VERSION, type StackOutputs } from "../../infra/outputs.ts";
+import { OUTPUTS_CONTRACT_VERSION, SWITCH_ALARM_NAME, type StackOutputs } from "../../infra/outputs.ts";
 
 export interface StackFacts {
   stack: "prod" | "dr";
@@ -40,6 +40,34 @@ export interface StackFacts {
   >;
   /** The backup bucket (default `eventchain-backups-<stack>`). */
   backupBucketName?: string;
+  /** The failover switch, name servers, fence and outputs mirror. Default: `sampleFailover(account)`. */
+  failover?: StackOutputs["failover"];
+  /** TTL of the failover records. Default 60. */
+  ttl?: number;
+}
+
+/** Plausible failover outputs (no AWS behind them) for unit tests. */
+export function sampleFailover(account = "123456789012"): StackOutputs["failover"] {
+  return {
+    mode: "switch",
+    switch: {
+      healthCheckId: "hc-switch",
+      alarmName: SWITCH_ALARM_NAME,
+      region: "us-west-2",
+      namespace: "EventChain/Failover",
+      metricName: "TrafficOnDr",
+      dimensions: [{ name: "Record", value: "api.eventchain.com" }],
+      threshold: 1,
+      detectionSeconds: 180,
+    },
+    nameServers: ["ns-1.awsdns-01.org", "ns-2.awsdns-02.com"],
+    fenceSecurityGroupIds: [],
+    outputsMirror: {
+      bucketName: `eventchain-dr-outputs-${account}-us-west-2`,
+      region: "us-west-2",
+      kmsKeyArn: `arn:aws:kms:us-west-2:${account}:key/99999999-2222-3333-4444-555555555555`,
+    },
+  };
 }
 
 export function buildOutputs(f: StackFacts): StackOutputs {
@@ -102,7 +130,7 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       hostedZoneId: f.hostedZoneId,
       recordName: "api.eventchain.com",
       recordType: "CNAME",
-      ttl: 60,
+      ttl: f.ttl ?? 60,
       primaryHealthCheckId: f.primaryHealthCheckId,
       primarySetIdentifier: "primary",
       secondarySetIdentifier: "secondary",
@@ -126,6 +154,7 @@ export function buildOutputs(f: StackFacts): StackOutputs {
           serviceAccountRoleArn: null,
         }
       : { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
+    failover: f.failover ?? sampleFailover(account),
   } as StackOutputs;
 }
 

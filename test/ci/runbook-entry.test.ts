@@ -59,7 +59,7 @@ for (const way of Object.keys(WAYS) as (keyof typeof WAYS)[]) {
       t.is(r.code, EXIT.succeeded, r.stderr);
       t.regex(r.stdout, /^dry run complete: \d+ steps planned, nothing changed\n/);
       t.true(r.stderr.startsWith("DRY RUN of region-failover on stack prod (us-east-1): nothing will be changed."));
-      t.regex(r.stderr, /• Assess the primary region \[assess-primary\] \(read-only\)/);
+      t.regex(r.stderr, /• Probe the primary region \(bounded, side by side\) \[assess-primary\] \(read-only\)/);
       t.regex(r.stderr, /rds:RestoreDBInstanceFromDBSnapshot \(us-west-2\)/);
       t.deepEqual(await state(), before, "the emulator's state is unchanged");
     },
