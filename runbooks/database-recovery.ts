@@ -11,11 +11,13 @@
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { $ } from "zx";
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { databaseRecoveryPreflight } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { db, rdsOf, restoreSteps, type Ctx, type DatabaseRecoveryOptions } from "./aws/db-restore-steps.ts";
 import { waitTargetsHealthy } from "./aws/services.ts";
-import { describeRoll, pointSecretStep, readConnectionSecret, rollServices } from "./aws/steps.ts";
+import { describeRoll, pointSecretStep, readConnectionSecret, rollServices, servicesRolledSince } from "./aws/steps.ts";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
@@ -54,6 +56,7 @@ const confirmFailure = step({
   dependsOn: [],
   title: "Confirm the database has failed",
   readOnly: true,
+  gate: true,
   milestone: "failure_confirmed",
   describe: (ctx) => [
     {
@@ -120,6 +123,9 @@ const repointApplication = pointSecretStep<DatabaseRecoveryOptions>({
       action: argv.join(" "),
     })),
   ],
+  // The roll is done when every service started its deployment after the secret changed (kubectl: always re-applied).
+  afterDone: async (ctx, changedAt) =>
+    kubectlCommands(ctx, "", 0).length === 0 && servicesRolledSince(ctx, ctx.outputs, changedAt),
   async after(ctx) {
     const w = ctx.result(waitRestored);
     if (!w.address) throw new Error(`${w.instanceIdentifier} has no endpoint address yet`);
@@ -199,6 +205,8 @@ export const runbook: Runbook<DatabaseRecoveryOptions> = {
     }
     return { ...parseWaitOptions(raw), useInstance: use };
   },
+  preflight: databaseRecoveryPreflight,
+  sharedStore: s3RunStore,
   steps,
   nextSteps: (ctx) => [
     `The application now uses ${ctx.result(pickRestorePoint).targetId}; ${db(ctx).instanceIdentifier} was kept for investigation (deleting it is a separate, explicit decision).`,

@@ -12,6 +12,8 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { failbackPreflight } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
 import { describeInstance } from "./aws/rds.ts";
@@ -22,6 +24,7 @@ import {
   pointSecretStep,
   rollServices,
   scaleServicesStep,
+  servicesRolledSince,
   verifyTargetsStep,
 } from "./aws/steps.ts";
 import { requirePrimaryStack } from "./aws/primary.ts";
@@ -41,6 +44,7 @@ const assess = step({
   dependsOn: [],
   title: "Check the primary region is back and DR holds the data",
   readOnly: true,
+  gate: true,
   milestone: "primary_assessed",
   describe: (ctx) => [
     {
@@ -111,16 +115,20 @@ const pointPrimaryApp = pointSecretStep<FailbackOptions>({
     return w?.address ? { host: w.address, port: w.port } : undefined;
   },
   after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
+  afterDone: (ctx, changedAt) => servicesRolledSince(ctx, prod(ctx), changedAt),
   describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
 });
 
-const verifyPrimaryTargets = verifyTargetsStep<FailbackOptions>({
-  id: "verify-primary-targets",
-  dependsOn: [pointPrimaryApp],
-  title: "Verify the primary targets are healthy",
-  stack: prod,
-  milestone: "health_verified",
-});
+const verifyPrimaryTargets = {
+  ...verifyTargetsStep<FailbackOptions>({
+    id: "verify-primary-targets",
+    dependsOn: [pointPrimaryApp],
+    title: "Verify the primary targets are healthy",
+    stack: prod,
+    milestone: "health_verified",
+  }),
+  gate: true,
+};
 
 const moveDnsBack = moveDnsStep<FailbackOptions>({
   id: "move-dns-back",
@@ -162,6 +170,8 @@ export const runbook: Runbook<FailbackOptions> = {
     ...WAIT_OPTIONS,
   },
   parseOptions: (raw: RawOptions) => ({ ...parseWaitOptions(raw), writesStopped: raw["writes-stopped"] === true }),
+  preflight: failbackPreflight,
+  sharedStore: s3RunStore,
   steps,
   nextSteps: (ctx) => [
     `End maintenance mode: ${prod(ctx).dns.recordName} is served from ${prod(ctx).region} by ${newPrimaryId(ctx)}.`,

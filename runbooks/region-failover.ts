@@ -11,6 +11,8 @@ import type { StackOutputs } from "../infra/outputs.ts";
 import { assessPrimary, requirePrimaryStack } from "./aws/primary.ts";
 import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/dr-database.ts";
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { regionFailoverPreflight } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
 import {
@@ -20,6 +22,7 @@ import {
   pointSecretStep,
   rollServices,
   scaleServicesStep,
+  servicesRolledSince,
   verifyTargetsStep,
 } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";
@@ -36,6 +39,7 @@ const assessPrimaryStep = step({
   dependsOn: [],
   title: "Assess the primary region",
   readOnly: true,
+  gate: true,
   milestone: "primary_assessed",
   describe: (ctx) => [
     {
@@ -152,6 +156,7 @@ const waitDatabase = step({
   dependsOn: [restoreDatabase],
   title: "Wait until the DR database is available",
   milestone: "restore_completed",
+  gate: true,
   describe: (ctx) => [
     {
       kind: "aws",
@@ -198,16 +203,20 @@ const pointDrApp = pointSecretStep<WaitOptions>({
     return w?.address ? { host: w.address, port: w.port } : undefined;
   },
   after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
+  afterDone: (ctx, changedAt) => servicesRolledSince(ctx, dr(ctx), changedAt),
   describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
 });
 
-const verifyTargets = verifyTargetsStep<WaitOptions>({
-  id: "verify-targets",
-  dependsOn: [pointDrApp],
-  title: "Verify the DR targets are healthy",
-  stack: dr,
-  milestone: "health_verified",
-});
+const verifyTargets = {
+  ...verifyTargetsStep<WaitOptions>({
+    id: "verify-targets",
+    dependsOn: [pointDrApp],
+    title: "Verify the DR targets are healthy",
+    stack: dr,
+    milestone: "health_verified",
+  }),
+  gate: true,
+};
 
 const moveDns = moveDnsStep<WaitOptions>({
   id: "move-dns",
@@ -242,6 +251,8 @@ export const runbook: Runbook<WaitOptions> = {
   needsPeer: true,
   options: WAIT_OPTIONS,
   parseOptions: parseWaitOptions,
+  preflight: regionFailoverPreflight,
+  sharedStore: s3RunStore,
   steps,
   nextSteps: (ctx) => [
     `Announce that ${ctx.outputs.dns.recordName} is served from ${dr(ctx).region}; watch alarm ${dr(ctx).services.errorRateAlarmName}.`,

@@ -217,6 +217,8 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       errorRateAlarmName: ERROR_RATE_ALARM.primary,
     },
     alerts: { topicArn: alerts.topicArn },
+    // The run journal lives in the DR region (declared by the dr stack): the same bucket for both.
+    runJournal: peer("runJournal"),
     ecrRepositories,
     kubernetes: {
       enabled: Boolean(k8sJobs),

@@ -1,5 +1,11 @@
 /** Step factory: point the application's connection secret at a database. */
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { sendIdempotent } from "../lib/aws.ts";
 import type { PlannedAction, RunContext, Step, StepRef, StepOutputs } from "../lib/types.ts";
 
 /** Parses the app connection secret (JSON with host, port, dbname, …). */
@@ -26,12 +32,23 @@ export function pointSecretStep<O>(p: {
   secret: (ctx: RunContext<O>) => { arn: string; region: string };
   database: (ctx: RunContext<O>) => { host: string; port: number } | undefined;
   after?: (ctx: RunContext<O>) => Promise<StepOutputs>;
+  /**
+   * Whether `after`'s effect is in place for a secret last changed at `changedAt` (e.g. every
+   * service rolled since). Without it, a secret already pointing at the database is taken as done
+   * only when there is no `after`: a run killed between the update and `after` runs `after` on resume.
+   */
+  afterDone?: (ctx: RunContext<O>, changedAt: Date) => Promise<boolean>;
   /** Planned actions of `after`, for `--dry-run` and the confirmation prompt. */
   describeAfter?: (ctx: RunContext<O>) => PlannedAction[];
 }): Step<O> {
   const current = async (ctx: RunContext<O>) => {
     const s = p.secret(ctx);
     return readConnectionSecret(ctx.aws(SecretsManagerClient, s.region), s.arn);
+  };
+  const changedAt = async (ctx: RunContext<O>) => {
+    const s = p.secret(ctx);
+    const d = await ctx.aws(SecretsManagerClient, s.region).send(new DescribeSecretCommand({ SecretId: s.arn }));
+    return d.LastChangedDate ?? new Date(0);
   };
   return {
     id: p.id,
@@ -55,19 +72,27 @@ export function pointSecretStep<O>(p: {
     async isDone(ctx) {
       const db = p.database(ctx);
       const v = await current(ctx);
-      return db && v.host === db.host && Number(v.port) === db.port ? { host: db.host, port: db.port } : false;
+      if (!db || v.host !== db.host || Number(v.port) !== db.port) return false;
+      if (p.after && !(p.afterDone && (await p.afterDone(ctx, await changedAt(ctx))))) return false;
+      return { host: db.host, port: db.port };
     },
     async run(ctx) {
       const db = p.database(ctx);
       if (!db) throw new Error("no database address to point the application at");
       const s = p.secret(ctx);
       const v = await current(ctx);
-      await ctx.aws(SecretsManagerClient, s.region).send(
-        new PutSecretValueCommand({
-          SecretId: s.arn,
-          SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }),
-        }),
-      );
+      const pointed = v.host === db.host && Number(v.port) === db.port;
+      // Already pointing there (a run stopped before `after` finished): only `after` is left to do.
+      if (!pointed) {
+        await sendIdempotent(
+          ctx.aws(SecretsManagerClient, s.region),
+          new PutSecretValueCommand({
+            SecretId: s.arn,
+            SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }),
+          }),
+          async () => ((await current(ctx)).host === db.host ? {} : undefined),
+        );
+      }
       const extra = p.after ? await p.after(ctx) : {};
       return {
         secret: s.arn,

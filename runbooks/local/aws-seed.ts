@@ -39,8 +39,10 @@ import {
   CreateHostedZoneCommand,
   Route53Client,
 } from "@aws-sdk/client-route-53";
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
 import { parseStackOutputs, type StackOutputs } from "../../infra/outputs.ts";
-import { buildOutputs } from "./seeded-outputs.ts";
+import { BackupS3Client } from "../aws/s3-object.ts";
+import { buildOutputs, RUN_JOURNAL_BUCKET } from "./seeded-outputs.ts";
 
 export const PRIMARY_REGION = "us-east-1";
 export const DR_REGION = "us-west-2";
@@ -239,12 +241,39 @@ export interface Seeded {
 export interface SeedOptions {
   /** Copy a snapshot of the primary database into the DR region (default true). */
   copySnapshotToDr?: boolean;
+  /** Create the DR backup bucket (versioned, Object Lock) that holds run locks and shared journals (default true). */
+  runJournalBucket?: boolean;
+}
+
+/** The DR backup bucket as the dr stack makes it: versioned, Object Lock with default retention. */
+async function seedRunJournalBucket(endpoint: string): Promise<void> {
+  const s3 = new BackupS3Client(cfg(endpoint, DR_REGION));
+  await s3.send(
+    new CreateBucketCommand({
+      Bucket: RUN_JOURNAL_BUCKET,
+      ObjectLockEnabledForBucket: true,
+      CreateBucketConfiguration: { LocationConstraint: DR_REGION },
+    }),
+  );
+  await s3.send(
+    new PutBucketVersioningCommand({ Bucket: RUN_JOURNAL_BUCKET, VersioningConfiguration: { Status: "Enabled" } }),
+  );
+  await s3.send(
+    new PutObjectLockConfigurationCommand({
+      Bucket: RUN_JOURNAL_BUCKET,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 1 } },
+      },
+    }),
+  );
 }
 
 export async function seedStacks(endpoint: string, options: SeedOptions = {}): Promise<Seeded> {
   const [p, d] = await Promise.all([
     seedRegion(endpoint, PRIMARY_REGION, "prod"),
     seedRegion(endpoint, DR_REGION, "dr"),
+    options.runJournalBucket === false ? undefined : seedRunJournalBucket(endpoint),
   ]);
   const rds = new RDSClient(cfg(endpoint, PRIMARY_REGION));
   const created = await rds.send(

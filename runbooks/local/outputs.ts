@@ -82,6 +82,8 @@ export function localOutputs(f: LocalFacts): StackOutputs {
       errorRateAlarmName: local("alarm"),
     },
     alerts: { topicArn: local("topic") },
+    // The local run keeps its run lock and shared journal in the emulator's bucket too.
+    runJournal: { bucketName: f.bucketName, region, prefix: "runs/" },
     ecrRepositories: [],
     kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
   };

@@ -10,6 +10,9 @@ const project = parse(readFileSync(new URL("../../Pulumi.yaml", import.meta.url)
 export const OBJECTIVES = project.config["eventchain-dr:objectives"]!.value as StackOutputs["objectives"];
 export const CLASSIFICATION = project.config["eventchain-dr:classification"]!.value as StackOutputs["classification"];
 
+/** The DR stack's backup bucket, where both stacks' runbooks keep their run lock and shared journal. */
+export const RUN_JOURNAL_BUCKET = "eventchain-backups-dr";
+
 export interface StackFacts {
   stack: "prod" | "dr";
   region: string;
@@ -101,6 +104,8 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       errorRateAlarmName: `EventChain-${f.stack}-HighErrorRate`,
     },
     alerts: { topicArn: f.topicArn },
+    // The DR backup bucket (seedStacks creates it), the same for both stacks.
+    runJournal: { bucketName: RUN_JOURNAL_BUCKET, region: "us-west-2", prefix: "runs/" },
     ecrRepositories: ["eventchain/backend", "eventchain/frontend"],
     kubernetes: f.kubernetes
       ? {

@@ -305,10 +305,12 @@ test.serial(
     child.kill("SIGKILL");
     await exited;
 
+    // The primary is still down when the run is resumed (the resume re-assesses it before moving DNS).
+    proxy.setRule((r) => (r.service === "rds" && r.region === "us-east-1" ? serviceUnavailable() : undefined));
     const resumed = await runRunbook(
       runbook,
       ["--resume", "fo5", "--state-dir", ws.stateDir, "--yes", "--health-attempts", "1"],
-      { aws: awsFor(moto().endpoint) },
+      { aws: awsFor(proxy.endpoint) },
     );
     t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout + resumed.stderr);
     const journal = ws.journal("fo5");
