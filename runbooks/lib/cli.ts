@@ -44,6 +44,8 @@ export interface CliDeps {
   command?: string;
   /** This process as the run lock names it (tests stand in for another machine). */
   me?: Me;
+  /** The clock (tests age gate results and locks). */
+  now?: () => Date;
 }
 
 export interface CliResult extends Partial<ExecuteResult> {
@@ -209,6 +211,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
       printer,
       ...(deps.signal ? { signal: deps.signal } : {}),
       ...(deps.me ? { me: deps.me } : {}),
+      ...(deps.now ? { now: deps.now } : {}),
       command,
     });
     const nextSteps = result.report?.nextSteps ?? [];

@@ -131,13 +131,18 @@ export class Notifier {
 
   private async deliver(sink: NotificationSink, n: Notification, id: string): Promise<void> {
     const budget = new RetryBudget(
-      { maxAttempts: 3, baseMs: 200, capMs: 2000, budgetMs: this.timing.sendTimeoutMs, callTimeoutMs: 5000 },
+      {
+        maxAttempts: 3,
+        baseMs: 200,
+        capMs: 2000,
+        budgetMs: this.timing.sendTimeoutMs,
+        callTimeoutMs: Math.min(5000, this.timing.sendTimeoutMs),
+      },
       `notification ${id}`,
     );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), this.timing.sendTimeoutMs);
-      timer.unref();
     });
     try {
       const outcome = await Promise.race([budget.call(`notification ${id}`, () => sink.send(n)), timeout]);
@@ -157,7 +162,6 @@ export class Notifier {
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.timing.flushMs);
-      timer.unref();
     });
     await Promise.race([Promise.all(this.queues), bound]);
     clearTimeout(timer);

@@ -181,7 +181,6 @@ export class RetryBudget {
             () => timeout.abort(new Error(`no answer within ${this.policy.callTimeoutMs} ms`)),
             this.policy.callTimeoutMs,
           );
-      timer?.unref();
       const attemptSignal = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
       let error: unknown;
       try {
