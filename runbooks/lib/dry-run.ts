@@ -32,8 +32,8 @@ export async function dryRun<O>(
   forStep: (stepId: string, dependsOn: readonly string[]) => RunContext<O>,
   applyOutputs: (id: string, o: StepOutputs) => void,
   printer: Printer,
-  /** Runs before the first step that would change something (the preflight); throws to refuse. */
-  beforeFirstChange: () => Promise<void> = async () => undefined,
+  /** Runs before each step is planned (the preflight, once, before the first non-assessment); throws to refuse. */
+  beforeStep: (step: AnyStep<O>) => Promise<void> = async () => undefined,
 ): Promise<DryRunResult> {
   const plan: PlanEntry[] = [];
   printer.info(
@@ -42,7 +42,7 @@ export async function dryRun<O>(
   for (const step of steps) {
     const stepCtx = forStep(step.id, deps.get(step.id)!);
     let outputs: StepOutputs | undefined;
-    if (!step.readOnly) await beforeFirstChange();
+    await beforeStep(step);
     if (step.readOnly) {
       try {
         const result: StepOutputs = await step.run(stepCtx);

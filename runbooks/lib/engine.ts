@@ -153,8 +153,8 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     };
   }
 
-  // Preflight once, right before the first step that changes something (read-only assessments
-  // before it keep their own refusals), in a dry run as in a real one.
+  // Preflight once, right before the first step that is not an assessment (a read-only gate:
+  // "is the primary down?" keeps its own refusal), so before any change; in a dry run too.
   let preflighted: Promise<void> | undefined;
   const preflightOnce = () => (preflighted ??= preflight(runbook, scoped("the preflight"), printer));
 
@@ -163,7 +163,9 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     return {
       runId,
       status: "planned",
-      ...(await dryRun(steps, deps, ctx, forStep, applyOutputs, printer, preflightOnce)),
+      ...(await dryRun(steps, deps, ctx, forStep, applyOutputs, printer, (step) =>
+        isAssessment(step) ? Promise.resolve() : preflightOnce(),
+      )),
     };
   }
 
@@ -322,7 +324,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       if (journal.isFinished(step.id))
         return printer.step(step.id, step.title, "skipped", "finished earlier in this run", tracker.status());
       if (controller.signal.aborted) throw new InterruptedError(`interrupted before step ${step.id}`);
-      if (!step.readOnly) await preflightOnce();
+      if (!isAssessment(step)) await preflightOnce();
       let done: StepOutputs | false = false;
       try {
         done = step.isDone ? await step.isDone(ctx) : false;
@@ -434,6 +436,9 @@ function sourceArgs(source: OutputsSource): string {
     .filter(Boolean)
     .join(" ");
 }
+
+/** A read-only gate: it decides whether to act at all, so it runs before the preflight. */
+export const isAssessment = <O>(step: AnyStep<O>) => step.readOnly === true && step.gate === true;
 
 /** Runs the runbook's preflight; throws PreflightError (exit 2, no step blamed) naming every gap. */
 async function preflight<O>(runbook: Runbook<O>, ctx: RunContext<O>, printer: Printer): Promise<void> {

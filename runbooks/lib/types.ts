@@ -123,8 +123,10 @@ export interface Runbook<O = RawOptions> {
   /** Validates raw options into `O`; throw `BadInputError` naming the value and what is allowed. */
   parseOptions?(raw: RawOptions): O;
   /**
-   * Everything the run will touch, checked before any step (also in `--dry-run` and on
-   * `--resume`): any gap fails the run with exit 2, naming each gap, before anything changes.
+   * Everything the run will touch, checked once before the first step that is not an assessment
+   * (a `readOnly` + `gate` step such as "is the primary down?", whose refusal comes first), also in
+   * `--dry-run` and on `--resume`: any gap fails the run with exit 2, naming each gap, before
+   * anything changes.
    */
   preflight?(ctx: RunContext<O>): PreflightCheck[];
   /**

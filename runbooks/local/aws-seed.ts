@@ -452,11 +452,13 @@ export async function awsState(endpoint: string, seeded: Seeded): Promise<Record
     )
       .map((a) => a.AlarmName)
       .sort();
-    state[`${stack}.secret`] = (
-      await new SecretsManagerClient(cfg(endpoint, region)).send(
-        new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }),
-      )
-    ).SecretString;
+    // A secret that is deleted, scheduled for deletion or under a disabled key reads as the reason.
+    state[`${stack}.secret`] = await new SecretsManagerClient(cfg(endpoint, region))
+      .send(new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }))
+      .then(
+        (r) => r.SecretString,
+        (e: Error) => `unreadable: ${e.name}`,
+      );
   }
   const r53 = new Route53Client(cfg(endpoint, PRIMARY_REGION));
   state.records = (
