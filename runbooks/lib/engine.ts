@@ -199,7 +199,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       });
     } catch (error) {
       if (error instanceof BadInputError) throw error;
-      sharedNote = `shared store ${opts.store.location} unreachable (${errorMessage(error)}): local journal only, no run lock, no resume from another machine`;
+      sharedNote = `shared store ${opts.store.location} unreachable (${(error as Error).name}: ${errorMessage(error)}): local journal only, no run lock, no resume from another machine`;
       printer.warn(sharedNote);
     }
   }
