@@ -17,7 +17,7 @@ import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { db, rdsOf, restoreSteps, type Ctx, type DatabaseRecoveryOptions } from "./aws/db-restore-steps.ts";
 import { waitTargetsHealthy } from "./aws/services.ts";
-import { describeRoll, pointSecretStep, readConnectionSecret, rollServices, servicesRolledSince } from "./aws/steps.ts";
+import { describeRoll, pointSecretStep, readConnectionSecret, rollServices } from "./aws/steps.ts";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
@@ -123,9 +123,6 @@ const repointApplication = pointSecretStep<DatabaseRecoveryOptions>({
       action: argv.join(" "),
     })),
   ],
-  // The roll is done when every service started its deployment after the secret changed (kubectl: always re-applied).
-  afterDone: async (ctx, changedAt) =>
-    kubectlCommands(ctx, "", 0).length === 0 && servicesRolledSince(ctx, ctx.outputs, changedAt),
   async after(ctx) {
     const w = ctx.result(waitRestored);
     if (!w.address) throw new Error(`${w.instanceIdentifier} has no endpoint address yet`);

@@ -24,7 +24,6 @@ import {
   pointSecretStep,
   rollServices,
   scaleServicesStep,
-  servicesRolledSince,
   verifyTargetsStep,
 } from "./aws/steps.ts";
 import { requirePrimaryStack } from "./aws/primary.ts";
@@ -115,7 +114,6 @@ const pointPrimaryApp = pointSecretStep<FailbackOptions>({
     return w?.address ? { host: w.address, port: w.port } : undefined;
   },
   after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
-  afterDone: (ctx, changedAt) => servicesRolledSince(ctx, prod(ctx), changedAt),
   describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
 });
 

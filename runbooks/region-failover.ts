@@ -22,7 +22,6 @@ import {
   pointSecretStep,
   rollServices,
   scaleServicesStep,
-  servicesRolledSince,
   verifyTargetsStep,
 } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";
@@ -203,7 +202,6 @@ const pointDrApp = pointSecretStep<WaitOptions>({
     return w?.address ? { host: w.address, port: w.port } : undefined;
   },
   after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
-  afterDone: (ctx, changedAt) => servicesRolledSince(ctx, dr(ctx), changedAt),
   describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
 });
 

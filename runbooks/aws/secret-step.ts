@@ -1,10 +1,5 @@
 /** Step factory: point the application's connection secret at a database. */
-import {
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-} from "@aws-sdk/client-secrets-manager";
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { sendIdempotent } from "../lib/aws.ts";
 import type { PlannedAction, RunContext, Step, StepRef, StepOutputs } from "../lib/types.ts";
 
@@ -32,23 +27,12 @@ export function pointSecretStep<O>(p: {
   secret: (ctx: RunContext<O>) => { arn: string; region: string };
   database: (ctx: RunContext<O>) => { host: string; port: number } | undefined;
   after?: (ctx: RunContext<O>) => Promise<StepOutputs>;
-  /**
-   * Whether `after`'s effect is in place for a secret last changed at `changedAt` (e.g. every
-   * service rolled since). Without it, a secret already pointing at the database is taken as done
-   * only when there is no `after`: a run killed between the update and `after` runs `after` on resume.
-   */
-  afterDone?: (ctx: RunContext<O>, changedAt: Date) => Promise<boolean>;
   /** Planned actions of `after`, for `--dry-run` and the confirmation prompt. */
   describeAfter?: (ctx: RunContext<O>) => PlannedAction[];
 }): Step<O> {
   const current = async (ctx: RunContext<O>) => {
     const s = p.secret(ctx);
     return readConnectionSecret(ctx.aws(SecretsManagerClient, s.region), s.arn);
-  };
-  const changedAt = async (ctx: RunContext<O>) => {
-    const s = p.secret(ctx);
-    const d = await ctx.aws(SecretsManagerClient, s.region).send(new DescribeSecretCommand({ SecretId: s.arn }));
-    return d.LastChangedDate ?? new Date(0);
   };
   return {
     id: p.id,
@@ -73,7 +57,8 @@ export function pointSecretStep<O>(p: {
       const db = p.database(ctx);
       const v = await current(ctx);
       if (!db || v.host !== db.host || Number(v.port) !== db.port) return false;
-      if (p.after && !(p.afterDone && (await p.afterDone(ctx, await changedAt(ctx))))) return false;
+      // Started before in this run and not finished: `after` may not have happened; run again (the secret is not rewritten).
+      if (p.after && ctx.startedBefore) return false;
       return { host: db.host, port: db.port };
     },
     async run(ctx) {

@@ -4,14 +4,7 @@ import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balan
 import type { StackOutputs } from "../../infra/outputs.ts";
 import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
-import {
-  describeServices,
-  forceRedeploy,
-  rolledSince,
-  setDesiredCount,
-  waitStable,
-  waitTargetsHealthy,
-} from "./services.ts";
+import { describeServices, forceRedeploy, setDesiredCount, waitStable, waitTargetsHealthy } from "./services.ts";
 
 /** Which stack a step acts on (the selected one or its peer). */
 type StackOf<O> = (ctx: RunContext<O>) => StackOutputs;
@@ -149,16 +142,6 @@ export async function rollServices<O extends WaitOptions>(ctx: RunContext<O>, st
     waitStable(ecs, stack.services.clusterName, names, ctx.options.maxWaitMinutes, ctx.signal),
   );
   return names;
-}
-
-/** Whether every service of `stack` rolled (started its current deployment) at or after `since`: `rollServices` is done. */
-export async function servicesRolledSince<O>(ctx: RunContext<O>, stack: StackOutputs, since: Date): Promise<boolean> {
-  return rolledSince(
-    ctx.aws(ECSClient, stack.region),
-    stack.services.clusterName,
-    stack.services.services.map((s) => s.name),
-    since,
-  );
 }
 
 /** Planned actions of `rollServices`. */

@@ -73,15 +73,6 @@ export async function forceRedeploy(ecs: ECSClient, cluster: string, service: st
   });
 }
 
-/** Whether every one of `services` started its PRIMARY deployment at or after `since` (rolled since then). */
-export async function rolledSince(ecs: ECSClient, cluster: string, services: string[], since: Date): Promise<boolean> {
-  const live = await describeServices(ecs, cluster, services);
-  return live.every((s) => {
-    const d = s.deployments?.find((x) => x.status === "PRIMARY");
-    return d?.createdAt !== undefined && d.createdAt.getTime() >= Math.floor(since.getTime() / 1000) * 1000;
-  });
-}
-
 /** SDK waiter `services_stable`, bounded by `maxWaitMinutes`. */
 export async function waitStable(
   ecs: ECSClient,

@@ -14,6 +14,8 @@ export type ContextInput<O> = Pick<
   clients: ClientFactory;
   notifier: Notifier;
   printer: Printer;
+  /** Whether a step was started by an earlier process of this run without finishing. */
+  startedBefore?: (stepId: string) => boolean;
 };
 
 export interface Context<O> {
@@ -46,6 +48,7 @@ export function createContext<O>(input: ContextInput<O>): Context<O> {
     force: input.force,
     incidentAt: input.incidentAt,
     startedAt: input.startedAt,
+    startedBefore: false,
     result<R extends object>(ref: StepRef<R>) {
       const r = results.get(ref.id);
       if (!r) throw new Error(`no outputs from step "${ref.id}" (has it run?)`);
@@ -102,6 +105,7 @@ export function createContext<O>(input: ContextInput<O>): Context<O> {
     return {
       ...ctx,
       aws: awsWith(budgetFor(`step "${stepId}"`)),
+      startedBefore: input.startedBefore?.(stepId) ?? false,
       result: <R extends object>(ref: StepRef<R>) => ctx.result(allowed(ref) as StepRef<R>),
       peek: <R extends object>(ref: StepRef<R>) => ctx.peek(allowed(ref) as StepRef<R>),
     };

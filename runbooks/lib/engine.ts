@@ -127,6 +127,12 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   opts.signal?.addEventListener("abort", () => controller.abort(opts.signal?.reason), { once: true });
   const log = { info: (m: string) => printer.info(m), warn: (m: string) => printer.warn(m) };
   const notifier = new Notifier(opts.sinks, log, opts.notifierTiming);
+  // Steps an earlier process of this run started and did not finish.
+  const unfinished = new Set(
+    Object.entries(opts.resume?.data.steps ?? {})
+      .filter(([, r]) => (r.status === "running" || r.status === "failed") && r.attempts > 0)
+      .map(([id]) => id),
+  );
   const { ctx, applyOutputs, forStep, scoped } = createContext({
     ...opts,
     runId,
@@ -135,6 +141,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     tracker,
     notifier,
     signal: controller.signal,
+    startedBefore: (id) => unfinished.has(id),
   });
 
   if (opts.resume?.data.status === "succeeded") {

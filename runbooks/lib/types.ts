@@ -162,6 +162,11 @@ export interface RunContext<O = RawOptions> {
   dryRun: boolean;
   /** `--force` was given (runbooks decide what it overrides). */
   force: boolean;
+  /**
+   * This step was started by an earlier process of this run and did not finish (a resumed run):
+   * its effect may be partial, so `isDone` should not take a first sign of it for all of it.
+   */
+  startedBefore: boolean;
   /** When the incident began (`--incident-at`, default the run's start): the base of achieved RTO/RPO. */
   incidentAt: Date;
   startedAt: Date;
