@@ -212,6 +212,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   }
 
   let finalStatus: RunStatus = "failed";
+  let resumable = true;
   try {
     const journal =
       opts.resume ??
@@ -391,6 +392,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       newRunCommand: `${opts.command} ${sourceArgs(opts.source)}`,
     });
     finalStatus = outcome.status;
+    resumable = outcome.status !== "succeeded" && outcome.failure?.resumeCommand != null;
     if (outcome.status === "succeeded") tracker.milestone("recovery_completed", "Recovery completed", finishedAt);
     journal.setTracker(tracker.state());
     journal.finish(outcome.status, finishedAt);
@@ -433,7 +435,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     await notifier.flush();
     return { exitCode, runId, status: outcome.status, message, report, reportPaths, journalPath: journal.path };
   } finally {
-    await lock?.release(finalStatus);
+    await lock?.release(finalStatus, resumable);
   }
 }
 

@@ -66,7 +66,8 @@ export function outcomeOf(
       ? error.stepId
       : (Object.entries(journal.steps).find(([, r]) => r.status === "failed")?.[0] ?? null);
   const message = errorMessage(error instanceof StepFailedError ? error.cause : error);
-  if (error instanceof BadInputError && changedSteps(journal, context.readOnly).length === 0) {
+  // A BadInputError is thrown before its step changes anything (errors.ts): only other steps count.
+  if (error instanceof BadInputError && changedSteps(journal, context.readOnly).every((id) => id === stepId)) {
     // A refusal before any change: a resume would read the same input and refuse again.
     return {
       status: "failed",

@@ -37,6 +37,8 @@ export interface LockRecord {
   state: "held" | "released";
   /** How the run ended (released locks). */
   status?: RunStatus;
+  /** Whether `--resume` can continue it (released locks; a refusal before any change cannot). */
+  resumable?: boolean;
   /** Set when this holder took the lock over from a silent one. */
   takenOverFrom?: { runId: string; host: string; pid: number; heartbeatAt: string };
 }
@@ -194,13 +196,19 @@ export class RunLock {
     }
   }
 
-  /** Marks the lock released with how the run ended. */
-  async release(status: RunStatus): Promise<void> {
+  /** Marks the lock released with how the run ended, and whether a resume can continue it. */
+  async release(status: RunStatus, resumable: boolean): Promise<void> {
     clearInterval(this.timer);
     await this.beating;
     if (this.lost) return;
     try {
-      await this.write({ ...this.record, state: "released", status, heartbeatAt: this.input.now().toISOString() });
+      await this.write({
+        ...this.record,
+        state: "released",
+        status,
+        resumable,
+        heartbeatAt: this.input.now().toISOString(),
+      });
     } catch (error) {
       this.input.log.warn(`run lock ${this.key} not released: ${(error as Error).message}`);
     }
@@ -210,7 +218,7 @@ export class RunLock {
 /** What to write over an existing lock, or a refusal naming the holder. */
 function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me, now: Date): LockRecord {
   if (held.state === "released") {
-    if (held.runId !== mine.runId && held.status && held.status !== "succeeded")
+    if (held.runId !== mine.runId && held.status && held.status !== "succeeded" && held.resumable !== false)
       input.log.warn(
         `the previous run ${held.runId} (host ${held.host}) ended ${held.status}; to continue it instead of starting anew: --resume ${held.runId}`,
       );

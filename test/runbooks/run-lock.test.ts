@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { runbook as regionFailover } from "../../runbooks/region-failover.ts";
 import { s3RunStore } from "../../runbooks/aws/journal-store.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
-import { EXIT } from "../../runbooks/lib/errors.ts";
+import { BadInputError, EXIT } from "../../runbooks/lib/errors.ts";
 import type { LockRecord } from "../../runbooks/lib/run-lock.ts";
 import type { Runbook, Step } from "../../runbooks/lib/types.ts";
 import { DR_REGION, PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
@@ -322,4 +322,32 @@ test.serial("without a reachable bucket the local journal alone is used, and the
     readFileSync(join(ws.stateDir, "off-1", "report.md"), "utf8"),
     /Journal: `.*journal\.json` only \(local: no run lock, not resumable from another machine\)/,
   );
+});
+
+test.serial("a new run after a failed one is told how to resume it; after a refusal it is not", async (t) => {
+  const { base } = machine(t);
+  const calls: string[] = [];
+  const failing = sharedRunbook(calls, async () => {
+    throw new Error("throttled for too long");
+  });
+  t.is(
+    (await runRunbook(failing, [...base, "--run-id", "prev-1"], { aws: awsFor(moto().endpoint) })).exitCode,
+    EXIT.failed,
+  );
+  const ok = sharedRunbook(calls, async () => ({}));
+  const next = await runRunbook(ok, [...base, "--run-id", "next-1"], { aws: awsFor(moto().endpoint) });
+  t.regex(
+    next.stderr,
+    /the previous run prev-1 \(host \S+\) ended failed; to continue it instead of starting anew: --resume prev-1/,
+  );
+  const refusing = sharedRunbook(calls, async () => {
+    throw new BadInputError("restore time outside the window");
+  });
+  t.is(
+    (await runRunbook(refusing, [...base, "--run-id", "prev-2"], { aws: awsFor(moto().endpoint) })).exitCode,
+    EXIT.badInput,
+  );
+  const after = await runRunbook(ok, [...base, "--run-id", "next-2"], { aws: awsFor(moto().endpoint) });
+  t.is(after.exitCode, EXIT.succeeded);
+  t.notRegex(after.stderr, /--resume prev-2/);
 });
