@@ -92,11 +92,8 @@ export function callLabel(client: Sendable, command: unknown, region: string): s
   return `${service}:${op} (${region})`;
 }
 
-/** An uploaded body streams at its own pace: no per-attempt timeout for it. */
-const hasStreamingBody = (command: unknown) => {
-  const body = (command as { input?: { Body?: unknown } }).input?.Body;
-  return body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array);
-};
+/** An upload (a backup's parts) moves at the link's pace: no per-attempt timeout for a call with a body. */
+const hasBody = (command: unknown) => (command as { input?: { Body?: unknown } }).input?.Body !== undefined;
 
 /** `client` with each `send` retried within `budget` (see retry.ts). Other members are the client's own. */
 export function retrying<C>(client: C, region: string, budget: RetryBudget): C {
@@ -116,7 +113,7 @@ export function retrying<C>(client: C, region: string, budget: RetryBudget): C {
               }),
             {
               alreadyExistsMeansDone: (error) => ({ $metadata: (error as { $metadata?: unknown }).$metadata ?? {} }),
-              noTimeout: hasStreamingBody(command),
+              noTimeout: hasBody(command),
             },
           );
       }

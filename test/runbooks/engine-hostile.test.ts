@@ -409,14 +409,15 @@ test("notifications never delay a step: a sink that never answers is logged and 
   const started = Date.now();
   const res = await runRunbook(runbook, [...base, "--yes", "--run-id", "n1"], {
     sinks: () => [hang, slow],
-    notifications: { sendTimeoutMs: 400, flushMs: 1500 },
+    notifications: { sendTimeoutMs: 1000, flushMs: 2500 },
   });
   t.is(res.exitCode, EXIT.succeeded, res.stderr);
   const journal = ws.journal("n1");
   const firstStep = Date.parse(journal.steps.check!.startedAt);
-  t.true(firstStep - Date.parse(journal.startedAt) < 100, "the first step started without waiting for 'started'");
-  t.true(Date.now() - started < 4000, `run took ${Date.now() - started} ms`);
-  t.regex(res.stderr, /notification "started" to stuck not answered within 0\.4 s \(recovery continues\)/);
+  t.true(firstStep - Date.parse(journal.startedAt) < 1000, "the first step started without waiting for 'started'");
+  t.true(Date.now() - started < 6000, `run took ${Date.now() - started} ms`);
+  t.regex(res.stderr, /notification "started" to stuck not answered within 1 s \(recovery continues\)/);
+  t.regex(res.stderr, /not waiting longer than 2\.5 s for notifications .*"succeeded" to stuck/);
   t.deepEqual(
     got.map((s) => /gated (\w+)|\] (progress)/.exec(s)?.slice(1).find(Boolean)),
     ["started", "progress", "succeeded"],
