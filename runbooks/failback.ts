@@ -117,16 +117,14 @@ const pointPrimaryApp = pointSecretStep<FailbackOptions>({
   describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
 });
 
-const verifyPrimaryTargets = {
-  ...verifyTargetsStep<FailbackOptions>({
-    id: "verify-primary-targets",
-    dependsOn: [pointPrimaryApp],
-    title: "Verify the primary targets are healthy",
-    stack: prod,
-    milestone: "health_verified",
-  }),
+const verifyPrimaryTargets = verifyTargetsStep<FailbackOptions>({
+  id: "verify-primary-targets",
+  dependsOn: [pointPrimaryApp],
+  title: "Verify the primary targets are healthy",
+  stack: prod,
+  milestone: "health_verified",
   gate: true,
-};
+});
 
 const moveDnsBack = moveDnsStep<FailbackOptions>({
   id: "move-dns-back",

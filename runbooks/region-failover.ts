@@ -205,16 +205,14 @@ const pointDrApp = pointSecretStep<WaitOptions>({
   describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
 });
 
-const verifyTargets = {
-  ...verifyTargetsStep<WaitOptions>({
-    id: "verify-targets",
-    dependsOn: [pointDrApp],
-    title: "Verify the DR targets are healthy",
-    stack: dr,
-    milestone: "health_verified",
-  }),
+const verifyTargets = verifyTargetsStep<WaitOptions>({
+  id: "verify-targets",
+  dependsOn: [pointDrApp],
+  title: "Verify the DR targets are healthy",
+  stack: dr,
+  milestone: "health_verified",
   gate: true,
-};
+});
 
 const moveDns = moveDnsStep<WaitOptions>({
   id: "move-dns",
