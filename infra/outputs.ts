@@ -208,6 +208,20 @@ export const servicesOutputsSchema = z.object({
   errorRateAlarmName: z.string().min(1),
 });
 
+/** Key prefix of the run locks and shared journals in the run-journal bucket. */
+export const RUN_JOURNAL_PREFIX = "runs/";
+
+/**
+ * Where incident runbooks keep their run lock and the shared copy of each run's journal (so a
+ * second run is refused and a run can be resumed from another machine): the DR region's backup
+ * bucket, under `runs/`. Declared by the dr stack; prod re-exports it (the same bucket).
+ */
+export const runJournalOutputsSchema = z.object({
+  bucketName: z.string().min(1),
+  region: z.string().min(1),
+  prefix: z.string(),
+});
+
 export const alertsOutputsSchema = z.object({
   topicArn: z.string().min(1),
 });
@@ -276,6 +290,7 @@ export const stackOutputsSchema = z.object({
   dns: dnsOutputsSchema,
   services: servicesOutputsSchema,
   alerts: alertsOutputsSchema,
+  runJournal: runJournalOutputsSchema,
   ecrRepositories: z.array(z.string()),
   kubernetes: kubernetesOutputsSchema,
   failover: failoverOutputsSchema,

@@ -11,6 +11,8 @@
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { $ } from "zx";
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { databaseRecoveryPreflight } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { db, rdsOf, restoreSteps, type Ctx, type DatabaseRecoveryOptions } from "./aws/db-restore-steps.ts";
@@ -54,6 +56,7 @@ const confirmFailure = step({
   dependsOn: [],
   title: "Confirm the database has failed",
   readOnly: true,
+  gate: true,
   milestone: "failure_confirmed",
   describe: (ctx) => [
     {
@@ -199,6 +202,8 @@ export const runbook: Runbook<DatabaseRecoveryOptions> = {
     }
     return { ...parseWaitOptions(raw), useInstance: use };
   },
+  preflight: databaseRecoveryPreflight,
+  sharedStore: s3RunStore,
   steps,
   nextSteps: (ctx) => [
     `The application now uses ${ctx.result(pickRestorePoint).targetId}; ${db(ctx).instanceIdentifier} was kept for investigation (deleting it is a separate, explicit decision).`,

@@ -14,6 +14,8 @@ import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { failbackPreflight } from "./aws/preflight.ts";
 import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
@@ -56,6 +58,7 @@ const assess = step({
   dependsOn: [],
   title: "Check the primary region is back and DR holds the data",
   readOnly: true,
+  gate: true,
   milestone: "primary_assessed",
   describe: (ctx) => [
     ...describeProbes(prod(ctx), ctx.options.primaryTimeoutSeconds),
@@ -125,6 +128,7 @@ const verifyPrimaryTargets = verifyTargetsStep<FailbackOptions>({
   title: "Verify the primary targets are healthy",
   stack: prod,
   milestone: "health_verified",
+  gate: true,
 });
 
 const checkPrimaryEndpoint = step({
@@ -218,6 +222,8 @@ export const runbook: Runbook<FailbackOptions> = {
     ...parsePrimaryTimeout(raw),
     writesStopped: raw["writes-stopped"] === true,
   }),
+  preflight: failbackPreflight,
+  sharedStore: s3RunStore,
   steps,
   nextSteps: (ctx) => {
     const back = ctx.peek(verifyClientsBack);

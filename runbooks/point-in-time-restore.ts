@@ -7,6 +7,7 @@
  *   npx tsx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
  */
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
 import { positiveNumber } from "./lib/options.ts";
 import { rdsPitr } from "./engines/rds-pitr.ts";
 import { pgbackrestPitr } from "./engines/pgbackrest-pitr.ts";
@@ -178,6 +179,8 @@ export const runbook: Runbook<PitrOptions> = {
     ...engineOptions(),
   },
   parseOptions: parsePitrOptions,
+  preflight: (ctx) => engineOf(ctx).preflight?.(ctx) ?? [],
+  sharedStore: s3RunStore,
   steps,
   nextSteps: (ctx) =>
     engineOf(ctx).nextSteps(ctx, targetOf(ctx), {

@@ -26,6 +26,8 @@ import {
   requirePrimaryStack,
   type PrimaryTimeoutOptions,
 } from "./aws/primary.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { regionFailoverPreflight } from "./aws/preflight.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
 import {
   clientsMovedStep,
@@ -55,6 +57,7 @@ const assessPrimaryStep = step({
   dependsOn: [],
   title: "Probe the primary region (bounded, side by side)",
   readOnly: true,
+  gate: true,
   milestone: "primary_assessed",
   describe: (ctx) => describeProbes(ctx.outputs, ctx.options.primaryTimeoutSeconds),
   async run(ctx) {
@@ -170,6 +173,7 @@ const waitDatabase = step({
   dependsOn: [restoreDatabase],
   title: "Wait until the DR database is available",
   milestone: "restore_completed",
+  gate: true,
   describe: (ctx) => [
     {
       kind: "aws",
@@ -225,6 +229,7 @@ const verifyTargets = verifyTargetsStep<FailoverOptions>({
   title: "Verify the DR targets are healthy",
   stack: dr,
   milestone: "health_verified",
+  gate: true,
 });
 
 const engageSwitch = switchStep<FailoverOptions>({
@@ -296,6 +301,8 @@ export const runbook: Runbook<FailoverOptions> = {
   needsPeer: true,
   options: { ...WAIT_OPTIONS, ...PRIMARY_TIMEOUT_OPTIONS },
   parseOptions: (raw: RawOptions) => ({ ...parseWaitOptions(raw), ...parsePrimaryTimeout(raw) }),
+  preflight: regionFailoverPreflight,
+  sharedStore: s3RunStore,
   steps,
   nextSteps: (ctx) => {
     const moved = ctx.peek(verifyClientsMoved);

@@ -12,6 +12,8 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { ServiceOutputs, StackOutputs } from "../infra/outputs.ts";
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { servicesOf } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { describeServices, setDesiredCount, waitStable, waitTargetsHealthy } from "./aws/services.ts";
 import { isMain, runCli } from "./lib/cli.ts";
@@ -167,6 +169,9 @@ export const runbook: Runbook<ServiceRecoveryOptions> = {
       throw new BadInputError(`invalid --service "${one}": expected an ECS service name (letters, digits, "-", "_")`);
     return { ...parseWaitOptions(raw), service: one ?? "all" };
   },
+  // The cluster, the selected services and their target groups (an unknown --service is refused by `steps`).
+  preflight: (ctx) => servicesOf(ctx, ctx.outputs, selectServices(ctx.outputs, ctx.options.service)),
+  sharedStore: s3RunStore,
   steps(options, outputs) {
     const services = selectServices(outputs, options.service);
     const inspect = step({

@@ -10,10 +10,11 @@ import { OutputsMirror } from "../components/outputs-mirror.ts";
 import { MediaReplica } from "../components/media-replication.ts";
 import { PilotLight } from "../components/pilot-light.ts";
 import { RestoreLanding } from "../components/restore-landing.ts";
+import { RUN_JOURNAL_PREFIX } from "../outputs.ts";
 
 export function buildDr(ctx: Context): StackOutputsInput {
   const { c } = ctx;
-  const { alerts, base, backup, cache, database, ecrRepositories } = common(ctx);
+  const { alerts, base, backup, bucket, cache, database, ecrRepositories } = common(ctx);
   const media = new MediaReplica("media-replica", {}, ctx.opts);
   const pilot = new PilotLight(
     "pilot-light",
@@ -110,6 +111,7 @@ export function buildDr(ctx: Context): StackOutputsInput {
       errorRateAlarmName: errorRate.alarm.name,
     },
     alerts: { topicArn: alerts.topicArn },
+    runJournal: { bucketName: bucket.bucketName, region: c.region, prefix: RUN_JOURNAL_PREFIX },
     ecrRepositories,
     kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
     failover: failover.outputs(dns.nameServers),

@@ -228,6 +228,8 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       errorRateAlarmName: failover.errorRateAlarmName,
     },
     alerts: { topicArn: alerts.topicArn },
+    // The run journal lives in the DR region (declared by the dr stack): the same bucket for both.
+    runJournal: peer("runJournal"),
     ecrRepositories,
     kubernetes: {
       enabled: onKubernetes,

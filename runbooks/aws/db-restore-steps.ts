@@ -7,6 +7,7 @@ import { stepFor, type PlannedAction, type RunContext, type StepRef } from "../l
 import type { WaitOptions } from "../lib/options.ts";
 import {
   checkInstance,
+  createInstanceOnce,
   describeInstance,
   latestRestorePoint,
   restoredIdentifier,
@@ -101,7 +102,8 @@ export function restoreSteps(after: readonly StepRef<any>[]) {
         p.method === "retained-backups"
           ? { SourceDbiResourceId: p.sourceDbiResourceId }
           : { SourceDBInstanceIdentifier: p.sourceInstanceId };
-      const res = await rdsOf(ctx).send(
+      const status = await createInstanceOnce(
+        rdsOf(ctx),
         new RestoreDBInstanceToPointInTimeCommand({
           ...source,
           TargetDBInstanceIdentifier: p.targetId,
@@ -115,8 +117,9 @@ export function restoreSteps(after: readonly StepRef<any>[]) {
             "eventchain:source": db(ctx).instanceIdentifier,
           }),
         }),
+        p.targetId,
       );
-      return { instanceIdentifier: p.targetId, status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
+      return { instanceIdentifier: p.targetId, status };
     },
   });
 
@@ -125,6 +128,7 @@ export function restoreSteps(after: readonly StepRef<any>[]) {
     dependsOn: [pickRestorePoint, restore],
     title: "Wait until the new instance is available",
     milestone: "restore_completed",
+    gate: true,
     describe: (ctx) => [
       {
         kind: "aws",

@@ -15,6 +15,8 @@ import type { WaitOptions } from "../lib/options.ts";
 import type { PrimaryTimeoutOptions } from "./primary.ts";
 import {
   checkInstance,
+  createInstanceOnce,
+  createSnapshotOnce,
   describeInstance,
   restoredIdentifier,
   settingsFromOutputs,
@@ -88,12 +90,14 @@ export function failbackDatabaseSteps(after: readonly StepRef<any>[]) {
     async run(ctx) {
       const rds = ctx.aws(RDSClient, dr(ctx).region);
       if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
-        await rds.send(
+        await createSnapshotOnce(
+          rds,
           new CreateDBSnapshotCommand({
             DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
             DBSnapshotIdentifier: snapshotId(ctx),
             Tags: tags("failback", ctx.runId),
           }),
+          snapshotId(ctx),
         );
       }
       await ctx.wait(`snapshot ${snapshotId(ctx)}`, () =>
@@ -128,13 +132,15 @@ export function failbackDatabaseSteps(after: readonly StepRef<any>[]) {
       const rds = ctx.aws(RDSClient, prod(ctx).region);
       if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
         const source = ctx.result(snapshotDrDb).snapshotArn;
-        await rds.send(
+        await createSnapshotOnce(
+          rds,
           new CopyDBSnapshotCommand({
             SourceDBSnapshotIdentifier: source,
             TargetDBSnapshotIdentifier: snapshotId(ctx),
             KmsKeyId: prod(ctx).database.kmsKeyArn,
             CopyTags: true,
           }),
+          snapshotId(ctx),
         );
       }
       await ctx.wait(`copy of ${snapshotId(ctx)} in ${prod(ctx).region}`, () =>
@@ -165,7 +171,8 @@ export function failbackDatabaseSteps(after: readonly StepRef<any>[]) {
         ? { instanceIdentifier: newPrimaryId(ctx) }
         : false,
     async run(ctx) {
-      const res = await ctx.aws(RDSClient, prod(ctx).region).send(
+      const status = await createInstanceOnce(
+        ctx.aws(RDSClient, prod(ctx).region),
         new RestoreDBInstanceFromDBSnapshotCommand({
           DBSnapshotIdentifier: snapshotId(ctx),
           DBInstanceIdentifier: newPrimaryId(ctx),
@@ -175,13 +182,15 @@ export function failbackDatabaseSteps(after: readonly StepRef<any>[]) {
           CopyTagsToSnapshot: true,
           Tags: tags("failback", ctx.runId),
         }),
+        newPrimaryId(ctx),
       );
-      return { instanceIdentifier: newPrimaryId(ctx), status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
+      return { instanceIdentifier: newPrimaryId(ctx), status };
     },
   });
 
   const waitPrimaryDb = step({
     id: "wait-primary-db",
+    gate: true,
     dependsOn: [restorePrimaryDb],
     title: "Wait until the new primary database is available",
     milestone: "restore_completed",

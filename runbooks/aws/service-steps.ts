@@ -107,12 +107,15 @@ export function verifyTargetsStep<O extends WaitOptions>(p: {
   dependsOn: readonly StepRef<any>[];
   stack: StackOf<O>;
   milestone?: string;
+  /** Re-checked right before a later traffic-moving step (see `Step.gate`). */
+  gate?: boolean;
 }): Step<O> {
   return {
     id: p.id,
     title: p.title,
     dependsOn: p.dependsOn,
     ...(p.milestone ? { milestone: p.milestone } : {}),
+    ...(p.gate ? { gate: true } : {}),
     describe: (ctx) =>
       p.stack(ctx).services.services.map((svc) => ({
         kind: "aws" as const,

@@ -1,4 +1,4 @@
-/** `--dry-run`: prints every step's planned actions; runs only read-only steps; writes nothing. */
+/** `--dry-run`: prints every step's planned actions; runs only read-only steps (and the preflight); writes nothing. */
 import { BadInputError, EXIT, errorMessage, type ExitCode } from "./errors.ts";
 import type { Printer } from "./printer.ts";
 import type { AnyStep, PlannedAction, RunContext, StepOutputs } from "./types.ts";
@@ -32,6 +32,8 @@ export async function dryRun<O>(
   forStep: (stepId: string, dependsOn: readonly string[]) => RunContext<O>,
   applyOutputs: (id: string, o: StepOutputs) => void,
   printer: Printer,
+  /** Runs before each step is planned (the preflight, once, before the first non-assessment); throws to refuse. */
+  beforeStep: (step: AnyStep<O>) => Promise<void> = async () => undefined,
 ): Promise<DryRunResult> {
   const plan: PlanEntry[] = [];
   printer.info(
@@ -40,6 +42,7 @@ export async function dryRun<O>(
   for (const step of steps) {
     const stepCtx = forStep(step.id, deps.get(step.id)!);
     let outputs: StepOutputs | undefined;
+    await beforeStep(step);
     if (step.readOnly) {
       try {
         const result: StepOutputs = await step.run(stepCtx);

@@ -21,6 +21,9 @@ export interface ReportStep {
   endedAt: string | null;
   durationMs: number | null;
   attempts: number;
+  /** A gate re-checked right before the step it gates: how many times, the last when. */
+  rechecks?: number;
+  checkedAt?: string;
   note?: string;
   error?: string;
   outputs?: Record<string, unknown>;
@@ -57,7 +60,22 @@ export interface Report {
   milestones: RecoveryTracker["milestones"];
   nextSteps: string[];
   checklist: string[];
-  failure: { stepId: string | null; message: string; resumeCommand: string } | null;
+  /**
+   * How the run ended badly. `resumeCommand` is null when a resume cannot help: a refusal before
+   * any change (start a new run with corrected input: `newRunCommand`), or a run taken over by
+   * another machine.
+   */
+  failure: { stepId: string | null; message: string; resumeCommand: string | null; newRunCommand?: string } | null;
+  /** Where the run's journal is: always locally; `shared` = the copy another machine can resume from. */
+  journal?: JournalLocation;
+}
+
+export interface JournalLocation {
+  local: string;
+  /** The shared copy (store and key), or null when the run kept its journal locally only. */
+  shared: string | null;
+  /** Why there is no (current) shared copy. */
+  note: string | null;
 }
 
 export interface BuildReportInput {
@@ -71,6 +89,7 @@ export interface BuildReportInput {
   nextSteps: string[];
   checklist: string[];
   failure: Report["failure"];
+  journalLocation?: JournalLocation;
 }
 
 /** A finished step's result as a report recorded it, typed by the step's handle (undefined if it recorded none). */
@@ -94,6 +113,7 @@ export function buildReport(input: BuildReportInput): Report {
       endedAt: rec.endedAt ?? null,
       durationMs,
       attempts: rec.attempts,
+      ...(rec.rechecks ? { rechecks: rec.rechecks, checkedAt: rec.checkedAt! } : {}),
       ...(rec.note ? { note: rec.note } : {}),
       ...(rec.error ? { error: rec.error } : {}),
       ...(rec.outputs && Object.keys(rec.outputs).length ? { outputs: rec.outputs } : {}),
@@ -126,6 +146,7 @@ export function buildReport(input: BuildReportInput): Report {
     nextSteps: input.nextSteps,
     checklist: input.checklist,
     failure: input.failure,
+    ...(input.journalLocation ? { journal: input.journalLocation } : {}),
   };
 }
 
@@ -185,7 +206,18 @@ export function renderMarkdown(report: Report): string {
       "",
       `**Failed at step \`${report.failure.stepId ?? "-"}\`:** ${report.failure.message}`,
       "",
-      `Resume: \`${report.failure.resumeCommand}\``,
+      report.failure.resumeCommand
+        ? `Resume: \`${report.failure.resumeCommand}\``
+        : report.failure.newRunCommand
+          ? `Nothing was changed; a resume would repeat this. Start a new run with corrected input: \`${report.failure.newRunCommand} …\``
+          : "Do not resume this run here.",
+    );
+  if (report.journal)
+    out.push(
+      "",
+      report.journal.shared
+        ? `Journal: \`${report.journal.local}\`, shared copy ${report.journal.shared} (resumable from another machine).`
+        : `Journal: \`${report.journal.local}\` only (local: no run lock, not resumable from another machine)${report.journal.note ? ` — ${report.journal.note}` : ""}.`,
     );
   out.push("", "## Timeline", "", mermaidGantt(report), "", "| step | status | duration | note |", "|---|---|---|---|");
   for (const s of report.steps) {

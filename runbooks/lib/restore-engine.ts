@@ -4,7 +4,7 @@
  * self-managed PostgreSQL engine (pgBackRest) implements the same contract.
  */
 import { BadInputError } from "./errors.ts";
-import type { OptionSpec, PlannedAction, RawOptions, RunContext, StepOutputs } from "./types.ts";
+import type { OptionSpec, PlannedAction, PreflightCheck, RawOptions, RunContext, StepOutputs } from "./types.ts";
 
 /** Options of the point-in-time-restore runbook, as every engine sees them. */
 export interface PitrOptions<EO = unknown> {
@@ -48,6 +48,8 @@ export interface RestoreEngine<EO = unknown, Restored extends object = StepOutpu
   options?: Record<string, OptionSpec>;
   /** Validates the engine's options; throw `BadInputError` naming the value and what is allowed. */
   parseOptions?(raw: RawOptions): EO;
+  /** What the restore will touch, checked before it (and in `--dry-run`): see `Runbook.preflight`. */
+  preflight?(ctx: PitrContext<EO>): PreflightCheck[];
   /** The restorable window of the source (read-only). */
   window(ctx: PitrContext<EO>): Promise<RestoreWindow>;
   /** The new target's identifier for a restore time (unique per source and time). */

@@ -5,6 +5,8 @@
 import type { StackOutputs } from "../../infra/outputs.ts";
 import type { SystemId } from "../../infra/objectives.ts";
 import type { RecoveryTracker } from "./tracker.ts";
+import type { ClientFactory } from "./aws.ts";
+import type { RunStore } from "./run-store.ts";
 
 /** What a step returns; recorded in the journal, readable by dependent steps via `ctx.result(step)`. JSON only, no secrets. */
 export type StepOutputs = Record<string, unknown>;
@@ -64,6 +66,13 @@ export interface Step<O = RawOptions, R extends object = StepOutputs> extends St
   movesTraffic?: boolean;
   /** Makes only read calls: also runs under `--dry-run`, so later steps can plan with real values. */
   readOnly?: boolean;
+  /**
+   * A check that gates the traffic-moving or destructive steps after it (database available,
+   * targets healthy, primary assessment): its `run` (and `verify`) is re-run right before such a
+   * step whenever its result came from an earlier process (a resumed run) or is older than
+   * `GATE_MAX_AGE_MS` (engine.ts). Its `run` must change nothing.
+   */
+  gate?: boolean;
   /** Milestone recorded in the tracker when the step finishes; default the step id. */
   milestone?: string;
   /** The calls/commands the step would make, for `--dry-run` (may use earlier read-only results). */
@@ -92,6 +101,14 @@ export function stepFor<O>(): <R extends object>(spec: Step<O, R>) => Step<O, R>
 /** A step of any result type, as a runbook lists them. */
 export type AnyStep<O = RawOptions> = Step<O, any>;
 
+/** One thing a runbook will touch, checked before its first change (and in `--dry-run`). */
+export interface PreflightCheck {
+  /** What is checked, e.g. `DB subnet group eventchain-dr-db (us-west-2)`. */
+  what: string;
+  /** Resolves when it exists and is usable; throws (or returns a sentence) naming the problem. */
+  check(): Promise<void | string>;
+}
+
 export interface Runbook<O = RawOptions> {
   /** File name without extension, e.g. `region-failover`. */
   name: string;
@@ -105,6 +122,19 @@ export interface Runbook<O = RawOptions> {
   options?: Record<string, OptionSpec>;
   /** Validates raw options into `O`; throw `BadInputError` naming the value and what is allowed. */
   parseOptions?(raw: RawOptions): O;
+  /**
+   * Everything the run will touch, checked once before the first step that is not an assessment
+   * (a `readOnly` + `gate` step such as "is the primary down?", whose refusal comes first), also in
+   * `--dry-run` and on `--resume`: any gap fails the run with exit 2, naming each gap, before
+   * anything changes.
+   */
+  preflight?(ctx: RunContext<O>): PreflightCheck[];
+  /**
+   * Where the run lock and the shared copy of the journal live (incident runbooks: the DR
+   * region); undefined = local journal only. A store that cannot be reached at the start means
+   * local journal only, said in the output and the report.
+   */
+  sharedStore?(outputs: StackOutputs, peer: StackOutputs | undefined, clients: ClientFactory): RunStore | undefined;
   /** The steps, possibly depending on options/outputs (e.g. one step per service). */
   steps: AnyStep<O>[] | ((options: O, outputs: StackOutputs) => AnyStep<O>[]);
   /** Lines printed and reported after success. */
@@ -132,6 +162,11 @@ export interface RunContext<O = RawOptions> {
   dryRun: boolean;
   /** `--force` was given (runbooks decide what it overrides). */
   force: boolean;
+  /**
+   * This step was started by an earlier process of this run and did not finish (a resumed run):
+   * its effect may be partial, so `isDone` should not take a first sign of it for all of it.
+   */
+  startedBefore: boolean;
   /** When the incident began (`--incident-at`, default the run's start): the base of achieved RTO/RPO. */
   incidentAt: Date;
   startedAt: Date;
@@ -142,12 +177,16 @@ export interface RunContext<O = RawOptions> {
   result<R extends object>(step: StepRef<R>): R;
   /** The same, or undefined while the step has not run (for `describe` under `--dry-run`). */
   peek<R extends object>(step: StepRef<R>): R | undefined;
-  /** A client for `region`, honouring `AWS_ENDPOINT_URL` and the default credential chain. */
+  /**
+   * A client for `region`, honouring `AWS_ENDPOINT_URL` and the default credential chain. Its
+   * calls retry throttling, 5xx, resets and hangs within the step's retry budget (retry.ts);
+   * send creates through `sendIdempotent` (aws.ts) so a retry never makes a second one.
+   */
   aws<C>(ctor: ClientCtor<C>, region: string): C;
   /** Wait on something (spinner on a terminal). */
   wait<T>(title: string, fn: () => Promise<T>): Promise<T>;
   log: Logger;
-  /** Sends a message to the run's notification sinks (SNS topic, Slack); never throws. */
+  /** Queues a message to the run's notification sinks (SNS topic, Slack); never waits for them, never throws. */
   notify(subject: string, message: string): Promise<void>;
   tracker: RecoveryTracker;
   signal: AbortSignal;

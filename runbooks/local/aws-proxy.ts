@@ -63,13 +63,15 @@ export interface ProxiedRequest {
 /**
  * What a rule does with a request: `undefined` lets it through; `"reset"` destroys the
  * connection at once (the client sees a network error, as for a refused or unreachable
- * endpoint); `"hang"` never answers; `{ delayMs }` adds latency, then lets it through; an
- * answer is sent as is.
+ * endpoint); `"hang"` never answers; `"lose-answer"` lets the request reach the upstream (it
+ * takes effect) and then resets the connection instead of answering (a lost response);
+ * `{ delayMs }` adds latency, then lets it through; an answer is sent as is.
  */
 export type Fault =
   | undefined
   | "reset"
   | "hang"
+  | "lose-answer"
   | { delayMs: number }
   | { status: number; body: string; contentType?: string; headers?: Record<string, string> };
 
@@ -95,7 +97,7 @@ export interface DelayProxyOptions {
 export interface CallRecord {
   key: string;
   region: string;
-  /** What the rule did: "passed", "reset", "hang", "delayed", or the injected status. */
+  /** What the rule did: "passed", "reset", "hang", "lose-answer", "delayed", or the injected status. */
   fault: string;
   /** When the request arrived (options.now clock, ms). */
   at: number;
@@ -244,7 +246,7 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
         held.add(res);
         return;
       }
-      if (fault && "status" in fault) {
+      if (fault && fault !== "lose-answer" && "status" in fault) {
         record(fault.status, String(fault.status));
         res.writeHead(fault.status, {
           "content-type": fault.contentType ?? "text/xml",
@@ -255,7 +257,7 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
         return;
       }
       if (!firstSeen.has(key)) firstSeen.set(key, at);
-      const delayMs = delayFor(delays, key) + (fault ? fault.delayMs : 0);
+      const delayMs = delayFor(delays, key) + (fault && fault !== "lose-answer" ? fault.delayMs : 0);
       if (delayMs > 0) await sleep(delayMs);
       const holds = pending.filter(
         (p) => p.on === key && firstSeen.has(p.after) && at - firstSeen.get(p.after)! < p.forMs,
@@ -267,13 +269,18 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
           const record: CallRecord = {
             key,
             region,
-            fault: fault ? "delayed" : "passed",
+            fault: fault === "lose-answer" ? "lose-answer" : fault ? "delayed" : "passed",
             at,
             delayMs,
             status: upRes.statusCode ?? 0,
             held: false,
           };
           calls.push(record);
+          if (fault === "lose-answer") {
+            upRes.resume();
+            upRes.once("end", () => req.socket.destroy());
+            return;
+          }
           if (holds.length === 0) {
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
             upRes.pipe(res);

@@ -40,8 +40,10 @@ import {
   CreateHostedZoneCommand,
   Route53Client,
 } from "@aws-sdk/client-route-53";
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
 import { parseStackOutputs, type StackOutputs } from "../../infra/outputs.ts";
-import { buildOutputs } from "./seeded-outputs.ts";
+import { BackupS3Client } from "../aws/s3-object.ts";
+import { buildOutputs, RUN_JOURNAL_BUCKET } from "./seeded-outputs.ts";
 import { mirrorOutputs, seedFailover, type FailoverSeedOptions } from "./aws-seed-failover.ts";
 
 export const PRIMARY_REGION = "us-east-1";
@@ -247,12 +249,39 @@ export interface SeedOptions {
   failover?: FailoverSeedOptions;
   /** TTL of the failover records (default 60). */
   ttl?: number;
+  /** Create the DR backup bucket (versioned, Object Lock) that holds run locks and shared journals (default true). */
+  runJournalBucket?: boolean;
+}
+
+/** The DR backup bucket as the dr stack makes it: versioned, Object Lock with default retention. */
+async function seedRunJournalBucket(endpoint: string): Promise<void> {
+  const s3 = new BackupS3Client(cfg(endpoint, DR_REGION));
+  await s3.send(
+    new CreateBucketCommand({
+      Bucket: RUN_JOURNAL_BUCKET,
+      ObjectLockEnabledForBucket: true,
+      CreateBucketConfiguration: { LocationConstraint: DR_REGION },
+    }),
+  );
+  await s3.send(
+    new PutBucketVersioningCommand({ Bucket: RUN_JOURNAL_BUCKET, VersioningConfiguration: { Status: "Enabled" } }),
+  );
+  await s3.send(
+    new PutObjectLockConfigurationCommand({
+      Bucket: RUN_JOURNAL_BUCKET,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 1 } },
+      },
+    }),
+  );
 }
 
 export async function seedStacks(endpoint: string, options: SeedOptions = {}): Promise<Seeded> {
   const [p, d] = await Promise.all([
     seedRegion(endpoint, PRIMARY_REGION, "prod"),
     seedRegion(endpoint, DR_REGION, "dr"),
+    options.runJournalBucket === false ? undefined : seedRunJournalBucket(endpoint),
   ]);
   const rds = new RDSClient(cfg(endpoint, PRIMARY_REGION));
   const created = await rds.send(
@@ -454,11 +483,13 @@ export async function awsState(endpoint: string, seeded: Seeded): Promise<Record
     )
       .map((a) => `${a.AlarmName}:${a.StateValue}:${a.ActionsEnabled}`)
       .sort();
-    state[`${stack}.secret`] = (
-      await new SecretsManagerClient(cfg(endpoint, region)).send(
-        new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }),
-      )
-    ).SecretString;
+    // A secret that is deleted, scheduled for deletion or under a disabled key reads as the reason.
+    state[`${stack}.secret`] = await new SecretsManagerClient(cfg(endpoint, region))
+      .send(new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }))
+      .then(
+        (r) => r.SecretString,
+        (e: Error) => `unreadable: ${e.name}`,
+      );
   }
   const r53 = new Route53Client(cfg(endpoint, PRIMARY_REGION));
   state.records = (

@@ -64,6 +64,8 @@ export function localOutputs(f: LocalFacts): StackOutputs {
       dns: { ...base.dns, recordName: "api.eventchain.local" },
       services: { ...base.services, errorRateAlarmName: local("alarm") },
       ecrRepositories: [],
+      // The local run keeps its run lock and shared journal in the emulator's bucket too.
+      runJournal: { bucketName: f.bucketName, region: base.region, prefix: "runs/" },
       failover: {
         ...base.failover,
         switch: {

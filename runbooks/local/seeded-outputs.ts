@@ -9,6 +9,9 @@ import { BACKUP_PREFIXES } from "../../infra/components/backup-bucket.ts";
 import { loadConfigFromFiles } from "../../infra/config/load.ts";
 import { OUTPUTS_CONTRACT_VERSION, SWITCH_ALARM_NAME, type StackOutputs } from "../../infra/outputs.ts";
 
+/** The DR stack's backup bucket, where both stacks' runbooks keep their run lock and shared journal. */
+export const RUN_JOURNAL_BUCKET = "eventchain-backups-dr";
+
 export interface StackFacts {
   stack: "prod" | "dr";
   region: string;
@@ -144,6 +147,8 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       errorRateAlarmName: `EventChain-${f.stack}-HighErrorRate`,
     },
     alerts: { topicArn: f.topicArn },
+    // The DR backup bucket (seedStacks creates it), the same for both stacks.
+    runJournal: { bucketName: RUN_JOURNAL_BUCKET, region: "us-west-2", prefix: "runs/" },
     ecrRepositories: ["eventchain/backend", "eventchain/frontend"],
     kubernetes: f.kubernetes
       ? {

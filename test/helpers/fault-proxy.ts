@@ -4,7 +4,15 @@
  * reference shapes, for calls moto does not emulate) are read with `fixture`.
  */
 import { readFileSync } from "node:fs";
-import { startDelayProxy, type Fault, type FaultRule, type ProxiedRequest } from "../../runbooks/local/aws-proxy.ts";
+import {
+  firstOf,
+  startDelayProxy,
+  type Fault,
+  type FaultRule,
+  type ProxiedRequest,
+} from "../../runbooks/local/aws-proxy.ts";
+import { cloudWatchEvaluation } from "../../runbooks/local/route53-data-plane.ts";
+import { sampleFailover } from "../../runbooks/local/seeded-outputs.ts";
 
 export type { Fault, ProxiedRequest } from "../../runbooks/local/aws-proxy.ts";
 export type Rule = FaultRule;
@@ -17,14 +25,20 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/**
+ * A proxy in front of moto: `rule` first, then CloudWatch's evaluation of the seeded failover
+ * switch alarm on a PutMetricData that passes (moto never evaluates alarms; a faulted write is
+ * not evaluated, as in AWS).
+ */
 export async function startFaultProxy(upstream: string, rule: Rule = () => undefined): Promise<FaultProxy> {
   const seen: ProxiedRequest[] = [];
   let current = rule;
+  const evaluation = cloudWatchEvaluation(upstream, sampleFailover().switch);
   const proxy = await startDelayProxy({
     target: upstream,
     rule: (req) => {
       seen.push(req);
-      return current(req);
+      return firstOf(current, evaluation)(req);
     },
   });
   return {

@@ -124,3 +124,23 @@ test("a 503 is a server error to the SDK, and rules compose: the first that inje
     ["503", "delayed"],
   );
 });
+
+test("a lost answer: the request takes effect upstream, the client sees a network error", async (t) => {
+  const p = await proxy(t, (req) => (req.action === "CreateTopic" ? "lose-answer" : undefined));
+  const sns = new SNSClient(opts(p.url, "us-west-2"));
+  const error = (await sns.send(new CreateTopicCommand({ Name: "lost-answer" })).then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as { code?: string } | undefined;
+  t.truthy(error, "the client got no answer");
+  t.is(error?.code, "ECONNRESET");
+  const listed = await sns.send(new ListTopicsCommand({}));
+  t.true(
+    (listed.Topics ?? []).some((x) => x.TopicArn?.endsWith(":lost-answer")),
+    "yet the topic was created",
+  );
+  t.deepEqual(
+    p.calls.map((c) => c.fault),
+    ["lose-answer", "passed"],
+  );
+});
