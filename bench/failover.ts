@@ -2,8 +2,10 @@
  * Runbook overhead: `region-failover` (developer B's runbook, run in process through the real
  * CLI path) against moto seeded as the stacks would leave it, with every AWS call going
  * through the delaying proxy. The proxy gives each call a latency and holds the restored DB
- * instance in `creating` (and the DNS change in PENDING) for a while, so each step has a
- * known inherent duration. Reported per run:
+ * instance in `creating` (and the failover switch's alarm in its old state) for a while, so each
+ * step has a known inherent duration; it also applies CloudWatch's evaluation of the switch alarm
+ * (moto does not evaluate alarms), and a loopback name server answers as Route 53's data plane
+ * (runbooks/local/route53-data-plane.ts). Reported per run:
  *   - total: the runbook's wall time;
  *   - critical path: longest dependency chain of the measured step durations (independent
  *     steps side by side count once); total ÷ critical path − 1 is the orchestration overhead;
@@ -15,7 +17,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { criticalPath, overheadPercent, type TimedStep } from "./critical-path.ts";
-import { startDelayProxy, type DelayProxy, type DelayTable, type PendingRule } from "./delay-proxy.ts";
+import {
+  startDelayProxy,
+  type DelayProxy,
+  type DelayTable,
+  type FaultRule,
+  type PendingRule,
+} from "../runbooks/local/aws-proxy.ts";
 import type { Case, RunOutput } from "./harness.ts";
 
 /** Per-call latencies (ms): a plain call ~40 ms, mutating control-plane calls a few hundred. */
@@ -24,13 +32,13 @@ export const FAILOVER_DELAYS: DelayTable = {
   "rds:RestoreDBInstanceToPointInTime": 400,
   "rds:RestoreDBInstanceFromDBSnapshot": 400,
   "ecs:UpdateService": 250,
-  "route53:POST /hostedzone/{id}/rrset": 300,
-  "monitoring:PutMetricAlarm": 120,
+  "monitoring:PutMetricData": 120,
 };
 
 /**
  * Holds: the restored instance is `creating` for `dbMs`; the DR services report no running task
- * for `ecsMs` after the scale-up; the DNS change is PENDING for `dnsMs`.
+ * for `ecsMs` after the scale-up; the switch alarm still shows OK for `dnsMs` after the switch
+ * is written (CloudWatch's evaluation and Route 53's health checkers take that long).
  */
 export function failoverHolds(dbMs: number, ecsMs: number, dnsMs: number): PendingRule[] {
   return [
@@ -50,11 +58,12 @@ export function failoverHolds(dbMs: number, ecsMs: number, dnsMs: number): Pendi
       to: "<DBInstanceStatus>creating</DBInstanceStatus>",
     })),
     {
-      after: "route53:POST /hostedzone/{id}/rrset",
-      on: "route53:GET /change/{id}",
+      after: "monitoring:PutMetricData",
+      on: "monitoring:DescribeAlarms",
       forMs: dnsMs,
-      from: "<Status>INSYNC</Status>",
-      to: "<Status>PENDING</Status>",
+      from: '"StateValue":\\s*"ALARM"',
+      to: '"StateValue": "OK"',
+      regex: true,
     },
   ];
 }
@@ -95,6 +104,8 @@ export interface FailoverDeps {
   /** Extra CLI arguments (stack selection, --yes, --force). */
   argv: string[];
   reset: () => Promise<void>;
+  /** What AWS does downstream that the emulator does not (CloudWatch's evaluation of the switch alarm). */
+  rule?: () => FaultRule;
 }
 
 export function failoverCase(
@@ -118,6 +129,7 @@ export function failoverCase(
         target: motoEndpoint,
         delays: FAILOVER_DELAYS,
         pending: failoverHolds(holds.dbMs, holds.ecsMs, holds.dnsMs),
+        ...(deps.rule ? { rule: deps.rule() } : {}),
       });
       dir ??= await mkdtemp(join(tmpdir(), "eventchain-bench-failover-"));
       await deps.reset();

@@ -17,6 +17,11 @@ import {
   OURS_PLAN_ANTI_JOINS,
   antiJoinCase,
   planAntiJoinCase,
+  verifyBackupCase,
+  verifyManyRelationsCase,
+  MANY_RELATIONS_COPIES,
+  OURS_VERIFY_BACKUP,
+  OURS_VERIFY_MANY,
 } from "./integrity.ts";
 import { oursLogicalCases, OURS_BACKUP, OURS_RESTORE } from "./ours-logical.ts";
 import { DB_NAME } from "./dataset.ts";
@@ -100,7 +105,14 @@ const verifySuite: SuiteRunner = async (ctx, progress) => {
   const d = ctx.dataset!;
   const timeout = ctx.options.quick ? 30 : 120;
   const notIn = planNotInCase(d, timeout);
-  const results = await interleave([notIn, antiJoinCase(d), planAntiJoinCase(d)], ctx.options.reps, progress);
+  const { moto, bucket } = await ensureMoto(ctx);
+  const s3 = { endpoint: moto.endpoint, bucket };
+  const copies = ctx.options.quick ? MANY_RELATIONS_COPIES.quick : MANY_RELATIONS_COPIES.full;
+  const results = await interleave(
+    [notIn, antiJoinCase(d), planAntiJoinCase(d), verifyBackupCase(d, s3), verifyManyRelationsCase(d, s3, copies)],
+    ctx.options.reps,
+    progress,
+  );
   const get = (id: string) => results.find((c) => c.id === id);
   const client = await d.server.client(DB_NAME);
   let shapes: Record<string, string>;
@@ -115,7 +127,8 @@ const verifySuite: SuiteRunner = async (ctx, progress) => {
     `PostgreSQL's plan for each NOT IN: ${Object.entries(shapes)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}.`,
-    "Ours does more work than the plan: table presence and counts, every declared foreign key (6) and the plan's three checks, all as NOT EXISTS anti-joins.",
+    "Ours does more work than the plan: every table read and counted, every declared foreign key (6) and the plan's three checks, all as NOT EXISTS anti-joins.",
+    `verify-backup end to end reads the object back, restores it (pg_restore -j 2) into a scratch database, checks every table's count against the manifest, every key, owners and privileges, and drops it; the many-relations case is the foreign fixture with ${copies} more partitioned schemas (${14 + 6 * copies} tables, ${5 + 2 * copies} declared keys).`,
   ];
   if (notIn.timedOut()) notes.push(`NOT IN timed out: ${notIn.timedOut()}; its time and the ratios are lower bounds.`);
   return {
@@ -130,6 +143,18 @@ const verifySuite: SuiteRunner = async (ctx, progress) => {
         get(OURS_ANTI_JOIN),
         { op: ">=", value: 10 },
         bound,
+      ),
+      ratio(
+        "verify.verify_backup_vs_checks",
+        "verify-backup end to end ÷ its integrity checks alone",
+        get(OURS_VERIFY_BACKUP),
+        get(OURS_ANTI_JOIN),
+      ),
+      value(
+        "verify.many_relations_per_100_tables",
+        "verify-backup with many relations, per 100 tables",
+        get(OURS_VERIFY_MANY)?.error ? null : (get(OURS_VERIFY_MANY)!.seconds * 100) / (14 + 6 * copies),
+        "s",
       ),
       ratio(
         "verify.not_in_vs_anti_join",

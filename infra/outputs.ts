@@ -19,9 +19,11 @@ import { SYSTEM_IDS, TIERS } from "./objectives.ts";
 export const ELASTICACHE_EXPORT_PREFIX = "redis-export-";
 
 /**
- * A scheduled backup job (a Kubernetes CronJob) runs a runbook with its job id in this
- * environment variable; when the run fails, the runbook publishes `JOB_FAILURE_METRIC` (value 1,
- * dimensions Job and Stack), which the job's alarm watches. Successes publish nothing.
+ * A scheduled backup job (a Kubernetes CronJob or an ECS task started by EventBridge Scheduler)
+ * runs a runbook with its job id in this environment variable. The run then publishes nothing to
+ * the alert topic: a failure publishes `JOB_FAILURE_METRIC` (value 1, dimensions Job and Stack),
+ * which the job's failure alarm watches, and a verified success publishes `JOB_SUCCESS_METRIC`
+ * (the heartbeat: its alarm fires when none arrives within 1.5 × the job's schedule).
  */
 export const BACKUP_JOB_ENV = "BACKUP_JOB";
 /**
@@ -30,6 +32,54 @@ export const BACKUP_JOB_ENV = "BACKUP_JOB";
  */
 export const JOB_RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem";
 export const JOB_FAILURE_METRIC = { namespace: "EventChain/Backups", metricName: "JobFailed" } as const;
+export const JOB_SUCCESS_METRIC = { namespace: "EventChain/Backups", metricName: "BackupSucceeded" } as const;
+/**
+ * Where a job finds the stack's outputs: a read-only directory holding `outputs.json` (the
+ * stack's outputs exactly as `pulumi stack output --json` prints them), mounted from a ConfigMap
+ * in Kubernetes and written by an init container on ECS. Jobs need no Pulumi CLI or state access.
+ */
+export const JOB_OUTPUTS_DIR = "/etc/eventchain-dr";
+export const JOB_OUTPUTS_KEY = "outputs.json";
+/** On ECS: the environment variable of the init container that writes the outputs file. */
+export const JOB_OUTPUTS_ENV = "EVENTCHAIN_OUTPUTS_JSON";
+/** The job's only writable directory (an emptyDir / task volume): temp files, journals and reports. */
+export const JOB_SCRATCH_DIR = "/tmp";
+export const JOB_STATE_DIR = `${JOB_SCRATCH_DIR}/runs`;
+
+/**
+ * The failover switch (see docs/failover-switch.md): a Route 53 health check of type
+ * CLOUDWATCH_METRIC on an alarm in the DR region over this metric, dimension `Record` = the
+ * record name. The runbooks write 1 (engage: clients go to the DR region) or 0 (disengage) with
+ * PutMetricData in the DR region; the alarm and the health check hold the last state when data
+ * stops. Nothing in the Pulumi program writes this metric. Shared by the stack and the runbooks.
+ */
+export const SWITCH_METRIC = { namespace: "EventChain/Failover", metricName: "TrafficOnDr" } as const;
+
+/** The alarm looks at one standard-resolution minute (Route 53 refuses high-resolution alarms). */
+export const SWITCH_PERIOD_SECONDS = 60;
+export const SWITCH_EVALUATION_PERIODS = 1;
+/** Engaged at or above this value of the metric; the runbooks write 1 (engage) or 0 (disengage). */
+export const SWITCH_THRESHOLD = 1;
+/**
+ * Worst case from PutMetricData to Route 53 answering the other record: the alarm's period(s),
+ * up to a minute for CloudWatch to evaluate them, and up to a minute for the Route 53 health
+ * checkers to see the new alarm state and the DNS data plane to act on it (estimates, not SLAs:
+ * measure them in a game day and update here). The runbooks wait this long plus the record's TTL.
+ */
+/** The switch alarm's name (one source: the component, the seed and the samples use it). */
+export const SWITCH_ALARM_NAME = "EventChain-DR-FailoverSwitch";
+export const SWITCH_DETECTION_SECONDS = SWITCH_PERIOD_SECONDS * SWITCH_EVALUATION_PERIODS + 60 + 60;
+
+/**
+ * Where both stacks' outputs are mirrored in the DR region at every `pulumi up` (versioned,
+ * SSE-KMS), so a runbook can start when the state backend is unreachable. The bucket name is
+ * derived, not configured, so a runbook finds it with the account id (STS in the DR region) and
+ * the DR region from the committed stack config alone.
+ */
+export const OUTPUTS_MIRROR = {
+  bucketName: (accountId: string, drRegion: string) => `eventchain-dr-outputs-${accountId}-${drRegion}`,
+  key: (stack: string) => `stacks/${stack}.json`,
+} as const;
 
 /** Bumped whenever a field is removed or changes meaning. */
 export const OUTPUTS_CONTRACT_VERSION = 1;
@@ -109,6 +159,13 @@ export const mediaOutputsSchema = z.object({
 export const cacheOutputsSchema = z.object({
   /** ElastiCache replication group id; null where the stack runs no cache. */
   replicationGroupId: z.string().nullable(),
+  /**
+   * Primary endpoint (host:port) of the replication group: the Redis export reads the source's
+   * key count there to compare the restored export with. Null where the stack runs no cache.
+   */
+  primaryEndpoint: z.string().nullable().default(null),
+  /** Whether clients must use TLS to reach the cache (ElastiCache in-transit encryption). */
+  transitEncryption: z.boolean().default(true),
   snapshotRetentionDays: z.number().int(),
   snapshotWindow: z.string(),
 });
@@ -119,7 +176,10 @@ export const dnsOutputsSchema = z.object({
   recordName: z.string().min(1),
   recordType: z.enum(["CNAME", "A"]),
   ttl: z.number().int(),
-  /** Health check on the primary endpoint; the PRIMARY record carries it. */
+  /**
+   * Health check on the primary endpoint (HTTPS /health). It pages (alarm → SNS); with
+   * `failover.mode` "switch" no record carries it, so it never moves traffic by itself.
+   */
   primaryHealthCheckId: z.string().min(1),
   primarySetIdentifier: z.string().min(1),
   secondarySetIdentifier: z.string().min(1),
@@ -141,8 +201,25 @@ export const servicesOutputsSchema = z.object({
   clusterName: z.string().min(1),
   loadBalancerDnsName: z.string().min(1),
   services: z.array(serviceOutputsSchema),
-  /** Name of the error-rate alarm the failover runbook ensures in this region. */
+  /**
+   * The error-rate alarm this stack declares on its region's load balancer (one definition,
+   * `ErrorRateAlarm`); the failover runbooks only check it exists and enable its actions.
+   */
   errorRateAlarmName: z.string().min(1),
+});
+
+/** Key prefix of the run locks and shared journals in the run-journal bucket. */
+export const RUN_JOURNAL_PREFIX = "runs/";
+
+/**
+ * Where incident runbooks keep their run lock and the shared copy of each run's journal (so a
+ * second run is refused and a run can be resumed from another machine): the DR region's backup
+ * bucket, under `runs/`. Declared by the dr stack; prod re-exports it (the same bucket).
+ */
+export const runJournalOutputsSchema = z.object({
+  bucketName: z.string().min(1),
+  region: z.string().min(1),
+  prefix: z.string(),
 });
 
 export const alertsOutputsSchema = z.object({
@@ -156,6 +233,44 @@ export const kubernetesOutputsSchema = z.object({
   appDeployment: z.string().nullable(),
   cronJobs: z.array(z.string()),
   serviceAccountRoleArn: z.string().nullable(),
+});
+
+export const failoverOutputsSchema = z.object({
+  /**
+   * What moves traffic: "switch" (the PRIMARY record carries the switch's health check; only the
+   * runbooks move traffic) or "automatic" (it carries the endpoint health check).
+   */
+  mode: z.enum(["switch", "automatic"]),
+  switch: z.object({
+    /** The CLOUDWATCH_METRIC health check the PRIMARY record carries. */
+    healthCheckId: z.string().min(1),
+    /** Alarm (in `region`, the DR region) the health check watches: ALARM = engaged. */
+    alarmName: z.string().min(1),
+    region: z.string().min(1),
+    namespace: z.string().min(1),
+    metricName: z.string().min(1),
+    dimensions: z.array(z.object({ name: z.string().min(1), value: z.string().min(1) })),
+    /** At or above this value the alarm is in ALARM (engaged). */
+    threshold: z.number(),
+    /** Worst case from writing the metric to Route 53 answering the other record (before the TTL). */
+    detectionSeconds: z.number().int().positive(),
+  }),
+  /**
+   * The hosted zone's authoritative name servers, recorded at deploy time: the runbooks prove a
+   * switch took effect by asking them (DNS data plane), never the Route 53 API. `host` or `host:port`.
+   */
+  nameServers: z.array(z.string().min(1)),
+  /**
+   * Security groups that admit nothing: fencing sets the old primary database's groups to these
+   * (no new connections; nothing deleted). Set in the primary stack; empty in the DR stack.
+   */
+  fenceSecurityGroupIds: z.array(z.string()),
+  /** Where both stacks' outputs are mirrored in the DR region (see OUTPUTS_MIRROR). */
+  outputsMirror: z.object({
+    bucketName: z.string().min(1),
+    region: z.string().min(1),
+    kmsKeyArn: z.string().min(1),
+  }),
 });
 
 export const stackOutputsSchema = z.object({
@@ -175,13 +290,16 @@ export const stackOutputsSchema = z.object({
   dns: dnsOutputsSchema,
   services: servicesOutputsSchema,
   alerts: alertsOutputsSchema,
+  runJournal: runJournalOutputsSchema,
   ecrRepositories: z.array(z.string()),
   kubernetes: kubernetesOutputsSchema,
+  failover: failoverOutputsSchema,
 });
 
 export type StackOutputs = z.infer<typeof stackOutputsSchema>;
 export type DatabaseOutputs = z.infer<typeof databaseOutputsSchema>;
 export type ServiceOutputs = z.infer<typeof serviceOutputsSchema>;
+export type FailoverOutputs = z.infer<typeof failoverOutputsSchema>;
 
 /** Top-level output names; both stacks export exactly these. */
 export const STACK_OUTPUT_KEYS = Object.keys(stackOutputsSchema.shape) as (keyof StackOutputs)[];

@@ -5,6 +5,7 @@
  */
 import type { Policies } from "@pulumi/policy";
 import type { PolicyContext } from "./context.ts";
+import { heartbeatPolicy } from "./heartbeat-rules.ts";
 import { iamWildcardPolicy } from "./iam-rules.ts";
 import { deletionSafetyPolicy, encryptionPolicy, rtcPolicy } from "./resource-rules.ts";
 import { pitrPolicy, retentionPolicy } from "./retention-rules.ts";
@@ -28,5 +29,6 @@ export function policies(ctx: PolicyContext): Policies {
     bucketAccessResourcePolicy(),
     bucketAccessStackPolicy(),
     iamWildcardPolicy(),
+    heartbeatPolicy(),
   ];
 }

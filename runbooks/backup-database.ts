@@ -1,10 +1,13 @@
 /**
  * Logical backup of the primary database (the plan's database-backup.sh, fixed): `pg_dump` in
  * the custom format (compressed once, parallel-restorable) streamed into the backup bucket
- * with SHA-256 checksums, a manifest (sizes, checksums, row counts, server version, LSN,
- * times), verification that reads the object back, an optional test restore into a scratch
- * database, and a retention report by age. Nothing is deleted: the bucket's lifecycle expires
- * old backups; this runbook only reports what is older than the objective.
+ * with SHA-256 checksums, the roles the database needs (`pg_dumpall --roles-only`, kept for
+ * them) next to it, a manifest (every dumped table schema-qualified with its exact row count in
+ * the dump's own snapshot, unlogged and partitioned tables, declared foreign keys, owner and
+ * privilege digests, sizes, checksums, server version, LSN, times), verification that reads the
+ * object back, an optional test restore into a scratch database, and a retention report by age.
+ * Nothing is deleted: the bucket's lifecycle expires old backups; this runbook only reports
+ * what is older than the objective.
  *
  *   npx tsx runbooks/backup-database.ts --stack prod
  *   npx tsx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
@@ -18,7 +21,7 @@ import { BackupS3Client } from "./aws/s3-object.ts";
 import { verifyBackup } from "./postgres/verify.ts";
 import { findPostgresBinDir } from "./postgres/cluster.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface BackupDatabaseOptions {
   connection: ConnectionMode;
@@ -41,132 +44,150 @@ export function parseBackupDatabaseOptions(raw: RawOptions): BackupDatabaseOptio
   };
 }
 
-const steps: Step<BackupDatabaseOptions>[] = [
-  {
-    id: "dump-and-upload",
-    title: "Dump the database and stream it into the backup bucket",
-    describe: (ctx) => [
-      {
-        kind: "command",
-        action: `pg_dump --format=custom --compress=${ctx.options.compressLevel} --snapshot=<exported> ${ctx.outputs.database.dbName}`,
-        detail: { connection: ctx.options.connection },
-      },
-      {
-        kind: "aws",
-        action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
-        detail: {
-          Bucket: ctx.outputs.backup.bucketName,
-          Key: `${ctx.outputs.backup.prefixes.database}<backup id>/${ctx.outputs.database.dbName}.dump`,
-          ChecksumAlgorithm: "SHA256",
-        },
-      },
-      {
-        kind: "aws",
-        action: `s3:PutObject (${ctx.outputs.region})`,
-        detail: { Key: `${ctx.outputs.backup.prefixes.database}<backup id>/manifest.json` },
-      },
-    ],
-    async run(ctx) {
-      const conn = await resolveConnection(ctx, ctx.options.connection);
-      const binDir = await findPostgresBinDir();
-      const manifest = await ctx.wait("pg_dump → S3", () =>
-        backupDatabase({
-          conn,
-          binDir,
-          s3: s3Of(ctx),
-          bucket: ctx.outputs.backup.bucketName,
-          prefix: ctx.outputs.backup.prefixes.database,
-          kmsKeyId: kmsOf(ctx),
-          compressLevel: ctx.options.compressLevel,
-        }),
-      );
-      return summary(manifest);
+const step = stepFor<BackupDatabaseOptions>();
+
+export const dumpAndUpload = step({
+  id: "dump-and-upload",
+  dependsOn: [],
+  title: "Dump the database and stream it into the backup bucket",
+  describe: (ctx) => [
+    {
+      kind: "command",
+      action: `pg_dump --format=custom --compress=${ctx.options.compressLevel} --snapshot=<exported> ${ctx.outputs.database.dbName}`,
+      detail: { connection: ctx.options.connection },
     },
-  },
-  {
-    id: "verify-object",
-    title: "Read the backup back and check its size and checksums",
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: `s3:HeadObject (ChecksumMode) + s3:GetObject (${ctx.outputs.region})`,
-        detail: { compare: "size, S3 SHA-256 composite, SHA-256 of every byte read back" },
+    {
+      kind: "aws",
+      action: `s3:CreateMultipartUpload/UploadPart/CompleteMultipartUpload (${ctx.outputs.region})`,
+      detail: {
+        Bucket: ctx.outputs.backup.bucketName,
+        Key: `${ctx.outputs.backup.prefixes.database}<backup id>/${ctx.outputs.database.dbName}.dump`,
+        ChecksumAlgorithm: "SHA256",
       },
-    ],
-    async run(ctx) {
-      const m = ctx.result<ReturnType<typeof summary>>("dump-and-upload");
-      const check = await verifyDatabaseBackup(s3Of(ctx), ctx.outputs.backup.bucketName, m.manifest, true);
-      if (!check.ok) throw new Error(`backup ${m.backupId} failed verification: ${check.problems.join("; ")}`);
-      return {
+    },
+    {
+      kind: "command",
+      action:
+        "pg_dumpall --roles-only (--no-role-passwords when the server hides them), kept for the roles the database needs",
+    },
+    {
+      kind: "aws",
+      action: `s3:PutObject (${ctx.outputs.region})`,
+      detail: {
+        Keys: [
+          `${ctx.outputs.backup.prefixes.database}<backup id>/roles.sql`,
+          `${ctx.outputs.backup.prefixes.database}<backup id>/manifest.json`,
+        ],
+      },
+    },
+  ],
+  async run(ctx) {
+    const conn = await resolveConnection(ctx, ctx.options.connection);
+    const binDir = await findPostgresBinDir();
+    const manifest = await ctx.wait("pg_dump → S3", () =>
+      backupDatabase({
+        conn,
+        binDir,
+        s3: s3Of(ctx),
+        bucket: ctx.outputs.backup.bucketName,
+        prefix: ctx.outputs.backup.prefixes.database,
+        kmsKeyId: kmsOf(ctx),
+        compressLevel: ctx.options.compressLevel,
+      }),
+    );
+    return summary(manifest);
+  },
+});
+
+const verifyObjectStep = step({
+  id: "verify-object",
+  dependsOn: [dumpAndUpload],
+  title: "Read the backup back and check its size and checksums",
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `s3:HeadObject (ChecksumMode) + s3:GetObject (${ctx.outputs.region})`,
+      detail: { compare: "size, S3 SHA-256 composite, SHA-256 of every byte read back" },
+    },
+  ],
+  async run(ctx) {
+    const m = ctx.result(dumpAndUpload);
+    const check = await verifyDatabaseBackup(s3Of(ctx), ctx.outputs.backup.bucketName, m.manifest, true);
+    if (!check.ok) throw new Error(`backup ${m.backupId} failed verification: ${check.problems.join("; ")}`);
+    return {
+      backupId: m.backupId,
+      bytes: check.reported.bytes,
+      s3Checksum: check.reported.checksum,
+      readBackSha256: check.readBackSha256,
+    };
+  },
+});
+
+const testRestore = step({
+  id: "test-restore",
+  dependsOn: [verifyObjectStep, dumpAndUpload],
+  title: "Restore into a scratch database and run the integrity checks",
+  describe: (ctx) => [
+    {
+      kind: "note",
+      action: ctx.options.testRestore
+        ? "CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for the backup's roles the server lacks; pg_restore -j (owners and privileges kept); integrity checks; DROP DATABASE and those roles (always)"
+        : "skipped (no --test-restore)",
+    },
+  ],
+  async run(ctx) {
+    if (!ctx.options.testRestore) return { skipped: "no --test-restore" };
+    const m = ctx.result(dumpAndUpload);
+    const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
+    const binDir = await findPostgresBinDir();
+    const report = await ctx.wait("test restore", () =>
+      verifyBackup({
+        s3: s3Of(ctx),
+        bucket: ctx.outputs.backup.bucketName,
+        prefix: ctx.outputs.backup.prefixes.database,
         backupId: m.backupId,
-        bytes: check.reported.bytes,
-        s3Checksum: check.reported.checksum,
-        readBackSha256: check.readBackSha256,
-      };
-    },
-  },
-  {
-    id: "test-restore",
-    title: "Restore into a scratch database and run the integrity checks",
-    describe: (ctx) => [
-      {
-        kind: "note",
-        action: ctx.options.testRestore
-          ? "CREATE DATABASE eventchain_verify_<random>; pg_restore -j; integrity checks; DROP DATABASE (always)"
-          : "skipped (no --test-restore)",
-      },
-    ],
-    async run(ctx) {
-      if (!ctx.options.testRestore) return { skipped: "no --test-restore" };
-      const m = ctx.result<ReturnType<typeof summary>>("dump-and-upload");
-      const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
-      const binDir = await findPostgresBinDir();
-      const report = await ctx.wait("test restore", () =>
-        verifyBackup({
-          s3: s3Of(ctx),
-          bucket: ctx.outputs.backup.bucketName,
-          prefix: ctx.outputs.backup.prefixes.database,
-          backupId: m.backupId,
-          server,
-          binDir,
-          jobs: ctx.options.jobs,
-          deep: false,
-        }),
+        server,
+        binDir,
+        jobs: ctx.options.jobs,
+        deep: false,
+      }),
+    );
+    const failed = report.checks.filter((c) => !c.ok);
+    if (failed.length)
+      throw new Error(
+        `test restore of ${m.backupId} failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
       );
-      const failed = report.checks.filter((c) => !c.ok);
-      if (failed.length)
-        throw new Error(
-          `test restore of ${m.backupId} failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
-        );
-      return { backupId: m.backupId, checks: report.checks.length, scratchDropped: report.scratchDropped };
-    },
+    return { backupId: m.backupId, checks: report.checks.length, scratchDropped: report.scratchDropped };
   },
-  {
-    id: "retention-report",
-    title: "Report backups older than the retention objective (the lifecycle rule deletes them)",
-    dependsOn: ["verify-object"],
-    describe: (ctx) => [
-      {
-        kind: "aws",
-        action: `s3:ListObjectsV2 (${ctx.outputs.region})`,
-        detail: {
-          Prefix: ctx.outputs.backup.prefixes.database,
-          retentionDays: ctx.outputs.backup.retentionDays.database,
-        },
+});
+
+const retentionReport = step({
+  id: "retention-report",
+  dependsOn: [verifyObjectStep],
+  title: "Report backups older than the retention objective (the lifecycle rule deletes them)",
+  describe: (ctx) => [
+    {
+      kind: "aws",
+      action: `s3:ListObjectsV2 (${ctx.outputs.region})`,
+      detail: {
+        Prefix: ctx.outputs.backup.prefixes.database,
+        retentionDays: ctx.outputs.backup.retentionDays.database,
       },
-    ],
-    async run(ctx) {
-      const days = ctx.outputs.backup.retentionDays.database;
-      const all = await listBackups(s3Of(ctx), ctx.outputs.backup.bucketName, ctx.outputs.backup.prefixes.database);
-      const old = olderThanRetention(all, days, new Date());
-      if (old.length)
-        ctx.log.warn(
-          `${old.length} backup(s) older than ${days} days are still in the bucket (the lifecycle rule should have expired them): ${old.map((b) => b.backupId).join(", ")}`,
-        );
-      return { backups: all.length, retentionDays: days, olderThanRetention: old.map((b) => b.backupId), deleted: [] };
     },
+  ],
+  async run(ctx) {
+    const days = ctx.outputs.backup.retentionDays.database;
+    const all = await listBackups(s3Of(ctx), ctx.outputs.backup.bucketName, ctx.outputs.backup.prefixes.database);
+    const old = olderThanRetention(all, days, new Date());
+    if (old.length)
+      ctx.log.warn(
+        `${old.length} backup(s) older than ${days} days are still in the bucket (the lifecycle rule should have expired them): ${old.map((b) => b.backupId).join(", ")}`,
+      );
+    return { backups: all.length, retentionDays: days, olderThanRetention: old.map((b) => b.backupId), deleted: [] };
   },
-];
+});
+
+const steps = [dumpAndUpload, verifyObjectStep, testRestore, retentionReport];
 
 function summary(manifest: DatabaseManifest) {
   return {
@@ -204,7 +225,7 @@ export const runbook: Runbook<BackupDatabaseOptions> = {
   parseOptions: parseBackupDatabaseOptions,
   steps,
   nextSteps: (ctx) => {
-    const m = ctx.peek<ReturnType<typeof summary>>("dump-and-upload");
+    const m = ctx.peek(dumpAndUpload);
     return m
       ? [
           `Backup ${m.backupId}: s3://${ctx.outputs.backup.bucketName}/${m.key} (${m.bytes} bytes, LSN ${m.lsn}).`,

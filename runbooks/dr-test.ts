@@ -3,8 +3,11 @@
  * - `database`: restore the latest logical backup into a scratch database and run the full
  *   verification (object checksums, row counts, every foreign key, the plan's checks); the
  *   scratch database is always dropped.
- * - `application`: copy the application's Deployment into a throwaway namespace, wait until it
- *   is available, health-check a pod through the API server; the namespace is always deleted.
+ * - `application`: copy the application's Deployment into a throwaway namespace — pointed at a
+ *   restored database (`--app-database-host`, never the production host: refused), with
+ *   production-only environment, Secrets and the production service account stripped — after
+ *   asking; wait until it is available, health-check a pod through the API server; the
+ *   namespace it created is always deleted (and nothing else).
  * - `full`: both, plus DNS (the failover records and the primary health check) and monitoring
  *   (the error-rate alarm and the alert topic) checks. Independent checks run side by side.
  * Each mode leaves nothing behind, even when it fails.
@@ -21,6 +24,7 @@ import { BackupS3Client } from "./aws/s3-object.ts";
 import { verifyBackup } from "./postgres/verify.ts";
 import { findPostgresBinDir } from "./postgres/cluster.ts";
 import { BadInputError } from "./lib/errors.ts";
+import { positiveInt } from "./lib/options.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
 
@@ -32,6 +36,10 @@ export interface DrTestOptions {
   connection: ConnectionMode;
   kubeconfig: string | undefined;
   healthPath: string;
+  /** The restored database the application copy uses (application and full modes). */
+  appDatabase: { host: string; port: number | undefined; name: string | undefined } | undefined;
+  /** Environment variables only production may have, removed from the copy. */
+  stripEnv: string[];
 }
 
 export function parseDrTestOptions(raw: RawOptions): DrTestOptions {
@@ -41,11 +49,41 @@ export function parseDrTestOptions(raw: RawOptions): DrTestOptions {
   const healthPath = typeof raw["health-path"] === "string" ? raw["health-path"] : "/health";
   if (!/^\/[A-Za-z0-9/_.-]*$/.test(healthPath))
     throw new BadInputError(`invalid --health-path "${healthPath}": expected a path like /health`);
+  const host = raw["app-database-host"];
+  if (host !== undefined && (typeof host !== "string" || !/^[A-Za-z0-9.-]{1,253}$/.test(host)))
+    throw new BadInputError(
+      `invalid --app-database-host "${String(host)}": expected the host name or address of the restored database`,
+    );
+  if (mode !== "database" && host === undefined)
+    throw new BadInputError(
+      `--mode ${mode} needs --app-database-host: the host of a restored database for the application copy (never the production database)`,
+    );
+  const name = raw["app-database-name"];
+  if (name !== undefined && (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)))
+    throw new BadInputError(`invalid --app-database-name "${String(name)}": expected a PostgreSQL database name`);
+  const strip = raw["strip-env"];
+  if (
+    strip !== undefined &&
+    (typeof strip !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/.test(strip))
+  )
+    throw new BadInputError(
+      `invalid --strip-env "${String(strip)}": expected comma-separated environment variable names such as STRIPE_SECRET_KEY,SMTP_URL`,
+    );
   return {
     mode: mode as Mode,
     connection: parseConnectionMode(raw, "env"),
     kubeconfig: typeof raw.kubeconfig === "string" ? raw.kubeconfig : undefined,
     healthPath,
+    appDatabase:
+      typeof host === "string"
+        ? {
+            host,
+            port:
+              raw["app-database-port"] === undefined ? undefined : positiveInt(raw, "app-database-port", 5432, 65535),
+            name: name as string | undefined,
+          }
+        : undefined,
+    stripEnv: typeof strip === "string" ? strip.split(",") : [],
   };
 }
 
@@ -87,14 +125,23 @@ const databaseStep: Step<DrTestOptions> = {
   },
 };
 
+const appDatabase = (ctx: Ctx) => ({
+  host: ctx.options.appDatabase!.host,
+  port: ctx.options.appDatabase!.port ?? ctx.outputs.database.port,
+  name: ctx.options.appDatabase!.name ?? ctx.outputs.database.dbName,
+});
+
 const applicationStep: Step<DrTestOptions> = {
   id: "application",
-  title: "Deploy the application into a throwaway namespace and health-check it",
+  title:
+    "Deploy a copy of the application, pointed at the restored database, into a throwaway namespace and health-check it",
+  // Deploys a workload: asks first (--yes for automation).
+  destructive: true,
   dependsOn: [],
   describe: (ctx) => [
     {
       kind: "command",
-      action: `kubectl create --raw /api/v1/namespaces (dr-test-<run>); copy deployment ${ctx.outputs.kubernetes.namespace}/${ctx.outputs.kubernetes.appDeployment}; wait available; GET pod proxy ${ctx.options.healthPath}; kubectl delete --raw the namespace (always)`,
+      action: `kubectl create --raw /api/v1/namespaces (dr-test-<run>); copy deployment ${ctx.outputs.kubernetes.namespace}/${ctx.outputs.kubernetes.appDeployment} with ${ctx.options.appDatabase ? `DATABASE_HOST=${appDatabase(ctx).host} DATABASE_PORT=${appDatabase(ctx).port} DATABASE_NAME=${appDatabase(ctx).name}` : "a restored database"}, Secrets, production-only variables${ctx.options.stripEnv.length ? ` (${ctx.options.stripEnv.join(", ")})` : ""} and the service account stripped; wait available; GET pod proxy ${ctx.options.healthPath}; kubectl delete --raw the namespace it created (always)`,
     },
   ],
   async run(ctx: Ctx) {
@@ -110,6 +157,11 @@ const applicationStep: Step<DrTestOptions> = {
         deployment: k.appDeployment!,
         runId: ctx.runId,
         healthPath: ctx.options.healthPath,
+        copy: {
+          database: appDatabase(ctx),
+          productionHost: ctx.outputs.database.address,
+          stripEnv: ctx.options.stripEnv,
+        },
       }),
     );
     if (r.problems.length) throw new Error(`application recovery test failed: ${r.problems.join("; ")}`);
@@ -147,8 +199,11 @@ const dnsStep: Step<DrTestOptions> = {
     const primary = mine.find((s) => s.SetIdentifier === d.primarySetIdentifier);
     const secondary = mine.find((s) => s.SetIdentifier === d.secondarySetIdentifier);
     const problems: string[] = [];
-    if (primary?.Failover !== "PRIMARY" || primary.HealthCheckId !== d.primaryHealthCheckId)
-      problems.push(`PRIMARY record of ${name} missing or without health check ${d.primaryHealthCheckId}`);
+    // The PRIMARY record carries the failover switch (or, in automatic mode, the endpoint check).
+    const routing =
+      ctx.outputs.failover.mode === "automatic" ? d.primaryHealthCheckId : ctx.outputs.failover.switch.healthCheckId;
+    if (primary?.Failover !== "PRIMARY" || primary.HealthCheckId !== routing)
+      problems.push(`PRIMARY record of ${name} missing or without health check ${routing}`);
     if (secondary?.Failover !== "SECONDARY") problems.push(`SECONDARY record of ${name} missing`);
     const status = await r53.send(new GetHealthCheckStatusCommand({ HealthCheckId: d.primaryHealthCheckId }));
     const observations = (status.HealthCheckObservations ?? [])
@@ -213,6 +268,21 @@ export const runbook: Runbook<DrTestOptions> = {
     },
     kubeconfig: { type: "string", description: "kubeconfig for the application test (default kubectl's own)" },
     "health-path": { type: "string", description: "HTTP path of the application's health check", default: "/health" },
+    "app-database-host": {
+      type: "string",
+      description:
+        "application/full: host of the restored database the application copy uses (the production host is refused)",
+    },
+    "app-database-port": { type: "string", description: "Port of the restored database (default the stack's)" },
+    "app-database-name": {
+      type: "string",
+      description: "Database name in the restored database (default the stack's)",
+    },
+    "strip-env": {
+      type: "string",
+      description:
+        "Comma-separated production-only environment variables to remove from the copy (payment keys, webhooks…)",
+    },
   },
   parseOptions: parseDrTestOptions,
   steps: (options) => stepsFor(options.mode),

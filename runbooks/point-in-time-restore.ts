@@ -7,16 +7,24 @@
  *   npx tsx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
  */
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
 import { positiveNumber } from "./lib/options.ts";
 import { rdsPitr } from "./engines/rds-pitr.ts";
 import { pgbackrestPitr } from "./engines/pgbackrest-pitr.ts";
 import { isMain, parseTime, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { checkRestoreTime, type PitrOptions, type RestoreEngine, type RestoreTarget } from "./lib/restore-engine.ts";
-import type { OptionSpec, RawOptions, Runbook, Step } from "./lib/types.ts";
+import {
+  stepFor,
+  type StepOutputs,
+  type OptionSpec,
+  type RawOptions,
+  type RunContext,
+  type Runbook,
+} from "./lib/types.ts";
 
 /** Restore engines by `--engine` name. Add one line per engine (see runbooks/lib/README.md). */
-export const ENGINES: Record<string, RestoreEngine<any>> = {
+export const ENGINES: Record<string, RestoreEngine<any, any>> = {
   rds: rdsPitr,
   pgbackrest: pgbackrestPitr,
 };
@@ -52,99 +60,109 @@ export function parsePitrOptions(raw: RawOptions): PitrOptions {
   };
 }
 
-type Ctx = Parameters<Step<PitrOptions>["run"]>[0];
+type Ctx = RunContext<PitrOptions>;
 const engineOf = (ctx: Ctx) => ENGINES[ctx.options.engine]!;
-const targetOf = (ctx: Ctx) => ctx.result<RestoreTarget>("check-window");
+const targetOf = (ctx: Ctx): RestoreTarget => ctx.result(checkWindow);
 
-const steps: Step<PitrOptions>[] = [
-  {
-    id: "check-window",
-    title: "Check the requested time lies in the restorable window",
-    readOnly: true,
-    milestone: "backup_identified",
-    describe: (ctx) => [
-      {
-        kind: "note",
-        action: `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ${ctx.options.engine}) and check ${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} lies in it`,
-      },
-    ],
-    async run(ctx) {
-      const engine = engineOf(ctx);
-      const window = await engine.window(ctx);
-      const time = ctx.options.time === "latest" ? window.latest : ctx.options.time;
-      checkRestoreTime(time, window);
-      const restoreTime = time.toISOString();
-      const targetId = ctx.options.targetId ?? engine.targetId(ctx, time);
-      if (targetId === ctx.outputs.database.instanceIdentifier)
-        throw new BadInputError(`--target-id "${targetId}" is the source itself: expected a new identifier`);
-      return {
-        restoreTime,
-        targetId,
-        earliest: window.earliest.toISOString(),
-        latest: window.latest.toISOString(),
-        recoveryPointAt: restoreTime,
-        recoveryPointSource: `point in time of ${window.source}`,
-      };
+const step = stepFor<PitrOptions>();
+
+export const checkWindow = step({
+  id: "check-window",
+  dependsOn: [],
+  title: "Check the requested time lies in the restorable window",
+  readOnly: true,
+  milestone: "backup_identified",
+  describe: (ctx) => [
+    {
+      kind: "note",
+      action: `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ${ctx.options.engine}) and check ${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} lies in it`,
     },
+  ],
+  async run(ctx) {
+    const engine = engineOf(ctx);
+    const window = await engine.window(ctx);
+    const time = ctx.options.time === "latest" ? window.latest : ctx.options.time;
+    checkRestoreTime(time, window);
+    const restoreTime = time.toISOString();
+    const targetId = ctx.options.targetId ?? engine.targetId(ctx, time);
+    if (targetId === ctx.outputs.database.instanceIdentifier)
+      throw new BadInputError(`--target-id "${targetId}" is the source itself: expected a new identifier`);
+    return {
+      restoreTime,
+      targetId,
+      earliest: window.earliest.toISOString(),
+      latest: window.latest.toISOString(),
+      recoveryPointAt: restoreTime,
+      recoveryPointSource: `point in time of ${window.source}`,
+    };
   },
-  {
-    id: "restore",
-    title: "Restore into a new instance",
-    milestone: "restore_started",
-    describe: (ctx) =>
-      engineOf(ctx)
-        .plan(ctx, ctx.peek<RestoreTarget>("check-window"))
-        .filter((a) => !/wait/i.test(a.action)),
-    isDone: async (ctx) =>
-      (await engineOf(ctx).exists(ctx, targetOf(ctx)))
-        ? { instanceIdentifier: targetOf(ctx).targetId, note: "target already exists" }
-        : false,
-    run: (ctx) => engineOf(ctx).restore(ctx, targetOf(ctx)),
-  },
-  {
-    id: "wait-ready",
-    title: "Wait until the recovered instance is available",
-    milestone: "restore_completed",
-    describe: (ctx) =>
-      engineOf(ctx)
-        .plan(ctx, ctx.peek<RestoreTarget>("check-window"))
-        .filter((a) => /wait/i.test(a.action)),
-    run: (ctx) => engineOf(ctx).waitReady(ctx, targetOf(ctx)),
-  },
-  {
-    id: "verify",
-    title: "Verify the recovered instance's settings",
-    milestone: "health_verified",
-    describe: (ctx) => [
-      {
-        kind: "note",
-        action: `describe ${ctx.peek<RestoreTarget>("check-window")?.targetId ?? "the target"} and compare class, subnet group, security groups, parameter group, encryption, public access with the source`,
-      },
-    ],
-    run: (ctx) => engineOf(ctx).verify(ctx, targetOf(ctx)),
-  },
-  {
-    id: "snapshot",
-    title: "Snapshot the recovered instance",
-    describe: (ctx) => {
-      const t = ctx.peek<RestoreTarget>("check-window");
-      const s = engineOf(ctx).snapshot;
-      return s && t
-        ? s.describe(ctx, t)
-        : [
-            {
-              kind: "note",
-              action: s ? "snapshot the recovered target" : `engine ${ctx.options.engine} takes no snapshot`,
-            },
-          ];
+});
+
+export const restore = step({
+  id: "restore",
+  dependsOn: [checkWindow],
+  title: "Restore into a new instance",
+  milestone: "restore_started",
+  describe: (ctx) =>
+    engineOf(ctx)
+      .plan(ctx, ctx.peek(checkWindow))
+      .filter((a) => !/wait/i.test(a.action)),
+  isDone: (ctx) => engineOf(ctx).exists(ctx, targetOf(ctx)),
+  run: (ctx): Promise<StepOutputs> => engineOf(ctx).restore(ctx, targetOf(ctx)),
+});
+
+export const waitReady = step({
+  id: "wait-ready",
+  dependsOn: [checkWindow, restore],
+  title: "Wait until the recovered instance is available",
+  milestone: "restore_completed",
+  describe: (ctx) =>
+    engineOf(ctx)
+      .plan(ctx, ctx.peek(checkWindow))
+      .filter((a) => /wait/i.test(a.action)),
+  run: (ctx) => engineOf(ctx).waitReady(ctx, targetOf(ctx), ctx.result(restore)),
+});
+
+export const verify = step({
+  id: "verify",
+  dependsOn: [checkWindow, restore, waitReady],
+  title: "Verify the recovered instance's settings",
+  milestone: "health_verified",
+  describe: (ctx) => [
+    {
+      kind: "note",
+      action: `describe ${ctx.peek(checkWindow)?.targetId ?? "the target"} and compare class, subnet group, security groups, parameter group, encryption, public access with the source`,
     },
-    isDone: async (ctx) => {
-      const s = engineOf(ctx).snapshot;
-      return s ? s.exists(ctx, targetOf(ctx)) : { skipped: `engine ${ctx.options.engine} takes no snapshot` };
-    },
-    run: (ctx) => engineOf(ctx).snapshot!.run(ctx, targetOf(ctx)),
+  ],
+  run: (ctx) => engineOf(ctx).verify(ctx, targetOf(ctx), ctx.result(restore)),
+});
+
+export const snapshot = step({
+  id: "snapshot",
+  dependsOn: [checkWindow, restore, verify],
+  title: "Snapshot the recovered instance",
+  describe: (ctx) => {
+    const t = ctx.peek(checkWindow);
+    const s = engineOf(ctx).snapshot;
+    return s && t
+      ? s.describe(ctx, t)
+      : [
+          {
+            kind: "note",
+            action: s ? "snapshot the recovered target" : `engine ${ctx.options.engine} takes no snapshot`,
+          },
+        ];
   },
-];
+  isDone: async (ctx): Promise<StepOutputs | false> => {
+    const s = engineOf(ctx).snapshot;
+    return s
+      ? s.exists(ctx, targetOf(ctx), ctx.peek(restore))
+      : { skipped: `engine ${ctx.options.engine} takes no snapshot` };
+  },
+  run: (ctx): Promise<StepOutputs> => engineOf(ctx).snapshot!.run(ctx, targetOf(ctx), ctx.result(restore)),
+});
+
+const steps = [checkWindow, restore, waitReady, verify, snapshot];
 
 export const runbook: Runbook<PitrOptions> = {
   name: "point-in-time-restore",
@@ -161,8 +179,15 @@ export const runbook: Runbook<PitrOptions> = {
     ...engineOptions(),
   },
   parseOptions: parsePitrOptions,
+  preflight: (ctx) => engineOf(ctx).preflight?.(ctx) ?? [],
+  sharedStore: s3RunStore,
   steps,
-  nextSteps: (ctx) => engineOf(ctx).nextSteps(ctx, targetOf(ctx)),
+  nextSteps: (ctx) =>
+    engineOf(ctx).nextSteps(ctx, targetOf(ctx), {
+      restored: ctx.peek(restore),
+      verified: ctx.peek(verify),
+      snapshot: ctx.peek(snapshot),
+    }),
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks });

@@ -12,11 +12,13 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { ServiceOutputs, StackOutputs } from "../infra/outputs.ts";
 import { snsSinks } from "./aws/notify.ts";
+import { s3RunStore } from "./aws/journal-store.ts";
+import { servicesOf } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { describeServices, setDesiredCount, waitStable, waitTargetsHealthy } from "./aws/services.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type AnyStep, type RawOptions, type RunContext, type Runbook, type StepRef } from "./lib/types.ts";
 
 export interface ServiceRecoveryOptions extends WaitOptions {
   /** One service name, or "all". */
@@ -49,94 +51,103 @@ function failoverOffer(ctx: Ctx): string {
     : `This is the DR stack (${ctx.outputs.stack}); there is no further region to fail over to.`;
 }
 
-function serviceSteps(svc: ServiceOutputs): Step<ServiceRecoveryOptions>[] {
-  const restartId = `restart-${slug(svc.name)}`;
+const step = stepFor<ServiceRecoveryOptions>();
+
+/** What a restart step records: the counts it saw or set, and why it did nothing when it did nothing. */
+interface RestartResult {
+  service: string;
+  desiredCount: number | undefined;
+  runningCount: number | undefined;
+  previousDesired?: number;
+  note?: string;
+}
+
+function serviceSteps(svc: ServiceOutputs, inspect: StepRef<any>): AnyStep<ServiceRecoveryOptions>[] {
   const live = async (ctx: Ctx) =>
     (await describeServices(ctx.aws(ECSClient, ctx.outputs.region), ctx.outputs.services.clusterName, [svc.name]))[0]!;
-  return [
-    {
-      id: restartId,
-      title: `Restart ${svc.name} if no task runs`,
-      dependsOn: ["inspect"],
-      describe: (ctx) => [
-        {
-          kind: "aws",
-          action: `ecs:UpdateService (${ctx.outputs.region}) if runningCount is 0`,
-          detail: {
-            cluster: ctx.outputs.services.clusterName,
-            service: svc.name,
-            forceNewDeployment: true,
-            desiredCount: `current, or ${svc.recoveryCount} if 0`,
-          },
-        },
-        {
-          kind: "aws",
-          action: `ecs:waitUntilServicesStable (${ctx.outputs.region})`,
-          detail: { services: [svc.name], maxWaitMinutes: ctx.options.maxWaitMinutes },
-        },
-      ],
-      async isDone(ctx) {
-        const s = await live(ctx);
-        return (s.runningCount ?? 0) > 0 && (s.desiredCount ?? 0) > 0
-          ? {
-              service: svc.name,
-              runningCount: s.runningCount,
-              desiredCount: s.desiredCount,
-              note: "tasks running: no restart",
-            }
-          : false;
-      },
-      async run(ctx) {
-        const ecs = ctx.aws(ECSClient, ctx.outputs.region);
-        const before = await live(ctx);
-        const desired = (before.desiredCount ?? 0) > 0 ? before.desiredCount! : svc.recoveryCount;
-        await setDesiredCount(ecs, ctx.outputs.services.clusterName, svc.name, desired, true);
-        try {
-          await ctx.wait(`${svc.name} to become stable`, () =>
-            waitStable(ecs, ctx.outputs.services.clusterName, [svc.name], ctx.options.maxWaitMinutes, ctx.signal),
-          );
-        } catch (error) {
-          throw new Error(
-            `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`,
-            { cause: error },
-          );
-        }
-        const after = await live(ctx);
-        return {
+  const restart = step({
+    id: `restart-${slug(svc.name)}`,
+    title: `Restart ${svc.name} if no task runs`,
+    dependsOn: [inspect],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `ecs:UpdateService (${ctx.outputs.region}) if runningCount is 0`,
+        detail: {
+          cluster: ctx.outputs.services.clusterName,
           service: svc.name,
-          previousDesired: before.desiredCount ?? 0,
-          desiredCount: after.desiredCount,
-          runningCount: after.runningCount,
-        };
-      },
-    },
-    {
-      id: `check-${slug(svc.name)}`,
-      title: `Check ${svc.name} targets are healthy`,
-      dependsOn: [restartId],
-      describe: (ctx) => [
-        {
-          kind: "aws",
-          action: `elbv2:DescribeTargetHealth (${ctx.outputs.region})`,
-          detail: { TargetGroupArn: svc.targetGroupArn, attempts: ctx.options.healthAttempts },
+          forceNewDeployment: true,
+          desiredCount: `current, or ${svc.recoveryCount} if 0`,
         },
-      ],
-      async run(ctx) {
-        try {
-          const [h] = await ctx.wait(`${svc.name} healthy targets`, () =>
-            waitTargetsHealthy(
-              ctx.aws(ElasticLoadBalancingV2Client, ctx.outputs.region),
-              [svc.targetGroupArn],
-              ctx.options.healthAttempts,
-            ),
-          );
-          return { service: svc.name, healthy: h!.healthy, total: h!.total };
-        } catch (error) {
-          throw new Error(`${svc.name}: ${(error as Error).message}. ${failoverOffer(ctx)}`, { cause: error });
-        }
       },
+      {
+        kind: "aws",
+        action: `ecs:waitUntilServicesStable (${ctx.outputs.region})`,
+        detail: { services: [svc.name], maxWaitMinutes: ctx.options.maxWaitMinutes },
+      },
+    ],
+    async isDone(ctx) {
+      const s = await live(ctx);
+      return (s.runningCount ?? 0) > 0 && (s.desiredCount ?? 0) > 0
+        ? {
+            service: svc.name,
+            runningCount: s.runningCount,
+            desiredCount: s.desiredCount,
+            note: "tasks running: no restart",
+          }
+        : false;
     },
-  ];
+    async run(ctx): Promise<RestartResult> {
+      const ecs = ctx.aws(ECSClient, ctx.outputs.region);
+      const before = await live(ctx);
+      const desired = (before.desiredCount ?? 0) > 0 ? before.desiredCount! : svc.recoveryCount;
+      await setDesiredCount(ecs, ctx.outputs.services.clusterName, svc.name, desired, true);
+      try {
+        await ctx.wait(`${svc.name} to become stable`, () =>
+          waitStable(ecs, ctx.outputs.services.clusterName, [svc.name], ctx.options.maxWaitMinutes, ctx.signal),
+        );
+      } catch (error) {
+        throw new Error(
+          `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`,
+          { cause: error },
+        );
+      }
+      const after = await live(ctx);
+      return {
+        service: svc.name,
+        previousDesired: before.desiredCount ?? 0,
+        desiredCount: after.desiredCount,
+        runningCount: after.runningCount,
+      };
+    },
+  });
+  const check = step({
+    id: `check-${slug(svc.name)}`,
+    title: `Check ${svc.name} targets are healthy`,
+    dependsOn: [restart],
+    describe: (ctx) => [
+      {
+        kind: "aws",
+        action: `elbv2:DescribeTargetHealth (${ctx.outputs.region})`,
+        detail: { TargetGroupArn: svc.targetGroupArn, attempts: ctx.options.healthAttempts },
+      },
+    ],
+    async run(ctx) {
+      try {
+        const [h] = await ctx.wait(`${svc.name} healthy targets`, () =>
+          waitTargetsHealthy(
+            ctx.aws(ElasticLoadBalancingV2Client, ctx.outputs.region),
+            [svc.targetGroupArn],
+            ctx.options.healthAttempts,
+          ),
+        );
+        return { service: svc.name, healthy: h!.healthy, total: h!.total };
+      } catch (error) {
+        throw new Error(`${svc.name}: ${(error as Error).message}. ${failoverOffer(ctx)}`, { cause: error });
+      }
+    },
+  });
+  return [restart, check];
 }
 
 export const runbook: Runbook<ServiceRecoveryOptions> = {
@@ -158,10 +169,14 @@ export const runbook: Runbook<ServiceRecoveryOptions> = {
       throw new BadInputError(`invalid --service "${one}": expected an ECS service name (letters, digits, "-", "_")`);
     return { ...parseWaitOptions(raw), service: one ?? "all" };
   },
+  // The cluster, the selected services and their target groups (an unknown --service is refused by `steps`).
+  preflight: (ctx) => servicesOf(ctx, ctx.outputs, selectServices(ctx.outputs, ctx.options.service)),
+  sharedStore: s3RunStore,
   steps(options, outputs) {
     const services = selectServices(outputs, options.service);
-    const inspect: Step<ServiceRecoveryOptions> = {
+    const inspect = step({
       id: "inspect",
+      dependsOn: [],
       title: "Inspect the services",
       readOnly: true,
       describe: (ctx) => [
@@ -187,8 +202,8 @@ export const runbook: Runbook<ServiceRecoveryOptions> = {
           })),
         };
       },
-    };
-    return [inspect, ...services.flatMap(serviceSteps)];
+    });
+    return [inspect, ...services.flatMap((svc) => serviceSteps(svc, inspect))];
   },
   nextSteps: (ctx) => [
     `Watch ${ctx.outputs.services.errorRateAlarmName} and the service events (aws ecs describe-services) for the next hour.`,

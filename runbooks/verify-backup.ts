@@ -1,10 +1,14 @@
 /**
- * Verify a database backup (the plan's test-backup-integrity.sh, fixed): read the backup back
- * and check its size and checksums, restore it into a scratch database, check the plan's tables
- * are present and non-empty, row counts against the manifest, every declared foreign key and
- * the plan's three checks with NULL-safe anti-joins; JSON + Markdown report; exit 1 on any
- * failure. The scratch database is dropped whatever happens. With `--database <name>` it checks
- * a live database instead (e.g. one a point-in-time restore just recovered), without a restore.
+ * Verify a database backup (the plan's test-backup-integrity.sh, fixed, for any database): read
+ * the backup back and check its size and checksums, restore it into a scratch database (the
+ * roles it needs first; ownership and privileges kept unless --no-owner / --no-privileges), and
+ * check what the manifest says: every dumped table, schema-qualified, with its exact row count;
+ * every declared foreign key once, with NULL-safe anti-joins; owners and privileges; the
+ * EventChain checks where those tables exist (--profile); JSON + Markdown report naming the
+ * UNLOGGED tables; exit 1 on any failure. The scratch database, and any role it created, is
+ * dropped whatever happens. With `--database <name>` it checks a live database instead (e.g. one
+ * a point-in-time restore just recovered), without a restore; with `--backup` too, against that
+ * backup's manifest (a database restored by hand).
  *
  *   npx tsx runbooks/verify-backup.ts --stack prod --connection env --backup latest
  *   npx tsx runbooks/verify-backup.ts --outputs local.json --connection env --database eventchain
@@ -17,18 +21,25 @@ import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./p
 import { renderVerificationMarkdown, type VerificationReport } from "./postgres/integrity.ts";
 import { BackupS3Client } from "./aws/s3-object.ts";
 import { verifyBackup, verifyLiveDatabase } from "./postgres/verify.ts";
+import { loadDatabaseManifest } from "./postgres/manifest.ts";
+import { parseProfileOption, PROFILE_CHOICES } from "./postgres/profiles.ts";
 import { assertIdentifier, findPostgresBinDir } from "./postgres/cluster.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface VerifyBackupOptions {
   backup: string;
+  /** --backup given explicitly (with --database: check the live database against it). */
+  backupGiven: boolean;
   database: string | undefined;
   connection: ConnectionMode;
   jobs: number;
   reportDir: string;
   deep: boolean;
+  ownership: boolean;
+  privileges: boolean;
+  profile: string;
 }
 
 export function parseVerifyOptions(raw: RawOptions): VerifyBackupOptions {
@@ -43,17 +54,23 @@ export function parseVerifyOptions(raw: RawOptions): VerifyBackupOptions {
       throw new BadInputError((e as Error).message);
     }
   }
-  if (database !== undefined && typeof raw.backup === "string")
-    throw new BadInputError(
-      "--database and --backup cannot be combined: --database checks a live database, --backup restores a backup",
-    );
+  const profile = typeof raw.profile === "string" ? raw.profile : "auto";
+  try {
+    parseProfileOption(profile);
+  } catch (e) {
+    throw new BadInputError((e as Error).message);
+  }
   return {
     backup,
+    backupGiven: typeof raw.backup === "string",
     database,
     connection: parseConnectionMode(raw, "env"),
     jobs: positiveInt(raw, "jobs", 2, 64),
     reportDir: resolve(typeof raw["report-dir"] === "string" ? raw["report-dir"] : ".runs/verifications"),
     deep: raw["no-read-back"] !== true,
+    ownership: raw["no-owner"] !== true,
+    privileges: raw["no-privileges"] !== true,
+    profile,
   };
 }
 
@@ -68,85 +85,122 @@ function writeReports(ctx: Ctx, report: VerificationReport): { json: string; mar
   return { json, markdown };
 }
 
-const steps: Step<VerifyBackupOptions>[] = [
-  {
-    id: "verify",
-    title: "Verify the backup (object, scratch restore, integrity) and write the report",
-    milestone: "health_verified",
-    describe: (ctx) =>
-      ctx.options.database
-        ? [
-            {
-              kind: "note",
-              action: `integrity checks on the live database ${ctx.options.database} (tables, declared foreign keys, the plan's three checks)`,
+const step = stepFor<VerifyBackupOptions>();
+
+export const verifyStep = step({
+  id: "verify",
+  dependsOn: [],
+  title: "Verify the backup (object, scratch restore, integrity) and write the report",
+  milestone: "health_verified",
+  describe: (ctx) =>
+    ctx.options.database
+      ? [
+          {
+            kind: "note",
+            action: `integrity checks on the live database ${ctx.options.database} (${ctx.options.backupGiven ? `tables and row counts of backup ${ctx.options.backup}` : "every table read"}, every declared foreign key, profile ${ctx.options.profile})`,
+          },
+        ]
+      : [
+          {
+            kind: "aws",
+            action: `s3:GetObject manifest + s3:HeadObject + s3:GetObject dump (${ctx.outputs.region})`,
+            detail: {
+              Bucket: ctx.outputs.backup.bucketName,
+              Prefix: ctx.outputs.backup.prefixes.database,
+              backup: ctx.options.backup,
             },
-          ]
-        : [
-            {
-              kind: "aws",
-              action: `s3:GetObject manifest + s3:HeadObject + s3:GetObject dump (${ctx.outputs.region})`,
-              detail: {
-                Bucket: ctx.outputs.backup.bucketName,
-                Prefix: ctx.outputs.backup.prefixes.database,
-                backup: ctx.options.backup,
-              },
-            },
-            {
-              kind: "command",
-              action: `CREATE DATABASE eventchain_verify_<random>; pg_restore --jobs=${ctx.options.jobs}; integrity checks; DROP DATABASE eventchain_verify_<random> (always)`,
-              detail: { connection: ctx.options.connection },
-            },
-          ],
-    async run(ctx) {
-      let report: VerificationReport & { scratchDropped?: boolean };
-      if (ctx.options.database) {
-        const conn = await resolveConnection(ctx, ctx.options.connection, ctx.options.database);
-        report = await ctx.wait("integrity checks", () => verifyLiveDatabase(conn));
-      } else {
-        const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
-        const binDir = await findPostgresBinDir();
-        report = await ctx.wait("verify backup", () =>
-          verifyBackup({
-            s3: ctx.aws(BackupS3Client, ctx.outputs.region),
-            bucket: ctx.outputs.backup.bucketName,
-            prefix: ctx.outputs.backup.prefixes.database,
-            backupId: ctx.options.backup,
-            server,
-            binDir,
-            jobs: ctx.options.jobs,
-            deep: ctx.options.deep,
-            progress: (phase) => ctx.log.info(`verify: ${phase}`),
-          }),
-        );
-        if (report.scratchDropped === false)
-          ctx.log.warn(`scratch database ${report.database} could not be dropped: drop it by hand`);
-      }
-      const files = writeReports(ctx, report);
-      const failed = report.checks.filter((c) => !c.ok);
-      ctx.log.info(`verification report: ${files.markdown}`);
-      if (failed.length)
-        throw new Error(
-          `${failed.length} of ${report.checks.length} checks failed (report ${files.markdown}): ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
-        );
-      return {
-        ok: true,
-        backupId: report.backupId,
-        database: report.database,
-        checks: report.checks.length,
-        report: files.json,
-        markdown: files.markdown,
-      };
-    },
+          },
+          {
+            kind: "command",
+            action: `CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for each role of the backup the server lacks; pg_restore --jobs=${ctx.options.jobs}${ctx.options.ownership ? "" : " --no-owner"}${ctx.options.privileges ? "" : " --no-privileges"}; integrity checks; DROP DATABASE eventchain_verify_<random> and the roles created (always)`,
+            detail: { connection: ctx.options.connection },
+          },
+        ],
+  async run(ctx) {
+    let report: VerificationReport & { scratchDropped?: boolean; rolesLeft?: string[] };
+    const profile = parseProfileOption(ctx.options.profile);
+    const keep = { ownership: ctx.options.ownership, privileges: ctx.options.privileges };
+    if (ctx.options.database) {
+      const conn = await resolveConnection(ctx, ctx.options.connection, ctx.options.database);
+      const manifest = ctx.options.backupGiven
+        ? await loadDatabaseManifest(
+            ctx.aws(BackupS3Client, ctx.outputs.region),
+            ctx.outputs.backup.bucketName,
+            ctx.outputs.backup.prefixes.database,
+            ctx.options.backup,
+          )
+        : undefined;
+      report = await ctx.wait("integrity checks", () => verifyLiveDatabase(conn, { manifest, profile, keep }));
+    } else {
+      const server = await resolveConnection(ctx, ctx.options.connection, "postgres");
+      const binDir = await findPostgresBinDir();
+      report = await ctx.wait("verify backup", () =>
+        verifyBackup({
+          s3: ctx.aws(BackupS3Client, ctx.outputs.region),
+          bucket: ctx.outputs.backup.bucketName,
+          prefix: ctx.outputs.backup.prefixes.database,
+          backupId: ctx.options.backup,
+          server,
+          binDir,
+          jobs: ctx.options.jobs,
+          deep: ctx.options.deep,
+          profile,
+          ...keep,
+          progress: (phase) => ctx.log.info(`verify: ${phase}`),
+        }),
+      );
+      if (report.scratchDropped === false)
+        ctx.log.warn(`scratch database ${report.database} could not be dropped: drop it by hand`);
+      if (report.rolesLeft?.length)
+        ctx.log.warn(`roles created for the restore could not be dropped: ${report.rolesLeft.join(", ")}`);
+    }
+    const files = writeReports(ctx, report);
+    const failed = report.checks.filter((c) => !c.ok);
+    ctx.log.info(`verification report: ${files.markdown}`);
+    if (report.unloggedTables.length)
+      ctx.log.info(`UNLOGGED tables (empty after a physical restore): ${report.unloggedTables.join(", ")}`);
+    if (failed.length)
+      throw new Error(
+        `${failed.length} of ${report.checks.length} checks failed (report ${files.markdown}): ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
+      );
+    return {
+      ok: true,
+      backupId: report.backupId,
+      database: report.database,
+      checks: report.checks.length,
+      unloggedTables: report.unloggedTables,
+      report: files.json,
+      markdown: files.markdown,
+    };
   },
-];
+});
+
+const steps = [verifyStep];
 
 export const runbook: Runbook<VerifyBackupOptions> = {
   name: "verify-backup",
   summary: "Restore a database backup into a scratch database and check its integrity (or check a live database)",
   system: "primary-database",
   options: {
-    backup: { type: "string", description: 'Backup id (e.g. 20260115T143000Z) or "latest"', default: "latest" },
+    backup: {
+      type: "string",
+      description: 'Backup id (e.g. 20260115T143000Z) or "latest"; with --database, the manifest to check it against',
+      default: "latest",
+    },
     database: { type: "string", description: "Check this live database instead of restoring a backup" },
+    profile: {
+      type: "string",
+      description: `Application checks: ${PROFILE_CHOICES}`,
+      default: "auto",
+    },
+    "no-owner": {
+      type: "boolean",
+      description: "Restore without owners (pg_restore --no-owner): a portable copy, ownership lost",
+    },
+    "no-privileges": {
+      type: "boolean",
+      description: "Restore without GRANTs, REVOKEs and default privileges (pg_restore --no-privileges): they are lost",
+    },
     connection: {
       type: "string",
       description: "Server for the scratch database: env (libpq PGHOST…) or outputs (the stack's database)",

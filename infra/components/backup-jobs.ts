@@ -1,44 +1,157 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BACKUP_JOB_ENV, JOB_FAILURE_METRIC } from "../outputs.ts";
+import {
+  BACKUP_JOB_ENV,
+  JOB_FAILURE_METRIC,
+  JOB_OUTPUTS_DIR,
+  JOB_OUTPUTS_KEY,
+  JOB_RDS_CA_BUNDLE,
+  JOB_SCRATCH_DIR,
+  JOB_STATE_DIR,
+  JOB_SUCCESS_METRIC,
+} from "../outputs.ts";
 import type { Statement } from "./iam.ts";
+import type { ExportScope } from "./kubernetes-export.ts";
 
-/** The scheduled logical-backup jobs, whichever runner (ECS or Kubernetes) runs them. */
+/**
+ * The scheduled backup jobs of the plan, whichever runner (EventBridge Scheduler → ECS, or
+ * Kubernetes CronJobs) runs them: one definition of each job and its schedule, shared by both.
+ */
 export interface BackupJob {
-  /** Job name, e.g. database-dump. */
+  /** Job id, e.g. database-dump: the BACKUP_JOB value, the metrics' Job dimension, resource names. */
   id: string;
-  /** Runbook the job's container runs (from runbooks/). */
+  /** Runbook the job's container runs (`runbooks/<runbook>.ts`). */
   runbook: string;
-  /** EventBridge/Scheduler cron or rate expression. */
+  /** One line: what the job backs up. */
+  description: string;
+  /** EventBridge/Scheduler cron or rate expression (converted for Kubernetes). */
   schedule: string;
-  /** Only meaningful inside a Kubernetes cluster (the cluster-configuration export). */
-  kubernetesOnly?: boolean;
+  /** Runbook options after the common ones. */
+  args: string[];
+  /** Directories the job reads from an EFS file system, mounted read-only at the same paths. */
+  appConfig?: { fileSystemId: string; directories: string[] };
 }
 
-/** The jobs of the plan: logical database dump, Redis snapshot export, cluster-config export. */
-export function backupJobs(schedules: {
-  logicalBackup: string;
-  redisExport: string;
-  clusterConfigExport: string;
-}): BackupJob[] {
+export interface BackupJobsInput {
+  schedules: {
+    logicalBackup: string;
+    redisExport: string;
+    infrastructureExport: string;
+    codeBackup: string;
+    replicationCheck: string;
+  };
+  /** Bucket of the Pulumi state backend the infrastructure export copies. */
+  pulumiStateBucket: string;
+  /** App-config directories the infrastructure export archives, and the EFS file system holding them. */
+  appConfigDirs: string[];
+  appConfigFileSystemId?: string;
+  /** Repository the code bundle backs up, and the secret holding a read-only token for it. */
+  codeRepository: { url: string; tokenSecretArn?: string };
+  /** What the export reads from Kubernetes (when the jobs run there). */
+  kubernetesScope: ExportScope;
+  /** Whether the database's automated backups are replicated to the peer (the replication check runs then). */
+  replicatedBackups: boolean;
+}
+
+/** Label (CronJob) and tag (EventBridge schedule, ECS task) naming the backup job a resource runs. */
+export const BACKUP_JOB_LABEL = "eventchain.io/backup-job";
+export const BACKUP_JOB_TAG = "eventchain:backup-job";
+
+/** The replication check's job id (its heartbeat is the RDS automated-backup replication's). */
+export const REPLICATION_CHECK_JOB = "replication-check";
+
+/** The plan's daily jobs (database dump, Redis export, infrastructure export, code bundle) and the replication check. */
+export function backupJobs(i: BackupJobsInput): BackupJob[] {
+  const infraArgs = [
+    "--pulumi-state-bucket",
+    i.pulumiStateBucket,
+    ...(i.appConfigDirs.length ? ["--config-dir", i.appConfigDirs.join(",")] : []),
+    "--kubernetes-api-groups",
+    i.kubernetesScope.apiGroups.join(","),
+    ...(i.kubernetesScope.secrets ? ["--kubernetes-secrets"] : []),
+  ];
   return [
-    { id: "database-dump", runbook: "runbooks/backup-database.ts", schedule: schedules.logicalBackup },
-    { id: "redis-export", runbook: "runbooks/backup-redis.ts", schedule: schedules.redisExport },
     {
-      id: "cluster-config-export",
-      runbook: "runbooks/backup-infra.ts",
-      schedule: schedules.clusterConfigExport,
-      kubernetesOnly: true,
+      id: "database-dump",
+      runbook: "backup-database",
+      description: "logical dump of the primary database (pg_dump), verified by reading it back",
+      schedule: i.schedules.logicalBackup,
+      args: [],
     },
+    {
+      id: "redis-export",
+      runbook: "backup-redis",
+      description: "ElastiCache snapshot exported to the backup bucket, checked and test-restored",
+      schedule: i.schedules.redisExport,
+      args: [],
+    },
+    {
+      id: "infrastructure-export",
+      runbook: "backup-infra",
+      description: "Pulumi state, Kubernetes resources and the app-config archive",
+      schedule: i.schedules.infrastructureExport,
+      args: infraArgs,
+      ...(i.appConfigDirs.length && i.appConfigFileSystemId
+        ? { appConfig: { fileSystemId: i.appConfigFileSystemId, directories: i.appConfigDirs } }
+        : {}),
+    },
+    {
+      id: "code-bundle",
+      runbook: "backup-code",
+      description: "git bundle of every ref of the application repository, verified by cloning",
+      schedule: i.schedules.codeBackup,
+      args: [
+        "--repository-url",
+        i.codeRepository.url,
+        ...(i.codeRepository.tokenSecretArn ? ["--repository-token-secret", i.codeRepository.tokenSecretArn] : []),
+      ],
+    },
+    ...(i.replicatedBackups
+      ? [
+          {
+            id: REPLICATION_CHECK_JOB,
+            runbook: "check-backup-replication",
+            description: "the database's automated backups replicated to the DR region are recent",
+            schedule: i.schedules.replicationCheck,
+            args: [],
+          },
+        ]
+      : []),
   ];
 }
 
-/** The command a job's container runs. */
-export function jobCommand(job: BackupJob, stack: string): string[] {
-  return ["npx", "tsx", job.runbook, "--stack", stack, "--yes"];
+/** Where the job's outputs file is inside the container. */
+export const JOB_OUTPUTS_PATH = `${JOB_OUTPUTS_DIR}/${JOB_OUTPUTS_KEY}`;
+
+/**
+ * The command a job's container runs, the same in Kubernetes and on ECS: the runbook under
+ * Node (type stripping, no loader), outputs from the mounted file, journals in the scratch volume.
+ */
+export function jobCommand(job: BackupJob): string[] {
+  return [
+    "node",
+    `runbooks/${job.runbook}.ts`,
+    "--outputs",
+    JOB_OUTPUTS_PATH,
+    "--state-dir",
+    JOB_STATE_DIR,
+    "--yes",
+    ...job.args,
+  ];
 }
 
-/** Namespace and metric a job publishes (value 1) when it fails; its alarm watches it. */
-export { BACKUP_JOB_ENV, JOB_FAILURE_METRIC };
+/** The environment of a job's container (both runners). No credentials: the role comes from IRSA or the task. */
+export function jobEnvironment(job: BackupJob, region: string): { name: string; value: string }[] {
+  return [
+    { name: "AWS_REGION", value: region },
+    { name: BACKUP_JOB_ENV, value: job.id },
+    { name: "PGSSLROOTCERT", value: JOB_RDS_CA_BUNDLE },
+    { name: "HOME", value: JOB_SCRATCH_DIR },
+    { name: "TMPDIR", value: JOB_SCRATCH_DIR },
+  ];
+}
+
+/** Namespace and metrics a job publishes: JobFailed on failure, BackupSucceeded on verified success. */
+export { BACKUP_JOB_ENV, JOB_FAILURE_METRIC, JOB_SUCCESS_METRIC };
 
 const DOW = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
@@ -71,13 +184,32 @@ export interface JobPermissionsArgs {
   databaseKeyArn: pulumi.Input<string>;
   /** ElastiCache replication group whose snapshots the Redis export copies. */
   replicationGroupId: pulumi.Input<string>;
+  /** Where the state backend keeps the stacks' checkpoints (read-only for the infrastructure export). */
+  pulumiStateBucket: string;
+  /** Secret holding the code repository's read-only token, if any. */
+  codeTokenSecretArn?: string;
+  /** ECR repositories whose replication the code bundle checks (this region and the peer's). */
+  ecrRepositories: string[];
+  /** ARN of the automated backups replicated to the peer (the replication check reads it), if any. */
+  replicatedBackupsArn?: pulumi.Input<string>;
+  /** EFS file system holding the app-config directories (read-only mount), if any. */
+  appConfigFileSystemId?: string;
   region: string;
+  peerRegion: string;
   accountId: pulumi.Input<string>;
 }
 
-/** Least privilege for the backup jobs: named actions on named resources, nothing else. */
+/** Key prefixes the jobs write (the Redis export also reads what ElastiCache writes at the top level). */
+const JOB_PREFIXES = ["database/", "redis/", "infrastructure/", "code/"];
+
+/**
+ * Least privilege for the backup jobs: named actions on named resources. The backup key may
+ * encrypt (data keys for uploads and for the Secrets envelope) but decrypts only through S3
+ * (multipart uploads and reading a backup back to verify it): no job can decrypt an envelope
+ * such as the Kubernetes Secrets export directly; a restore is done by an operator's role.
+ */
 export function jobStatements(a: JobPermissionsArgs): Statement[] {
-  const prefixes = ["database/", "redis/", "infrastructure/", "code/"];
+  const viaS3 = { StringEquals: { "kms:ViaService": `s3.${a.region}.amazonaws.com` } };
   return [
     {
       Sid: "WriteAndVerifyBackups",
@@ -89,14 +221,27 @@ export function jobStatements(a: JobPermissionsArgs): Statement[] {
         "s3:AbortMultipartUpload",
         "s3:ListMultipartUploadParts",
       ],
-      Resource: prefixes.map((p) => pulumi.interpolate`${a.bucketArn}/${p}*`),
+      Resource: JOB_PREFIXES.map((p) => pulumi.interpolate`${a.bucketArn}/${p}*`),
+    },
+    {
+      Sid: "ReadElastiCacheExports",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [pulumi.interpolate`${a.bucketArn}/redis-export-*`],
     },
     { Sid: "ListBackups", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [a.bucketArn] },
     {
       Sid: "EncryptBackups",
       Effect: "Allow",
-      Action: ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+      Action: ["kms:GenerateDataKey", "kms:Encrypt"],
       Resource: [a.bucketKeyArn],
+    },
+    {
+      Sid: "DecryptBackupsOnlyThroughS3",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: [a.bucketKeyArn],
+      Condition: viaS3,
     },
     {
       Sid: "ReadDatabaseCredentials",
@@ -104,19 +249,76 @@ export function jobStatements(a: JobPermissionsArgs): Statement[] {
       Action: ["secretsmanager:GetSecretValue"],
       Resource: [a.masterSecretArn],
     },
-    { Sid: "DecryptDatabaseCredentials", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [a.databaseKeyArn] },
+    ...(a.codeTokenSecretArn
+      ? [
+          {
+            Sid: "ReadCodeRepositoryToken",
+            Effect: "Allow" as const,
+            Action: ["secretsmanager:GetSecretValue"],
+            Resource: [a.codeTokenSecretArn],
+          },
+        ]
+      : []),
+    {
+      Sid: "DecryptDatabaseCredentialsThroughSecretsManager",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: [a.databaseKeyArn],
+      Condition: { StringEquals: { "kms:ViaService": `secretsmanager.${a.region}.amazonaws.com` } },
+    },
     {
       Sid: "ExportRedisSnapshots",
       Effect: "Allow",
-      Action: ["elasticache:DescribeSnapshots", "elasticache:CopySnapshot", "elasticache:CreateSnapshot"],
+      Action: [
+        "elasticache:DescribeSnapshots",
+        "elasticache:CopySnapshot",
+        "elasticache:CreateSnapshot",
+        "elasticache:DeleteSnapshot",
+      ],
       Resource: [
         pulumi.interpolate`arn:aws:elasticache:${a.region}:${a.accountId}:replicationgroup:${a.replicationGroupId}`,
-        pulumi.interpolate`arn:aws:elasticache:${a.region}:${a.accountId}:snapshot:${a.replicationGroupId}-*`,
+        pulumi.interpolate`arn:aws:elasticache:${a.region}:${a.accountId}:snapshot:${a.replicationGroupId}-backup-*`,
         pulumi.interpolate`arn:aws:elasticache:${a.region}:${a.accountId}:snapshot:automatic.${a.replicationGroupId}-*`,
       ],
     },
     {
-      Sid: "ReportFailures",
+      Sid: "ReadPulumiState",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [`arn:aws:s3:::${a.pulumiStateBucket}/.pulumi/stacks/*`],
+    },
+    {
+      Sid: "CompareReplicatedImages",
+      Effect: "Allow",
+      Action: ["ecr:DescribeImages"],
+      Resource: [a.region, a.peerRegion].flatMap((r) =>
+        a.ecrRepositories.map((repo) => pulumi.interpolate`arn:aws:ecr:${r}:${a.accountId}:repository/${repo}`),
+      ),
+    },
+    ...(a.appConfigFileSystemId
+      ? [
+          {
+            Sid: "MountAppConfigReadOnly",
+            Effect: "Allow" as const,
+            Action: ["elasticfilesystem:ClientMount"],
+            Resource: [
+              pulumi.interpolate`arn:aws:elasticfilesystem:${a.region}:${a.accountId}:file-system/${a.appConfigFileSystemId}`,
+            ],
+          },
+        ]
+      : []),
+    ...(a.replicatedBackupsArn
+      ? [
+          {
+            Sid: "CheckReplicatedDatabaseBackups",
+            Effect: "Allow" as const,
+            Action: ["rds:DescribeDBInstanceAutomatedBackups"],
+            Resource: [a.replicatedBackupsArn],
+          },
+        ]
+      : []),
+    {
+      Sid: "ReportOutcomes",
       Effect: "Allow",
       Action: ["cloudwatch:PutMetricData"],
       Resource: ["*"],

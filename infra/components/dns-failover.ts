@@ -15,20 +15,32 @@ export interface DnsFailoverArgs {
   secondaryTarget: pulumi.Input<string>;
   primarySetIdentifier: string;
   secondarySetIdentifier: string;
-  /** Health check of the primary: HTTPS `path` on `port`, every `intervalSeconds`, unhealthy after `failureThreshold` failures. */
+  /** Health check of the primary endpoint: HTTPS `path` on `port`, every `intervalSeconds`, unhealthy after `failureThreshold` failures. */
   healthCheck: { path: string; port: number; intervalSeconds: 10 | 30; failureThreshold: number };
+  /**
+   * What the PRIMARY record carries: "switch" (default) the failover switch's health check, so
+   * only the runbooks move traffic; "automatic" the endpoint health check (the config refuses it
+   * towards a pilot light).
+   */
+  failover?: "switch" | "automatic";
+  /** The failover switch's health check (`FailoverSwitch.healthCheck.id`). */
+  switchHealthCheckId: pulumi.Input<string>;
 }
 
 /**
- * Route 53 failover for the API name: a health check on the primary endpoint (HTTPS `/health`,
- * every 30 s, unhealthy after 3 failures) and PRIMARY/SECONDARY records (TTL 60). The SECONDARY
- * record is only answered when the primary's health check fails; the failover runbook still
- * brings the DR database and services up, and proves them healthy, before it forces a switch.
+ * Route 53 failover for the API name: PRIMARY (the primary load balancer) and SECONDARY (the DR
+ * one) records, TTL 60, exactly as declared here — no runbook ever rewrites them. The PRIMARY
+ * record carries the failover switch's health check, so Route 53 answers SECONDARY only while
+ * the switch is engaged. The endpoint health check (HTTPS `/health`, every 30 s, unhealthy after
+ * 3 failures) pages through its alarm (`EndpointHealthAlarm`, in the primary stack) and moves no
+ * traffic. The zone's authoritative name servers are read at deploy time, for the runbooks to
+ * prove a switch took effect from the DNS data plane.
  */
 export class DnsFailover extends pulumi.ComponentResource {
   readonly healthCheck: aws.route53.HealthCheck;
   readonly primary: aws.route53.Record;
   readonly secondary: aws.route53.Record;
+  readonly nameServers: pulumi.Output<string[]>;
 
   constructor(name: string, args: DnsFailoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:dr:DnsFailover", name, {}, opts);
@@ -43,7 +55,7 @@ export class DnsFailover extends pulumi.ComponentResource {
         requestInterval: args.healthCheck.intervalSeconds,
         failureThreshold: args.healthCheck.failureThreshold,
         enableSni: true,
-        tags: { Name: `${args.recordName} primary` },
+        tags: { Name: `${args.recordName} primary endpoint (pages only)` },
       },
       parent,
     );
@@ -67,8 +79,10 @@ export class DnsFailover extends pulumi.ComponentResource {
         },
         parent,
       );
-    this.primary = record("PRIMARY", args.primarySetIdentifier, args.primaryTarget, this.healthCheck.id);
+    const routing = args.failover === "automatic" ? this.healthCheck.id : args.switchHealthCheckId;
+    this.primary = record("PRIMARY", args.primarySetIdentifier, args.primaryTarget, routing);
     this.secondary = record("SECONDARY", args.secondarySetIdentifier, args.secondaryTarget);
-    this.registerOutputs({ healthCheckId: this.healthCheck.id });
+    this.nameServers = aws.route53.getZoneOutput({ zoneId: args.hostedZoneId }, parent).nameServers;
+    this.registerOutputs({ healthCheckId: this.healthCheck.id, nameServers: this.nameServers });
   }
 }

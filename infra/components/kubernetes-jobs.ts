@@ -1,17 +1,18 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { JOB_RDS_CA_BUNDLE } from "../outputs.ts";
+import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_KEY, JOB_SCRATCH_DIR } from "../outputs.ts";
 import {
-  BACKUP_JOB_ENV,
-  JOB_FAILURE_METRIC,
+  BACKUP_JOB_LABEL,
   jobCommand,
+  jobEnvironment,
   jobStatements,
   kubernetesSchedule,
   type BackupJob,
   type JobPermissionsArgs,
 } from "./backup-jobs.ts";
 import { policyJson } from "./iam.ts";
+import { exportRules, type ExportScope } from "./kubernetes-export.ts";
 
 export interface KubernetesJobsArgs extends JobPermissionsArgs {
   jobs: BackupJob[];
@@ -23,23 +24,40 @@ export interface KubernetesJobsArgs extends JobPermissionsArgs {
   oidcIssuer: string;
   /** Image of the backup jobs (full reference). */
   image: pulumi.Input<string>;
-  /** Where failed jobs alarm. */
-  alarmTopicArn: pulumi.Input<string>;
+  /** Name of the jobs' IAM role (its ARN is part of the stack outputs the jobs read: no cycle). */
+  roleName: string;
+  /** The stack's outputs as JSON (`outputs.ts` shape), mounted read-only into every job. */
+  outputsJson: pulumi.Input<string>;
+  /** What the infrastructure export may read from the Kubernetes API. */
+  exportScope: ExportScope;
 }
 
-const SERVICE_ACCOUNT = "eventchain-backup";
+/** The Kubernetes service account the jobs run as. */
+export const SERVICE_ACCOUNT = "eventchain-backup";
+/** The ConfigMap holding the stack outputs. */
+export const OUTPUTS_CONFIG_MAP = "eventchain-backup-outputs";
+/** The only job that talks to the Kubernetes API (it gets the service account token). */
+export const EXPORT_JOB = "infrastructure-export";
+
+/** The CronJob name of a job. */
+export const cronJobName = (job: BackupJob) => `eventchain-${job.id}`;
+
+/** The volume name of the n-th app-config directory. */
+const appConfigVolume = (n: number) => `app-config-${n}`;
 
 /**
- * The logical-backup jobs as Kubernetes CronJobs (database dump, Redis snapshot export,
- * export of every API resource the cluster serves, CRDs and custom resources included). Their
- * service account is bound to an IAM role through IRSA: no static keys anywhere. The
- * cluster-config export reads, and only reads, every resource. A failed job publishes
- * `EventChain/Backups JobFailed` and its alarm goes to the alert topic.
+ * The backup jobs as Kubernetes CronJobs. Each job gets the stack outputs as a mounted ConfigMap
+ * (no Pulumi CLI or state credentials in the cluster) and one writable scratch volume for
+ * temporary files, journals and reports; the root filesystem is read-only. The service account
+ * is bound to an IAM role through IRSA (no static keys). Only the infrastructure export reads
+ * the Kubernetes API, through a ClusterRole limited to the configured export scope (Secrets only
+ * when their export is enabled); the app-config directories reach it read-only from EFS.
  */
 export class KubernetesJobs extends pulumi.ComponentResource {
   readonly role: aws.iam.Role;
   readonly cronJobs: k8s.batch.v1.CronJob[];
   readonly cronJobNames: string[];
+  readonly outputs: k8s.core.v1.ConfigMap;
 
   constructor(name: string, args: KubernetesJobsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:KubernetesJobs", name, {}, opts);
@@ -47,6 +65,7 @@ export class KubernetesJobs extends pulumi.ComponentResource {
     this.role = new aws.iam.Role(
       `${name}-irsa`,
       {
+        name: args.roleName,
         assumeRolePolicy: policyJson([
           {
             Effect: "Allow",
@@ -76,38 +95,89 @@ export class KubernetesJobs extends pulumi.ComponentResource {
           namespace: args.namespace,
           annotations: { "eks.amazonaws.com/role-arn": this.role.arn },
         },
+        // Only the export mounts the API token (see the pod specs); IRSA projects its own token.
+        automountServiceAccountToken: false,
       },
       parent,
     );
     const reader = new k8s.rbac.v1.ClusterRole(
-      `${name}-reader`,
+      `${name}-export-reader`,
       {
-        metadata: { name: "eventchain-backup-reader" },
-        rules: [
-          { apiGroups: ["*"], resources: ["*"], verbs: ["get", "list"] },
-          { nonResourceURLs: ["/api", "/apis", "/apis/*", "/version"], verbs: ["get"] },
-        ],
+        metadata: { name: "eventchain-backup-export-reader" },
+        rules: exportRules(args.exportScope),
       },
       parent,
     );
     new k8s.rbac.v1.ClusterRoleBinding(
-      `${name}-reader-binding`,
+      `${name}-export-reader-binding`,
       {
-        metadata: { name: "eventchain-backup-reader" },
+        metadata: { name: "eventchain-backup-export-reader" },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: reader.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: args.namespace }],
       },
       parent,
     );
-    this.cronJobNames = args.jobs.map((job) => `eventchain-${job.id}`);
-    this.cronJobs = args.jobs.map((job, i) => {
-      const cronJob = new k8s.batch.v1.CronJob(
+    this.outputs = new k8s.core.v1.ConfigMap(
+      `${name}-outputs`,
+      {
+        metadata: {
+          name: OUTPUTS_CONFIG_MAP,
+          namespace: args.namespace,
+          labels: { "app.kubernetes.io/part-of": "eventchain-dr" },
+        },
+        immutable: false,
+        data: { [JOB_OUTPUTS_KEY]: args.outputsJson },
+      },
+      parent,
+    );
+    const appConfigClaims = new Map<BackupJob, pulumi.Output<string>[]>();
+    for (const job of args.jobs) {
+      if (!job.appConfig) continue;
+      const claims = job.appConfig.directories.map((dir, n) => {
+        const pvName = `eventchain-backup-${job.id}-${appConfigVolume(n)}`;
+        const pv = new k8s.core.v1.PersistentVolume(
+          `${name}-${job.id}-${appConfigVolume(n)}`,
+          {
+            metadata: { name: pvName, labels: { "app.kubernetes.io/part-of": "eventchain-dr" } },
+            spec: {
+              capacity: { storage: "1Gi" },
+              accessModes: ["ReadOnlyMany"],
+              persistentVolumeReclaimPolicy: "Retain",
+              storageClassName: "",
+              // EFS CSI driver: TLS in transit by default; the directory as the volume's root.
+              csi: { driver: "efs.csi.aws.com", volumeHandle: `${job.appConfig!.fileSystemId}:${dir}`, readOnly: true },
+            },
+          },
+          parent,
+        );
+        const pvc = new k8s.core.v1.PersistentVolumeClaim(
+          `${name}-${job.id}-${appConfigVolume(n)}-claim`,
+          {
+            metadata: { name: pvName, namespace: args.namespace },
+            spec: {
+              accessModes: ["ReadOnlyMany"],
+              storageClassName: "",
+              volumeName: pv.metadata.name,
+              resources: { requests: { storage: "1Gi" } },
+            },
+          },
+          parent,
+        );
+        return pvc.metadata.name;
+      });
+      appConfigClaims.set(job, claims);
+    }
+    this.cronJobNames = args.jobs.map(cronJobName);
+    this.cronJobs = args.jobs.map((job) => {
+      const claims = appConfigClaims.get(job) ?? [];
+      const dirs = job.appConfig?.directories ?? [];
+      return new k8s.batch.v1.CronJob(
         `${name}-${job.id}`,
         {
           metadata: {
-            name: this.cronJobNames[i],
+            name: cronJobName(job),
             namespace: args.namespace,
-            labels: { "app.kubernetes.io/part-of": "eventchain-dr", job: job.id },
+            labels: { "app.kubernetes.io/part-of": "eventchain-dr", job: job.id, [BACKUP_JOB_LABEL]: job.id },
           },
           spec: {
             schedule: kubernetesSchedule(job.schedule),
@@ -121,13 +191,15 @@ export class KubernetesJobs extends pulumi.ComponentResource {
                 backoffLimit: 2,
                 activeDeadlineSeconds: 4 * 3600,
                 template: {
-                  metadata: { labels: { job: job.id } },
+                  metadata: { labels: { job: job.id, "app.kubernetes.io/part-of": "eventchain-dr" } },
                   spec: {
                     serviceAccountName: serviceAccount.metadata.name,
+                    automountServiceAccountToken: job.id === EXPORT_JOB,
                     restartPolicy: "Never",
                     securityContext: {
                       runAsNonRoot: true,
                       runAsUser: 10001,
+                      runAsGroup: 10001,
                       fsGroup: 10001,
                       seccompProfile: { type: "RuntimeDefault" },
                     },
@@ -135,21 +207,40 @@ export class KubernetesJobs extends pulumi.ComponentResource {
                       {
                         name: "backup",
                         image: args.image,
-                        command: jobCommand(job, args.stack),
-                        env: [
-                          { name: "AWS_REGION", value: args.region },
-                          { name: BACKUP_JOB_ENV, value: job.id },
-                          { name: "PGSSLROOTCERT", value: JOB_RDS_CA_BUNDLE },
-                        ],
+                        imagePullPolicy: "Always",
+                        command: jobCommand(job),
+                        env: jobEnvironment(job, args.region),
+                        resources: {
+                          requests: { cpu: "250m", memory: "512Mi", "ephemeral-storage": "1Gi" },
+                          limits: { memory: "4Gi", "ephemeral-storage": "21Gi" },
+                        },
                         securityContext: {
                           allowPrivilegeEscalation: false,
                           readOnlyRootFilesystem: true,
                           capabilities: { drop: ["ALL"] },
                         },
-                        volumeMounts: [{ name: "scratch", mountPath: "/tmp" }],
+                        volumeMounts: [
+                          { name: "outputs", mountPath: JOB_OUTPUTS_DIR, readOnly: true },
+                          { name: "scratch", mountPath: JOB_SCRATCH_DIR },
+                          ...dirs.map((dir, n) => ({ name: appConfigVolume(n), mountPath: dir, readOnly: true })),
+                        ],
                       },
                     ],
-                    volumes: [{ name: "scratch", emptyDir: { sizeLimit: "20Gi" } }],
+                    volumes: [
+                      {
+                        name: "outputs",
+                        configMap: {
+                          name: this.outputs.metadata.name,
+                          items: [{ key: JOB_OUTPUTS_KEY, path: JOB_OUTPUTS_KEY }],
+                          defaultMode: 0o444,
+                        },
+                      },
+                      { name: "scratch", emptyDir: { sizeLimit: "20Gi" } },
+                      ...claims.map((claimName, n) => ({
+                        name: appConfigVolume(n),
+                        persistentVolumeClaim: { claimName, readOnly: true },
+                      })),
+                    ],
                   },
                 },
               },
@@ -158,24 +249,6 @@ export class KubernetesJobs extends pulumi.ComponentResource {
         },
         parent,
       );
-      new aws.cloudwatch.MetricAlarm(
-        `${name}-${job.id}-failed`,
-        {
-          alarmDescription: `Kubernetes backup job ${job.id} failed`,
-          namespace: JOB_FAILURE_METRIC.namespace,
-          metricName: JOB_FAILURE_METRIC.metricName,
-          dimensions: { Job: job.id, Stack: args.stack },
-          statistic: "Sum",
-          period: 300,
-          evaluationPeriods: 1,
-          threshold: 0,
-          comparisonOperator: "GreaterThanThreshold",
-          treatMissingData: "notBreaching",
-          alarmActions: [args.alarmTopicArn],
-        },
-        parent,
-      );
-      return cronJob;
     });
     this.registerOutputs({ roleArn: this.role.arn, cronJobs: this.cronJobNames });
   }

@@ -1,12 +1,19 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { JOB_RDS_CA_BUNDLE } from "../outputs.ts";
+import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_ENV, JOB_SCRATCH_DIR } from "../outputs.ts";
 import type { Alerts } from "./alerts.ts";
-import { jobCommand, type BackupJob, type JobPermissionsArgs, jobStatements } from "./backup-jobs.ts";
+import {
+  BACKUP_JOB_TAG,
+  jobCommand,
+  jobEnvironment,
+  jobStatements,
+  type BackupJob,
+  type JobPermissionsArgs,
+} from "./backup-jobs.ts";
 import { policyJson, serviceRole, serviceTrust } from "./iam.ts";
 
 export interface LogicalBackupsArgs extends JobPermissionsArgs {
-  /** Jobs to schedule (Kubernetes-only jobs are skipped). */
+  /** Jobs to schedule: every job of the plan. */
   jobs: BackupJob[];
   stack: string;
   /** Existing ECS cluster the tasks run in. */
@@ -19,20 +26,30 @@ export interface LogicalBackupsArgs extends JobPermissionsArgs {
   subnetIds: pulumi.Input<string>[];
   /** Security group of the tasks (a client of the database and the cache). */
   securityGroupId: pulumi.Input<string>;
+  /** The stack's outputs as JSON (`outputs.ts` shape), handed to every task as a read-only file. */
+  outputsJson: pulumi.Input<string>;
   /** Where failed tasks are reported. */
   alerts: Alerts;
 }
 
-const CONTAINER = "backup";
+/** The job's container and the init container that writes the outputs file for it. */
+export const JOB_CONTAINER = "backup";
+export const OUTPUTS_CONTAINER = "outputs";
+/** What the init container runs: validates the outputs and writes them where the job reads them. */
+export const OUTPUTS_COMMAND = ["node", "runbooks/platform/job-outputs.ts"];
 
 /**
- * The logical-backup jobs as EventBridge Scheduler schedules that run a Fargate task (the
- * plan's Lambda → ECS RunTask, without the Lambda). Each task runs one runbook with a task role
- * that can only write backups, read the database credentials and export Redis snapshots. A task
- * that stops with a non-zero exit code, or fails to start, alerts.
+ * The backup jobs as EventBridge Scheduler schedules that run a Fargate task in the primary
+ * region (the plan's Lambda → ECS RunTask, without the Lambda): the same jobs, schedules and
+ * command lines as the Kubernetes CronJobs. Root filesystem read-only; an init container writes
+ * the stack outputs into a task volume the job mounts read-only; one scratch volume for
+ * temporary files, journals and reports; the app-config directories from EFS, read-only, over
+ * TLS with IAM authorization. The task role can only write and verify backups, read the
+ * database credentials, export Redis snapshots and report outcomes. A task that stops with a
+ * non-zero exit code, or fails to start, alerts at once.
  */
 export class LogicalBackups extends pulumi.ComponentResource {
-  readonly taskDefinition: aws.ecs.TaskDefinition;
+  readonly taskDefinitions: Record<string, aws.ecs.TaskDefinition> = {};
   readonly schedules: aws.scheduler.Schedule[];
   readonly taskRole: aws.iam.Role;
   readonly family: string;
@@ -47,37 +64,73 @@ export class LogicalBackups extends pulumi.ComponentResource {
       "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
     ]);
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: 90 }, parent);
-    this.taskDefinition = new aws.ecs.TaskDefinition(
-      `${name}-task-definition`,
-      {
-        family: this.family,
-        requiresCompatibilities: ["FARGATE"],
-        networkMode: "awsvpc",
-        cpu: String(args.cpu),
-        memory: String(args.memoryMiB),
-        taskRoleArn: this.taskRole.arn,
-        executionRoleArn: executionRole.arn,
-        ephemeralStorage: { sizeInGib: 50 },
-        containerDefinitions: pulumi.jsonStringify([
-          {
-            name: CONTAINER,
-            image: pulumi.interpolate`${args.accountId}.dkr.ecr.${args.region}.amazonaws.com/${args.repository}:${args.imageTag}`,
-            essential: true,
-            readonlyRootFilesystem: false,
-            environment: [
-              { name: "AWS_REGION", value: args.region },
-              { name: "PGSSLROOTCERT", value: JOB_RDS_CA_BUNDLE },
-            ],
-            logConfiguration: {
-              logDriver: "awslogs",
-              options: { "awslogs-group": logs.name, "awslogs-region": args.region, "awslogs-stream-prefix": "backup" },
+    const image = pulumi.interpolate`${args.accountId}.dkr.ecr.${args.region}.amazonaws.com/${args.repository}:${args.imageTag}`;
+    const logConfiguration = {
+      logDriver: "awslogs",
+      options: { "awslogs-group": logs.name, "awslogs-region": args.region, "awslogs-stream-prefix": "backup" },
+    };
+    const familyArn = pulumi.interpolate`arn:aws:ecs:${args.region}:${args.accountId}:task-definition/${this.family}-*:*`;
+    // One task definition per job: each carries exactly its own mounts, environment and command.
+    for (const job of args.jobs) {
+      const dirs = job.appConfig?.directories ?? [];
+      this.taskDefinitions[job.id] = new aws.ecs.TaskDefinition(
+        `${name}-${job.id}`,
+        {
+          family: `${this.family}-${job.id}`,
+          requiresCompatibilities: ["FARGATE"],
+          networkMode: "awsvpc",
+          cpu: String(args.cpu),
+          memory: String(args.memoryMiB),
+          taskRoleArn: this.taskRole.arn,
+          executionRoleArn: executionRole.arn,
+          ephemeralStorage: { sizeInGib: 50 },
+          tags: { [BACKUP_JOB_TAG]: job.id },
+          volumes: [
+            { name: "outputs" },
+            { name: "scratch" },
+            ...dirs.map((dir, n) => ({
+              name: `app-config-${n}`,
+              efsVolumeConfiguration: {
+                fileSystemId: job.appConfig!.fileSystemId,
+                rootDirectory: dir,
+                transitEncryption: "ENABLED",
+                authorizationConfig: { iam: "ENABLED" },
+              },
+            })),
+          ],
+          containerDefinitions: pulumi.jsonStringify([
+            {
+              name: OUTPUTS_CONTAINER,
+              image,
+              essential: false,
+              user: "10001",
+              readonlyRootFilesystem: true,
+              command: OUTPUTS_COMMAND,
+              environment: [{ name: JOB_OUTPUTS_ENV, value: args.outputsJson }],
+              mountPoints: [{ sourceVolume: "outputs", containerPath: JOB_OUTPUTS_DIR, readOnly: false }],
+              logConfiguration,
             },
-          },
-        ]),
-      },
-      parent,
-    );
-    const familyArn = pulumi.interpolate`arn:aws:ecs:${args.region}:${args.accountId}:task-definition/${this.family}:*`;
+            {
+              name: JOB_CONTAINER,
+              image,
+              essential: true,
+              user: "10001",
+              readonlyRootFilesystem: true,
+              command: jobCommand(job),
+              environment: jobEnvironment(job, args.region),
+              dependsOn: [{ containerName: OUTPUTS_CONTAINER, condition: "SUCCESS" }],
+              mountPoints: [
+                { sourceVolume: "outputs", containerPath: JOB_OUTPUTS_DIR, readOnly: true },
+                { sourceVolume: "scratch", containerPath: JOB_SCRATCH_DIR, readOnly: false },
+                ...dirs.map((dir, n) => ({ sourceVolume: `app-config-${n}`, containerPath: dir, readOnly: true })),
+              ],
+              logConfiguration,
+            },
+          ]),
+        },
+        parent,
+      );
+    }
     const schedulerRole = new aws.iam.Role(
       `${name}-scheduler`,
       { assumeRolePolicy: serviceTrust("scheduler.amazonaws.com", args.accountId) },
@@ -106,49 +159,46 @@ export class LogicalBackups extends pulumi.ComponentResource {
       },
       parent,
     );
-    this.schedules = args.jobs
-      .filter((job) => !job.kubernetesOnly)
-      .map(
-        (job) =>
-          new aws.scheduler.Schedule(
-            `${name}-${job.id}`,
-            {
-              description: `Logical backup: ${job.id} (${job.runbook})`,
-              scheduleExpression: job.schedule,
-              scheduleExpressionTimezone: "Etc/UTC",
-              flexibleTimeWindow: { mode: "OFF" },
-              target: {
-                arn: clusterArn,
-                roleArn: schedulerRole.arn,
-                retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 },
-                ecsParameters: {
-                  taskDefinitionArn: this.taskDefinition.arn,
-                  launchType: "FARGATE",
-                  group: `family:${this.family}`,
-                  networkConfiguration: {
-                    subnets: args.subnetIds,
-                    securityGroups: [args.securityGroupId],
-                    assignPublicIp: false,
-                  },
+    this.schedules = args.jobs.map(
+      (job) =>
+        new aws.scheduler.Schedule(
+          `${name}-${job.id}`,
+          {
+            description: `Backup job ${job.id}: ${job.description} (runbooks/${job.runbook}.ts)`,
+            scheduleExpression: job.schedule,
+            scheduleExpressionTimezone: "Etc/UTC",
+            flexibleTimeWindow: { mode: "OFF" },
+            state: "ENABLED",
+            target: {
+              arn: clusterArn,
+              roleArn: schedulerRole.arn,
+              retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 },
+              ecsParameters: {
+                taskDefinitionArn: this.taskDefinitions[job.id].arn,
+                launchType: "FARGATE",
+                group: `family:${this.family}`,
+                tags: { [BACKUP_JOB_TAG]: job.id },
+                networkConfiguration: {
+                  subnets: args.subnetIds,
+                  securityGroups: [args.securityGroupId],
+                  assignPublicIp: false,
                 },
-                input: JSON.stringify({
-                  containerOverrides: [{ name: CONTAINER, command: jobCommand(job, args.stack) }],
-                }),
               },
             },
-            parent,
-          ),
-      );
+          },
+          parent,
+        ),
+    );
     const stopped = { source: ["aws.ecs"], "detail-type": ["ECS Task State Change"] };
-    args.alerts.forward(`${name}-task-failed`, "A logical-backup task exited non-zero", {
+    args.alerts.forward(`${name}-task-failed`, "A backup-job task exited non-zero", {
       ...stopped,
       detail: {
         group: [`family:${this.family}`],
         lastStatus: ["STOPPED"],
-        containers: { exitCode: [{ "anything-but": 0 }] },
+        containers: { name: [JOB_CONTAINER], exitCode: [{ "anything-but": 0 }] },
       },
     });
-    args.alerts.forward(`${name}-task-not-started`, "A logical-backup task failed to start", {
+    args.alerts.forward(`${name}-task-not-started`, "A backup-job task failed to start", {
       ...stopped,
       detail: { group: [`family:${this.family}`], lastStatus: ["STOPPED"], stopCode: ["TaskFailedToStart"] },
     });

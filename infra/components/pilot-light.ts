@@ -8,6 +8,8 @@ export interface PilotService {
   name: string;
   /** Desired count when this region takes traffic (the plan: backend 3, frontend 2). */
   recoveryCount: number;
+  /** Desired count before a failover. Default 0 (pilot light). */
+  standbyCount?: number;
   containerPort: number;
   /** ECR repository (replicated into this region) and tag to run. */
   repository: string;
@@ -26,18 +28,14 @@ export interface PilotLightArgs {
   certificateArn: pulumi.Input<string>;
   region: string;
   accountId: pulumi.Input<string>;
-  /** Alarm when more than this percent of requests fail with 5xx over two 5-minute periods. The plan: 5. */
-  errorRateThresholdPercent: number;
-  alarmTopicArn: pulumi.Input<string>;
-  /** Alarm name; the plan's is EventChain-DR-HighErrorRate. */
-  errorRateAlarmName?: string;
 }
 
 /**
  * The DR region's pilot light: an ECS cluster, an HTTPS load balancer and the services declared
- * at desired count 0, ready to be scaled to their recovery counts by the failover runbook.
- * `desiredCount` is ignored after creation, so a `pulumi up` during or after a failover never
- * scales running DR services back to 0. The plan's error-rate alarm watches the load balancer.
+ * at their standby count (default 0), ready to be scaled to their recovery counts by the failover
+ * runbook. `desiredCount` is ignored after creation, so a `pulumi up` during or after a failover
+ * never scales running DR services back to 0. (The error-rate alarm on its load balancer is an
+ * `ErrorRateAlarm`, declared by the stack.)
  */
 export class PilotLight extends pulumi.ComponentResource {
   readonly cluster: aws.ecs.Cluster;
@@ -49,7 +47,6 @@ export class PilotLight extends pulumi.ComponentResource {
     service: aws.ecs.Service;
     targetGroup: aws.lb.TargetGroup;
   }>;
-  readonly errorRateAlarm: aws.cloudwatch.MetricAlarm;
 
   constructor(name: string, args: PilotLightArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:dr:PilotLight", name, {}, opts);
@@ -177,7 +174,7 @@ export class PilotLight extends pulumi.ComponentResource {
           name: svc.name,
           cluster: this.cluster.arn,
           taskDefinition: taskDefinition.arn,
-          desiredCount: 0,
+          desiredCount: svc.standbyCount ?? 0,
           launchType: "FARGATE",
           networkConfiguration: {
             subnets: args.privateSubnetIds,
@@ -233,43 +230,6 @@ export class PilotLight extends pulumi.ComponentResource {
       parent,
     );
 
-    const lbDimension = { LoadBalancer: this.loadBalancer.arnSuffix };
-    this.errorRateAlarm = new aws.cloudwatch.MetricAlarm(
-      `${name}-error-rate`,
-      {
-        name: args.errorRateAlarmName ?? "EventChain-DR-HighErrorRate",
-        alarmDescription: "High error rate in DR region: 5xx responses over the threshold for two 5-minute periods",
-        comparisonOperator: "GreaterThanThreshold",
-        threshold: args.errorRateThresholdPercent,
-        evaluationPeriods: 2,
-        treatMissingData: "notBreaching",
-        alarmActions: [args.alarmTopicArn],
-        metricQueries: [
-          {
-            id: "errors",
-            metric: {
-              namespace: "AWS/ApplicationELB",
-              metricName: "HTTPCode_Target_5XX_Count",
-              dimensions: lbDimension,
-              period: 300,
-              stat: "Sum",
-            },
-          },
-          {
-            id: "requests",
-            metric: {
-              namespace: "AWS/ApplicationELB",
-              metricName: "RequestCount",
-              dimensions: lbDimension,
-              period: 300,
-              stat: "Sum",
-            },
-          },
-          { id: "errorRate", expression: "100 * errors / requests", label: "ErrorRate", returnData: true },
-        ],
-      },
-      parent,
-    );
     this.registerOutputs({ clusterName: this.cluster.name, loadBalancerDnsName: this.loadBalancer.dnsName });
   }
 }

@@ -9,6 +9,8 @@ export interface ExpiryRule {
 }
 
 export interface SecureBucketArgs {
+  /** The bucket's name. Default: generated from the logical name. */
+  bucketName?: pulumi.Input<string>;
   /** Customer-managed KMS key for SSE-KMS (with S3 Bucket Keys). Required. */
   kmsKeyArn: pulumi.Input<string>;
   /** Enable Object Lock with a GOVERNANCE default retention of this many days. Default: no Object Lock. */
@@ -37,7 +39,7 @@ export class SecureBucket extends pulumi.ComponentResource {
     const locked = args.objectLockDays !== undefined;
     this.bucket = new aws.s3.Bucket(
       name,
-      { objectLockEnabled: locked, forceDestroy: false },
+      { ...(args.bucketName ? { bucket: args.bucketName } : {}), objectLockEnabled: locked, forceDestroy: false },
       { ...parent, protect: true },
     );
     this.bucketName = this.bucket.bucket;

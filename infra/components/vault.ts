@@ -13,12 +13,12 @@ export interface VaultArgs {
    * `minRetentionDays`, and the vault cannot be deleted while it holds any.
    */
   lockMode?: "governance" | "compliance";
-  /** Shortest retention any recovery point may have. Default 7. */
-  minRetentionDays?: number;
-  /** Longest retention any recovery point may have. Default 35. */
-  maxRetentionDays?: number;
-  /** Compliance mode only: grace period (≥ 3 days) during which the lock can still be removed. Default 3. */
-  changeableForDays?: number;
+  /** Shortest retention any recovery point may have (the stack passes `backup.vaultLock.minRetentionDays`). */
+  minRetentionDays: number;
+  /** Longest retention any recovery point may have (the stack passes `backup.vaultLock.maxRetentionDays`). */
+  maxRetentionDays: number;
+  /** Compliance mode only: grace period (≥ 3 days) during which the lock can still be removed. */
+  changeableForDays: number;
 }
 
 /**
@@ -46,7 +46,7 @@ export class Vault extends pulumi.ComponentResource {
     );
     if (mode === "compliance") {
       void pulumi.log.warn(
-        `Vault Lock on ${args.vaultName} is in COMPLIANCE mode: ${args.changeableForDays ?? 3} days after it is applied it becomes ` +
+        `Vault Lock on ${args.vaultName} is in COMPLIANCE mode: ${args.changeableForDays} days after it is applied it becomes ` +
           "IRREVERSIBLE. No one (not the account root, not AWS) can then remove it, shorten retention, or delete the vault " +
           "while it holds recovery points. Review minRetentionDays/maxRetentionDays before that grace period ends.",
         this,
@@ -56,10 +56,10 @@ export class Vault extends pulumi.ComponentResource {
       `${name}-lock`,
       {
         backupVaultName: this.vault.name,
-        minRetentionDays: args.minRetentionDays ?? 7,
-        maxRetentionDays: args.maxRetentionDays ?? 35,
+        minRetentionDays: args.minRetentionDays,
+        maxRetentionDays: args.maxRetentionDays,
         // Setting changeableForDays is what makes a lock compliance mode; omitting it is governance mode.
-        ...(mode === "compliance" ? { changeableForDays: args.changeableForDays ?? 3 } : {}),
+        ...(mode === "compliance" ? { changeableForDays: args.changeableForDays } : {}),
       },
       { ...parent, protect: true },
     );

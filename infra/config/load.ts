@@ -13,15 +13,26 @@ import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { stackConfigSchema } from "./schema.ts";
-import { crossFieldProblems, keyFor, NAMESPACE, objectiveProblems, type Parsed, problem, show } from "./rules.ts";
+import {
+  crossFieldProblems,
+  keyFor,
+  NAMESPACE,
+  objectiveProblems,
+  objectLockDaysOf,
+  type Parsed,
+  problem,
+  show,
+} from "./rules.ts";
 import type { Classification, Objectives } from "../objectives.ts";
 
 export { crossFieldProblems, keyFor, NAMESPACE, objectiveProblems, problem } from "./rules.ts";
 
-export type StackConfig = Omit<Parsed, "objectives" | "classification"> & {
+export type StackConfig = Omit<Parsed, "objectives" | "classification" | "backup"> & {
   stack: string;
   objectives: Objectives;
   classification: Classification;
+  /** `objectLockDays` resolved: the configured value or the longest prefix retention. */
+  backup: Omit<Parsed["backup"], "objectLockDays"> & { objectLockDays: number };
 };
 export type Role = StackConfig["role"];
 export type DatabaseConfig = StackConfig["database"];
@@ -115,6 +126,7 @@ export function validateConfig(
     stack,
     objectives: data.objectives as Objectives,
     classification: data.classification as Classification,
+    backup: { ...data.backup, objectLockDays: objectLockDaysOf(data.backup) },
   };
 }
 

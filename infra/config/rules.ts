@@ -8,7 +8,15 @@ import type { z } from "zod";
 import type { stackConfigSchema } from "./schema.ts";
 import { objectiveFor, type Classification, type Objectives } from "../objectives.ts";
 import { FIGURES } from "../posture/figures.ts";
-import { longestIntervalMinutes, parseDailyWindow, parseWeeklyWindow, windowsOverlap } from "./validators.ts";
+import {
+  heartbeatWindowMinutes,
+  HEARTBEAT_FACTOR,
+  LONGEST_ALARM_WINDOW_MINUTES,
+  longestIntervalMinutes,
+  parseDailyWindow,
+  parseWeeklyWindow,
+  windowsOverlap,
+} from "./validators.ts";
 
 export const NAMESPACE = "eventchain-dr";
 export type Parsed = z.output<typeof stackConfigSchema>;
@@ -32,6 +40,60 @@ export function problem(path: ReadonlyArray<PropertyKey>, value: unknown, allowe
   return value === undefined
     ? `${keyFor(path)}: missing; expected ${allowed}`
     : `${keyFor(path)}: ${show(value)} is not allowed; expected ${allowed}`;
+}
+
+/**
+ * The bucket's Object Lock default retention: the configured `backup.objectLockDays`, else the
+ * longest prefix retention (shorter prefixes are expired by the lifecycle rule once unlocked).
+ */
+export function objectLockDaysOf(backup: Parsed["backup"]): number {
+  return backup.objectLockDays ?? Math.max(...Object.values(backup.bucketRetentionDays));
+}
+
+/** A lock shorter than the retention it protects leaves backups deletable before they expire. Pure. */
+export function objectLockProblems(c: Parsed): string[] {
+  const lock = objectLockDaysOf(c.backup);
+  const longer = Object.entries(c.backup.bucketRetentionDays).filter(([, days]) => days > lock);
+  if (longer.length === 0) return [];
+  return [
+    problem(
+      ["backup", "objectLockDays"],
+      lock,
+      `at least the longest prefix retention (${longer.map(([prefix, days]) => `bucketRetentionDays.${prefix} ${days}`).join(", ")}): a backup must stay locked for as long as it is kept, or it can be deleted before it expires; leave objectLockDays unset to use the longest retention`,
+    ),
+  ];
+}
+
+/**
+ * The schedules of the backup paths a heartbeat alarm watches. The AWS Backup plan's two rules
+ * feed one heartbeat (their union); the restore test is not a backup path.
+ */
+export const HEARTBEAT_SCHEDULES: ReadonlyArray<ReadonlyArray<keyof Parsed["schedules"]>> = [
+  ["databaseBackup", "fullBackup"],
+  ["logicalBackup"],
+  ["redisExport"],
+  ["infrastructureExport"],
+  ["codeBackup"],
+  ["replicationCheck"],
+];
+
+/** A backup path whose heartbeat window CloudWatch cannot evaluate (more than 7 days). Pure. */
+export function heartbeatProblems(c: Parsed): string[] {
+  const out: string[] = [];
+  for (const keys of HEARTBEAT_SCHEDULES) {
+    const expressions = keys.map((k) => c.schedules[k]);
+    const window = heartbeatWindowMinutes(expressions);
+    if (window > LONGEST_ALARM_WINDOW_MINUTES) {
+      out.push(
+        problem(
+          ["schedules", keys[0]],
+          c.schedules[keys[0]],
+          `a schedule that runs at least every ${Math.floor(LONGEST_ALARM_WINDOW_MINUTES / HEARTBEAT_FACTOR)} min: its heartbeat alarm fires when no success is recorded within ${HEARTBEAT_FACTOR} × the longest gap (here ${window} min), and CloudWatch evaluates an alarm over at most ${LONGEST_ALARM_WINDOW_MINUTES} min`,
+        ),
+      );
+    }
+  }
+  return out;
 }
 
 /** Cross-field rules that a per-field schema cannot express. Pure. */
@@ -92,24 +154,24 @@ export function crossFieldProblems(c: Parsed): string[] {
       ),
     );
   }
-  for (const [prefix, days] of Object.entries(c.backup.bucketRetentionDays)) {
-    if (days < c.backup.objectLockDays) {
-      out.push(
-        problem(
-          ["backup", "bucketRetentionDays", prefix],
-          days,
-          `at least backup.objectLockDays (${c.backup.objectLockDays}): objects cannot expire while locked`,
-        ),
-      );
-    }
-  }
+  out.push(...objectLockProblems(c));
+  out.push(...heartbeatProblems(c));
   const ids = c.replication.rules.map((r) => r.id);
   ids.forEach(
     (id, i) =>
       ids.indexOf(id) !== i &&
       out.push(problem(["replication", "rules", i, "id"], id, "a rule id not used by another rule")),
   );
+  out.push(...failoverProblems(c));
   if (c.role === "primary") {
+    if (!c.services.loadBalancerArn)
+      out.push(
+        problem(
+          ["services", "loadBalancerArn"],
+          undefined,
+          "the ARN of the primary region's load balancer (role primary): its error-rate alarm watches it",
+        ),
+      );
     for (const svc of ["backend", "frontend"] as const) {
       if (!c.services[svc].targetGroupArn)
         out.push(
@@ -138,6 +200,33 @@ export function crossFieldProblems(c: Parsed): string[] {
         ),
       );
   }
+  if (c.role === "primary" && c.logicalBackups.appConfigDirs.length > 0 && !c.logicalBackups.appConfigFileSystemId) {
+    out.push(
+      problem(
+        ["logicalBackups", "appConfigFileSystemId"],
+        undefined,
+        `the EFS file system holding logicalBackups.appConfigDirs ${JSON.stringify(c.logicalBackups.appConfigDirs)}, mounted read-only into the infrastructure export (a job cannot see the application hosts' disks); or appConfigDirs [] to archive none`,
+      ),
+    );
+  }
+  if (c.role === "primary" && !c.logicalBackups.pulumiStateBucket) {
+    out.push(
+      problem(
+        ["logicalBackups", "pulumiStateBucket"],
+        undefined,
+        "the S3 bucket of the Pulumi state backend (PULUMI_BACKEND_URL s3://<bucket>) that the daily infrastructure export copies (role primary)",
+      ),
+    );
+  }
+  if (c.role === "primary" && !c.logicalBackups.codeRepository) {
+    out.push(
+      problem(
+        ["logicalBackups", "codeRepository"],
+        undefined,
+        "the application's git repository { url, tokenSecretArn } that the daily code bundle backs up (role primary)",
+      ),
+    );
+  }
   if (c.kubernetes.enabled && (!c.kubernetes.oidcProviderArn || !c.kubernetes.oidcIssuer)) {
     out.push(
       problem(
@@ -148,6 +237,26 @@ export function crossFieldProblems(c: Parsed): string[] {
     );
   }
   return out;
+}
+
+/**
+ * Automatic health-check failover towards a region that serves nothing: with `dns.failover`
+ * "automatic", Route 53 answers the DR record as soon as the primary endpoint fails its health
+ * check. When the DR services stand at 0 (pilot light), that sends every client to an empty
+ * region before any DR database exists, and back again by itself when the primary answers.
+ * Only the dr role declares the records, so only it is checked. Pure.
+ */
+export function failoverProblems(c: Parsed): string[] {
+  if (c.role !== "dr" || c.dns.failover !== "automatic") return [];
+  const idle = (["backend", "frontend"] as const).filter((s) => c.services[s].standbyCount === 0);
+  if (idle.length === 0) return [];
+  return [
+    problem(
+      ["dns", "failover"],
+      c.dns.failover,
+      `"switch": the DR services stand at 0 (${idle.map((s) => `services.${s}.standbyCount 0`).join(", ")}), so an automatic failover would send clients to a region that serves nothing and has no database yet; region-failover engages the switch once the DR database and targets are healthy`,
+    ),
+  ];
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "../objectives.ts";
+import { DEFAULT_EXPORT_API_GROUPS } from "../components/kubernetes-export.ts";
 import { arn, bool, dailyWindow, int, oneOf, region, schedule, subnets, text, weeklyWindow } from "./fields.ts";
 
 const objective = z.strictObject({
@@ -56,7 +57,8 @@ const backup = z.strictObject({
       ).default(3),
     })
     .prefault({}),
-  objectLockDays: int(1, 3650, "an integer number of days from 1 to 3650").default(7),
+  /** Absent: the longest of bucketRetentionDays (the lifecycle rule expires shorter prefixes once unlocked). */
+  objectLockDays: int(1, 3650, "an integer number of days from 1 to 3650").optional(),
   bucketRetentionDays: z
     .strictObject({
       database: prefixDays.default(30),
@@ -74,7 +76,9 @@ const schedules = z.strictObject({
   restoreTest: schedule("backup", "cron(0 6 ? * MON *)"),
   logicalBackup: schedule("scheduler", "cron(0 2 * * ? *)"),
   redisExport: schedule("scheduler", "cron(30 5 * * ? *)"),
-  clusterConfigExport: schedule("scheduler", "cron(0 3 * * ? *)"),
+  infrastructureExport: schedule("scheduler", "cron(0 3 * * ? *)"),
+  codeBackup: schedule("scheduler", "cron(0 4 * * ? *)"),
+  replicationCheck: schedule("scheduler", "cron(20 * * * ? *)"),
 });
 
 const rule = z.strictObject({
@@ -113,6 +117,10 @@ const dns = z.strictObject({
   primaryTarget: text(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "the DNS name of the primary region's load balancer"),
   primarySetIdentifier: text(/^[A-Za-z0-9_-]{1,128}$/, "a set identifier").default("primary"),
   secondarySetIdentifier: text(/^[A-Za-z0-9_-]{1,128}$/, "a set identifier").default("secondary"),
+  // What moves traffic (docs/failover-switch.md): "switch" = only the runbooks, through the
+  // latched data-plane switch; "automatic" = the endpoint health check (refused towards a pilot
+  // light, see rules.ts).
+  failover: oneOf(["switch", "automatic"]).default("switch"),
   healthCheck: z
     .strictObject({
       path: text(/^\/[^\s]*$/, "a path starting with /").default("/health"),
@@ -129,6 +137,11 @@ const service = (name: string, count: number, port: number) =>
   z.strictObject({
     name: text(/^[A-Za-z0-9_-]{1,255}$/, "an ECS service name").default(name),
     recoveryCount: int(1, 100, "an integer desired count from 1 to 100 when this region takes traffic").default(count),
+    standbyCount: int(
+      0,
+      100,
+      "an integer desired count from 0 to 100 while the region does not take traffic (0 = pilot light)",
+    ).default(0),
     containerPort: int(1, 65535, "a port from 1 to 65535").default(port),
     repository: text(/^[a-z0-9][a-z0-9._/-]*$/, "an ECR repository name").default(`eventchain/${name.split("-")[1]}`),
     imageTag: text(/^[A-Za-z0-9_.-]{1,128}$/, "an image tag").default("stable"),
@@ -210,6 +223,9 @@ export const stackConfigSchema = z.strictObject({
   services: z.strictObject({
     clusterName: text(/^[A-Za-z0-9_-]{1,255}$/, "an ECS cluster name"),
     certificateArn: arn("acm").optional(),
+    // The primary region's load balancer (not declared here): its error-rate alarm is declared by
+    // the primary stack with the same definition as the DR one.
+    loadBalancerArn: arn("elasticloadbalancing").optional(),
     backend: service("eventchain-backend", 3, 3001).prefault({}),
     frontend: service("eventchain-frontend", 2, 3000).prefault({}),
     errorRateThresholdPercent: z
@@ -229,6 +245,32 @@ export const stackConfigSchema = z.strictObject({
         )
         .default(1024),
       memoryMiB: int(512, 30720, "an integer number of MiB from 512 to 30720").default(4096),
+      pulumiStateBucket: text(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        "the S3 bucket of the Pulumi state backend (PULUMI_BACKEND_URL s3://<bucket>), read by the infrastructure export",
+      ).optional(),
+      appConfigDirs: z
+        .array(
+          text(
+            /^\/(?!.*(^|\/)\.kube(\/|$))(?!.*\/\.\.?(\/|$))[A-Za-z0-9._/-]+$/,
+            "an absolute directory path (no .kube: kubeconfig holds credentials and is never archived)",
+          ),
+          "a list of absolute directory paths",
+        )
+        .default(["/etc/eventchain", "/opt/eventchain/configs"]),
+      appConfigFileSystemId: text(
+        /^fs-[0-9a-f]{8,17}$/,
+        "the EFS file system id fs-xxxxxxxx holding appConfigDirs (mounted read-only into the infrastructure export)",
+      ).optional(),
+      codeRepository: z
+        .strictObject({
+          url: text(
+            /^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._/-]+$/,
+            "an https:// git URL without credentials, e.g. https://github.com/eventchain/eventchain.git",
+          ),
+          tokenSecretArn: arn("secretsmanager").optional(),
+        })
+        .optional(),
     })
     .prefault({}),
   walArchiving: walArchiving.prefault({}),
@@ -244,6 +286,13 @@ export const stackConfigSchema = z.strictObject({
         /^[a-z0-9.-]+(\/[A-Za-z0-9._-]+)*$/,
         "the OIDC issuer without https://, e.g. oidc.eks.us-east-1.amazonaws.com/id/ABC",
       ).optional(),
+      exportSecrets: bool.default(false),
+      exportApiGroups: z
+        .array(
+          text(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "an API group name such as apps or ticketing.eventchain.io"),
+          "a list of API group names",
+        )
+        .default([...DEFAULT_EXPORT_API_GROUPS]),
     })
     .prefault({}),
 });

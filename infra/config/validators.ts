@@ -140,3 +140,42 @@ export function longestIntervalMinutes(expression: string): number {
   for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i] - times[i - 1]);
   return worst;
 }
+
+/** Minutes of the day a daily cron runs at, or undefined when it is not an every-day cron. */
+function dailyTimes(expression: string): number[] | undefined {
+  const fields = /^cron\((.*)\)$/.exec(expression)?.[1].trim().split(/\s+/);
+  if (!fields || fields.length !== 6) return undefined;
+  const [min, hour, dom, month, dow] = fields;
+  const minutes = expand(min, 0, 59);
+  const hours = expand(hour, 0, 23);
+  const everyDay = (dom === "*" || dom === "?") && (dow === "*" || dow === "?") && month === "*";
+  if (!minutes || !hours || !everyDay) return undefined;
+  return hours.flatMap((h) => minutes.map((m) => h * 60 + m)).sort((a, b) => a - b);
+}
+
+/**
+ * The longest gap, in minutes, between two runs of any of `expressions` (their union): when at
+ * least one success is due. Every-day crons are merged exactly; otherwise the most frequent
+ * expression's own longest gap bounds the union.
+ */
+export function longestGapMinutes(expressions: readonly string[]): number {
+  if (expressions.length === 0) throw new Error("longestGapMinutes needs at least one schedule expression");
+  const times = expressions.map(dailyTimes);
+  if (times.every((t) => t !== undefined)) {
+    const all = [...new Set(times.flat())].sort((a, b) => a - b);
+    let worst = all[0] + 1440 - all[all.length - 1];
+    for (let i = 1; i < all.length; i++) worst = Math.max(worst, all[i] - all[i - 1]);
+    return worst;
+  }
+  return Math.min(...expressions.map(longestIntervalMinutes));
+}
+
+/** A heartbeat alarm fires when no success is recorded within this many times the schedule's longest gap. */
+export const HEARTBEAT_FACTOR = 1.5;
+/** CloudWatch evaluates an alarm over at most 7 days (Period × EvaluationPeriods ≤ 604,800 s). */
+export const LONGEST_ALARM_WINDOW_MINUTES = 7 * 1440;
+
+/** The heartbeat window of a backup path on `expressions`, in whole minutes. */
+export function heartbeatWindowMinutes(expressions: readonly string[]): number {
+  return Math.ceil(HEARTBEAT_FACTOR * longestGapMinutes(expressions));
+}

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readRawConfig, REPO_ROOT, validateConfig, type StackConfig, type ValidateOptions } from "../config/load.ts";
 import { parseStackOutputs, type StackOutputs } from "../outputs.ts";
 import { buildStack } from "../stacks/program.ts";
-import { mockResourceState, MOCK_ACCOUNT_ID } from "./mock-state.ts";
+import { mockResourceState, MOCK_ACCOUNT_ID, MOCK_NAME_SERVERS } from "./mock-state.ts";
 
 export interface EvaluatedResource {
   /** Pulumi type token, e.g. aws:rds/instance:Instance or eventchain:backup:Database. */
@@ -146,6 +146,15 @@ async function runMocked(
           arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`,
           userId: "AIDAMOCK",
           id: MOCK_ACCOUNT_ID,
+        };
+      }
+      if (args.token === "aws:route53/getZone:getZone") {
+        // The zone is not declared by the program; Route 53 delegates each zone to four name servers.
+        return {
+          zoneId: args.inputs.zoneId,
+          id: args.inputs.zoneId,
+          name: "mock-zone.",
+          nameServers: MOCK_NAME_SERVERS,
         };
       }
       throw new Error(`the program made an unmocked call ${args.token}; add it to infra/offline/evaluate.ts`);

@@ -4,6 +4,13 @@
  * same. Used by `evaluate.ts`; nothing here is real.
  */
 export const MOCK_ACCOUNT_ID = "111122223333";
+/** What `aws.route53.getZone` answers for the zone's delegation set under mocks. */
+export const MOCK_NAME_SERVERS = [
+  "ns-1536.awsdns-00.co.uk",
+  "ns-0.awsdns-00.com",
+  "ns-1024.awsdns-00.org",
+  "ns-512.awsdns-00.net",
+];
 
 const slug = (name: string) => name.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
 const hex = (name: string) => {
@@ -86,6 +93,7 @@ export function mockResourceState(
       break;
     case "aws:elasticache/replicationGroup:ReplicationGroup":
       id = inputs.replicationGroupId;
+      state.primaryEndpointAddress = `master.${inputs.replicationGroupId}.${hex(name).slice(0, 6)}.${region.replace(/-/g, "")}.cache.amazonaws.com`;
       break;
     case "aws:ecs/cluster:Cluster":
       state.arn = `arn:aws:ecs:${region}:${MOCK_ACCOUNT_ID}:cluster/${inputs.name}`;

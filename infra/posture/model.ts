@@ -49,6 +49,11 @@ export interface Failover {
   detectionMinutes: number | null;
   /** Record TTL in minutes: how long clients may keep the old answer. */
   ttlMinutes: number | null;
+  /**
+   * Minutes from the runbook engaging the failover switch to Route 53 answering the DR record
+   * (before the TTL); 0 when the records fail over on the endpoint health check by themselves.
+   */
+  switchMinutes?: number;
   /** Minutes for the DR services to scale to their recovery counts; null without a pilot light. */
   scaleUpMinutes: number | null;
   description: string;
@@ -81,6 +86,14 @@ export interface SystemPosture {
   verdict: "met" | "missed";
 }
 
+/** A backup path of the primary stack and the heartbeat alarm that pages when it stops (see `backup-paths.ts`). */
+export interface BackupPathPosture {
+  id: string;
+  from: string[];
+  heartbeat: { name: string; periodMinutes: number; missingDataBreaches: boolean } | null;
+  problems: string[];
+}
+
 export interface PostureInput {
   stack: string;
   region: string;
@@ -91,6 +104,8 @@ export interface PostureInput {
   failover: Failover;
   /** The self-managed path's settings (from the config), when it is to be estimated. */
   selfManaged?: SelfManagedPostureInput;
+  /** The primary stack's backup paths and their heartbeats (listed, not part of the verdict). */
+  backupPaths?: BackupPathPosture[];
 }
 
 export interface PostureReport {
@@ -100,6 +115,7 @@ export interface PostureReport {
   systems: SystemPosture[];
   mechanisms: Mechanism[];
   failover: Failover;
+  backupPaths?: BackupPathPosture[];
   figures: typeof FIGURES;
   /** The self-managed (pgBackRest) path, estimated from the figures in use; informational, no verdict. */
   selfManaged: SelfManagedPosture | null;
@@ -179,8 +195,13 @@ export function evaluateScenario(
       rto = null;
       reasons.push("no DR pilot light is declared: no services to serve from the DR region");
     } else if (model.serving) {
-      // The runbook restores data and scales the pilot light side by side, then moves DNS.
-      rto = f.detectionMinutes! + FIGURES.failoverDecision.value + Math.max(restore, f.scaleUpMinutes!) + f.ttlMinutes!;
+      // The runbook restores data and scales the pilot light side by side, then engages the switch.
+      rto =
+        f.detectionMinutes! +
+        FIGURES.failoverDecision.value +
+        Math.max(restore, f.scaleUpMinutes!) +
+        (f.switchMinutes ?? 0) +
+        f.ttlMinutes!;
     }
   }
   if (rto !== null && rto > objective.rtoMinutes) {
@@ -224,6 +245,7 @@ export function evaluatePosture(input: PostureInput): PostureReport {
     systems,
     mechanisms: input.mechanisms,
     failover: input.failover,
+    ...(input.backupPaths ? { backupPaths: input.backupPaths } : {}),
     figures: FIGURES,
     selfManaged: input.selfManaged ? selfManagedPosture(input.selfManaged) : null,
     calibration: calibrationSummary(CALIBRATION, FIGURES),

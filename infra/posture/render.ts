@@ -5,6 +5,7 @@
 import { FIGURES, FIGURE_IDS } from "./figures.ts";
 import { formatMinutes, type PostureReport, type ScenarioResult, type SystemPosture } from "./model.ts";
 import { measuredMarkdownLines, measuredTableLines } from "./render-measured.ts";
+import { backupPathLines } from "./backup-paths.ts";
 
 const cell = (r: ScenarioResult) =>
   `${r.verdict === "met" ? "met" : "MISSED"} (RPO ${formatMinutes(r.rpoMinutes)}, RTO ${formatMinutes(r.rtoMinutes)})`;
@@ -51,6 +52,13 @@ export function renderTable(report: PostureReport): string {
         `  ${m.id.padEnd(idWidth)}  ${m.protects.padEnd(15)} ${m.scope.padEnd(12)} RPO ${formatMinutes(m.rpoMinutes).padEnd(9)} restore ${formatMinutes(m.restoreMinutes).padEnd(9)} ${m.description}`,
     ),
     `Failover: ${report.failover.description}`,
+    ...(report.backupPaths
+      ? [
+          "",
+          "Backup paths and the heartbeat that pages when each stops:",
+          ...backupPathLines(report.backupPaths).map((l) => `  ${l}`),
+        ]
+      : []),
     "",
     "How each system is modelled (and what is not covered):",
     ...report.systems.map((s) => `  ${s.system}: ${s.note}`),
@@ -93,6 +101,14 @@ export function renderMarkdown(report: PostureReport): string {
     ),
     "",
     `Failover: ${esc(report.failover.description)}`,
+    ...(report.backupPaths
+      ? [
+          "",
+          "Backup paths and the heartbeat that pages when each stops:",
+          "",
+          ...backupPathLines(report.backupPaths).map((l) => `- ${esc(l)}`),
+        ]
+      : []),
     "",
     "How each system is modelled (and what is not covered):",
     "",

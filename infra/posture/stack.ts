@@ -11,6 +11,7 @@ import { evaluateStack, type Evaluation } from "../offline/evaluate.ts";
 import { evaluatePosture, type PostureReport } from "./model.ts";
 import { failoverFrom, mechanismsFrom, type DeclaredResource, type PairContext } from "./mechanisms.ts";
 import { longestIntervalMinutes } from "../config/validators.ts";
+import { backupPathsOf } from "./backup-paths.ts";
 
 export interface PostureOptions {
   /** Use this validated config for `stack` instead of its committed files (tests, what-ifs). */
@@ -54,5 +55,6 @@ export async function postureOf(stack: string, options: PostureOptions = {}): Pr
       baseBackupIntervalMinutes: longestIntervalMinutes(primary.schedules.fullBackup),
       ...primary.walArchiving,
     },
+    backupPaths: backupPathsOf(resources, pair),
   });
 }

@@ -18,7 +18,7 @@ export type Lifted<T> = T extends (infer U)[]
     : pulumi.Input<T>;
 export type StackOutputsInput = { [K in keyof StackOutputs]: Lifted<StackOutputs[K]> };
 
-/** Error-rate alarm names the failover runbook ensures in each role's region. */
+/** Error-rate alarm names (`ErrorRateAlarm`, declared by each role in its region; the runbooks only enable their actions). */
 export const ERROR_RATE_ALARM = {
   dr: "EventChain-DR-HighErrorRate",
   primary: "EventChain-Primary-HighErrorRate",
@@ -79,8 +79,10 @@ export function common(ctx: Context) {
     vaultArn: vault.vault.arn,
     planId,
   });
-  const cache = (replicationGroupId: pulumi.Input<string> | null) => ({
+  const cache = (replicationGroupId: pulumi.Input<string> | null, primaryEndpoint: pulumi.Input<string> | null) => ({
     replicationGroupId,
+    primaryEndpoint,
+    transitEncryption: true,
     snapshotRetentionDays: c.cache.snapshotRetentionDays,
     snapshotWindow: c.cache.snapshotWindow,
   });

@@ -1,14 +1,20 @@
 /** The `dr` role: everything the DR region needs before a disaster. Depends on no other stack. */
+import type * as pulumi from "@pulumi/pulumi";
+import { SWITCH_METRIC } from "../outputs.ts";
 import type { Context, StackOutputsInput } from "./common.ts";
 import { common, ERROR_RATE_ALARM } from "./common.ts";
 import { DnsFailover } from "../components/dns-failover.ts";
+import { ErrorRateAlarm } from "../components/error-rate-alarm.ts";
+import { FailoverSwitch, SWITCH_THRESHOLD } from "../components/failover-switch.ts";
+import { OutputsMirror } from "../components/outputs-mirror.ts";
 import { MediaReplica } from "../components/media-replication.ts";
 import { PilotLight } from "../components/pilot-light.ts";
 import { RestoreLanding } from "../components/restore-landing.ts";
+import { RUN_JOURNAL_PREFIX } from "../outputs.ts";
 
 export function buildDr(ctx: Context): StackOutputsInput {
   const { c } = ctx;
-  const { alerts, base, backup, cache, database, ecrRepositories } = common(ctx);
+  const { alerts, base, backup, bucket, cache, database, ecrRepositories } = common(ctx);
   const media = new MediaReplica("media-replica", {}, ctx.opts);
   const pilot = new PilotLight(
     "pilot-light",
@@ -21,9 +27,17 @@ export function buildDr(ctx: Context): StackOutputsInput {
       certificateArn: c.services.certificateArn ?? "",
       region: c.region,
       accountId: ctx.accountId,
-      errorRateThresholdPercent: c.services.errorRateThresholdPercent,
+    },
+    ctx.opts,
+  );
+  const errorRate = new ErrorRateAlarm(
+    "error-rate",
+    {
+      alarmName: ERROR_RATE_ALARM.dr,
+      where: "DR region",
+      loadBalancerArnSuffix: pilot.loadBalancer.arnSuffix,
+      thresholdPercent: c.services.errorRateThresholdPercent,
       alarmTopicArn: alerts.topicArn,
-      errorRateAlarmName: ERROR_RATE_ALARM.dr,
     },
     ctx.opts,
   );
@@ -40,11 +54,13 @@ export function buildDr(ctx: Context): StackOutputsInput {
     },
     ctx.opts,
   );
+  const failover = drFailover(ctx, alerts.topicArn);
   const dns = new DnsFailover(
     "dns",
     {
       ...c.dns,
       secondaryTarget: pilot.loadBalancer.dnsName,
+      switchHealthCheckId: failover.switch.healthCheck.id,
     },
     ctx.opts,
   );
@@ -72,7 +88,7 @@ export function buildDr(ctx: Context): StackOutputsInput {
       rtcMinutes: null,
       kmsKeyArn: media.kmsKey.arn,
     },
-    cache: cache(null),
+    cache: cache(null, null),
     dns: {
       hostedZoneId: c.dns.hostedZoneId,
       recordName: c.dns.recordName,
@@ -92,10 +108,45 @@ export function buildDr(ctx: Context): StackOutputsInput {
         recoveryCount: s.recoveryCount,
         targetGroupArn: s.targetGroup.arn,
       })),
-      errorRateAlarmName: pilot.errorRateAlarm.name,
+      errorRateAlarmName: errorRate.alarm.name,
     },
     alerts: { topicArn: alerts.topicArn },
+    runJournal: { bucketName: bucket.bucketName, region: c.region, prefix: RUN_JOURNAL_PREFIX },
     ecrRepositories,
     kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
+    failover: failover.outputs(dns.nameServers),
+  };
+}
+
+/**
+ * The DR side of the failover (docs/failover-switch.md): the latched switch (alarm in this region
+ * + CLOUDWATCH_METRIC health check) and the outputs mirror bucket both stacks write into.
+ */
+function drFailover(ctx: Context, topicArn: pulumi.Input<string>) {
+  const { c } = ctx;
+  const sw = new FailoverSwitch(
+    "failover-switch",
+    { recordName: c.dns.recordName, region: c.region, alarmTopicArn: topicArn },
+    ctx.opts,
+  );
+  const mirror = new OutputsMirror("outputs-mirror", { accountId: ctx.accountId, region: c.region }, ctx.opts);
+  return {
+    switch: sw,
+    outputs: (nameServers: pulumi.Input<string[]>) => ({
+      mode: c.dns.failover,
+      switch: {
+        healthCheckId: sw.healthCheck.id,
+        alarmName: sw.alarm.name,
+        region: c.region,
+        namespace: SWITCH_METRIC.namespace,
+        metricName: SWITCH_METRIC.metricName,
+        dimensions: sw.dimensions,
+        threshold: SWITCH_THRESHOLD,
+        detectionSeconds: sw.detectionSeconds,
+      },
+      nameServers,
+      fenceSecurityGroupIds: [],
+      outputsMirror: { bucketName: mirror.storage.bucketName, region: c.region, kmsKeyArn: mirror.kmsKey.arn },
+    }),
   };
 }

@@ -6,11 +6,15 @@ import type { StackOutputs } from "../outputs.ts";
 import type { Context, StackOutputsInput } from "./common.ts";
 import { common, ERROR_RATE_ALARM } from "./common.ts";
 import { backupJobs } from "../components/backup-jobs.ts";
+import { awsBackupPaths, BackupHeartbeats, jobPath } from "../components/heartbeats.ts";
 import { BackupPlan } from "../components/backup-plan.ts";
 import { Cache } from "../components/cache.ts";
 import { Database } from "../components/database.ts";
+import { EndpointHealthAlarm } from "../components/endpoint-health-alarm.ts";
+import { ErrorRateAlarm, loadBalancerArnSuffix } from "../components/error-rate-alarm.ts";
+import { PrimaryFence } from "../components/primary-fence.ts";
 import { ImageReplication } from "../components/image-replication.ts";
-import { KubernetesJobs } from "../components/kubernetes-jobs.ts";
+import { cronJobName, KubernetesJobs } from "../components/kubernetes-jobs.ts";
 import { LogicalBackups } from "../components/logical-backups.ts";
 import { MediaReplication } from "../components/media-replication.ts";
 import { BucketReplication } from "../components/replication.ts";
@@ -133,53 +137,57 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     { repositories: ecrRepositories, destinationRegion: c.peerRegion, accountId: ctx.accountId },
     opts,
   );
-  const jobs = backupJobs(c.schedules);
+  const k = c.kubernetes;
+  const onKubernetes = Boolean(k.enabled && k.oidcProviderArn && k.oidcIssuer);
+  const jobs = backupJobs({
+    schedules: c.schedules,
+    pulumiStateBucket: c.logicalBackups.pulumiStateBucket!,
+    appConfigDirs: c.logicalBackups.appConfigDirs,
+    appConfigFileSystemId: c.logicalBackups.appConfigFileSystemId,
+    codeRepository: c.logicalBackups.codeRepository!,
+    kubernetesScope: { apiGroups: k.exportApiGroups, secrets: k.exportSecrets },
+    replicatedBackups: Boolean(db.replication),
+  });
+  const masterSecretArn = db.instance.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? "");
   const permissions = {
     bucketArn: bucket.arn,
     bucketKeyArn: bucket.kmsKey.arn,
-    masterSecretArn: db.instance.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? ""),
+    masterSecretArn,
     databaseKeyArn: db.kmsKey.arn,
     replicationGroupId: redis.replicationGroup.replicationGroupId,
+    pulumiStateBucket: c.logicalBackups.pulumiStateBucket!,
+    codeTokenSecretArn: c.logicalBackups.codeRepository?.tokenSecretArn,
+    ecrRepositories,
+    ...(db.replication ? { replicatedBackupsArn: db.replication.id } : {}),
+    appConfigFileSystemId: c.logicalBackups.appConfigFileSystemId,
     region: c.region,
+    peerRegion: c.peerRegion,
     accountId: ctx.accountId,
     jobs,
     stack: c.stack,
   };
-  const k = c.kubernetes;
-  const k8sJobs =
-    k.enabled && k.oidcProviderArn && k.oidcIssuer
-      ? new KubernetesJobs(
-          "kubernetes-jobs",
-          {
-            ...permissions,
-            namespace: k.namespace,
-            oidcProviderArn: k.oidcProviderArn,
-            oidcIssuer: k.oidcIssuer,
-            image: pulumi.interpolate`${ctx.accountId}.dkr.ecr.${c.region}.amazonaws.com/${c.logicalBackups.repository}:${c.logicalBackups.imageTag}`,
-            alarmTopicArn: alerts.topicArn,
-          },
-          opts,
-        )
-      : undefined;
-  if (!k8sJobs) {
-    new LogicalBackups(
-      "logical-backups",
-      {
-        ...permissions,
-        clusterName: c.services.clusterName,
-        repository: c.logicalBackups.repository,
-        imageTag: c.logicalBackups.imageTag,
-        cpu: c.logicalBackups.cpu,
-        memoryMiB: c.logicalBackups.memoryMiB,
-        subnetIds: c.network.privateSubnetIds,
-        securityGroupId: jobsSecurityGroup.id,
-        alerts,
-      },
-      opts,
-    );
-  }
+  const peerBackup = peer("backup");
+  new BackupHeartbeats(
+    "heartbeats",
+    {
+      stack: c.stack,
+      alarmTopicArn: alerts.topicArn,
+      paths: [
+        ...awsBackupPaths({
+          vaultName: vault.vault.name,
+          copyVaultName: c.backup.copyToPeer ? peerBackup.vaultName : undefined,
+          peerRegion: c.peerRegion,
+          schedules: [c.schedules.databaseBackup, c.schedules.fullBackup],
+        }),
+        ...jobs.map((job) => jobPath(job, c.stack, c.peerRegion)),
+      ],
+    },
+    opts,
+  );
+  const jobsRoleName = `eventchain-backup-jobs-${c.stack}`;
+  const failover = primaryFailover(ctx, peer, alerts.topicArn);
   const rule = c.replication.rules.find((r) => r.prefix === "media/") ?? c.replication.rules[0];
-  return {
+  const outputs: StackOutputsInput = {
     ...base,
     database: {
       ...database,
@@ -191,7 +199,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       securityGroupIds: [db.securityGroup.id],
       parameterGroupName: db.parameterGroup.name,
       kmsKeyArn: db.kmsKey.arn,
-      masterSecretArn: permissions.masterSecretArn,
+      masterSecretArn,
       appConnectionSecretArn: db.appConnectionSecret.arn,
       replicatedBackupsArn: db.replication ? db.replication.id : null,
     },
@@ -203,7 +211,10 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       rtcMinutes: rule?.rtcMinutes ?? null,
       kmsKeyArn: media.kmsKey.arn,
     },
-    cache: cache(redis.replicationGroup.replicationGroupId),
+    cache: cache(
+      redis.replicationGroup.replicationGroupId,
+      pulumi.interpolate`${redis.replicationGroup.primaryEndpointAddress}:6379`,
+    ),
     // DNS failover is declared by the dr stack (it needs both targets); prod re-exports it.
     dns: peer("dns"),
     services: {
@@ -214,16 +225,95 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
         recoveryCount: c.services[s].recoveryCount,
         targetGroupArn: c.services[s].targetGroupArn ?? "",
       })),
-      errorRateAlarmName: ERROR_RATE_ALARM.primary,
+      errorRateAlarmName: failover.errorRateAlarmName,
     },
     alerts: { topicArn: alerts.topicArn },
+    // The run journal lives in the DR region (declared by the dr stack): the same bucket for both.
+    runJournal: peer("runJournal"),
     ecrRepositories,
     kubernetes: {
-      enabled: Boolean(k8sJobs),
-      namespace: k8sJobs ? k.namespace : null,
-      appDeployment: k8sJobs ? k.appDeployment : null,
-      cronJobs: k8sJobs ? k8sJobs.cronJobNames : [],
-      serviceAccountRoleArn: k8sJobs ? k8sJobs.role.arn : null,
+      enabled: onKubernetes,
+      namespace: onKubernetes ? k.namespace : null,
+      appDeployment: onKubernetes ? k.appDeployment : null,
+      cronJobs: onKubernetes ? jobs.map(cronJobName) : [],
+      serviceAccountRoleArn: onKubernetes
+        ? pulumi.interpolate`arn:aws:iam::${ctx.accountId}:role/${jobsRoleName}`
+        : null,
     },
+    failover: failover.outputs,
+  };
+  // Every job reads these outputs from a file: no Pulumi CLI or state credentials where jobs run.
+  const outputsJson = pulumi.jsonStringify(outputs);
+  if (onKubernetes) {
+    new KubernetesJobs(
+      "kubernetes-jobs",
+      {
+        ...permissions,
+        namespace: k.namespace,
+        oidcProviderArn: k.oidcProviderArn!,
+        oidcIssuer: k.oidcIssuer!,
+        image: pulumi.interpolate`${ctx.accountId}.dkr.ecr.${c.region}.amazonaws.com/${c.logicalBackups.repository}:${c.logicalBackups.imageTag}`,
+        roleName: jobsRoleName,
+        outputsJson,
+        exportScope: { apiGroups: k.exportApiGroups, secrets: k.exportSecrets },
+      },
+      opts,
+    );
+  } else {
+    new LogicalBackups(
+      "logical-backups",
+      {
+        ...permissions,
+        clusterName: c.services.clusterName,
+        repository: c.logicalBackups.repository,
+        imageTag: c.logicalBackups.imageTag,
+        cpu: c.logicalBackups.cpu,
+        memoryMiB: c.logicalBackups.memoryMiB,
+        subnetIds: c.network.privateSubnetIds,
+        securityGroupId: jobsSecurityGroup.id,
+        outputsJson,
+        alerts,
+      },
+      opts,
+    );
+  }
+  return outputs;
+}
+
+/**
+ * The primary side of the failover (docs/failover-switch.md): the page when the endpoint fails its
+ * health check (Route 53 metrics live in us-east-1, with this stack), the primary's error-rate
+ * alarm (same definition as DR's), and the fence for the old primary database. The switch and the
+ * records are the dr stack's; prod re-exports them with its own fence.
+ */
+function primaryFailover(
+  ctx: Context,
+  peer: <K extends keyof StackOutputs>(key: K) => pulumi.Output<StackOutputs[K]>,
+  topicArn: pulumi.Input<string>,
+) {
+  const { c, opts } = ctx;
+  const peerDns = peer("dns");
+  new EndpointHealthAlarm(
+    "endpoint-health",
+    { healthCheckId: peerDns.primaryHealthCheckId, recordName: c.dns.recordName, alarmTopicArn: topicArn },
+    opts,
+  );
+  const errorRate = new ErrorRateAlarm(
+    "error-rate",
+    {
+      alarmName: ERROR_RATE_ALARM.primary,
+      where: "primary region",
+      loadBalancerArnSuffix: loadBalancerArnSuffix(c.services.loadBalancerArn ?? ""),
+      thresholdPercent: c.services.errorRateThresholdPercent,
+      alarmTopicArn: topicArn,
+    },
+    opts,
+  );
+  const fence = new PrimaryFence("primary-fence", { vpcId: c.network.vpcId }, opts);
+  return {
+    errorRateAlarmName: errorRate.alarm.name,
+    outputs: pulumi
+      .all([peer("failover"), fence.securityGroup.id])
+      .apply(([f, fenceId]) => ({ ...f, fenceSecurityGroupIds: [fenceId] })),
   };
 }

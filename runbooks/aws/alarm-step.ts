@@ -1,70 +1,84 @@
-/** Step factory: ensure the region's error-rate alarm (ALB 5XX) notifying the stack's topic. */
-import { CloudWatchClient, DescribeAlarmsCommand, PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
-import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+/**
+ * Step factory: the region's error-rate alarm is declared by its stack (`ErrorRateAlarm`, one
+ * definition for both regions); the runbook only checks that it exists and enables its actions.
+ */
+import { CloudWatchClient, DescribeAlarmsCommand, EnableAlarmActionsCommand } from "@aws-sdk/client-cloudwatch";
 import type { StackOutputs } from "../../infra/outputs.ts";
-import type { RunContext, Step } from "../lib/types.ts";
+import type { RunContext, Step, StepRef } from "../lib/types.ts";
 
-type Pick<O> = (ctx: RunContext<O>) => StackOutputs;
+/** Which stack a step acts on (the selected one or its peer). */
+type StackOf<O> = (ctx: RunContext<O>) => StackOutputs;
 
-/** The region's load-balancer 5XX alarm, notifying the stack's topic. */
-export function alarmStep<O>(p: { id: string; title: string; dependsOn?: string[]; stack: Pick<O> }): Step<O> {
-  const exists = async (ctx: RunContext<O>) => {
+interface AlarmResult {
+  alarm: string;
+  region: string;
+  actions: "already enabled" | "enabled by this run";
+  notifies: string[];
+  [key: string]: unknown;
+}
+
+export function enableAlarmStep<O>(p: {
+  id: string;
+  title: string;
+  dependsOn: readonly StepRef<any>[];
+  stack: StackOf<O>;
+}): Step<O, AlarmResult> {
+  const read = async (ctx: RunContext<O>) => {
     const s = p.stack(ctx);
     const res = await ctx
       .aws(CloudWatchClient, s.region)
-      .send(new DescribeAlarmsCommand({ AlarmNames: [s.services.errorRateAlarmName] }));
-    return (res.MetricAlarms ?? []).length > 0;
+      .send(new DescribeAlarmsCommand({ AlarmNames: [s.services.errorRateAlarmName] }), {
+        abortSignal: ctx.signal,
+      });
+    const alarm = (res.MetricAlarms ?? []).find((a) => a.AlarmName === s.services.errorRateAlarmName);
+    if (!alarm)
+      throw new Error(
+        `alarm ${s.services.errorRateAlarmName} not found in ${s.region}: the ${s.stack} stack declares it (ErrorRateAlarm); run pulumi up -s ${s.stack} once its state backend answers. The runbook does not create alarms outside Pulumi`,
+      );
+    return alarm;
   };
   return {
     id: p.id,
     title: p.title,
-    ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
+    dependsOn: p.dependsOn,
     describe: (ctx) => {
       const s = p.stack(ctx);
       return [
         {
           kind: "aws",
-          action: `cloudwatch:PutMetricAlarm (${s.region})`,
-          detail: {
-            AlarmName: s.services.errorRateAlarmName,
-            MetricName: "HTTPCode_Target_5XX_Count",
-            LoadBalancer: s.services.loadBalancerDnsName,
-            AlarmActions: [s.alerts.topicArn],
-          },
+          action: `cloudwatch:DescribeAlarms (${s.region})`,
+          detail: { AlarmNames: [s.services.errorRateAlarmName] },
+        },
+        {
+          kind: "aws",
+          action: `cloudwatch:EnableAlarmActions (${s.region}) if its actions are disabled`,
+          detail: { AlarmNames: [s.services.errorRateAlarmName] },
         },
       ];
     },
-    isDone: async (ctx) => ((await exists(ctx)) ? { alarm: p.stack(ctx).services.errorRateAlarmName } : false),
     async run(ctx) {
       const s = p.stack(ctx);
-      const lbs = await ctx.aws(ElasticLoadBalancingV2Client, s.region).send(new DescribeLoadBalancersCommand({}));
-      const lb = lbs.LoadBalancers?.find(
-        (l) => l.DNSName?.toLowerCase() === s.services.loadBalancerDnsName.toLowerCase(),
-      );
-      if (!lb?.LoadBalancerArn)
-        throw new Error(`load balancer ${s.services.loadBalancerDnsName} not found in ${s.region}`);
-      const dimension = lb.LoadBalancerArn.split(":loadbalancer/")[1]!;
-      await ctx.aws(CloudWatchClient, s.region).send(
-        new PutMetricAlarmCommand({
-          AlarmName: s.services.errorRateAlarmName,
-          AlarmDescription: `High 5XX rate on ${s.services.loadBalancerDnsName} (${s.region}); created by ${ctx.runbook} run ${ctx.runId}`,
-          Namespace: "AWS/ApplicationELB",
-          MetricName: "HTTPCode_Target_5XX_Count",
-          Dimensions: [{ Name: "LoadBalancer", Value: dimension }],
-          Statistic: "Sum",
-          Period: 300,
-          EvaluationPeriods: 2,
-          Threshold: 25,
-          ComparisonOperator: "GreaterThanThreshold",
-          TreatMissingData: "notBreaching",
-          AlarmActions: [s.alerts.topicArn],
-        }),
-      );
-      return { alarm: s.services.errorRateAlarmName, loadBalancer: dimension };
+      const alarm = await read(ctx);
+      let actions: AlarmResult["actions"] = "already enabled";
+      if (alarm.ActionsEnabled !== true) {
+        await ctx
+          .aws(CloudWatchClient, s.region)
+          .send(new EnableAlarmActionsCommand({ AlarmNames: [s.services.errorRateAlarmName] }), {
+            abortSignal: ctx.signal,
+          });
+        actions = "enabled by this run";
+      }
+      const notifies = alarm.AlarmActions ?? [];
+      if (!notifies.includes(s.alerts.topicArn))
+        ctx.log.warn(
+          `alarm ${s.services.errorRateAlarmName} does not notify ${s.alerts.topicArn} (it notifies ${notifies.join(", ") || "nothing"})`,
+        );
+      return { alarm: s.services.errorRateAlarmName, region: s.region, actions, notifies };
     },
     async verify(ctx) {
-      if (!(await exists(ctx)))
-        throw new Error(`alarm ${p.stack(ctx).services.errorRateAlarmName} not found after PutMetricAlarm`);
+      const alarm = await read(ctx);
+      if (alarm.ActionsEnabled !== true)
+        throw new Error(`alarm ${alarm.AlarmName} still has its actions disabled after EnableAlarmActions`);
     },
   };
 }

@@ -3,10 +3,11 @@
  * already), restore into a new instance with the stack's settings, wait and verify.
  */
 import { RDSClient, RestoreDBInstanceToPointInTimeCommand } from "@aws-sdk/client-rds";
-import type { PlannedAction, RunContext, Step } from "../lib/types.ts";
+import { stepFor, type PlannedAction, type RunContext, type StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
 import {
   checkInstance,
+  createInstanceOnce,
   describeInstance,
   latestRestorePoint,
   restoredIdentifier,
@@ -28,13 +29,16 @@ export type Point = (
 
 export const rdsOf = (ctx: Ctx) => ctx.aws(RDSClient, ctx.outputs.region);
 export const db = (ctx: Ctx) => ctx.outputs.database;
-export const target = (ctx: Ctx) =>
-  ctx.peek<Point>("pick-restore-point")?.targetId ?? ctx.options.useInstance ?? "<source>-rec-<restore time>";
+const step = stepFor<DatabaseRecoveryOptions>();
 
-/** pick-restore-point → restore → wait-restored. */
-export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
-  {
+/** pick-restore-point → restore → wait-restored, after the steps that gate the restore. */
+export function restoreSteps(after: readonly StepRef<any>[]) {
+  const target = (ctx: Ctx) =>
+    ctx.peek(pickRestorePoint)?.targetId ?? ctx.options.useInstance ?? "<source>-rec-<restore time>";
+
+  const pickRestorePoint = step({
     id: "pick-restore-point",
+    dependsOn: after,
     title: "Pick the latest restorable point",
     readOnly: true,
     milestone: "backup_identified",
@@ -61,14 +65,16 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       const point = await latestRestorePoint(rdsOf(ctx), db(ctx).instanceIdentifier, db(ctx).resourceId);
       return { ...point, targetId: restoredIdentifier(db(ctx).instanceIdentifier, "rec", new Date(point.restoreTime)) };
     },
-  },
-  {
+  });
+
+  const restore = step({
     id: "restore",
+    dependsOn: [pickRestorePoint],
     title: "Restore into a new instance",
     milestone: "restore_started",
     describe: (ctx): PlannedAction[] => {
       if (ctx.options.useInstance) return [{ kind: "note", action: `no restore: use ${ctx.options.useInstance}` }];
-      const p = ctx.peek<Point>("pick-restore-point");
+      const p = ctx.peek(pickRestorePoint);
       return [
         {
           kind: "aws",
@@ -86,17 +92,18 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       ];
     },
     isDone: async (ctx) =>
-      (await describeInstance(rdsOf(ctx), ctx.result<Point>("pick-restore-point").targetId))
-        ? { instanceIdentifier: ctx.result<Point>("pick-restore-point").targetId }
+      (await describeInstance(rdsOf(ctx), ctx.result(pickRestorePoint).targetId))
+        ? { instanceIdentifier: ctx.result(pickRestorePoint).targetId }
         : false,
-    async run(ctx) {
-      const p = ctx.result<Point>("pick-restore-point");
+    async run(ctx): Promise<{ instanceIdentifier: string; status?: string }> {
+      const p = ctx.result(pickRestorePoint);
       if (p.method === "existing-instance") return { instanceIdentifier: p.targetId };
       const source =
         p.method === "retained-backups"
           ? { SourceDbiResourceId: p.sourceDbiResourceId }
           : { SourceDBInstanceIdentifier: p.sourceInstanceId };
-      const res = await rdsOf(ctx).send(
+      const status = await createInstanceOnce(
+        rdsOf(ctx),
         new RestoreDBInstanceToPointInTimeCommand({
           ...source,
           TargetDBInstanceIdentifier: p.targetId,
@@ -110,14 +117,18 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
             "eventchain:source": db(ctx).instanceIdentifier,
           }),
         }),
+        p.targetId,
       );
-      return { instanceIdentifier: p.targetId, status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
+      return { instanceIdentifier: p.targetId, status };
     },
-  },
-  {
+  });
+
+  const waitRestored = step({
     id: "wait-restored",
+    dependsOn: [pickRestorePoint, restore],
     title: "Wait until the new instance is available",
     milestone: "restore_completed",
+    gate: true,
     describe: (ctx) => [
       {
         kind: "aws",
@@ -126,7 +137,7 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       },
     ],
     async run(ctx) {
-      const id = ctx.result<Point>("pick-restore-point").targetId;
+      const id = ctx.result(pickRestorePoint).targetId;
       await ctx.wait(`${id} to become available`, () =>
         waitInstanceAvailable(rdsOf(ctx), id, ctx.options.maxWaitMinutes, ctx.signal),
       );
@@ -134,10 +145,12 @@ export const restoreSteps: Step<DatabaseRecoveryOptions>[] = [
       return { instanceIdentifier: id, address: i.Endpoint?.Address ?? null, port: i.Endpoint?.Port ?? db(ctx).port };
     },
     async verify(ctx) {
-      const id = ctx.result<Point>("pick-restore-point").targetId;
+      const id = ctx.result(pickRestorePoint).targetId;
       const i = await describeInstance(rdsOf(ctx), id);
       if (!i) throw new Error(`${id} disappeared`);
       checkInstance(i, settingsFromOutputs(db(ctx)));
     },
-  },
-];
+  });
+
+  return { pickRestorePoint, restore, waitRestored, target };
+}

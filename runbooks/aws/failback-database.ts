@@ -10,10 +10,13 @@ import {
   RestoreDBInstanceFromDBSnapshotCommand,
 } from "@aws-sdk/client-rds";
 import type { StackOutputs } from "../../infra/outputs.ts";
-import type { RunContext, Step } from "../lib/types.ts";
+import { stepFor, type RunContext, type StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
+import type { PrimaryTimeoutOptions } from "./primary.ts";
 import {
   checkInstance,
+  createInstanceOnce,
+  createSnapshotOnce,
   describeInstance,
   restoredIdentifier,
   settingsFromOutputs,
@@ -22,7 +25,7 @@ import {
   waitSnapshotAvailable,
 } from "./rds.ts";
 
-export interface FailbackOptions extends WaitOptions {
+export interface FailbackOptions extends WaitOptions, PrimaryTimeoutOptions {
   writesStopped: boolean;
 }
 type Ctx = RunContext<FailbackOptions>;
@@ -52,9 +55,13 @@ async function snapshotStatus(
   }
 }
 
-export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
-  {
+const step = stepFor<FailbackOptions>();
+
+/** snapshot-dr-db → copy-snapshot → restore-primary-db → wait-primary-db, after the steps that gate them. */
+export function failbackDatabaseSteps(after: readonly StepRef<any>[]) {
+  const snapshotDrDb = step({
     id: "snapshot-dr-db",
+    dependsOn: after,
     title: "Snapshot the DR database",
     milestone: "backup_identified",
     describe: (ctx) => [
@@ -75,7 +82,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
         ? {
             snapshotId: snapshotId(ctx),
             snapshotArn: s.arn,
-            recoveryPointAt: s.createdAt ?? undefined,
+            recoveryPointAt: s.createdAt ?? new Date().toISOString(),
             recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}`,
           }
         : false;
@@ -83,12 +90,14 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
     async run(ctx) {
       const rds = ctx.aws(RDSClient, dr(ctx).region);
       if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
-        await rds.send(
+        await createSnapshotOnce(
+          rds,
           new CreateDBSnapshotCommand({
             DBInstanceIdentifier: dr(ctx).database.instanceIdentifier,
             DBSnapshotIdentifier: snapshotId(ctx),
             Tags: tags("failback", ctx.runId),
           }),
+          snapshotId(ctx),
         );
       }
       await ctx.wait(`snapshot ${snapshotId(ctx)}`, () =>
@@ -102,9 +111,11 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
         recoveryPointSource: `snapshot ${snapshotId(ctx)} of ${dr(ctx).database.instanceIdentifier}`,
       };
     },
-  },
-  {
+  });
+
+  const copySnapshot = step({
     id: "copy-snapshot",
+    dependsOn: [snapshotDrDb],
     title: "Copy the snapshot to the primary region",
     describe: (ctx) => [
       {
@@ -120,14 +131,16 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
     async run(ctx) {
       const rds = ctx.aws(RDSClient, prod(ctx).region);
       if (!(await snapshotStatus(rds, snapshotId(ctx)))) {
-        const source = ctx.result<{ snapshotArn: string }>("snapshot-dr-db").snapshotArn;
-        await rds.send(
+        const source = ctx.result(snapshotDrDb).snapshotArn;
+        await createSnapshotOnce(
+          rds,
           new CopyDBSnapshotCommand({
             SourceDBSnapshotIdentifier: source,
             TargetDBSnapshotIdentifier: snapshotId(ctx),
             KmsKeyId: prod(ctx).database.kmsKeyArn,
             CopyTags: true,
           }),
+          snapshotId(ctx),
         );
       }
       await ctx.wait(`copy of ${snapshotId(ctx)} in ${prod(ctx).region}`, () =>
@@ -135,9 +148,11 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
       );
       return { snapshotId: snapshotId(ctx), region: prod(ctx).region };
     },
-  },
-  {
+  });
+
+  const restorePrimaryDb = step({
     id: "restore-primary-db",
+    dependsOn: [copySnapshot],
     title: "Restore a new primary database from the copy",
     milestone: "restore_started",
     describe: (ctx) => [
@@ -156,7 +171,8 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
         ? { instanceIdentifier: newPrimaryId(ctx) }
         : false,
     async run(ctx) {
-      const res = await ctx.aws(RDSClient, prod(ctx).region).send(
+      const status = await createInstanceOnce(
+        ctx.aws(RDSClient, prod(ctx).region),
         new RestoreDBInstanceFromDBSnapshotCommand({
           DBSnapshotIdentifier: snapshotId(ctx),
           DBInstanceIdentifier: newPrimaryId(ctx),
@@ -166,12 +182,16 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
           CopyTagsToSnapshot: true,
           Tags: tags("failback", ctx.runId),
         }),
+        newPrimaryId(ctx),
       );
-      return { instanceIdentifier: newPrimaryId(ctx), status: res.DBInstance?.DBInstanceStatus ?? "unknown" };
+      return { instanceIdentifier: newPrimaryId(ctx), status };
     },
-  },
-  {
+  });
+
+  const waitPrimaryDb = step({
     id: "wait-primary-db",
+    gate: true,
+    dependsOn: [restorePrimaryDb],
     title: "Wait until the new primary database is available",
     milestone: "restore_completed",
     describe: (ctx) => [
@@ -198,5 +218,7 @@ export const failbackDatabaseSteps: Step<FailbackOptions>[] = [
       if (!i) throw new Error(`${newPrimaryId(ctx)} disappeared`);
       checkInstance(i, settingsFromOutputs(prod(ctx).database));
     },
-  },
-];
+  });
+
+  return { snapshotDrDb, copySnapshot, restorePrimaryDb, waitPrimaryDb };
+}

@@ -1,57 +1,128 @@
-/** The primary stack's health as the failover runbooks judge it; errors count as unhealthy evidence. */
-import { RDSClient } from "@aws-sdk/client-rds";
-import { Route53Client } from "@aws-sdk/client-route-53";
-import { BadInputError, errorMessage } from "../lib/errors.ts";
-import { withTimeout } from "../lib/time.ts";
-import type { RunContext } from "../lib/types.ts";
-import { healthCheckState } from "./dns.ts";
-import { describeInstance } from "./rds.ts";
+/**
+ * The primary stack's health as the failover runbooks judge it: bounded, optional probes run side
+ * by side (the Route 53 health-check status, served by the control plane in us-east-1, and the
+ * primary database in its region). A probe that errs or gives no answer within its bound counts
+ * as unhealthy evidence and is listed as unreachable; nothing waits longer than the bound.
+ */
+import { RDSClient, DescribeDBInstancesCommand } from "@aws-sdk/client-rds";
+import { GetHealthCheckStatusCommand, Route53Client } from "@aws-sdk/client-route-53";
+import type { StackOutputs } from "../../infra/outputs.ts";
+import { BadInputError } from "../lib/errors.ts";
+import type { OptionSpec, PlannedAction, RawOptions, RunContext } from "../lib/types.ts";
+import { positiveNumber } from "../lib/options.ts";
+import { bounded, formatSeconds } from "./bounded.ts";
+import { healthFromObservations } from "./dns.ts";
 
-/** A probe of a region that may be down must not hang the runbook. */
-const PROBE_MS = 20_000;
 type Ctx = RunContext<unknown>;
+
+/** Route 53's API (health checks included) is served from us-east-1, whatever the primary region. */
+export const ROUTE53_CONTROL_PLANE = "us-east-1";
+
+/** `--primary-timeout-seconds`: the bound of every call to the primary region or a global control plane. */
+export const PRIMARY_TIMEOUT_OPTIONS = {
+  "primary-timeout-seconds": {
+    type: "string",
+    description:
+      "Bound of each probe or fencing call to the primary region or Route 53's control plane; one that has not answered by then counts as unreachable",
+    default: "10",
+  },
+} satisfies Record<string, OptionSpec>;
+
+export interface PrimaryTimeoutOptions {
+  primaryTimeoutSeconds: number;
+}
+
+export function parsePrimaryTimeout(raw: RawOptions): PrimaryTimeoutOptions {
+  return { primaryTimeoutSeconds: positiveNumber(raw, "primary-timeout-seconds", 10, 300) };
+}
 
 export interface PrimaryAssessment {
   healthCheck: string;
   healthCheckHealthy: boolean;
   database: string;
+  databaseAvailable: boolean;
   primaryHealthy: boolean;
   forced: boolean;
+  /** What did not answer (within the bound or at all), one line each. */
+  unreachable: string[];
+  /** How long the probes took side by side, ms. */
+  probeMs: number;
 }
 
-/** Health check + database state of the primary; errors count as unhealthy evidence. */
-export async function assessPrimary(ctx: Ctx): Promise<PrimaryAssessment> {
+/** What `assessPrimary` calls, for `--dry-run`. */
+export function describeProbes(prod: StackOutputs, boundSeconds: number): PlannedAction[] {
+  return [
+    {
+      kind: "aws",
+      action: `route53:GetHealthCheckStatus (${ROUTE53_CONTROL_PLANE} control plane, bounded, optional)`,
+      detail: { HealthCheckId: prod.dns.primaryHealthCheckId, boundSeconds },
+    },
+    {
+      kind: "aws",
+      action: `rds:DescribeDBInstances (${prod.region}, bounded, optional)`,
+      detail: { DBInstanceIdentifier: prod.database.instanceIdentifier, boundSeconds },
+    },
+  ];
+}
+
+/** Health check + database state of the primary, probed side by side, each within `boundMs`. */
+export async function assessPrimary(ctx: Ctx, boundMs: number): Promise<PrimaryAssessment> {
   const prod = ctx.outputs;
-  const hc = await withTimeout(
-    healthCheckState(ctx.aws(Route53Client, "us-east-1"), prod.dns.primaryHealthCheckId),
-    PROBE_MS,
-    "health check status",
-  )
-    .then((h) => ({ ok: h.healthy, text: `health check ${prod.dns.primaryHealthCheckId}: ${h.detail}` }))
-    .catch((e) => ({
-      ok: false,
-      text: `health check ${prod.dns.primaryHealthCheckId} unreadable: ${errorMessage(e)}`,
-    }));
-  const db = await withTimeout(
-    describeInstance(ctx.aws(RDSClient, prod.region), prod.database.instanceIdentifier),
-    PROBE_MS,
-    `describe ${prod.database.instanceIdentifier}`,
-  )
-    .then((i) => ({
-      ok: i?.DBInstanceStatus === "available",
-      text: `${prod.database.instanceIdentifier} is ${i?.DBInstanceStatus ?? "missing"}`,
-    }))
-    .catch((e) => ({
-      ok: false,
-      text: `${prod.database.instanceIdentifier} unreachable in ${prod.region}: ${errorMessage(e)}`,
-    }));
+  const started = Date.now();
+  const hcId = prod.dns.primaryHealthCheckId;
+  const [hc, db] = await Promise.all([
+    bounded(
+      `route53 GetHealthCheckStatus ${hcId} (${ROUTE53_CONTROL_PLANE} control plane)`,
+      boundMs,
+      async (abortSignal) =>
+        healthFromObservations(
+          (
+            await ctx
+              .aws(Route53Client, ROUTE53_CONTROL_PLANE)
+              .send(new GetHealthCheckStatusCommand({ HealthCheckId: hcId }), { abortSignal })
+          ).HealthCheckObservations ?? [],
+        ),
+      ctx.signal,
+    ),
+    bounded(
+      `rds DescribeDBInstances ${prod.database.instanceIdentifier} (${prod.region})`,
+      boundMs,
+      async (abortSignal) =>
+        (
+          await ctx
+            .aws(RDSClient, prod.region)
+            .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: prod.database.instanceIdentifier }), {
+              abortSignal,
+            })
+        ).DBInstances?.[0],
+      ctx.signal,
+    ),
+  ]);
+  const healthCheck = hc.ok
+    ? { ok: hc.value.healthy, text: `health check ${hcId}: ${hc.value.detail}` }
+    : { ok: false, text: `health check ${hcId} unreadable: ${hc.error}` };
+  const database = db.ok
+    ? {
+        ok: db.value?.DBInstanceStatus === "available",
+        text: `${prod.database.instanceIdentifier} is ${db.value?.DBInstanceStatus ?? "missing"}`,
+      }
+    : { ok: false, text: `${prod.database.instanceIdentifier} unreachable in ${prod.region}: ${db.error}` };
+  const healthy = healthCheck.ok && database.ok;
   return {
-    healthCheck: hc.text,
-    healthCheckHealthy: hc.ok,
-    database: db.text,
-    primaryHealthy: hc.ok && db.ok,
-    forced: hc.ok && db.ok && ctx.force,
+    healthCheck: healthCheck.text,
+    healthCheckHealthy: healthCheck.ok,
+    database: database.text,
+    databaseAvailable: database.ok,
+    primaryHealthy: healthy,
+    forced: healthy && ctx.force,
+    unreachable: [hc, db].flatMap((r) => (r.ok ? [] : [r.error])),
+    probeMs: Date.now() - started,
   };
+}
+
+/** One line for logs and notes: what the probes found and how long they took. */
+export function probeSummary(a: PrimaryAssessment): string {
+  return `${a.healthCheck}; ${a.database} (probes side by side, ${formatSeconds(a.probeMs)})`;
 }
 
 export function requirePrimaryStack(ctx: Ctx, runbook: string): void {

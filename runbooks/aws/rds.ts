@@ -1,9 +1,20 @@
-/** RDS helpers shared by the database runbooks: describe, restore settings, waits, checks. */
+/**
+ * RDS helpers shared by the database runbooks: describe, restore settings, waits, checks, and
+ * creates that happen once (`createInstanceOnce`, `createSnapshotOnce`): after a lost answer the
+ * instance or snapshot is looked up before the call is sent again.
+ */
+import { sendIdempotent } from "../lib/aws.ts";
 import { waiterTiming } from "./waiters.ts";
 import {
   DBInstanceNotFoundFault,
   DescribeDBInstanceAutomatedBackupsCommand,
   DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  type CopyDBSnapshotCommand,
+  type CreateDBSnapshotCommand,
+  type DBSnapshot,
+  type RestoreDBInstanceFromDBSnapshotCommand,
+  type RestoreDBInstanceToPointInTimeCommand,
   waitUntilDBInstanceAvailable,
   waitUntilDBSnapshotAvailable,
   type DBInstance,
@@ -26,6 +37,41 @@ export async function describeInstance(rds: RDSClient, id: string): Promise<DBIn
       return undefined;
     throw error;
   }
+}
+
+/** A snapshot by identifier, or undefined. */
+export async function describeSnapshot(rds: RDSClient, id: string): Promise<DBSnapshot | undefined> {
+  try {
+    return (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id }))).DBSnapshots?.[0];
+  } catch (error) {
+    if ((error as { name?: string }).name === "DBSnapshotNotFoundFault") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Sends a restore that creates instance `id`, once: a retry after a lost answer finds the
+ * instance and takes it as the answer. Returns the created instance's status.
+ */
+export async function createInstanceOnce(
+  rds: RDSClient,
+  command: RestoreDBInstanceToPointInTimeCommand | RestoreDBInstanceFromDBSnapshotCommand,
+  id: string,
+): Promise<string> {
+  const res = await sendIdempotent(rds, command, async () => {
+    const i = await describeInstance(rds, id);
+    return i ? { DBInstance: i, $metadata: {} } : undefined;
+  });
+  return (res as { DBInstance?: DBInstance }).DBInstance?.DBInstanceStatus ?? "unknown";
+}
+
+/** Sends a snapshot create or copy that makes snapshot `id`, once (see createInstanceOnce). */
+export async function createSnapshotOnce(
+  rds: RDSClient,
+  command: CreateDBSnapshotCommand | CopyDBSnapshotCommand,
+  id: string,
+): Promise<void> {
+  await sendIdempotent(rds, command, async () => ((await describeSnapshot(rds, id)) ? { $metadata: {} } : undefined));
 }
 
 /** Settings a restored instance must share with its source (from outputs, else the source). */

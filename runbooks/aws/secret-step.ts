@@ -1,6 +1,7 @@
 /** Step factory: point the application's connection secret at a database. */
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { PlannedAction, RunContext, Step, StepOutputs } from "../lib/types.ts";
+import { sendIdempotent } from "../lib/aws.ts";
+import type { PlannedAction, RunContext, Step, StepRef, StepOutputs } from "../lib/types.ts";
 
 /** Parses the app connection secret (JSON with host, port, dbname, …). */
 export async function readConnectionSecret(sm: SecretsManagerClient, arn: string): Promise<Record<string, unknown>> {
@@ -21,7 +22,7 @@ export async function readConnectionSecret(sm: SecretsManagerClient, arn: string
 export function pointSecretStep<O>(p: {
   id: string;
   title: string;
-  dependsOn?: string[];
+  dependsOn: readonly StepRef<any>[];
   movesTraffic?: boolean;
   secret: (ctx: RunContext<O>) => { arn: string; region: string };
   database: (ctx: RunContext<O>) => { host: string; port: number } | undefined;
@@ -37,7 +38,7 @@ export function pointSecretStep<O>(p: {
     id: p.id,
     title: p.title,
     ...(p.movesTraffic ? { movesTraffic: true } : {}),
-    ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
+    dependsOn: p.dependsOn,
     describe: (ctx) => [
       {
         kind: "aws",
@@ -55,19 +56,28 @@ export function pointSecretStep<O>(p: {
     async isDone(ctx) {
       const db = p.database(ctx);
       const v = await current(ctx);
-      return db && v.host === db.host && Number(v.port) === db.port ? { host: db.host, port: db.port } : false;
+      if (!db || v.host !== db.host || Number(v.port) !== db.port) return false;
+      // Started before in this run and not finished: `after` may not have happened; run again (the secret is not rewritten).
+      if (p.after && ctx.startedBefore) return false;
+      return { host: db.host, port: db.port };
     },
     async run(ctx) {
       const db = p.database(ctx);
       if (!db) throw new Error("no database address to point the application at");
       const s = p.secret(ctx);
       const v = await current(ctx);
-      await ctx.aws(SecretsManagerClient, s.region).send(
-        new PutSecretValueCommand({
-          SecretId: s.arn,
-          SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }),
-        }),
-      );
+      const pointed = v.host === db.host && Number(v.port) === db.port;
+      // Already pointing there (a run stopped before `after` finished): only `after` is left to do.
+      if (!pointed) {
+        await sendIdempotent(
+          ctx.aws(SecretsManagerClient, s.region),
+          new PutSecretValueCommand({
+            SecretId: s.arn,
+            SecretString: JSON.stringify({ ...v, host: db.host, port: db.port }),
+          }),
+          async () => ((await current(ctx)).host === db.host ? {} : undefined),
+        );
+      }
       const extra = p.after ? await p.after(ctx) : {};
       return {
         secret: s.arn,

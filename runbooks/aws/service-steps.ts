@@ -2,23 +2,24 @@
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { StackOutputs } from "../../infra/outputs.ts";
-import type { PlannedAction, RunContext, Step } from "../lib/types.ts";
+import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
 import { describeServices, forceRedeploy, setDesiredCount, waitStable, waitTargetsHealthy } from "./services.ts";
 
-type Pick<O> = (ctx: RunContext<O>) => StackOutputs;
+/** Which stack a step acts on (the selected one or its peer). */
+type StackOf<O> = (ctx: RunContext<O>) => StackOutputs;
 
 /** Sets each service's desired count to its recovery count (side by side), then waits for stability. */
 export function scaleServicesStep<O extends WaitOptions>(p: {
   id: string;
   title: string;
-  dependsOn?: string[];
-  stack: Pick<O>;
+  dependsOn: readonly StepRef<any>[];
+  stack: StackOf<O>;
 }): Step<O> {
   return {
     id: p.id,
     title: p.title,
-    ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
+    dependsOn: p.dependsOn,
     describe: (ctx) => {
       const s = p.stack(ctx);
       return [
@@ -103,15 +104,18 @@ export function scaleServicesStep<O extends WaitOptions>(p: {
 export function verifyTargetsStep<O extends WaitOptions>(p: {
   id: string;
   title: string;
-  dependsOn?: string[];
-  stack: Pick<O>;
+  dependsOn: readonly StepRef<any>[];
+  stack: StackOf<O>;
   milestone?: string;
+  /** Re-checked right before a later traffic-moving step (see `Step.gate`). */
+  gate?: boolean;
 }): Step<O> {
   return {
     id: p.id,
     title: p.title,
-    ...(p.dependsOn ? { dependsOn: p.dependsOn } : {}),
+    dependsOn: p.dependsOn,
     ...(p.milestone ? { milestone: p.milestone } : {}),
+    ...(p.gate ? { gate: true } : {}),
     describe: (ctx) =>
       p.stack(ctx).services.services.map((svc) => ({
         kind: "aws" as const,

@@ -1,4 +1,9 @@
-/** ECS and ELBv2 helpers: describe, scale, wait for stability, target health. */
+/**
+ * ECS and ELBv2 helpers: describe, scale, wait for stability, target health. Every update is
+ * sent once (`sendIdempotent`): after a lost answer the service is read back before re-sending,
+ * so a retry never makes a second deployment or a second count change.
+ */
+import { sendIdempotent } from "../lib/aws.ts";
 import { waiterTiming } from "./waiters.ts";
 import {
   DescribeServicesCommand,
@@ -24,6 +29,22 @@ export async function describeServices(ecs: ECSClient, cluster: string, names: s
   return out;
 }
 
+/** The id of the service's PRIMARY deployment (the one a forced deployment replaces), and its start. */
+export async function primaryDeployment(
+  ecs: ECSClient,
+  cluster: string,
+  service: string,
+): Promise<{ id: string | undefined; createdAt: Date | undefined; desiredCount: number | undefined }> {
+  const [s] = await describeServices(ecs, cluster, [service]);
+  const d = s?.deployments?.find((x) => x.status === "PRIMARY");
+  return { id: d?.id, createdAt: d?.createdAt, desiredCount: s?.desiredCount };
+}
+
+/**
+ * Sets the desired count (and, with `forceNewDeployment`, starts a new deployment) exactly once:
+ * a retry after a lost answer first checks whether the count is set (and a new deployment replaced
+ * the one seen before the call).
+ */
 export async function setDesiredCount(
   ecs: ECSClient,
   cluster: string,
@@ -31,12 +52,25 @@ export async function setDesiredCount(
   desiredCount: number,
   forceNewDeployment = false,
 ): Promise<void> {
-  await ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount, forceNewDeployment }));
+  const before = forceNewDeployment ? await primaryDeployment(ecs, cluster, service) : undefined;
+  await sendIdempotent(
+    ecs,
+    new UpdateServiceCommand({ cluster, service, desiredCount, forceNewDeployment }),
+    async () => {
+      const now = await primaryDeployment(ecs, cluster, service);
+      const counted = now.desiredCount === desiredCount;
+      return counted && (!before || (now.id !== undefined && now.id !== before.id)) ? {} : undefined;
+    },
+  );
 }
 
-/** Starts a new deployment without changing the desired count (tasks re-read their secrets). */
+/** Starts a new deployment without changing the desired count (tasks re-read their secrets), exactly once. */
 export async function forceRedeploy(ecs: ECSClient, cluster: string, service: string): Promise<void> {
-  await ecs.send(new UpdateServiceCommand({ cluster, service, forceNewDeployment: true }));
+  const before = await primaryDeployment(ecs, cluster, service);
+  await sendIdempotent(ecs, new UpdateServiceCommand({ cluster, service, forceNewDeployment: true }), async () => {
+    const now = await primaryDeployment(ecs, cluster, service);
+    return now.id !== undefined && now.id !== before.id ? {} : undefined;
+  });
 }
 
 /** SDK waiter `services_stable`, bounded by `maxWaitMinutes`. */

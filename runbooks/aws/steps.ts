@@ -1,8 +1,10 @@
 /**
- * Step factories shared by region-failover, failback, service-recovery and database-recovery.
- * Each is idempotent (`isDone`) and describes its calls for `--dry-run`.
+ * Step factories shared by region-failover, failback, fence-primary, service-recovery and
+ * database-recovery. Each is idempotent (`isDone` or an idempotent `run`) and describes its calls
+ * for `--dry-run`.
  */
 export { describeRoll, rollServices, scaleServicesStep, verifyTargetsStep } from "./service-steps.ts";
-export { moveDnsStep } from "./dns-step.ts";
-export { alarmStep } from "./alarm-step.ts";
+export { enableAlarmStep } from "./alarm-step.ts";
+export { fencePrimaryStep } from "./fence.ts";
+export { clientsMovedStep, switchStep } from "./switch-steps.ts";
 export { pointSecretStep, readConnectionSecret } from "./secret-step.ts";

@@ -7,6 +7,10 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { LocalRedis } from "../local/redis.ts";
 import { baseBackup, type BackupInfo, type PgBackRestConfig } from "../postgres/pgbackrest.ts";
+import { dumpAndUpload } from "../backup-database.ts";
+import { testRestore as redisTestRestore } from "../backup-redis.ts";
+import { resultIn } from "../lib/report.ts";
+import { verifyStep } from "../verify-backup.ts";
 import type { Log } from "./phase.ts";
 import type { VerificationSummary } from "./report.ts";
 import { runRunbookProcess, type RunbookRun } from "./runbook-process.ts";
@@ -24,9 +28,6 @@ export function expectSucceeded(r: RunbookRun, allowed: number[] = [0]): Runbook
   return r;
 }
 
-const stepOutputs = <T>(r: RunbookRun, id: string) =>
-  r.report?.steps.find((s) => s.id === id)?.outputs as T | undefined;
-
 export async function logicalBackup(s: DrillServers, io: RunbookIo): Promise<{ backupId: string; bytes: number }> {
   const r = expectSucceeded(
     await runRunbookProcess("backup-database", ["--outputs", s.outputsFile, "--connection", "env", "--yes"], {
@@ -34,7 +35,7 @@ export async function logicalBackup(s: DrillServers, io: RunbookIo): Promise<{ b
       env: libpqEnvironment(s, s.pg.connection("eventchain")),
     }),
   );
-  const out = stepOutputs<{ backupId: string; bytes: number }>(r, "dump-and-upload");
+  const out = resultIn(r.report ?? undefined, dumpAndUpload);
   if (!out) throw new Error("backup-database succeeded but reported no backup id");
   return out;
 }
@@ -57,7 +58,8 @@ export async function redisBackup(s: DrillServers, io: RunbookIo): Promise<numbe
       { ...io, env: { ...awsEnvironment(s), REDISCLI_AUTH: s.redis.password } },
     ),
   );
-  return stepOutputs<{ restoredKeys?: number }>(r, "test-restore")?.restoredKeys;
+  const restored = resultIn(r.report ?? undefined, redisTestRestore);
+  return restored && "restoredKeys" in restored ? restored.restoredKeys : undefined;
 }
 
 /** Sessions and carts, as the application keeps them. */
@@ -90,7 +92,7 @@ export async function verifyBackup(
   return {
     ok: r.exitCode === 0,
     exitCode: r.exitCode,
-    report: stepOutputs<{ markdown?: string }>(r, "verify")?.markdown ?? null,
+    report: resultIn(r.report ?? undefined, verifyStep)?.markdown ?? null,
     message: r.message,
   };
 }

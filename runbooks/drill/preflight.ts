@@ -1,7 +1,7 @@
 /** The tools the drill needs, each with the package that provides it. */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { $ } from "zx";
+import { findMotoServer, MOTO_NOT_FOUND } from "../local/moto.ts";
 import { findPostgresBinDir } from "../postgres/cluster.ts";
 import { assertPgBackRestInstalled } from "../postgres/pgbackrest.ts";
 import { findRedisBinaries } from "../redis/binaries.ts";
@@ -15,9 +15,9 @@ export async function preflight(o: { streaming: boolean }): Promise<void> {
   }
   if (o.streaming && bin && !existsSync(join(bin, "pg_receivewal")))
     problems.push(`pg_receivewal not found in ${bin}: install the Debian package postgresql-15 (it ships it)`);
-  const moto = await $({ quiet: true, nothrow: true })`which moto_server`;
-  if (moto.exitCode !== 0)
-    problems.push("moto_server not found on the PATH: install the S3 emulator with pip install 'moto[server]>=5.1,<6'");
+  if (findMotoServer() === undefined) problems.push(MOTO_NOT_FOUND);
   if (problems.length)
-    throw new Error(`the drill needs these installed (.ci/run installs them all):\n  - ${problems.join("\n  - ")}`);
+    throw new Error(
+      `the drill needs these installed (npm run drill installs them all):\n  - ${problems.join("\n  - ")}`,
+    );
 }

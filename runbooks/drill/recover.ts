@@ -7,6 +7,7 @@
  */
 import type { PgBackRestConfig } from "../postgres/pgbackrest.ts";
 import { newRunId } from "../lib/journal.ts";
+import { restore as pitrRestore, verify as pitrVerify } from "../point-in-time-restore.ts";
 import type { Log } from "./phase.ts";
 import { runRunbookProcess, stepOutputsNow, type RunbookRun } from "./runbook-process.ts";
 
@@ -76,8 +77,8 @@ export function startRecovery(
     ...o,
     runId,
     onEvent: (e) => {
-      if (e.event === "step_succeeded" && e.step === "verify") {
-        const restored = stepOutputsNow<Restored>(o.stateDir, runId, "restore");
+      if (e.event === "step_succeeded" && e.step === pitrVerify.id) {
+        const restored = stepOutputsNow(o.stateDir, runId, pitrRestore) as Restored | undefined;
         if (restored) resolveReady({ at: new Date(), restored });
         else rejectReady(new Error("point-in-time-restore verified a cluster but its journal names none"));
       }

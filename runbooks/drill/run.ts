@@ -40,6 +40,7 @@ import { median, recoveredServerLog, redoFromLog } from "./measure.ts";
 import { badDataOutcome, crashOutcome, type Destruction } from "./outcome.ts";
 import { Cleanups, Phases } from "./phase.ts";
 import { preflight } from "./preflight.ts";
+import { restore as pitrRestore } from "../point-in-time-restore.ts";
 import { recoveryArgs, startRecovery, type Restored } from "./recover.ts";
 import { firstWrite, rowsBack } from "./recovered.ts";
 import { renderDrillMarkdown, type DrillReport, type Scenario } from "./report.ts";
@@ -445,7 +446,7 @@ export async function runDrill(
         await pitrDone.catch(() => {});
       }
       const r = pitrRun;
-      restored ??= r?.journal?.steps["restore"]?.outputs as Restored | undefined;
+      restored ??= r?.journal?.steps[pitrRestore.id]?.outputs as Restored | undefined;
       report.pitr = r
         ? { runId: r.runId, exitCode: r.exitCode, verdict: r.report?.verdict ?? null, reportMarkdown: r.reportMarkdown }
         : null;

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import type { JournalData } from "../lib/journal.ts";
 import { newRunId } from "../lib/journal.ts";
 import type { Report } from "../lib/report.ts";
+import type { StepRef } from "../lib/types.ts";
 import type { Log } from "./phase.ts";
 
 export interface RunbookEvent {
@@ -113,9 +114,9 @@ export async function runRunbookProcess(
 }
 
 /** Outputs of a step from the journal on disk (written atomically by the runbook) while it runs. */
-export function stepOutputsNow<T>(stateDir: string, runId: string, step: string): T | undefined {
+export function stepOutputsNow<R extends object>(stateDir: string, runId: string, step: StepRef<R>): R | undefined {
   const file = join(stateDir, runId, "journal.json");
   if (!existsSync(file)) return undefined;
   const journal = JSON.parse(readFileSync(file, "utf8")) as JournalData;
-  return journal.steps[step]?.outputs as T | undefined;
+  return journal.steps[step.id]?.outputs as R | undefined;
 }

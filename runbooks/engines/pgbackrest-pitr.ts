@@ -6,10 +6,14 @@
  * loopback port. The source cluster and its data directory are never touched.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import pg from "pg";
-import { adoptPostgres, findPostgresBinDir } from "../postgres/cluster.ts";
+import { findPostgresBinDir } from "../postgres/cluster.ts";
+import { assertNoControl } from "../postgres/shell-command.ts";
+import { ensureClusterRunning, logTail, runningPostmaster } from "../postgres/recovered-cluster.ts";
 import {
+  archivePushCommand,
   info,
   latestArchivedAt,
   pgbackrest,
@@ -74,9 +78,19 @@ interface Restored {
   baseDir: string;
   socketDir: string;
   port: number;
+  logFile: string;
   /** When the restore finished (a later backup in the stanza is the recovered cluster's). */
   restoredAt: string;
 }
+
+/**
+ * Written next to the data directory once pgBackRest's restore has finished: a data directory
+ * without it is a restore cut short, never mistaken for a finished one on --resume.
+ */
+const RESTORE_MARKER = "restore-finished.json";
+
+/** Pure: a SQL string literal for the dry-run's description (the step itself uses the driver's). */
+const sqlLiteral = (v: string) => `'${v.replace(/'/g, "''")}'`;
 
 const cfgOf = (ctx: PitrContext<PgBackRestEngineOptions>): PgBackRestConfig => ({
   configFile: ctx.options.engineOptions.configFile,
@@ -92,6 +106,29 @@ async function connect(r: Restored, database: string): Promise<pg.Client> {
   c.on("error", () => {});
   await c.connect();
   return c;
+}
+
+/**
+ * The restored cluster of `target`, running, found from its data directory alone: never from a
+ * port or socket an earlier process remembered (a resumed run has none, a reboot changes them).
+ * A stopped cluster is started again; one that does not start fails at once, naming its log.
+ */
+async function recovered(ctx: PitrContext<PgBackRestEngineOptions>, target: RestoreTarget): Promise<Restored> {
+  const baseDir = baseDirOf(ctx, target);
+  const dataDir = join(baseDir, "data");
+  const marker = join(baseDir, RESTORE_MARKER);
+  if (!existsSync(marker))
+    throw new Error(
+      `no finished restore of ${target.targetId} in ${baseDir} (no ${RESTORE_MARKER}): the restore step has not finished`,
+    );
+  const { restoredAt } = JSON.parse(readFileSync(marker, "utf8")) as { restoredAt: string };
+  const found = await ensureClusterRunning({
+    binDir: await findPostgresBinDir(),
+    baseDir,
+    dataDir,
+    onRestart: (m) => ctx.log.warn(m),
+  });
+  return { dataDir, baseDir, socketDir: found.socketDir, port: found.port, logFile: found.logFile, restoredAt };
 }
 
 export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
@@ -139,6 +176,17 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       );
     }
     const targetRoot = resolve(typeof raw["target-root"] === "string" ? raw["target-root"] : ".runs/restores");
+    for (const [option, value] of [
+      ["--pgbackrest-config", configFile],
+      ["--target-root", targetRoot],
+      ...(typeof raw["wal-stream-dir"] === "string" ? [["--wal-stream-dir", raw["wal-stream-dir"]]] : []),
+    ]) {
+      try {
+        assertNoControl(value!, option);
+      } catch (e) {
+        throw new BadInputError((e as Error).message);
+      }
+    }
     const beforeXid = raw["before-xid"];
     if (beforeXid !== undefined && (typeof beforeXid !== "string" || !/^[1-9]\d{0,19}$/.test(beforeXid)))
       throw new BadInputError(
@@ -201,12 +249,20 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
   },
 
   async exists(ctx, target) {
-    return existsSync(join(baseDirOf(ctx, target), "data"));
+    // Later steps rediscover the cluster (or restart it) from the data directory: the marker is enough.
+    return existsSync(join(baseDirOf(ctx, target), RESTORE_MARKER))
+      ? { instanceIdentifier: target.targetId, note: "target already exists" }
+      : false;
   },
 
   async restore(ctx, target) {
     const baseDir = baseDirOf(ctx, target);
     const dataDir = join(baseDir, "data");
+    if (existsSync(dataDir))
+      throw new Error(
+        `${dataDir} is left from an earlier restore of ${target.targetId} that did not finish (no ${RESTORE_MARKER} next to it): ` +
+          `move it aside (this runbook deletes nothing), then resume the run to restore again`,
+      );
     const streamDir = ctx.options.engineOptions.walStreamDir;
     await restoreToTime(cfgOf(ctx), {
       targetDataDir: dataDir,
@@ -214,28 +270,29 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       stop: stopOf(ctx),
       ...(streamDir ? { walStreamDir: streamDir } : {}),
     });
-    const server = await adoptPostgres({ binDir: await findPostgresBinDir(), baseDir, dataDir, password: "" });
-    await server.start();
-    const restored: Restored = {
-      dataDir,
-      baseDir,
-      socketDir: server.socketDir,
-      port: server.port,
-      restoredAt: new Date().toISOString(),
-    };
-    return { ...restored, instanceIdentifier: target.targetId };
+    await writeFile(join(baseDir, RESTORE_MARKER), JSON.stringify({ restoredAt: new Date().toISOString() }) + "\n");
+    const r = await recovered(ctx, target);
+    return { ...r, instanceIdentifier: target.targetId };
   },
 
   async waitReady(ctx, target) {
-    const r = ctx.result<Restored>("restore");
+    const r = await recovered(ctx, target);
     const deadline = Date.now() + ctx.options.maxWaitMinutes * 60_000;
     return ctx.wait(`replay to ${target.restoreTime} and promote`, async () => {
       for (let attempt = 0; ; attempt++) {
+        // A cluster that stopped (a failed recovery, a crash) is reported now, not after the wait.
+        if (!(await runningPostmaster(r.dataDir, r.logFile))) {
+          const tail = await logTail(r.logFile);
+          throw new Error(
+            `the recovered cluster in ${r.dataDir} stopped before it promoted: see its log ${r.logFile}${tail ? `; last lines:\n${tail}` : ""}`,
+          );
+        }
         try {
           const c = await connect(r, "postgres");
           try {
             const { rows } = await c.query<{ rec: boolean }>("SELECT pg_is_in_recovery() AS rec");
-            if (!rows[0]!.rec) return { promoted: true, port: r.port };
+            if (!rows[0]!.rec)
+              return { promoted: true, dataDir: r.dataDir, port: r.port, socketDir: r.socketDir, logFile: r.logFile };
           } finally {
             await c.end();
           }
@@ -243,14 +300,16 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
           // not accepting connections yet
         }
         if (Date.now() > deadline)
-          throw new Error(`${r.dataDir} did not finish recovery within ${ctx.options.maxWaitMinutes} min`);
+          throw new Error(
+            `${r.dataDir} did not finish recovery within ${ctx.options.maxWaitMinutes} min: see its log ${r.logFile}`,
+          );
         await new Promise((res) => setTimeout(res, Math.min(50 * 2 ** attempt, 2000)));
       }
     });
   },
 
   async verify(ctx, target) {
-    const r = ctx.result<Restored>("restore");
+    const r = await recovered(ctx, target);
     const c = await connect(r, ctx.outputs.database.dbName);
     try {
       const {
@@ -276,6 +335,7 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         writableXid: w!.xid,
         dataDir: r.dataDir,
         port: r.port,
+        socketDir: r.socketDir,
       };
     } finally {
       await c.end();
@@ -288,7 +348,7 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       return [
         {
           kind: "command",
-          action: `ALTER SYSTEM SET archive_command = 'pgbackrest … --pg1-path=${dir} archive-push %p'; SELECT pg_reload_conf()`,
+          action: `ALTER SYSTEM SET archive_command = ${sqlLiteral(archivePushCommand(cfgOf(ctx), [`--pg1-path=${dir}`]))}; SELECT pg_reload_conf()`,
         },
         {
           kind: "command",
@@ -296,21 +356,22 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         },
       ];
     },
-    async exists(ctx) {
-      const r = ctx.peek<Restored>("restore");
-      if (!r) return false;
+    async exists(ctx, target) {
+      const marker = join(baseDirOf(ctx, target), RESTORE_MARKER);
+      if (!existsSync(marker)) return false;
+      const r = JSON.parse(readFileSync(marker, "utf8")) as { restoredAt: string };
       const { backups } = await info(cfgOf(ctx));
       const after = backups.filter((b) => Date.parse(b.startedAt) >= Date.parse(r.restoredAt) - 1000).pop();
       return after ? { backupLabel: after.label, note: "a backup of the recovered cluster already exists" } : false;
     },
-    async run(ctx) {
-      const r = ctx.result<Restored>("restore");
+    async run(ctx, target) {
+      const r = await recovered(ctx, target);
       const cfg = cfgOf(ctx);
       const c = await connect(r, "postgres");
       try {
         // The restored postgresql.conf archives with the source's pg1-path: point it at this cluster.
-        const command = `pgbackrest --config=${cfg.configFile} --stanza=${cfg.stanza} --pg1-path=${r.dataDir} archive-push %p`;
-        await c.query(`ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
+        const command = archivePushCommand(cfg, [`--pg1-path=${r.dataDir}`]);
+        await c.query(`ALTER SYSTEM SET archive_command = ${c.escapeLiteral(command)}`);
         await c.query("SELECT pg_reload_conf()");
       } finally {
         await c.end();
@@ -329,12 +390,13 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     },
   },
 
-  nextSteps(ctx, target) {
-    const r = ctx.peek<Restored>("restore");
+  nextSteps(ctx, target, done) {
+    const r = (done.verified ?? done.restored) as Partial<Restored> | undefined;
+    const backupLabel = typeof done.snapshot?.backupLabel === "string" ? done.snapshot.backupLabel : undefined;
     return [
       `The recovered cluster runs from ${r?.dataDir ?? join(baseDirOf(ctx, target), "data")} on 127.0.0.1:${r?.port ?? "<port>"} (socket ${r?.socketDir ?? "<socket dir>"}), promoted at ${target.restoreTime}.`,
       "Run verify-backup --database against it before pointing the application at it.",
-      `A full backup of the recovered cluster (new timeline) is in stanza ${ctx.options.engineOptions.stanza}${ctx.peek<{ backupLabel?: string }>("snapshot")?.backupLabel ? ` (${ctx.peek<{ backupLabel?: string }>("snapshot")!.backupLabel})` : ""}; its WAL archives there too. Make sure the old primary no longer archives into the stanza.`,
+      `A full backup of the recovered cluster (new timeline) is in stanza ${ctx.options.engineOptions.stanza}${backupLabel ? ` (${backupLabel})` : ""}; its WAL archives there too. Make sure the old primary no longer archives into the stanza.`,
       "Keep the old data directory until the incident review is closed; nothing was deleted.",
     ];
   },

@@ -11,6 +11,8 @@ import {
 } from "@aws-sdk/client-rds";
 import {
   checkInstance,
+  createInstanceOnce,
+  createSnapshotOnce,
   describeInstance,
   restoreWindowOf,
   restoredIdentifier,
@@ -21,6 +23,8 @@ import {
   type RestoreSettings,
 } from "../aws/rds.ts";
 import type { PitrContext, RestoreEngine, RestoreTarget } from "../lib/restore-engine.ts";
+import type { PreflightCheck } from "../lib/types.ts";
+import { dbParameterGroup, dbSubnetGroup } from "../aws/preflight.ts";
 
 const rdsOf = (ctx: PitrContext) => ctx.aws(RDSClient, ctx.outputs.region);
 const sourceId = (ctx: PitrContext) => ctx.outputs.database.instanceIdentifier;
@@ -39,6 +43,40 @@ async function sourceSettings(ctx: PitrContext): Promise<RestoreSettings> {
 export const rdsPitr: RestoreEngine = {
   name: "rds",
   summary: "Amazon RDS RestoreDBInstanceToPointInTime into a new instance",
+
+  /** The source, and the subnet and parameter groups the restore copies from it. */
+  preflight(ctx): PreflightCheck[] {
+    const region = ctx.outputs.region;
+    let source: Promise<RestoreSettings | undefined> | undefined;
+    const settings = () =>
+      (source ??= describeInstance(rdsOf(ctx), sourceId(ctx)).then((i) => (i ? settingsFromInstance(i) : undefined)));
+    const ofSource = (
+      what: string,
+      pick: (s: RestoreSettings) => string,
+      check: (name: string) => PreflightCheck,
+    ): PreflightCheck => ({
+      what: `${what} of source instance ${sourceId(ctx)} (${region})`,
+      async check() {
+        const s = await settings();
+        if (!s) return `source instance ${sourceId(ctx)} does not exist`;
+        const c = check(pick(s));
+        const problem = await c.check();
+        return typeof problem === "string" ? `${c.what} ${problem}` : undefined;
+      },
+    });
+    return [
+      ofSource(
+        "DB subnet group",
+        (s) => s.DBSubnetGroupName,
+        (n) => dbSubnetGroup(ctx, region, n),
+      ),
+      ofSource(
+        "DB parameter group",
+        (s) => s.DBParameterGroupName,
+        (n) => dbParameterGroup(ctx, region, n),
+      ),
+    ];
+  },
 
   async window(ctx) {
     const rds = rdsOf(ctx);
@@ -80,12 +118,15 @@ export const rdsPitr: RestoreEngine = {
   },
 
   async exists(ctx, target) {
-    return (await describeInstance(rdsOf(ctx), target.targetId)) !== undefined;
+    return (await describeInstance(rdsOf(ctx), target.targetId))
+      ? { instanceIdentifier: target.targetId, note: "target already exists" }
+      : false;
   },
 
   async restore(ctx, target) {
     const settings = await sourceSettings(ctx);
-    const res = await rdsOf(ctx).send(
+    const status = await createInstanceOnce(
+      rdsOf(ctx),
       new RestoreDBInstanceToPointInTimeCommand({
         SourceDBInstanceIdentifier: sourceId(ctx),
         TargetDBInstanceIdentifier: target.targetId,
@@ -99,8 +140,9 @@ export const rdsPitr: RestoreEngine = {
           "eventchain:restore-time": target.restoreTime,
         }),
       }),
+      target.targetId,
     );
-    return { instanceIdentifier: target.targetId, status: res.DBInstance?.DBInstanceStatus ?? "unknown", settings };
+    return { instanceIdentifier: target.targetId, status, settings };
   },
 
   async waitReady(ctx, target) {
@@ -148,12 +190,14 @@ export const rdsPitr: RestoreEngine = {
       }
     },
     async run(ctx, target) {
-      await rdsOf(ctx).send(
+      await createSnapshotOnce(
+        rdsOf(ctx),
         new CreateDBSnapshotCommand({
           DBInstanceIdentifier: target.targetId,
           DBSnapshotIdentifier: snapshotId(target),
           Tags: tags("point-in-time-restore", ctx.runId),
         }),
+        snapshotId(target),
       );
       await ctx.wait(`snapshot ${snapshotId(target)}`, () =>
         waitSnapshotAvailable(rdsOf(ctx), snapshotId(target), ctx.options.maxWaitMinutes, ctx.signal),

@@ -3,17 +3,21 @@
  * confirmation, one exit handler, exit codes. A runbook file ends with
  * `if (isMain(import.meta.url)) await runCli(runbook, { sinks })`.
  */
+import { existsSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { basename, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Writable } from "node:stream";
 import type { StackOutputs } from "../../infra/outputs.ts";
-import { createClientFactory, type AwsSettings, type ClientFactory } from "./aws.ts";
+import { createClientFactory, policyOf, type AwsSettings, type ClientFactory } from "./aws.ts";
 import { execute, type ExecuteResult } from "./engine.ts";
 import { BadInputError, EXIT, errorMessage, type ExitCode } from "./errors.ts";
-import { Journal, validateRunId } from "./journal.ts";
-import { slackSink, type NotificationSink } from "./notify.ts";
-import { loadOutputs, type PulumiOutputReader } from "./outputs.ts";
+import { Journal, validateRunId, type JournalData, type OutputsSource } from "./journal.ts";
+import { slackSink, type NotificationSink, type NotifierTiming } from "./notify.ts";
+import type { Me } from "./run-lock.ts";
+import { ReliableStore } from "./run-store.ts";
+import { journalKey, reportKey } from "./shared-journal.ts";
+import { loadOutputs, type OutputsMirror, type PulumiOutputReader } from "./outputs.ts";
 import { createPrinter } from "./printer.ts";
 import type { RawOptions, Runbook } from "./types.ts";
 import { COMMON_OPTIONS, parseTime, usage } from "./args.ts";
@@ -30,17 +34,35 @@ export interface CliDeps {
   clients?: ClientFactory;
   /** Notification sinks for the stack (runbooks pass the SNS topic sink). */
   sinks?: (outputs: StackOutputs, clients: ClientFactory, peer: StackOutputs | undefined) => NotificationSink[];
+  /** How long notifications may take (tests shorten it). */
+  notifications?: Partial<NotifierTiming>;
   /** Yes/no prompt; default zx `question` when stdin is a terminal, none otherwise. */
   ask?: ((q: string) => Promise<boolean>) | null;
   pulumi?: PulumiOutputReader;
+  /** Where `--stack` falls back to when the state backend is unreachable (the DR-region mirror). */
+  outputsMirror?: (clients: ClientFactory) => OutputsMirror;
   signal?: AbortSignal;
   /** How a human re-runs this runbook, for messages. */
   command?: string;
+  /** This process as the run lock names it (tests stand in for another machine). */
+  me?: Me;
+  /** The clock (tests age gate results and locks). */
+  now?: () => Date;
 }
 
 export interface CliResult extends Partial<ExecuteResult> {
   exitCode: ExitCode;
   message: string;
+}
+
+/** The newest change a journal records (its progress), to pick the newer of two copies. */
+function lastChange(data: JournalData): number {
+  const times = [
+    data.startedAt,
+    data.finishedAt,
+    ...Object.values(data.steps).flatMap((r) => [r.startedAt, r.endedAt]),
+  ];
+  return Math.max(...times.filter((t): t is string => typeof t === "string").map((t) => Date.parse(t)));
 }
 
 export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<CliResult> {
@@ -76,34 +98,91 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
     stderr,
     interactive: !json && Boolean((stderr as NodeJS.WriteStream).isTTY),
   });
+  const log = { info: (m: string) => printer.info(m), warn: (m: string) => printer.warn(m) };
   const clients = deps.clients ?? createClientFactory(deps.aws);
   try {
     const stateDir = resolve(typeof values["state-dir"] === "string" ? values["state-dir"] : ".runs");
-    let resume: Journal | undefined;
-    let raw: RawOptions = Object.fromEntries(Object.keys(extra).map((k) => [k, values[k]]));
-    let source = {
+    const given = {
       ...(typeof values.stack === "string" ? { stack: values.stack } : {}),
       ...(typeof values.outputs === "string" ? { file: values.outputs } : {}),
     };
+    let raw: RawOptions = Object.fromEntries(Object.keys(extra).map((k) => [k, values[k]]));
+    let source: OutputsSource = given;
     let force = values.force === true;
-    if (typeof values.resume === "string") {
+    const resumeId = typeof values.resume === "string" ? validateRunId(values.resume) : undefined;
+    let local: Journal | undefined;
+    if (resumeId !== undefined) {
       if (values["run-id"] !== undefined)
         throw new BadInputError("--resume and --run-id cannot be combined: --resume continues an existing run id");
-      resume = Journal.load(stateDir, validateRunId(values.resume), runbook.name);
-      const given = Object.keys(extra).filter((k) => values[k] !== undefined);
-      if (given.length)
-        printer.warn(
-          `resuming: runbook options come from the journal; ignoring ${given.map((k) => `--${k}`).join(", ")}`,
+      if (Journal.exists(stateDir, resumeId)) {
+        local = Journal.load(stateDir, resumeId, runbook.name);
+        if (!given.stack && !given.file) source = local.data.source;
+      } else if (!given.stack && !given.file) {
+        throw new BadInputError(
+          `no journal for run id "${resumeId}" in ${stateDir}: check --state-dir, or, to resume a run started on another machine, give --stack <name> (or --outputs <file>) too: its journal is read from that stack's shared store`,
         );
-      raw = resume.data.options;
-      source = resume.data.source;
-      force = resume.data.force || force;
+      }
     }
     if (values["run-id"] !== undefined) validateRunId(String(values["run-id"]));
-    const options = runbook.parseOptions ? runbook.parseOptions(raw) : (raw as O);
+    // A new run's options are checked before anything is read; a resumed run's come from its journal.
+    let options = resumeId === undefined && runbook.parseOptions ? runbook.parseOptions(raw) : (raw as O);
     const incidentAt =
       typeof values["incident-at"] === "string" ? parseTime("incident-at", values["incident-at"]) : undefined;
-    const { outputs, peer } = await loadOutputs(source, runbook.needsPeer === true, deps.pulumi);
+    const { outputs, peer, notes } = await loadOutputs(
+      source,
+      runbook.needsPeer === true,
+      deps.pulumi,
+      deps.outputsMirror?.(clients),
+    );
+    for (const note of notes) printer.warn(note);
+    const shared = runbook.sharedStore?.(outputs, peer, clients);
+    const store = shared
+      ? new ReliableStore(shared, { ...policyOf(clients), budgetMs: 60_000, callTimeoutMs: 15_000 }, { log })
+      : undefined;
+    const storeNote = runbook.sharedStore && !shared ? "the stack outputs name no shared run store" : null;
+    if (values["take-over"] === true && !store)
+      printer.warn("--take-over: this run keeps no shared run lock, so there is nothing to take over");
+    let resume: Journal | undefined;
+    if (resumeId !== undefined) {
+      const remote = store
+        ? await store.get(journalKey(runbook.name, outputs.stack, resumeId)).catch((error: unknown) => {
+            printer.warn(`shared journal not readable from ${store.location}: ${errorMessage(error)}`);
+            return undefined;
+          })
+        : undefined;
+      const remoteData = remote
+        ? Journal.check(JSON.parse(remote.body) as JournalData, `${store!.location}`, resumeId, runbook.name)
+        : undefined;
+      if (remoteData && (!local || lastChange(remoteData) > lastChange(local.data))) {
+        printer.info(
+          `resuming from the shared journal in ${store!.location}${local ? " (newer than this machine's copy)" : ""}`,
+        );
+        resume = Journal.adopt(stateDir, remoteData);
+        if (remoteData.status === "succeeded" && !existsSync(join(resume.dir, "report.json"))) {
+          const report = await store!.get(reportKey(runbook.name, outputs.stack, resumeId)).catch(() => undefined);
+          if (report) writeFileSync(join(resume.dir, "report.json"), report.body, { mode: 0o600 });
+        }
+      } else if (local) {
+        resume = local;
+      } else {
+        throw new BadInputError(
+          `no journal for run id "${resumeId}" in ${stateDir}${store ? ` nor in the shared store ${store.location}` : " and this runbook keeps no shared journal"}: check the run id and the stack`,
+        );
+      }
+      if (resume.data.stack && resume.data.stack !== outputs.stack)
+        throw new BadInputError(
+          `run ${resumeId} acted on stack "${resume.data.stack}", not "${outputs.stack}": resume it with --stack ${resume.data.stack}`,
+        );
+      const ignored = Object.keys(extra).filter((k) => values[k] !== undefined);
+      if (ignored.length)
+        printer.warn(
+          `resuming: runbook options come from the journal; ignoring ${ignored.map((k) => `--${k}`).join(", ")}`,
+        );
+      raw = resume.data.options;
+      force = resume.data.force || force;
+      options = runbook.parseOptions ? runbook.parseOptions(raw) : (raw as O);
+      if (given.stack || given.file) source = { ...resume.data.source, ...given };
+    }
     const sinks: NotificationSink[] = [];
     if (!values["dry-run"]) {
       sinks.push(...(deps.sinks?.(outputs, clients, peer) ?? []));
@@ -130,11 +209,17 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
       ...(incidentAt ? { incidentAt } : {}),
       ...(typeof values["run-id"] === "string" ? { runId: values["run-id"] } : {}),
       ...(resume ? { resume } : {}),
+      ...(store ? { store } : {}),
+      ...(storeNote ? { storeNote } : {}),
+      takeOver: values["take-over"] === true,
       clients,
       sinks,
+      ...(deps.notifications ? { notifierTiming: deps.notifications } : {}),
       ask,
       printer,
       ...(deps.signal ? { signal: deps.signal } : {}),
+      ...(deps.me ? { me: deps.me } : {}),
+      ...(deps.now ? { now: deps.now } : {}),
       command,
     });
     const nextSteps = result.report?.nextSteps ?? [];

@@ -1,7 +1,7 @@
-/** `--dry-run`: prints every step's planned actions; runs only read-only steps; writes nothing. */
+/** `--dry-run`: prints every step's planned actions; runs only read-only steps (and the preflight); writes nothing. */
 import { BadInputError, EXIT, errorMessage, type ExitCode } from "./errors.ts";
 import type { Printer } from "./printer.ts";
-import type { PlannedAction, RunContext, Step, StepOutputs } from "./types.ts";
+import type { AnyStep, PlannedAction, RunContext, StepOutputs } from "./types.ts";
 
 export interface PlanEntry {
   id: string;
@@ -13,7 +13,7 @@ export interface PlanEntry {
   outputs?: StepOutputs;
 }
 
-export const flagsOf = (s: Step<never>) =>
+export const flagsOf = <O>(s: AnyStep<O>) =>
   [s.readOnly && "read-only", s.destructive && "destructive", s.movesTraffic && "moves traffic"].filter(
     Boolean,
   ) as string[];
@@ -26,22 +26,28 @@ export interface DryRunResult {
 
 /** Steps in list order (a valid dependency order); a read-only step's BadInputError propagates (exit 2). */
 export async function dryRun<O>(
-  steps: Step<O>[],
+  steps: AnyStep<O>[],
   deps: Map<string, string[]>,
   ctx: RunContext<O>,
+  forStep: (stepId: string, dependsOn: readonly string[]) => RunContext<O>,
   applyOutputs: (id: string, o: StepOutputs) => void,
   printer: Printer,
+  /** Runs before each step is planned (the preflight, once, before the first non-assessment); throws to refuse. */
+  beforeStep: (step: AnyStep<O>) => Promise<void> = async () => undefined,
 ): Promise<DryRunResult> {
   const plan: PlanEntry[] = [];
   printer.info(
     `DRY RUN of ${ctx.runbook} on stack ${ctx.outputs.stack} (${ctx.outputs.region}): nothing will be changed.`,
   );
   for (const step of steps) {
+    const stepCtx = forStep(step.id, deps.get(step.id)!);
     let outputs: StepOutputs | undefined;
+    await beforeStep(step);
     if (step.readOnly) {
       try {
-        outputs = (await step.run(ctx)) ?? {};
-        applyOutputs(step.id, outputs);
+        const result: StepOutputs = await step.run(stepCtx);
+        outputs = result;
+        applyOutputs(step.id, result);
       } catch (error) {
         if (error instanceof BadInputError) throw error;
         return {
@@ -55,8 +61,8 @@ export async function dryRun<O>(
       id: step.id,
       title: step.title,
       dependsOn: deps.get(step.id)!,
-      flags: flagsOf(step as Step<never>),
-      actions: await step.describe(ctx),
+      flags: flagsOf(step),
+      actions: await step.describe(stepCtx),
       ...(outputs ? { outputs } : {}),
     };
     plan.push(entry);

@@ -1,6 +1,8 @@
 /**
  * The run journal: one JSON file per run id (`<state-dir>/<run-id>/journal.json`), written
- * atomically after every change, so a killed run resumes where it stopped.
+ * atomically after every change, so a killed run resumes where it stopped. With a shared store
+ * (incident runbooks) every change is also copied there (`shared-journal.ts`), so another
+ * machine can resume the run.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { BadInputError } from "./errors.ts";
 import type { RawOptions, StepOutputs } from "./types.ts";
 import type { TrackerState } from "./tracker.ts";
+import type { JournalMirror } from "./shared-journal.ts";
 
 export const JOURNAL_VERSION = 1;
 
@@ -25,6 +28,9 @@ export interface StepRecord {
   /** Why it was skipped, or the error message. */
   note?: string;
   error?: string;
+  /** A gate re-checked before a traffic-moving or destructive step: when, and how many times. */
+  checkedAt?: string;
+  rechecks?: number;
 }
 
 /** Where the run's outputs came from, so `--resume` reloads the same source. */
@@ -37,6 +43,8 @@ export interface JournalData {
   version: typeof JOURNAL_VERSION;
   runId: string;
   runbook: string;
+  /** The stack acted on (outputs.stack); absent in journals written before it was recorded. */
+  stack?: string;
   source: OutputsSource;
   options: RawOptions;
   force: boolean;
@@ -68,6 +76,7 @@ export function validateRunId(runId: string): string {
 export class Journal {
   readonly path: string;
   readonly data: JournalData;
+  private mirror: JournalMirror | undefined;
   private constructor(path: string, data: JournalData) {
     this.path = path;
     this.data = data;
@@ -94,6 +103,20 @@ export class Journal {
     return journal;
   }
 
+  /** Writes a journal read from the shared store into this machine's state dir (resume from another machine). */
+  static adopt(stateDir: string, data: JournalData): Journal {
+    const dir = Journal.dir(stateDir, data.runId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const journal = new Journal(join(dir, "journal.json"), data);
+    journal.save();
+    return journal;
+  }
+
+  /** Whether `stateDir` holds a journal for `runId`. */
+  static exists(stateDir: string, runId: string): boolean {
+    return existsSync(join(Journal.dir(stateDir, runId), "journal.json"));
+  }
+
   static load(stateDir: string, runId: string, runbook: string): Journal {
     const path = join(Journal.dir(stateDir, runId), "journal.json");
     let raw: string;
@@ -104,14 +127,35 @@ export class Journal {
         `no journal for run id "${runId}" at ${path}: check --state-dir (runs are kept under <state-dir>/<run-id>/)`,
       );
     }
-    const data = JSON.parse(raw) as JournalData;
+    return new Journal(path, Journal.check(JSON.parse(raw) as JournalData, path, runId, runbook));
+  }
+
+  /** Checks a journal's version, run id and runbook; returns it. */
+  static check(data: JournalData, where: string, runId: string, runbook: string): JournalData {
     if (data.version !== JOURNAL_VERSION)
       throw new BadInputError(
-        `journal ${path} has version ${data.version}; this engine reads version ${JOURNAL_VERSION}`,
+        `journal ${where} has version ${data.version}; this engine reads version ${JOURNAL_VERSION}`,
       );
+    if (data.runId !== runId) throw new BadInputError(`journal ${where} is of run "${data.runId}", not "${runId}"`);
     if (data.runbook !== runbook)
       throw new BadInputError(`run "${runId}" belongs to runbook "${data.runbook}", not "${runbook}"`);
-    return new Journal(path, data);
+    return data;
+  }
+
+  /** Copies every later change to the shared store too. */
+  attachMirror(mirror: JournalMirror): void {
+    this.mirror = mirror;
+    this.save();
+  }
+
+  /** Where the shared copy is, while one is kept. */
+  get shared(): JournalMirror | undefined {
+    return this.mirror;
+  }
+
+  /** Resolves when the shared copy has every change so far (no-op without one). */
+  async flush(): Promise<void> {
+    await this.mirror?.flush();
   }
 
   get dir(): string {
@@ -159,6 +203,30 @@ export class Journal {
     this.save();
   }
 
+  /**
+   * A step that failed before its `run` started (its `isDone` check, a gate re-checked before
+   * it): recorded as failed, its attempts unchanged (`run` did not start).
+   */
+  failedBeforeRun(id: string, title: string, error: string, at = new Date()): void {
+    const rec = this.data.steps[id];
+    this.data.steps[id] = {
+      title,
+      startedAt: rec?.startedAt ?? at.toISOString(),
+      attempts: rec?.attempts ?? 0,
+      status: "failed",
+      endedAt: at.toISOString(),
+      error,
+    };
+    this.save();
+  }
+
+  /** A finished gate step checked again; its newest result replaces the old one. */
+  rechecked(id: string, outputs: StepOutputs, at = new Date()): void {
+    const rec = this.data.steps[id]!;
+    this.data.steps[id] = { ...rec, outputs, checkedAt: at.toISOString(), rechecks: (rec.rechecks ?? 0) + 1 };
+    this.save();
+  }
+
   /** Registers a skip without a prior start (the step's effect was already in place). */
   skipped(id: string, title: string, outputs: StepOutputs, note: string, at = new Date()): void {
     this.data.steps[id] = {
@@ -186,8 +254,10 @@ export class Journal {
 
   /** Write to a temp file then rename: a kill never leaves half a journal. */
   save(): void {
+    const text = JSON.stringify(this.data, null, 2) + "\n";
     const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.data, null, 2) + "\n", { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.path);
+    this.mirror?.write(text);
   }
 }

@@ -1,21 +1,24 @@
-/** Step ordering: validates ids and dependencies and resolves the default sequence. */
-import type { Step } from "./types.ts";
+/** Step ordering: validates ids and dependencies (always explicit, by handle). */
+import type { AnyStep } from "./types.ts";
 
 const STEP_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Each step's prerequisites, with the default (previous step) applied. */
-export function resolveDependencies<O>(steps: Step<O>[]): Map<string, string[]> {
+/** Each step's prerequisites, by id. Throws on a bad id, a missing `dependsOn` or a later/unknown step. */
+export function resolveDependencies<O>(steps: AnyStep<O>[]): Map<string, string[]> {
   const seen = new Set<string>();
   const deps = new Map<string, string[]>();
-  steps.forEach((step, i) => {
+  for (const step of steps) {
     if (!STEP_ID.test(step.id)) throw new Error(`step id "${step.id}" is invalid: expected kebab-case (a-z, 0-9, "-")`);
     if (seen.has(step.id)) throw new Error(`step id "${step.id}" is used twice`);
-    const d = step.dependsOn ?? (i > 0 ? [steps[i - 1]!.id] : []);
+    if (!Array.isArray(step.dependsOn)) {
+      throw new Error(`step "${step.id}" has no dependsOn: list the steps it needs by handle ([] for none)`);
+    }
+    const d = step.dependsOn.map((ref) => ref.id);
     for (const dep of d) {
       if (!seen.has(dep)) throw new Error(`step "${step.id}" depends on "${dep}", which is not an earlier step`);
     }
     seen.add(step.id);
     deps.set(step.id, d);
-  });
+  }
   return deps;
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { JournalData } from "./journal.ts";
 import type { RecoveryTracker, RtoStatus } from "./tracker.ts";
 import type { Tier } from "../../infra/objectives.ts";
+import type { StepRef } from "./types.ts";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -20,6 +21,9 @@ export interface ReportStep {
   endedAt: string | null;
   durationMs: number | null;
   attempts: number;
+  /** A gate re-checked right before the step it gates: how many times, the last when. */
+  rechecks?: number;
+  checkedAt?: string;
   note?: string;
   error?: string;
   outputs?: Record<string, unknown>;
@@ -39,6 +43,11 @@ export interface Report {
   finishedAt: string;
   status: "succeeded" | "failed" | "stopped" | "interrupted";
   verdict: Verdict;
+  /**
+   * What qualifies the verdict, from the steps' results: a step returns `caveat` (one line) for
+   * something it could not do that the run still did without, e.g. "primary not fenced: …".
+   */
+  caveats?: string[];
   rto: { achievedMinutes: number; objectiveMinutes: number; met: boolean; status: RtoStatus };
   rpo: {
     recoveryPointAt: string | null;
@@ -51,7 +60,22 @@ export interface Report {
   milestones: RecoveryTracker["milestones"];
   nextSteps: string[];
   checklist: string[];
-  failure: { stepId: string | null; message: string; resumeCommand: string } | null;
+  /**
+   * How the run ended badly. `resumeCommand` is null when a resume cannot help: a refusal before
+   * any change (start a new run with corrected input: `newRunCommand`), or a run taken over by
+   * another machine.
+   */
+  failure: { stepId: string | null; message: string; resumeCommand: string | null; newRunCommand?: string } | null;
+  /** Where the run's journal is: always locally; `shared` = the copy another machine can resume from. */
+  journal?: JournalLocation;
+}
+
+export interface JournalLocation {
+  local: string;
+  /** The shared copy (store and key), or null when the run kept its journal locally only. */
+  shared: string | null;
+  /** Why there is no (current) shared copy. */
+  note: string | null;
 }
 
 export interface BuildReportInput {
@@ -65,6 +89,12 @@ export interface BuildReportInput {
   nextSteps: string[];
   checklist: string[];
   failure: Report["failure"];
+  journalLocation?: JournalLocation;
+}
+
+/** A finished step's result as a report recorded it, typed by the step's handle (undefined if it recorded none). */
+export function resultIn<R extends object>(report: Report | undefined, step: StepRef<R>): R | undefined {
+  return report?.steps.find((s) => s.id === step.id)?.outputs as R | undefined;
 }
 
 export function buildReport(input: BuildReportInput): Report {
@@ -83,12 +113,16 @@ export function buildReport(input: BuildReportInput): Report {
       endedAt: rec.endedAt ?? null,
       durationMs,
       attempts: rec.attempts,
+      ...(rec.rechecks ? { rechecks: rec.rechecks, checkedAt: rec.checkedAt! } : {}),
       ...(rec.note ? { note: rec.note } : {}),
       ...(rec.error ? { error: rec.error } : {}),
       ...(rec.outputs && Object.keys(rec.outputs).length ? { outputs: rec.outputs } : {}),
     };
   });
   const met = achieved.rto.met && achieved.rpo.met !== false;
+  const caveats = steps.flatMap((s) =>
+    typeof s.outputs?.caveat === "string" && s.outputs.caveat ? [s.outputs.caveat] : [],
+  );
   const verdict: Verdict = input.status === "succeeded" ? (met ? "objectives_met" : "objectives_missed") : input.status;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -104,6 +138,7 @@ export function buildReport(input: BuildReportInput): Report {
     finishedAt: finishedAt.toISOString(),
     status: input.status,
     verdict,
+    ...(caveats.length ? { caveats } : {}),
     rto: { ...achieved.rto, status: tracker.status(finishedAt).status },
     rpo: achieved.rpo,
     steps,
@@ -111,6 +146,7 @@ export function buildReport(input: BuildReportInput): Report {
     nextSteps: input.nextSteps,
     checklist: input.checklist,
     failure: input.failure,
+    ...(input.journalLocation ? { journal: input.journalLocation } : {}),
   };
 }
 
@@ -153,7 +189,8 @@ export function renderMarkdown(report: Report): string {
   const out = [
     `# ${report.runbook} — ${report.runId}`,
     "",
-    `**Verdict: ${verdictLine}** (\`${report.verdict}\`)`,
+    `**Verdict: ${verdictLine}${(report.caveats ?? []).map((c) => ` — ${c.split(":")[0]!.toUpperCase()}`).join("")}** (\`${report.verdict}\`)`,
+    ...(report.caveats ?? []).map((c) => `\n> ${c}`),
     "",
     "| | achieved | objective | met |",
     "|---|---|---|---|",
@@ -169,7 +206,18 @@ export function renderMarkdown(report: Report): string {
       "",
       `**Failed at step \`${report.failure.stepId ?? "-"}\`:** ${report.failure.message}`,
       "",
-      `Resume: \`${report.failure.resumeCommand}\``,
+      report.failure.resumeCommand
+        ? `Resume: \`${report.failure.resumeCommand}\``
+        : report.failure.newRunCommand
+          ? `Nothing was changed; a resume would repeat this. Start a new run with corrected input: \`${report.failure.newRunCommand} …\``
+          : "Do not resume this run here.",
+    );
+  if (report.journal)
+    out.push(
+      "",
+      report.journal.shared
+        ? `Journal: \`${report.journal.local}\`, shared copy ${report.journal.shared} (resumable from another machine).`
+        : `Journal: \`${report.journal.local}\` only (local: no run lock, not resumable from another machine)${report.journal.note ? ` — ${report.journal.note}` : ""}.`,
     );
   out.push("", "## Timeline", "", mermaidGantt(report), "", "| step | status | duration | note |", "|---|---|---|---|");
   for (const s of report.steps) {

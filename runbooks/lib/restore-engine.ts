@@ -4,7 +4,7 @@
  * self-managed PostgreSQL engine (pgBackRest) implements the same contract.
  */
 import { BadInputError } from "./errors.ts";
-import type { OptionSpec, PlannedAction, RawOptions, RunContext, StepOutputs } from "./types.ts";
+import type { OptionSpec, PlannedAction, PreflightCheck, RawOptions, RunContext, StepOutputs } from "./types.ts";
 
 /** Options of the point-in-time-restore runbook, as every engine sees them. */
 export interface PitrOptions<EO = unknown> {
@@ -36,7 +36,11 @@ export interface RestoreWindow {
   source: string;
 }
 
-export interface RestoreEngine<EO = unknown> {
+/**
+ * A restore engine. `Restored` is what `restore` returns (and `exists` rediscovers): the later
+ * calls receive it, so an engine never reads another step's result by id.
+ */
+export interface RestoreEngine<EO = unknown, Restored extends object = StepOutputs> {
   /** The `--engine` value. */
   name: string;
   summary: string;
@@ -44,28 +48,34 @@ export interface RestoreEngine<EO = unknown> {
   options?: Record<string, OptionSpec>;
   /** Validates the engine's options; throw `BadInputError` naming the value and what is allowed. */
   parseOptions?(raw: RawOptions): EO;
+  /** What the restore will touch, checked before it (and in `--dry-run`): see `Runbook.preflight`. */
+  preflight?(ctx: PitrContext<EO>): PreflightCheck[];
   /** The restorable window of the source (read-only). */
   window(ctx: PitrContext<EO>): Promise<RestoreWindow>;
   /** The new target's identifier for a restore time (unique per source and time). */
   targetId(ctx: PitrContext<EO>, restoreTime: Date): string;
   /** Calls/commands `restore` + `waitReady` would make, for `--dry-run`. */
   plan(ctx: PitrContext<EO>, target: RestoreTarget | undefined): PlannedAction[];
-  /** True when the target already exists (a re-run skips the restore). */
-  exists(ctx: PitrContext<EO>, target: RestoreTarget): Promise<boolean>;
+  /** The target when it already exists (a re-run skips the restore), as `restore` would return it; else false. */
+  exists(ctx: PitrContext<EO>, target: RestoreTarget): Promise<Restored | false>;
   /** Starts the restore into a new target. Never touches the source. */
-  restore(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+  restore(ctx: PitrContext<EO>, target: RestoreTarget): Promise<Restored>;
   /** Waits (bounded by `maxWaitMinutes`, no fixed sleeps) until the target serves. */
-  waitReady(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+  waitReady(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored): Promise<StepOutputs>;
   /** Proves the target is what was asked for (settings, data); throws otherwise. */
-  verify(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+  verify(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored): Promise<StepOutputs>;
   /** Takes a backup of the recovered target, if the engine can. */
   snapshot?: {
     describe(ctx: PitrContext<EO>, target: RestoreTarget): PlannedAction[];
-    exists(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs | false>;
-    run(ctx: PitrContext<EO>, target: RestoreTarget): Promise<StepOutputs>;
+    exists(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored | undefined): Promise<StepOutputs | false>;
+    run(ctx: PitrContext<EO>, target: RestoreTarget, restored: Restored): Promise<StepOutputs>;
   };
-  /** Lines for the report's "Next steps". */
-  nextSteps(ctx: PitrContext<EO>, target: RestoreTarget): string[];
+  /** Lines for the report's "Next steps", from what the restore and the snapshot returned. */
+  nextSteps(
+    ctx: PitrContext<EO>,
+    target: RestoreTarget,
+    done: { restored?: Restored; verified?: StepOutputs; snapshot?: StepOutputs },
+  ): string[];
 }
 
 /** Pure: checks `time` lies within the window; the message names the time and the window. */

@@ -7,7 +7,8 @@
  * connection secret, SNS topic, ALB + target groups with targets, ECS cluster + backend (3) and
  * frontend (2) services. dr (us-west-2): the same network, keys, groups, secret, topic, ALB and
  * services scaled to 0 (pilot light), no database. Route 53: zone, health check on the primary
- * ALB, PRIMARY/SECONDARY failover CNAMEs.
+ * ALB (pages only), PRIMARY/SECONDARY failover CNAMEs, the PRIMARY one carrying the failover
+ * switch's health check; the switch, alarms, vault, fence and outputs mirror (aws-seed-failover.ts).
  */
 import {
   CreateDBInstanceCommand,
@@ -39,8 +40,11 @@ import {
   CreateHostedZoneCommand,
   Route53Client,
 } from "@aws-sdk/client-route-53";
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
 import { parseStackOutputs, type StackOutputs } from "../../infra/outputs.ts";
-import { buildOutputs } from "./seeded-outputs.ts";
+import { BackupS3Client } from "../aws/s3-object.ts";
+import { buildOutputs, RUN_JOURNAL_BUCKET } from "./seeded-outputs.ts";
+import { mirrorOutputs, seedFailover, type FailoverSeedOptions } from "./aws-seed-failover.ts";
 
 export const PRIMARY_REGION = "us-east-1";
 export const DR_REGION = "us-west-2";
@@ -71,6 +75,7 @@ const tag = (xml: string, name: string) => {
 };
 
 interface RegionSeed {
+  vpcId: string;
   subnetIds: string[];
   securityGroupId: string;
   kmsKeyArn: string;
@@ -214,6 +219,7 @@ async function seedRegion(endpoint: string, region: string, stack: "prod" | "dr"
     services.push({ name, recoveryCount: count, targetGroupArn });
   }
   return {
+    vpcId: vpc,
     subnetIds,
     securityGroupId,
     kmsKeyArn,
@@ -239,12 +245,43 @@ export interface Seeded {
 export interface SeedOptions {
   /** Copy a snapshot of the primary database into the DR region (default true). */
   copySnapshotToDr?: boolean;
+  /** Name servers and detection time recorded for the failover switch. */
+  failover?: FailoverSeedOptions;
+  /** TTL of the failover records (default 60). */
+  ttl?: number;
+  /** Create the DR backup bucket (versioned, Object Lock) that holds run locks and shared journals (default true). */
+  runJournalBucket?: boolean;
+}
+
+/** The DR backup bucket as the dr stack makes it: versioned, Object Lock with default retention. */
+async function seedRunJournalBucket(endpoint: string): Promise<void> {
+  const s3 = new BackupS3Client(cfg(endpoint, DR_REGION));
+  await s3.send(
+    new CreateBucketCommand({
+      Bucket: RUN_JOURNAL_BUCKET,
+      ObjectLockEnabledForBucket: true,
+      CreateBucketConfiguration: { LocationConstraint: DR_REGION },
+    }),
+  );
+  await s3.send(
+    new PutBucketVersioningCommand({ Bucket: RUN_JOURNAL_BUCKET, VersioningConfiguration: { Status: "Enabled" } }),
+  );
+  await s3.send(
+    new PutObjectLockConfigurationCommand({
+      Bucket: RUN_JOURNAL_BUCKET,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 1 } },
+      },
+    }),
+  );
 }
 
 export async function seedStacks(endpoint: string, options: SeedOptions = {}): Promise<Seeded> {
   const [p, d] = await Promise.all([
     seedRegion(endpoint, PRIMARY_REGION, "prod"),
     seedRegion(endpoint, DR_REGION, "dr"),
+    options.runJournalBucket === false ? undefined : seedRunJournalBucket(endpoint),
   ]);
   const rds = new RDSClient(cfg(endpoint, PRIMARY_REGION));
   const created = await rds.send(
@@ -306,6 +343,22 @@ export async function seedStacks(endpoint: string, options: SeedOptions = {}): P
     }),
   );
   const primaryHealthCheckId = hc.HealthCheck!.Id!;
+  const facts = (r: RegionSeed, region: string, stack: "prod" | "dr") => ({
+    region,
+    stack,
+    topicArn: r.topicArn,
+    albDns: r.albDns,
+    vpcId: r.vpcId,
+    kmsKeyArn: r.kmsKeyArn,
+  });
+  const failover = await seedFailover(
+    endpoint,
+    facts(p, PRIMARY_REGION, "prod"),
+    facts(d, DR_REGION, "dr"),
+    "api.eventchain.com",
+    options.failover,
+  );
+  const ttl = options.ttl ?? 60;
   await r53.send(
     new ChangeResourceRecordSetsCommand({
       HostedZoneId: hostedZoneId,
@@ -318,8 +371,9 @@ export async function seedStacks(endpoint: string, options: SeedOptions = {}): P
               Type: "CNAME",
               SetIdentifier: "primary",
               Failover: "PRIMARY",
-              TTL: 60,
-              HealthCheckId: primaryHealthCheckId,
+              TTL: ttl,
+              // The failover switch: the endpoint health check pages and moves no traffic.
+              HealthCheckId: failover.switchHealthCheckId,
               ResourceRecords: [{ Value: p.albDns }],
             },
           },
@@ -330,7 +384,7 @@ export async function seedStacks(endpoint: string, options: SeedOptions = {}): P
               Type: "CNAME",
               SetIdentifier: "secondary",
               Failover: "SECONDARY",
-              TTL: 60,
+              TTL: ttl,
               ResourceRecords: [{ Value: d.albDns }],
             },
           },
@@ -339,7 +393,7 @@ export async function seedStacks(endpoint: string, options: SeedOptions = {}): P
     }),
   );
 
-  const common = { hostedZoneId, primaryHealthCheckId, primaryTarget: p.albDns, secondaryTarget: d.albDns };
+  const common = { hostedZoneId, primaryHealthCheckId, primaryTarget: p.albDns, secondaryTarget: d.albDns, ttl };
   const prod = parseStackOutputs(
     buildOutputs({
       stack: "prod",
@@ -358,6 +412,7 @@ export async function seedStacks(endpoint: string, options: SeedOptions = {}): P
       loadBalancerDnsName: p.albDns,
       services: p.services,
       topicArn: p.topicArn,
+      failover: failover.outputs("prod"),
       ...common,
     }),
     "seed (prod)",
@@ -380,10 +435,12 @@ export async function seedStacks(endpoint: string, options: SeedOptions = {}): P
       loadBalancerDnsName: d.albDns,
       services: d.services,
       topicArn: d.topicArn,
+      failover: failover.outputs("dr"),
       ...common,
     }),
     "seed (dr)",
   );
+  await mirrorOutputs(endpoint, [prod, dr]);
   return { prod, dr, file: { prod, dr }, drSnapshotId };
 }
 
@@ -402,7 +459,10 @@ export async function awsState(endpoint: string, seeded: Seeded): Promise<Record
     const out = seeded[stack];
     const rds = new RDSClient(cfg(endpoint, region));
     state[`${stack}.instances`] = ((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? [])
-      .map((i) => `${i.DBInstanceIdentifier}:${i.DBInstanceStatus}`)
+      .map(
+        (i) =>
+          `${i.DBInstanceIdentifier}:${i.DBInstanceStatus}:${(i.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).join(",")}`,
+      )
       .sort();
     state[`${stack}.snapshots`] = ((await rds.send(new DescribeDBSnapshotsCommand({}))).DBSnapshots ?? [])
       .map((s) => s.DBSnapshotIdentifier)
@@ -421,13 +481,15 @@ export async function awsState(endpoint: string, seeded: Seeded): Promise<Record
     state[`${stack}.alarms`] = (
       (await new CloudWatchClient(cfg(endpoint, region)).send(new DescribeAlarmsCommand({}))).MetricAlarms ?? []
     )
-      .map((a) => a.AlarmName)
+      .map((a) => `${a.AlarmName}:${a.StateValue}:${a.ActionsEnabled}`)
       .sort();
-    state[`${stack}.secret`] = (
-      await new SecretsManagerClient(cfg(endpoint, region)).send(
-        new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }),
-      )
-    ).SecretString;
+    // A secret that is deleted, scheduled for deletion or under a disabled key reads as the reason.
+    state[`${stack}.secret`] = await new SecretsManagerClient(cfg(endpoint, region))
+      .send(new GetSecretValueCommand({ SecretId: out.database.appConnectionSecretArn }))
+      .then(
+        (r) => r.SecretString,
+        (e: Error) => `unreadable: ${e.name}`,
+      );
   }
   const r53 = new Route53Client(cfg(endpoint, PRIMARY_REGION));
   state.records = (

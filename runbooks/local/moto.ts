@@ -6,7 +6,40 @@
  * returns (and, as a last resort, when this process exits).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { freePort } from "../lib/ports.ts";
+
+/** Where `npm run drill` and `npm test` install moto (scripts/setup/requirements.mjs, MOTO.executable). */
+export const PROJECT_MOTO_SERVER = fileURLToPath(new URL("../../.venv/bin/moto_server", import.meta.url));
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** moto_server from the project's venv, else the first on the PATH; undefined when neither has it. */
+export function findMotoServer(
+  env: NodeJS.ProcessEnv = process.env,
+  projectServer = PROJECT_MOTO_SERVER,
+): string | undefined {
+  if (isExecutable(projectServer)) return projectServer;
+  return (env.PATH ?? "")
+    .split(delimiter)
+    .filter((dir) => dir !== "")
+    .map((dir) => join(dir, "moto_server"))
+    .find(isExecutable);
+}
+
+/** Says where moto is looked for and how to get it. */
+export const MOTO_NOT_FOUND =
+  `moto_server not found in ${PROJECT_MOTO_SERVER} or on the PATH: ` +
+  "npm run drill and npm test install it there (or: pip install 'moto[server]==5.2.1')";
 
 export interface MotoServer {
   /** e.g. http://127.0.0.1:41234 — pass as `endpoint` or `AWS_ENDPOINT_URL`. */
@@ -20,7 +53,7 @@ export interface MotoServer {
 }
 
 export interface StartMotoOptions {
-  /** Executable; default `moto_server` from PATH. */
+  /** Executable; default `findMotoServer()`: the project's venv, then the PATH. */
   command?: string;
   /** How long to wait for the server to answer, in ms. Default 20000. */
   startTimeoutMs?: number;
@@ -42,7 +75,8 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 async function startOnce(port: number, options: StartMotoOptions): Promise<MotoServer | undefined> {
-  const command = options.command ?? "moto_server";
+  const command = options.command ?? findMotoServer();
+  if (command === undefined) throw new Error(MOTO_NOT_FOUND);
   const endpoint = `http://127.0.0.1:${port}`;
   const child = spawn(command, ["-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],

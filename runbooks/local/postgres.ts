@@ -1,14 +1,15 @@
 /**
  * Throwaway PostgreSQL 15 servers on loopback, for the drill, the tests and the benchmarks.
  *
- * Each server lives in its own temp directory (data, socket, log), listens on 127.0.0.1 on a
- * free port, and is run as the `postgres` user when we are root (PostgreSQL refuses to run as
- * root). Password authentication (SCRAM) with a random password for TCP; the Unix socket sits
- * in a 0700 directory owned by the server's user. Nothing is shared between two servers, so
- * parallel ava processes never collide.
+ * Each server lives in its own temp directory (data, log), listens on 127.0.0.1 on a free port,
+ * and is run as the `postgres` user when we are root (PostgreSQL refuses to run as root).
+ * Password authentication (SCRAM) with a random password for TCP; the Unix socket sits in its
+ * own short 0700 directory owned by the server's user (short whatever `parentDir` is: see
+ * `shortSocketDir`). Nothing is shared between two servers, so parallel ava processes never
+ * collide.
  */
 import { randomBytes } from "node:crypto";
-import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
@@ -36,13 +37,11 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const baseDir = await mkdtemp(join(options.parentDir ?? tmpdir(), options.prefix ?? "eventchain-pg-"));
   const ids = await serviceUserIds("postgres");
   const dataDir = join(baseDir, "data");
-  const socketDir = join(baseDir, "socket");
   const password = randomBytes(18).toString("base64url");
   const pwFile = join(baseDir, "pwfile");
   try {
-    await mkdir(socketDir, { mode: 0o700 });
     await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
-    if (ids) for (const p of [baseDir, socketDir, pwFile]) await chown(p, ids.uid, ids.gid);
+    if (ids) for (const p of [baseDir, pwFile]) await chown(p, ids.uid, ids.gid);
     await $({
       quiet: true,
     })`${asServiceUser("postgres")} ${join(binDir, "initdb")} -D ${dataDir} -U postgres --pwfile=${pwFile} --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --no-instructions`;

@@ -1,14 +1,16 @@
-/** Stack outputs matching infra/outputs.ts, built from what a seed created (or defaults for unit tests). */
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
-import type { StackOutputs } from "../../infra/outputs.ts";
+/**
+ * The one builder of stack outputs outside Pulumi (infra/outputs.ts's contract): from what a seed
+ * created in the emulator, for unit tests (`sampleOutputs`), and — through `localOutputs` in
+ * ./outputs.ts — for the drill's local stand-ins. Objectives, classification, backup prefixes
+ * and retention come from where the stacks take them (the committed stack config and the
+ * backup bucket component), never typed here.
+ */
+import { BACKUP_PREFIXES } from "../../infra/components/backup-bucket.ts";
+import { loadConfigFromFiles } from "../../infra/config/load.ts";
+import { OUTPUTS_CONTRACT_VERSION, SWITCH_ALARM_NAME, type StackOutputs } from "../../infra/outputs.ts";
 
-/** The project-wide objectives and classification, read from Pulumi.yaml (their one source). */
-const project = parse(readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8")) as {
-  config: Record<string, { value: unknown }>;
-};
-export const OBJECTIVES = project.config["eventchain-dr:objectives"]!.value as StackOutputs["objectives"];
-export const CLASSIFICATION = project.config["eventchain-dr:classification"]!.value as StackOutputs["classification"];
+/** The DR stack's backup bucket, where both stacks' runbooks keep their run lock and shared journal. */
+export const RUN_JOURNAL_BUCKET = "eventchain-backups-dr";
 
 export interface StackFacts {
   stack: "prod" | "dr";
@@ -33,45 +35,83 @@ export interface StackFacts {
   services: { name: string; recoveryCount: number; targetGroupArn: string }[];
   topicArn: string;
   kubernetes?: { namespace: string; appDeployment: string };
+  /** The cache the stack runs, if any (default none). */
+  cache?: { replicationGroupId: string; primaryEndpoint: string; transitEncryption: boolean };
+  /** Database facts other than an RDS instance's (e.g. a local server's port). */
+  database?: Partial<
+    Pick<StackOutputs["database"], "port" | "dbName" | "engineVersion" | "instanceClass" | "backupRetentionDays">
+  >;
+  /** The backup bucket (default `eventchain-backups-<stack>`). */
+  backupBucketName?: string;
+  /** The failover switch, name servers, fence and outputs mirror. Default: `sampleFailover(account)`. */
+  failover?: StackOutputs["failover"];
+  /** TTL of the failover records. Default 60. */
+  ttl?: number;
+}
+
+/** Plausible failover outputs (no AWS behind them) for unit tests. */
+export function sampleFailover(account = "123456789012"): StackOutputs["failover"] {
+  return {
+    mode: "switch",
+    switch: {
+      healthCheckId: "hc-switch",
+      alarmName: SWITCH_ALARM_NAME,
+      region: "us-west-2",
+      namespace: "EventChain/Failover",
+      metricName: "TrafficOnDr",
+      dimensions: [{ name: "Record", value: "api.eventchain.com" }],
+      threshold: 1,
+      detectionSeconds: 180,
+    },
+    nameServers: ["ns-1.awsdns-01.org", "ns-2.awsdns-02.com"],
+    fenceSecurityGroupIds: [],
+    outputsMirror: {
+      bucketName: `eventchain-dr-outputs-${account}-us-west-2`,
+      region: "us-west-2",
+      kmsKeyArn: `arn:aws:kms:us-west-2:${account}:key/99999999-2222-3333-4444-555555555555`,
+    },
+  };
 }
 
 export function buildOutputs(f: StackFacts): StackOutputs {
   const primary = f.stack === "prod";
   const account = f.account ?? "123456789012";
+  const config = loadConfigFromFiles(f.stack);
+  const bucket = f.backupBucketName ?? `eventchain-backups-${f.stack}`;
   return {
-    contractVersion: 1,
+    contractVersion: OUTPUTS_CONTRACT_VERSION,
     stack: f.stack,
     role: primary ? "primary" : "dr",
     region: f.region,
     peerStack: primary ? "dr" : "prod",
     peerRegion: primary ? "us-west-2" : "us-east-1",
-    objectives: OBJECTIVES,
-    classification: { ...CLASSIFICATION },
+    objectives: config.objectives,
+    classification: { ...config.classification },
     database: {
       instanceIdentifier: f.instanceIdentifier,
       instanceArn: f.instanceArn,
       resourceId: f.resourceId,
       address: f.address,
-      port: 5432,
-      dbName: "eventchain",
-      engineVersion: "15.7",
-      instanceClass: "db.r6g.large",
+      port: f.database?.port ?? 5432,
+      dbName: f.database?.dbName ?? "eventchain",
+      engineVersion: f.database?.engineVersion ?? "15.7",
+      instanceClass: f.database?.instanceClass ?? "db.r6g.large",
       subnetGroupName: f.subnetGroupName,
       securityGroupIds: f.securityGroupIds,
       parameterGroupName: f.parameterGroupName,
       kmsKeyArn: f.kmsKeyArn,
       masterSecretArn: null,
       appConnectionSecretArn: f.appConnectionSecretArn,
-      backupRetentionDays: 7,
+      backupRetentionDays: f.database?.backupRetentionDays ?? 7,
       pointInTimeRecovery: true,
       replicatedBackupsArn: f.replicatedBackupsArn,
     },
     backup: {
-      bucketName: `eventchain-backups-${f.stack}`,
-      bucketArn: `arn:aws:s3:::eventchain-backups-${f.stack}`,
+      bucketName: bucket,
+      bucketArn: `arn:aws:s3:::${bucket}`,
       kmsKeyArn: f.kmsKeyArn,
-      prefixes: { database: "database/", redis: "redis/", infrastructure: "infrastructure/", code: "code/" },
-      retentionDays: { database: 30, redis: 7, infrastructure: 90, code: 90 },
+      prefixes: { ...BACKUP_PREFIXES },
+      retentionDays: { ...config.backup.bucketRetentionDays },
       vaultName: `eventchain-${f.stack}`,
       vaultArn: `arn:aws:backup:${f.region}:${account}:backup-vault:eventchain-${f.stack}`,
       planId: primary ? "plan-1" : null,
@@ -82,12 +122,18 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       replicationPrefix: "media/",
       rtcMinutes: primary ? 15 : null,
     },
-    cache: { replicationGroupId: null, snapshotRetentionDays: 7, snapshotWindow: "03:00-05:00" },
+    cache: {
+      replicationGroupId: f.cache?.replicationGroupId ?? null,
+      primaryEndpoint: f.cache?.primaryEndpoint ?? null,
+      transitEncryption: f.cache?.transitEncryption ?? true,
+      snapshotRetentionDays: 7,
+      snapshotWindow: "03:00-05:00",
+    },
     dns: {
       hostedZoneId: f.hostedZoneId,
       recordName: "api.eventchain.com",
       recordType: "CNAME",
-      ttl: 60,
+      ttl: f.ttl ?? 60,
       primaryHealthCheckId: f.primaryHealthCheckId,
       primarySetIdentifier: "primary",
       secondarySetIdentifier: "secondary",
@@ -101,6 +147,8 @@ export function buildOutputs(f: StackFacts): StackOutputs {
       errorRateAlarmName: `EventChain-${f.stack}-HighErrorRate`,
     },
     alerts: { topicArn: f.topicArn },
+    // The DR backup bucket (seedStacks creates it), the same for both stacks.
+    runJournal: { bucketName: RUN_JOURNAL_BUCKET, region: "us-west-2", prefix: "runs/" },
     ecrRepositories: ["eventchain/backend", "eventchain/frontend"],
     kubernetes: f.kubernetes
       ? {
@@ -111,6 +159,7 @@ export function buildOutputs(f: StackFacts): StackOutputs {
           serviceAccountRoleArn: null,
         }
       : { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
+    failover: f.failover ?? sampleFailover(account),
   } as StackOutputs;
 }
 

@@ -18,6 +18,70 @@ import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgre
 import { newBackupId } from "../postgres/logical.ts";
 import { downloadStream, putJson, uploadStream } from "../aws/s3-object.ts";
 
+/** A token for git over https, from a secret: a plain string, or JSON `{ "username", "token" }`. */
+export interface GitToken {
+  username: string;
+  token: string;
+}
+
+/** Pure: the token in a secret's text (GitHub's convention `x-access-token` when no username is given). */
+export function parseGitToken(secret: string, where: string): GitToken {
+  const text = secret.trim();
+  if (text.startsWith("{")) {
+    let doc: { username?: unknown; token?: unknown };
+    try {
+      doc = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`secret ${where} looks like JSON but does not parse (value not shown)`, { cause: error });
+    }
+    if (typeof doc.token !== "string" || doc.token === "")
+      throw new Error(
+        `secret ${where} has no "token" string: expected a token or { "username", "token" } (value not shown)`,
+      );
+    return {
+      username: typeof doc.username === "string" && doc.username ? doc.username : "x-access-token",
+      token: doc.token,
+    };
+  }
+  if (!text) throw new Error(`secret ${where} is empty: expected a read-only token for the repository`);
+  return { username: "x-access-token", token: text };
+}
+
+/**
+ * Environment that hands git a token as an HTTP header for `url` only, through git's
+ * GIT_CONFIG_* variables: never in argv, never in the URL, never in git's error messages.
+ */
+export function gitAuthEnv(url: string, token: GitToken | undefined): Record<string, string> {
+  const base = { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "/bin/false" };
+  if (!token) return base;
+  const basic = Buffer.from(`${token.username}:${token.token}`).toString("base64");
+  return {
+    ...base,
+    GIT_CONFIG_COUNT: "1",
+    GIT_CONFIG_KEY_0: `http.${url}.extraHeader`,
+    GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+  };
+}
+
+/**
+ * Clones every ref of `url` (`git clone --mirror`) into a new directory under `parent`: what the
+ * scheduled code bundle backs up. The caller removes the directory.
+ */
+export async function mirrorRepository(url: string, parent: string, token?: GitToken): Promise<string> {
+  const dir = await mkdtemp(join(parent, "eventchain-code-mirror-"));
+  const target = join(dir, "repository.git");
+  const r = await $({
+    quiet: true,
+    nothrow: true,
+    env: { ...process.env, ...gitAuthEnv(url, token) },
+  })`git clone --quiet --mirror -- ${url} ${target}`;
+  if (r.exitCode !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`git clone --mirror ${url} failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+  }
+  return target;
+}
+
 /** Every ref of a repository: name → commit/object id. */
 export async function listRefs(gitDir: string): Promise<Record<string, string>> {
   const r = await $({ quiet: true })`git -C ${gitDir} for-each-ref --format=${"%(refname) %(objectname)"}`;

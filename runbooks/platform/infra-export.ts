@@ -1,27 +1,35 @@
 /**
  * Infrastructure backup (the plan's infrastructure-backup.sh, fixed):
- * - `pulumi stack export` of both stacks (the Pulumi equivalent of the Terraform state copy;
- *   secrets stay encrypted by Pulumi: no `--show-secrets`);
+ * - the Pulumi state of both stacks (the Pulumi equivalent of the Terraform state copy; secrets
+ *   stay encrypted by Pulumi): read from the state backend's bucket when run as a job (no
+ *   Pulumi CLI there), or `pulumi stack export` on an operator's machine;
  * - every Kubernetes API resource the cluster serves, found by discovery (`/api`, `/apis`, each
  *   group version's resource list), namespaced and cluster-scoped, CRDs and custom resources
  *   included — not `kubectl get all`, which misses ConfigMaps, Secrets, Ingresses and CRDs.
- *   Requests go through `kubectl get --raw`, so the kubeconfig's auth (EKS exec plugin) applies.
- *   Secrets are envelope-encrypted (KMS data key, AES-256-GCM) with the stack's backup key
- *   before they leave the machine;
+ *   Requests go through `kubectl get --raw` (the kubeconfig's auth applies), or, inside the
+ *   cluster, straight to the API server with the pod's service-account token. Only the export
+ *   scope is read (`infra/components/kubernetes-export.ts`, the same scope the job's RBAC role
+ *   grants); Secrets only when asked for, envelope-encrypted (KMS data key, AES-256-GCM) with
+ *   the stack's backup key before they leave the machine;
  * - configured config directories as a tar.gz stream (no kubeconfig: it holds credentials).
  * Each artifact is uploaded with SHA-256 checksums and verified by reading it back.
  */
 import { spawn } from "node:child_process";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { $ } from "zx";
 import pLimit from "p-limit";
+import { GetObjectCommand, NoSuchKey } from "@aws-sdk/client-s3";
+import { inExportScope, type ExportScope } from "../../infra/components/kubernetes-export.ts";
 import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgres/manifest.ts";
 import { newBackupId } from "../postgres/logical.ts";
-import { getJson, uploadStream, verifyObject, type UploadedObject } from "../aws/s3-object.ts";
+import { uploadStream, verifyObject, type UploadedObject } from "../aws/s3-object.ts";
 
 /** Reads a raw API path (e.g. `/apis`) and parses the JSON. */
 export type KubeGet = (path: string) => Promise<unknown>;
@@ -41,6 +49,64 @@ export function kubectlGet(opts: { kubeconfig?: string; context?: string } = {})
       throw new Error(`kubectl get --raw ${path} failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
     return JSON.parse(r.stdout);
   };
+}
+
+/** Where a pod finds its service-account token and the cluster CA (overridable for tests). */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** True inside a Kubernetes pod (the kubelet sets these for every container). */
+export const inCluster = (env: NodeJS.ProcessEnv = process.env) =>
+  Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT);
+
+/**
+ * Reads the API server from inside a pod: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`,
+ * verified against the service account's CA, with its token (re-read on every request: the
+ * kubelet rotates it). No kubectl in the image.
+ */
+export function inClusterGet(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): KubeGet {
+  const host = env.KUBERNETES_SERVICE_HOST!;
+  const port = Number(env.KUBERNETES_SERVICE_PORT);
+  const ca = readFileSync(join(dir, "ca.crt"));
+  return (path) =>
+    new Promise((resolve, reject) => {
+      const token = readFileSync(join(dir, "token"), "utf8").trim();
+      const req = request(
+        {
+          host: host.includes(":") ? `[${host}]` : host,
+          port,
+          path,
+          method: "GET",
+          ca,
+          headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+          timeout: 30_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const body = Buffer.concat(chunks).toString("utf8");
+            if (res.statusCode !== 200) {
+              const reason = (() => {
+                try {
+                  return (JSON.parse(body) as { message?: string }).message ?? body.slice(0, 200);
+                } catch {
+                  return body.slice(0, 200);
+                }
+              })();
+              return reject(new Error(`GET ${path} answered HTTP ${res.statusCode}: ${reason}`));
+            }
+            try {
+              resolve(JSON.parse(body));
+            } catch (error) {
+              reject(new Error(`GET ${path}: the answer is not JSON`, { cause: error }));
+            }
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`GET ${path}: no answer within 30 s`)));
+      req.on("error", reject);
+      req.end();
+    });
 }
 
 export interface ApiResource {
@@ -131,6 +197,14 @@ export async function decryptWithKms(kms: KMSClient, env: Envelope): Promise<Buf
   return Buffer.concat([decipher.update(Buffer.from(env.ciphertext, "base64")), decipher.final()]);
 }
 
+/** The scope of an export: the job's (from config), or `all` of what the caller may read (an operator). */
+export type KubeScope = ExportScope | { apiGroups: "all"; secrets: boolean };
+
+const covers = (scope: KubeScope, r: ApiResource): boolean =>
+  scope.apiGroups === "all"
+    ? !(r.groupVersion === "v1" && r.name === "secrets") || scope.secrets
+    : inExportScope(scope as ExportScope, r.groupVersion, r.name);
+
 export interface InfraBackupParams {
   s3: S3Client;
   kms: KMSClient;
@@ -138,11 +212,13 @@ export interface InfraBackupParams {
   prefix: string;
   /** Key that encrypts Secrets (the stack's backup KMS key). */
   kmsKeyId: string;
-  /** Stacks to export and how (default: `pulumi stack export --stack <name>`). */
+  /** Stacks to export and how (default: `pulumi stack export --stack <name>`; see `stateFromBucket`). */
   stacks: string[];
   exportStack?: (stack: string) => Promise<string>;
   /** Kubernetes API access; omit when the stack runs no cluster. */
   kube?: KubeGet;
+  /** What to read from it (default everything the caller may read, Secrets excluded). */
+  kubeScope?: KubeScope;
   /** Config directories to archive (absolute paths). */
   configDirs?: string[];
   backupId?: string;
@@ -150,6 +226,48 @@ export interface InfraBackupParams {
 
 export const pulumiStackExport = async (stack: string): Promise<string> =>
   (await $({ quiet: true })`pulumi stack export --stack ${stack}`).stdout;
+
+/** The Pulumi project whose stacks the export copies (Pulumi.yaml `name`). */
+export const PULUMI_PROJECT = "eventchain-dr";
+
+/**
+ * A stack's checkpoint read straight from a self-managed (S3) state backend, as a job does: no
+ * Pulumi CLI, no backend credentials beyond `s3:GetObject` on `.pulumi/stacks/`. Pulumi keeps
+ * project-scoped stacks at `.pulumi/stacks/<project>/<stack>.json` (gzipped as `.json.gz` when
+ * PULUMI_SELF_MANAGED_STATE_GZIP is on). Secrets inside stay encrypted by the stack's secrets provider.
+ */
+export function stateFromBucket(s3: S3Client, bucket: string, project = PULUMI_PROJECT) {
+  return async (stack: string): Promise<string> => {
+    const base = `.pulumi/stacks/${project}/${stack}.json`;
+    for (const [key, gz] of [
+      [base, false],
+      [`${base}.gz`, true],
+    ] as const) {
+      try {
+        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const bytes = Buffer.from(await res.Body!.transformToByteArray());
+        return (gz ? gunzipSync(bytes) : bytes).toString("utf8");
+      } catch (error) {
+        if (error instanceof NoSuchKey || (error as { name?: string }).name === "NoSuchKey") continue;
+        throw new Error(`cannot read the Pulumi state s3://${bucket}/${key}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
+    throw new Error(
+      `no Pulumi state for stack "${stack}" in s3://${bucket}/.pulumi/stacks/${project}/ (expected ${stack}.json or ${stack}.json.gz): check logicalBackups.pulumiStateBucket`,
+    );
+  };
+}
+
+/** Resources in a stack export (`deployment.resources`) or a backend checkpoint (`checkpoint.latest.resources`). */
+function resourceCount(state: string): number {
+  const parsed = JSON.parse(state) as {
+    deployment?: { resources?: unknown[] };
+    checkpoint?: { latest?: { resources?: unknown[] } };
+  };
+  return parsed.deployment?.resources?.length ?? parsed.checkpoint?.latest?.resources?.length ?? 0;
+}
 
 /** Runs every export, uploads each artifact, verifies each by reading it back. */
 export async function backupInfrastructure(p: InfraBackupParams): Promise<ArtifactManifest> {
@@ -180,12 +298,15 @@ export async function backupInfrastructure(p: InfraBackupParams): Promise<Artifa
   const exportStack = p.exportStack ?? pulumiStackExport;
   for (const stack of p.stacks) {
     const state = await exportStack(stack);
-    const parsed = JSON.parse(state) as { deployment?: { resources?: unknown[] } };
+    const resources = resourceCount(state);
     await put(`pulumi-${stack}.json.gz`, gzipSync(state), "application/gzip");
-    facts[`pulumi:${stack}:resources`] = parsed.deployment?.resources?.length ?? 0;
+    facts[`pulumi:${stack}:resources`] = resources;
   }
   if (p.kube) {
-    const resources = await discoverResources(p.kube);
+    const scope: KubeScope = p.kubeScope ?? { apiGroups: "all", secrets: false };
+    const discovered = await discoverResources(p.kube);
+    const resources = discovered.filter((r) => covers(scope, r));
+    const notExported = discovered.filter((r) => !covers(scope, r)).map((r) => `${r.groupVersion}/${r.name}`);
     const limit = pLimit(4);
     const lists = await Promise.all(resources.map((r) => limit(async () => ({ r, items: await listAll(p.kube!, r) }))));
     const plain: Record<string, unknown[]> = {};
@@ -199,18 +320,18 @@ export async function backupInfrastructure(p: InfraBackupParams): Promise<Artifa
       gzipSync(JSON.stringify({ resources, items: plain })),
       "application/gzip",
     );
-    const envelope = await encryptWithKms(p.kms, p.kmsKeyId, gzipSync(JSON.stringify(secrets)));
-    await put("kubernetes-secrets.json.gz.kms", Buffer.from(JSON.stringify(envelope)), "application/json");
-    // Prove the secrets can be restored: decrypt what was uploaded.
-    const back = await getJson<Envelope>(p.s3, p.bucket, `${p.prefix}${backupId}/kubernetes-secrets.json.gz.kms`);
-    const restored = JSON.parse(gunzipSync(await decryptWithKms(p.kms, back)).toString("utf8")) as unknown[];
-    if (restored.length !== secrets.length)
-      throw new Error(`decrypted secrets hold ${restored.length} objects, ${secrets.length} were backed up`);
+    if (scope.secrets) {
+      // Read back by `put` (size and SHA-256); decrypting it takes an operator's role: the job's
+      // role may use the backup key for data keys but cannot decrypt outside S3.
+      const envelope = await encryptWithKms(p.kms, p.kmsKeyId, gzipSync(JSON.stringify(secrets)));
+      await put("kubernetes-secrets.json.gz.kms", Buffer.from(JSON.stringify(envelope)), "application/json");
+    }
     facts.kubernetes = {
       resourceTypes: resources.length,
       objects: Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, v.length])),
-      secrets: secrets.length,
+      secrets: scope.secrets ? secrets.length : "not exported (kubernetes.exportSecrets is false)",
       skipped: [...SKIPPED_RESOURCES],
+      notExported,
     };
   }
   if (p.configDirs?.length) {

@@ -5,11 +5,13 @@
  * directory (`adoptPostgres`) with its own socket, log and port.
  */
 import { existsSync } from "node:fs";
-import { chown, mkdir, rm, appendFile, readFile } from "node:fs/promises";
+import { appendFile, chmod, chown, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "zx";
 import pg from "pg";
 import { freePort } from "../lib/ports.ts";
+import { assertNoControl } from "./shell-command.ts";
 
 /** Connection settings for `pg` and for libpq tools (via {@link LocalPostgres.env}). */
 export interface PgConnection {
@@ -97,23 +99,61 @@ export async function findPostgresBinDir(): Promise<string> {
   );
 }
 
-function confLines(settings: Record<string, string | number>): string {
+/**
+ * Pure: settings as postgresql.conf lines. A string value is quoted as the file's parser reads
+ * it back: `'` doubled and `\\` doubled (it reads backslash escapes inside quotes).
+ * @throws Error naming the setting when its name is not a setting name or its value holds a newline.
+ */
+export function confLines(settings: Record<string, string | number>): string {
   return Object.entries(settings)
     .map(([k, v]) => {
       if (!/^[a-z_][a-z0-9_.]*$/.test(k))
         throw new Error(`invalid PostgreSQL setting name "${k}": expected lower-case letters, digits, _ and .`);
-      return typeof v === "number" ? `${k} = ${v}` : `${k} = '${String(v).replace(/'/g, "''")}'`;
+      if (typeof v === "number") return `${k} = ${v}`;
+      assertNoControl(v, `value of ${k}`);
+      return `${k} = '${v.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
     })
     .join("\n");
 }
 
+/** Longest path of a Unix socket (`sun_path` is 108 bytes with its terminating NUL). */
+export const UNIX_SOCKET_PATH_MAX = 107;
+/** PostgreSQL's socket file in its directory: `/.s.PGSQL.<port>`, at most 16 characters. */
+const SOCKET_FILE_CHARS = "/.s.PGSQL.65535".length;
+
+/**
+ * Pure: the parent for a server's socket directory: the OS temp dir when a socket under it fits
+ * the Unix limit, else `/tmp`. Never the working directory or a data directory's path: a CI
+ * runner's checkout (45 characters) under `.runs/restores/<target>` already overflows it.
+ */
+export function socketParent(tmp: string): string {
+  const fits = (dir: string) => join(dir, "ecdr-pg-XXXXXX").length + SOCKET_FILE_CHARS <= UNIX_SOCKET_PATH_MAX;
+  return fits(tmp) && !/[\s,"]/.test(tmp) ? tmp : "/tmp";
+}
+
+/**
+ * Creates a new private (0700) socket directory, short whatever the working directory, owned by
+ * the server's user when we are root.
+ */
+export async function shortSocketDir(): Promise<string> {
+  const dir = await mkdtemp(join(socketParent(tmpdir()), "ecdr-pg-"));
+  await chmod(dir, 0o700);
+  const ids = await serviceUserIds("postgres");
+  if (ids) await chown(dir, ids.uid, ids.gid);
+  return dir;
+}
+
+/** Pure: where the log of a server adopted with `baseDir` goes. */
+export const serverLogFile = (baseDir: string): string => join(baseDir, "postgres.log");
+
 /**
  * Wraps an existing data directory (e.g. one pgBackRest just restored) as a server on a new free
- * port, with its socket and log under `baseDir`. Not started: call `start()`.
+ * port, its log under `baseDir` and its socket in a new short directory (see {@link shortSocketDir}).
+ * Not started: call `start()`.
  */
 export async function adoptPostgres(options: {
   binDir: string;
-  /** Directory owning the socket and log; `destroy()` removes it. */
+  /** Directory owning the log; `destroy()` removes it (and the socket directory). */
   baseDir: string;
   dataDir: string;
   /** The `postgres` role's password inside that cluster. */
@@ -121,13 +161,8 @@ export async function adoptPostgres(options: {
   settings?: Record<string, string | number>;
 }): Promise<LocalPostgres> {
   const { binDir, baseDir, dataDir, password } = options;
-  const socketDir = join(baseDir, "socket");
-  const logFile = join(baseDir, "postgres.log");
-  const ids = await serviceUserIds("postgres");
-  if (!existsSync(socketDir)) {
-    await mkdir(socketDir, { mode: 0o700 });
-    if (ids) await chown(socketDir, ids.uid, ids.gid);
-  }
+  const socketDir = await shortSocketDir();
+  const logFile = serverLogFile(baseDir);
   const port = await freePort();
   await appendFile(
     join(dataDir, "postgresql.conf"),
@@ -204,6 +239,7 @@ export async function adoptPostgres(options: {
         if (await server.running()) await server.stop("immediate");
       } finally {
         await rm(baseDir, { recursive: true, force: true });
+        await rm(socketDir, { recursive: true, force: true });
       }
     },
   };

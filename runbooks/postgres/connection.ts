@@ -67,6 +67,35 @@ export function tlsSettings(
   );
 }
 
+/**
+ * Pure: user name and password from the RDS-managed master secret's text. Every error says what
+ * is wrong with the secret and never echoes any of its text: not `JSON.parse`'s message (which
+ * quotes the input), not the value of a field.
+ * @throws Error naming the secret's ARN and the form expected.
+ */
+export function masterCredentials(
+  secretArn: string,
+  secretString: string | undefined,
+): { username: string; password: string } {
+  const expected = `expected the RDS-managed master secret: JSON with string fields "username" and "password"`;
+  if (secretString === undefined)
+    throw new Error(`secret ${secretArn} has no SecretString (a binary secret?): ${expected}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString);
+  } catch {
+    throw new Error(`secret ${secretArn} is not JSON (${secretString.length} characters, not shown): ${expected}`);
+  }
+  const fields =
+    parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  const bad = ["username", "password"].filter((k) => typeof fields[k] !== "string" || fields[k] === "");
+  if (bad.length)
+    throw new Error(
+      `secret ${secretArn} is JSON but ${bad.map((k) => `"${k}"`).join(" and ")} ${bad.length > 1 ? "are" : "is"} missing, empty or not a string: ${expected}`,
+    );
+  return { username: fields.username as string, password: fields.password as string };
+}
+
 /** Resolves the connection for `mode`; `database` overrides the database name. */
 export async function resolveConnection(
   ctx: RunContext<unknown>,
@@ -88,14 +117,12 @@ export async function resolveConnection(
   const secret = await ctx
     .aws(SecretsManagerClient, ctx.outputs.region)
     .send(new GetSecretValueCommand({ SecretId: db.masterSecretArn }));
-  const parsed = JSON.parse(secret.SecretString ?? "{}") as { username?: string; password?: string };
-  if (!parsed.username || !parsed.password)
-    throw new Error(`secret ${db.masterSecretArn} has no username/password fields`);
+  const credentials = masterCredentials(db.masterSecretArn, secret.SecretString);
   return {
     host: db.address,
     port: db.port,
-    user: parsed.username,
-    password: parsed.password,
+    user: credentials.username,
+    password: credentials.password,
     database: database ?? db.dbName,
     ...(tls.ssl ? { ssl: tls.ssl } : {}),
   };

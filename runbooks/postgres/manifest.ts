@@ -6,8 +6,12 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { getJson } from "../aws/s3-object.ts";
+import { qualifyLegacy } from "./names.ts";
 
+/** Version of the manifests of the other backup kinds (redis, infrastructure, code). */
 export const MANIFEST_VERSION = 1;
+/** Version of database manifests: 2 names tables schema-qualified and carries roles and access digests. */
+export const DATABASE_MANIFEST_VERSION = 2;
 
 export const objectSchema = z.object({
   key: z.string().min(1),
@@ -19,8 +23,14 @@ export const objectSchema = z.object({
 });
 export type ManifestObject = z.infer<typeof objectSchema>;
 
-export const databaseManifestSchema = z.object({
-  manifestVersion: z.literal(MANIFEST_VERSION),
+const accessDigestSchema = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  entries: z.number().int().nonnegative(),
+  by: z.record(z.string(), z.number().int().nonnegative()),
+});
+
+const databaseManifestV1Schema = z.object({
+  manifestVersion: z.literal(1),
   kind: z.literal("database"),
   backupId: z.string().regex(/^\d{8}T\d{6}Z$/),
   database: z.string().min(1),
@@ -34,7 +44,65 @@ export const databaseManifestSchema = z.object({
   rowCounts: z.record(z.string(), z.number().int().nonnegative()),
   object: objectSchema,
 });
+
+export const databaseManifestSchema = databaseManifestV1Schema.extend({
+  manifestVersion: z.literal(DATABASE_MANIFEST_VERSION),
+  /** Every table pg_dump dumped (its TOC), `format('%I.%I')`-quoted, sorted. */
+  tables: z.array(z.string().min(1)),
+  /** Rows of every table whose rows pg_dump dumped, its own rows only (ONLY), in the dump's snapshot. */
+  rowCounts: z.record(z.string(), z.number().int().nonnegative()),
+  partitionedTables: z.array(z.string()),
+  /** Their rows are in the dump; a physical restore of the cluster would bring them back empty. */
+  unloggedTables: z.array(z.string()),
+  largeObjects: z.number().int().nonnegative(),
+  /** The roles the database needs (`pg_dumpall --roles-only`, kept for them), or null when not carried. */
+  roles: objectSchema.extend({ names: z.array(z.string()), passwords: z.enum(["included", "omitted"]) }).nullable(),
+  /** Every foreign key declared (not the copies derived on partitions), for the checks of a restore. */
+  foreignKeys: z.array(
+    z.object({
+      name: z.string(),
+      child: z.string(),
+      parent: z.string(),
+      childColumns: z.array(z.string()).min(1),
+      parentColumns: z.array(z.string()).min(1),
+      matchFull: z.boolean(),
+      validated: z.boolean(),
+    }),
+  ),
+  ownership: accessDigestSchema,
+  privileges: accessDigestSchema,
+});
 export type DatabaseManifest = z.infer<typeof databaseManifestSchema>;
+
+/** A manifest as verify-backup uses it, whatever its version. */
+export type LoadedDatabaseManifest = DatabaseManifest | (z.infer<typeof databaseManifestV1Schema> & LegacyFacts);
+interface LegacyFacts {
+  tables: string[];
+  foreignKeys: [];
+  partitionedTables: string[];
+  unloggedTables: string[];
+  roles: null;
+  /** v1 counted an inheritance parent's rows with its children's. */
+  countOnly: false;
+}
+
+/**
+ * Pure: a v1 manifest (tables in `public` unqualified, counts with inheritance children, no
+ * roles or digests) in the form of today's, so that older backups stay verifiable.
+ */
+export function upgradeV1(m: z.infer<typeof databaseManifestV1Schema>): LoadedDatabaseManifest {
+  const rowCounts = Object.fromEntries(Object.entries(m.rowCounts).map(([k, v]) => [qualifyLegacy(k), v]));
+  return {
+    ...m,
+    rowCounts,
+    tables: Object.keys(rowCounts).sort(),
+    foreignKeys: [],
+    partitionedTables: [],
+    unloggedTables: [],
+    roles: null,
+    countOnly: false,
+  };
+}
 
 /** Manifest of any other backup kind (redis, infrastructure, code): objects plus free facts. */
 export const artifactManifestSchema = z.object({
@@ -51,6 +119,7 @@ export type ArtifactManifest = z.infer<typeof artifactManifestSchema>;
 export const manifestKey = (prefix: string, backupId: string): string => `${prefix}${backupId}/manifest.json`;
 export const dumpKey = (prefix: string, backupId: string, database: string): string =>
   `${prefix}${backupId}/${database}.dump`;
+export const rolesKey = (prefix: string, backupId: string): string => `${prefix}${backupId}/roles.sql`;
 
 /** Backup ids under `prefix` (one per manifest), oldest first, with the manifests' upload times. */
 export async function listBackups(
@@ -80,7 +149,7 @@ export async function loadDatabaseManifest(
   bucket: string,
   prefix: string,
   backupId: string,
-): Promise<DatabaseManifest> {
+): Promise<LoadedDatabaseManifest> {
   let id = backupId;
   if (backupId === "latest") {
     const all = await listBackups(s3, bucket, prefix);
@@ -97,13 +166,16 @@ export async function loadDatabaseManifest(
       `cannot read manifest of backup ${id} at s3://${bucket}/${manifestKey(prefix, id)}: ${e.name}: ${e.message}`,
     );
   });
-  const parsed = databaseManifestSchema.safeParse(raw);
+  const version = (raw as { manifestVersion?: unknown } | null)?.manifestVersion;
+  const parsed = version === 1 ? databaseManifestV1Schema.safeParse(raw) : databaseManifestSchema.safeParse(raw);
   if (!parsed.success) {
     throw new Error(
-      `manifest of backup ${id} is not a database manifest v${MANIFEST_VERSION}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      `manifest of backup ${id} is not a database manifest (v1 or v${DATABASE_MANIFEST_VERSION}): ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
     );
   }
-  return parsed.data;
+  return parsed.data.manifestVersion === 1
+    ? upgradeV1(parsed.data as z.infer<typeof databaseManifestV1Schema>)
+    : (parsed.data as DatabaseManifest);
 }
 
 /**

@@ -5,10 +5,11 @@
  * explicit `--config=` in a directory it owns; nothing is read from /etc.
  */
 import { existsSync } from "node:fs";
-import { chown, mkdir, writeFile } from "node:fs/promises";
+import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { $ } from "zx";
-import { asServiceUser, serviceUserIds, type LocalPostgres } from "./cluster.ts";
+import { asServiceUser, confLines, serviceUserIds, type LocalPostgres } from "./cluster.ts";
+import { assertNoControl, shQuote, walCommand } from "./shell-command.ts";
 
 export type RepoSpec =
   | { type: "posix"; path: string }
@@ -51,8 +52,17 @@ export function renderConfig(o: {
   pgPort: number;
   pgSocket: string;
   processMax?: number;
+  /** Full backups kept (pgBackRest expires older ones and their WAL); default 2. */
+  retentionFull?: number;
 }): string {
   assertStanza(o.stanza);
+  for (const [what, value] of Object.entries({
+    dir: o.dir,
+    pgPath: o.pgPath,
+    pgSocket: o.pgSocket,
+    repoPath: o.repo.path,
+  }))
+    assertNoControl(value, what);
   const repo =
     o.repo.type === "posix"
       ? ["repo1-type=posix", `repo1-path=${o.repo.path}`]
@@ -71,7 +81,7 @@ export function renderConfig(o: {
   return [
     "[global]",
     ...repo,
-    "repo1-retention-full=2",
+    `repo1-retention-full=${o.retentionFull ?? 2}`,
     `log-path=${join(o.dir, "log")}`,
     `lock-path=${join(o.dir, "lock")}`,
     `spool-path=${join(o.dir, "spool")}`,
@@ -89,6 +99,54 @@ export function renderConfig(o: {
     "pg1-user=postgres",
     "",
   ].join("\n");
+}
+
+/**
+ * Pure: the archive_command that pushes WAL into `cfg`'s stanza, every value quoted for sh
+ * (PostgreSQL runs it with `sh -c`). `extra` are further options, e.g. `--pg1-path=<dir>`.
+ */
+export function archivePushCommand(cfg: PgBackRestConfig, extra: string[] = []): string {
+  return walCommand(
+    ["pgbackrest", `--config=${cfg.configFile}`, `--stanza=${cfg.stanza}`, ...extra, "archive-push"],
+    ["%p"],
+  );
+}
+
+/**
+ * Pure: the restore_command that fetches WAL from `cfg`'s stanza into the cluster at `pgPath`,
+ * quoted like {@link archivePushCommand}.
+ */
+export function archiveGetCommand(cfg: PgBackRestConfig, pgPath: string): string {
+  return walCommand(
+    ["pgbackrest", `--config=${cfg.configFile}`, `--stanza=${cfg.stanza}`, `--pg1-path=${pgPath}`, "archive-get"],
+    ["%f", '"%p"'],
+  );
+}
+
+/**
+ * pgBackRest writes its own `restore_command` into postgresql.auto.conf with the paths in double
+ * quotes and nothing escaped: a `'` breaks the file, a `$` or a backtick runs in the shell. This
+ * replaces that line with {@link archiveGetCommand} (or {@link streamingRestoreCommand} with a WAL
+ * stream directory), quoted for sh and for the config file.
+ */
+export async function rewriteRestoreCommand(
+  cfg: PgBackRestConfig,
+  dataDir: string,
+  walStreamDir?: string,
+): Promise<void> {
+  const file = join(dataDir, "postgresql.auto.conf");
+  const lines = (await readFile(file, "utf8")).split("\n").filter((l) => !/^\s*restore_command\s*=/.test(l));
+  while (lines.length && lines[lines.length - 1] === "") lines.pop();
+  lines.push(
+    "# restore_command rewritten by eventchain-dr: every value quoted for sh",
+    confLines({
+      restore_command: walStreamDir
+        ? streamingRestoreCommand(cfg, dataDir, walStreamDir)
+        : archiveGetCommand(cfg, dataDir),
+    }),
+    "",
+  );
+  await writeFile(file, lines.join("\n"));
 }
 
 /** Runs `pgbackrest <args>` as the postgres user with our config; returns stdout. */
@@ -110,6 +168,17 @@ export async function pgbackrest(
   return r.stdout;
 }
 
+/** Creates each missing directory down to `dir` (0700), owned by postgres when we are root. */
+async function mkdirOwnedByPostgres(dir: string): Promise<void> {
+  const ids = await serviceUserIds("postgres");
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    await mkdir(d, { mode: 0o700 });
+    if (ids) await chown(d, ids.uid, ids.gid);
+  }
+}
+
 /** @throws Error naming the Debian package when pgBackRest is not installed. */
 export async function assertPgBackRestInstalled(): Promise<string> {
   const r = await $({ quiet: true, nothrow: true })`pgbackrest version`;
@@ -127,7 +196,14 @@ export async function assertPgBackRestInstalled(): Promise<string> {
  */
 export async function enableArchiving(
   server: LocalPostgres,
-  o: { dir: string; stanza: string; repo: RepoSpec; archiveTimeoutSeconds?: number; env?: Record<string, string> },
+  o: {
+    dir: string;
+    stanza: string;
+    repo: RepoSpec;
+    archiveTimeoutSeconds?: number;
+    env?: Record<string, string>;
+    retentionFull?: number;
+  },
 ): Promise<PgBackRestConfig> {
   await assertPgBackRestInstalled();
   const ids = await serviceUserIds("postgres");
@@ -137,10 +213,8 @@ export async function enableArchiving(
     join(o.dir, "lock"),
     join(o.dir, "spool"),
     ...(o.repo.type === "posix" ? [o.repo.path] : []),
-  ]) {
-    if (!existsSync(d)) await mkdir(d, { recursive: true, mode: 0o700 });
-    if (ids) await chown(d, ids.uid, ids.gid);
-  }
+  ])
+    await mkdirOwnedByPostgres(d);
   const cfg: PgBackRestConfig = { configFile: join(o.dir, "pgbackrest.conf"), stanza: o.stanza, dir: o.dir };
   await writeFile(
     cfg.configFile,
@@ -151,6 +225,7 @@ export async function enableArchiving(
       pgPath: server.dataDir,
       pgPort: server.port,
       pgSocket: server.socketDir,
+      retentionFull: o.retentionFull,
     }),
     { mode: 0o600 },
   );
@@ -158,7 +233,7 @@ export async function enableArchiving(
   await server.configure({
     wal_level: "replica",
     archive_mode: "on",
-    archive_command: `pgbackrest --config=${cfg.configFile} --stanza=${o.stanza} archive-push %p`,
+    archive_command: archivePushCommand(cfg),
     archive_timeout: o.archiveTimeoutSeconds ?? 60,
     max_wal_senders: 3,
   });
@@ -252,27 +327,17 @@ export async function latestArchivedAt(cfg: PgBackRestConfig, env?: Record<strin
  */
 export type RecoveryStop = { kind: "time" } | { kind: "end-of-wal" } | { kind: "before-xid"; xid: string };
 
-/** Paths that go into restore_command unquoted: no shell or config-file metacharacters. */
-const PLAIN_PATH = /^\/[A-Za-z0-9_./-]+$/;
-
 /**
  * Pure: the restore_command that reads WAL from the repository first and then from `streamDir`,
- * where pg_receivewal writes (complete segments, then the newest one as `<segment>.partial`).
- * @throws Error naming the path when it holds characters a shell would read.
+ * where pg_receivewal writes (complete segments, then the newest one as `<segment>.partial`);
+ * every path quoted for sh like {@link archiveGetCommand}.
+ * @throws Error naming the path when it holds a newline or another control character.
  */
-export function streamingRestoreCommand(cfg: PgBackRestConfig, streamDir: string): string {
-  for (const [what, path] of [
-    ["WAL stream directory", streamDir],
-    ["pgBackRest config", cfg.configFile],
-  ] as const) {
-    if (!PLAIN_PATH.test(path))
-      throw new Error(
-        `invalid ${what} "${path}": expected an absolute path of letters, digits, _ . / - (it is used in restore_command)`,
-      );
-  }
-  assertStanza(cfg.stanza);
-  const dir = streamDir.replace(/\/+$/, "");
-  return `pgbackrest --config=${cfg.configFile} --stanza=${cfg.stanza} archive-get %f "%p" || cp ${dir}/%f "%p" || cp ${dir}/%f.partial "%p"`;
+export function streamingRestoreCommand(cfg: PgBackRestConfig, pgPath: string, streamDir: string): string {
+  assertNoControl(streamDir, "WAL stream directory");
+  const dir = shQuote(`${streamDir.replace(/\/+$/, "")}/`).replace(/%/g, "%%");
+  // `'<dir>/'%f` is one sh word: the quoted directory, then the segment name PostgreSQL substitutes.
+  return `${archiveGetCommand(cfg, pgPath)} || cp ${dir}%f "%p" || cp ${dir}%f.partial "%p"`;
 }
 
 /** Pure: pgBackRest's `restore` arguments for a stop (the target part). */
@@ -310,10 +375,8 @@ export async function restoreToTime(
   },
 ): Promise<void> {
   // Checked before anything is created: a bad xid or path changes nothing.
-  const targetArgs = [
-    ...recoveryTargetArgs(o.time, o.stop),
-    ...(o.walStreamDir ? [`--recovery-option=restore_command=${streamingRestoreCommand(cfg, o.walStreamDir)}`] : []),
-  ];
+  const targetArgs = recoveryTargetArgs(o.time, o.stop);
+  if (o.walStreamDir) streamingRestoreCommand(cfg, o.targetDataDir, o.walStreamDir);
   const { backups } = await info(cfg, o.env);
   const set = backups.filter((b) => new Date(b.stoppedAt) <= o.time).pop();
   if (!set) {
@@ -327,13 +390,7 @@ export async function restoreToTime(
     );
   const ids = await serviceUserIds("postgres");
   const parent = dirname(o.targetDataDir);
-  // Create each missing directory down to the target, owned by postgres.
-  const missing: string[] = [];
-  for (let d = parent; !existsSync(d); d = dirname(d)) missing.unshift(d);
-  for (const d of missing) {
-    await mkdir(d, { mode: 0o700 });
-    if (ids) await chown(d, ids.uid, ids.gid);
-  }
+  await mkdirOwnedByPostgres(parent);
   const reach = await $({ quiet: true, nothrow: true })`${asServiceUser("postgres")} test -w ${parent} -a -x ${parent}`;
   if (reach.exitCode !== 0) {
     throw new Error(
@@ -343,6 +400,7 @@ export async function restoreToTime(
   await mkdir(o.targetDataDir, { mode: 0o700 });
   if (ids) await chown(o.targetDataDir, ids.uid, ids.gid);
   await pgbackrest(cfg, ["restore", `--pg1-path=${o.targetDataDir}`, `--set=${set.label}`, ...targetArgs], o.env);
+  await rewriteRestoreCommand(cfg, o.targetDataDir, o.walStreamDir);
 }
 
 /** Pure: a Date as a timestamptz literal PostgreSQL parses exactly (microsecond precision, UTC). */

@@ -1,16 +1,27 @@
 /**
  * Verification of a logical backup: read the object back (size, checksums), restore it into a
- * scratch database, run the integrity checks, and always drop the scratch database.
+ * scratch database (its roles first, keeping ownership and privileges unless told not to), run
+ * the integrity checks against what the manifest says, and always drop the scratch database and
+ * the roles the restore created. Or check a live database, against a backup's manifest or not.
  */
 import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import type { PgConnection } from "./cluster.ts";
-import { buildVerificationReport, checkIntegrity, type Check, type VerificationReport } from "./integrity.ts";
-import { loadDatabaseManifest } from "./manifest.ts";
-import { restoreDatabase, verifyDatabaseBackup } from "./logical.ts";
+import {
+  buildVerificationReport,
+  checkDatabase,
+  type Check,
+  type CheckConcurrency,
+  type Expectations,
+  type VerificationReport,
+} from "./integrity.ts";
+import { loadDatabaseManifest, type LoadedDatabaseManifest } from "./manifest.ts";
+import { restoreDatabase, verifyDatabaseBackup, type KeepOptions } from "./logical.ts";
+import type { ProfileUse } from "./profiles.ts";
+import { dropRoles, type RecreatedRoles } from "./roles.ts";
 
-export interface VerifyBackupParams {
+export interface VerifyBackupParams extends KeepOptions {
   s3: S3Client;
   bucket: string;
   prefix: string;
@@ -23,6 +34,8 @@ export interface VerifyBackupParams {
   jobs?: number;
   /** Read every byte back and hash it (default true). */
   deep?: boolean;
+  /** Application checks (default: EventChain's where present). */
+  profile?: ProfileUse;
   /** Called with each phase's name, for progress. */
   progress?: (phase: string) => void;
 }
@@ -32,12 +45,27 @@ export function scratchDatabaseName(): string {
   return `eventchain_verify_${randomBytes(5).toString("hex")}`;
 }
 
+/** Pure: what to expect of a database restored (or recovered) from `m`, given what the restore kept. */
+export function expectationsOf(m: LoadedDatabaseManifest, keep: KeepOptions, profile?: ProfileUse): Expectations {
+  return {
+    tables: m.tables,
+    partitionedTables: m.partitionedTables,
+    rowCounts: m.rowCounts,
+    foreignKeys: m.foreignKeys,
+    countOnly: "countOnly" in m ? m.countOnly : true,
+    ...("ownership" in m && keep.ownership !== false ? { ownership: m.ownership } : {}),
+    ...("privileges" in m && keep.privileges !== false ? { privileges: m.privileges } : {}),
+    ...(profile ? { profile } : {}),
+  };
+}
+
 export async function verifyBackup(
   p: VerifyBackupParams,
-): Promise<VerificationReport & { scratchDatabase: string; scratchDropped: boolean }> {
+): Promise<VerificationReport & { scratchDatabase: string; scratchDropped: boolean; rolesLeft: string[] }> {
   const startedAt = new Date().toISOString();
   const checks: Check[] = [];
   const progress = p.progress ?? (() => {});
+  const keep: KeepOptions = { ownership: p.ownership, privileges: p.privileges };
   progress("manifest");
   const manifest = await loadDatabaseManifest(p.s3, p.bucket, p.prefix, p.backupId);
   progress("object");
@@ -52,6 +80,9 @@ export async function verifyBackup(
   });
   const scratch = scratchDatabaseName();
   let dropped = false;
+  let roles: RecreatedRoles | null = null;
+  let rolesLeft: string[] = [];
+  let result: Awaited<ReturnType<typeof checkDatabase>> | undefined;
   if (object.ok) {
     const admin = new pg.Client(p.server);
     await admin.connect();
@@ -67,14 +98,18 @@ export async function verifyBackup(
             target: { ...p.server, database: scratch },
             binDir: p.binDir,
             jobs: p.jobs,
+            continueOnError: true,
+            ...keep,
           });
+          roles = r.roles;
           checks.push({
             name: "restore into a scratch database",
             kind: "restore",
             ok: true,
-            detail: `pg_restore finished in ${r.seconds.toFixed(1)} s`,
+            detail: `pg_restore finished in ${r.seconds.toFixed(1)} s${r.roles ? `; roles created first: ${r.roles.created.join(", ") || "none (all present)"}` : ""}`,
           });
         } catch (error) {
+          roles = (error as { roles?: RecreatedRoles | null }).roles ?? null;
           checks.push({
             name: "restore into a scratch database",
             kind: "restore",
@@ -86,12 +121,12 @@ export async function verifyBackup(
         const db = new pg.Client({ ...p.server, database: scratch });
         await db.connect();
         try {
-          checks.push(
-            ...(await checkIntegrity(db, {
-              expectedRowCounts: manifest.rowCounts,
-              ...sideBySide({ ...p.server, database: scratch }),
-            })),
+          result = await checkDatabase(
+            db,
+            expectationsOf(manifest, keep, p.profile),
+            sideBySide({ ...p.server, database: scratch }),
           );
+          checks.push(...result.checks);
         } finally {
           await db.end();
         }
@@ -100,6 +135,8 @@ export async function verifyBackup(
         await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
         const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [scratch]);
         dropped = rowCount === 0;
+        // The roles this verification created go with it; those the server had are untouched.
+        if (roles?.created.length) rolesLeft = await dropRoles(admin, [...roles.created].reverse());
       }
     } finally {
       await admin.end();
@@ -113,12 +150,31 @@ export async function verifyBackup(
     startedAt,
     finishedAt: new Date().toISOString(),
     checks,
+    unloggedTables: result?.unloggedTables ?? manifest.unloggedTables,
+    profile: result?.profile ?? { name: null, mode: "none", applied: [], notApplicable: [] },
+    restore: {
+      ownership: keep.ownership !== false,
+      privileges: keep.privileges !== false,
+      roles,
+      rolesPasswords: manifest.roles?.passwords ?? null,
+    },
+    notes: [
+      ...(manifest.roles?.passwords === "omitted"
+        ? [
+            "The server hid role passwords at backup time: roles a restore creates have no password (set them before anyone logs in).",
+          ]
+        : []),
+      ...(manifest.manifestVersion === 1
+        ? ["Manifest v1: no roles, ownership or privileges recorded; row counts include inheritance children."]
+        : []),
+      ...(rolesLeft.length ? [`Roles created for the restore could not be dropped: ${rolesLeft.join(", ")}`] : []),
+    ],
   });
-  return { ...report, scratchDatabase: scratch, scratchDropped: dropped };
+  return { ...report, scratchDatabase: scratch, scratchDropped: dropped, rolesLeft };
 }
 
 /** The integrity checks run two at a time (both cores of a small server), on a second connection. */
-function sideBySide(conn: pg.ClientConfig): { connect: () => Promise<pg.Client>; concurrency: number } {
+function sideBySide(conn: pg.ClientConfig): CheckConcurrency {
   return {
     concurrency: 2,
     connect: async () => {
@@ -129,22 +185,33 @@ function sideBySide(conn: pg.ClientConfig): { connect: () => Promise<pg.Client>;
   };
 }
 
-/** Integrity checks on a live (e.g. just recovered) database, no restore. */
+/**
+ * Integrity checks on a live (e.g. just recovered, or restored by hand) database, no restore;
+ * with a backup's manifest, its tables and row counts are expected too.
+ */
 export async function verifyLiveDatabase(
   conn: PgConnection,
-  expectedRowCounts?: Record<string, number>,
+  options: { manifest?: LoadedDatabaseManifest; profile?: ProfileUse; keep?: KeepOptions } = {},
 ): Promise<VerificationReport> {
   const startedAt = new Date().toISOString();
   const db = new pg.Client(conn);
   await db.connect();
   try {
-    const checks = await checkIntegrity(db, { expectedRowCounts, ...sideBySide(conn) });
+    const result = await checkDatabase(
+      db,
+      options.manifest
+        ? expectationsOf(options.manifest, options.keep ?? {}, options.profile)
+        : { ...(options.profile ? { profile: options.profile } : {}) },
+      sideBySide(conn),
+    );
     return buildVerificationReport({
-      backupId: null,
+      backupId: options.manifest?.backupId ?? null,
       database: conn.database,
       startedAt,
       finishedAt: new Date().toISOString(),
-      checks,
+      checks: result.checks,
+      unloggedTables: result.unloggedTables,
+      profile: result.profile,
     });
   } finally {
     await db.end();

@@ -1,17 +1,25 @@
-/** Where the Redis binaries are: the backup runbook, its test restore and the throwaway servers share it. */
+/** Where the Redis binaries are: the backup runbook, its export check, test restores and the throwaway servers share it. */
 import { $ } from "zx";
 
+const PACKAGES: Record<string, string> = {
+  "redis-server": "redis-server",
+  "redis-cli": "redis-tools",
+  "redis-check-rdb": "redis-tools",
+};
+
 /**
- * Finds `redis-server` and `redis-cli` on the PATH.
- * @throws Error naming the Debian packages when missing.
+ * Finds `redis-server`, `redis-cli` and `redis-check-rdb` on the PATH.
+ * @throws Error naming the missing binary and the Debian package that has it.
  */
-export async function findRedisBinaries(): Promise<{ server: string; cli: string }> {
-  const server = await $({ quiet: true, nothrow: true })`which redis-server`;
-  const cli = await $({ quiet: true, nothrow: true })`which redis-cli`;
-  if (server.exitCode !== 0 || cli.exitCode !== 0) {
-    throw new Error(
-      `${server.exitCode !== 0 ? "redis-server" : "redis-cli"} not found on the PATH: install the Debian packages redis-server and redis-tools (apt-get install redis-server redis-tools)`,
-    );
+export async function findRedisBinaries(): Promise<{ server: string; cli: string; checkRdb: string }> {
+  const found: Record<string, string> = {};
+  for (const bin of Object.keys(PACKAGES)) {
+    const r = await $({ quiet: true, nothrow: true })`which ${bin}`;
+    if (r.exitCode !== 0)
+      throw new Error(
+        `${bin} not found on the PATH: install the Debian package ${PACKAGES[bin]} (apt-get install redis-server redis-tools)`,
+      );
+    found[bin] = r.stdout.trim();
   }
-  return { server: server.stdout.trim(), cli: cli.stdout.trim() };
+  return { server: found["redis-server"]!, cli: found["redis-cli"]!, checkRdb: found["redis-check-rdb"]! };
 }

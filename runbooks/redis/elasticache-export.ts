@@ -2,8 +2,9 @@
  * ElastiCache (Redis) backup: AWS Backup does not cover ElastiCache and ElastiCache refuses
  * SYNC, so the cache gets a manual snapshot (unique name) and an export of that snapshot to the
  * backup bucket (`CopySnapshot` with `TargetBucket`: ElastiCache writes one `<name>-<node>.rdb`
- * object per node). Verification: every exported object exists and is non-empty; a manifest
- * beside the other Redis backups records snapshot, node and object facts.
+ * object per node). The source's key count is read just before the snapshot and again once it
+ * is available, for the export check (`export-check.ts`) to compare the restored export with;
+ * a manifest beside the other Redis backups records snapshot, node, key-count and object facts.
  */
 import {
   CopySnapshotCommand,
@@ -36,6 +37,8 @@ export interface ElastiCacheExportParams {
   backupId?: string;
   /** Longest wait for the snapshot and for the exported objects. */
   maxWaitMs: number;
+  /** Counts the source's keys (its primary endpoint); called before the snapshot and once it is available. */
+  countSourceKeys: () => Promise<number>;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -59,6 +62,7 @@ export async function exportElastiCacheSnapshot(p: ElastiCacheExportParams): Pro
   const backupId = p.backupId ?? newBackupId();
   const startedAt = new Date().toISOString();
   const names = exportNames(p.replicationGroupId, backupId);
+  const keysBefore = await p.countSourceKeys();
   await p.ec.send(
     new CreateSnapshotCommand({ ReplicationGroupId: p.replicationGroupId, SnapshotName: names.snapshot }),
   );
@@ -67,6 +71,7 @@ export async function exportElastiCacheSnapshot(p: ElastiCacheExportParams): Pro
     if (s?.SnapshotStatus === "failed") throw new Error(`snapshot ${names.snapshot} failed`);
     return s?.SnapshotStatus === "available" ? s : undefined;
   });
+  const keysAfter = await p.countSourceKeys();
   await p.ec.send(
     new CopySnapshotCommand({
       SourceSnapshotName: names.snapshot,
@@ -109,6 +114,7 @@ export async function exportElastiCacheSnapshot(p: ElastiCacheExportParams): Pro
         createdAt: n.SnapshotCreateTime?.toISOString(),
       })),
       exportedObjects: checked,
+      sourceKeys: { before: keysBefore, after: keysAfter },
       note: "exported by ElastiCache (no client-side checksum); restore by seeding a new replication group from these .rdb objects",
     },
   };

@@ -58,3 +58,26 @@ test("interpolating an expression inside a run script is reported", (t) => {
     "job posture: a run script interpolates ${{ }} directly (pass it through env)",
   ]);
 });
+
+test("main builds the backup-jobs image and pushes it to the stacks' ECR repository through OIDC", async (t) => {
+  const { loadConfigFromFiles } = await import("../../infra/config/load.ts");
+  const job = workflow.jobs!.image as unknown as {
+    if: string;
+    needs: string;
+    environment: string;
+    permissions: Record<string, string>;
+    env: Record<string, string>;
+    steps: { uses?: string; run?: string; with?: Record<string, string> }[];
+  };
+  t.regex(job.if, /github\.event_name == 'push' && github\.ref == 'refs\/heads\/main'/);
+  t.is(job.needs, "test", "only a tested commit is built");
+  t.truthy(job.environment);
+  t.is(job.permissions["id-token"], "write");
+  t.is(job.env.REPOSITORY, loadConfigFromFiles("prod").logicalBackups.repository, "the repository the stacks run from");
+  const aws = job.steps.find((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"))!;
+  t.is(aws.with!["aws-region"], loadConfigFromFiles("prod").region, "pushed in the primary region; ECR replicates it");
+  const script = job.steps.map((s) => s.run ?? "").join("\n");
+  t.regex(script, /docker build --pull --tag "\$REGISTRY\/\$REPOSITORY:\$SHA" \./);
+  t.regex(script, /docker push "\$REGISTRY\/\$REPOSITORY:stable"/);
+  t.is(loadConfigFromFiles("prod").logicalBackups.imageTag, "stable", "the tag the jobs run is the one pushed");
+});

@@ -71,8 +71,16 @@ export async function fakeKube(t: ExecutionContext): Promise<FakeKube> {
 export async function statefulKube(
   t: ExecutionContext,
   o: { readyAfter: number; source: Record<string, unknown> },
-): Promise<{ kubeconfig: string; namespaces: Set<string>; calls: string[] }> {
+): Promise<{
+  kubeconfig: string;
+  namespaces: Set<string>;
+  calls: string[];
+  /** Every Deployment created through the API, as posted. */
+  created: Record<string, unknown>[];
+}> {
   const namespaces = new Set(["eventchain"]);
+  const labels = new Map<string, Record<string, string>>();
+  const created: Record<string, unknown>[] = [];
   const deployments = new Map<string, Record<string, unknown>>([["eventchain/eventchain-backend", o.source]]);
   const calls: string[] = [];
   let polls = 0;
@@ -112,11 +120,15 @@ export async function statefulKube(
         if (!namespaces.has(m[1]!)) return notFound();
         const d = JSON.parse(body) as { metadata: { name: string } };
         deployments.set(`${m[1]}/${d.metadata.name}`, d as unknown as Record<string, unknown>);
+        created.push(d as unknown as Record<string, unknown>);
         return send(res, 201, d);
       }
       if (path === "/api/v1/namespaces" && req.method === "POST") {
-        const n = JSON.parse(body) as { metadata: { name: string } };
+        const n = JSON.parse(body) as { metadata: { name: string; labels?: Record<string, string> } };
+        if (namespaces.has(n.metadata.name))
+          return send(res, 409, { kind: "Status", status: "Failure", reason: "AlreadyExists", code: 409 });
         namespaces.add(n.metadata.name);
+        labels.set(n.metadata.name, n.metadata.labels ?? {});
         return send(res, 201, n);
       }
       m = path.match(/^\/api\/v1\/namespaces\/([^/]+)$/);
@@ -127,7 +139,11 @@ export async function statefulKube(
           for (const k of [...deployments.keys()]) if (k.startsWith(`${m[1]}/`)) deployments.delete(k);
           return send(res, 200, { kind: "Namespace", metadata: { name: m[1] }, status: { phase: "Terminating" } });
         }
-        return send(res, 200, { kind: "Namespace", metadata: { name: m[1] }, status: { phase: "Active" } });
+        return send(res, 200, {
+          kind: "Namespace",
+          metadata: { name: m[1], labels: labels.get(m[1]!) ?? {} },
+          status: { phase: "Active" },
+        });
       }
       m = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods$/);
       if (m && namespaces.has(m[1]!))
@@ -153,5 +169,68 @@ export async function statefulKube(
     `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:${port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
     { mode: 0o600 },
   );
-  return { kubeconfig, namespaces, calls };
+  return { kubeconfig, namespaces, calls, created };
+}
+
+/**
+ * The fake API as a pod sees it: HTTPS on loopback with a self-signed CA (made with openssl),
+ * requests checked for the service-account token, forwarded to `upstream` (a `fakeKube`). The
+ * returned directory is laid out like a pod's service-account mount (`token`, `ca.crt`,
+ * `namespace`); `KUBERNETES_SERVICE_HOST`/`PORT` point at the server.
+ */
+export async function inClusterKube(
+  t: ExecutionContext,
+  upstream: string,
+): Promise<{ env: Record<string, string>; serviceAccountDir: string; rejected: () => number }> {
+  const { createServer: createHttpsServer } = await import("node:https");
+  const { execFileSync } = await import("node:child_process");
+  const dir = mkdtempSync(join(tmpdir(), "fake-kube-sa-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=kubernetes",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "tls.key"),
+      "-out",
+      join(dir, "ca.crt"),
+    ],
+    { stdio: "ignore" },
+  );
+  const token = `fake-${Math.random().toString(36).slice(2)}`;
+  writeFileSync(join(dir, "token"), token, { mode: 0o600 });
+  writeFileSync(join(dir, "namespace"), "eventchain");
+  let rejected = 0;
+  const server = createHttpsServer(
+    { key: readFileSync(join(dir, "tls.key")), cert: readFileSync(join(dir, "ca.crt")) },
+    async (req, res) => {
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        rejected++;
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ kind: "Status", status: "Failure", reason: "Unauthorized", code: 401 }));
+        return;
+      }
+      const up = await fetch(upstream + (req.url ?? "/"));
+      res.writeHead(up.status, { "content-type": "application/json" });
+      res.end(Buffer.from(await up.arrayBuffer()));
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  return {
+    env: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(port) },
+    serviceAccountDir: dir,
+    rejected: () => rejected,
+  };
 }

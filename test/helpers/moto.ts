@@ -7,6 +7,7 @@ import type { TestFn } from "ava";
 import { startMoto, type MotoServer } from "../../runbooks/local/moto.ts";
 import { createClientFactory, type AwsSettings } from "../../runbooks/lib/aws.ts";
 import { awsState, seedStacks, type Seeded } from "../../runbooks/local/aws-seed.ts";
+import { startRoute53DataPlane, type Route53DataPlane } from "../../runbooks/local/route53-data-plane.ts";
 
 process.env.AWS_ACCESS_KEY_ID = "testing";
 process.env.AWS_SECRET_ACCESS_KEY = "testing";
@@ -56,9 +57,19 @@ export interface SeededMoto {
 export function useSeededMoto(test: TestFn): SeededMoto {
   const moto = useMoto(test);
   let current: Seeded | undefined;
+  // Route 53's data plane for the failover switch (moto answers no DNS): an authoritative name
+  // server on loopback, recorded as the zone's; short detection and TTL keep failure paths fast.
+  let plane: Route53DataPlane | undefined;
+  test.after.always(async () => {
+    await plane?.close();
+  });
   test.beforeEach(async () => {
+    plane ??= await startRoute53DataPlane(moto().endpoint, () => current!.prod);
     await moto().reset();
-    current = await seedStacks(moto().endpoint);
+    current = await seedStacks(moto().endpoint, {
+      failover: { nameServers: plane.nameServers, detectionSeconds: 3 },
+      ttl: 2,
+    });
   });
   const seeded = (): Seeded => {
     if (!current) throw new Error("the stacks are not seeded (use it inside a test)");

@@ -2,23 +2,31 @@
  * A PostgreSQL with continuous archiving (pgBackRest, posix repository) and a base backup,
  * plus an application writer and the ground truth of which rows committed when.
  */
-import { join } from "node:path";
+import { chown, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { $ } from "zx";
 import type pg from "pg";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { asServiceUser } from "../../runbooks/postgres/cluster.ts";
+import { asServiceUser, serviceUserIds } from "../../runbooks/postgres/cluster.ts";
+import { runningPostmaster } from "../../runbooks/postgres/recovered-cluster.ts";
 import { sellTicket } from "../../runbooks/local/eventchain-schema.ts";
 import { baseBackup, enableArchiving, type PgBackRestConfig } from "../../runbooks/postgres/pgbackrest.ts";
 
 export async function archivedWithBaseBackup(
   server: LocalPostgres,
   stanza = "eventchain",
+  /** Where the pgBackRest config and the repository go (default: the server's own directory). */
+  under = server.baseDir,
+  /** Full backups kept: each point-in-time restore adds one (its snapshot step). */
+  retentionFull = 2,
 ): Promise<{ cfg: PgBackRestConfig; backupStoppedAt: Date }> {
   const cfg = await enableArchiving(server, {
-    dir: join(server.baseDir, "pgbackrest"),
+    dir: join(under, "pgbackrest"),
     stanza,
-    repo: { type: "posix", path: join(server.baseDir, "repo") },
+    repo: { type: "posix", path: join(under, "repo") },
     archiveTimeoutSeconds: 10,
+    retentionFull,
   });
   const backup = await baseBackup(cfg, "full");
   return { cfg, backupStoppedAt: new Date(backup.stoppedAt) };
@@ -58,10 +66,24 @@ export async function committedBefore(
   return rows.map((r) => ({ id: Number(r.id), beforeT: r.before }));
 }
 
-/** Stops a cluster a restore created (not a LocalPostgres handle of ours). */
+/**
+ * A new directory under the OS temp dir whose name holds `label` (spaces, quotes and `;` are
+ * the point), reachable by the postgres user; removed in teardown by the caller.
+ */
+export async function postgresOwnedTempDir(label: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), label));
+  const ids = await serviceUserIds("postgres");
+  if (ids) await chown(dir, ids.uid, ids.gid);
+  return dir;
+}
+
+/** Stops a cluster a restore created (not a LocalPostgres handle of ours), and removes its socket directory. */
 export async function stopCluster(binDir: string, dataDir: string): Promise<void> {
+  const running = await runningPostmaster(dataDir, "");
   await $({
     quiet: true,
     nothrow: true,
   })`${asServiceUser("postgres")} ${join(binDir, "pg_ctl")} -D ${dataDir} -m immediate -w stop`;
+  if (running && basename(running.socketDir).startsWith("ecdr-pg-"))
+    await rm(running.socketDir, { recursive: true, force: true });
 }

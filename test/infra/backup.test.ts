@@ -80,6 +80,26 @@ test("a restore test of the latest database snapshot runs weekly", async (t) => 
   t.is(selection.restoreTestingPlanName, plan.name);
 });
 
+test("Object Lock keeps every backup locked for at least as long as its prefix keeps it", async (t) => {
+  const { prod } = await committedStacks();
+  const lock = ofType(prod, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").find(
+    (r) => r.inputs.bucket === prod.outputs.backup.bucketName,
+  )!.inputs.rule.defaultRetention.days;
+  const retention = prod.outputs.backup.retentionDays;
+  t.is(lock, Math.max(...Object.values(retention)));
+  for (const [prefix, days] of Object.entries(retention)) t.true(lock >= days, `${prefix} keeps ${days} days`);
+  const changed = await evaluateWith("prod", {
+    "eventchain-dr:backup": { bucketRetentionDays: { database: 45, redis: 7, infrastructure: 30, code: 30 } },
+  });
+  t.is(
+    ofType(changed, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").find(
+      (r) => r.inputs.bucket === changed.outputs.backup.bucketName,
+    )!.inputs.rule.defaultRetention.days,
+    45,
+    "the lock follows the longest retention",
+  );
+});
+
 test("the backup bucket is versioned, object-locked, KMS-encrypted and private", async (t) => {
   const { prod, dr } = await committedStacks();
   for (const evaluation of [prod, dr]) {
@@ -90,7 +110,7 @@ test("the backup bucket is versioned, object-locked, KMS-encrypted and private",
       ofType(evaluation, type).find((r) => r.inputs.bucket === evaluation.outputs.backup.bucketName)?.inputs;
     t.is(byBucket("aws:s3/bucketVersioning:BucketVersioning")?.versioningConfiguration.status, "Enabled");
     t.deepEqual(byBucket("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")?.rule, {
-      defaultRetention: { mode: "GOVERNANCE", days: 7 },
+      defaultRetention: { mode: "GOVERNANCE", days: 90 },
     });
     const sse = byBucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
       ?.rules[0];

@@ -255,3 +255,46 @@ test("Kubernetes jobs without an OIDC provider are refused (no static keys)", (t
     "eventchain-dr:kubernetes.oidcProviderArn: missing; expected the cluster's IAM OIDC provider ARN and kubernetes.oidcIssuer when kubernetes.enabled is true (IRSA: no static keys)",
   ]);
 });
+
+test("an Object Lock shorter than a prefix's retention is refused, naming each longer prefix", (t) => {
+  const raw = withChange("prod", "eventchain-dr:backup", () => ({ objectLockDays: 30 }));
+  t.deepEqual(problemsOf(raw), [
+    "eventchain-dr:backup.objectLockDays: 30 is not allowed; expected at least the longest prefix retention (bucketRetentionDays.infrastructure 90, bucketRetentionDays.code 90): a backup must stay locked for as long as it is kept, or it can be deleted before it expires; leave objectLockDays unset to use the longest retention",
+  ]);
+});
+
+test("without objectLockDays the lock is the longest prefix retention; a longer one is accepted", (t) => {
+  t.is(loadConfigFromFiles("prod").backup.objectLockDays, 90);
+  const longer = validateConfig(
+    withChange("prod", "eventchain-dr:backup", () => ({ objectLockDays: 120 })),
+    "prod",
+  );
+  t.is(longer.backup.objectLockDays, 120);
+});
+
+test("a backup schedule whose heartbeat CloudWatch cannot evaluate (over 7 days) is refused", (t) => {
+  const raw = withChange("prod", "eventchain-dr:schedules", () => ({ codeBackup: "cron(0 4 ? * MON *)" }));
+  t.deepEqual(problemsOf(raw), [
+    'eventchain-dr:schedules.codeBackup: "cron(0 4 ? * MON *)" is not allowed; expected a schedule that runs at least every 6720 min: its heartbeat alarm fires when no success is recorded within 1.5 × the longest gap (here 66960 min), and CloudWatch evaluates an alarm over at most 10080 min',
+  ]);
+});
+
+test("the primary's jobs need the state bucket, the code repository and the file system of the app-config directories", (t) => {
+  const raw = withChange("prod", "eventchain-dr:logicalBackups", () => ({}));
+  t.deepEqual(problemsOf(raw), [
+    'eventchain-dr:logicalBackups.appConfigFileSystemId: missing; expected the EFS file system holding logicalBackups.appConfigDirs ["/etc/eventchain","/opt/eventchain/configs"], mounted read-only into the infrastructure export (a job cannot see the application hosts\' disks); or appConfigDirs [] to archive none',
+    "eventchain-dr:logicalBackups.pulumiStateBucket: missing; expected the S3 bucket of the Pulumi state backend (PULUMI_BACKEND_URL s3://<bucket>) that the daily infrastructure export copies (role primary)",
+    "eventchain-dr:logicalBackups.codeRepository: missing; expected the application's git repository { url, tokenSecretArn } that the daily code bundle backs up (role primary)",
+  ]);
+});
+
+test("an app-config directory under .kube or relative is refused (kubeconfig holds credentials)", (t) => {
+  const raw = withChange("prod", "eventchain-dr:logicalBackups", (l) => ({
+    ...l,
+    appConfigDirs: ["/root/.kube", "etc/eventchain"],
+  }));
+  t.deepEqual(problemsOf(raw), [
+    'eventchain-dr:logicalBackups.appConfigDirs.0: "/root/.kube" is not allowed; expected an absolute directory path (no .kube: kubeconfig holds credentials and is never archived)',
+    'eventchain-dr:logicalBackups.appConfigDirs.1: "etc/eventchain" is not allowed; expected an absolute directory path (no .kube: kubeconfig holds credentials and is never archived)',
+  ]);
+});

@@ -1,7 +1,27 @@
 import test from "ava";
-import { BACKUP_JOB_ENV, JOB_RDS_CA_BUNDLE } from "../../infra/outputs.ts";
-import { kubernetesSchedule } from "../../infra/components/backup-jobs.ts";
-import { committedStacks, evaluateWith, ofType, only } from "../helpers/pulumi-mocks.ts";
+import {
+  BACKUP_JOB_ENV,
+  JOB_OUTPUTS_DIR,
+  JOB_OUTPUTS_ENV,
+  JOB_RDS_CA_BUNDLE,
+  JOB_SCRATCH_DIR,
+  parseStackOutputs,
+} from "../../infra/outputs.ts";
+import { jobCommand, kubernetesSchedule, type BackupJob } from "../../infra/components/backup-jobs.ts";
+import { CORE_EXPORT_RESOURCES } from "../../infra/components/kubernetes-export.ts";
+import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
+
+const JOBS = {
+  "database-dump": { runbook: "backup-database", schedule: "0 2 * * *" },
+  "redis-export": { runbook: "backup-redis", schedule: "30 5 * * *" },
+  "infrastructure-export": { runbook: "backup-infra", schedule: "0 3 * * *" },
+  "code-bundle": { runbook: "backup-code", schedule: "0 4 * * *" },
+  "replication-check": { runbook: "check-backup-replication", schedule: "20 * * * *" },
+} as const;
+
+const podOf = (cronJob: { inputs: any }) => cronJob.inputs.spec.jobTemplate.spec.template.spec;
+const envOf = (container: { env: { name: string; value: string }[] }) =>
+  Object.fromEntries(container.env.map((e) => [e.name, e.value]));
 
 test("EventBridge crons convert to Kubernetes schedules", (t) => {
   t.is(kubernetesSchedule("cron(0 2 * * ? *)"), "0 2 * * *");
@@ -19,41 +39,84 @@ test("schedules Kubernetes cannot express are refused by name", (t) => {
   t.throws(() => kubernetesSchedule("cron(0 2 * * ? 2027)"), { message: /: a year field other than \*;/ });
 });
 
-test("prod runs the three backup CronJobs on the configured schedules, in UTC, never overlapping", async (t) => {
-  const { prod } = await committedStacks();
-  const jobs: Record<string, any> = Object.fromEntries(
-    ofType(prod, "kubernetes:batch/v1:CronJob").map((j) => [j.inputs.metadata.name, j.inputs.spec]),
-  );
-  t.deepEqual(Object.fromEntries(Object.entries(jobs).map(([name, spec]) => [name, spec.schedule])), {
-    "eventchain-database-dump": "0 2 * * *",
-    "eventchain-redis-export": "30 5 * * *",
-    "eventchain-cluster-config-export": "0 3 * * *",
-  });
-  for (const [name, spec] of Object.entries(jobs)) {
-    t.is(spec.timeZone, "Etc/UTC");
-    t.is(spec.concurrencyPolicy, "Forbid");
-    const pod = spec.jobTemplate.spec.template.spec;
-    t.is(pod.serviceAccountName, "eventchain-backup");
-    t.true(pod.securityContext.runAsNonRoot);
-    t.false(pod.containers[0].securityContext.allowPrivilegeEscalation);
-    t.false(JSON.stringify(pod.containers[0].env).includes("AWS_SECRET_ACCESS_KEY"), "no static keys");
-    const env = Object.fromEntries(
-      pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
-    );
-    t.is(`eventchain-${env[BACKUP_JOB_ENV]}`, name, "the job names itself for its failure metric");
-    t.is(env.PGSSLROOTCERT, JOB_RDS_CA_BUNDLE, "the database is reached over verified TLS");
-  }
-  t.deepEqual(prod.outputs.kubernetes.cronJobs, Object.keys(jobs));
-  t.true(prod.outputs.kubernetes.enabled);
-  t.is(prod.outputs.kubernetes.appDeployment, "eventchain-backend");
+test("a job runs its runbook under node, with outputs from the mounted file and journals in scratch", (t) => {
+  const job: BackupJob = { id: "x", runbook: "backup-code", description: "", schedule: "", args: ["--skip-images"] };
+  t.deepEqual(jobCommand(job), [
+    "node",
+    "runbooks/backup-code.ts",
+    "--outputs",
+    `${JOB_OUTPUTS_DIR}/outputs.json`,
+    "--state-dir",
+    `${JOB_SCRATCH_DIR}/runs`,
+    "--yes",
+    "--skip-images",
+  ]);
 });
 
-test("the jobs' service account is bound to an IAM role through IRSA", async (t) => {
+test("prod runs every job of the plan as a CronJob on its configured schedule, in UTC, never overlapping", async (t) => {
+  const { prod } = await committedStacks();
+  const cronJobs = ofType(prod, "kubernetes:batch/v1:CronJob");
+  t.deepEqual(
+    Object.fromEntries(cronJobs.map((j) => [j.inputs.metadata.name, j.inputs.spec.schedule])),
+    Object.fromEntries(Object.entries(JOBS).map(([id, j]) => [`eventchain-${id}`, j.schedule])),
+  );
+  for (const j of cronJobs) {
+    const spec = j.inputs.spec;
+    t.is(spec.timeZone, "Etc/UTC");
+    t.is(spec.concurrencyPolicy, "Forbid");
+    const pod = podOf(j);
+    const container = pod.containers[0];
+    const env = envOf(container);
+    const id = env[BACKUP_JOB_ENV] as keyof typeof JOBS;
+    t.is(j.inputs.metadata.name, `eventchain-${id}`, "the job names itself for its metrics");
+    t.deepEqual(container.command.slice(0, 7), [
+      "node",
+      `runbooks/${JOBS[id].runbook}.ts`,
+      "--outputs",
+      `${JOB_OUTPUTS_DIR}/outputs.json`,
+      "--state-dir",
+      `${JOB_SCRATCH_DIR}/runs`,
+      "--yes",
+    ]);
+    t.false(container.command.includes("--stack"), "no Pulumi CLI or state access in the cluster");
+    t.is(env.PGSSLROOTCERT, JOB_RDS_CA_BUNDLE, "the database is reached over verified TLS");
+    t.is(pod.serviceAccountName, "eventchain-backup");
+    t.true(pod.securityContext.runAsNonRoot);
+    t.like(container.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    t.false(JSON.stringify(container.env).includes("AWS_SECRET_ACCESS_KEY"), "no static keys");
+    const mounts = Object.fromEntries(
+      container.volumeMounts.map((m: { name: string; mountPath: string; readOnly?: boolean }) => [m.mountPath, m]),
+    );
+    t.like(mounts[JOB_OUTPUTS_DIR], { name: "outputs", readOnly: true });
+    t.like(mounts[JOB_SCRATCH_DIR], { name: "scratch" });
+    t.not(mounts[JOB_SCRATCH_DIR].readOnly, true, "the scratch volume is the one writable place");
+    const volumes = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
+    t.is(volumes.outputs.configMap.name, "eventchain-backup-outputs");
+    t.deepEqual(volumes.scratch, { name: "scratch", emptyDir: { sizeLimit: "20Gi" } });
+    t.is(pod.automountServiceAccountToken, id === "infrastructure-export", "only the export talks to the API");
+  }
+  t.deepEqual([...prod.outputs.kubernetes.cronJobs].sort(), cronJobs.map((j) => j.inputs.metadata.name).sort());
+  t.true(prod.outputs.kubernetes.enabled);
+});
+
+test("the jobs' ConfigMap holds exactly the stack's outputs, valid against the contract", async (t) => {
+  const { prod } = await committedStacks();
+  const map = only(prod, "kubernetes:core/v1:ConfigMap").inputs;
+  t.deepEqual(Object.keys(map.data), ["outputs.json"]);
+  t.deepEqual(parseStackOutputs(JSON.parse(map.data["outputs.json"]), "ConfigMap"), prod.outputs);
+});
+
+test("the jobs' service account is bound to an IAM role through IRSA, and the outputs name that role", async (t) => {
   const { prod } = await committedStacks();
   const sa = only(prod, "kubernetes:core/v1:ServiceAccount").inputs;
+  const role = only(prod, "aws:iam/role:Role", "kubernetes-jobs-irsa");
   t.is(sa.metadata.annotations["eks.amazonaws.com/role-arn"], prod.outputs.kubernetes.serviceAccountRoleArn);
-  const trust = JSON.parse(only(prod, "aws:iam/role:Role", "kubernetes-jobs-irsa").inputs.assumeRolePolicy)
-    .Statement[0];
+  t.is(prod.outputs.kubernetes.serviceAccountRoleArn, `arn:aws:iam::111122223333:role/${role.inputs.name}`);
+  const trust = JSON.parse(role.inputs.assumeRolePolicy).Statement[0];
   const issuer = prod.config.kubernetes.oidcIssuer;
   t.deepEqual(trust.Principal, { Federated: prod.config.kubernetes.oidcProviderArn });
   t.deepEqual(trust.Action, ["sts:AssumeRoleWithWebIdentity"]);
@@ -63,67 +126,138 @@ test("the jobs' service account is bound to an IAM role through IRSA", async (t)
   });
 });
 
-test("the cluster-config export may read every API resource and change none", async (t) => {
+test("the export's role reads its scope only: no Secrets, no wildcard group, nothing written", async (t) => {
   const { prod } = await committedStacks();
-  const role = only(prod, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").inputs;
-  t.deepEqual(role.rules[0], { apiGroups: ["*"], resources: ["*"], verbs: ["get", "list"] });
-  t.deepEqual([...new Set(role.rules.flatMap((r: any) => r.verbs))].sort(), ["get", "list"]);
-});
-
-test("each Kubernetes job's failure alarms, and only its failure", async (t) => {
-  const { prod } = await committedStacks();
-  const alarms = ofType(prod, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
-    (a) => a.inputs.namespace === "EventChain/Backups",
+  const rules = only(prod, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").inputs.rules as any[];
+  t.deepEqual([...new Set(rules.flatMap((r) => r.verbs))].sort(), ["get", "list"]);
+  const core = rules.find((r) => r.apiGroups?.includes(""));
+  t.deepEqual(core.resources, [...CORE_EXPORT_RESOURCES]);
+  t.false(core.resources.includes("secrets"));
+  t.false(
+    rules.some((r) => r.apiGroups?.includes("*")),
+    "a wildcard group would include the core group's Secrets",
   );
-  t.deepEqual(alarms.map((a) => a.inputs.dimensions.Job).sort(), [
-    "cluster-config-export",
-    "database-dump",
-    "redis-export",
-  ]);
-  for (const a of alarms) {
-    t.like(a.inputs, {
-      metricName: "JobFailed",
-      threshold: 0,
-      comparisonOperator: "GreaterThanThreshold",
-      treatMissingData: "notBreaching",
-    });
-    t.is(a.inputs.okActions, undefined);
-  }
+  const infra = ofType(prod, "kubernetes:batch/v1:CronJob").find(
+    (j) => j.inputs.metadata.name === "eventchain-infrastructure-export",
+  )!;
+  t.false(podOf(infra).containers[0].command.includes("--kubernetes-secrets"));
 });
 
-test("without Kubernetes, EventBridge Scheduler runs the backup task on ECS and failed tasks alert", async (t) => {
-  const evaluation = await evaluateWith("prod", { "eventchain-dr:kubernetes": { enabled: false } });
+test("with the export of Secrets enabled, the role may read them and the export is told to", async (t) => {
+  const committed = (await committedStacks()).prod.config.kubernetes;
+  const evaluation = await evaluateWith("prod", {
+    "eventchain-dr:kubernetes": {
+      ...committed,
+      exportSecrets: true,
+      exportApiGroups: ["apps", "ticketing.eventchain.io"],
+    },
+  });
+  const rules = only(evaluation, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").inputs.rules as any[];
+  t.true(rules.find((r) => r.apiGroups?.includes("")).resources.includes("secrets"));
+  t.deepEqual(rules.find((r) => r.apiGroups?.includes("apps")).apiGroups, ["apps", "ticketing.eventchain.io"]);
+  const infra = ofType(evaluation, "kubernetes:batch/v1:CronJob").find(
+    (j) => j.inputs.metadata.name === "eventchain-infrastructure-export",
+  )!;
+  const command: string[] = podOf(infra).containers[0].command;
+  t.true(command.includes("--kubernetes-secrets"));
+  t.is(command[command.indexOf("--kubernetes-api-groups") + 1], "apps,ticketing.eventchain.io");
+});
+
+test("the app-config directories reach the export read-only from EFS, in Kubernetes", async (t) => {
+  const { prod } = await committedStacks();
+  const pvs = ofType(prod, "kubernetes:core/v1:PersistentVolume").map((p) => p.inputs.spec);
+  t.deepEqual(
+    pvs.map((s) => s.csi.volumeHandle),
+    ["fs-0e1c0a5e00000a041:/etc/eventchain", "fs-0e1c0a5e00000a041:/opt/eventchain/configs"],
+  );
+  for (const s of pvs) t.like(s, { accessModes: ["ReadOnlyMany"], csi: { driver: "efs.csi.aws.com", readOnly: true } });
+  const infra = ofType(prod, "kubernetes:batch/v1:CronJob").find(
+    (j) => j.inputs.metadata.name === "eventchain-infrastructure-export",
+  )!;
+  const container = podOf(infra).containers[0];
+  const command: string[] = container.command;
+  t.is(command[command.indexOf("--config-dir") + 1], "/etc/eventchain,/opt/eventchain/configs");
+  for (const dir of ["/etc/eventchain", "/opt/eventchain/configs"])
+    t.true(container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === dir).readOnly);
+});
+
+test("without Kubernetes, EventBridge Scheduler runs every job on ECS with the same command line", async (t) => {
+  const { prod } = await committedStacks();
+  const evaluation = await evaluateWith("prod", {
+    "eventchain-dr:kubernetes": { ...prod.config.kubernetes, enabled: false },
+  });
   t.is(ofType(evaluation, "kubernetes:batch/v1:CronJob").length, 0);
   t.false(evaluation.outputs.kubernetes.enabled);
-  const schedules = Object.fromEntries(
-    ofType(evaluation, "aws:scheduler/schedule:Schedule").map((s) => [s.name, s.inputs]),
+  const cron = Object.fromEntries(
+    ofType(prod, "kubernetes:batch/v1:CronJob").map((j) => [
+      j.inputs.metadata.labels.job,
+      podOf(j).containers[0].command,
+    ]),
   );
-  t.deepEqual(Object.keys(schedules).sort(), ["logical-backups-database-dump", "logical-backups-redis-export"]);
-  t.is(schedules["logical-backups-database-dump"].scheduleExpression, "cron(0 2 * * ? *)");
-  t.is(schedules["logical-backups-redis-export"].scheduleExpression, "cron(30 5 * * ? *)");
-  const target = schedules["logical-backups-database-dump"].target;
-  t.is(target.arn, "arn:aws:ecs:us-east-1:111122223333:cluster/eventchain-prod");
-  t.false(target.ecsParameters.networkConfiguration.assignPublicIp);
-  t.deepEqual(JSON.parse(target.input).containerOverrides[0].command, [
-    "npx",
-    "tsx",
-    "runbooks/backup-database.ts",
-    "--stack",
-    "prod",
-    "--yes",
-  ]);
-  const container = JSON.parse(
-    only(evaluation, "aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions,
-  )[0];
+  const schedules = ofType(evaluation, "aws:scheduler/schedule:Schedule");
   t.deepEqual(
-    container.environment.find((e: { name: string }) => e.name === "PGSSLROOTCERT"),
-    { name: "PGSSLROOTCERT", value: JOB_RDS_CA_BUNDLE },
+    schedules.map((s) => s.name).sort(),
+    Object.keys(JOBS)
+      .map((id) => `logical-backups-${id}`)
+      .sort(),
   );
+  const expressions = { ...prod.config.schedules };
+  const byJob: Record<string, string> = {
+    "database-dump": expressions.logicalBackup,
+    "redis-export": expressions.redisExport,
+    "infrastructure-export": expressions.infrastructureExport,
+    "code-bundle": expressions.codeBackup,
+    "replication-check": expressions.replicationCheck,
+  };
+  for (const s of schedules) {
+    const id = s.name.replace("logical-backups-", "");
+    t.is(s.inputs.scheduleExpression, byJob[id], "one definition of each schedule for both runners");
+    t.is(s.inputs.scheduleExpressionTimezone, "Etc/UTC");
+    t.is(s.inputs.target.arn, "arn:aws:ecs:us-east-1:111122223333:cluster/eventchain-prod");
+    t.false(s.inputs.target.ecsParameters.networkConfiguration.assignPublicIp);
+    const task = only(evaluation, "aws:ecs/taskDefinition:TaskDefinition", `logical-backups-${id}`);
+    const [init, job] = JSON.parse(task.inputs.containerDefinitions);
+    t.deepEqual(job.command, cron[id], `${id}: the same command line as its CronJob`);
+    t.like(job, { readonlyRootFilesystem: true, user: "10001", essential: true });
+    t.deepEqual(job.dependsOn, [{ containerName: "outputs", condition: "SUCCESS" }]);
+    t.is(envOf({ env: job.environment })[BACKUP_JOB_ENV], id);
+    t.is(envOf({ env: job.environment }).PGSSLROOTCERT, JOB_RDS_CA_BUNDLE);
+    t.deepEqual(init.command, ["node", "runbooks/platform/job-outputs.ts"]);
+    t.like(init, { readonlyRootFilesystem: true, essential: false });
+    const outputs = parseStackOutputs(JSON.parse(envOf({ env: init.environment })[JOB_OUTPUTS_ENV]!), "init");
+    t.deepEqual(outputs, evaluation.outputs, "the task carries the stack's own outputs");
+    const mounts = Object.fromEntries(job.mountPoints.map((m: any) => [m.containerPath, m.readOnly]));
+    t.is(mounts[JOB_OUTPUTS_DIR], true);
+    t.is(mounts[JOB_SCRATCH_DIR], false);
+  }
+  const infra = only(evaluation, "aws:ecs/taskDefinition:TaskDefinition", "logical-backups-infrastructure-export");
+  t.deepEqual(
+    infra.inputs.volumes.filter((v: any) => v.efsVolumeConfiguration).map((v: any) => v.efsVolumeConfiguration),
+    ["/etc/eventchain", "/opt/eventchain/configs"].map((rootDirectory) => ({
+      fileSystemId: "fs-0e1c0a5e00000a041",
+      rootDirectory,
+      transitEncryption: "ENABLED",
+      authorizationConfig: { iam: "ENABLED" },
+    })),
+  );
+  const mount = statements(evaluation).find((s) => s.Action.includes("elasticfilesystem:ClientMount"))!;
+  t.deepEqual(mount.Action, ["elasticfilesystem:ClientMount"], "read-only: no ClientWrite, no ClientRootAccess");
   const rules = ofType(evaluation, "aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern));
   const ecs = rules.filter((p) => p.source[0] === "aws.ecs");
   t.is(ecs.length, 2);
-  t.deepEqual(ecs[0].detail.containers, { exitCode: [{ "anything-but": 0 }] });
+  t.deepEqual(ecs[0].detail.containers, { name: ["backup"], exitCode: [{ "anything-but": 0 }] });
   t.deepEqual(ecs[1].detail.stopCode, ["TaskFailedToStart"]);
+});
+
+test("the backup key decrypts for the jobs only through S3, and their secrets only through Secrets Manager", async (t) => {
+  const { prod } = await committedStacks();
+  const job = statements(prod).filter((s) => s.resource.name === "kubernetes-jobs-irsa-policy");
+  const decrypts = job.filter((s) => s.Action.includes("kms:Decrypt"));
+  t.deepEqual(
+    decrypts.map((s) => s.Condition?.StringEquals?.["kms:ViaService"]),
+    ["s3.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com"],
+  );
+  t.deepEqual(decrypts[0]!.Resource, [prod.outputs.backup.kmsKeyArn]);
 });
 
 test("failed, aborted or expired backup, copy and restore jobs alert; successes do not", async (t) => {

@@ -52,12 +52,15 @@ test("every AWS resource is created through an explicit provider for a named reg
   }
 });
 
-test("only the backup replication into DR runs in the other region from prod", async (t) => {
+test("only the backup replication and the outputs mirror copy run in the other region from prod", async (t) => {
   const { prod } = await committedStacks();
   const inPeer = prod.resources.filter((r) => r.custom && r.type.startsWith("aws:") && r.region === "us-west-2");
   t.deepEqual(
     inPeer.map((r) => r.type),
-    ["aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"],
+    [
+      "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+      "aws:s3/bucketObjectv2:BucketObjectv2",
+    ],
   );
 });
 

@@ -5,7 +5,16 @@ import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import { $ } from "zx";
-import { bundleRepository, compareImageTags, listRefs, verifyBundle } from "../../runbooks/platform/code-bundle.ts";
+import {
+  bundleRepository,
+  compareImageTags,
+  gitAuthEnv,
+  listRefs,
+  mirrorRepository,
+  parseGitToken,
+  verifyBundle,
+} from "../../runbooks/platform/code-bundle.ts";
+import { parseBackupCodeOptions } from "../../runbooks/backup-code.ts";
 import { BackupS3Client, downloadStream } from "../../runbooks/aws/s3-object.ts";
 import { useMoto } from "../helpers/moto.ts";
 
@@ -111,4 +120,55 @@ test("image tags missing or different in the replica region are reported", async
   const [again] = await compareImageTags(primary, replica, [repo]);
   t.deepEqual(again!.missingInReplica, []);
   t.deepEqual(again!.digestMismatch, ["v2"]);
+});
+
+test("a token from its secret reaches git only as a header for the repository's URL", (t) => {
+  t.deepEqual(parseGitToken("ghs_abc\n", "arn:x"), { username: "x-access-token", token: "ghs_abc" });
+  t.deepEqual(parseGitToken('{"username":"ci","token":"t0k"}', "arn:x"), { username: "ci", token: "t0k" });
+  t.throws(() => parseGitToken('{"user":"ci"}', "arn:x"), {
+    message: 'secret arn:x has no "token" string: expected a token or { "username", "token" } (value not shown)',
+  });
+  t.throws(() => parseGitToken("  ", "arn:x"), {
+    message: "secret arn:x is empty: expected a read-only token for the repository",
+  });
+  const env = gitAuthEnv("https://github.com/eventchain/eventchain.git", {
+    username: "x-access-token",
+    token: "s3cret",
+  });
+  t.is(env.GIT_CONFIG_KEY_0, "http.https://github.com/eventchain/eventchain.git.extraHeader");
+  t.is(env.GIT_CONFIG_VALUE_0, `Authorization: Basic ${Buffer.from("x-access-token:s3cret").toString("base64")}`);
+  t.is(env.GIT_TERMINAL_PROMPT, "0", "git never prompts in a job");
+  t.false(Object.keys(gitAuthEnv("https://h/r.git", undefined)).includes("GIT_CONFIG_COUNT"));
+});
+
+test("a remote repository is mirrored with every ref before it is bundled", async (t) => {
+  const repo = await repoWithHistory(t);
+  const parent = mkdtempSync(join(tmpdir(), "mirror-parent-"));
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const mirror = await mirrorRepository(`file://${repo}`, parent);
+  t.deepEqual(await listRefs(mirror), await listRefs(repo));
+  await t.throwsAsync(mirrorRepository(`file://${repo}-missing`, parent), {
+    message: /^git clone --mirror file:\/\/.*-missing failed: /,
+  });
+});
+
+test("backup-code refuses a repository URL with credentials, or both --repo and --repository-url", (t) => {
+  t.throws(() => parseBackupCodeOptions({ "repository-url": "https://user:pw@github.com/e/e.git" }), {
+    message:
+      'invalid --repository-url "https://user:pw@github.com/e/e.git": expected an https:// git URL without credentials (the token comes from --repository-token-secret)',
+  });
+  t.throws(() => parseBackupCodeOptions({ "repository-url": "https://github.com/e/e.git", repo: "." }), {
+    message: "--repo and --repository-url exclude each other: bundle a local repository or mirror a remote one",
+  });
+  t.throws(
+    () =>
+      parseBackupCodeOptions({ "repository-token-secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x" }),
+    {
+      message: "--repository-token-secret needs --repository-url",
+    },
+  );
+  t.like(parseBackupCodeOptions({ "repository-url": "https://github.com/e/e.git" }), {
+    repo: undefined,
+    repositoryUrl: "https://github.com/e/e.git",
+  });
 });

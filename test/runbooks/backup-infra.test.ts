@@ -1,12 +1,17 @@
 import test from "ava";
-import { gunzipSync } from "node:zlib";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   backupInfrastructure,
   decryptWithKms,
   discoverResources,
+  inClusterGet,
   kubectlGet,
+  stateFromBucket,
   type Envelope,
 } from "../../runbooks/platform/infra-export.ts";
 import { BackupS3Client, downloadStream, getJson } from "../../runbooks/aws/s3-object.ts";
@@ -39,7 +44,7 @@ test("discovery of a recorded kube API finds every listable resource, CRDs and c
   t.false(resources.find((r) => r.name === "namespaces")!.namespaced);
 });
 
-test("backup-infra exports both stacks and every resource of a recorded kube API, with Secrets only KMS-encrypted (recorded-response test)", async (t) => {
+test("backup-infra exports both stacks and every resource of a recorded kube API, with Secrets (when asked) only KMS-encrypted (recorded-response test)", async (t) => {
   const kube = await fakeKube(t);
   const s3 = new BackupS3Client({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 });
   const kms = new KMSClient({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 });
@@ -62,6 +67,7 @@ test("backup-infra exports both stacks and every resource of a recorded kube API
       });
     },
     kube: kubectlGet({ kubeconfig: kube.kubeconfig }),
+    kubeScope: { apiGroups: "all", secrets: true },
   });
   t.deepEqual(exported, ["prod", "dr"]);
   t.deepEqual(
@@ -91,4 +97,104 @@ test("backup-infra exports both stacks and every resource of a recorded kube API
     secrets.map((s) => s.metadata.name),
     ["backend-db"],
   );
+});
+
+test("without the export of Secrets, none is read; outside the scope, resources are listed as not exported", async (t) => {
+  const kube = await fakeKube(t);
+  const s3 = new BackupS3Client({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 });
+  const kms = new KMSClient({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 });
+  const bucket = `infra-scope-${process.pid}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const manifest = await backupInfrastructure({
+    s3,
+    kms,
+    bucket,
+    prefix: "infrastructure/",
+    kmsKeyId: "unused",
+    stacks: [],
+    kube: kubectlGet({ kubeconfig: kube.kubeconfig }),
+    kubeScope: { apiGroups: ["apps", "apiextensions.k8s.io"], secrets: false },
+  });
+  t.deepEqual(
+    manifest.objects.map((o) => o.name),
+    ["kubernetes-resources.json.gz"],
+  );
+  t.false(
+    kube.requests.some((p) => p.startsWith("/api/v1/secrets")),
+    "Secrets are never requested",
+  );
+  const facts = manifest.facts.kubernetes as {
+    notExported: string[];
+    secrets: unknown;
+    objects: Record<string, number>;
+  };
+  t.deepEqual(facts.notExported.sort(), [
+    "networking.k8s.io/v1/ingresses",
+    "ticketing.eventchain.io/v1/ticketpools",
+    "v1/secrets",
+  ]);
+  t.is(facts.secrets, "not exported (kubernetes.exportSecrets is false)");
+  t.deepEqual(Object.keys(facts.objects).sort(), [
+    "apiextensions.k8s.io/v1/customresourcedefinitions",
+    "apps/v1/deployments",
+    "v1/configmaps",
+    "v1/namespaces",
+    "v1/pods",
+    "v1/services",
+  ]);
+});
+
+test("the Pulumi state is read from the backend bucket (plain or gzipped) and a missing one is named", async (t) => {
+  const s3 = new BackupS3Client({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 });
+  const bucket = `pulumi-state-${process.pid}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const state = (stack: string) =>
+    JSON.stringify({ version: 3, checkpoint: { latest: { resources: [{ urn: stack }] } } });
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: ".pulumi/stacks/eventchain-dr/prod.json", Body: state("prod") }),
+  );
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: ".pulumi/stacks/eventchain-dr/dr.json.gz",
+      Body: gzipSync(state("dr")),
+    }),
+  );
+  const read = stateFromBucket(s3, bucket);
+  t.is(await read("prod"), state("prod"));
+  t.is(await read("dr"), state("dr"));
+  await t.throwsAsync(read("staging"), {
+    message: `no Pulumi state for stack "staging" in s3://${bucket}/.pulumi/stacks/eventchain-dr/ (expected staging.json or staging.json.gz): check logicalBackups.pulumiStateBucket`,
+  });
+  const manifest = await backupInfrastructure({
+    s3,
+    kms: new KMSClient({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 }),
+    bucket,
+    prefix: "infrastructure/",
+    kmsKeyId: "unused",
+    stacks: ["prod", "dr"],
+    exportStack: read,
+  });
+  t.is(manifest.facts["pulumi:prod:resources"], 1);
+  t.is(manifest.facts["pulumi:dr:resources"], 1);
+});
+
+test("the API server is read in-cluster with the pod's token, verified against the cluster CA", async (t) => {
+  const { inClusterKube } = await import("../helpers/fake-kube.ts");
+  const kube = await fakeKube(t);
+  const cluster = await inClusterKube(t, kube.url);
+  const get = inClusterGet(cluster.env, cluster.serviceAccountDir);
+  t.deepEqual(((await get("/api")) as { versions: string[] }).versions, ["v1"]);
+  t.is(cluster.rejected(), 0);
+  await t.throwsAsync(get("/apis/nothing.example/v1"), {
+    message: /^GET \/apis\/nothing.example\/v1 answered HTTP 404/,
+  });
+  const other = await inClusterKube(t, kube.url);
+  await t.throwsAsync(
+    inClusterGet(cluster.env, other.serviceAccountDir)("/api"),
+    { message: /certificate/ },
+    "another CA: refused",
+  );
+  t.is(cluster.rejected(), 0, "no request reached the server without verifying it");
+  t.throws(() => inClusterGet(cluster.env, mkdtempSync(join(tmpdir(), "no-ca-"))), { message: /ca\.crt/ });
 });

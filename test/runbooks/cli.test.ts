@@ -3,6 +3,7 @@ import test from "ava";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
+import { dirname } from "node:path";
 import { DescribeDBInstancesCommand, RDSClient, StopDBInstanceCommand } from "@aws-sdk/client-rds";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { useMoto } from "../helpers/moto.ts";
@@ -79,3 +80,49 @@ test("a bad flag exits with code 2", async (t) => {
   t.is(res.code, EXIT.badInput);
   t.regex(res.stderr, /Unknown option '--bogus'/);
 });
+
+/**
+ * Runs `command` with Node 24 first on the PATH (what `npx` and the `zx` shebang resolve). The
+ * test that uses it is serial: it resets and seeds the file's emulator, as the test above does.
+ */
+const withNode = (command: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  run(command, args, {
+    cwd: root,
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, ...env },
+  }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+test.serial(
+  "under zx a runbook script runs its CLI: npx zx and node --import tsx node_modules/.bin/zx alike",
+  async (t) => {
+    const help = await withNode("npx", ["zx", "runbooks/region-failover.ts", "--help"]);
+    t.is(help.code, 0, help.stderr);
+    t.true(help.stdout.startsWith("region-failover: "), help.stdout);
+    // With real arguments it acts: reads the outputs, asks the emulator, and refuses a healthy primary.
+    await moto().reset();
+    const seeded = await seedStacks(moto().endpoint);
+    const ws = workspace(t);
+    const args = ["--outputs", ws.writeOutputs(seeded.file), "--stack", "prod", "--state-dir", ws.stateDir, "--yes"];
+    const env = { AWS_ENDPOINT_URL: moto().endpoint, AWS_MAX_ATTEMPTS: "1" };
+    for (const [command, argv] of [
+      ["npx", ["zx", "runbooks/region-failover.ts", ...args]],
+      [process.execPath, ["--import", "tsx", "node_modules/.bin/zx", "runbooks/region-failover.ts", ...args]],
+    ] as const) {
+      const res = await withNode(command, [...argv], env);
+      t.is(res.code, EXIT.badInput, `${command}: ${res.stdout}${res.stderr}`);
+      t.regex(res.stdout, /the primary region us-east-1 looks healthy .*: refusing to fail over/, command);
+    }
+    const missing = await withNode("npx", [
+      "zx",
+      "runbooks/region-failover.ts",
+      "--outputs",
+      "nope.json",
+      "--stack",
+      "prod",
+    ]);
+    t.is(missing.code, EXIT.badInput);
+    t.regex(missing.stdout, /--outputs file "nope\.json" cannot be read/);
+  },
+);

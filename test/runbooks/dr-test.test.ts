@@ -11,6 +11,16 @@ import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const moto = useMoto(test);
 
+/** The production database host, as the application's Deployment and the stack outputs name it. */
+const PRODUCTION_HOST = "eventchain-prod-db.abc.us-east-1.rds.amazonaws.com";
+/** A restored database (what point-in-time-restore or database-recovery created). */
+const RESTORED = {
+  host: "eventchain-prod-db-pitr-20260115.abc.us-east-1.rds.amazonaws.com",
+  port: 5432,
+  name: "eventchain",
+};
+const COPY = { database: RESTORED, productionHost: PRODUCTION_HOST, stripEnv: ["STRIPE_API_BASE"] };
+
 /** The application's Deployment as the API server returns it (recorded from the EKS cluster, trimmed). */
 const SOURCE = {
   metadata: {
@@ -26,12 +36,30 @@ const SOURCE = {
     template: {
       metadata: { labels: { app: "backend" } },
       spec: {
+        serviceAccountName: "eventchain-backend",
         containers: [
           {
             name: "backend",
             image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/eventchain/backend:v42",
             ports: [{ containerPort: 3001 }],
+            env: [
+              { name: "NODE_ENV", value: "production" },
+              { name: "DATABASE_HOST", value: PRODUCTION_HOST },
+              { name: "DATABASE_PORT", value: "5432" },
+              { name: "DATABASE_URL", value: `postgres://app@${PRODUCTION_HOST}:5432/eventchain` },
+              { name: "DATABASE_PASSWORD", valueFrom: { secretKeyRef: { name: "backend-db", key: "password" } } },
+              { name: "STRIPE_API_BASE", value: "https://api.stripe.com" },
+            ],
+            envFrom: [{ configMapRef: { name: "backend-config" } }, { secretRef: { name: "backend-secrets" } }],
+            volumeMounts: [
+              { name: "tls", mountPath: "/etc/tls" },
+              { name: "cache", mountPath: "/cache" },
+            ],
           },
+        ],
+        volumes: [
+          { name: "tls", secret: { secretName: "backend-tls" } },
+          { name: "cache", emptyDir: {} },
         ],
       },
     },
@@ -45,7 +73,7 @@ const SOURCE = {
  * and the pod proxy answering the health path.
  */
 function fakeApi(o: { readyAfter: number; failCreateDeployment?: boolean }) {
-  const namespaces = new Map<string, unknown>([["eventchain", {}]]);
+  const namespaces = new Map<string, unknown>([["eventchain", { metadata: { name: "eventchain" } }]]);
   const deployments = new Map<string, Record<string, unknown>>([["eventchain/eventchain-backend", SOURCE]]);
   let polls = 0;
   const calls: string[] = [];
@@ -64,7 +92,7 @@ function fakeApi(o: { readyAfter: number; failCreateDeployment?: boolean }) {
       if (m) return { items: [{ metadata: { name: "eventchain-backend-7c9d-x1" } }] };
       if (/\/pods\/eventchain-backend-7c9d-x1:3001\/proxy\/health$/.test(path)) return { status: "ok" };
       m = path.match(/^\/api\/v1\/namespaces\/([^/]+)$/);
-      if (m && namespaces.has(m[1]!)) return { metadata: { name: m[1] } };
+      if (m && namespaces.has(m[1]!)) return namespaces.get(m[1]!);
       throw new Error(`NotFound: ${path}`);
     },
     async create(path, body) {
@@ -96,6 +124,7 @@ test("application check (fake API): deploys a copy, health-checks it and deletes
     sourceNamespace: "eventchain",
     deployment: "eventchain-backend",
     runId: "dr-test-20261124t1600-abc",
+    copy: COPY,
     sleep: noSleep,
   });
   t.deepEqual(r.problems, []);
@@ -112,6 +141,7 @@ test("application check (fake API): a deployment that never becomes available is
     sourceNamespace: "eventchain",
     deployment: "eventchain-backend",
     runId: "run-2",
+    copy: COPY,
     attempts: 3,
     sleep: noSleep,
   });
@@ -128,6 +158,7 @@ test("application check (fake API): a failing deployment still deletes the names
       sourceNamespace: "eventchain",
       deployment: "eventchain-backend",
       runId: "run-3",
+      copy: COPY,
       sleep: noSleep,
     }),
     { message: /admission webhook denied/ },
@@ -136,15 +167,79 @@ test("application check (fake API): a failing deployment still deletes the names
   t.true(api.calls.some((c) => c.startsWith("DELETE /api/v1/namespaces/dr-test-run-3")));
 });
 
-test("the throwaway copy keeps the pod template, runs one replica and is labelled as a DR test", (t) => {
-  const copy = throwawayCopy(SOURCE, "dr-test-x", "run-x") as {
+test("the throwaway copy runs the same images on one replica, pointed at the restored database, with production-only settings stripped", (t) => {
+  const { manifest, stripped } = throwawayCopy(SOURCE, "dr-test-x", "run-x", COPY);
+  const copy = manifest as {
     metadata: { namespace: string; labels: Record<string, string> };
-    spec: { replicas: number; template: unknown };
+    spec: { replicas: number; template: { spec: any } };
   };
   t.is(copy.metadata.namespace, "dr-test-x");
   t.is(copy.metadata.labels["eventchain.io/dr-test"], "run-x");
   t.is(copy.spec.replicas, 1);
-  t.deepEqual(copy.spec.template, SOURCE.spec.template);
+  const pod = copy.spec.template.spec;
+  const container = pod.containers[0];
+  t.is(container.image, SOURCE.spec.template.spec.containers[0]!.image);
+  t.deepEqual(Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value])), {
+    NODE_ENV: "production",
+    DATABASE_HOST: RESTORED.host,
+    DATABASE_PORT: "5432",
+    DATABASE_NAME: "eventchain",
+  });
+  t.deepEqual(container.envFrom, [{ configMapRef: { name: "backend-config" } }]);
+  t.deepEqual(pod.volumes, [{ name: "cache", emptyDir: {} }]);
+  t.deepEqual(container.volumeMounts, [{ name: "cache", mountPath: "/cache" }]);
+  t.is(pod.serviceAccountName, "default");
+  t.false(pod.automountServiceAccountToken);
+  t.false(JSON.stringify(manifest).includes(PRODUCTION_HOST), "nothing in the copy names the production database");
+  t.deepEqual(stripped, {
+    env: ["backend/DATABASE_URL", "backend/DATABASE_PASSWORD", "backend/STRIPE_API_BASE"],
+    envFrom: ["backend/envFrom[1] (Secret)"],
+    volumes: ["tls"],
+    serviceAccount: "eventchain-backend",
+  });
+  t.deepEqual(SOURCE.spec.template.spec.containers[0]!.env.length, 6, "the source is not changed");
+});
+
+test("application check (fake API): the production database host is refused and nothing is created", async (t) => {
+  const api = fakeApi({ readyAfter: 0 });
+  await t.throwsAsync(
+    checkApplication({
+      kube: api.kube,
+      sourceNamespace: "eventchain",
+      deployment: "eventchain-backend",
+      runId: "run-4",
+      copy: { ...COPY, database: { ...RESTORED, host: PRODUCTION_HOST.toUpperCase() } },
+      sleep: noSleep,
+    }),
+    {
+      message: `refusing to point the throwaway copy at ${PRODUCTION_HOST.toUpperCase()}: that is the production database the application uses; expected the host of a restored database`,
+    },
+  );
+  t.deepEqual(
+    api.calls.filter((c) => !c.startsWith("GET")),
+    [],
+  );
+});
+
+test("application check (fake API): a namespace this run did not create is left alone", async (t) => {
+  const api = fakeApi({ readyAfter: 0 });
+  const create = api.kube.create.bind(api.kube);
+  // Someone else's namespace of the same name: the create "succeeds" but the label is not ours.
+  api.kube.create = async (path, body) => {
+    const b = body as { metadata: { name: string; labels?: Record<string, string> } };
+    if (path === "/api/v1/namespaces") return create(path, { ...b, metadata: { name: b.metadata.name } });
+    return create(path, body);
+  };
+  const r = await checkApplication({
+    kube: api.kube,
+    sourceNamespace: "eventchain",
+    deployment: "eventchain-backend",
+    runId: "run-5",
+    copy: COPY,
+    sleep: noSleep,
+  });
+  t.regex(r.problems.join(), /namespace dr-test-run-5 does not carry this run's label: left alone/);
+  t.false(api.calls.some((c) => c.startsWith("DELETE")));
 });
 
 test.serial(
@@ -257,6 +352,9 @@ test.serial(
         kube.kubeconfig,
         "--connection",
         "env",
+        "--app-database-host",
+        RESTORED.host,
+        "--yes",
       ],
       { aws: { endpoint, maxAttempts: 1 } },
     );
@@ -275,3 +373,70 @@ test.serial(
     t.deepEqual(await server.query("SELECT datname FROM pg_database WHERE datname LIKE 'eventchain_verify_%'"), []);
   },
 );
+
+test.serial(
+  "dr-test --mode application (fake kube API) asks first, then runs the copy against the restored database and removes only its namespace",
+  async (t) => {
+    const { statefulKube } = await import("../helpers/fake-kube.ts");
+    const ws = workspace(t);
+    const outputs = localOutputs({ instanceIdentifier: "x", dbName: "eventchain", port: 5432, bucketName: "unused" });
+    const stack = ws.writeOutputs({
+      ...outputs,
+      database: { ...outputs.database, address: PRODUCTION_HOST },
+      kubernetes: {
+        enabled: true,
+        namespace: "eventchain",
+        appDeployment: "eventchain-backend",
+        cronJobs: [],
+        serviceAccountRoleArn: null,
+      },
+    });
+    const kube = await statefulKube(t, { readyAfter: 1, source: SOURCE });
+    const argv = [
+      "--outputs",
+      stack,
+      "--state-dir",
+      ws.stateDir,
+      "--mode",
+      "application",
+      "--kubeconfig",
+      kube.kubeconfig,
+      "--app-database-host",
+      RESTORED.host,
+      "--strip-env",
+      "STRIPE_API_BASE",
+    ];
+    const unconfirmed = await runRunbook(drTest, argv);
+    t.is(unconfirmed.exitCode, 4, unconfirmed.message);
+    t.deepEqual(kube.created, [], "nothing is deployed before the operator agrees");
+
+    const r = await runRunbook(drTest, [...argv, "--yes"]);
+    t.is(r.exitCode, 0, r.stderr + r.message);
+    t.is(kube.created.length, 1);
+    const pod = (kube.created[0] as { spec: { template: { spec: any } } }).spec.template.spec;
+    const env = Object.fromEntries(
+      pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
+    );
+    t.is(env.DATABASE_HOST, RESTORED.host);
+    t.is(env.DATABASE_NAME, "eventchain");
+    t.false("STRIPE_API_BASE" in env);
+    t.false(JSON.stringify(kube.created[0]).includes(PRODUCTION_HOST));
+    t.is(pod.serviceAccountName, "default");
+    t.deepEqual([...kube.namespaces], ["eventchain"], "the throwaway namespace is gone, the application's remains");
+    t.deepEqual(
+      kube.calls.filter((c) => c.startsWith("DELETE")).map((c) => c.replace(/dr-test-.*/, "dr-test-<run>")),
+      ["DELETE /api/v1/namespaces/dr-test-<run>"],
+    );
+  },
+);
+
+test("dr-test --mode application without a restored database host is refused before anything runs", async (t) => {
+  const ws = workspace(t);
+  const outputs = ws.writeOutputs(
+    localOutputs({ instanceIdentifier: "x", dbName: "eventchain", port: 5432, bucketName: "unused-bucket" }),
+  );
+  const r = await runRunbook(drTest, ["--outputs", outputs, "--state-dir", ws.stateDir, "--mode", "application"]);
+  t.is(r.exitCode, 2);
+  t.regex(r.message, /--mode application needs --app-database-host: the host of a restored database/);
+  t.deepEqual(ws.runIds(), []);
+});

@@ -22,17 +22,20 @@ const validateReport = ajv.compile(schema);
 
 /** A runbook whose steps record what they did into `calls`. */
 function fakeRunbook(calls: string[], overrides: Partial<Record<string, Partial<Step>>> = {}): Runbook {
-  const step = (id: string, extra: Partial<Step> = {}): Step => ({
-    id,
-    title: `Do ${id}`,
-    describe: () => [{ kind: "note", action: `would do ${id}` }],
-    run: async () => {
-      calls.push(id);
-      return { did: id };
-    },
-    ...extra,
-    ...overrides[id],
-  });
+  let previous: Step | undefined;
+  const step = (id: string, extra: Partial<Step> = {}): Step =>
+    (previous = {
+      id,
+      title: `Do ${id}`,
+      dependsOn: previous ? [previous] : [],
+      describe: () => [{ kind: "note", action: `would do ${id}` }],
+      run: async () => {
+        calls.push(id);
+        return { did: id };
+      },
+      ...extra,
+      ...overrides[id],
+    });
   return {
     name: "fake",
     summary: "A runbook for engine tests",
@@ -81,34 +84,37 @@ test("independent steps run side by side", async (t) => {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   const order: string[] = [];
+  const done = (id: string) => {
+    order.push(id);
+    return {};
+  };
+  const a: Step = { id: "a", title: "A", dependsOn: [], describe: () => [], run: async () => done("a") };
+  const b: Step = {
+    id: "b",
+    title: "B",
+    dependsOn: [a],
+    describe: () => [],
+    run: async () => {
+      await released;
+      return done("b");
+    },
+  };
+  const c: Step = {
+    id: "c",
+    title: "C",
+    dependsOn: [a],
+    describe: () => [],
+    run: async () => {
+      release();
+      return done("c");
+    },
+  };
+  const d: Step = { id: "d", title: "D", dependsOn: [b, c], describe: () => [], run: async () => done("d") };
   const runbook: Runbook = {
     name: "parallel",
     summary: "b waits for c, so a sequential engine would hang",
     system: "core-api",
-    steps: [
-      { id: "a", title: "A", describe: () => [], run: async () => void order.push("a") },
-      {
-        id: "b",
-        title: "B",
-        dependsOn: ["a"],
-        describe: () => [],
-        run: async () => {
-          await released;
-          order.push("b");
-        },
-      },
-      {
-        id: "c",
-        title: "C",
-        dependsOn: ["a"],
-        describe: () => [],
-        run: async () => {
-          order.push("c");
-          release();
-        },
-      },
-      { id: "d", title: "D", dependsOn: ["b", "c"], describe: () => [], run: async () => void order.push("d") },
-    ],
+    steps: [a, b, c, d],
   };
   const res = await runRunbook(runbook, base);
   t.is(res.exitCode, EXIT.succeeded, res.stderr);
@@ -477,20 +483,23 @@ test("the Mermaid gantt block escapes step titles and marks failed steps critica
 });
 
 test("step definitions are checked: unknown dependency, duplicate and malformed ids", (t) => {
-  const s = (id: string, dependsOn?: string[]): Step => ({
+  const s = (id: string, dependsOn: Step["dependsOn"] = []): Step => ({
     id,
     title: id,
     dependsOn,
     describe: () => [],
-    run: async () => undefined,
+    run: async () => ({}),
   });
-  t.throws(() => resolveDependencies([s("a"), s("b", ["zzz"])]), {
+  t.throws(() => resolveDependencies([s("a"), s("b", [{ id: "zzz" }])]), {
     message: 'step "b" depends on "zzz", which is not an earlier step',
+  });
+  t.throws(() => resolveDependencies([s("a"), { ...s("b"), dependsOn: undefined as never }]), {
+    message: 'step "b" has no dependsOn: list the steps it needs by handle ([] for none)',
   });
   t.throws(() => resolveDependencies([s("a"), s("a")]), { message: 'step id "a" is used twice' });
   t.throws(() => resolveDependencies([s("Bad_Id")]), { message: /step id "Bad_Id" is invalid/ });
   t.deepEqual(
-    [...resolveDependencies([s("a"), s("b"), s("c", [])]).entries()],
+    [...resolveDependencies([s("a"), s("b", [{ id: "a" }]), s("c", [])]).entries()],
     [
       ["a", []],
       ["b", ["a"]],

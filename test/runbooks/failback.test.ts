@@ -1,48 +1,81 @@
+/**
+ * failback and fence-primary against moto, after a region-failover, with the Route 53 data plane
+ * and CloudWatch's alarm evaluation simulated by test/helpers/failover.ts (moto does neither).
+ */
 import test, { type ExecutionContext } from "ava";
 import { DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
+import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
+import { regionDown } from "../../runbooks/local/aws-proxy.ts";
 import { runbook as failover } from "../../runbooks/region-failover.ts";
 import { runbook } from "../../runbooks/failback.ts";
+import { runbook as fence } from "../../runbooks/fence-primary.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
+import { DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
+import { awsFor } from "../helpers/moto.ts";
+import { useFailoverMoto } from "../helpers/failover.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
-import { serviceUnavailable, startFaultProxy } from "../helpers/fault-proxy.ts";
+import { fixture, type FaultProxy } from "../helpers/fault-proxy.ts";
 
-/** Before each test: the stacks as seeded, then a completed failover to DR (primary RDS was down). */
-const { moto, seeded, state } = useSeededMoto(test);
+const { moto, seeded, proxy, answer, state } = useFailoverMoto(test);
+const c = (region = PRIMARY_REGION) => ({ region, endpoint: moto().endpoint, maxAttempts: 1 });
 
-async function failedOver(t: ExecutionContext) {
+const endpointFailing = (r: { service: string; action: string }) =>
+  r.service === "route53" && r.action.includes("/status")
+    ? { status: 200, body: fixture("route53-get-health-check-status-failing.xml") }
+    : undefined;
+
+/**
+ * Before each test: the stacks as seeded, then a completed region-failover. With `primaryDown`
+ * the primary region refused every call during it (so the primary could not be fenced);
+ * otherwise only its endpoint failed its health check.
+ */
+async function failedOver(
+  t: ExecutionContext,
+  primaryDown = false,
+): Promise<{ base: string[]; p: FaultProxy; ws: ReturnType<typeof workspace> }> {
   const ws = workspace(t);
   const file = ws.writeOutputs(seeded().file);
-  const base = ["--outputs", file, "--stack", "prod", "--state-dir", ws.stateDir];
-  const proxy = await startFaultProxy(moto().endpoint, (r) =>
-    r.service === "rds" && r.region === "us-east-1" ? serviceUnavailable() : undefined,
-  );
-  t.teardown(() => proxy.close());
-  const fo = await runRunbook(failover, [...base, "--yes", "--health-attempts", "1"], { aws: awsFor(proxy.endpoint) });
+  const base = ["--outputs", file, "--stack", "prod", "--state-dir", ws.stateDir, "--primary-timeout-seconds", "2"];
+  const p = await proxy(t, primaryDown ? regionDown(PRIMARY_REGION) : endpointFailing);
+  const fo = await runRunbook(failover, [...base, "--yes", "--health-attempts", "1"], { aws: awsFor(p.endpoint) });
   t.is(fo.exitCode, EXIT.succeeded, fo.stdout);
-  return { ws, base, proxy };
+  t.is(await answer(), seeded().dr.services.loadBalancerDnsName.toLowerCase(), "clients on DR after the failover");
+  p.setRule(() => undefined);
+  return { base, p, ws };
 }
 
-const c = (region = PRIMARY_REGION) => ({ region, endpoint: moto().endpoint, maxAttempts: 1 });
-async function primaryRecord() {
-  const res = await new Route53Client(c()).send(
-    new ListResourceRecordSetsCommand({ HostedZoneId: seeded().prod.dns.hostedZoneId }),
-  );
-  return res.ResourceRecordSets!.find((r) => r.SetIdentifier === "primary")!;
-}
+const switchState = async () =>
+  (
+    await new CloudWatchClient(c(DR_REGION)).send(
+      new DescribeAlarmsCommand({ AlarmNames: [seeded().dr.failover.switch.alarmName] }),
+    )
+  ).MetricAlarms![0]!.StateValue;
+
+const prodServices = async () =>
+  (
+    await new ECSClient(c()).send(
+      new DescribeServicesCommand({
+        cluster: seeded().prod.services.clusterName,
+        services: seeded().prod.services.services.map((s) => s.name),
+      }),
+    )
+  ).services!.map((s) => s.desiredCount);
+
+const groupsOf = async (id: string) =>
+  (
+    await new RDSClient(c()).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))
+  ).DBInstances![0]!.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId);
 
 test.serial(
-  "fails back: new primary restored from the DR data, app repointed, DNS back with its health check",
+  "fails back: new primary restored from the DR data, app repointed, switch disengaged, clients back per the name servers",
   async (t) => {
-    const { ws, base } = await failedOver(t);
+    const { ws, base, p } = await failedOver(t);
     const res = await runRunbook(
       runbook,
       [...base, "--writes-stopped", "--yes", "--run-id", "fb1", "--health-attempts", "1"],
-      { aws: awsFor(moto().endpoint) },
+      { aws: awsFor(p.endpoint) },
     );
     t.is(res.exitCode, EXIT.succeeded, res.stdout + res.stderr);
     const newId = ws.journal("fb1").steps["restore-primary-db"]!.outputs!.instanceIdentifier as string;
@@ -54,10 +87,6 @@ test.serial(
       db.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId),
       seeded().prod.database.securityGroupIds,
     );
-    t.is(db.DBParameterGroups?.[0]?.DBParameterGroupName, seeded().prod.database.parameterGroupName);
-    const record = await primaryRecord();
-    t.is(record.ResourceRecords?.[0]?.Value, seeded().prod.dns.primaryTarget);
-    t.is(record.HealthCheckId, seeded().prod.dns.primaryHealthCheckId);
     const secret = JSON.parse(
       (
         await new SecretsManagerClient(c()).send(
@@ -67,34 +96,81 @@ test.serial(
     );
     t.is(secret.host, db.Endpoint?.Address);
     t.is(secret.dbname, "eventchain", "other connection settings are kept");
-    const alarms = (
-      await new CloudWatchClient(c()).send(
-        new DescribeAlarmsCommand({ AlarmNames: [seeded().prod.services.errorRateAlarmName] }),
-      )
-    ).MetricAlarms!;
-    t.is(alarms.length, 1);
+    t.is(await switchState(), "OK");
+    t.is(await answer(), seeded().prod.dns.primaryTarget.toLowerCase());
+    t.deepEqual(await prodServices(), [3, 2]);
+    t.deepEqual(
+      await groupsOf(SOURCE_DB),
+      seeded().prod.failover.fenceSecurityGroupIds,
+      "the old primary stays fenced",
+    );
+    t.like(ws.journal("fb1").steps["enable-primary-alarm"]!.outputs, { actions: "already enabled" });
+    const at = (id: string, k: "startedAt" | "endedAt") => Date.parse(res.report!.steps.find((s) => s.id === id)![k]!);
+    t.true(at("disengage-switch", "startedAt") >= at("check-primary-endpoint", "endedAt"));
+    t.true(at("snapshot-dr-db", "startedAt") >= at("fence-old-primary", "endedAt"), "fenced first");
     t.is(res.report?.verdict, "objectives_met");
     t.regex(res.report!.rpo.source!, /snapshot eventchain-dr-db-failback-\d{14} of eventchain-dr-db/);
     t.regex(res.stdout, /adopt it \(pulumi import/);
   },
 );
 
+test.serial("disengages the switch only after the primary passes its endpoint health check", async (t) => {
+  const { ws, base, p } = await failedOver(t);
+  p.setRule(endpointFailing);
+  const res = await runRunbook(
+    runbook,
+    [...base, "--writes-stopped", "--yes", "--force", "--run-id", "fb3", "--health-attempts", "1"],
+    { aws: awsFor(p.endpoint) },
+  );
+  t.is(res.exitCode, EXIT.failed);
+  t.regex(
+    res.stdout,
+    /FAILED at step "check-primary-endpoint": the primary endpoint does not pass its health check .*1\/3 checkers report success.*the switch stays engaged and clients stay on DR/,
+  );
+  t.false("disengage-switch" in ws.journal("fb3").steps);
+  t.is(await switchState(), "ALARM");
+  t.is(await answer(), seeded().dr.services.loadBalancerDnsName.toLowerCase(), "clients stay on DR");
+  // Once the endpoint passes, the same run finishes and moves clients back.
+  p.setRule(() => undefined);
+  const resumed = await runRunbook(runbook, ["--resume", "fb3", "--state-dir", ws.stateDir, "--yes"], {
+    aws: awsFor(p.endpoint),
+  });
+  t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout);
+  t.is(await answer(), seeded().prod.dns.primaryTarget.toLowerCase());
+});
+
+test.serial("fences the old primary first when region-failover could not reach it", async (t) => {
+  const { ws, base, p } = await failedOver(t, true);
+  t.deepEqual(await prodServices(), [3, 2], "the failover could not stop the primary's services");
+  t.deepEqual(await groupsOf(SOURCE_DB), seeded().prod.database.securityGroupIds);
+  const res = await runRunbook(
+    runbook,
+    [...base, "--writes-stopped", "--yes", "--run-id", "fb4", "--health-attempts", "1"],
+    { aws: awsFor(p.endpoint) },
+  );
+  t.is(res.exitCode, EXIT.succeeded, res.stdout);
+  t.like(ws.journal("fb4").steps["fence-old-primary"]!.outputs, { fenced: true });
+  t.deepEqual(await groupsOf(SOURCE_DB), seeded().prod.failover.fenceSecurityGroupIds);
+});
+
 test.serial("refuses to fail back while the primary region is down, changing nothing", async (t) => {
-  const { base, proxy } = await failedOver(t);
+  const { base, p } = await failedOver(t);
+  p.setRule(regionDown(PRIMARY_REGION));
   const before = await state();
-  const res = await runRunbook(runbook, [...base, "--writes-stopped", "--yes"], { aws: awsFor(proxy.endpoint) });
+  const res = await runRunbook(runbook, [...base, "--writes-stopped", "--yes"], { aws: awsFor(p.endpoint) });
   t.is(res.exitCode, EXIT.badInput);
   t.regex(
     res.stdout,
-    /the primary region us-east-1 is not healthy yet \(.*RDS in us-east-1 unreachable.*\): refusing to fail back\. Pass --force/,
+    /the primary region us-east-1 is not healthy yet \(health check .* unreadable: .*; eventchain-prod-db unreachable in us-east-1: .*\): refusing to fail back\. Pass --force/,
   );
   t.deepEqual(await state(), before);
+  t.is(await answer(), seeded().dr.services.loadBalancerDnsName.toLowerCase());
 });
 
 test.serial("refuses without --writes-stopped", async (t) => {
-  const { base } = await failedOver(t);
+  const { base, p } = await failedOver(t);
   const before = await state();
-  const res = await runRunbook(runbook, [...base, "--yes"], { aws: awsFor(moto().endpoint) });
+  const res = await runRunbook(runbook, [...base, "--yes"], { aws: awsFor(p.endpoint) });
   t.is(res.exitCode, EXIT.badInput);
   t.regex(
     res.stdout,
@@ -103,31 +179,53 @@ test.serial("refuses without --writes-stopped", async (t) => {
   t.deepEqual(await state(), before);
 });
 
-test.serial("dry run changes nothing; without --yes and a terminal it stops before moving DNS", async (t) => {
-  const { ws, base } = await failedOver(t);
+test.serial("dry run changes nothing; without --yes and a terminal it stops before the switch", async (t) => {
+  const { ws, base, p } = await failedOver(t);
   const before = await state();
-  const dry = await runRunbook(runbook, [...base, "--writes-stopped", "--dry-run"], { aws: awsFor(moto().endpoint) });
+  const dry = await runRunbook(runbook, [...base, "--writes-stopped", "--dry-run"], { aws: awsFor(p.endpoint) });
   t.is(dry.exitCode, EXIT.succeeded, dry.stdout);
   t.regex(dry.stderr, /rds:CopyDBSnapshot \(us-west-2 → us-east-1\)/);
+  t.regex(dry.stderr, /cloudwatch:PutMetricData \(us-west-2\)/);
   t.deepEqual(await state(), before);
   const stopped = await runRunbook(
     runbook,
     [...base, "--writes-stopped", "--run-id", "fb2", "--health-attempts", "1"],
-    { aws: awsFor(moto().endpoint) },
+    { aws: awsFor(p.endpoint) },
   );
   t.is(stopped.exitCode, EXIT.stopped);
-  t.regex(stopped.stdout, /step "move-dns-back" .* moves traffic and needs confirmation/);
-  t.is(
-    (await primaryRecord()).ResourceRecords?.[0]?.Value,
-    seeded().dr.services.loadBalancerDnsName,
-    "DNS still on DR",
-  );
+  // The failover fenced the primary already: that step is done, the first to confirm is the switch.
+  t.is(ws.journal("fb2").steps["fence-old-primary"]!.status, "skipped");
+  t.regex(stopped.stdout, /step "disengage-switch" .* moves traffic and needs confirmation/);
+  t.is(await switchState(), "ALARM", "switch still engaged");
   const resumed = await runRunbook(
     runbook,
     ["--resume", "fb2", "--state-dir", ws.stateDir, "--yes", "--health-attempts", "1"],
-    { aws: awsFor(moto().endpoint) },
+    { aws: awsFor(p.endpoint) },
   );
   t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout);
-  t.is(ws.journal("fb2").steps["restore-primary-db"]!.attempts, 1);
-  t.is((await primaryRecord()).ResourceRecords?.[0]?.Value, seeded().prod.dns.primaryTarget);
+  t.is(await answer(), seeded().prod.dns.primaryTarget.toLowerCase());
 });
+
+test.serial(
+  "fence-primary alone fences an answering primary and fails, changing nothing, when it does not answer",
+  async (t) => {
+    const ws = workspace(t);
+    const base = ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir];
+    const p = await proxy(t, regionDown(PRIMARY_REGION, "hang"));
+    const before = await state();
+    const started = Date.now();
+    const down = await runRunbook(fence, [...base, "--yes", "--primary-timeout-seconds", "1"], {
+      aws: awsFor(p.endpoint),
+    });
+    t.is(down.exitCode, EXIT.failed);
+    t.regex(down.stdout, /FAILED at step "fence-primary": primary not fenced: .*no answer within 1 s/);
+    t.true(Date.now() - started < 8000, `gave up within its bounds (${Date.now() - started} ms)`);
+    t.deepEqual(await state(), before);
+    p.setRule(() => undefined);
+    const up = await runRunbook(fence, [...base, "--yes"], { aws: awsFor(p.endpoint) });
+    t.is(up.exitCode, EXIT.succeeded, up.stdout);
+    t.deepEqual(await prodServices(), [0, 0]);
+    t.deepEqual(await groupsOf(SOURCE_DB), seeded().prod.failover.fenceSecurityGroupIds);
+    t.regex(up.stdout, /is fenced \(security groups .*\) and kept/);
+  },
+);

@@ -35,8 +35,15 @@ test("replicated automated backups are chosen at their latest restorable time", 
       : undefined,
   );
   const arn = "arn:aws:rds:us-west-2:123456789012:auto-backup:ab-6kf5qwrb2kz3xtu4lxmgqaeu3a";
-  const source = await findRecoverySource(rds, "us-west-2", "eventchain-prod-db", arn, logger());
-  t.deepEqual(source, {
+  const source = await findRecoverySource({
+    rds,
+    region: "us-west-2",
+    sourceInstanceId: "eventchain-prod-db",
+    sourceInstanceArn: null,
+    replicatedBackupsArn: arn,
+    log: logger(),
+  });
+  t.like(source, {
     method: "replicated-backups",
     automatedBackupsArn: arn,
     restoreTime: "2026-01-15T14:21:30.000Z",
@@ -98,22 +105,20 @@ test("an emulator's HTML 500 for replicated backups falls back to the newest ava
       return { status: 200, body: fixture("rds-describe-db-snapshots-copied.xml") };
     return undefined;
   });
-  const source = await findRecoverySource(
+  const source = await findRecoverySource({
     rds,
-    "us-west-2",
-    "eventchain-prod-db",
-    "arn:aws:rds:us-west-2:123456789012:auto-backup:ab-1",
-    logger(warnings),
-  );
+    region: "us-west-2",
+    sourceInstanceId: "eventchain-prod-db",
+    sourceInstanceArn: null,
+    replicatedBackupsArn: "arn:aws:rds:us-west-2:123456789012:auto-backup:ab-1",
+    log: logger(warnings),
+  });
   t.like(source, {
     method: "copied-snapshot",
     snapshotId: "eventchain-prod-db-2026-01-15-copy",
     recoveryPointAt: "2026-01-15T03:00:00.000Z",
   });
-  t.regex(
-    warnings[0]!,
-    /cannot read replicated automated backups in us-west-2: .*falling back to the newest copied snapshot/,
-  );
+  t.regex(warnings[0]!, /cannot read replicated automated backups in us-west-2: .*looking at the other sources/);
 });
 
 test("no replicated backups and no copied snapshot is a clear failure", async (t) => {
@@ -122,10 +127,20 @@ test("no replicated backups and no copied snapshot is a clear failure", async (t
   const { rds } = await recorded(t, (r) =>
     r.action === "DescribeDBSnapshots" ? { status: 200, body: empty } : undefined,
   );
-  await t.throwsAsync(findRecoverySource(rds, "us-west-2", "eventchain-prod-db", null, logger()), {
-    message:
-      /nothing to restore eventchain-prod-db from in us-west-2: no replicated automated backups and no available snapshot copied there/,
-  });
+  await t.throwsAsync(
+    findRecoverySource({
+      rds,
+      region: "us-west-2",
+      sourceInstanceId: "eventchain-prod-db",
+      sourceInstanceArn: null,
+      replicatedBackupsArn: null,
+      log: logger(),
+    }),
+    {
+      message:
+        /nothing to restore eventchain-prod-db from in us-west-2: no replicated automated backups, no AWS Backup recovery point and no available snapshot copied there/,
+    },
+  );
 });
 
 test("the restorable window's earliest time comes from RDS's RestoreWindow", async (t) => {

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from "ava";
-import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand, type Service } from "@aws-sdk/client-ecs";
 import { runbook } from "../../runbooks/service-recovery.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
@@ -34,7 +34,8 @@ async function live() {
 test.serial("restarts a service with no running task at its recovery count and checks its targets", async (t) => {
   const { ws, base } = setup(t);
   await backendDown();
-  const deploymentsBefore = (await live())[BACKEND]!.deployments!.length;
+  const primary = (s: Service | undefined) => s!.deployments!.find((d) => d.status === "PRIMARY")!;
+  const deploymentBefore = primary((await live())[BACKEND]);
   const res = await runRunbook(runbook, [...base, "--service", BACKEND, "--run-id", "sr1", "--health-attempts", "1"], {
     aws: awsFor(moto().endpoint),
   });
@@ -42,7 +43,11 @@ test.serial("restarts a service with no running task at its recovery count and c
   const after = (await live())[BACKEND]!;
   t.is(after.desiredCount, 3);
   t.is(after.runningCount, 3);
-  t.true(after.deployments!.length >= deploymentsBefore, "a new deployment was forced");
+  // A forced deployment replaces the PRIMARY one: a new id, started after the old one.
+  const deployed = primary(after);
+  t.not(deployed.id, deploymentBefore.id, "a new deployment was forced");
+  t.true(deployed.createdAt!.getTime() >= deploymentBefore.createdAt!.getTime());
+  t.is(deployed.desiredCount, 3);
   const journal = ws.journal("sr1");
   t.like(journal.steps["restart-eventchain-backend-prod"]!.outputs, { previousDesired: 0, desiredCount: 3 });
   t.like(journal.steps["check-eventchain-backend-prod"]!.outputs, { healthy: 1, total: 1 });

@@ -1,7 +1,14 @@
 import test from "ava";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { actionOf, delayFor, rewrite, serviceOf, startDelayProxy, validateDelays } from "../../bench/delay-proxy.ts";
+import {
+  actionOf,
+  delayFor,
+  rewrite,
+  serviceOf,
+  startDelayProxy,
+  validateDelays,
+} from "../../runbooks/local/aws-proxy.ts";
 
 const auth = (service: string) => ({
   authorization: `AWS4-HMAC-SHA256 Credential=AKID/20261124/us-west-2/${service}/aws4_request, SignedHeaders=host, Signature=x`,

@@ -1,13 +1,16 @@
 /**
- * A small delaying HTTP proxy on loopback, in front of the AWS emulator (moto).
+ * One HTTP proxy on loopback in front of the AWS emulator (moto), for the tests and the bench.
  *
- * moto answers every call in milliseconds and every resource is ready at once, so a runbook's
- * overhead (sequential steps that could run side by side, waits that poll too slowly) is
- * invisible against it. This proxy gives each AWS API call a latency chosen per
- * `service:Action` (e.g. `rds:RestoreDBInstanceToPointInTime` 1500 ms) and can hold a resource
- * in a not-ready state for a while after the call that creates it (e.g. DescribeDBInstances
- * says `creating` for 4 s after the restore), so the runbook's critical path becomes known and
- * its overhead measurable. It records every call it saw, with its delay, for the report.
+ * moto answers every call in milliseconds, every resource is ready at once and every API is
+ * always up. The proxy puts the day of a regional disaster back:
+ * - **faults** (`rule`): each request is classified — service and region from the SigV4
+ *   credential scope, the action from the protocol, the protocol itself — and a rule may reset
+ *   the connection (a refused or dropped region), hang it, answer a 5xx or a throttling error
+ *   in that protocol's own error shape, add latency, or let it through;
+ * - **latency** (`delays`, per `service:Action`) and **pending holds** (`pending`: a resource
+ *   stays `creating` for a while after the call that creates it), so a runbook's critical path
+ *   and its overhead become measurable (the bench).
+ * It records every call it saw.
  */
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -45,9 +48,44 @@ export function rewrite(
     : { text, changed: false };
 }
 
+/** The wire protocol of a request, which decides how an injected error must look. */
+export type AwsProtocol = "query" | "json" | "rest-xml" | "rest-json" | "s3";
+
+/** A request as a fault rule sees it. */
+export interface ProxiedRequest {
+  service: string;
+  region: string;
+  action: string;
+  protocol: AwsProtocol;
+  body: string;
+}
+
+/**
+ * What a rule does with a request: `undefined` lets it through; `"reset"` destroys the
+ * connection at once (the client sees a network error, as for a refused or unreachable
+ * endpoint); `"hang"` never answers; `"lose-answer"` lets the request reach the upstream (it
+ * takes effect) and then resets the connection instead of answering (a lost response);
+ * `{ delayMs }` adds latency, then lets it through; an answer is sent as is.
+ */
+export type Fault =
+  | undefined
+  | "reset"
+  | "hang"
+  | "lose-answer"
+  | { delayMs: number }
+  | { status: number; body: string; contentType?: string; headers?: Record<string, string> };
+
+/**
+ * Decides a request's fate. It may be async: a test can simulate what AWS would do downstream of a
+ * call moto only stores (e.g. evaluate an alarm) before letting the call through.
+ */
+export type FaultRule = (req: ProxiedRequest) => Fault | Promise<Fault>;
+
 export interface DelayProxyOptions {
   /** Base URL of the upstream, e.g. `http://127.0.0.1:5000`. */
   target: string;
+  /** Fault injection; replaceable later with `setRule`. Default: none. */
+  rule?: FaultRule;
   delays?: DelayTable;
   pending?: PendingRule[];
   /** Injected for tests; defaults to a real timer. */
@@ -58,6 +96,9 @@ export interface DelayProxyOptions {
 
 export interface CallRecord {
   key: string;
+  region: string;
+  /** What the rule did: "passed", "reset", "hang", "lose-answer", "delayed", or the injected status. */
+  fault: string;
   /** When the request arrived (options.now clock, ms). */
   at: number;
   delayMs: number;
@@ -85,6 +126,8 @@ export interface DelayProxy {
   holds(): HoldReport[];
   /** Forgets calls and holds (between repetitions against a reset emulator). */
   clear(): void;
+  /** Replaces the fault rule (`undefined`: none). */
+  setRule(rule: FaultRule | undefined): void;
   close(): Promise<void>;
 }
 
@@ -93,6 +136,23 @@ export function serviceOf(headers: IncomingHttpHeaders): string {
   const auth = String(headers.authorization ?? "");
   const m = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth);
   return m?.[1] ?? "unknown";
+}
+
+/** The region from a SigV4 `Authorization` header's credential scope, or "unknown". */
+export function regionOf(headers: IncomingHttpHeaders): string {
+  const auth = String(headers.authorization ?? "");
+  const m = /Credential=[^/]+\/\d{8}\/([^/]+)\/[^/]+\/aws4_request/.exec(auth);
+  return m?.[1] ?? "unknown";
+}
+
+/** The wire protocol of a request (service first: S3 and Route 53 are REST; then the content type). */
+export function protocolOf(service: string, headers: IncomingHttpHeaders): AwsProtocol {
+  if (service === "s3") return "s3";
+  if (service === "route53") return "rest-xml";
+  const ct = String(headers["content-type"] ?? "");
+  if (ct.includes("x-amz-json")) return "json";
+  if (ct.includes("x-www-form-urlencoded")) return "query";
+  return ct.includes("json") ? "rest-json" : "rest-xml";
 }
 
 /**
@@ -161,14 +221,43 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   const pending = options.pending ?? [];
   const firstSeen = new Map<string, number>();
   const calls: CallRecord[] = [];
+  let rule = options.rule;
+  const held = new Set<import("node:http").ServerResponse>();
 
   const server: Server = createServer(async (req, res) => {
     try {
       const at = now();
       const body = await readBody(req);
-      const key = `${serviceOf(req.headers)}:${actionOf(req.method ?? "GET", req.url ?? "/", req.headers, body.toString("utf8"))}`;
+      const text = body.toString("utf8");
+      const service = serviceOf(req.headers);
+      const region = regionOf(req.headers);
+      const action = actionOf(req.method ?? "GET", req.url ?? "/", req.headers, text);
+      const key = `${service}:${action}`;
+      const fault = await rule?.({ service, region, action, protocol: protocolOf(service, req.headers), body: text });
+      const record = (status: number, what: string, delayMs = 0) =>
+        calls.push({ key, region, fault: what, at, delayMs, status, held: false });
+      if (fault === "reset") {
+        record(0, "reset");
+        req.socket.destroy();
+        return;
+      }
+      if (fault === "hang") {
+        record(0, "hang");
+        held.add(res);
+        return;
+      }
+      if (fault && fault !== "lose-answer" && "status" in fault) {
+        record(fault.status, String(fault.status));
+        res.writeHead(fault.status, {
+          "content-type": fault.contentType ?? "text/xml",
+          "x-amzn-requestid": "fault-proxy",
+          ...fault.headers,
+        });
+        res.end(fault.body);
+        return;
+      }
       if (!firstSeen.has(key)) firstSeen.set(key, at);
-      const delayMs = delayFor(delays, key);
+      const delayMs = delayFor(delays, key) + (fault && fault !== "lose-answer" ? fault.delayMs : 0);
       if (delayMs > 0) await sleep(delayMs);
       const holds = pending.filter(
         (p) => p.on === key && firstSeen.has(p.after) && at - firstSeen.get(p.after)! < p.forMs,
@@ -177,8 +266,21 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       const up = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
         async (upRes) => {
-          const record: CallRecord = { key, at, delayMs, status: upRes.statusCode ?? 0, held: false };
+          const record: CallRecord = {
+            key,
+            region,
+            fault: fault === "lose-answer" ? "lose-answer" : fault ? "delayed" : "passed",
+            at,
+            delayMs,
+            status: upRes.statusCode ?? 0,
+            held: false,
+          };
           calls.push(record);
+          if (fault === "lose-answer") {
+            upRes.resume();
+            upRes.once("end", () => req.socket.destroy());
+            return;
+          }
           if (holds.length === 0) {
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
             upRes.pipe(res);
@@ -232,10 +334,102 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       calls.length = 0;
       firstSeen.clear();
     },
+    setRule: (next) => {
+      rule = next;
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const res of held) res.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A throttling error in the request's own protocol (what a rate-limited AWS API answers). */
+export function throttled(req: ProxiedRequest): Fault {
+  return errorIn(req, { status: 400, code: "Throttling", jsonType: "ThrottlingException", message: "Rate exceeded" });
+}
+
+/** HTTP 503 in the request's own protocol (an API that is up but failing). */
+export function unavailable(req: ProxiedRequest): Fault {
+  return errorIn(req, {
+    status: 503,
+    code: "ServiceUnavailable",
+    jsonType: "ServiceUnavailableException",
+    message: "Service unavailable (injected)",
+  });
+}
+
+function errorIn(
+  req: ProxiedRequest,
+  e: { status: number; code: string; jsonType: string; message: string },
+): Exclude<Fault, undefined | "reset" | "hang" | { delayMs: number }> {
+  switch (req.protocol) {
+    case "json":
+    case "rest-json":
+      return {
+        status: e.status,
+        contentType: "application/x-amz-json-1.1",
+        headers: { "x-amzn-errortype": e.jsonType, "x-amzn-query-error": `${e.code};Sender` },
+        body: JSON.stringify({ __type: e.jsonType, message: e.message }),
+      };
+    case "s3":
+      return {
+        status: e.status === 400 ? 503 : e.status,
+        body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${e.status === 400 ? "SlowDown" : e.code}</Code><Message>${e.message}</Message><RequestId>fault-proxy</RequestId></Error>`,
+      };
+    default:
+      return {
+        status: e.status,
+        body: `<ErrorResponse><Error><Type>Sender</Type><Code>${e.code}</Code><Message>${e.message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>`,
+      };
+  }
+}
+
+/**
+ * Random faults at fixed rates, reproducible from `seed` (mulberry32): e.g. 20% throttled, 3%
+ * HTTP 503 and 2% connection resets among the requests `only` selects (default: every one).
+ */
+export function randomFaults(p: {
+  seed: number;
+  throttle?: number;
+  unavailable?: number;
+  reset?: number;
+  only?: (req: ProxiedRequest) => boolean;
+}): FaultRule {
+  let state = p.seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(state ^ (state >>> 15), 1 | state);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  return (req) => {
+    if (p.only && !p.only(req)) return undefined;
+    const r = next();
+    let edge = p.throttle ?? 0;
+    if (r < edge) return throttled(req);
+    edge += p.unavailable ?? 0;
+    if (r < edge) return unavailable(req);
+    edge += p.reset ?? 0;
+    if (r < edge) return "reset";
+    return undefined;
+  };
+}
+
+/** A whole region down: every request signed for `region` gets `fault` (default a reset). */
+export function regionDown(region: string, fault: "reset" | "hang" = "reset"): FaultRule {
+  return (req) => (req.region === region ? fault : undefined);
+}
+
+/** Several rules: the first that injects something wins (each is asked in turn, async ones awaited). */
+export function firstOf(...rules: (FaultRule | undefined)[]): FaultRule {
+  return async (req) => {
+    for (const r of rules) {
+      const f = await r?.(req);
+      if (f !== undefined) return f;
+    }
+    return undefined;
   };
 }

@@ -1,0 +1,222 @@
+/**
+ * Fencing the old primary's writers once traffic is on DR: every primary ECS service to desired
+ * count 0, and the primary database's security groups set to the fence group (declared by the
+ * prod stack, admits nothing), so no new connection reaches it. Each call is bounded; nothing is
+ * deleted; the database keeps every write it took, for reconciliation. When the primary region
+ * does not answer, the result says what could not be fenced ("primary not fenced").
+ */
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from "@aws-sdk/client-rds";
+import type { StackOutputs } from "../../infra/outputs.ts";
+import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
+import { bounded, boundedOrThrow } from "./bounded.ts";
+
+export const NOT_FENCED = "primary not fenced";
+/** How long `isDone` looks before treating the primary as not (yet) fenced. */
+const IS_DONE_MS = 2000;
+
+export interface FenceResult {
+  fenced: boolean;
+  services: { name: string; result: string }[];
+  database: { instance: string; result: string; previousSecurityGroups: string[] | null };
+  /** What could not be fenced and why, one line each. */
+  unreachable: string[];
+  /** Set when not fenced: qualifies the run's verdict. */
+  caveat?: string;
+  [key: string]: unknown;
+}
+
+export function describeFence(prod: StackOutputs, boundSeconds: number): PlannedAction[] {
+  return [
+    ...prod.services.services.map((s) => ({
+      kind: "aws" as const,
+      action: `ecs:UpdateService (${prod.region}, bounded)`,
+      detail: { cluster: prod.services.clusterName, service: s.name, desiredCount: 0, boundSeconds },
+    })),
+    {
+      kind: "aws",
+      action: `rds:ModifyDBInstance (${prod.region}, bounded)`,
+      detail: {
+        DBInstanceIdentifier: prod.database.instanceIdentifier,
+        VpcSecurityGroupIds: prod.failover.fenceSecurityGroupIds,
+        ApplyImmediately: true,
+        boundSeconds,
+      },
+    },
+  ];
+}
+
+const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+
+/** Fences the primary described by `prod`; every call within `boundMs`; never throws for a region that does not answer. */
+export async function fencePrimary(
+  ctx: RunContext<unknown>,
+  prod: StackOutputs,
+  boundMs: number,
+): Promise<FenceResult> {
+  const ecs = ctx.aws(ECSClient, prod.region);
+  const rds = ctx.aws(RDSClient, prod.region);
+  const unreachable: string[] = [];
+  // Services and database side by side: an unreachable region costs one bound, not two.
+  const [services, database] = await Promise.all([
+    Promise.all(
+      prod.services.services.map(async (s) => {
+        const r = await bounded(
+          `ecs UpdateService ${s.name} desiredCount 0 (${prod.region})`,
+          boundMs,
+          (abortSignal) =>
+            ecs.send(
+              new UpdateServiceCommand({ cluster: prod.services.clusterName, service: s.name, desiredCount: 0 }),
+              { abortSignal },
+            ),
+          ctx.signal,
+        );
+        if (!r.ok) unreachable.push(r.error);
+        return { name: s.name, result: r.ok ? "desired count 0" : `not stopped: ${r.error}` };
+      }),
+    ),
+    fenceDatabase(rds, prod, boundMs, ctx.signal).catch((error: Error) => {
+      unreachable.push(error.message);
+      return {
+        instance: prod.database.instanceIdentifier,
+        result: `not fenced: ${error.message}`,
+        previousSecurityGroups: null,
+      };
+    }),
+  ]);
+  const fenced = unreachable.length === 0;
+  return {
+    fenced,
+    services,
+    database,
+    unreachable,
+    ...(fenced
+      ? {}
+      : {
+          caveat: `${NOT_FENCED}: ${unreachable.length} call(s) to ${prod.region} did not succeed; run npx tsx runbooks/fence-primary.ts --stack ${prod.stack} as soon as ${prod.region} answers (failback fences first too)`,
+        }),
+  };
+}
+
+async function fenceDatabase(rds: RDSClient, prod: StackOutputs, boundMs: number, signal: AbortSignal) {
+  const id = prod.database.instanceIdentifier;
+  const fence = prod.failover.fenceSecurityGroupIds;
+  if (fence.length === 0)
+    throw new Error(
+      `no fence security group in the ${prod.stack} outputs (failover.fenceSecurityGroupIds): deploy ${prod.stack} with this version; ${id} still accepts connections`,
+    );
+  const current = await boundedOrThrow(
+    `rds DescribeDBInstances ${id} (${prod.region})`,
+    boundMs,
+    async (abortSignal) =>
+      (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }), { abortSignal })).DBInstances?.[0],
+    signal,
+  );
+  if (!current) throw new Error(`${id} does not exist in ${prod.region}: nothing to fence there`);
+  const groups = (current.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId!).filter(Boolean);
+  if (same(groups, fence)) return { instance: id, result: "already fenced", previousSecurityGroups: null };
+  await boundedOrThrow(
+    `rds ModifyDBInstance ${id} VpcSecurityGroupIds ${fence.join(",")} (${prod.region})`,
+    boundMs,
+    (abortSignal) =>
+      rds.send(
+        new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, VpcSecurityGroupIds: fence, ApplyImmediately: true }),
+        { abortSignal },
+      ),
+    signal,
+  );
+  return {
+    instance: id,
+    result: `security groups set to the fence ${fence.join(", ")}: no new connections`,
+    previousSecurityGroups: groups,
+  };
+}
+
+/** Whether the primary is fenced already (bounded reads; false when it does not answer). */
+export async function isFenced(ctx: RunContext<unknown>, prod: StackOutputs, boundMs: number): Promise<boolean> {
+  const [svc, db] = await Promise.all([
+    bounded(
+      `ecs DescribeServices (${prod.region})`,
+      boundMs,
+      async (abortSignal) =>
+        (
+          await ctx.aws(ECSClient, prod.region).send(
+            new DescribeServicesCommand({
+              cluster: prod.services.clusterName,
+              services: prod.services.services.map((s) => s.name),
+            }),
+            { abortSignal },
+          )
+        ).services ?? [],
+      ctx.signal,
+    ),
+    bounded(
+      `rds DescribeDBInstances (${prod.region})`,
+      boundMs,
+      async (abortSignal) =>
+        (
+          await ctx
+            .aws(RDSClient, prod.region)
+            .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: prod.database.instanceIdentifier }), {
+              abortSignal,
+            })
+        ).DBInstances?.[0],
+      ctx.signal,
+    ),
+  ]);
+  if (!svc.ok || !db.ok || !db.value || prod.failover.fenceSecurityGroupIds.length === 0) return false;
+  const groups = (db.value.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? "");
+  return (
+    svc.value.length === prod.services.services.length &&
+    svc.value.every((s) => (s.desiredCount ?? 0) === 0) &&
+    same(groups, prod.failover.fenceSecurityGroupIds)
+  );
+}
+
+/**
+ * The fence as a step. `required`: fail the step when the primary cannot be fenced (failback,
+ * fence-primary); otherwise report "primary not fenced" and let the run go on (region-failover,
+ * after traffic is on DR).
+ */
+export function fencePrimaryStep<O>(p: {
+  id: string;
+  title: string;
+  dependsOn: readonly StepRef<any>[];
+  required: boolean;
+  boundSeconds: (ctx: RunContext<O>) => number;
+}): Step<O, FenceResult> {
+  return {
+    id: p.id,
+    title: p.title,
+    destructive: true,
+    dependsOn: p.dependsOn,
+    describe: (ctx) => describeFence(ctx.outputs, p.boundSeconds(ctx)),
+    async isDone(ctx) {
+      // A quick look only (a healthy primary answers in milliseconds): an unreachable one should
+      // not cost a full bound twice, here and in run.
+      return (await isFenced(ctx, ctx.outputs, Math.min(p.boundSeconds(ctx) * 1000, IS_DONE_MS)))
+        ? {
+            fenced: true,
+            services: ctx.outputs.services.services.map((s) => ({ name: s.name, result: "desired count 0" })),
+            database: {
+              instance: ctx.outputs.database.instanceIdentifier,
+              result: "already fenced",
+              previousSecurityGroups: null,
+            },
+            unreachable: [],
+          }
+        : false;
+    },
+    async run(ctx) {
+      const r = await fencePrimary(ctx, ctx.outputs, p.boundSeconds(ctx) * 1000);
+      if (!r.fenced) {
+        if (p.required)
+          throw new Error(
+            `${NOT_FENCED}: ${r.unreachable.join("; ")}. Nothing after this step ran; resume when ${ctx.outputs.region} answers`,
+          );
+        ctx.log.warn(`${NOT_FENCED}: ${r.unreachable.join("; ")}`);
+      }
+      return r;
+    },
+  };
+}

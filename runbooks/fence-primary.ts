@@ -1,0 +1,61 @@
+/**
+ * Fence the old primary on its own: every primary ECS service to desired count 0, and the primary
+ * database's security groups set to the fence group (admits nothing): no new connection reaches
+ * it. Nothing is deleted. Run it as soon as the primary region answers after a region-failover
+ * that reported "primary not fenced" (failback also fences first). Each call is bounded; the run
+ * fails, naming what did not answer, when the primary cannot be fenced.
+ * See runbooks/docs/region-failover.md#fencing.
+ *
+ *   npx tsx runbooks/fence-primary.ts --stack prod [--yes]
+ */
+import { snsSinks } from "./aws/notify.ts";
+import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
+import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
+import { fencePrimaryStep } from "./aws/steps.ts";
+import { isMain, runCli } from "./lib/cli.ts";
+import { BadInputError } from "./lib/errors.ts";
+import { stepFor, type RawOptions, type Runbook } from "./lib/types.ts";
+
+const step = stepFor<PrimaryTimeoutOptions>();
+
+const checkStack = step({
+  id: "check-stack",
+  dependsOn: [],
+  title: "Check the stack is the primary and declares a fence",
+  readOnly: true,
+  describe: () => [{ kind: "note", action: "reads the outputs only" }],
+  async run(ctx) {
+    if (ctx.outputs.role !== "primary")
+      throw new BadInputError(
+        `fence-primary fences the primary stack: --stack must have role "primary", got "${ctx.outputs.stack}" (role "${ctx.outputs.role}"); use --stack ${ctx.outputs.peerStack}`,
+      );
+    if (ctx.outputs.failover.fenceSecurityGroupIds.length === 0)
+      throw new BadInputError(
+        `stack ${ctx.outputs.stack} declares no fence security group (failover.fenceSecurityGroupIds is empty): deploy it with this version first`,
+      );
+    return { stack: ctx.outputs.stack, fence: ctx.outputs.failover.fenceSecurityGroupIds };
+  },
+});
+
+const fence = fencePrimaryStep<PrimaryTimeoutOptions>({
+  id: "fence-primary",
+  title: "Fence the old primary (services to 0, no new database connections)",
+  dependsOn: [checkStack],
+  required: true,
+  boundSeconds: (ctx) => ctx.options.primaryTimeoutSeconds,
+});
+
+export const runbook: Runbook<PrimaryTimeoutOptions> = {
+  name: "fence-primary",
+  summary: "Fence the old primary after a failover: its services to 0 and no new connections to its database",
+  system: "primary-database",
+  options: { ...PRIMARY_TIMEOUT_OPTIONS },
+  parseOptions: (raw: RawOptions) => parsePrimaryTimeout(raw),
+  steps: [checkStack, fence],
+  nextSteps: (ctx) => [
+    `${ctx.outputs.database.instanceIdentifier} is fenced (security groups ${ctx.outputs.failover.fenceSecurityGroupIds.join(", ")}) and kept, with every write it took: reconcile before retiring it, as an explicit, logged decision.`,
+    `A 'pulumi up' of ${ctx.outputs.stack} restores the instance's declared security groups (lifting the fence): do not run it before failback has adopted the new primary.`,
+  ],
+};
+
+if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks, outputsMirror: s3OutputsMirror });

@@ -1,0 +1,25 @@
+/**
+ * Test-only helpers around the foreign database (runbooks/local/foreign-schema.ts): another
+ * session's temp table, and dropping the fixture's roles.
+ */
+import type pg from "pg";
+import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
+import { FOREIGN_ROLES } from "../../runbooks/local/foreign-schema.ts";
+
+export { buildForeignDatabase, ownRowCounts } from "../../runbooks/local/foreign-schema.ts";
+
+/**
+ * Another session holding a temporary table with rows, as an application's session does all
+ * day; end the returned client to drop it.
+ */
+export async function sessionWithTempTable(server: LocalPostgres, database: string): Promise<pg.Client> {
+  const c = await server.client(database);
+  await c.query("CREATE TEMP TABLE scratch_work (id int PRIMARY KEY, note text)");
+  await c.query("INSERT INTO scratch_work SELECT i, 'temp ' || i FROM generate_series(1, 10) i");
+  return c;
+}
+
+/** Drops the fixture's roles (after every database that uses them is gone). */
+export async function dropForeignRoles(server: LocalPostgres): Promise<void> {
+  for (const role of FOREIGN_ROLES) await server.query(`DROP ROLE IF EXISTS "${role.replace(/"/g, '""')}"`);
+}

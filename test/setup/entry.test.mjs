@@ -1,0 +1,142 @@
+// @ts-check
+/**
+ * `npm run drill` and `npm test` start with scripts/with-setup.sh, which runs scripts/setup.mjs
+ * and then execs the command. These run them for real on this machine, once the set-up has put
+ * everything in place (npm test runs it before ava): nothing is installed here.
+ */
+import test from "ava";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { accessSync, constants, realpathSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const run = promisify(execFile);
+
+/**
+ * @param {string} file
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} [env]
+ * @returns {Promise<{ code: number, stdout: string, stderr: string }>}
+ */
+const outcome = (file, args, env = process.env) =>
+  run(file, args, { cwd: root, env }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (/** @type {{ code: number, stdout: string, stderr: string }} */ e) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+
+/** @param {string} path */
+const executable = (path) => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Every Node on the PATH (the machine's old one among them), and the one running the tests. */
+const nodes = [
+  ...new Set(
+    [
+      process.execPath,
+      ...(process.env.PATH ?? "")
+        .split(delimiter)
+        .map((dir) => join(dir, "node"))
+        .filter(executable),
+    ].map((path) => realpathSync(path)),
+  ),
+].map((path) => ({ path, version: execFileSync(path, ["--version"], { encoding: "utf8" }).trim() }));
+
+/** The PATH without the directory of the Node running the tests: the machine's own Node comes first. */
+const machinePath = (process.env.PATH ?? "")
+  .split(delimiter)
+  .filter((dir) => dir !== dirname(process.execPath))
+  .join(delimiter);
+
+test.serial("with everything installed, --dry-run has nothing to install", async (t) => {
+  const r = await outcome(process.execPath, ["scripts/setup.mjs", "--for", "test", "--dry-run"]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(
+    r.stderr,
+    /^setup: nothing to install; in place: Node 24\.\d+\.\d+.*, npm packages, moto 5\.2\.1 \(\.venv\/\), hadolint 2\.15\.1 \(\.venv\/\)\n$/,
+    "run npm test: its set-up installs what is missing",
+  );
+});
+
+for (const node of nodes)
+  test.serial(
+    `under Node ${node.version} the set-up finds everything in place in under a second and names the Node to run with`,
+    async (t) => {
+      const started = performance.now();
+      const r = await outcome(node.path, ["scripts/setup.mjs", "--for", "drill"]);
+      const wall = (performance.now() - started) / 1000;
+      t.is(r.code, 0, r.stderr);
+      const m = /^setup: ready for npm run drill in (\d+\.\d\d) s: Node 24\.[^\n]*\n$/.exec(r.stderr);
+      t.truthy(m, r.stderr);
+      t.true(Number(m?.[1]) < 1, `the set-up says it took ${m?.[1]} s`);
+      t.true(wall < 1, `it took ${wall.toFixed(2)} s, process start to exit`);
+      const dir = r.stdout.trim();
+      const version = (await run(join(dir, "node"), ["--version"])).stdout.trim();
+      t.true(Number(version.slice(1).split(".")[0]) >= 24, `${dir}/node is ${version}`);
+    },
+  );
+
+test("the command runs under Node 24 even when the PATH's first Node is older, and its exit code is the script's", async (t) => {
+  const script = "console.log(process.versions.node); process.exit(7)";
+  const r = await outcome("sh", ["scripts/with-setup.sh", "drill", "--", "node", "-e", script], {
+    ...process.env,
+    PATH: machinePath,
+  });
+  t.is(r.code, 7, r.stderr);
+  t.true(Number(r.stdout.split(".")[0]) >= 24, `ran under Node ${r.stdout.trim()}`);
+});
+
+test("the command replaces the script: same process, so SIGTERM reaches it once and its exit code is kept", async (t) => {
+  const script =
+    "let n = 0; process.on('SIGTERM', () => { n++; setTimeout(() => { console.log('SIGTERM x' + n); process.exit(3); }, 200); });" +
+    "console.log('pid ' + process.pid); setInterval(() => {}, 1000);";
+  const child = spawn("sh", ["scripts/with-setup.sh", "test", "--", "node", "-e", script], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.teardown(() => child.kill("SIGKILL"));
+  let stdout = "";
+  child.stdout.setEncoding("utf8");
+  const started = new Promise((resolve) =>
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      if (/pid \d+\n/.test(stdout)) resolve(undefined);
+    }),
+  );
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  await started;
+  t.is(stdout, `pid ${child.pid}\n`);
+  child.kill("SIGTERM");
+  t.deepEqual(await exited, { code: 3, signal: null });
+  t.is(stdout, `pid ${child.pid}\nSIGTERM x1\n`);
+});
+
+test("without node on the PATH the script says what to install and exits 2", async (t) => {
+  const r = await outcome("/bin/sh", ["scripts/with-setup.sh", "drill", "--", "node", "-v"], { PATH: "/nonexistent" });
+  t.is(r.code, 2);
+  t.is(
+    r.stderr,
+    "setup: node not found on the PATH: install Node.js (any version from 18 on; the set-up then puts Node 24 into .tools/)\n",
+  );
+});
+
+test("bad usage of either entry exits 2 and names what is allowed", async (t) => {
+  const sh = await outcome("sh", ["scripts/with-setup.sh", "drill", "node"]);
+  t.is(sh.code, 2);
+  t.is(sh.stderr, "setup: usage: sh scripts/with-setup.sh drill|test -- <command> [args...]\n");
+  const mjs = await outcome(process.execPath, ["scripts/setup.mjs", "--for", "bench"]);
+  t.is(mjs.code, 2);
+  t.is(mjs.stderr, "setup: usage: node scripts/setup.mjs --for drill|test [--dry-run] (got: --for bench)\n");
+  t.is(mjs.stdout, "");
+});
