@@ -198,7 +198,7 @@ export function pitrCase(d: Dataset, setup: () => PitrSetup, o: { id: string; la
             );
           }
           const failed = (
-            await checkIntegrity(client, { concurrency: 2, connect: () => recovered!.client(DB_NAME) })
+            await checkIntegrity(client, {}, { concurrency: 2, connect: () => recovered!.client(DB_NAME) })
           ).filter((c) => !c.ok);
           if (failed.length > 0)
             throw new Error(

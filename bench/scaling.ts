@@ -57,7 +57,7 @@ function verifyCases(d: Dataset): Case[] {
     }),
     check("one at a time, each query once", "verify.one_by_one", async (c) => passes(await checkIntegrity(c))),
     check("two at a time, each query once", "verify.side_by_side", async (c) =>
-      passes(await checkIntegrity(c, { concurrency: 2, connect: () => d.server.client(DB_NAME) })),
+      passes(await checkIntegrity(c, {}, { concurrency: 2, connect: () => d.server.client(DB_NAME) })),
     ),
   ];
 }

@@ -194,7 +194,7 @@ async function tableColumns(client: pg.Client): Promise<Map<number, Set<string>>
 }
 
 /** Exact row counts of `names`, every query started at once (the pool runs as many as it may). */
-async function rowCounts(pool: QueryPool, names: string[], only = true): Promise<Record<string, number>> {
+async function countRows(pool: QueryPool, names: string[], only = true): Promise<Record<string, number>> {
   const counts = await Promise.all(names.map((n) => pool.number(rowCountQuery(n, only))));
   return Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
 }
@@ -236,7 +236,7 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
   // Tables and row counts, as the manifest says (one check per table); without a manifest, every
   // table is read once (its rows counted), which proves each is there and readable.
   if (e.tables === undefined && e.rowCounts === undefined) {
-    const own = await rowCounts(
+    const own = await countRows(
       pool,
       [...present.values()].filter((t) => t.kind === "table").map((t) => t.name),
     );
@@ -253,7 +253,7 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
   }
   const rowCounts = e.rowCounts ?? {};
   const counted = Object.keys(rowCounts).filter((n) => present.has(n));
-  const got = await rowCounts(pool, counted, e.countOnly ?? true);
+  const got = await countRows(pool, counted, e.countOnly ?? true);
   const partitioned = new Set(e.partitionedTables ?? []);
   for (const name of [...new Set([...(e.tables ?? []), ...Object.keys(rowCounts)])].sort()) {
     const want = rowCounts[name];
@@ -349,7 +349,7 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
     if (use.mode === "required") {
       const required = use.profile.tables.map(sqlName);
       // With its descendants: a required partitioned table holds its partitions' rows.
-      const have = await rowCounts(
+      const have = await countRows(
         pool,
         required.filter((n) => present.has(n)),
         false,

@@ -21,12 +21,11 @@ export class QueryPool {
   private readonly waiting: ((c: pg.Client) => void)[] = [];
   private readonly memo = new Map<string, Promise<number>>();
   private readonly width: number;
+  private readonly o: QueryPoolOptions;
   private open = 1;
 
-  constructor(
-    client: pg.Client,
-    private readonly o: QueryPoolOptions = {},
-  ) {
+  constructor(client: pg.Client, o: QueryPoolOptions = {}) {
+    this.o = o;
     this.idle = [client];
     this.width = o.connect ? Math.max(1, Math.floor(o.width ?? 1)) : 1;
   }

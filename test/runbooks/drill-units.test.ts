@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import test from "ava";
 import { badDataOutcome, crashOutcome } from "../../runbooks/drill/outcome.ts";
 import type { WriterLog } from "../../runbooks/drill/writers.ts";
@@ -183,12 +187,31 @@ test("pgBackRest's recovery targets and the streaming restore_command are exact 
   });
   const cfg = { configFile: "/tmp/x/pgbackrest.conf", stanza: "eventchain", dir: "/tmp/x" };
   t.is(
-    streamingRestoreCommand(cfg, "/tmp/x/wal-stream/"),
-    'pgbackrest --config=/tmp/x/pgbackrest.conf --stanza=eventchain archive-get %f "%p" || cp /tmp/x/wal-stream/%f "%p" || cp /tmp/x/wal-stream/%f.partial "%p"',
+    streamingRestoreCommand(cfg, "/tmp/x/data", "/tmp/x/wal-stream/"),
+    'pgbackrest --config=/tmp/x/pgbackrest.conf --stanza=eventchain --pg1-path=/tmp/x/data archive-get %f "%p" || cp /tmp/x/wal-stream/%f "%p" || cp /tmp/x/wal-stream/%f.partial "%p"',
   );
-  t.throws(() => streamingRestoreCommand(cfg, "/tmp/a b;touch /tmp/p"), {
-    message: /invalid WAL stream directory "\/tmp\/a b;touch \/tmp\/p": expected an absolute path of letters, digits/,
+  t.throws(() => streamingRestoreCommand(cfg, "/tmp/x/data", "/tmp/a\nb"), {
+    message: /invalid WAL stream directory "\/tmp\/a\\nb": expected no newline or other control character/,
   });
+});
+
+test("the streaming restore_command fetches from a stream directory whose path a shell would misread", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "ecdr-stream-"));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const stream = join(root, "it's a $(touch pwned); dir");
+  mkdirSync(stream);
+  const segment = "000000010000000000000003";
+  writeFileSync(join(stream, `${segment}.partial`), "streamed WAL");
+  const cfg = { configFile: join(root, "no-such", "pgbackrest.conf"), stanza: "eventchain", dir: root };
+  // PostgreSQL's substitutions: %f the segment, %p where it wants it, %% a literal %.
+  const command = streamingRestoreCommand(cfg, join(root, "data"), stream)
+    .replace(/%f/g, segment)
+    .replace(/%p/g, join(root, "restored"))
+    .replace(/%%/g, "%");
+  const r = spawnSync("sh", ["-c", command], { cwd: root, env: { PATH: "/usr/bin:/bin" } });
+  t.is(r.status, 0, r.stderr.toString());
+  t.is(readFileSync(join(root, "restored"), "utf8"), "streamed WAL", "the partial segment, read from the stream");
+  t.false(existsSync(join(root, "pwned")), "nothing in the path ran");
 });
 
 test("runbooks the drill starts inherit no credentials or connections, only what it gives them", (t) => {

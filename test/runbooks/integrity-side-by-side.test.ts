@@ -16,23 +16,29 @@ test("the integrity checks give the same verdicts two at a time as one by one, o
     "INSERT INTO payments (user_id, ticket_id, amount, currency, provider_ref, status) VALUES (1, 987654, 1, 'USD', 'x', 'failed')",
   );
   await c.query("SET session_replication_role = origin");
-  const expectedRowCounts = { ...rows, tickets: rows.tickets! + 1, payments: rows.payments! };
-  const oneByOne = await checkIntegrity(c, { expectedRowCounts });
+  // The manifest's view: schema-qualified names; payments as before the stray insert.
+  const rowCounts = Object.fromEntries(
+    Object.entries({ ...rows, tickets: rows.tickets! + 1 }).map(([table, n]) => [`public.${table}`, n]),
+  );
+  const oneByOne = await checkIntegrity(c, { rowCounts });
   const opened: string[] = [];
-  const sideBySide = await checkIntegrity(c, {
-    expectedRowCounts,
-    concurrency: 2,
-    connect: async () => {
-      const extra = await server.client("eventchain");
-      opened.push("extra");
-      return extra;
+  const sideBySide = await checkIntegrity(
+    c,
+    { rowCounts },
+    {
+      concurrency: 2,
+      connect: async () => {
+        const extra = await server.client("eventchain");
+        opened.push("extra");
+        return extra;
+      },
     },
-  });
+  );
   t.deepEqual(sideBySide, oneByOne);
   t.is(opened.length, 1, "one more connection, closed again");
   const failed = sideBySide.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
   t.deepEqual(failed, [
-    "row count payments: 801 rows, manifest has 800",
+    "table public.payments: 801 rows, manifest has 800",
     "payments_ticket_id_fkey (public.payments → public.tickets): 1 orphan row(s)",
     "tickets_event_id_fkey (public.tickets → public.events): 1 orphan row(s)",
     "tickets.event_id → events.id: 1 orphan row(s)",
