@@ -21,39 +21,68 @@ import { parseArgs } from "node:util";
 import { runDrill, type DrillOptions } from "./drill/run.ts";
 import { validateScale } from "./local/eventchain-schema.ts";
 
-export const DRILL_USAGE = `npm run drill -- [options]
+interface DrillOption {
+  /** The value's placeholder in --help; none for a flag. */
+  arg?: string;
+  /** What it does, one line per entry. */
+  help: string[];
+  /** The default: printed by --help and used by the parser (the one place it is written). */
+  default?: string | number;
+}
 
-  --scenario <kind>        crash (default): the primary crashes without warning, recovery to the
-                           latest recoverable point; bad-data: DELETE FROM payments without WHERE,
-                           recovery to just before it
-  --scale <n>              data size (1 ≈ 13 MB on disk; default 1)
-  --streaming <mode>       off or pg_receivewal (default: walArchiving.streaming of the stack config)
-  --archive-timeout <s>    archive_timeout in seconds (default: walArchiving.archiveTimeoutSeconds, 60)
-  --archive-delay <s>      fault: every archive-push after the base backup is <s> seconds late
-  --write-seconds <s>      how long the writers sell before the disaster (default 20)
-  --rate <n>               commits per second of all writers together (default 100)
-  --writers <n>            writer connections (default 2)
-  --keep                   keep the servers running for inspection until Ctrl-C, then clean up
-  --state-dir <dir>        where reports and journals go (default .drill)
-  --json                   print the drill report as JSON instead of Markdown
-  --help                   this text
+/** The drill's options: --help and the parser both read this table. */
+export const DRILL_OPTIONS = {
+  scenario: {
+    arg: "<kind>",
+    help: [
+      "crash: the primary crashes without warning, recovery to the latest",
+      "recoverable point; bad-data: DELETE FROM payments without WHERE,",
+      "recovery to just before it",
+    ],
+    default: "crash",
+  },
+  scale: { arg: "<n>", help: ["data size, 1 ≈ 13 MB on disk"], default: 1 },
+  streaming: {
+    arg: "<mode>",
+    help: ["off or pg_receivewal (default: walArchiving.streaming of the stack config)"],
+  },
+  "archive-timeout": {
+    arg: "<s>",
+    help: ["archive_timeout in seconds", "(default: walArchiving.archiveTimeoutSeconds of the stack config)"],
+  },
+  "archive-delay": { arg: "<s>", help: ["fault: every archive-push after the base backup is <s> seconds late"] },
+  "write-seconds": { arg: "<s>", help: ["how long the writers sell before the disaster"], default: 20 },
+  rate: { arg: "<n>", help: ["commits per second of all writers together"], default: 100 },
+  writers: { arg: "<n>", help: ["writer connections"], default: 2 },
+  keep: { help: ["keep the servers running for inspection until Ctrl-C, then clean up"] },
+  "state-dir": { arg: "<dir>", help: ["where reports and journals go"], default: ".drill" },
+  json: { help: ["print the drill report as JSON instead of Markdown"] },
+  help: { help: ["this text"] },
+} satisfies Record<string, DrillOption>;
+
+type DrillOptionName = keyof typeof DRILL_OPTIONS;
+
+/** Pure: the --help text, from {@link DRILL_OPTIONS}. */
+export function drillUsage(): string {
+  const lines = Object.entries(DRILL_OPTIONS).flatMap(([name, o]: [string, DrillOption]) => {
+    const head = `  --${name}${o.arg ? ` ${o.arg}` : ""}`.padEnd(27);
+    const help = [...o.help];
+    if (o.default !== undefined) help[help.length - 1] += ` (default ${o.default})`;
+    return help.map((h, i) => (i === 0 ? head : " ".repeat(27)) + h);
+  });
+  return `npm run drill -- [options]
+
+${lines.join("\n")}
 
 Exit codes: 0 objectives met and verification passed · 1 a phase failed · 2 bad input ·
 3 recovered and verified but an objective was missed · 130 interrupted.
 `;
+}
 
 /** A number option within bounds; @throws Error naming the option, the value and what is allowed. */
-function bounded(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  integer = false,
-): number {
-  if (raw === undefined) return fallback;
+function bounded(name: string, raw: string, min: number, max: number, integer = false): number {
   const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
+  if (raw.trim() === "" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v)))
     throw new Error(
       `invalid --${name} "${raw}": expected ${integer ? "an integer" : "a number"} from ${min} to ${max}`,
     );
@@ -66,43 +95,44 @@ export function parseDrillArgs(args: string[]): DrillOptions & { help: boolean }
     args,
     strict: true,
     allowPositionals: false,
-    options: {
-      scenario: { type: "string" },
-      scale: { type: "string" },
-      streaming: { type: "string" },
-      "archive-timeout": { type: "string" },
-      "archive-delay": { type: "string" },
-      "write-seconds": { type: "string" },
-      rate: { type: "string" },
-      writers: { type: "string" },
-      keep: { type: "boolean" },
-      "state-dir": { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean" },
-    },
+    options: Object.fromEntries(
+      Object.entries(DRILL_OPTIONS).map(([name, o]: [string, DrillOption]) => [
+        name,
+        { type: o.arg ? "string" : "boolean" } as const,
+      ]),
+    ),
   });
-  const scale = values.scale === undefined ? 1 : Number(values.scale);
+  const given = (name: DrillOptionName): string | undefined => {
+    const v = values[name];
+    return typeof v === "string" ? v : undefined;
+  };
+  /** The value given, else the table's default. */
+  const valueOf = (name: "scenario" | "scale" | "write-seconds" | "rate" | "writers" | "state-dir"): string =>
+    given(name) ?? String(DRILL_OPTIONS[name].default);
+  const rawScale = valueOf("scale");
+  const scale = rawScale.trim() === "" ? NaN : Number(rawScale);
+  if (!Number.isFinite(scale))
+    throw new Error(`invalid --scale "${rawScale}": expected a number greater than 0 and at most 10000`);
   validateScale(scale);
-  const scenario = values.scenario ?? "crash";
+  const scenario = valueOf("scenario");
   if (scenario !== "crash" && scenario !== "bad-data")
     throw new Error(`invalid --scenario "${scenario}": expected crash or bad-data`);
-  const streaming = values.streaming;
+  const streaming = given("streaming");
   if (streaming !== undefined && streaming !== "off" && streaming !== "pg_receivewal")
     throw new Error(`invalid --streaming "${streaming}": expected off or pg_receivewal`);
-  const delay = values["archive-delay"];
+  const timeout = given("archive-timeout");
+  const delay = given("archive-delay");
   return {
     scale,
     scenario,
     ...(streaming ? { streaming } : {}),
-    ...(values["archive-timeout"] !== undefined
-      ? { archiveTimeoutSeconds: bounded("archive-timeout", values["archive-timeout"], 60, 1, 3600, true) }
-      : {}),
-    ...(delay !== undefined ? { archiveDelaySeconds: bounded("archive-delay", delay, 0, 1, 3600, true) } : {}),
-    writeSeconds: bounded("write-seconds", values["write-seconds"], 20, 1, 3600),
-    commitsPerSecond: bounded("rate", values.rate, 100, 1, 5000),
-    writers: bounded("writers", values.writers, 2, 1, 16, true),
+    ...(timeout !== undefined ? { archiveTimeoutSeconds: bounded("archive-timeout", timeout, 1, 3600, true) } : {}),
+    ...(delay !== undefined ? { archiveDelaySeconds: bounded("archive-delay", delay, 1, 3600, true) } : {}),
+    writeSeconds: bounded("write-seconds", valueOf("write-seconds"), 1, 3600),
+    commitsPerSecond: bounded("rate", valueOf("rate"), 1, 5000),
+    writers: bounded("writers", valueOf("writers"), 1, 16, true),
     keep: values.keep === true,
-    stateDir: resolve(values["state-dir"] ?? ".drill"),
+    stateDir: resolve(valueOf("state-dir")),
     json: values.json === true,
     help: values.help === true,
   };
@@ -113,11 +143,11 @@ async function cli(): Promise<number> {
   try {
     options = parseDrillArgs(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`bad input: ${(error as Error).message}\n\n${DRILL_USAGE}`);
+    process.stderr.write(`bad input: ${(error as Error).message}\n\n${drillUsage()}`);
     return 2;
   }
   if (options.help) {
-    process.stdout.write(DRILL_USAGE);
+    process.stdout.write(drillUsage());
     return 0;
   }
   const controller = new AbortController();

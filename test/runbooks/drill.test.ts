@@ -2,7 +2,7 @@ import test from "ava";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseDrillArgs } from "../../runbooks/drill.ts";
+import { DRILL_OPTIONS, drillUsage, parseDrillArgs } from "../../runbooks/drill.ts";
 import { runDrill, type DrillOptions } from "../../runbooks/drill/run.ts";
 
 function stateDir(t: { teardown(fn: () => void): void }): string {
@@ -147,4 +147,20 @@ test("the drill's arguments are validated with messages naming the value", (t) =
   t.is(ok.writeSeconds, 20);
   t.is(ok.streaming, undefined, "the stack config decides unless given");
   t.is(parseDrillArgs([]).scenario, "crash");
+  t.throws(() => parseDrillArgs(["--scale", "abc"]), {
+    message: 'invalid --scale "abc": expected a number greater than 0 and at most 10000',
+  });
+});
+
+test("each default the drill's --help prints is the one it uses", (t) => {
+  const usage = drillUsage();
+  const withDefaults = Object.entries(DRILL_OPTIONS).filter(
+    (entry): entry is [string, (typeof entry)[1] & { default: string | number }] => "default" in entry[1],
+  );
+  t.true(withDefaults.length >= 5);
+  for (const [name, option] of withDefaults) {
+    t.regex(usage, new RegExp(`--${name} .*\\(default ${option.default}\\)`, "s"), `--${name} in --help`);
+    t.deepEqual(parseDrillArgs(["--" + name, String(option.default)]), parseDrillArgs([]), `--${name} unchanged`);
+  }
+  t.not(parseDrillArgs(["--write-seconds", "7"]).writeSeconds, parseDrillArgs([]).writeSeconds, "the test can fail");
 });
