@@ -9,8 +9,8 @@
  * Nothing is deleted: the bucket's lifecycle expires old backups; this runbook only reports
  * what is older than the objective.
  *
- *   npx tsx runbooks/backup-database.ts --stack prod
- *   npx tsx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
+ *   npx zx runbooks/backup-database.ts --stack prod
+ *   npx zx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
  */
 import { backupJobSinks } from "./aws/notify.ts";
 import { positiveInt, withDefaults } from "./lib/options.ts";
@@ -232,7 +232,7 @@ export const runbook: Runbook<BackupDatabaseOptions> = {
     return m
       ? [
           `Backup ${m.backupId}: s3://${ctx.outputs.backup.bucketName}/${m.key} (${m.bytes} bytes, LSN ${m.lsn}).`,
-          `Verify a restore any time: npx tsx runbooks/verify-backup.ts --stack ${ctx.outputs.stack} --backup ${m.backupId}`,
+          `Verify a restore any time: npx zx runbooks/verify-backup.ts --stack ${ctx.outputs.stack} --backup ${m.backupId}`,
         ]
       : [];
   },

@@ -12,7 +12,7 @@
  *   (the error-rate alarm and the alert topic) checks. Independent checks run side by side.
  * Each mode leaves nothing behind, even when it fails.
  *
- *   npx tsx runbooks/dr-test.ts --stack prod --mode database --connection env
+ *   npx zx runbooks/dr-test.ts --stack prod --mode database --connection env
  */
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetHealthCheckStatusCommand, ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";

@@ -4,7 +4,7 @@
  * with the source's settings, waits with the SDK waiter, verifies, snapshots the recovered
  * instance and prints next steps. The source is never modified.
  *
- *   npx tsx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
+ *   npx zx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
  */
 import { snsSinks } from "./aws/notify.ts";
 import { s3RunStore } from "./aws/journal-store.ts";

@@ -10,8 +10,8 @@
  * a point-in-time restore just recovered), without a restore; with `--backup` too, against that
  * backup's manifest (a database restored by hand).
  *
- *   npx tsx runbooks/verify-backup.ts --stack prod --connection env --backup latest
- *   npx tsx runbooks/verify-backup.ts --outputs local.json --connection env --database eventchain
+ *   npx zx runbooks/verify-backup.ts --stack prod --connection env --backup latest
+ *   npx zx runbooks/verify-backup.ts --outputs local.json --connection env --database eventchain
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";

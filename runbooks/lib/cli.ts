@@ -70,7 +70,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   const env = deps.env ?? process.env;
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
-  const command = deps.command ?? `npx tsx runbooks/${runbook.name}.ts`;
+  const command = deps.command ?? `npx zx runbooks/${runbook.name}.ts`;
   const extra = runbook.options ?? {};
   let values: Record<string, string | boolean | undefined>;
   try {
