@@ -29,7 +29,8 @@ import type { ArtifactManifest } from "./postgres/manifest.ts";
 import { BackupS3Client, verifyObject } from "./aws/s3-object.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
+import { stringOption, withDefaults } from "./lib/options.ts";
+import { stepFor, type OptionSpec, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface BackupCodeOptions {
   /** A local repository to bundle, or (with `repositoryUrl`) undefined: the run mirrors the remote first. */
@@ -38,6 +39,19 @@ export interface BackupCodeOptions {
   tokenSecretArn: string | undefined;
   checkImages: boolean;
 }
+
+export const BACKUP_CODE_OPTIONS = {
+  repo: { type: "string", description: "Path of the git repository to back up", default: "." },
+  "repository-url": {
+    type: "string",
+    description: "Mirror this https:// repository and back it up instead of a local one (the scheduled job)",
+  },
+  "repository-token-secret": {
+    type: "string",
+    description: "Secrets Manager ARN of a read-only token for --repository-url (never logged)",
+  },
+  "skip-images": { type: "boolean", description: "Do not compare ECR image tags between the regions" },
+} satisfies Record<string, OptionSpec>;
 
 export function parseBackupCodeOptions(raw: RawOptions): BackupCodeOptions {
   const url = raw["repository-url"];
@@ -65,7 +79,7 @@ export function parseBackupCodeOptions(raw: RawOptions): BackupCodeOptions {
   const checkImages = raw["skip-images"] !== true;
   if (typeof url === "string")
     return { repo: undefined, repositoryUrl: url, tokenSecretArn: secret as string | undefined, checkImages };
-  const repo = resolve(typeof raw.repo === "string" ? raw.repo : ".");
+  const repo = resolve(stringOption(withDefaults(BACKUP_CODE_OPTIONS, raw), "repo", "the path of a git repository"));
   if (!existsSync(join(repo, ".git")) && !existsSync(join(repo, "HEAD")))
     throw new BadInputError(
       `invalid --repo "${repo}": expected a git repository (a directory with .git, or a bare repository)`,
@@ -208,18 +222,7 @@ export const runbook: Runbook<BackupCodeOptions> = {
   name: "backup-code",
   summary: "git bundle of every ref to the backup bucket (verified by cloning), and an ECR replication check",
   system: "code-and-images",
-  options: {
-    repo: { type: "string", description: "Path of the git repository to back up", default: "." },
-    "repository-url": {
-      type: "string",
-      description: "Mirror this https:// repository and back it up instead of a local one (the scheduled job)",
-    },
-    "repository-token-secret": {
-      type: "string",
-      description: "Secrets Manager ARN of a read-only token for --repository-url (never logged)",
-    },
-    "skip-images": { type: "boolean", description: "Do not compare ECR image tags between the regions" },
-  },
+  options: BACKUP_CODE_OPTIONS,
   parseOptions: parseBackupCodeOptions,
   steps,
 };

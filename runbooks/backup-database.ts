@@ -9,11 +9,11 @@
  * Nothing is deleted: the bucket's lifecycle expires old backups; this runbook only reports
  * what is older than the objective.
  *
- *   npx tsx runbooks/backup-database.ts --stack prod
- *   npx tsx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
+ *   npx zx runbooks/backup-database.ts --stack prod
+ *   npx zx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
  */
 import { backupJobSinks } from "./aws/notify.ts";
-import { positiveInt } from "./lib/options.ts";
+import { positiveInt, withDefaults } from "./lib/options.ts";
 import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
 import { listBackups, olderThanRetention, type DatabaseManifest } from "./postgres/manifest.ts";
 import { backupDatabase, verifyDatabaseBackup } from "./postgres/logical.ts";
@@ -21,7 +21,7 @@ import { BackupS3Client } from "./aws/s3-object.ts";
 import { verifyBackup } from "./postgres/verify.ts";
 import { findPostgresBinDir } from "./postgres/cluster.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
+import { stepFor, type OptionSpec, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface BackupDatabaseOptions {
   connection: ConnectionMode;
@@ -35,12 +35,31 @@ const s3Of = (ctx: Ctx) => ctx.aws(BackupS3Client, ctx.outputs.region);
 const kmsOf = (ctx: Ctx) =>
   ctx.outputs.backup.kmsKeyArn.startsWith("arn:") ? ctx.outputs.backup.kmsKeyArn : undefined;
 
+export const BACKUP_DATABASE_OPTIONS = {
+  connection: {
+    type: "string",
+    description: "outputs (stack database + master secret) or env (libpq PGHOST…)",
+    default: "outputs",
+  },
+  "compress-level": {
+    type: "string",
+    description: "pg_dump compression level 0-9 (the dump is compressed once)",
+    default: "1",
+  },
+  "test-restore": {
+    type: "boolean",
+    description: "Also restore into a scratch database and run the integrity checks",
+  },
+  jobs: { type: "string", description: "Parallel pg_restore jobs for --test-restore", default: "2" },
+} satisfies Record<string, OptionSpec>;
+
 export function parseBackupDatabaseOptions(raw: RawOptions): BackupDatabaseOptions {
+  const options = withDefaults(BACKUP_DATABASE_OPTIONS, raw);
   return {
-    connection: parseConnectionMode(raw, "outputs"),
-    compressLevel: raw["compress-level"] === "0" ? 0 : positiveInt(raw, "compress-level", 1, 9),
-    testRestore: raw["test-restore"] === true,
-    jobs: positiveInt(raw, "jobs", 2, 64),
+    connection: parseConnectionMode(options),
+    compressLevel: options["compress-level"] === "0" ? 0 : positiveInt(options, "compress-level", 9),
+    testRestore: options["test-restore"] === true,
+    jobs: positiveInt(options, "jobs", 64),
   };
 }
 
@@ -205,23 +224,7 @@ export const runbook: Runbook<BackupDatabaseOptions> = {
   name: "backup-database",
   summary: "Logical backup of the primary database to the backup bucket, verified by reading it back",
   system: "primary-database",
-  options: {
-    connection: {
-      type: "string",
-      description: "outputs (stack database + master secret) or env (libpq PGHOST…)",
-      default: "outputs",
-    },
-    "compress-level": {
-      type: "string",
-      description: "pg_dump compression level 0-9 (the dump is compressed once)",
-      default: "1",
-    },
-    "test-restore": {
-      type: "boolean",
-      description: "Also restore into a scratch database and run the integrity checks",
-    },
-    jobs: { type: "string", description: "Parallel pg_restore jobs for --test-restore", default: "2" },
-  },
+  options: BACKUP_DATABASE_OPTIONS,
   parseOptions: parseBackupDatabaseOptions,
   steps,
   nextSteps: (ctx) => {
@@ -229,7 +232,7 @@ export const runbook: Runbook<BackupDatabaseOptions> = {
     return m
       ? [
           `Backup ${m.backupId}: s3://${ctx.outputs.backup.bucketName}/${m.key} (${m.bytes} bytes, LSN ${m.lsn}).`,
-          `Verify a restore any time: npx tsx runbooks/verify-backup.ts --stack ${ctx.outputs.stack} --backup ${m.backupId}`,
+          `Verify a restore any time: npx zx runbooks/verify-backup.ts --stack ${ctx.outputs.stack} --backup ${m.backupId}`,
         ]
       : [];
   },

@@ -18,7 +18,7 @@
  */
 import { Redis } from "ioredis";
 import { backupJobSinks } from "./aws/notify.ts";
-import { positiveInt, positiveNumber } from "./lib/options.ts";
+import { positiveInt, positiveNumber, withDefaults } from "./lib/options.ts";
 import { backupRedis, restoreRedisToNewServer } from "./redis/export.ts";
 import { listBackups, olderThanRetention } from "./postgres/manifest.ts";
 import { BackupS3Client, putJson, verifyObject } from "./aws/s3-object.ts";
@@ -28,7 +28,7 @@ import { checkExport, expireManualSnapshots, totalKeys } from "./redis/export-ch
 import { ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { stepFor, type RawOptions, type RunContext, type Runbook, type StepRef } from "./lib/types.ts";
+import { stepFor, type OptionSpec, type RawOptions, type RunContext, type Runbook, type StepRef } from "./lib/types.ts";
 
 export interface BackupRedisOptions {
   /** Self-managed Redis host; absent = the stack's ElastiCache replication group. */
@@ -40,24 +40,46 @@ export interface BackupRedisOptions {
   keyCountTolerancePercent: number;
 }
 
+export const BACKUP_REDIS_OPTIONS = {
+  "redis-host": {
+    type: "string",
+    description:
+      "Self-managed Redis host (password from REDISCLI_AUTH); without it, the stack's ElastiCache group is snapshotted and exported",
+  },
+  "max-wait-minutes": {
+    type: "string",
+    description: "Longest wait for the ElastiCache snapshot and export",
+    default: "60",
+  },
+  "redis-port": { type: "string", description: "Redis port", default: "6379" },
+  "test-restore": { type: "boolean", description: "Also restore into a throwaway Redis and compare the key count" },
+  "key-count-tolerance-percent": {
+    type: "string",
+    description:
+      "ElastiCache: how far the restored export's key count may lie outside the source's counts around the snapshot",
+    default: "1",
+  },
+} satisfies Record<string, OptionSpec>;
+
 export function parseBackupRedisOptions(raw: RawOptions): BackupRedisOptions {
-  const host = typeof raw["redis-host"] === "string" ? raw["redis-host"] : undefined;
+  const options = withDefaults(BACKUP_REDIS_OPTIONS, raw);
+  const host = typeof options["redis-host"] === "string" ? options["redis-host"] : undefined;
   if (host !== undefined && !/^[A-Za-z0-9.-]{1,253}$/.test(host)) {
     throw new BadInputError(
       `invalid --redis-host "${host}": expected the host name or IPv4 address of a self-managed Redis`,
     );
   }
-  if (host === undefined && raw["test-restore"] === true)
+  if (host === undefined && options["test-restore"] === true)
     throw new BadInputError(
       "--test-restore needs --redis-host: an ElastiCache export is restored by seeding a new replication group",
     );
   return {
     host,
-    port: positiveInt(raw, "redis-port", 6379, 65535),
-    testRestore: raw["test-restore"] === true,
-    maxWaitMinutes: positiveInt(raw, "max-wait-minutes", 60, 24 * 60),
+    port: positiveInt(options, "redis-port", 65535),
+    testRestore: options["test-restore"] === true,
+    maxWaitMinutes: positiveInt(options, "max-wait-minutes", 24 * 60),
     keyCountTolerancePercent:
-      raw["key-count-tolerance-percent"] === "0" ? 0 : positiveNumber(raw, "key-count-tolerance-percent", 1, 50),
+      options["key-count-tolerance-percent"] === "0" ? 0 : positiveNumber(options, "key-count-tolerance-percent", 50),
   };
 }
 
@@ -357,26 +379,7 @@ export const runbook: Runbook<BackupRedisOptions> = {
   summary:
     "Redis to the backup bucket: ElastiCache snapshot exported and proven (redis-check-rdb, test restore, key counts), or an RDB of a self-managed Redis",
   system: "cache",
-  options: {
-    "redis-host": {
-      type: "string",
-      description:
-        "Self-managed Redis host (password from REDISCLI_AUTH); without it, the stack's ElastiCache group is snapshotted and exported",
-    },
-    "max-wait-minutes": {
-      type: "string",
-      description: "Longest wait for the ElastiCache snapshot and export",
-      default: "60",
-    },
-    "redis-port": { type: "string", description: "Redis port", default: "6379" },
-    "test-restore": { type: "boolean", description: "Also restore into a throwaway Redis and compare the key count" },
-    "key-count-tolerance-percent": {
-      type: "string",
-      description:
-        "ElastiCache: how far the restored export's key count may lie outside the source's counts around the snapshot",
-      default: "1",
-    },
-  },
+  options: BACKUP_REDIS_OPTIONS,
   parseOptions: parseBackupRedisOptions,
   steps: (options) =>
     options.host

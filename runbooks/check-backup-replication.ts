@@ -23,7 +23,7 @@ export interface CheckReplicationOptions {
 
 export function parseCheckReplicationOptions(raw: RawOptions): CheckReplicationOptions {
   return {
-    maxLagMinutes: raw["max-lag-minutes"] === undefined ? undefined : positiveInt(raw, "max-lag-minutes", 15, 10080),
+    maxLagMinutes: raw["max-lag-minutes"] === undefined ? undefined : positiveInt(raw, "max-lag-minutes", 10080),
   };
 }
 

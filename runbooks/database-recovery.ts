@@ -5,8 +5,8 @@
  * rolling redeploy; plus the Kubernetes deployment's env when the stack runs one), verify,
  * and leave a post-recovery checklist in the report. The failed instance is kept.
  *
- *   npx tsx runbooks/database-recovery.ts --stack prod
- *   npx tsx runbooks/database-recovery.ts --stack prod --use-instance eventchain-prod-db-pitr-20260115143000
+ *   npx zx runbooks/database-recovery.ts --stack prod
+ *   npx zx runbooks/database-recovery.ts --stack prod --use-instance eventchain-prod-db-pitr-20260115143000
  */
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { $ } from "zx";

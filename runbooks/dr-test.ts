@@ -12,7 +12,7 @@
  *   (the error-rate alarm and the alert topic) checks. Independent checks run side by side.
  * Each mode leaves nothing behind, even when it fails.
  *
- *   npx tsx runbooks/dr-test.ts --stack prod --mode database --connection env
+ *   npx zx runbooks/dr-test.ts --stack prod --mode database --connection env
  */
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetHealthCheckStatusCommand, ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
@@ -24,9 +24,9 @@ import { BackupS3Client } from "./aws/s3-object.ts";
 import { verifyBackup } from "./postgres/verify.ts";
 import { findPostgresBinDir } from "./postgres/cluster.ts";
 import { BadInputError } from "./lib/errors.ts";
-import { positiveInt } from "./lib/options.ts";
+import { positiveInt, stringOption, withDefaults } from "./lib/options.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import type { RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
+import type { OptionSpec, RawOptions, RunContext, Runbook, Step } from "./lib/types.ts";
 
 export const MODES = ["database", "application", "full"] as const;
 export type Mode = (typeof MODES)[number];
@@ -42,14 +42,41 @@ export interface DrTestOptions {
   stripEnv: string[];
 }
 
+export const DR_TEST_OPTIONS = {
+  mode: { type: "string", description: `What to test: ${MODES.join(", ")}` },
+  connection: {
+    type: "string",
+    description: "Server for the scratch database: env (libpq PGHOST…) or outputs",
+    default: "env",
+  },
+  kubeconfig: { type: "string", description: "kubeconfig for the application test (default kubectl's own)" },
+  "health-path": { type: "string", description: "HTTP path of the application's health check", default: "/health" },
+  "app-database-host": {
+    type: "string",
+    description:
+      "application/full: host of the restored database the application copy uses (the production host is refused)",
+  },
+  "app-database-port": { type: "string", description: "Port of the restored database (default the stack's)" },
+  "app-database-name": {
+    type: "string",
+    description: "Database name in the restored database (default the stack's)",
+  },
+  "strip-env": {
+    type: "string",
+    description:
+      "Comma-separated production-only environment variables to remove from the copy (payment keys, webhooks…)",
+  },
+} satisfies Record<string, OptionSpec>;
+
 export function parseDrTestOptions(raw: RawOptions): DrTestOptions {
-  const mode = raw.mode;
+  const options = withDefaults(DR_TEST_OPTIONS, raw);
+  const mode = options.mode;
   if (typeof mode !== "string" || !(MODES as readonly string[]).includes(mode))
     throw new BadInputError(`invalid --mode "${String(mode ?? "")}": expected one of ${MODES.join(", ")}`);
-  const healthPath = typeof raw["health-path"] === "string" ? raw["health-path"] : "/health";
+  const healthPath = stringOption(options, "health-path", "a path like /health");
   if (!/^\/[A-Za-z0-9/_.-]*$/.test(healthPath))
     throw new BadInputError(`invalid --health-path "${healthPath}": expected a path like /health`);
-  const host = raw["app-database-host"];
+  const host = options["app-database-host"];
   if (host !== undefined && (typeof host !== "string" || !/^[A-Za-z0-9.-]{1,253}$/.test(host)))
     throw new BadInputError(
       `invalid --app-database-host "${String(host)}": expected the host name or address of the restored database`,
@@ -58,10 +85,10 @@ export function parseDrTestOptions(raw: RawOptions): DrTestOptions {
     throw new BadInputError(
       `--mode ${mode} needs --app-database-host: the host of a restored database for the application copy (never the production database)`,
     );
-  const name = raw["app-database-name"];
+  const name = options["app-database-name"];
   if (name !== undefined && (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)))
     throw new BadInputError(`invalid --app-database-name "${String(name)}": expected a PostgreSQL database name`);
-  const strip = raw["strip-env"];
+  const strip = options["strip-env"];
   if (
     strip !== undefined &&
     (typeof strip !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/.test(strip))
@@ -71,15 +98,15 @@ export function parseDrTestOptions(raw: RawOptions): DrTestOptions {
     );
   return {
     mode: mode as Mode,
-    connection: parseConnectionMode(raw, "env"),
-    kubeconfig: typeof raw.kubeconfig === "string" ? raw.kubeconfig : undefined,
+    connection: parseConnectionMode(options),
+    kubeconfig: typeof options.kubeconfig === "string" ? options.kubeconfig : undefined,
     healthPath,
     appDatabase:
       typeof host === "string"
         ? {
             host,
             port:
-              raw["app-database-port"] === undefined ? undefined : positiveInt(raw, "app-database-port", 5432, 65535),
+              options["app-database-port"] === undefined ? undefined : positiveInt(options, "app-database-port", 65535),
             name: name as string | undefined,
           }
         : undefined,
@@ -259,31 +286,7 @@ export const runbook: Runbook<DrTestOptions> = {
   summary:
     "Disaster-recovery test: database restore + verification, throwaway application deployment, DNS and monitoring checks",
   system: "primary-database",
-  options: {
-    mode: { type: "string", description: `What to test: ${MODES.join(", ")}` },
-    connection: {
-      type: "string",
-      description: "Server for the scratch database: env (libpq PGHOST…) or outputs",
-      default: "env",
-    },
-    kubeconfig: { type: "string", description: "kubeconfig for the application test (default kubectl's own)" },
-    "health-path": { type: "string", description: "HTTP path of the application's health check", default: "/health" },
-    "app-database-host": {
-      type: "string",
-      description:
-        "application/full: host of the restored database the application copy uses (the production host is refused)",
-    },
-    "app-database-port": { type: "string", description: "Port of the restored database (default the stack's)" },
-    "app-database-name": {
-      type: "string",
-      description: "Database name in the restored database (default the stack's)",
-    },
-    "strip-env": {
-      type: "string",
-      description:
-        "Comma-separated production-only environment variables to remove from the copy (payment keys, webhooks…)",
-    },
-  },
+  options: DR_TEST_OPTIONS,
   parseOptions: parseDrTestOptions,
   steps: (options) => stepsFor(options.mode),
 };

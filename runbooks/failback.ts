@@ -8,7 +8,7 @@
  * primary endpoint's health check reports healthy is the failover switch disengaged, and the
  * authoritative name servers must then answer the primary again. See runbooks/docs/failback.md.
  *
- *   npx tsx runbooks/failback.ts --stack prod --writes-stopped [--yes]
+ *   npx zx runbooks/failback.ts --stack prod --writes-stopped [--yes]
  */
 import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";

@@ -6,7 +6,7 @@
  * fails, naming what did not answer, when the primary cannot be fenced.
  * See runbooks/docs/region-failover.md#fencing.
  *
- *   npx tsx runbooks/fence-primary.ts --stack prod [--yes]
+ *   npx zx runbooks/fence-primary.ts --stack prod [--yes]
  */
 import { snsSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";

@@ -4,11 +4,11 @@
  * with the source's settings, waits with the SDK waiter, verifies, snapshots the recovered
  * instance and prints next steps. The source is never modified.
  *
- *   npx tsx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
+ *   npx zx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
  */
 import { snsSinks } from "./aws/notify.ts";
 import { s3RunStore } from "./aws/journal-store.ts";
-import { positiveNumber } from "./lib/options.ts";
+import { positiveNumber, stringOption, withDefaults } from "./lib/options.ts";
 import { rdsPitr } from "./engines/rds-pitr.ts";
 import { pgbackrestPitr } from "./engines/pgbackrest-pitr.ts";
 import { isMain, parseTime, runCli } from "./lib/cli.ts";
@@ -35,17 +35,29 @@ function engineOptions(): Record<string, OptionSpec> {
   return Object.assign({}, ...Object.values(ENGINES).map((e) => e.options ?? {}));
 }
 
+/** The runbook's own options; each engine's follow them in `--help` (`runbook.options`). */
+export const PITR_OPTIONS = {
+  time: { type: "string", description: 'Restore time, ISO 8601 with zone (e.g. 2026-01-15T14:30:00Z), or "latest"' },
+  engine: { type: "string", description: `Restore engine: ${Object.keys(ENGINES).join(", ")}`, default: "rds" },
+  "target-id": {
+    type: "string",
+    description: "Identifier of the new instance (default <source>-pitr-<restore time>)",
+  },
+  "max-wait-minutes": { type: "string", description: "Longest wait for the restore and the snapshot", default: "60" },
+} satisfies Record<string, OptionSpec>;
+
 export function parsePitrOptions(raw: RawOptions): PitrOptions {
-  const engineName = typeof raw.engine === "string" ? raw.engine : "rds";
+  const options = withDefaults(PITR_OPTIONS, raw);
+  const engines = `one of ${Object.keys(ENGINES).join(", ")}`;
+  const engineName = stringOption(options, "engine", engines);
   const engine = ENGINES[engineName];
-  if (!engine)
-    throw new BadInputError(`unknown --engine "${engineName}": expected one of ${Object.keys(ENGINES).join(", ")}`);
-  if (typeof raw.time !== "string")
+  if (!engine) throw new BadInputError(`unknown --engine "${engineName}": expected ${engines}`);
+  if (typeof options.time !== "string")
     throw new BadInputError(
       'missing --time: give an ISO 8601 time with a zone (e.g. 2026-01-15T14:30:00Z) or "latest"',
     );
-  const time = raw.time === "latest" ? "latest" : parseTime("time", raw.time);
-  const targetId = typeof raw["target-id"] === "string" ? raw["target-id"] : undefined;
+  const time = options.time === "latest" ? "latest" : parseTime("time", options.time);
+  const targetId = typeof options["target-id"] === "string" ? options["target-id"] : undefined;
   if (targetId !== undefined && (!TARGET_ID.test(targetId) || targetId.includes("--") || targetId.endsWith("-"))) {
     throw new BadInputError(
       `invalid --target-id "${targetId}": expected 1-63 letters, digits or single hyphens, starting with a letter`,
@@ -55,8 +67,8 @@ export function parsePitrOptions(raw: RawOptions): PitrOptions {
     engine: engineName,
     time,
     targetId,
-    maxWaitMinutes: positiveNumber(raw, "max-wait-minutes", 60, 24 * 60),
-    engineOptions: engine.parseOptions ? engine.parseOptions(raw) : {},
+    maxWaitMinutes: positiveNumber(options, "max-wait-minutes", 24 * 60),
+    engineOptions: engine.parseOptions ? engine.parseOptions(withDefaults(engine.options ?? {}, raw)) : {},
   };
 }
 
@@ -168,16 +180,7 @@ export const runbook: Runbook<PitrOptions> = {
   name: "point-in-time-restore",
   summary: "Restore the primary database to a point in time, into a new instance (the source is untouched)",
   system: "primary-database",
-  options: {
-    time: { type: "string", description: 'Restore time, ISO 8601 with zone (e.g. 2026-01-15T14:30:00Z), or "latest"' },
-    engine: { type: "string", description: `Restore engine: ${Object.keys(ENGINES).join(", ")}`, default: "rds" },
-    "target-id": {
-      type: "string",
-      description: "Identifier of the new instance (default <source>-pitr-<restore time>)",
-    },
-    "max-wait-minutes": { type: "string", description: "Longest wait for the restore and the snapshot", default: "60" },
-    ...engineOptions(),
-  },
+  options: { ...PITR_OPTIONS, ...engineOptions() },
   parseOptions: parsePitrOptions,
   preflight: (ctx) => engineOf(ctx).preflight?.(ctx) ?? [],
   sharedStore: s3RunStore,

@@ -8,7 +8,7 @@
  * answer). Nothing on the path to "traffic on DR" waits on the primary region or a global control
  * plane longer than the probes' bound. See runbooks/docs/region-failover.md.
  *
- *   npx tsx runbooks/region-failover.ts --stack prod [--force] [--yes]
+ *   npx zx runbooks/region-failover.ts --stack prod [--force] [--yes]
  */
 import { BackupClient } from "@aws-sdk/client-backup";
 import { RDSClient } from "@aws-sdk/client-rds";
@@ -286,7 +286,7 @@ function fencingLines(ctx: Ctx): string[] {
   const lines: string[] = [];
   if (fence && !fence.fenced)
     lines.push(
-      `PRIMARY NOT FENCED (${fence.unreachable.join("; ")}). Its services may still run and its database still accepts connections: as soon as ${ctx.outputs.region} answers, run npx tsx runbooks/fence-primary.ts --stack ${ctx.outputs.stack} (failback also fences first). Until then keep the switch engaged.`,
+      `PRIMARY NOT FENCED (${fence.unreachable.join("; ")}). Its services may still run and its database still accepts connections: as soon as ${ctx.outputs.region} answers, run npx zx runbooks/fence-primary.ts --stack ${ctx.outputs.stack} (failback also fences first). Until then keep the switch engaged.`,
     );
   if (probes?.unreachable.length)
     lines.push(`Could not be reached during the run (bounded, optional probes): ${probes.unreachable.join("; ")}.`);
@@ -312,7 +312,7 @@ export const runbook: Runbook<FailoverOptions> = {
       `The failover switch stays engaged until failback disengages it: nothing flips traffic back by itself, and pulumi up of either stack does not reset it. Do not write ${ctx.outputs.failover.switch.namespace}/${ctx.outputs.failover.switch.metricName} by hand.`,
       `${dr(ctx).database.instanceIdentifier} was restored out of band (not in Pulumi state): do not run 'pulumi up' on the dr stack in a way that replaces it.`,
       `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not deleted): it holds writes made after the recovery point, for reconciliation.`,
-      `When the primary region is back: npx tsx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped`,
+      `When the primary region is back: npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped`,
     ];
   },
   checklist: () => [

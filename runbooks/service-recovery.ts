@@ -5,8 +5,8 @@
  * health. When recovery fails, the failure names the region-failover command to run: moving
  * DNS alone to a pilot-light region with no running tasks would make things worse.
  *
- *   npx tsx runbooks/service-recovery.ts --stack prod --service eventchain-backend-prod
- *   npx tsx runbooks/service-recovery.ts --stack prod --all
+ *   npx zx runbooks/service-recovery.ts --stack prod --service eventchain-backend-prod
+ *   npx zx runbooks/service-recovery.ts --stack prod --all
  */
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -47,7 +47,7 @@ export function selectServices(outputs: StackOutputs, service: string): ServiceO
 
 function failoverOffer(ctx: Ctx): string {
   return ctx.outputs.role === "primary"
-    ? `If the service cannot be recovered here, fail over the region (restores the database in DR, scales DR, then moves DNS): npx tsx runbooks/region-failover.ts --stack ${ctx.outputs.stack} --force`
+    ? `If the service cannot be recovered here, fail over the region (restores the database in DR, scales DR, then moves DNS): npx zx runbooks/region-failover.ts --stack ${ctx.outputs.stack} --force`
     : `This is the DR stack (${ctx.outputs.stack}); there is no further region to fail over to.`;
 }
 

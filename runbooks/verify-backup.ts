@@ -10,13 +10,13 @@
  * a point-in-time restore just recovered), without a restore; with `--backup` too, against that
  * backup's manifest (a database restored by hand).
  *
- *   npx tsx runbooks/verify-backup.ts --stack prod --connection env --backup latest
- *   npx tsx runbooks/verify-backup.ts --outputs local.json --connection env --database eventchain
+ *   npx zx runbooks/verify-backup.ts --stack prod --connection env --backup latest
+ *   npx zx runbooks/verify-backup.ts --outputs local.json --connection env --database eventchain
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { snsSinks } from "./aws/notify.ts";
-import { positiveInt } from "./lib/options.ts";
+import { positiveInt, stringOption, withDefaults } from "./lib/options.ts";
 import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
 import { renderVerificationMarkdown, type VerificationReport } from "./postgres/integrity.ts";
 import { BackupS3Client } from "./aws/s3-object.ts";
@@ -26,7 +26,7 @@ import { parseProfileOption, PROFILE_CHOICES } from "./postgres/profiles.ts";
 import { assertIdentifier, findPostgresBinDir } from "./postgres/cluster.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
+import { stepFor, type OptionSpec, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 export interface VerifyBackupOptions {
   backup: string;
@@ -42,11 +42,50 @@ export interface VerifyBackupOptions {
   profile: string;
 }
 
+export const VERIFY_BACKUP_OPTIONS = {
+  backup: {
+    type: "string",
+    description: 'Backup id (e.g. 20260115T143000Z) or "latest"; with --database, the manifest to check it against',
+    default: "latest",
+  },
+  database: { type: "string", description: "Check this live database instead of restoring a backup" },
+  profile: {
+    type: "string",
+    description: `Application checks: ${PROFILE_CHOICES}`,
+    default: "auto",
+  },
+  "no-owner": {
+    type: "boolean",
+    description: "Restore without owners (pg_restore --no-owner): a portable copy, ownership lost",
+  },
+  "no-privileges": {
+    type: "boolean",
+    description: "Restore without GRANTs, REVOKEs and default privileges (pg_restore --no-privileges): they are lost",
+  },
+  connection: {
+    type: "string",
+    description: "Server for the scratch database: env (libpq PGHOST…) or outputs (the stack's database)",
+    default: "env",
+  },
+  jobs: { type: "string", description: "Parallel pg_restore jobs", default: "2" },
+  "report-dir": {
+    type: "string",
+    description: "Where the JSON and Markdown reports go",
+    default: ".runs/verifications",
+  },
+  "no-read-back": {
+    type: "boolean",
+    description: "Check size and S3 checksum only, without hashing every byte read back",
+  },
+} satisfies Record<string, OptionSpec>;
+
 export function parseVerifyOptions(raw: RawOptions): VerifyBackupOptions {
-  const backup = typeof raw.backup === "string" ? raw.backup : "latest";
+  const options = withDefaults(VERIFY_BACKUP_OPTIONS, raw);
+  const backupExpected = '"latest" or a backup id like 20260115T143000Z';
+  const backup = stringOption(options, "backup", backupExpected);
   if (backup !== "latest" && !/^\d{8}T\d{6}Z$/.test(backup))
-    throw new BadInputError(`invalid --backup "${backup}": expected "latest" or a backup id like 20260115T143000Z`);
-  const database = typeof raw.database === "string" ? raw.database : undefined;
+    throw new BadInputError(`invalid --backup "${backup}": expected ${backupExpected}`);
+  const database = typeof options.database === "string" ? options.database : undefined;
   if (database !== undefined) {
     try {
       assertIdentifier(database, "--database");
@@ -54,7 +93,7 @@ export function parseVerifyOptions(raw: RawOptions): VerifyBackupOptions {
       throw new BadInputError((e as Error).message);
     }
   }
-  const profile = typeof raw.profile === "string" ? raw.profile : "auto";
+  const profile = stringOption(options, "profile", PROFILE_CHOICES);
   try {
     parseProfileOption(profile);
   } catch (e) {
@@ -64,12 +103,12 @@ export function parseVerifyOptions(raw: RawOptions): VerifyBackupOptions {
     backup,
     backupGiven: typeof raw.backup === "string",
     database,
-    connection: parseConnectionMode(raw, "env"),
-    jobs: positiveInt(raw, "jobs", 2, 64),
-    reportDir: resolve(typeof raw["report-dir"] === "string" ? raw["report-dir"] : ".runs/verifications"),
-    deep: raw["no-read-back"] !== true,
-    ownership: raw["no-owner"] !== true,
-    privileges: raw["no-privileges"] !== true,
+    connection: parseConnectionMode(options),
+    jobs: positiveInt(options, "jobs", 64),
+    reportDir: resolve(stringOption(options, "report-dir", "a directory")),
+    deep: options["no-read-back"] !== true,
+    ownership: options["no-owner"] !== true,
+    privileges: options["no-privileges"] !== true,
     profile,
   };
 }
@@ -181,42 +220,7 @@ export const runbook: Runbook<VerifyBackupOptions> = {
   name: "verify-backup",
   summary: "Restore a database backup into a scratch database and check its integrity (or check a live database)",
   system: "primary-database",
-  options: {
-    backup: {
-      type: "string",
-      description: 'Backup id (e.g. 20260115T143000Z) or "latest"; with --database, the manifest to check it against',
-      default: "latest",
-    },
-    database: { type: "string", description: "Check this live database instead of restoring a backup" },
-    profile: {
-      type: "string",
-      description: `Application checks: ${PROFILE_CHOICES}`,
-      default: "auto",
-    },
-    "no-owner": {
-      type: "boolean",
-      description: "Restore without owners (pg_restore --no-owner): a portable copy, ownership lost",
-    },
-    "no-privileges": {
-      type: "boolean",
-      description: "Restore without GRANTs, REVOKEs and default privileges (pg_restore --no-privileges): they are lost",
-    },
-    connection: {
-      type: "string",
-      description: "Server for the scratch database: env (libpq PGHOST…) or outputs (the stack's database)",
-      default: "env",
-    },
-    jobs: { type: "string", description: "Parallel pg_restore jobs", default: "2" },
-    "report-dir": {
-      type: "string",
-      description: "Where the JSON and Markdown reports go",
-      default: ".runs/verifications",
-    },
-    "no-read-back": {
-      type: "boolean",
-      description: "Check size and S3 checksum only, without hashing every byte read back",
-    },
-  },
+  options: VERIFY_BACKUP_OPTIONS,
   parseOptions: parseVerifyOptions,
   steps,
 };

@@ -9,7 +9,7 @@ import { heartbeatWindowMinutes } from "../config/validators.ts";
 import { ALARM_KIND_TAG, BACKUP_PATH_TAG, pathIdOfJob } from "../components/heartbeats.ts";
 import { BACKUP_JOB_LABEL, BACKUP_JOB_TAG } from "../components/backup-jobs.ts";
 import type { BackupPathPosture } from "./model.ts";
-import type { DeclaredResource, PairContext } from "./resources.ts";
+import { asArray, RESOURCE_TYPE, type DeclaredResource, type PairContext } from "./resources.ts";
 
 export interface PathResource {
   type: string;
@@ -30,16 +30,6 @@ export interface DeclaredBackupPath {
   problems: string[];
 }
 
-const T = {
-  plan: "aws:backup/plan:Plan",
-  rdsReplication: "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
-  schedule: "aws:scheduler/schedule:Schedule",
-  cronJob: "kubernetes:batch/v1:CronJob",
-  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
-} as const;
-
-const list = <V>(v: V | V[] | undefined | null): V[] => (v == null ? [] : Array.isArray(v) ? v : [v]);
-
 /** A Kubernetes 5-field schedule as the AWS cron the gap parser reads (day-of-week numbers shifted back). */
 export function awsCronOfKubernetes(schedule: string): string | undefined {
   const f = schedule.trim().split(/\s+/);
@@ -59,26 +49,29 @@ export function declaredBackupPaths(resources: PathResource[]): DeclaredBackupPa
     paths.set(id, p);
   };
   for (const r of resources) {
-    if (r.type === T.plan) {
-      const rules = list<any>(r.props.rules);
+    if (r.type === RESOURCE_TYPE.plan) {
+      const rules = asArray<any>(r.props.rules);
       const schedules = rules.map((rule) => rule.schedule).filter((s): s is string => typeof s === "string");
       add("aws-backup-jobs", r, schedules);
-      if (rules.some((rule) => list(rule.copyActions).length > 0)) add("aws-backup-dr-copies", r, schedules);
+      if (rules.some((rule) => asArray(rule.copyActions).length > 0)) add("aws-backup-dr-copies", r, schedules);
     }
-    if (r.type === T.rdsReplication) add("rds-backup-replication", r, []);
-    if (r.type === T.cronJob) {
+    if (r.type === RESOURCE_TYPE.rdsReplication) add("rds-backup-replication", r, []);
+    if (r.type === RESOURCE_TYPE.cronJob) {
       const job = r.props.metadata?.labels?.[BACKUP_JOB_LABEL];
       const cron = typeof r.props.spec?.schedule === "string" ? awsCronOfKubernetes(r.props.spec.schedule) : undefined;
       if (typeof job === "string") add(pathIdOfJob(job), r, cron ? [cron] : []);
     }
-    if (r.type === T.schedule) {
+    if (r.type === RESOURCE_TYPE.schedule) {
       const job = r.props.target?.ecsParameters?.tags?.[BACKUP_JOB_TAG];
       const expr = r.props.scheduleExpression;
       if (typeof job === "string") add(pathIdOfJob(job), r, typeof expr === "string" ? [expr] : []);
     }
   }
   const alarms = resources.filter(
-    (r) => r.type === T.alarm && r.props.tags?.[ALARM_KIND_TAG] === "heartbeat" && r.props.tags?.[BACKUP_PATH_TAG],
+    (r) =>
+      r.type === RESOURCE_TYPE.alarm &&
+      r.props.tags?.[ALARM_KIND_TAG] === "heartbeat" &&
+      r.props.tags?.[BACKUP_PATH_TAG],
   );
   return [...paths.entries()].map(([id, p]): DeclaredBackupPath => {
     const alarm = alarms.find((a) => a.props.tags[BACKUP_PATH_TAG] === id);
@@ -93,7 +86,7 @@ export function declaredBackupPaths(resources: PathResource[]): DeclaredBackupPa
       problems.push(
         `heartbeat ${alarm.name} of ${id} treats missing data as ${alarm.props.treatMissingData ?? "missing"}: a path that stops reporting reads as healthy; expected breaching`,
       );
-    if (list(alarm.props.alarmActions).length === 0)
+    if (asArray(alarm.props.alarmActions).length === 0)
       problems.push(`heartbeat ${alarm.name} of ${id} has no alarm action: it pages no one`);
     if (p.schedules.length) {
       const window = heartbeatWindowMinutes([...new Set(p.schedules)]);

@@ -4,7 +4,15 @@
  */
 import { FIGURES, type FigureId } from "./figures.ts";
 import type { Mechanism } from "./model.ts";
-import { arr, m, of, ref, T, type DeclaredResource, type PairContext } from "./resources.ts";
+import {
+  asArray,
+  mechanism,
+  ofType,
+  RESOURCE_TYPE,
+  resourceLabel,
+  type DeclaredResource,
+  type PairContext,
+} from "./resources.ts";
 import { longestIntervalMinutes } from "../config/validators.ts";
 
 /** Minutes to restore an RDS instance of `sizeGiB` (provisioning + reading the volume once). */
@@ -24,12 +32,12 @@ const rdsFigures = (size: number, replay: boolean): FigureId[] => [
 
 export function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
   const out: Mechanism[] = [];
-  for (const db of of(rs, T.rds).filter((r) => r.stack === pair.primaryStack)) {
+  for (const db of ofType(rs, RESOURCE_TYPE.rds).filter((r) => r.stack === pair.primaryStack)) {
     const size = Number(db.inputs.allocatedStorage ?? 0);
     const retention = Number(db.inputs.backupRetentionPeriod ?? 0);
     if (retention >= 1) {
       out.push(
-        m({
+        mechanism({
           id: "rds-pitr",
           protects: "database",
           scope: "in-region",
@@ -37,12 +45,12 @@ export function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): M
           rpoMinutes: FIGURES.rdsLogUploadInterval.value,
           restoreMinutes: rdsRestoreMinutes(size, true),
           figures: ["rdsLogUploadInterval", ...rdsFigures(size, true)],
-          resources: [ref(db)],
+          resources: [resourceLabel(db)],
         }),
       );
-      for (const rep of of(rs, T.rdsReplication)) {
+      for (const rep of ofType(rs, RESOURCE_TYPE.rdsReplication)) {
         out.push(
-          m({
+          mechanism({
             id: "rds-pitr-replicated",
             protects: "database",
             scope: "cross-region",
@@ -50,21 +58,21 @@ export function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): M
             rpoMinutes: FIGURES.rdsLogUploadInterval.value + FIGURES.rdsCrossRegionLogCopyLag.value,
             restoreMinutes: rdsRestoreMinutes(size, true),
             figures: ["rdsLogUploadInterval", "rdsCrossRegionLogCopyLag", ...rdsFigures(size, true)],
-            resources: [ref(db), ref(rep)],
+            resources: [resourceLabel(db), resourceLabel(rep)],
           }),
         );
       }
     }
-    if (of(rs, T.selection).length === 0) continue;
-    for (const plan of of(rs, T.plan)) {
-      for (const rule of arr<any>(plan.inputs.rules)) {
+    if (ofType(rs, RESOURCE_TYPE.selection).length === 0) continue;
+    for (const plan of ofType(rs, RESOURCE_TYPE.plan)) {
+      for (const rule of asArray<any>(plan.inputs.rules)) {
         if (typeof rule.schedule !== "string") continue;
         const every = longestIntervalMinutes(rule.schedule);
         const start = typeof rule.startWindow === "number" ? rule.startWindow : FIGURES.backupDefaultStartWindow.value;
         const startFigures: FigureId[] = typeof rule.startWindow === "number" ? [] : ["backupDefaultStartWindow"];
         const base = `AWS Backup rule ${rule.ruleName} (${rule.schedule}: every ${every} min, start window ${start} min)`;
         out.push(
-          m({
+          mechanism({
             id: `backup-${rule.ruleName}`,
             protects: "database",
             scope: "in-region",
@@ -72,14 +80,14 @@ export function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): M
             rpoMinutes: every + start,
             restoreMinutes: rdsRestoreMinutes(size, false),
             figures: [...startFigures, ...rdsFigures(size, false)],
-            resources: [ref(plan), ref(db)],
+            resources: [resourceLabel(plan), resourceLabel(db)],
           }),
         );
         if (
-          arr(rule.copyActions).some((c: any) => String(c.destinationVaultArn ?? "").includes(`:${pair.drRegion}:`))
+          asArray(rule.copyActions).some((c: any) => String(c.destinationVaultArn ?? "").includes(`:${pair.drRegion}:`))
         ) {
           out.push(
-            m({
+            mechanism({
               id: `backup-${rule.ruleName}-copy`,
               protects: "database",
               scope: "cross-region",
@@ -87,7 +95,7 @@ export function databaseMechanisms(rs: DeclaredResource[], pair: PairContext): M
               rpoMinutes: every + start + FIGURES.backupCrossRegionCopy.value,
               restoreMinutes: rdsRestoreMinutes(size, false),
               figures: [...startFigures, "backupCrossRegionCopy", ...rdsFigures(size, false)],
-              resources: [ref(plan), ref(db)],
+              resources: [resourceLabel(plan), resourceLabel(db)],
             }),
           );
         }

@@ -5,7 +5,7 @@
 import { SWITCH_DETECTION_SECONDS } from "../components/failover-switch.ts";
 import { FIGURES } from "./figures.ts";
 import type { Failover } from "./model.ts";
-import { arr, of, ref, T, type DeclaredResource, type PairContext } from "./resources.ts";
+import { asArray, ofType, RESOURCE_TYPE, resourceLabel, type DeclaredResource, type PairContext } from "./resources.ts";
 
 /**
  * DNS failover (endpoint health check, failover switch, failover records) and the DR pilot light,
@@ -13,13 +13,13 @@ import { arr, of, ref, T, type DeclaredResource, type PairContext } from "./reso
  * when the runbook engages it, `SWITCH_DETECTION_SECONDS` later.
  */
 export function failoverFrom(rs: DeclaredResource[], pair: PairContext): Failover {
-  const checks = of(rs, T.healthCheck);
+  const checks = ofType(rs, RESOURCE_TYPE.healthCheck);
   const check = checks.find((c) => c.inputs.type !== "CLOUDWATCH_METRIC");
   const switchCheck = checks.find((c) => c.inputs.type === "CLOUDWATCH_METRIC");
-  const records = of(rs, T.record).filter((r) =>
-    arr<any>(r.inputs.failoverRoutingPolicies).some((p) => p.type === "SECONDARY" || p.type === "PRIMARY"),
+  const records = ofType(rs, RESOURCE_TYPE.record).filter((r) =>
+    asArray<any>(r.inputs.failoverRoutingPolicies).some((p) => p.type === "SECONDARY" || p.type === "PRIMARY"),
   );
-  const services = of(rs, T.ecsService).filter((r) => r.stack === pair.drStack);
+  const services = ofType(rs, RESOURCE_TYPE.ecsService).filter((r) => r.stack === pair.drStack);
   const detection =
     check && records.length >= 2
       ? (Number(check.inputs.requestInterval ?? 30) * Number(check.inputs.failureThreshold ?? 3)) / 60
@@ -39,6 +39,8 @@ export function failoverFrom(rs: DeclaredResource[], pair: PairContext): Failove
     switchMinutes: switchCheck ? SWITCH_DETECTION_SECONDS / 60 : 0,
     scaleUpMinutes: services.length === 0 ? null : FIGURES.serviceScaleUp.value,
     description: parts.join("; "),
-    resources: [...(check ? [check] : []), ...(switchCheck ? [switchCheck] : []), ...records, ...services].map(ref),
+    resources: [...(check ? [check] : []), ...(switchCheck ? [switchCheck] : []), ...records, ...services].map(
+      resourceLabel,
+    ),
   };
 }

@@ -7,7 +7,15 @@
 import { FIGURES } from "./figures.ts";
 import type { DataStore, Mechanism } from "./model.ts";
 import { databaseMechanisms } from "./database.ts";
-import { arr, m, of, ref, T, type DeclaredResource, type PairContext } from "./resources.ts";
+import {
+  asArray,
+  mechanism,
+  ofType,
+  RESOURCE_TYPE,
+  resourceLabel,
+  type DeclaredResource,
+  type PairContext,
+} from "./resources.ts";
 import { longestIntervalMinutes } from "../config/validators.ts";
 
 export { rdsRestoreMinutes } from "./database.ts";
@@ -32,8 +40,8 @@ function storesOfRule(prefix: string | undefined, configName: string): DataStore
 
 function s3Mechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
   const out: Mechanism[] = [];
-  for (const cfg of of(rs, T.s3Replication).filter((r) => r.stack === pair.primaryStack)) {
-    for (const rule of arr<any>(cfg.inputs.rules)) {
+  for (const cfg of ofType(rs, RESOURCE_TYPE.s3Replication).filter((r) => r.stack === pair.primaryStack)) {
+    for (const rule of asArray<any>(cfg.inputs.rules)) {
       if (rule.status !== "Enabled") continue;
       const prefix = rule.filter?.prefix ?? rule.prefix;
       const rtc = rule.destination?.replicationTime;
@@ -43,7 +51,7 @@ function s3Mechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
       const stores = storesOfRule(prefix, cfg.name);
       for (const store of stores)
         out.push(
-          m({
+          mechanism({
             id: `s3-replication-${rtcOn ? "rtc-" : ""}${tag}${stores.length > 1 ? `-${store}` : ""}`,
             protects: store,
             scope: "cross-region",
@@ -53,18 +61,18 @@ function s3Mechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
             rpoMinutes: rtcOn ? Math.max(rtc.time.minutes, FIGURES.s3RtcThreshold.value) : null,
             restoreMinutes: 0,
             figures: rtcOn ? ["s3RtcThreshold"] : [],
-            resources: [ref(cfg)],
+            resources: [resourceLabel(cfg)],
           }),
         );
     }
   }
-  const mediaVersioning = of(rs, T.s3Versioning).filter(
+  const mediaVersioning = ofType(rs, RESOURCE_TYPE.s3Versioning).filter(
     (r) =>
       r.stack === pair.primaryStack && /media/.test(r.name) && r.inputs.versioningConfiguration?.status === "Enabled",
   );
   if (mediaVersioning.length > 0) {
     out.push(
-      m({
+      mechanism({
         id: "s3-versioning-media",
         protects: "media",
         scope: "in-region",
@@ -72,7 +80,7 @@ function s3Mechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
         rpoMinutes: 0,
         restoreMinutes: 0,
         figures: [],
-        resources: mediaVersioning.map(ref),
+        resources: mediaVersioning.map(resourceLabel),
       }),
     );
   }
@@ -88,8 +96,8 @@ function asAwsCron(schedule: string): string {
 /** Scheduled export jobs (EventBridge Scheduler or Kubernetes CronJob) by what they export. */
 function exportJobs(rs: DeclaredResource[], pair: PairContext, pattern: RegExp) {
   const jobs = [
-    ...of(rs, T.schedule).map((r) => ({ r, expr: r.inputs.scheduleExpression as string | undefined })),
-    ...of(rs, T.cronJob).map((r) => ({
+    ...ofType(rs, RESOURCE_TYPE.schedule).map((r) => ({ r, expr: r.inputs.scheduleExpression as string | undefined })),
+    ...ofType(rs, RESOURCE_TYPE.cronJob).map((r) => ({
       r,
       expr: r.inputs.spec?.schedule ? asAwsCron(r.inputs.spec.schedule) : undefined,
     })),
@@ -99,11 +107,11 @@ function exportJobs(rs: DeclaredResource[], pair: PairContext, pattern: RegExp) 
 
 function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
   const out: Mechanism[] = [];
-  for (const group of of(rs, T.cache).filter((r) => r.stack === pair.primaryStack)) {
+  for (const group of ofType(rs, RESOURCE_TYPE.cache).filter((r) => r.stack === pair.primaryStack)) {
     const days = Number(group.inputs.snapshotRetentionLimit ?? 0);
     if (days < 1) continue;
     out.push(
-      m({
+      mechanism({
         id: "elasticache-snapshot",
         protects: "cache",
         scope: "in-region",
@@ -111,7 +119,7 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
         rpoMinutes: FIGURES.elasticacheSnapshotInterval.value,
         restoreMinutes: FIGURES.elasticacheRestoreProvisioning.value,
         figures: ["elasticacheSnapshotInterval", "elasticacheRestoreProvisioning"],
-        resources: [ref(group)],
+        resources: [resourceLabel(group)],
       }),
     );
   }
@@ -123,7 +131,7 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
     for (const { r, expr } of exportJobs(rs, pair, pattern)) {
       const every = longestIntervalMinutes(expr!);
       out.push(
-        m({
+        mechanism({
           id: `export-${r.name}`,
           protects: store,
           scope: "in-region",
@@ -131,7 +139,7 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
           rpoMinutes: every,
           restoreMinutes: store === "cache" ? FIGURES.elasticacheRestoreProvisioning.value : 0,
           figures: store === "cache" ? ["elasticacheRestoreProvisioning"] : [],
-          resources: [ref(r)],
+          resources: [resourceLabel(r)],
         }),
       );
     }
@@ -141,13 +149,13 @@ function cacheAndExportMechanisms(rs: DeclaredResource[], pair: PairContext): Me
 
 function imageAndMonitoringMechanisms(rs: DeclaredResource[], pair: PairContext): Mechanism[] {
   const out: Mechanism[] = [];
-  for (const cfg of of(rs, T.ecrReplication).filter((r) => r.stack === pair.primaryStack)) {
-    const regions = arr<any>(cfg.inputs.replicationConfiguration?.rules).flatMap((rule) =>
-      arr<any>(rule.destinations).map((d) => d.region),
+  for (const cfg of ofType(rs, RESOURCE_TYPE.ecrReplication).filter((r) => r.stack === pair.primaryStack)) {
+    const regions = asArray<any>(cfg.inputs.replicationConfiguration?.rules).flatMap((rule) =>
+      asArray<any>(rule.destinations).map((d) => d.region),
     );
     if (!regions.includes(pair.drRegion)) continue;
     out.push(
-      m({
+      mechanism({
         id: "ecr-replication",
         protects: "images",
         scope: "cross-region",
@@ -155,16 +163,16 @@ function imageAndMonitoringMechanisms(rs: DeclaredResource[], pair: PairContext)
         rpoMinutes: FIGURES.ecrReplicationLag.value,
         restoreMinutes: 0,
         figures: ["ecrReplicationLag"],
-        resources: [ref(cfg)],
+        resources: [resourceLabel(cfg)],
       }),
     );
   }
   for (const stack of [pair.primaryStack, pair.drStack]) {
-    const alarms = of(rs, T.alarm).filter((r) => r.stack === stack);
+    const alarms = ofType(rs, RESOURCE_TYPE.alarm).filter((r) => r.stack === stack);
     if (alarms.length === 0) continue;
     const region = stack === pair.primaryStack ? pair.primaryRegion : pair.drRegion;
     out.push(
-      m({
+      mechanism({
         id: `monitoring-${stack}`,
         protects: "monitoring",
         scope: stack === pair.primaryStack ? "in-region" : "cross-region",
@@ -172,7 +180,7 @@ function imageAndMonitoringMechanisms(rs: DeclaredResource[], pair: PairContext)
         rpoMinutes: 0,
         restoreMinutes: 0,
         figures: [],
-        resources: [ref(alarms[0])],
+        resources: [resourceLabel(alarms[0])],
       }),
     );
   }

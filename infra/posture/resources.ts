@@ -22,7 +22,8 @@ export interface PairContext {
   drRegion: string;
 }
 
-export const T = {
+/** The Pulumi type token of each resource kind the posture model reads. */
+export const RESOURCE_TYPE = {
   rds: "aws:rds/instance:Instance",
   rdsReplication: "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
   plan: "aws:backup/plan:Plan",
@@ -39,8 +40,16 @@ export const T = {
   cronJob: "kubernetes:batch/v1:CronJob",
 } as const;
 
-export const ref = (r: DeclaredResource) => `${r.stack}: ${r.type} ${r.name}`;
-export const of = (rs: DeclaredResource[], type: string) => rs.filter((r) => r.type === type);
-export const arr = <V>(v: V | V[] | undefined): V[] =>
-  v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
-export const m = (x: Omit<Mechanism, "figures"> & { figures: FigureId[] }): Mechanism => x;
+/** How a mechanism names a resource it rests on: `<stack>: <type token> <name>`. */
+export const resourceLabel = (resource: DeclaredResource) => `${resource.stack}: ${resource.type} ${resource.name}`;
+
+/** The declared resources of one type (a `RESOURCE_TYPE` token). */
+export const ofType = (resources: DeclaredResource[], type: string) =>
+  resources.filter((resource) => resource.type === type);
+
+/** An input that Pulumi takes as one value or a list, as a list (absent: empty). */
+export const asArray = <V>(value: V | V[] | undefined | null): V[] =>
+  value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
+
+/** A mechanism, its figures checked against the figure ids (a typo fails `tsc`). */
+export const mechanism = (declared: Omit<Mechanism, "figures"> & { figures: FigureId[] }): Mechanism => declared;

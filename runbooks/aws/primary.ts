@@ -9,7 +9,7 @@ import { GetHealthCheckStatusCommand, Route53Client } from "@aws-sdk/client-rout
 import type { StackOutputs } from "../../infra/outputs.ts";
 import { BadInputError } from "../lib/errors.ts";
 import type { OptionSpec, PlannedAction, RawOptions, RunContext } from "../lib/types.ts";
-import { positiveNumber } from "../lib/options.ts";
+import { positiveNumber, withDefaults } from "../lib/options.ts";
 import { bounded, formatSeconds } from "./bounded.ts";
 import { healthFromObservations } from "./dns.ts";
 
@@ -33,7 +33,9 @@ export interface PrimaryTimeoutOptions {
 }
 
 export function parsePrimaryTimeout(raw: RawOptions): PrimaryTimeoutOptions {
-  return { primaryTimeoutSeconds: positiveNumber(raw, "primary-timeout-seconds", 10, 300) };
+  return {
+    primaryTimeoutSeconds: positiveNumber(withDefaults(PRIMARY_TIMEOUT_OPTIONS, raw), "primary-timeout-seconds", 300),
+  };
 }
 
 export interface PrimaryAssessment {

@@ -25,7 +25,7 @@ export const COMMON_OPTIONS = {
     description: "Take the run lock from a run silent for longer than 5 min (its machine is gone); logged",
   },
   "run-id": { type: "string", description: "Id for a new run (default <runbook>-<utc time>-<random>)" },
-  "state-dir": { type: "string", description: "Where journals and reports go (default .runs)" },
+  "state-dir": { type: "string", description: "Where journals and reports go", default: ".runs" },
   "incident-at": {
     type: "string",
     description: "When the incident began (ISO 8601); base of achieved RTO/RPO (default now)",

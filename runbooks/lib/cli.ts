@@ -18,6 +18,7 @@ import type { Me } from "./run-lock.ts";
 import { ReliableStore } from "./run-store.ts";
 import { journalKey, reportKey } from "./shared-journal.ts";
 import { loadOutputs, type OutputsMirror, type PulumiOutputReader } from "./outputs.ts";
+import { stringOption, withDefaults } from "./options.ts";
 import { createPrinter } from "./printer.ts";
 import type { RawOptions, Runbook } from "./types.ts";
 import { COMMON_OPTIONS, parseTime, usage } from "./args.ts";
@@ -69,7 +70,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   const env = deps.env ?? process.env;
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
-  const command = deps.command ?? `npx tsx runbooks/${runbook.name}.ts`;
+  const command = deps.command ?? `npx zx runbooks/${runbook.name}.ts`;
   const extra = runbook.options ?? {};
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -101,7 +102,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   const log = { info: (m: string) => printer.info(m), warn: (m: string) => printer.warn(m) };
   const clients = deps.clients ?? createClientFactory(deps.aws);
   try {
-    const stateDir = resolve(typeof values["state-dir"] === "string" ? values["state-dir"] : ".runs");
+    const stateDir = resolve(stringOption(withDefaults(COMMON_OPTIONS, values), "state-dir", "a directory"));
     const given = {
       ...(typeof values.stack === "string" ? { stack: values.stack } : {}),
       ...(typeof values.outputs === "string" ? { file: values.outputs } : {}),

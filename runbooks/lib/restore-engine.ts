@@ -46,7 +46,11 @@ export interface RestoreEngine<EO = unknown, Restored extends object = StepOutpu
   summary: string;
   /** Extra CLI options this engine reads (merged into the runbook's `--help`). */
   options?: Record<string, OptionSpec>;
-  /** Validates the engine's options; throw `BadInputError` naming the value and what is allowed. */
+  /**
+   * Validates the engine's options; throw `BadInputError` naming the value and what is allowed.
+   * `raw` comes with this engine's `options` defaults already applied (`withDefaults`,
+   * lib/options.ts): a default is written only in the spec.
+   */
   parseOptions?(raw: RawOptions): EO;
   /** What the restore will touch, checked before it (and in `--dry-run`): see `Runbook.preflight`. */
   preflight?(ctx: PitrContext<EO>): PreflightCheck[];

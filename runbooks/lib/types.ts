@@ -26,7 +26,10 @@ export interface OptionSpec {
   type: "string" | "boolean";
   /** One line for `--help`. */
   description: string;
-  /** Shown in `--help`; applied by the runbook's `parseOptions`, not by the engine. */
+  /**
+   * The one place the default is written: `--help` prints it and the runbook's `parseOptions`
+   * reads it through `withDefaults` (lib/options.ts); the engine does not apply it.
+   */
   default?: string;
 }
 

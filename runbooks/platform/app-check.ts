@@ -211,7 +211,8 @@ export async function checkApplication(p: {
   sourceNamespace: string;
   deployment: string;
   runId: string;
-  healthPath?: string;
+  /** The application's health check path (dr-test's `--health-path`). */
+  healthPath: string;
   /** The restored database the copy uses, the production host it must never use, production-only variables. */
   copy: CopyOptions;
   /** Polls of the Deployment's status (exponential backoff, capped at 10 s). */
@@ -277,17 +278,13 @@ export async function checkApplication(p: {
       if (!pod) result.problems.push(`no pod of ${ns}/${p.deployment} found`);
       else {
         try {
-          const body = await p.kube.get(
-            `/api/v1/namespaces/${ns}/pods/${pod}:${port}/proxy${p.healthPath ?? "/health"}`,
-          );
+          const body = await p.kube.get(`/api/v1/namespaces/${ns}/pods/${pod}:${port}/proxy${p.healthPath}`);
           result.health = {
             pod,
             status: typeof body === "string" ? body.slice(0, 200) : JSON.stringify(body).slice(0, 200),
           };
         } catch (e) {
-          result.problems.push(
-            `health check of ${pod}:${port}${p.healthPath ?? "/health"} failed: ${(e as Error).message}`,
-          );
+          result.problems.push(`health check of ${pod}:${port}${p.healthPath} failed: ${(e as Error).message}`);
         }
       }
     }

@@ -14,10 +14,13 @@ import type { RawOptions, RunContext } from "../lib/types.ts";
 export const CONNECTION_MODES = ["outputs", "env"] as const;
 export type ConnectionMode = (typeof CONNECTION_MODES)[number];
 
-export function parseConnectionMode(raw: RawOptions, fallback: ConnectionMode): ConnectionMode {
-  const v = raw.connection ?? fallback;
+/** `--connection`, its default already applied from the runbook's spec (`withDefaults`). */
+export function parseConnectionMode(raw: RawOptions): ConnectionMode {
+  const v = raw.connection;
+  const expected = `one of ${CONNECTION_MODES.join(", ")}`;
+  if (v === undefined) throw new BadInputError(`missing --connection: expected ${expected}`);
   if (typeof v !== "string" || !(CONNECTION_MODES as readonly string[]).includes(v)) {
-    throw new BadInputError(`invalid --connection "${String(v)}": expected one of ${CONNECTION_MODES.join(", ")}`);
+    throw new BadInputError(`invalid --connection "${String(v)}": expected ${expected}`);
   }
   return v as ConnectionMode;
 }

@@ -95,30 +95,29 @@ export const PROFILE_CHOICES =
   "auto (the EventChain checks where its tables exist), eventchain (required), none, or the path of a JSON profile";
 
 /**
- * `--profile`: `auto` (default), `eventchain`, `none`, or a JSON file (schema above) required.
+ * `--profile`: `auto` (verify-backup's default), `eventchain`, `none`, or a JSON file (schema above) required.
  * @throws Error naming the value, or the file and the field that is wrong.
  */
-export function parseProfileOption(
-  value: string | undefined,
-  read = (f: string) => readFileSync(f, "utf8"),
-): ProfileUse {
-  const v = value ?? "auto";
-  if (v === "auto") return { mode: "auto", profile: EVENTCHAIN_PROFILE };
-  if (v === "eventchain") return { mode: "required", profile: EVENTCHAIN_PROFILE };
-  if (v === "none") return { mode: "none" };
-  if (!v.endsWith(".json")) throw new Error(`invalid --profile "${v}": expected ${PROFILE_CHOICES}`);
+export function parseProfileOption(value: string, read = (f: string) => readFileSync(f, "utf8")): ProfileUse {
+  if (value === "auto") return { mode: "auto", profile: EVENTCHAIN_PROFILE };
+  if (value === "eventchain") return { mode: "required", profile: EVENTCHAIN_PROFILE };
+  if (value === "none") return { mode: "none" };
+  if (!value.endsWith(".json")) throw new Error(`invalid --profile "${value}": expected ${PROFILE_CHOICES}`);
   let raw: unknown;
   try {
-    raw = JSON.parse(read(v));
+    raw = JSON.parse(read(value));
   } catch (error) {
-    throw new Error(`invalid --profile "${v}": cannot read it as JSON (${(error as Error).message.split("\n")[0]})`, {
-      cause: error,
-    });
+    throw new Error(
+      `invalid --profile "${value}": cannot read it as JSON (${(error as Error).message.split("\n")[0]})`,
+      {
+        cause: error,
+      },
+    );
   }
   const parsed = profileFileSchema.safeParse(raw);
   if (!parsed.success)
     throw new Error(
-      `invalid --profile "${v}": ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`,
+      `invalid --profile "${value}": ${parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`,
     );
   return { mode: "required", profile: parsed.data };
 }

@@ -172,7 +172,7 @@ test("pgBackRest config and recovery target are rendered exactly", (t) => {
 
 test("a JSON profile is validated field by field, and the EventChain profile is the plan's", (t) => {
   const file = (doc: unknown) => () => JSON.stringify(doc);
-  t.deepEqual(parseProfileOption(undefined), { mode: "auto", profile: EVENTCHAIN_PROFILE });
+  t.deepEqual(parseProfileOption("auto"), { mode: "auto", profile: EVENTCHAIN_PROFILE });
   t.deepEqual(parseProfileOption("none"), { mode: "none" });
   t.is(EVENTCHAIN_PROFILE.checks.length, 3);
   const shop = parseProfileOption(

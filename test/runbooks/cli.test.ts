@@ -1,4 +1,7 @@
-/** Every runbook runs as a script (`npx tsx runbooks/<name>.ts`), with --help, and honours AWS_ENDPOINT_URL. */
+/**
+ * Every runbook runs as a script (here `node --import=tsx runbooks/<name>.ts`; test/ci/runbook-entry.test.ts
+ * runs `node` and `npx zx` without a loader), with --help, and honours AWS_ENDPOINT_URL.
+ */
 import test from "ava";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -34,6 +37,10 @@ for (const [name, option] of [
     const res = await script(name, ["--help"]);
     t.is(res.code, 0, res.stderr);
     t.true(res.stdout.startsWith(`${name}: `));
+    t.true(
+      res.stdout.includes(`\nUsage: npx zx runbooks/${name}.ts (--stack <name> | --outputs <file.json>)`),
+      res.stdout,
+    );
     t.true(res.stdout.includes(option));
     t.true(res.stdout.includes("--resume <value>"));
   });

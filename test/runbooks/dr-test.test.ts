@@ -121,6 +121,7 @@ test("application check (fake API): deploys a copy, health-checks it and deletes
   const api = fakeApi({ readyAfter: 2 });
   const r = await checkApplication({
     kube: api.kube,
+    healthPath: "/health",
     sourceNamespace: "eventchain",
     deployment: "eventchain-backend",
     runId: "dr-test-20261124t1600-abc",
@@ -138,6 +139,7 @@ test("application check (fake API): a deployment that never becomes available is
   const api = fakeApi({ readyAfter: -1 });
   const r = await checkApplication({
     kube: api.kube,
+    healthPath: "/health",
     sourceNamespace: "eventchain",
     deployment: "eventchain-backend",
     runId: "run-2",
@@ -155,6 +157,7 @@ test("application check (fake API): a failing deployment still deletes the names
   await t.throwsAsync(
     checkApplication({
       kube: api.kube,
+      healthPath: "/health",
       sourceNamespace: "eventchain",
       deployment: "eventchain-backend",
       runId: "run-3",
@@ -205,6 +208,7 @@ test("application check (fake API): the production database host is refused and 
   await t.throwsAsync(
     checkApplication({
       kube: api.kube,
+      healthPath: "/health",
       sourceNamespace: "eventchain",
       deployment: "eventchain-backend",
       runId: "run-4",
@@ -232,6 +236,7 @@ test("application check (fake API): a namespace this run did not create is left 
   };
   const r = await checkApplication({
     kube: api.kube,
+    healthPath: "/health",
     sourceNamespace: "eventchain",
     deployment: "eventchain-backend",
     runId: "run-5",

@@ -245,7 +245,7 @@ test("a refusal before any change prints no resume hint (a resume would repeat i
   t.notRegex(before.stdout, /--resume/);
   t.regex(
     before.stdout,
-    /gated REFUSED at step "check": restore time .* outside the restorable window\. Nothing was changed; a resume would repeat this\. Correct the input and start a new run: npx tsx runbooks\/gated\.ts --outputs .* --stack prod …/,
+    /gated REFUSED at step "check": restore time .* outside the restorable window\. Nothing was changed; a resume would repeat this\. Correct the input and start a new run: npx zx runbooks\/gated\.ts --outputs .* --stack prod …/,
   );
   t.is(before.report?.failure?.resumeCommand, null);
   const after = await runRunbook(gatedRunbook([], { finish: { run: refuse } }), [...base, "--yes", "--run-id", "b2"]);

@@ -323,7 +323,7 @@ test.serial(
     t.is(res.exitCode, EXIT.failed);
     t.regex(
       res.stdout,
-      /region-failover FAILED at step "scale-services": ecs:UpdateService \(us-west-2\) failed 4 time\(s\), last with throttling: Rate exceeded \(HTTP 400\); not retried again: 4 attempts per call\. Fix the cause, then resume: npx tsx runbooks\/region-failover\.ts --resume budget1 --state-dir /,
+      /region-failover FAILED at step "scale-services": ecs:UpdateService \(us-west-2\) failed 4 time\(s\), last with throttling: Rate exceeded \(HTTP 400\); not retried again: 4 attempts per call\. Fix the cause, then resume: npx zx runbooks\/region-failover\.ts --resume budget1 --state-dir /,
     );
     t.is(ws.journal("budget1").steps["scale-services"]!.status, "failed");
     t.deepEqual((await state()).records, before.records, "DNS not moved");

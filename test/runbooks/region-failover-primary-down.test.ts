@@ -102,10 +102,7 @@ test.serial(
     t.is(report.caveats?.length, 1);
     t.regex(report.caveats![0]!, /^primary not fenced: /);
     t.regex(res.stdout, /region-failover succeeded within objectives — PRIMARY NOT FENCED: RTO/);
-    t.regex(
-      report.nextSteps[0]!,
-      /^PRIMARY NOT FENCED \(.*\)\. .*run npx tsx runbooks\/fence-primary\.ts --stack prod/,
-    );
+    t.regex(report.nextSteps[0]!, /^PRIMARY NOT FENCED \(.*\)\. .*run npx zx runbooks\/fence-primary\.ts --stack prod/);
     t.regex(
       report.nextSteps[1]!,
       /^Could not be reached during the run \(bounded, optional probes\): route53 GetHealthCheckStatus/,

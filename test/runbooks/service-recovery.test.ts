@@ -96,7 +96,7 @@ test.serial("unhealthy targets fail the recovery and offer the region failover",
     res.stdout,
     /FAILED at step "check-eventchain-backend-prod": eventchain-backend-prod: target health not reached after 1 check\(s\)/,
   );
-  t.regex(res.stdout, /fail over the region .*: npx tsx runbooks\/region-failover\.ts --stack prod --force/);
+  t.regex(res.stdout, /fail over the region .*: npx zx runbooks\/region-failover\.ts --stack prod --force/);
   t.is(res.report?.failure?.stepId, "check-eventchain-backend-prod");
 });
 
