@@ -164,7 +164,7 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         `invalid --pgbackrest-config "${String(configFile ?? "")}": expected the path of an existing pgbackrest.conf`,
       );
     }
-    const stanza = typeof raw.stanza === "string" ? raw.stanza : "eventchain";
+    const stanza = String(raw.stanza);
     try {
       assertStanza(stanza);
     } catch (e) {
@@ -175,7 +175,7 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         `--stanza "${stanza}" is not configured in ${configFile}: expected a [${stanza}] section`,
       );
     }
-    const targetRoot = resolve(typeof raw["target-root"] === "string" ? raw["target-root"] : ".runs/restores");
+    const targetRoot = resolve(String(raw["target-root"]));
     for (const [option, value] of [
       ["--pgbackrest-config", configFile],
       ["--target-root", targetRoot],
