@@ -26,7 +26,7 @@ import {
   requirePrimaryStack,
   type PrimaryTimeoutOptions,
 } from "./aws/primary.ts";
-import { s3RunStore } from "./aws/journal-store.ts";
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { regionFailoverPreflight } from "./aws/preflight.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
 import {
@@ -303,6 +303,7 @@ export const runbook: Runbook<FailoverOptions> = {
   parseOptions: (raw: RawOptions) => ({ ...parseWaitOptions(raw), ...parsePrimaryTimeout(raw) }),
   preflight: regionFailoverPreflight,
   sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   steps,
   nextSteps: (ctx) => {
     const moved = ctx.peek(verifyClientsMoved);

@@ -12,7 +12,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { ServiceOutputs, StackOutputs } from "../infra/outputs.ts";
 import { snsSinks } from "./aws/notify.ts";
-import { s3RunStore } from "./aws/journal-store.ts";
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { servicesOf } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { describeServices, setDesiredCount, waitStable, waitTargetsHealthy } from "./aws/services.ts";
@@ -172,6 +172,7 @@ export const runbook: Runbook<ServiceRecoveryOptions> = {
   // The cluster, the selected services and their target groups (an unknown --service is refused by `steps`).
   preflight: (ctx) => servicesOf(ctx, ctx.outputs, selectServices(ctx.outputs, ctx.options.service)),
   sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   steps(options, outputs) {
     const services = selectServices(outputs, options.service);
     const inspect = step({

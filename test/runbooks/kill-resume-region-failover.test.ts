@@ -62,7 +62,10 @@ for (const [i, step] of steps.entries()) {
       });
       t.true(finishedBeforeKill.includes(step.id));
       t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout + resumed.stderr);
-      t.regex(resumed.stderr, /TAKING OVER the run lock of region-failover on stack prod from run kill-\d+ on host /);
+      t.regex(
+        resumed.stderr,
+        /TAKING OVER the run lock of the "traffic" scope on stacks dr\+prod from region-failover run kill-\d+ \(stack prod\) on host /,
+      );
       for (const id of finishedBeforeKill) t.true(journal.steps[id]!.attempts <= 1, `${id} not run again`);
       // Traffic moved after the kill only on gates re-checked by the resuming machine.
       if (steps.some((s) => s.movesTraffic && !finishedBeforeKill.includes(s.id)))
