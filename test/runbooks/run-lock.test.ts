@@ -15,11 +15,11 @@ import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { BadInputError, EXIT } from "../../runbooks/lib/errors.ts";
 import type { LockRecord } from "../../runbooks/lib/run-lock.ts";
 import type { Runbook, Step } from "../../runbooks/lib/types.ts";
-import { DR_REGION, PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
+import { DR_REGION } from "../../runbooks/local/aws-seed.ts";
 import { RUN_JOURNAL_BUCKET } from "../../runbooks/local/seeded-outputs.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
-import { serviceUnavailable, startFaultProxy } from "../helpers/fault-proxy.ts";
+import { primaryDown as primaryDownRule, proxyFor } from "../helpers/failed-over.ts";
 
 const { moto, seeded, state } = useSeededMoto(test);
 const s3 = () => new BackupS3Client({ region: DR_REGION, endpoint: moto().endpoint, maxAttempts: 1 });
@@ -59,13 +59,7 @@ async function heldElsewhere(runbook: string, silentMinutes: number, runId = "re
   return lock;
 }
 
-async function primaryDown(t: ExecutionContext) {
-  const proxy = await startFaultProxy(moto().endpoint, (r) =>
-    r.service === "rds" && r.region === PRIMARY_REGION ? serviceUnavailable() : undefined,
-  );
-  t.teardown(() => proxy.close());
-  return proxy;
-}
+const primaryDown = (t: ExecutionContext) => proxyFor(t, moto().endpoint, primaryDownRule);
 
 /** A machine: its own state directory, the same outputs file. */
 function machine(t: ExecutionContext, file?: string) {
