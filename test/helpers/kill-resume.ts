@@ -211,12 +211,13 @@ export function normalized(
 ): Record<string, unknown> {
   let text = JSON.stringify(state);
   for (const [value, name] of Object.entries(names)) text = text.split(value).join(name);
-  // Ids the emulator makes anew at each seed (security groups, health checks) are not state.
+  // Ids the emulator makes anew at each seed (security groups, health checks) are not state; they
+  // go first: a random id may hold 14 digits in a row, which would otherwise read as a timestamp.
   return JSON.parse(
     text
-      .replace(/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}/g, "<date>")
-      .replace(/\d{14}/g, "<t>")
       .replace(/\bsg-[0-9a-f]{8,}\b/g, "<sg>")
-      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, "<uuid>"),
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, "<uuid>")
+      .replace(/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}/g, "<date>")
+      .replace(/\d{14}/g, "<t>"),
   ) as Record<string, unknown>;
 }
