@@ -17,7 +17,7 @@ import { servicesOf } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { describeServices, setDesiredCount, waitStable, waitTargetsHealthy } from "./aws/services.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { BadInputError } from "./lib/errors.ts";
+import { BadInputError, errorMessage } from "./lib/errors.ts";
 import { stepFor, type AnyStep, type RawOptions, type RunContext, type Runbook, type StepRef } from "./lib/types.ts";
 
 export interface ServiceRecoveryOptions extends WaitOptions {
@@ -108,7 +108,7 @@ function serviceSteps(svc: ServiceOutputs, inspect: StepRef<any>): AnyStep<Servi
         );
       } catch (error) {
         throw new Error(
-          `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`,
+          `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${errorMessage(error)}). ${failoverOffer(ctx)}`,
           { cause: error },
         );
       }
