@@ -14,7 +14,7 @@ import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
-import { s3RunStore } from "./aws/journal-store.ts";
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { failbackPreflight } from "./aws/preflight.ts";
 import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
 import { snsSinks } from "./aws/notify.ts";
@@ -217,6 +217,7 @@ export const runbook: Runbook<FailbackOptions> = {
   }),
   preflight: failbackPreflight,
   sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   steps,
   nextSteps: (ctx) => {
     const back = ctx.peek(verifyClientsBack);

@@ -85,7 +85,7 @@ test.serial(
         new RegExp(
           `bad input: another run holds the lock of the "traffic" scope on stacks dr\\+prod: ${holder}\\. Only one run at a time: follow that run, or wait until it ends\\. ${runbook.name} shares this lock with region-failover: run it again once that run has ended\\.`,
         ),
-        runbook.name,
+        `${runbook.name}: ${res.stderr}`,
       );
       t.notRegex(res.stdout, /Resume with|--resume \S+ --state-dir/, `${runbook.name}: no resume hint`);
     }
