@@ -11,7 +11,7 @@
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { $ } from "zx";
 import { snsSinks } from "./aws/notify.ts";
-import { s3RunStore } from "./aws/journal-store.ts";
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { databaseRecoveryPreflight } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { describeInstance } from "./aws/rds.ts";
@@ -204,6 +204,7 @@ export const runbook: Runbook<DatabaseRecoveryOptions> = {
   },
   preflight: databaseRecoveryPreflight,
   sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   steps,
   nextSteps: (ctx) => [
     `The application now uses ${ctx.result(pickRestorePoint).targetId}; ${db(ctx).instanceIdentifier} was kept for investigation (deleting it is a separate, explicit decision).`,

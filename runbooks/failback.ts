@@ -14,7 +14,7 @@ import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
-import { s3RunStore } from "./aws/journal-store.ts";
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { failbackPreflight } from "./aws/preflight.ts";
 import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
 import { snsSinks } from "./aws/notify.ts";
@@ -32,11 +32,9 @@ import { describeInstance } from "./aws/rds.ts";
 import { backoff } from "./aws/services.ts";
 import {
   clientsMovedStep,
-  describeRoll,
   enableAlarmStep,
   fencePrimaryStep,
-  pointSecretStep,
-  rollServices,
+  pointAppStep,
   scaleServicesStep,
   switchStep,
   verifyTargetsStep,
@@ -109,17 +107,12 @@ const scalePrimaryServices = scaleServicesStep<FailbackOptions>({
   stack: prod,
 });
 
-const pointPrimaryApp = pointSecretStep<FailbackOptions>({
+const pointPrimaryApp = pointAppStep<FailbackOptions>({
   id: "point-primary-app",
   title: "Point the primary application at the new primary database",
   dependsOn: [waitPrimaryDb, scalePrimaryServices],
-  secret: (ctx) => ({ arn: prod(ctx).database.appConnectionSecretArn, region: prod(ctx).region }),
-  database: (ctx) => {
-    const w = ctx.peek(waitPrimaryDb);
-    return w?.address ? { host: w.address, port: w.port } : undefined;
-  },
-  after: async (ctx) => ({ redeployed: await rollServices(ctx, prod(ctx)) }),
-  describeAfter: (ctx) => describeRoll(ctx, prod(ctx)),
+  database: waitPrimaryDb,
+  stack: prod,
 });
 
 const verifyPrimaryTargets = verifyTargetsStep<FailbackOptions>({
@@ -224,6 +217,7 @@ export const runbook: Runbook<FailbackOptions> = {
   }),
   preflight: failbackPreflight,
   sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   steps,
   nextSteps: (ctx) => {
     const back = ctx.peek(verifyClientsBack);

@@ -3,11 +3,13 @@
  * database's security groups set to the fence group (admits nothing): no new connection reaches
  * it. Nothing is deleted. Run it as soon as the primary region answers after a region-failover
  * that reported "primary not fenced" (failback also fences first). Each call is bounded; the run
- * fails, naming what did not answer, when the primary cannot be fenced.
+ * fails, naming what did not answer, when the primary cannot be fenced. It shares the "traffic"
+ * run lock of the stack pair with region-failover and failback (never while one of them runs).
  * See runbooks/docs/region-failover.md#fencing.
  *
  *   npx zx runbooks/fence-primary.ts --stack prod [--yes]
  */
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
@@ -52,6 +54,8 @@ export const runbook: Runbook<PrimaryTimeoutOptions> = {
   options: { ...PRIMARY_TIMEOUT_OPTIONS },
   parseOptions: (raw: RawOptions) => parsePrimaryTimeout(raw),
   steps: [checkStack, fence],
+  sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   nextSteps: (ctx) => [
     `${ctx.outputs.database.instanceIdentifier} is fenced (security groups ${ctx.outputs.failover.fenceSecurityGroupIds.join(", ")}) and kept, with every write it took: reconcile before retiring it, as an explicit, logged decision.`,
     `A 'pulumi up' of ${ctx.outputs.stack} restores the instance's declared security groups (lifting the fence): do not run it before failback has adopted the new primary.`,

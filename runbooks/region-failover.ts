@@ -26,16 +26,14 @@ import {
   requirePrimaryStack,
   type PrimaryTimeoutOptions,
 } from "./aws/primary.ts";
-import { s3RunStore } from "./aws/journal-store.ts";
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { regionFailoverPreflight } from "./aws/preflight.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
 import {
   clientsMovedStep,
-  describeRoll,
   enableAlarmStep,
   fencePrimaryStep,
-  pointSecretStep,
-  rollServices,
+  pointAppStep,
   scaleServicesStep,
   switchStep,
   verifyTargetsStep,
@@ -210,17 +208,12 @@ const scaleServices = scaleServicesStep<FailoverOptions>({
   stack: dr,
 });
 
-const pointDrApp = pointSecretStep<FailoverOptions>({
+const pointDrApp = pointAppStep<FailoverOptions>({
   id: "point-dr-app",
   title: "Point the DR application at the DR database",
   dependsOn: [waitDatabase, scaleServices],
-  secret: (ctx) => ({ arn: dr(ctx).database.appConnectionSecretArn, region: dr(ctx).region }),
-  database: (ctx) => {
-    const w = ctx.peek(waitDatabase);
-    return w?.address ? { host: w.address, port: w.port } : undefined;
-  },
-  after: async (ctx) => ({ redeployed: await rollServices(ctx, dr(ctx)) }),
-  describeAfter: (ctx) => describeRoll(ctx, dr(ctx)),
+  database: waitDatabase,
+  stack: dr,
 });
 
 const verifyTargets = verifyTargetsStep<FailoverOptions>({
@@ -303,6 +296,7 @@ export const runbook: Runbook<FailoverOptions> = {
   parseOptions: (raw: RawOptions) => ({ ...parseWaitOptions(raw), ...parsePrimaryTimeout(raw) }),
   preflight: regionFailoverPreflight,
   sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   steps,
   nextSteps: (ctx) => {
     const moved = ctx.peek(verifyClientsMoved);

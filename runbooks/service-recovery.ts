@@ -12,12 +12,12 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import type { ServiceOutputs, StackOutputs } from "../infra/outputs.ts";
 import { snsSinks } from "./aws/notify.ts";
-import { s3RunStore } from "./aws/journal-store.ts";
+import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { servicesOf } from "./aws/preflight.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { describeServices, setDesiredCount, waitStable, waitTargetsHealthy } from "./aws/services.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { BadInputError } from "./lib/errors.ts";
+import { BadInputError, errorMessage } from "./lib/errors.ts";
 import { stepFor, type AnyStep, type RawOptions, type RunContext, type Runbook, type StepRef } from "./lib/types.ts";
 
 export interface ServiceRecoveryOptions extends WaitOptions {
@@ -108,7 +108,7 @@ function serviceSteps(svc: ServiceOutputs, inspect: StepRef<any>): AnyStep<Servi
         );
       } catch (error) {
         throw new Error(
-          `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${(error as Error).message.split("\n")[0]}). ${failoverOffer(ctx)}`,
+          `${svc.name} did not become stable within ${ctx.options.maxWaitMinutes} min (${errorMessage(error)}). ${failoverOffer(ctx)}`,
           { cause: error },
         );
       }
@@ -172,6 +172,7 @@ export const runbook: Runbook<ServiceRecoveryOptions> = {
   // The cluster, the selected services and their target groups (an unknown --service is refused by `steps`).
   preflight: (ctx) => servicesOf(ctx, ctx.outputs, selectServices(ctx.outputs, ctx.options.service)),
   sharedStore: s3RunStore,
+  lockScope: TRAFFIC_LOCK_SCOPE,
   steps(options, outputs) {
     const services = selectServices(outputs, options.service);
     const inspect = step({

@@ -40,7 +40,7 @@ export async function bounded<T>(
     const timedOut = controller.signal.reason === timeout;
     return {
       ok: false,
-      error: timedOut ? timeout.message : `${what}: ${sdkMessage(error)}`,
+      error: timedOut ? timeout.message : `${what}: ${errorMessage(error)}`,
       ms: Date.now() - started,
       timedOut,
     };
@@ -63,16 +63,3 @@ export async function boundedOrThrow<T>(
 }
 
 export const formatSeconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
-
-/**
- * One line for an AWS SDK error: an answer the SDK could not parse (HTML from an endpoint that
- * does not implement the API, a proxy's page) says so with its HTTP status instead of the SDK's
- * multi-line deserialization text.
- */
-export function sdkMessage(error: unknown): string {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const text = errorMessage(error);
-  if (/Deserialization error|is not valid JSON|Unexpected token/.test(text))
-    return `HTTP ${status ?? "?"} with an answer that is not the API's (does this endpoint implement the call?)`;
-  return text.split("\n")[0]!;
-}

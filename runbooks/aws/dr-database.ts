@@ -18,7 +18,7 @@ import {
   type BackupClient,
   type RecoveryPointByBackupVault,
 } from "@aws-sdk/client-backup";
-import { sdkMessage as errorMessage } from "./bounded.ts";
+import { errorMessage } from "../lib/errors.ts";
 import type { Logger } from "../lib/types.ts";
 import { tags, type RestoreSettings } from "./rds.ts";
 

@@ -18,6 +18,14 @@ function conditionFailed(error: unknown): boolean {
   return CONFLICT.has(e.name ?? "") || e.$metadata?.httpStatusCode === 412 || e.$metadata?.httpStatusCode === 409;
 }
 
+/**
+ * The lock scope of the runbooks that act on what serves clients — the failover switch, the
+ * application's database and connection secret, the services — on the stack pair prod/dr:
+ * region-failover, failback, fence-primary, database-recovery and service-recovery. While a run of
+ * any of them holds the lock, a run of any other is refused (runbooks/lib/run-lock.ts).
+ */
+export const TRAFFIC_LOCK_SCOPE = "traffic";
+
 /** The run store named by `outputs.runJournal` (the same bucket for prod and dr). */
 export function s3RunStore(outputs: StackOutputs, _peer: StackOutputs | undefined, clients: ClientFactory): RunStore {
   const { bucketName: Bucket, region, prefix } = outputs.runJournal;

@@ -8,3 +8,4 @@ export { enableAlarmStep } from "./alarm-step.ts";
 export { fencePrimaryStep } from "./fence.ts";
 export { clientsMovedStep, switchStep } from "./switch-steps.ts";
 export { pointSecretStep, readConnectionSecret } from "./secret-step.ts";
+export { pointAppStep } from "./app-step.ts";

@@ -24,7 +24,15 @@ import { resolveDependencies } from "./plan.ts";
 import { PreflightError, runPreflight } from "./preflight.ts";
 import type { Printer } from "./printer.ts";
 import { buildReport, readReport, writeReport, type Report } from "./report.ts";
-import { describeHolder, LockLostError, readLock, RunLock, SILENT_AFTER_MS, type Me } from "./run-lock.ts";
+import {
+  describeHolder,
+  LockLostError,
+  readLock,
+  RunLock,
+  SILENT_AFTER_MS,
+  type LockTarget,
+  type Me,
+} from "./run-lock.ts";
 import type { ReliableStore } from "./run-store.ts";
 import { runGraph } from "./schedule.ts";
 import { JournalMirror, journalKey, reportKey } from "./shared-journal.ts";
@@ -122,6 +130,11 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   }
   const runId = opts.resume?.data.runId ?? opts.runId ?? newRunId(runbook.name, startedAt);
   const stack = opts.outputs.stack;
+  const lockTarget: LockTarget = {
+    runbook: runbook.name,
+    stack,
+    ...(runbook.lockScope ? { scope: { name: runbook.lockScope, stacks: [stack, opts.outputs.peerStack] } } : {}),
+  };
   const tracker = new RecoveryTracker(objective, incidentAt, opts.resume?.data.tracker, now);
   const controller = new AbortController();
   opts.signal?.addEventListener("abort", () => controller.abort(opts.signal?.reason), { once: true });
@@ -166,7 +179,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   const preflightOnce = () => (preflighted ??= preflight(runbook, scoped("the preflight"), printer));
 
   if (opts.dryRun) {
-    if (opts.store) await warnIfHeld(opts.store, runbook.name, stack, now, printer);
+    if (opts.store) await warnIfHeld(opts.store, lockTarget, now, printer);
     return {
       runId,
       status: "planned",
@@ -193,9 +206,8 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
           `run id "${runId}" already has a shared journal in ${opts.store.location}: use --resume ${runId}`,
         );
       lock = await RunLock.acquire({
+        ...lockTarget,
         store: opts.store,
-        runbook: runbook.name,
-        stack,
         runId,
         startedAt: startedAt.toISOString(),
         takeOver: opts.takeOver === true,
@@ -458,8 +470,8 @@ async function preflight<O>(runbook: Runbook<O>, ctx: RunContext<O>, printer: Pr
 }
 
 /** A dry run says when a real run would be refused because another one holds the lock. */
-async function warnIfHeld(store: ReliableStore, runbook: string, stack: string, now: () => Date, printer: Printer) {
-  const held = await readLock(store, runbook, stack).catch(() => undefined);
+async function warnIfHeld(store: ReliableStore, target: LockTarget, now: () => Date, printer: Printer) {
+  const held = await readLock(store, target).catch(() => undefined);
   if (held?.state !== "held") return;
   const silent = now().getTime() - Date.parse(held.heartbeatAt) > SILENT_AFTER_MS;
   printer.warn(

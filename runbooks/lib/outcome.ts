@@ -9,6 +9,7 @@ import {
   type ExitCode,
 } from "./errors.ts";
 import type { JournalData } from "./journal.ts";
+import { PreflightError } from "./preflight.ts";
 import type { Report } from "./report.ts";
 import { LockLostError } from "./run-lock.ts";
 
@@ -65,7 +66,11 @@ export function outcomeOf(
     error instanceof StepFailedError
       ? error.stepId
       : (Object.entries(journal.steps).find(([, r]) => r.status === "failed")?.[0] ?? null);
-  const message = errorMessage(error instanceof StepFailedError ? error.cause : error);
+  // A preflight refusal keeps its list, one gap a line (each gap is one line already); anything else is one line.
+  const message =
+    error instanceof PreflightError
+      ? error.message
+      : errorMessage(error instanceof StepFailedError ? error.cause : error);
   // A BadInputError is thrown before its step changes anything (errors.ts): only other steps count.
   if (error instanceof BadInputError && changedSteps(journal, context.readOnly).every((id) => id === stepId)) {
     // A refusal before any change: a resume would read the same input and refuse again.

@@ -1,5 +1,8 @@
 /**
- * One run at a time: the run lock of a runbook on a stack, kept in the shared store.
+ * One run at a time: the run lock of a runbook on a stack, kept in the shared store. Runbooks
+ * that act on the same things declare the same lock scope (`Runbook.lockScope`): they then share
+ * one lock on the pair of stacks (the stack and its peer), so a run of one refuses a run of any
+ * other while it holds it, naming the holder's runbook.
  *
  * - A run creates the lock (`create`: only if absent) or replaces a released one (`replace`: only
  *   if unchanged since read); a second run meets a held lock and is refused, naming the holder's
@@ -24,8 +27,11 @@ export const SILENT_AFTER_MS = 5 * 60_000;
 
 export interface LockRecord {
   version: 1;
+  /** The holder's runbook and the stack it was run on. */
   runbook: string;
   stack: string;
+  /** The lock scope the holder declared (scoped locks only). */
+  scope?: string;
   runId: string;
   host: string;
   pid: number;
@@ -48,8 +54,29 @@ export class LockLostError extends Error {
   override name = "LockLostError";
 }
 
-/** Where the lock of `runbook` on `stack` is kept in the store. */
-export const lockKey = (runbook: string, stack: string) => `${runbook}/${stack}/lock.json`;
+/** A lock shared by every runbook declaring scope `name`, on the pair of stacks `stacks`. */
+export interface LockScope {
+  name: string;
+  /** The stack and its peer (in any order). */
+  stacks: readonly string[];
+}
+
+/** Who a run excludes: runs of its runbook on its stack, or the runs of every runbook of its scope on the stack pair. */
+export interface LockTarget {
+  runbook: string;
+  stack: string;
+  scope?: LockScope;
+}
+
+const stackPair = (scope: LockScope) => [...new Set(scope.stacks)].sort().join("+");
+
+/** Where the lock is kept in the store: `<runbook>/<stack>/lock.json`, or `scopes/<scope>/<stack>+<peer>/lock.json`. */
+export const lockKey = (t: LockTarget) =>
+  t.scope ? `scopes/${t.scope.name}/${stackPair(t.scope)}/lock.json` : `${t.runbook}/${t.stack}/lock.json`;
+
+/** The lock, for messages: `region-failover on stack prod`, or `the "traffic" scope on stacks dr+prod`. */
+const lockName = (t: LockTarget) =>
+  t.scope ? `the "${t.scope.name}" scope on stacks ${stackPair(t.scope)}` : `${t.runbook} on stack ${t.stack}`;
 
 export interface Me {
   host: string;
@@ -86,14 +113,14 @@ const ago = (fromIso: string, now: Date) => {
   return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
 };
 
+/** The holder, for messages; a scoped lock's holder is named with its runbook and stack. */
 export function describeHolder(l: LockRecord, now: Date): string {
-  return `run ${l.runId} on host ${l.host} (pid ${l.pid}${l.user ? `, user ${l.user}` : ""}), started ${l.startedAt}, last heartbeat ${l.heartbeatAt} (${ago(l.heartbeatAt, now)})`;
+  const run = l.scope ? `${l.runbook} run ${l.runId} (stack ${l.stack})` : `run ${l.runId}`;
+  return `${run} on host ${l.host} (pid ${l.pid}${l.user ? `, user ${l.user}` : ""}), started ${l.startedAt}, last heartbeat ${l.heartbeatAt} (${ago(l.heartbeatAt, now)})`;
 }
 
-export interface AcquireInput {
+export interface AcquireInput extends LockTarget {
   store: ReliableStore;
-  runbook: string;
-  stack: string;
   runId: string;
   startedAt: string;
   takeOver: boolean;
@@ -124,11 +151,12 @@ export class RunLock {
   static async acquire(input: AcquireInput): Promise<RunLock> {
     const me = input.me ?? thisProcess();
     const now = input.now();
-    const key = lockKey(input.runbook, input.stack);
+    const key = lockKey(input);
     const mine: LockRecord = {
       version: 1,
       runbook: input.runbook,
       stack: input.stack,
+      ...(input.scope ? { scope: input.scope.name } : {}),
       runId: input.runId,
       host: me.host,
       pid: me.pid,
@@ -155,7 +183,7 @@ export class RunLock {
       }
     }
     throw new BadInputError(
-      `the run lock ${key} keeps changing under us: another run of ${input.runbook} on ${input.stack} is starting; try again in a minute`,
+      `the run lock ${key} keeps changing under us: another run of ${lockName(input)} is starting; try again in a minute`,
     );
   }
 
@@ -217,29 +245,42 @@ export class RunLock {
 
 /** What to write over an existing lock, or a refusal naming the holder. */
 function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me, now: Date): LockRecord {
+  // A scoped lock may be held by another runbook of the scope: continuing its work is a run of that runbook.
+  const other = held.runbook !== mine.runbook;
+  const same = held.runId === mine.runId && !other;
+  const resumeIt = other
+    ? `run ${held.runbook} with --resume ${held.runId} --stack ${held.stack}`
+    : `--resume ${held.runId}`;
   if (held.state === "released") {
-    if (held.runId !== mine.runId && held.status && held.status !== "succeeded" && held.resumable !== false)
+    if (!same && held.status && held.status !== "succeeded" && held.resumable !== false) {
+      const previous = held.scope
+        ? `${held.runbook} run ${held.runId} (stack ${held.stack}, host ${held.host})`
+        : `run ${held.runId} (host ${held.host})`;
       input.log.warn(
-        `the previous run ${held.runId} (host ${held.host}) ended ${held.status}; to continue it instead of starting anew: --resume ${held.runId}`,
+        `the previous ${previous} ended ${held.status}; to continue it instead of starting anew: ${resumeIt}`,
       );
+    }
     return mine;
   }
   const silentMs = now.getTime() - Date.parse(held.heartbeatAt);
   const silent = silentMs > SILENT_AFTER_MS;
   const holder = describeHolder(held, now);
-  if (held.runId === mine.runId && held.host === me.host && held.pid !== me.pid && !me.alive(held.pid)) {
+  if (same && held.host === me.host && held.pid !== me.pid && !me.alive(held.pid)) {
     input.log.info(`continuing run ${held.runId}: its previous process (pid ${held.pid} on this host) is gone`);
     return mine;
   }
-  const what = `${input.runbook} on stack ${input.stack}`;
+  const what = lockName(input);
   if (!silent) {
+    const shared = other
+      ? ` ${mine.runbook} shares this lock with ${held.runbook}: run it again once that run has ended.`
+      : "";
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait until it ends.${input.takeOver ? ` --take-over is allowed only after ${SILENT_AFTER_MS / 60_000} min without a heartbeat.` : ""}`,
+      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait until it ends.${shared}${input.takeOver ? ` --take-over is allowed only after ${SILENT_AFTER_MS / 60_000} min without a heartbeat.` : ""}`,
     );
   }
   if (!input.takeOver) {
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}, silent for longer than ${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${held.runId === mine.runId ? "" : `; to continue its work instead: --resume ${held.runId} --take-over`}.`,
+      `another run holds the lock of ${what}: ${holder}, silent for longer than ${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${same ? "" : `; to continue its work instead: ${resumeIt} --take-over`}.`,
     );
   }
   input.log.warn(`TAKING OVER the run lock of ${what} from ${holder}, because of --take-over`);
@@ -250,7 +291,7 @@ function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me,
 }
 
 /** The lock as it stands (dry runs warn about a run in progress). */
-export async function readLock(store: ReliableStore, runbook: string, stack: string): Promise<LockRecord | undefined> {
-  const current = await store.get(lockKey(runbook, stack));
+export async function readLock(store: ReliableStore, target: LockTarget): Promise<LockRecord | undefined> {
+  const current = await store.get(lockKey(target));
   return current ? (JSON.parse(current.body) as LockRecord) : undefined;
 }

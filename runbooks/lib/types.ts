@@ -138,6 +138,13 @@ export interface Runbook<O = RawOptions> {
    * local journal only, said in the output and the report.
    */
   sharedStore?(outputs: StackOutputs, peer: StackOutputs | undefined, clients: ClientFactory): RunStore | undefined;
+  /**
+   * With a shared store: runbooks that act on the same things (the traffic, the failover switch,
+   * the application's database) declare the same scope, and then exclude each other on the same
+   * pair of stacks (the stack and its peer): one run lock for all of them, and a second run is
+   * refused naming the holder's runbook. Undefined: one run of this runbook per stack.
+   */
+  lockScope?: string;
   /** The steps, possibly depending on options/outputs (e.g. one step per service). */
   steps: AnyStep<O>[] | ((options: O, outputs: StackOutputs) => AnyStep<O>[]);
   /** Lines printed and reported after success. */

@@ -10,13 +10,14 @@
  * take-over bound (the clock is moved on), with `--take-over`.
  */
 import { spawn } from "node:child_process";
-import type { ExecutionContext } from "ava";
+import type { ExecutionContext, TestFn } from "ava";
 import type { StackOutputs } from "../../infra/outputs.ts";
+import { EXIT } from "../../runbooks/lib/errors.ts";
 import { SILENT_AFTER_MS } from "../../runbooks/lib/run-lock.ts";
 import type { AnyStep, Runbook } from "../../runbooks/lib/types.ts";
 import type { JournalData } from "../../runbooks/lib/journal.ts";
 import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
-import { awsFor } from "./moto.ts";
+import { awsFor, type SeededMoto } from "./moto.ts";
 import type { FaultProxy, Rule } from "./fault-proxy.ts";
 import { runRunbook, workspace, type RunOutcome } from "./run-runbook.ts";
 
@@ -136,6 +137,70 @@ export async function killAfterStepAndResume<O>(p: KillResumeInput<O>): Promise<
   return { finishedBeforeKill, resumed, journal: second.journal(p.runId) };
 }
 
+export interface EachStepInput<O> {
+  runbook: Runbook<O>;
+  /** The runbook's steps (`stepsOf`): one case per step. */
+  steps: AnyStep<O>[];
+  /** What the uninterrupted run is called when it did not finish, e.g. "failover". */
+  name: string;
+  /** The run id of the case killed after step `k` (1-based). */
+  runId: (k: number) => string;
+  /** Runbook arguments after the common ones. */
+  args: string[];
+  /** The state the uninterrupted run ended in; undefined when it did not finish. */
+  reference: () => Record<string, unknown> | undefined;
+  /** Per case: the emulator made ready, the proxy and rule the process runs through, the outputs file. */
+  prepare: (t: ExecutionContext) => Promise<{ proxy: FaultProxy; rule: Rule; outputs: string }>;
+  /** The state compared with `reference` at the end of a case. */
+  state: () => Promise<Record<string, unknown>>;
+  /** Further checks of a case (e.g. how the lock was taken over). */
+  also?: (t: ExecutionContext, result: KillResumeResult) => void;
+}
+
+/**
+ * One serial test per step (k = 1…N): the runbook killed right after step k and resumed as another
+ * machine succeeds, runs no step the killed process had finished again, moves traffic after the
+ * kill only on gates the resuming machine re-checked, and leaves the emulator as the
+ * uninterrupted run did.
+ */
+export function killedAfterEachStep<O>(test: TestFn, p: EachStepInput<O>): void {
+  for (const [i, step] of p.steps.entries()) {
+    test.serial(
+      `killed after step ${i + 1} of ${p.steps.length} (${step.id}), resumed elsewhere, it ends the same`,
+      async (t) => {
+        const reference = p.reference();
+        if (!reference) return t.fail(`the uninterrupted ${p.name} did not finish`);
+        const { proxy, rule, outputs } = await p.prepare(t);
+        const result = await killAfterStepAndResume({
+          t,
+          runbook: p.runbook,
+          proxy,
+          rule,
+          outputs,
+          args: p.args,
+          afterStep: step.id,
+          runId: p.runId(i + 1),
+        });
+        const { finishedBeforeKill, resumed, journal } = result;
+        t.true(finishedBeforeKill.includes(step.id));
+        t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout + resumed.stderr);
+        p.also?.(t, result);
+        for (const id of finishedBeforeKill) t.true(journal.steps[id]!.attempts <= 1, `${id} not run again`);
+        // Traffic moved after the kill only on gates re-checked by the resuming machine.
+        if (p.steps.some((s) => s.movesTraffic && !finishedBeforeKill.includes(s.id)))
+          for (const gate of p.steps.filter((s) => s.gate && finishedBeforeKill.includes(s.id)))
+            t.regex(resumed.stderr, new RegExp(`re-checking "${gate.id}" right before`), gate.id);
+        t.deepEqual(await p.state(), reference);
+      },
+    );
+  }
+}
+
+/** The emulator's state as two runs that did the same work leave it alike (`normalized`, the health check named). */
+export async function comparableState(m: Pick<SeededMoto, "seeded" | "state">): Promise<Record<string, unknown>> {
+  return normalized(await m.state(), { [m.seeded().prod.dns.primaryHealthCheckId]: "<health check>" });
+}
+
 /**
  * `awsState` with what differs between any two runs replaced: timestamps in identifiers, and the
  * ids a fresh seed generates (`names`: value → placeholder, e.g. the health check's id).
@@ -146,12 +211,13 @@ export function normalized(
 ): Record<string, unknown> {
   let text = JSON.stringify(state);
   for (const [value, name] of Object.entries(names)) text = text.split(value).join(name);
-  // Ids the emulator makes anew at each seed (security groups, health checks) are not state.
+  // Ids the emulator makes anew at each seed (security groups, health checks) are not state; they
+  // go first: a random id may hold 14 digits in a row, which would otherwise read as a timestamp.
   return JSON.parse(
     text
-      .replace(/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}/g, "<date>")
-      .replace(/\d{14}/g, "<t>")
       .replace(/\bsg-[0-9a-f]{8,}\b/g, "<sg>")
-      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, "<uuid>"),
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, "<uuid>")
+      .replace(/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}/g, "<date>")
+      .replace(/\d{14}/g, "<t>"),
   ) as Record<string, unknown>;
 }

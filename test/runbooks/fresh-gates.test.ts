@@ -8,14 +8,13 @@ import test, { type ExecutionContext } from "ava";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { runbook } from "../../runbooks/region-failover.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { DR_REGION, PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
+import { DR_REGION } from "../../runbooks/local/aws-seed.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
-import { fixture, serviceUnavailable, startFaultProxy, type Rule } from "../helpers/fault-proxy.ts";
+import { fixture, startFaultProxy } from "../helpers/fault-proxy.ts";
+import { primaryDown } from "../helpers/failed-over.ts";
 
 const { moto, seeded, state } = useSeededMoto(test);
-const primaryDown: Rule = (r) =>
-  r.service === "rds" && r.region === PRIMARY_REGION ? serviceUnavailable() : undefined;
 
 async function setup(t: ExecutionContext) {
   const ws = workspace(t);

@@ -5,42 +5,23 @@
  * killed process had finished runs again. Each case starts from a completed failover. One
  * emulator for the file.
  */
-import test, { type ExecutionContext } from "ava";
-import { runbook as failover } from "../../runbooks/region-failover.ts";
+import test from "ava";
 import { runbook } from "../../runbooks/failback.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { runRunbook, workspace } from "../helpers/run-runbook.ts";
-import { serviceUnavailable, startFaultProxy, type Rule } from "../helpers/fault-proxy.ts";
-import { killAfterStepAndResume, normalized, stepsOf } from "../helpers/kill-resume.ts";
+import { runRunbook } from "../helpers/run-runbook.ts";
+import type { Rule } from "../helpers/fault-proxy.ts";
+import { failOver, proxyFor } from "../helpers/failed-over.ts";
+import { comparableState, killedAfterEachStep, stepsOf } from "../helpers/kill-resume.ts";
 
-const { moto, seeded, state } = useSeededMoto(test);
-const primaryDown: Rule = (r) =>
-  r.service === "rds" && r.region === PRIMARY_REGION ? serviceUnavailable() : undefined;
-const steps = stepsOf(runbook, { "writes-stopped": true });
+const m = useSeededMoto(test);
+const { moto } = m;
 let reference: Record<string, unknown> | undefined;
 
-/** The stacks after a completed failover, and the outputs file. */
-async function failedOver(t: ExecutionContext) {
-  const ws = workspace(t);
-  const file = ws.writeOutputs(seeded().file);
-  const down = await startFaultProxy(moto().endpoint, primaryDown);
-  t.teardown(() => down.close());
-  const fo = await runRunbook(
-    failover,
-    ["--outputs", file, "--stack", "prod", "--state-dir", ws.stateDir, "--yes", "--health-attempts", "1"],
-    { aws: awsFor(down.endpoint) },
-  );
-  t.is(fo.exitCode, EXIT.succeeded, fo.stdout);
-  return { ws, file };
-}
-
 test.serial("uninterrupted, the failback ends in the reference state", async (t) => {
-  const { ws, file } = await failedOver(t);
+  const { ws, file } = await failOver(t, m);
   // Through the proxy: it stands in for CloudWatch evaluating the switch alarm (moto does not).
-  const up = await startFaultProxy(moto().endpoint);
-  t.teardown(() => up.close());
+  const up = await proxyFor(t, moto().endpoint);
   const res = await runRunbook(
     runbook,
     [
@@ -58,36 +39,22 @@ test.serial("uninterrupted, the failback ends in the reference state", async (t)
     { aws: awsFor(up.endpoint) },
   );
   t.is(res.exitCode, EXIT.succeeded, res.stdout);
-  reference = normalized(await state(), { [seeded().prod.dns.primaryHealthCheckId]: "<health check>" });
+  reference = await comparableState(m);
 });
 
-for (const [i, step] of steps.entries()) {
-  test.serial(
-    `killed after step ${i + 1} of ${steps.length} (${step.id}), resumed elsewhere, it ends the same`,
-    async (t) => {
-      if (!reference) return t.fail("the uninterrupted failback did not finish");
-      const { file } = await failedOver(t);
-      const proxy = await startFaultProxy(moto().endpoint);
-      t.teardown(() => proxy.close());
-      const healthy: Rule = () => undefined;
-      const { finishedBeforeKill, resumed, journal } = await killAfterStepAndResume({
-        t,
-        runbook,
-        proxy,
-        rule: healthy,
-        outputs: file,
-        args: ["--writes-stopped", "--health-attempts", "1"],
-        afterStep: step.id,
-        runId: `kill-fb-${i + 1}`,
-      });
-      t.true(finishedBeforeKill.includes(step.id));
-      t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout + resumed.stderr);
-      for (const id of finishedBeforeKill) t.true(journal.steps[id]!.attempts <= 1, `${id} not run again`);
-      // Traffic moved after the kill only on gates re-checked by the resuming machine.
-      if (steps.some((s) => s.movesTraffic && !finishedBeforeKill.includes(s.id)))
-        for (const gate of steps.filter((s) => s.gate && finishedBeforeKill.includes(s.id)))
-          t.regex(resumed.stderr, new RegExp(`re-checking "${gate.id}" right before`), gate.id);
-      t.deepEqual(normalized(await state(), { [seeded().prod.dns.primaryHealthCheckId]: "<health check>" }), reference);
-    },
-  );
-}
+const healthy: Rule = () => undefined;
+
+killedAfterEachStep(test, {
+  runbook,
+  steps: stepsOf(runbook, { "writes-stopped": true }),
+  name: "failback",
+  runId: (k) => `kill-fb-${k}`,
+  args: ["--writes-stopped", "--health-attempts", "1"],
+  reference: () => reference,
+  prepare: async (t) => {
+    const { file } = await failOver(t, m);
+    const proxy = await proxyFor(t, moto().endpoint);
+    return { proxy, rule: healthy, outputs: file };
+  },
+  state: () => comparableState(m),
+});

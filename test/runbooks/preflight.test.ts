@@ -26,7 +26,7 @@ import type { Runbook } from "../../runbooks/lib/types.ts";
 import { DR_REGION, PRIMARY_REGION, SOURCE_DB, type Seeded } from "../../runbooks/local/aws-seed.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
-import { serviceUnavailable, startFaultProxy } from "../helpers/fault-proxy.ts";
+import { failOver, primaryDown, proxyFor } from "../helpers/failed-over.ts";
 
 const { moto, seeded, state } = useSeededMoto(test);
 const cfg = (region: string) => ({ region, endpoint: moto().endpoint, maxAttempts: 1 });
@@ -136,13 +136,7 @@ const failoverGaps: Gap[] = [
   },
 ];
 
-async function primaryDown(t: ExecutionContext) {
-  const proxy = await startFaultProxy(moto().endpoint, (r) =>
-    r.service === "rds" && r.region === PRIMARY_REGION ? serviceUnavailable() : undefined,
-  );
-  t.teardown(() => proxy.close());
-  return proxy;
-}
+const primaryDownProxy = (t: ExecutionContext) => proxyFor(t, moto().endpoint, primaryDown);
 
 /** Dry run and real run both refuse with exit 2 naming the gap; nothing in the emulator changes. */
 async function refusedBoth<O>(
@@ -171,13 +165,13 @@ async function refusedBoth<O>(
 
 for (const gap of failoverGaps) {
   test.serial(`region-failover refuses before any change when ${gap.name}`, async (t) => {
-    const proxy = await primaryDown(t);
+    const proxy = await primaryDownProxy(t);
     await refusedBoth(t, regionFailover, gap, ["--health-attempts", "1"], proxy.endpoint);
   });
 }
 
 test.serial("one refusal names every gap at once", async (t) => {
-  const proxy = await primaryDown(t);
+  const proxy = await primaryDownProxy(t);
   await refusedBoth(
     t,
     regionFailover,
@@ -196,24 +190,7 @@ test.serial("one refusal names every gap at once", async (t) => {
 
 test.serial("failback refuses before any change when the primary parameter group is missing", async (t) => {
   // After a failover: the DR database exists; the primary region answers again.
-  const proxy = await primaryDown(t);
-  const ws = workspace(t);
-  const fo = await runRunbook(
-    regionFailover,
-    [
-      "--outputs",
-      ws.writeOutputs(seeded().file),
-      "--stack",
-      "prod",
-      "--state-dir",
-      ws.stateDir,
-      "--yes",
-      "--health-attempts",
-      "1",
-    ],
-    { aws: awsFor(proxy.endpoint) },
-  );
-  t.is(fo.exitCode, EXIT.succeeded, fo.stdout);
+  await failOver(t, { moto, seeded });
   await refusedBoth(
     t,
     failback,

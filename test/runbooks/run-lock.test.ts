@@ -15,15 +15,17 @@ import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { BadInputError, EXIT } from "../../runbooks/lib/errors.ts";
 import type { LockRecord } from "../../runbooks/lib/run-lock.ts";
 import type { Runbook, Step } from "../../runbooks/lib/types.ts";
-import { DR_REGION, PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
+import { DR_REGION } from "../../runbooks/local/aws-seed.ts";
 import { RUN_JOURNAL_BUCKET } from "../../runbooks/local/seeded-outputs.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
-import { serviceUnavailable, startFaultProxy } from "../helpers/fault-proxy.ts";
+import { primaryDown as primaryDownRule, proxyFor } from "../helpers/failed-over.ts";
 
 const { moto, seeded, state } = useSeededMoto(test);
 const s3 = () => new BackupS3Client({ region: DR_REGION, endpoint: moto().endpoint, maxAttempts: 1 });
-const lockKey = (runbook: string) => `runs/${runbook}/prod/lock.json`;
+// region-failover shares the "traffic" lock scope (with failback, fence-primary …): one lock for the stack pair.
+const lockKey = (runbook: string) =>
+  runbook === regionFailover.name ? "runs/scopes/traffic/dr+prod/lock.json" : `runs/${runbook}/prod/lock.json`;
 
 async function readObject(key: string): Promise<string | undefined> {
   try {
@@ -42,6 +44,7 @@ async function heldElsewhere(runbook: string, silentMinutes: number, runId = "re
     version: 1,
     runbook,
     stack: "prod",
+    ...(runbook === regionFailover.name ? { scope: "traffic" } : {}),
     runId,
     host: "laptop-of-alice",
     pid: 4242,
@@ -56,13 +59,7 @@ async function heldElsewhere(runbook: string, silentMinutes: number, runId = "re
   return lock;
 }
 
-async function primaryDown(t: ExecutionContext) {
-  const proxy = await startFaultProxy(moto().endpoint, (r) =>
-    r.service === "rds" && r.region === PRIMARY_REGION ? serviceUnavailable() : undefined,
-  );
-  t.teardown(() => proxy.close());
-  return proxy;
-}
+const primaryDown = (t: ExecutionContext) => proxyFor(t, moto().endpoint, primaryDownRule);
 
 /** A machine: its own state directory, the same outputs file. */
 function machine(t: ExecutionContext, file?: string) {
@@ -96,7 +93,7 @@ test.serial(
     t.regex(
       loser.stdout,
       new RegExp(
-        `another run holds the lock of region-failover on stack prod: run together-${winner} on host ${hostname()} \\(pid ${process.pid}, .*\\), started \\S+Z, last heartbeat \\S+Z \\(\\d+ s ago\\)\\. Only one run at a time`,
+        `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run together-${winner} \\(stack prod\\) on host ${hostname()} \\(pid ${process.pid}, .*\\), started \\S+Z, last heartbeat \\S+Z \\(\\d+ s ago\\)\\. Only one run at a time`,
       ),
     );
     t.deepEqual([a, b][1 - winner]!.ws.runIds(), [], "the refused run left no journal");
@@ -119,7 +116,7 @@ test.serial(
       t.regex(
         res.stdout,
         new RegExp(
-          `another run holds the lock of region-failover on stack prod: run ${holder.runId} on host laptop-of-alice \\(pid 4242, user alice\\), started ${holder.startedAt}, last heartbeat ${holder.heartbeatAt} \\(6\\d s ago\\)`,
+          `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run ${holder.runId} \\(stack prod\\) on host laptop-of-alice \\(pid 4242, user alice\\), started ${holder.startedAt}, last heartbeat ${holder.heartbeatAt} \\(6\\d s ago\\)`,
         ),
       );
       if (extra.length) t.regex(res.stdout, /--take-over is allowed only after 5 min without a heartbeat/);
@@ -129,7 +126,10 @@ test.serial(
     t.deepEqual(await readLock("region-failover"), holder, "the holder's lock is untouched");
     const dry = await runRunbook(regionFailover, [...base, "--dry-run"], { aws: awsFor(proxy.endpoint) });
     t.is(dry.exitCode, EXIT.succeeded);
-    t.regex(dry.stderr, /a real run would be refused now: run region-failover-alice-1 on host laptop-of-alice/);
+    t.regex(
+      dry.stderr,
+      /a real run would be refused now: region-failover run region-failover-alice-1 \(stack prod\) on host laptop-of-alice/,
+    );
   },
 );
 
@@ -155,7 +155,7 @@ test.serial(
     t.is(taken.exitCode, EXIT.succeeded, taken.stdout + taken.stderr);
     t.regex(
       taken.stderr,
-      /TAKING OVER the run lock of region-failover on stack prod from run region-failover-alice-1 on host laptop-of-alice .* because of --take-over/,
+      /TAKING OVER the run lock of the "traffic" scope on stacks dr\+prod from region-failover run region-failover-alice-1 \(stack prod\) on host laptop-of-alice .* because of --take-over/,
     );
     t.like(await readLock("region-failover"), {
       runId: "bob-1",
