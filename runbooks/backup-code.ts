@@ -53,13 +53,18 @@ export const BACKUP_CODE_OPTIONS = {
   "skip-images": { type: "boolean", description: "Do not compare ECR image tags between the regions" },
 } satisfies Record<string, OptionSpec>;
 
+/** Pure: `url` with any `user:password@` replaced by `***@`, so a refusal never repeats a credential. */
+export function hideUserinfo(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1***@");
+}
+
 export function parseBackupCodeOptions(raw: RawOptions): BackupCodeOptions {
   const url = raw["repository-url"];
   const secret = raw["repository-token-secret"];
   if (url !== undefined) {
     if (typeof url !== "string" || !/^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/[A-Za-z0-9._/-]+$/.test(url))
       throw new BadInputError(
-        `invalid --repository-url "${String(url)}": expected an https:// git URL without credentials (the token comes from --repository-token-secret)`,
+        `invalid --repository-url "${hideUserinfo(String(url))}": expected an https:// git URL without credentials (the token comes from --repository-token-secret)`,
       );
     if (raw.repo !== undefined)
       throw new BadInputError(

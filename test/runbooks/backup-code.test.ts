@@ -14,7 +14,7 @@ import {
   parseGitToken,
   verifyBundle,
 } from "../../runbooks/platform/code-bundle.ts";
-import { parseBackupCodeOptions } from "../../runbooks/backup-code.ts";
+import { hideUserinfo, parseBackupCodeOptions } from "../../runbooks/backup-code.ts";
 import { BackupS3Client, downloadStream } from "../../runbooks/aws/s3-object.ts";
 import { useMoto } from "../helpers/moto.ts";
 
@@ -155,8 +155,14 @@ test("a remote repository is mirrored with every ref before it is bundled", asyn
 test("backup-code refuses a repository URL with credentials, or both --repo and --repository-url", (t) => {
   t.throws(() => parseBackupCodeOptions({ "repository-url": "https://user:pw@github.com/e/e.git" }), {
     message:
-      'invalid --repository-url "https://user:pw@github.com/e/e.git": expected an https:// git URL without credentials (the token comes from --repository-token-secret)',
+      'invalid --repository-url "https://***@github.com/e/e.git": expected an https:// git URL without credentials (the token comes from --repository-token-secret)',
   });
+  const refusal = t.throws(() =>
+    parseBackupCodeOptions({ "repository-url": "https://x-access-token:ghp_s3cr3t@github.com/e/e.git" }),
+  );
+  t.false(refusal?.message.includes("ghp_s3cr3t"), "the refusal never repeats the token");
+  t.is(hideUserinfo("https://github.com/e/e.git"), "https://github.com/e/e.git");
+  t.is(hideUserinfo("ssh://git:tok@host/e.git?a=b@c"), "ssh://***@host/e.git?a=b@c");
   t.throws(() => parseBackupCodeOptions({ "repository-url": "https://github.com/e/e.git", repo: "." }), {
     message: "--repo and --repository-url exclude each other: bundle a local repository or mirror a remote one",
   });
