@@ -10,6 +10,7 @@
  *   npx zx runbooks/fence-primary.ts --stack prod [--yes]
  */
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
+import { FENCE_TAG, liftCommand } from "../infra/fence.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
@@ -56,10 +57,13 @@ export const runbook: Runbook<PrimaryTimeoutOptions> = {
   steps: [checkStack, fence],
   sharedStore: s3RunStore,
   lockScope: TRAFFIC_LOCK_SCOPE,
-  nextSteps: (ctx) => [
-    `${ctx.outputs.database.instanceIdentifier} is fenced (security groups ${ctx.outputs.failover.fenceSecurityGroupIds.join(", ")}) and kept, with every write it took: reconcile before retiring it, as an explicit, logged decision.`,
-    `A 'pulumi up' of ${ctx.outputs.stack} restores the instance's declared security groups (lifting the fence): do not run it before failback has adopted the new primary.`,
-  ],
+  nextSteps: (ctx) => {
+    const by = ctx.peek(fence)?.database.fencedBy ?? "<the run id in its tag eventchain:fenced-by>";
+    return [
+      `${ctx.outputs.database.instanceIdentifier} is fenced (security groups ${ctx.outputs.failover.fenceSecurityGroupIds.join(", ")}) and kept, with every write it took: reconcile before retiring it, as an explicit, logged decision.`,
+      `The fence is recorded on the instance (${FENCE_TAG.by} ${by}): a 'pulumi up' of ${ctx.outputs.stack} keeps it, with or without a refresh. Lift it only as a decision: ${liftCommand(ctx.outputs.stack, { fenced: true, recorded: true, by, at: null })}`,
+    ];
+  },
 };
 
 if (isMain(import.meta.url)) await runCli(runbook, { sinks: snsSinks, outputsMirror: s3OutputsMirror });

@@ -14,6 +14,7 @@ import { BackupClient } from "@aws-sdk/client-backup";
 import { RDSClient } from "@aws-sdk/client-rds";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/dr-database.ts";
+import { FENCE_TAG } from "../infra/fence.ts";
 import type { FenceResult } from "./aws/fence.ts";
 import { failoverSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
@@ -272,6 +273,12 @@ const steps = [
   fencePrimary,
 ];
 
+/** The fence record this run found or wrote on the old primary, when it fenced it. */
+const fencedBy = (ctx: Ctx): string | null => {
+  const fence = ctx.peek(fencePrimary) as FenceResult | undefined;
+  return fence?.fenced ? fence.database.fencedBy : null;
+};
+
 /** What the next steps say about fencing and what could not be reached, from the run's results. */
 function fencingLines(ctx: Ctx): string[] {
   const fence = ctx.peek(fencePrimary) as FenceResult | undefined;
@@ -305,7 +312,7 @@ export const runbook: Runbook<FailoverOptions> = {
       `Announce that ${ctx.outputs.dns.recordName} is served from ${dr(ctx).region}${moved ? ` (authoritative answer since ${moved.answeredAt}; clients honouring the TTL moved by ${moved.clientsMovedBy})` : ""}; watch alarm ${dr(ctx).services.errorRateAlarmName}.`,
       `The failover switch stays engaged until failback disengages it: nothing flips traffic back by itself, and pulumi up of either stack does not reset it. Do not write ${ctx.outputs.failover.switch.namespace}/${ctx.outputs.failover.switch.metricName} by hand.`,
       `${dr(ctx).database.instanceIdentifier} was restored out of band (not in Pulumi state): do not run 'pulumi up' on the dr stack in a way that replaces it.`,
-      `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not deleted): it holds writes made after the recovery point, for reconciliation.`,
+      `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not deleted): it holds writes made after the recovery point, for reconciliation.${fencedBy(ctx) ? ` Its fence is recorded on it (${FENCE_TAG.by} ${fencedBy(ctx)}): a 'pulumi up' of ${ctx.outputs.stack} keeps it.` : ""}`,
       `When the primary region is back: npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped`,
     ];
   },

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { DeclaredFence } from "../fence.ts";
 import { customerKey } from "./kms.ts";
 
 export interface DatabaseArgs {
@@ -35,6 +36,13 @@ export interface DatabaseArgs {
   clientSecurityGroupIds?: pulumi.Input<string>[];
   /** Provider for the DR region (cross-region backup replication). */
   peerProvider: aws.Provider;
+  /**
+   * The fence a runbook set on the live instance (infra/fence.ts `declaredFence`, read by the
+   * stack): while it resolves to a fence, the instance is declared on the fence's security groups
+   * with its record's tags instead of `securityGroup`, so an update keeps the fence. Undefined, or
+   * resolving to undefined: the instance's own security group and no tags.
+   */
+  fence?: pulumi.Input<DeclaredFence | undefined>;
 }
 
 /**
@@ -42,7 +50,9 @@ export interface DatabaseArgs {
  * (point-in-time restore), copied tags, encryption with a customer key, master password kept by
  * Secrets Manager, deletion protection, `protect`, a final snapshot with a unique name, and
  * automated backups that survive the instance (`deleteAutomatedBackups: false`). Automated
- * backups are replicated into the DR region so point-in-time restore works there too.
+ * backups are replicated into the DR region so point-in-time restore works there too. While
+ * `fence` says a runbook fenced the instance, it is declared on the fence instead of its own
+ * security group (docs/failover-switch.md, "Fencing the old primary").
  */
 export class Database extends pulumi.ComponentResource {
   readonly instance: aws.rds.Instance;
@@ -84,6 +94,10 @@ export class Database extends pulumi.ComponentResource {
         `${args.identifier}: point-in-time recovery is off; only scheduled snapshots protect it`,
         this,
       );
+    const fence = pulumi.output(args.fence);
+    fence.apply((f) => {
+      if (f) void pulumi.log.warn(f.notice, this);
+    });
     const major = args.engineVersion.split(".")[0];
     this.parameterGroup = new aws.rds.ParameterGroup(
       `${name}-params`,
@@ -114,7 +128,10 @@ export class Database extends pulumi.ComponentResource {
         kmsKeyId: this.kmsKey.arn,
         multiAz: args.multiAz,
         dbSubnetGroupName: this.subnetGroup.name,
-        vpcSecurityGroupIds: [this.securityGroup.id],
+        vpcSecurityGroupIds: pulumi
+          .all([fence, this.securityGroup.id])
+          .apply(([f, id]) => (f ? f.securityGroupIds : [id])),
+        tags: fence.apply((f) => f?.tags),
         parameterGroupName: this.parameterGroup.name,
         publiclyAccessible: false,
         backupRetentionPeriod: pitr ? args.backupRetentionDays : 0,

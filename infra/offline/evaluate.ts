@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readRawConfig, REPO_ROOT, validateConfig, type StackConfig, type ValidateOptions } from "../config/load.ts";
+import type { LiveDatabase } from "../fence.ts";
 import { parseStackOutputs, type StackOutputs } from "../outputs.ts";
 import { buildStack } from "../stacks/program.ts";
 import { mockResourceState, MOCK_ACCOUNT_ID, MOCK_NAME_SERVERS } from "./mock-state.ts";
@@ -53,6 +54,16 @@ export interface EvaluateOptions extends ValidateOptions {
   projectDir?: string;
   /** Receives each resource as it is registered (lets a caller see what was declared before a failure). */
   resources?: EvaluatedResource[];
+  /** What the program's reads of live state answer (default: no RDS instance exists yet). */
+  live?: LiveState;
+}
+
+/** Live state the mocked data sources answer: the primary stack reads its database's fence (infra/fence.ts). */
+export interface LiveState {
+  /** RDS instances that exist, with their tags and security groups. */
+  databases?: LiveDatabase[];
+  /** Every RDS read fails with this message (an unreachable or forbidden API). */
+  rdsReadError?: string;
 }
 
 /** Pulumi's wire marker of a secret value. */
@@ -93,7 +104,7 @@ export async function evaluateStack(stack: string, opts: EvaluateOptions = {}): 
       );
     peer = evaluation.outputs;
   }
-  const run = queue.then(() => runMocked(stack, config, peer, opts.resources ?? []));
+  const run = queue.then(() => runMocked(stack, config, peer, opts.resources ?? [], opts.live ?? {}));
   queue = run.catch(() => undefined);
   return run;
 }
@@ -103,6 +114,7 @@ async function runMocked(
   config: StackConfig,
   peer: StackOutputs | undefined,
   resources: EvaluatedResource[],
+  live: LiveState,
 ): Promise<Evaluation> {
   const providers = new Map<string, { name: string; region?: string }>();
   const registered = new Map<
@@ -157,6 +169,11 @@ async function runMocked(
           nameServers: MOCK_NAME_SERVERS,
         };
       }
+      if (args.token === "aws:rds/getInstances:getInstances" || args.token === "aws:rds/getInstance:getInstance") {
+        // As the engine reports a failed invoke: the provider's message in the gRPC error's details.
+        if (live.rdsReadError) throw Object.assign(new Error(live.rdsReadError), { details: live.rdsReadError });
+        return rdsRead(args.token, args.inputs, live.databases ?? [], config.region);
+      }
       throw new Error(`the program made an unmocked call ${args.token}; add it to infra/offline/evaluate.ts`);
     },
   };
@@ -184,4 +201,34 @@ async function runMocked(
   const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
   if (waitForRPCs) await waitForRPCs();
   return { stack, config, resources, outputs: parseStackOutputs(raw, `evaluateStack("${stack}")`) };
+}
+
+/** What `aws.rds.getInstances` (filter db-instance-id) and `aws.rds.getInstance` answer for `databases`. */
+function rdsRead(token: string, inputs: Record<string, any>, databases: LiveDatabase[], region: string) {
+  const arn = (id: string) => `arn:aws:rds:${region}:${MOCK_ACCOUNT_ID}:db:${id}`;
+  if (token === "aws:rds/getInstances:getInstances") {
+    const wanted = (inputs.filters ?? []).flatMap((f: { name: string; values: string[] }) =>
+      f.name === "db-instance-id" ? f.values : [],
+    );
+    const found = databases.filter((d) => wanted.length === 0 || wanted.includes(d.identifier));
+    return {
+      id: region,
+      region,
+      filters: inputs.filters,
+      instanceIdentifiers: found.map((d) => d.identifier),
+      instanceArns: found.map((d) => arn(d.identifier)),
+      tags: {},
+    };
+  }
+  const d = databases.find((x) => x.identifier === inputs.dbInstanceIdentifier);
+  // As the data source does for an instance that does not exist.
+  if (!d) throw new Error(`couldn't find resource (DBInstanceNotFound: ${inputs.dbInstanceIdentifier})`);
+  return {
+    id: d.identifier,
+    dbInstanceIdentifier: d.identifier,
+    dbInstanceArn: arn(d.identifier),
+    region,
+    tags: d.tags,
+    vpcSecurityGroups: d.securityGroupIds,
+  };
 }

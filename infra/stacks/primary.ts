@@ -13,11 +13,57 @@ import { Database } from "../components/database.ts";
 import { EndpointHealthAlarm } from "../components/endpoint-health-alarm.ts";
 import { ErrorRateAlarm, loadBalancerArnSuffix } from "../components/error-rate-alarm.ts";
 import { PrimaryFence } from "../components/primary-fence.ts";
+import { declaredFence, type DeclaredFence, type LiveDatabase } from "../fence.ts";
 import { ImageReplication } from "../components/image-replication.ts";
 import { cronJobName, KubernetesJobs } from "../components/kubernetes-jobs.ts";
 import { LogicalBackups } from "../components/logical-backups.ts";
 import { MediaReplication } from "../components/media-replication.ts";
 import { BucketReplication } from "../components/replication.ts";
+
+/**
+ * The primary database as it is live, read at every preview and up: whether it exists
+ * (`aws.rds.getInstances`), then its tags and security groups (`aws.rds.getInstance`). A read
+ * that fails fails the program: an instance it could not read is never taken as not fenced.
+ */
+export function liveDatabase(
+  identifier: string,
+  provider: pulumi.ProviderResource | undefined,
+): pulumi.Output<LiveDatabase | undefined> {
+  return pulumi.output(readLiveDatabase(identifier, provider));
+}
+
+/** `liveDatabase`'s reads, as a promise. */
+export async function readLiveDatabase(
+  identifier: string,
+  provider: pulumi.ProviderResource | undefined,
+): Promise<LiveDatabase | undefined> {
+  try {
+    const found = await aws.rds.getInstances(
+      { filters: [{ name: "db-instance-id", values: [identifier] }] },
+      { provider },
+    );
+    if (!found.instanceIdentifiers.some((id) => id.toLowerCase() === identifier.toLowerCase())) return undefined;
+    const instance = await aws.rds.getInstance({ dbInstanceIdentifier: identifier }, { provider });
+    return { identifier, tags: instance.tags ?? {}, securityGroupIds: instance.vpcSecurityGroups ?? [] };
+  } catch (error) {
+    throw new Error(
+      `cannot read whether ${identifier} is fenced (its tags and security groups): ${(error as Error).message}. Nothing is declared for it without knowing; fix the read and run again`,
+      { cause: error },
+    );
+  }
+}
+
+/** The fence the program keeps declared (infra/fence.ts), from the live instance and the stack's fence group. */
+function liveFence(
+  stack: string,
+  live: pulumi.Output<LiveDatabase | undefined>,
+  fence: PrimaryFence,
+): pulumi.Output<DeclaredFence | undefined> {
+  // Not there (the first up): nothing to keep, and no wait for the fence group's id.
+  return live.apply((l): pulumi.Output<DeclaredFence | undefined> =>
+    l ? fence.securityGroup.id.apply((id) => declaredFence(stack, l, [id])) : pulumi.output(undefined),
+  );
+}
 
 /** The peer (dr) stack's outputs, through a StackReference. */
 function peerOutputs(c: StackConfig) {
@@ -52,6 +98,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     opts,
   );
   const clients = [...c.network.appSecurityGroupIds, jobsSecurityGroup.id];
+  const fence = new PrimaryFence("primary-fence", { vpcId: c.network.vpcId }, opts);
   const db = new Database(
     "database",
     {
@@ -62,6 +109,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       subnetIds: c.network.privateSubnetIds,
       clientSecurityGroupIds: clients,
       peerProvider: ctx.peerProvider,
+      fence: liveFence(c.stack, liveDatabase(c.database.identifier, opts.provider), fence),
     },
     opts,
   );
@@ -185,7 +233,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     opts,
   );
   const jobsRoleName = `eventchain-backup-jobs-${c.stack}`;
-  const failover = primaryFailover(ctx, peer, alerts.topicArn);
+  const failover = primaryFailover(ctx, peer, alerts.topicArn, fence);
   const rule = c.replication.rules.find((r) => r.prefix === "media/") ?? c.replication.rules[0];
   const outputs: StackOutputsInput = {
     ...base,
@@ -290,6 +338,7 @@ function primaryFailover(
   ctx: Context,
   peer: <K extends keyof StackOutputs>(key: K) => pulumi.Output<StackOutputs[K]>,
   topicArn: pulumi.Input<string>,
+  fence: PrimaryFence,
 ) {
   const { c, opts } = ctx;
   const peerDns = peer("dns");
@@ -309,7 +358,6 @@ function primaryFailover(
     },
     opts,
   );
-  const fence = new PrimaryFence("primary-fence", { vpcId: c.network.vpcId }, opts);
   return {
     errorRateAlarmName: errorRate.alarm.name,
     outputs: pulumi

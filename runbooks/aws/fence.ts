@@ -1,12 +1,22 @@
 /**
  * Fencing the old primary's writers once traffic is on DR: every primary ECS service to desired
  * count 0, and the primary database's security groups set to the fence group (declared by the
- * prod stack, admits nothing), so no new connection reaches it. Each call is bounded; nothing is
- * deleted; the database keeps every write it took, for reconciliation. When the primary region
- * does not answer, the result says what could not be fenced ("primary not fenced").
+ * prod stack, admits nothing), so no new connection reaches it. The fence is recorded on the
+ * instance first (tags `eventchain:fenced-by` = the run id, `eventchain:fenced-at`; infra/fence.ts):
+ * the prod stack's program reads the record and keeps the fence, so a `pulumi up` cannot lift it.
+ * Each call is bounded; nothing is deleted; the database keeps every write it took, for
+ * reconciliation. When the primary region does not answer, the result says what could not be
+ * fenced ("primary not fenced").
  */
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
-import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from "@aws-sdk/client-rds";
+import {
+  AddTagsToResourceCommand,
+  DescribeDBInstancesCommand,
+  ModifyDBInstanceCommand,
+  RDSClient,
+  type DBInstance,
+} from "@aws-sdk/client-rds";
+import { fenceStateOf, fenceTags, sameGroups, type LiveDatabase } from "../../infra/fence.ts";
 import type { StackOutputs } from "../../infra/outputs.ts";
 import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
 import { bounded, boundedOrThrow } from "./bounded.ts";
@@ -18,7 +28,13 @@ const IS_DONE_MS = 2000;
 export interface FenceResult {
   fenced: boolean;
   services: { name: string; result: string }[];
-  database: { instance: string; result: string; previousSecurityGroups: string[] | null };
+  database: {
+    instance: string;
+    result: string;
+    previousSecurityGroups: string[] | null;
+    /** The fence record on the instance (infra/fence.ts), or null when it could not be read or written. */
+    fencedBy: string | null;
+  };
   /** What could not be fenced and why, one line each. */
   unreachable: string[];
   /** Set when not fenced: qualifies the run's verdict. */
@@ -35,6 +51,15 @@ export function describeFence(prod: StackOutputs, boundSeconds: number): Planned
     })),
     {
       kind: "aws",
+      action: `rds:AddTagsToResource (${prod.region}, bounded)`,
+      detail: {
+        ResourceName: prod.database.instanceArn ?? prod.database.instanceIdentifier,
+        Tags: "eventchain:fenced-by = this run's id, eventchain:fenced-at = now (the record the prod stack keeps the fence by)",
+        boundSeconds,
+      },
+    },
+    {
+      kind: "aws",
       action: `rds:ModifyDBInstance (${prod.region}, bounded)`,
       detail: {
         DBInstanceIdentifier: prod.database.instanceIdentifier,
@@ -46,7 +71,12 @@ export function describeFence(prod: StackOutputs, boundSeconds: number): Planned
   ];
 }
 
-const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+/** The instance as infra/fence.ts reads it. */
+export const liveOf = (id: string, i: DBInstance): LiveDatabase => ({
+  identifier: id,
+  tags: Object.fromEntries((i.TagList ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+  securityGroupIds: (i.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? "").filter(Boolean),
+});
 
 /** Fences the primary described by `prod`; every call within `boundMs`; never throws for a region that does not answer. */
 export async function fencePrimary(
@@ -75,12 +105,13 @@ export async function fencePrimary(
         return { name: s.name, result: r.ok ? "desired count 0" : `not stopped: ${r.error}` };
       }),
     ),
-    fenceDatabase(rds, prod, boundMs, ctx.signal).catch((error: Error) => {
+    fenceDatabase(ctx, rds, prod, boundMs).catch((error: Error) => {
       unreachable.push(error.message);
       return {
         instance: prod.database.instanceIdentifier,
         result: `not fenced: ${error.message}`,
         previousSecurityGroups: null,
+        fencedBy: null,
       };
     }),
   ]);
@@ -98,7 +129,7 @@ export async function fencePrimary(
   };
 }
 
-async function fenceDatabase(rds: RDSClient, prod: StackOutputs, boundMs: number, signal: AbortSignal) {
+async function fenceDatabase(ctx: RunContext<unknown>, rds: RDSClient, prod: StackOutputs, boundMs: number) {
   const id = prod.database.instanceIdentifier;
   const fence = prod.failover.fenceSecurityGroupIds;
   if (fence.length === 0)
@@ -110,11 +141,39 @@ async function fenceDatabase(rds: RDSClient, prod: StackOutputs, boundMs: number
     boundMs,
     async (abortSignal) =>
       (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }), { abortSignal })).DBInstances?.[0],
-    signal,
+    ctx.signal,
   );
   if (!current) throw new Error(`${id} does not exist in ${prod.region}: nothing to fence there`);
-  const groups = (current.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId!).filter(Boolean);
-  if (same(groups, fence)) return { instance: id, result: "already fenced", previousSecurityGroups: null };
+  const live = liveOf(id, current);
+  const groups = live.securityGroupIds;
+  const state = fenceStateOf(live, fence);
+  // The record first: were the next call lost, the prod stack still keeps the fence (and an up finishes it).
+  let fencedBy: string;
+  if (state.fenced && state.recorded) fencedBy = state.by;
+  else {
+    fencedBy = ctx.runId;
+    const record = fenceTags(ctx.runId, new Date());
+    await boundedOrThrow(
+      `rds AddTagsToResource ${id} ${Object.keys(record).join(",")} (${prod.region})`,
+      boundMs,
+      (abortSignal) =>
+        rds.send(
+          new AddTagsToResourceCommand({
+            ResourceName: current.DBInstanceArn ?? id,
+            Tags: Object.entries(record).map(([Key, Value]) => ({ Key, Value })),
+          }),
+          { abortSignal },
+        ),
+      ctx.signal,
+    );
+  }
+  if (sameGroups(groups, fence))
+    return {
+      instance: id,
+      result: state.fenced && state.recorded ? "already fenced" : `already on the fence; fence recorded (${fencedBy})`,
+      previousSecurityGroups: null,
+      fencedBy,
+    };
   await boundedOrThrow(
     `rds ModifyDBInstance ${id} VpcSecurityGroupIds ${fence.join(",")} (${prod.region})`,
     boundMs,
@@ -123,17 +182,25 @@ async function fenceDatabase(rds: RDSClient, prod: StackOutputs, boundMs: number
         new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, VpcSecurityGroupIds: fence, ApplyImmediately: true }),
         { abortSignal },
       ),
-    signal,
+    ctx.signal,
   );
   return {
     instance: id,
-    result: `security groups set to the fence ${fence.join(", ")}: no new connections`,
+    result: `security groups set to the fence ${fence.join(", ")}: no new connections (fence recorded: ${fencedBy})`,
     previousSecurityGroups: groups,
+    fencedBy,
   };
 }
 
-/** Whether the primary is fenced already (bounded reads; false when it does not answer). */
-export async function isFenced(ctx: RunContext<unknown>, prod: StackOutputs, boundMs: number): Promise<boolean> {
+/**
+ * Whether the primary is fenced already, and recorded (bounded reads; false when it does not
+ * answer): services at 0, the database on the fence group with its fence record.
+ */
+export async function isFenced(
+  ctx: RunContext<unknown>,
+  prod: StackOutputs,
+  boundMs: number,
+): Promise<false | { fencedBy: string }> {
   const [svc, db] = await Promise.all([
     bounded(
       `ecs DescribeServices (${prod.region})`,
@@ -165,12 +232,16 @@ export async function isFenced(ctx: RunContext<unknown>, prod: StackOutputs, bou
     ),
   ]);
   if (!svc.ok || !db.ok || !db.value || prod.failover.fenceSecurityGroupIds.length === 0) return false;
-  const groups = (db.value.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? "");
-  return (
-    svc.value.length === prod.services.services.length &&
-    svc.value.every((s) => (s.desiredCount ?? 0) === 0) &&
-    same(groups, prod.failover.fenceSecurityGroupIds)
-  );
+  const live = liveOf(prod.database.instanceIdentifier, db.value);
+  const state = fenceStateOf(live, prod.failover.fenceSecurityGroupIds);
+  if (
+    !(state.fenced && state.recorded) ||
+    !sameGroups(live.securityGroupIds, prod.failover.fenceSecurityGroupIds) ||
+    svc.value.length !== prod.services.services.length ||
+    !svc.value.every((s) => (s.desiredCount ?? 0) === 0)
+  )
+    return false;
+  return { fencedBy: state.by };
 }
 
 /**
@@ -194,7 +265,8 @@ export function fencePrimaryStep<O>(p: {
     async isDone(ctx) {
       // A quick look only (a healthy primary answers in milliseconds): an unreachable one should
       // not cost a full bound twice, here and in run.
-      return (await isFenced(ctx, ctx.outputs, Math.min(p.boundSeconds(ctx) * 1000, IS_DONE_MS)))
+      const done = await isFenced(ctx, ctx.outputs, Math.min(p.boundSeconds(ctx) * 1000, IS_DONE_MS));
+      return done
         ? {
             fenced: true,
             services: ctx.outputs.services.services.map((s) => ({ name: s.name, result: "desired count 0" })),
@@ -202,6 +274,7 @@ export function fencePrimaryStep<O>(p: {
               instance: ctx.outputs.database.instanceIdentifier,
               result: "already fenced",
               previousSecurityGroups: null,
+              fencedBy: done.fencedBy,
             },
             unreachable: [],
           }

@@ -41,6 +41,7 @@ import {
   Route53Client,
 } from "@aws-sdk/client-route-53";
 import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
+import { FENCE_TAG } from "../../infra/fence.ts";
 import { parseStackOutputs, type StackOutputs } from "../../infra/outputs.ts";
 import { BackupS3Client } from "../aws/s3-object.ts";
 import { buildOutputs, RUN_JOURNAL_BUCKET } from "./seeded-outputs.ts";
@@ -461,7 +462,7 @@ export async function awsState(endpoint: string, seeded: Seeded): Promise<Record
     state[`${stack}.instances`] = ((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? [])
       .map(
         (i) =>
-          `${i.DBInstanceIdentifier}:${i.DBInstanceStatus}:${(i.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).join(",")}`,
+          `${i.DBInstanceIdentifier}:${i.DBInstanceStatus}:${(i.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).join(",")}:${(i.TagList ?? []).some((tag) => tag.Key === FENCE_TAG.by) ? "fence recorded" : "no fence record"}`,
       )
       .sort();
     state[`${stack}.snapshots`] = ((await rds.send(new DescribeDBSnapshotsCommand({}))).DBSnapshots ?? [])

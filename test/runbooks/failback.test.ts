@@ -3,7 +3,7 @@
  * and CloudWatch's alarm evaluation simulated by test/helpers/failover.ts (moto does neither).
  */
 import test, { type ExecutionContext } from "ava";
-import { DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
+import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from "@aws-sdk/client-rds";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -11,6 +11,8 @@ import { regionDown } from "../../runbooks/local/aws-proxy.ts";
 import { runbook as failover } from "../../runbooks/region-failover.ts";
 import { runbook } from "../../runbooks/failback.ts";
 import { runbook as fence } from "../../runbooks/fence-primary.ts";
+import { FENCE_TAG } from "../../infra/fence.ts";
+import { liveOf } from "../../runbooks/aws/fence.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
 import { awsFor } from "../helpers/moto.ts";
@@ -68,6 +70,13 @@ const groupsOf = async (id: string) =>
     await new RDSClient(c()).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))
   ).DBInstances![0]!.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId);
 
+/** The fence record on the instance (infra/fence.ts): who fenced it, or undefined. */
+const fencedBy = async (id: string): Promise<string | undefined> =>
+  liveOf(
+    id,
+    (await new RDSClient(c()).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0]!,
+  ).tags[FENCE_TAG.by];
+
 test.serial(
   "fails back: new primary restored from the DR data, app repointed, switch disengaged, clients back per the name servers",
   async (t) => {
@@ -104,6 +113,8 @@ test.serial(
       seeded().prod.failover.fenceSecurityGroupIds,
       "the old primary stays fenced",
     );
+    t.regex((await fencedBy(SOURCE_DB)) ?? "", /^region-failover-/, "recorded by the failover, kept by failback");
+    t.is(await fencedBy(newId), undefined, "the new primary is not fenced");
     t.like(ws.journal("fb1").steps["enable-primary-alarm"]!.outputs, { actions: "already enabled" });
     const at = (id: string, k: "startedAt" | "endedAt") => Date.parse(res.report!.steps.find((s) => s.id === id)![k]!);
     t.true(at("disengage-switch", "startedAt") >= at("check-primary-endpoint", "endedAt"));
@@ -149,8 +160,9 @@ test.serial("fences the old primary first when region-failover could not reach i
     { aws: awsFor(p.endpoint) },
   );
   t.is(res.exitCode, EXIT.succeeded, res.stdout);
-  t.like(ws.journal("fb4").steps["fence-old-primary"]!.outputs, { fenced: true });
+  t.like(ws.journal("fb4").steps["fence-old-primary"]!.outputs, { fenced: true, database: { fencedBy: "fb4" } });
   t.deepEqual(await groupsOf(SOURCE_DB), seeded().prod.failover.fenceSecurityGroupIds);
+  t.is(await fencedBy(SOURCE_DB), "fb4");
 });
 
 test.serial("refuses to fail back while the primary region is down, changing nothing", async (t) => {
@@ -226,6 +238,44 @@ test.serial(
     t.is(up.exitCode, EXIT.succeeded, up.stdout);
     t.deepEqual(await prodServices(), [0, 0]);
     t.deepEqual(await groupsOf(SOURCE_DB), seeded().prod.failover.fenceSecurityGroupIds);
+    const by = await fencedBy(SOURCE_DB);
+    t.regex(by ?? "", /^fence-primary-/);
     t.regex(up.stdout, /is fenced \(security groups .*\) and kept/);
+    t.true(
+      up.stdout.includes(
+        `The fence is recorded on the instance (eventchain:fenced-by ${by}): a 'pulumi up' of prod keeps it, with or without a refresh. Lift it only as a decision: npx zx runbooks/lift-fence.ts --stack prod --fence ${by}`,
+      ),
+      up.stdout,
+    );
+  },
+);
+
+test.serial(
+  "fence-primary records a fence set without a record (by hand, or by an older runbook), changing nothing else",
+  async (t) => {
+    const ws = workspace(t);
+    const base = ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir];
+    const fenceIds = seeded().prod.failover.fenceSecurityGroupIds;
+    await new RDSClient(c()).send(
+      new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: SOURCE_DB,
+        VpcSecurityGroupIds: fenceIds,
+        ApplyImmediately: true,
+      }),
+    );
+    t.is(await fencedBy(SOURCE_DB), undefined);
+    const res = await runRunbook(fence, [...base, "--yes", "--run-id", "fp2"], { aws: awsFor(moto().endpoint) });
+    t.is(res.exitCode, EXIT.succeeded, res.stdout);
+    t.like(ws.journal("fp2").steps["fence-primary"]!.outputs, {
+      fenced: true,
+      database: { result: "already on the fence; fence recorded (fp2)", previousSecurityGroups: null, fencedBy: "fp2" },
+    });
+    t.is(await fencedBy(SOURCE_DB), "fp2");
+    t.deepEqual(await groupsOf(SOURCE_DB), fenceIds);
+    // Recorded and fenced: a second run finds it done and writes nothing.
+    const again = await runRunbook(fence, [...base, "--yes", "--run-id", "fp3"], { aws: awsFor(moto().endpoint) });
+    t.is(again.exitCode, EXIT.succeeded, again.stdout);
+    t.is(ws.journal("fp3").steps["fence-primary"]!.status, "skipped");
+    t.is(await fencedBy(SOURCE_DB), "fp2", "the first record stays");
   },
 );

@@ -1,7 +1,7 @@
 /**
  * The runbooks that act on the same traffic, switch and database share one run lock on the stack
- * pair (the "traffic" lock scope): while region-failover runs, failback, fence-primary and
- * service-recovery (on either stack of the pair) are refused naming it, and change nothing; once
+ * pair (the "traffic" lock scope): while region-failover runs, failback, fence-primary, lift-fence
+ * and service-recovery (on either stack of the pair) are refused naming it, and change nothing; once
  * it has finished, the next one runs. Against moto, with the failover switch simulated
  * (test/helpers/failover.ts).
  */
@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { runbook as failover } from "../../runbooks/region-failover.ts";
 import { runbook as failback } from "../../runbooks/failback.ts";
 import { runbook as fence } from "../../runbooks/fence-primary.ts";
+import { runbook as liftFence } from "../../runbooks/lift-fence.ts";
 import { runbook as serviceRecovery } from "../../runbooks/service-recovery.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
@@ -52,7 +53,7 @@ function responder(t: ExecutionContext, file: string) {
 }
 
 test.serial(
-  "while region-failover runs, failback, fence-primary and service-recovery are refused naming it and change nothing; after it, failback runs",
+  "while region-failover runs, failback, fence-primary, lift-fence and service-recovery are refused naming it and change nothing; after it, failback runs",
   async (t) => {
     const file = workspace(t).writeOutputs(seeded().file);
     // Frozen at the switch: every earlier step has finished, nothing else is in flight.
@@ -74,6 +75,8 @@ test.serial(
     const refusals: { runbook: Runbook<any>; args: string[] }[] = [
       { runbook: failback, args: [...bob.base, "--writes-stopped", "--yes", "--health-attempts", "1"] },
       { runbook: fence, args: [...bob.base, "--yes"] },
+      // Lifting a fence under a failover would be split brain: the same lock.
+      { runbook: liftFence, args: [...bob.base, "--fence", "fo-held", "--yes"] },
       // The other stack of the pair: the same lock.
       { runbook: serviceRecovery, args: [...bob.on("dr"), "--all"] },
     ];

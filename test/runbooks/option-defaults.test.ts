@@ -49,6 +49,7 @@ const CASES: Record<string, Case[]> = {
   ],
   "dr-test": [{ given: { mode: "database" } }],
   "service-recovery": [{ given: { all: true } }],
+  "lift-fence": [{ given: { fence: "fo1" } }],
 };
 const casesOf = (runbook: Runbook<unknown>) => CASES[runbook.name] ?? [{ given: {} }];
 const readsIn = (runbook: Runbook<unknown>, c: Case) =>
@@ -96,6 +97,7 @@ test("every runbook with options is found, and those with defaults are the ones 
       "dr-test",
       "failback",
       "fence-primary",
+      "lift-fence",
       "point-in-time-restore",
       "region-failover",
       "service-recovery",

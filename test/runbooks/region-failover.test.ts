@@ -21,6 +21,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { Ajv } from "ajv";
 import { runbook } from "../../runbooks/region-failover.ts";
+import { declaredFence, FENCE_TAG } from "../../infra/fence.ts";
+import { liveOf } from "../../runbooks/aws/fence.ts";
 import { failoverSinks } from "../../runbooks/aws/notify.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { DR_DB, DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
@@ -149,7 +151,22 @@ test.serial(
       old.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId),
       seeded().prod.failover.fenceSecurityGroupIds,
     );
-    t.like(journal.steps["fence-primary"]!.outputs, { fenced: true, unreachable: [] });
+    t.like(journal.steps["fence-primary"]!.outputs, { fenced: true, unreachable: [], database: { fencedBy: "fo1" } });
+    // Recorded on the instance, so the prod stack's program keeps the fence (infra/fence.ts).
+    const live = liveOf(SOURCE_DB, old);
+    t.is(live.tags[FENCE_TAG.by], "fo1");
+    t.true(Date.parse(live.tags[FENCE_TAG.at]!) >= Date.parse(journal.steps["fence-primary"]!.startedAt!));
+    t.deepEqual(
+      declaredFence("prod", live, seeded().prod.failover.fenceSecurityGroupIds)?.securityGroupIds,
+      live.securityGroupIds,
+      "a pulumi up of prod declares the instance as the fence left it",
+    );
+    t.true(
+      res.report!.nextSteps.some((l) =>
+        l.endsWith("Its fence is recorded on it (eventchain:fenced-by fo1): a 'pulumi up' of prod keeps it."),
+      ),
+      res.report!.nextSteps.join("\n"),
+    );
 
     // The DR alarm is Pulumi's: it exists and its actions are on; the runbook created none.
     t.like(journal.steps["enable-dr-alarm"]!.outputs, {
@@ -219,6 +236,7 @@ test.serial("dry run lists every call and changes nothing", async (t) => {
     "cloudwatch:EnableAlarmActions (us-west-2)",
     "secretsmanager:PutSecretValue (us-west-2)",
     "elbv2:DescribeTargetHealth",
+    "rds:AddTagsToResource (us-east-1, bounded)",
     "rds:ModifyDBInstance (us-east-1, bounded)",
     "DNS query api.eventchain.com CNAME at each authoritative name server",
   ]) {
