@@ -9,24 +9,37 @@
  *
  *   npx zx runbooks/fence-primary.ts --stack prod [--yes]
  */
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
+import { positionOf, switchAlarm } from "./aws/switch.ts";
 import { FENCE_TAG, liftCommand } from "../infra/fence.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
 import { fencePrimaryStep } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";
-import { BadInputError } from "./lib/errors.ts";
-import { stepFor, type RawOptions, type Runbook } from "./lib/types.ts";
+import { BadInputError, errorMessage } from "./lib/errors.ts";
+import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
 const step = stepFor<PrimaryTimeoutOptions>();
 
 const checkStack = step({
   id: "check-stack",
   dependsOn: [],
-  title: "Check the stack is the primary and declares a fence",
+  title: "Check the stack is the primary, declares a fence, and its clients have moved away",
   readOnly: true,
-  describe: () => [{ kind: "note", action: "reads the outputs only" }],
+  describe: (ctx) => [
+    { kind: "note", action: "reads the outputs" },
+    ...(ctx.outputs.failover.mode === "automatic"
+      ? []
+      : [
+          {
+            kind: "aws" as const,
+            action: `cloudwatch:DescribeAlarms (${ctx.outputs.failover.switch.region})`,
+            detail: { AlarmNames: [ctx.outputs.failover.switch.alarmName], expected: "ALARM (engaged)" },
+          },
+        ]),
+  ],
   async run(ctx) {
     if (ctx.outputs.role !== "primary")
       throw new BadInputError(
@@ -36,9 +49,46 @@ const checkStack = step({
       throw new BadInputError(
         `stack ${ctx.outputs.stack} declares no fence security group (failover.fenceSecurityGroupIds is empty): deploy it with this version first`,
       );
-    return { stack: ctx.outputs.stack, fence: ctx.outputs.failover.fenceSecurityGroupIds };
+    const switchPosition = await switchGuard(ctx);
+    return { stack: ctx.outputs.stack, fence: ctx.outputs.failover.fenceSecurityGroupIds, switchPosition };
   },
 });
+
+/**
+ * Fencing stops the primary's services and its database's new connections: right after a
+ * failover, an outage of nothing; while the switch sends clients to the primary (after a
+ * failback, or before any failover), an outage of everything. Refused then unless --force.
+ */
+async function switchGuard(ctx: RunContext<PrimaryTimeoutOptions>): Promise<string> {
+  const prod = ctx.outputs;
+  if (prod.failover.mode === "automatic") {
+    ctx.log.warn(
+      `failover mode is automatic: nothing here tells whether clients left ${prod.region}; fencing stops whatever still serves them`,
+    );
+    return "none (failover mode automatic)";
+  }
+  const sw = prod.failover.switch;
+  let position: string;
+  try {
+    position = positionOf(await switchAlarm(ctx.aws(CloudWatchClient, sw.region), sw, ctx.signal));
+  } catch (error) {
+    if (!ctx.force)
+      throw new BadInputError(
+        `cannot read the failover switch (alarm ${sw.alarmName} in ${sw.region}): ${errorMessage(error)}; fence only once you know clients left ${prod.region} (pass --force then)`,
+      );
+    ctx.log.warn(`fencing without reading the failover switch, because of --force: ${errorMessage(error)}`);
+    return "unknown";
+  }
+  if (position === "disengaged") {
+    const why = `the failover switch is disengaged (alarm ${sw.alarmName} in ${sw.region} is OK): clients are sent to ${prod.region}, and fencing sets its services to 0 and closes its database to new connections — an outage`;
+    if (!ctx.force)
+      throw new BadInputError(
+        `${why}. Fence after region-failover has engaged the switch (npx zx runbooks/region-failover.ts --stack ${prod.stack}), or pass --force once you have made sure nothing is served from ${prod.region}`,
+      );
+    ctx.log.warn(`fencing although ${why}, because of --force`);
+  }
+  return position;
+}
 
 const fence = fencePrimaryStep<PrimaryTimeoutOptions>({
   id: "fence-primary",

@@ -5,6 +5,7 @@
  * evaluation of the switch alarm, applied by the proxy every test talks through. Short bounds
  * (switch detection 3 s, TTL 2 s) keep failure paths fast. Tests of such a file are `test.serial`.
  */
+import { CloudWatchClient, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import type { ExecutionContext, TestFn } from "ava";
 import { firstOf, type FaultRule } from "../../runbooks/local/aws-proxy.ts";
 import { awsState, seedStacks, type Seeded } from "../../runbooks/local/aws-seed.ts";
@@ -58,6 +59,13 @@ export function useFailoverMoto(test: TestFn) {
       },
     };
   };
+  /** The switch as region-failover leaves it: its alarm in ALARM (what CloudWatch sets once the metric says 1). */
+  const engageSwitch = async (): Promise<void> => {
+    const sw = seeded().dr.failover.switch;
+    await new CloudWatchClient({ region: sw.region, endpoint: moto().endpoint, maxAttempts: 1 }).send(
+      new SetAlarmStateCommand({ AlarmName: sw.alarmName, StateValue: "ALARM", StateReason: "test: switch engaged" }),
+    );
+  };
   /** What the zone's authoritative name server answers for the record now. */
   const answer = async (): Promise<string | null> =>
     (await askAll(plane!.nameServers, seeded().prod.dns.recordName, 2000))[0]!.answer;
@@ -67,6 +75,7 @@ export function useFailoverMoto(test: TestFn) {
     plane: () => plane!,
     proxy,
     answer,
+    engageSwitch,
     state: () => awsState(moto().endpoint, seeded()),
   };
 }

@@ -20,7 +20,7 @@ import { useFailoverMoto } from "../helpers/failover.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { fixture, type FaultProxy } from "../helpers/fault-proxy.ts";
 
-const { moto, seeded, proxy, answer, state } = useFailoverMoto(test);
+const { moto, seeded, proxy, answer, state, engageSwitch } = useFailoverMoto(test);
 const c = (region = PRIMARY_REGION) => ({ region, endpoint: moto().endpoint, maxAttempts: 1 });
 
 const endpointFailing = (r: { service: string; action: string }) =>
@@ -221,6 +221,7 @@ test.serial("dry run changes nothing; without --yes and a terminal it stops befo
 test.serial(
   "fence-primary alone fences an answering primary and fails, changing nothing, when it does not answer",
   async (t) => {
+    await engageSwitch(); // after a region-failover
     const ws = workspace(t);
     const base = ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir];
     const p = await proxy(t, regionDown(PRIMARY_REGION, "hang"));
@@ -253,6 +254,7 @@ test.serial(
 test.serial(
   "fence-primary records a fence set without a record (by hand, or by an older runbook), changing nothing else",
   async (t) => {
+    await engageSwitch();
     const ws = workspace(t);
     const base = ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir];
     const fenceIds = seeded().prod.failover.fenceSecurityGroupIds;
@@ -277,5 +279,27 @@ test.serial(
     t.is(again.exitCode, EXIT.succeeded, again.stdout);
     t.is(ws.journal("fp3").steps["fence-primary"]!.status, "skipped");
     t.is(await fencedBy(SOURCE_DB), "fp2", "the first record stays");
+  },
+);
+
+test.serial(
+  "fence-primary refuses while the switch sends clients to the primary, changing nothing; --force fences and says why",
+  async (t) => {
+    const ws = workspace(t);
+    const base = ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir];
+    const p = await proxy(t);
+    const before = await state();
+    const refused = await runRunbook(fence, [...base, "--yes"], { aws: awsFor(p.endpoint) });
+    t.is(refused.exitCode, EXIT.badInput, refused.stdout);
+    t.regex(
+      refused.stdout,
+      /REFUSED at step "check-stack": the failover switch is disengaged \(alarm \S+ in us-west-2 is OK\): clients are sent to us-east-1, and fencing sets its services to 0 and closes its database to new connections — an outage\. Fence after region-failover has engaged the switch \(npx zx runbooks\/region-failover\.ts --stack prod\), or pass --force once you have made sure nothing is served from us-east-1/,
+    );
+    t.deepEqual(await state(), before, "nothing changed");
+    const forced = await runRunbook(fence, [...base, "--yes", "--force"], { aws: awsFor(p.endpoint) });
+    t.is(forced.exitCode, EXIT.succeeded, forced.stdout);
+    t.regex(forced.stdout + forced.stderr, /fencing although the failover switch is disengaged .* because of --force/);
+    t.deepEqual(await prodServices(), [0, 0]);
+    t.deepEqual(await groupsOf(SOURCE_DB), seeded().prod.failover.fenceSecurityGroupIds);
   },
 );

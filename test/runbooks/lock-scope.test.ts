@@ -24,7 +24,7 @@ import { awsFor } from "../helpers/moto.ts";
 import { useFailoverMoto } from "../helpers/failover.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
-const { moto, seeded, proxy, answer, state } = useFailoverMoto(test);
+const { moto, seeded, proxy, answer, state, engageSwitch } = useFailoverMoto(test);
 const SCOPE_LOCK = "runs/scopes/traffic/dr+prod/lock.json";
 
 /** Holds the first request `match` accepts until `release()`; `arrived` resolves when it comes. */
@@ -113,6 +113,7 @@ test.serial(
 test.serial(
   "a silent holder of another runbook of the scope: refused with how to continue it, taken over only with --take-over",
   async (t) => {
+    await engageSwitch(); // alice's region-failover got that far before her machine went silent
     const file = workspace(t).writeOutputs(seeded().file);
     const p = await proxy(t);
     const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
