@@ -2,6 +2,7 @@
  * Results of one bench run: the JSON shape written to bench/results/<name>.json, the ratios
  * and targets computed from it, and the Markdown table merged into bench/README.md.
  */
+import type { Machine } from "./machine.ts";
 import type { CaseResult } from "./harness.ts";
 import type { SuiteId } from "./options.ts";
 
@@ -42,7 +43,7 @@ export interface BenchResults {
   name: string;
   startedAt: string;
   finishedAt: string;
-  machine: { cpus: number; cpuModel: string; memGiB: number; node: string; postgres: string };
+  machine: Machine;
   options: { quick: boolean; sizeBytes: number; reps: number };
   dataset?: {
     bytesOnDisk: number;

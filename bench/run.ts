@@ -8,7 +8,8 @@
  * removed on exit, also on failure or Ctrl-C.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
+import { serverVersion, thisMachine } from "./machine.ts";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseBenchArgs, formatBytes, type BenchOptions, type SuiteId } from "./options.ts";
@@ -61,9 +62,7 @@ function progressPrinter(suite: SuiteId): Progress {
 }
 
 async function postgresVersion(ctx: BenchContext): Promise<string> {
-  if (!ctx.dataset) return "PostgreSQL (not started)";
-  const [row] = await ctx.dataset.server.query<{ v: string }>("SELECT split_part(version(), ' on ', 1) AS v");
-  return row?.v ?? "PostgreSQL";
+  return ctx.dataset ? serverVersion(ctx.dataset.server) : "PostgreSQL (not started)";
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
@@ -82,13 +81,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     name: options.name,
     startedAt,
     finishedAt: startedAt,
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-      memGiB: Math.round(totalmem() / 1024 ** 3),
-      node: process.version,
-      postgres: "",
-    },
+    machine: thisMachine(),
     options: { quick: options.quick, sizeBytes: options.sizeBytes, reps: options.reps },
     suites: [],
   };

@@ -4,6 +4,7 @@
  * PostgreSQL's own redo, and the drill's estimate beside what it achieved; per path its growth.
  * Pure.
  */
+import type { Machine } from "./machine.ts";
 import type { CaseResult } from "./harness.ts";
 import { growthOf, type Growth } from "./growth.ts";
 
@@ -41,7 +42,7 @@ export interface ScalingResults {
   name: string;
   startedAt: string;
   finishedAt: string;
-  machine: { cpus: number; cpuModel: string; memGiB: number; node: string; postgres: string; loadAverage: number[] };
+  machine: Machine & { loadAverage: number[] };
   reps: number;
   /** The calibration the drills' estimates came from (runs recorded before this bench). */
   calibrationRuns: string[];

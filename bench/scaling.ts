@@ -7,7 +7,8 @@
  * everything it starts is stopped and removed, also on failure.
  */
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
+import { serverVersion, thisMachine } from "./machine.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { interleave, type Case, type Progress } from "./harness.ts";
@@ -144,22 +145,14 @@ export async function runScaling(
     name: ctx.options.name,
     startedAt: new Date().toISOString(),
     finishedAt: "",
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-      memGiB: Math.round(totalmem() / 1024 ** 3),
-      node: process.version,
-      postgres: "",
-      loadAverage: loadavg(),
-    },
+    machine: { ...thisMachine(), loadAverage: loadavg() },
     reps: ctx.options.reps,
     calibrationRuns: CALIBRATION.runs.map((r) => r.runId),
     sizes: [],
   };
   const postgres = async (d: Dataset) => {
     if (results.machine.postgres) return;
-    const [row] = await d.server.query<{ v: string }>("SELECT split_part(version(), ' on ', 1) AS v");
-    results.machine.postgres = row?.v ?? "PostgreSQL";
+    results.machine.postgres = await serverVersion(d.server);
   };
   for (const bytes of sizes)
     results.sizes.push(await oneSize(ctx, bytes, progress, { reportsDir: o.reportsDir, postgres }));

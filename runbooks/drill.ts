@@ -20,55 +20,81 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runDrill, type DrillOptions } from "./drill/run.ts";
 import { validateScale } from "./local/eventchain-schema.ts";
+import { withDefaults } from "./lib/options.ts";
+import type { OptionSpec } from "./lib/types.ts";
 
-interface DrillOption {
-  /** The value's placeholder in --help; none for a flag. */
+/** An option of the drill: the runbooks' {@link OptionSpec}, with the value's placeholder for --help. */
+interface DrillOptionSpec extends OptionSpec {
+  /** The value's placeholder in --help (string options). */
   arg?: string;
-  /** What it does, one line per entry. */
-  help: string[];
-  /** The default: printed by --help and used by the parser (the one place it is written). */
-  default?: string | number;
 }
 
-/** The drill's options: --help and the parser both read this table. */
+/** The drill's options: --help and the parser (through `withDefaults`) both read this table. */
 export const DRILL_OPTIONS = {
   scenario: {
+    type: "string",
     arg: "<kind>",
-    help: [
-      "crash: the primary crashes without warning, recovery to the latest",
-      "recoverable point; bad-data: DELETE FROM payments without WHERE,",
-      "recovery to just before it",
-    ],
+    description:
+      "crash: the primary crashes without warning, recovery to the latest recoverable point; bad-data: DELETE FROM payments without WHERE, recovery to just before it",
     default: "crash",
   },
-  scale: { arg: "<n>", help: ["data size, 1 ≈ 13 MB on disk"], default: 1 },
+  scale: { type: "string", arg: "<n>", description: "data size, 1 ≈ 13 MB on disk", default: "1" },
   streaming: {
+    type: "string",
     arg: "<mode>",
-    help: ["off or pg_receivewal (default: walArchiving.streaming of the stack config)"],
+    description: "off or pg_receivewal (default: walArchiving.streaming of the stack config)",
   },
   "archive-timeout": {
+    type: "string",
     arg: "<s>",
-    help: ["archive_timeout in seconds", "(default: walArchiving.archiveTimeoutSeconds of the stack config)"],
+    description: "archive_timeout in seconds (default: walArchiving.archiveTimeoutSeconds of the stack config)",
   },
-  "archive-delay": { arg: "<s>", help: ["fault: every archive-push after the base backup is <s> seconds late"] },
-  "write-seconds": { arg: "<s>", help: ["how long the writers sell before the disaster"], default: 20 },
-  rate: { arg: "<n>", help: ["commits per second of all writers together"], default: 100 },
-  writers: { arg: "<n>", help: ["writer connections"], default: 2 },
-  keep: { help: ["keep the servers running for inspection until Ctrl-C, then clean up"] },
-  "state-dir": { arg: "<dir>", help: ["where reports and journals go"], default: ".drill" },
-  json: { help: ["print the drill report as JSON instead of Markdown"] },
-  help: { help: ["this text"] },
-} satisfies Record<string, DrillOption>;
+  "archive-delay": {
+    type: "string",
+    arg: "<s>",
+    description: "fault: every archive-push after the base backup is <s> seconds late",
+  },
+  "write-seconds": {
+    type: "string",
+    arg: "<s>",
+    description: "how long the writers sell before the disaster",
+    default: "20",
+  },
+  rate: { type: "string", arg: "<n>", description: "commits per second of all writers together", default: "100" },
+  writers: { type: "string", arg: "<n>", description: "writer connections", default: "2" },
+  keep: { type: "boolean", description: "keep the servers running for inspection until Ctrl-C, then clean up" },
+  "state-dir": { type: "string", arg: "<dir>", description: "where reports and journals go", default: ".drill" },
+  json: { type: "boolean", description: "print the drill report as JSON instead of Markdown" },
+  help: { type: "boolean", description: "this text" },
+} satisfies Record<string, DrillOptionSpec>;
 
-type DrillOptionName = keyof typeof DRILL_OPTIONS;
+/** The options the table gives a default. */
+type DefaultedOption = {
+  [K in keyof typeof DRILL_OPTIONS]: (typeof DRILL_OPTIONS)[K] extends { default: string } ? K : never;
+}[keyof typeof DRILL_OPTIONS];
+
+const HELP_INDENT = 27;
+const HELP_WIDTH = 100;
+
+/** Pure: `text` in lines of at most `width` characters, broken at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
 
 /** Pure: the --help text, from {@link DRILL_OPTIONS}. */
 export function drillUsage(): string {
-  const lines = Object.entries(DRILL_OPTIONS).flatMap(([name, o]: [string, DrillOption]) => {
-    const head = `  --${name}${o.arg ? ` ${o.arg}` : ""}`.padEnd(27);
-    const help = [...o.help];
-    if (o.default !== undefined) help[help.length - 1] += ` (default ${o.default})`;
-    return help.map((h, i) => (i === 0 ? head : " ".repeat(27)) + h);
+  const lines = Object.entries(DRILL_OPTIONS).flatMap(([name, o]: [string, DrillOptionSpec]) => {
+    const head = `  --${name}${o.arg ? ` ${o.arg}` : ""}`.padEnd(HELP_INDENT);
+    const text = o.default !== undefined ? `${o.description} (default ${o.default})` : o.description;
+    return wrap(text, HELP_WIDTH - HELP_INDENT).map((h, i) => (i === 0 ? head : " ".repeat(HELP_INDENT)) + h);
   });
   return `npm run drill -- [options]
 
@@ -95,20 +121,16 @@ export function parseDrillArgs(args: string[]): DrillOptions & { help: boolean }
     args,
     strict: true,
     allowPositionals: false,
-    options: Object.fromEntries(
-      Object.entries(DRILL_OPTIONS).map(([name, o]: [string, DrillOption]) => [
-        name,
-        { type: o.arg ? "string" : "boolean" } as const,
-      ]),
-    ),
+    options: Object.fromEntries(Object.entries(DRILL_OPTIONS).map(([name, o]) => [name, { type: o.type }])),
   });
-  const given = (name: DrillOptionName): string | undefined => {
-    const v = values[name];
+  const raw = withDefaults(DRILL_OPTIONS, values);
+  /** The value given, else the table's default; undefined for an option without one, not given. */
+  const given = (name: keyof typeof DRILL_OPTIONS): string | undefined => {
+    const v = raw[name];
     return typeof v === "string" ? v : undefined;
   };
-  /** The value given, else the table's default. */
-  const valueOf = (name: "scenario" | "scale" | "write-seconds" | "rate" | "writers" | "state-dir"): string =>
-    given(name) ?? String(DRILL_OPTIONS[name].default);
+  /** An option with a default always has a value. */
+  const valueOf = (name: DefaultedOption): string => given(name)!;
   const rawScale = valueOf("scale");
   const scale = rawScale.trim() === "" ? NaN : Number(rawScale);
   if (!Number.isFinite(scale))

@@ -9,9 +9,8 @@
  *
  *   npx zx runbooks/fence-primary.ts --stack prod [--yes]
  */
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
-import { positionOf, switchAlarm } from "./aws/switch.ts";
+import { NO_SWITCH, readSwitchPosition } from "./aws/switch.ts";
 import { FENCE_TAG, liftCommand } from "../infra/fence.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
@@ -61,16 +60,10 @@ const checkStack = step({
  */
 async function switchGuard(ctx: RunContext<PrimaryTimeoutOptions>): Promise<string> {
   const prod = ctx.outputs;
-  if (prod.failover.mode === "automatic") {
-    ctx.log.warn(
-      `failover mode is automatic: nothing here tells whether clients left ${prod.region}; fencing stops whatever still serves them`,
-    );
-    return "none (failover mode automatic)";
-  }
   const sw = prod.failover.switch;
   let position: string;
   try {
-    position = positionOf(await switchAlarm(ctx.aws(CloudWatchClient, sw.region), sw, ctx.signal));
+    position = await readSwitchPosition(ctx, prod);
   } catch (error) {
     if (!ctx.force)
       throw new BadInputError(
@@ -79,6 +72,10 @@ async function switchGuard(ctx: RunContext<PrimaryTimeoutOptions>): Promise<stri
     ctx.log.warn(`fencing without reading the failover switch, because of --force: ${errorMessage(error)}`);
     return "unknown";
   }
+  if (position === NO_SWITCH)
+    ctx.log.warn(
+      `failover mode is automatic: nothing here tells whether clients left ${prod.region}; fencing stops whatever still serves them`,
+    );
   if (position === "disengaged") {
     const why = `the failover switch is disengaged (alarm ${sw.alarmName} in ${sw.region} is OK): clients are sent to ${prod.region}, and fencing sets its services to 0 and closes its database to new connections — an outage`;
     if (!ctx.force)

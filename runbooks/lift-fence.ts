@@ -9,22 +9,17 @@
  *
  *   npx zx runbooks/lift-fence.ts --stack prod --fence <run id> [--yes] [--force]
  */
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import {
-  DescribeDBInstancesCommand,
-  ModifyDBInstanceCommand,
-  RDSClient,
-  RemoveTagsFromResourceCommand,
-} from "@aws-sdk/client-rds";
+import { ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand } from "@aws-sdk/client-rds";
 import { FENCE_TAG, fenceStateOf, liftFenceProblem, sameGroups, type LiveDatabase } from "../infra/fence.ts";
 import type { StackOutputs } from "../infra/outputs.ts";
 import { boundedOrThrow } from "./aws/bounded.ts";
 import { liveOf } from "./aws/fence.ts";
+import { describeInstance } from "./aws/rds.ts";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { snsSinks } from "./aws/notify.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
-import { positionOf, switchAlarm } from "./aws/switch.ts";
+import { readSwitchPosition } from "./aws/switch.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { stringOption } from "./lib/options.ts";
@@ -44,12 +39,7 @@ async function readInstance(ctx: Ctx): Promise<LiveDatabase & { arn: string }> {
   const instance = await boundedOrThrow(
     `rds DescribeDBInstances ${id} (${prod.region})`,
     bound(ctx),
-    async (abortSignal) =>
-      (
-        await ctx
-          .aws(RDSClient, prod.region)
-          .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }), { abortSignal })
-      ).DBInstances?.[0],
+    (abortSignal) => describeInstance(ctx.aws(RDSClient, prod.region), id, abortSignal),
     ctx.signal,
   );
   if (!instance) throw new BadInputError(`${id} does not exist in ${prod.region}: no fence to lift`);
@@ -91,12 +81,7 @@ const check = step({
       throw new BadInputError(
         `${live.identifier} is not fenced (no tag ${FENCE_TAG.by}; security groups ${live.securityGroupIds.join(", ") || "none"}), so lift-fence changes nothing; a 'pulumi up' of ${prod.stack} declares ${prod.database.securityGroupIds.join(", ")}`,
       );
-    let switchPosition: string;
-    if (prod.failover.mode === "automatic") switchPosition = "none (failover mode automatic)";
-    else {
-      const sw = prod.failover.switch;
-      switchPosition = positionOf(await switchAlarm(ctx.aws(CloudWatchClient, sw.region), sw, ctx.signal));
-    }
+    const switchPosition = await readSwitchPosition(ctx, prod);
     if (switchPosition !== "disengaged" && !lifted(ctx, live)) {
       const why =
         prod.failover.mode === "automatic"

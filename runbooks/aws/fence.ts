@@ -9,14 +9,9 @@
  * fenced ("primary not fenced").
  */
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
-import {
-  AddTagsToResourceCommand,
-  DescribeDBInstancesCommand,
-  ModifyDBInstanceCommand,
-  RDSClient,
-  type DBInstance,
-} from "@aws-sdk/client-rds";
+import { AddTagsToResourceCommand, ModifyDBInstanceCommand, RDSClient, type DBInstance } from "@aws-sdk/client-rds";
 import { fenceStateOf, fenceTags, sameGroups, type LiveDatabase } from "../../infra/fence.ts";
+import { describeInstance } from "./rds.ts";
 import type { StackOutputs } from "../../infra/outputs.ts";
 import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
 import { bounded, boundedOrThrow } from "./bounded.ts";
@@ -139,8 +134,7 @@ async function fenceDatabase(ctx: RunContext<unknown>, rds: RDSClient, prod: Sta
   const current = await boundedOrThrow(
     `rds DescribeDBInstances ${id} (${prod.region})`,
     boundMs,
-    async (abortSignal) =>
-      (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }), { abortSignal })).DBInstances?.[0],
+    (abortSignal) => describeInstance(rds, id, abortSignal),
     ctx.signal,
   );
   if (!current) throw new Error(`${id} does not exist in ${prod.region}: nothing to fence there`);
@@ -220,14 +214,7 @@ export async function isFenced(
     bounded(
       `rds DescribeDBInstances (${prod.region})`,
       boundMs,
-      async (abortSignal) =>
-        (
-          await ctx
-            .aws(RDSClient, prod.region)
-            .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: prod.database.instanceIdentifier }), {
-              abortSignal,
-            })
-        ).DBInstances?.[0],
+      (abortSignal) => describeInstance(ctx.aws(RDSClient, prod.region), prod.database.instanceIdentifier, abortSignal),
       ctx.signal,
     ),
   ]);

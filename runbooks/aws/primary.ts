@@ -4,7 +4,8 @@
  * primary database in its region). A probe that errs or gives no answer within its bound counts
  * as unhealthy evidence and is listed as unreachable; nothing waits longer than the bound.
  */
-import { RDSClient, DescribeDBInstancesCommand } from "@aws-sdk/client-rds";
+import { RDSClient } from "@aws-sdk/client-rds";
+import { describeInstance } from "./rds.ts";
 import { GetHealthCheckStatusCommand, Route53Client } from "@aws-sdk/client-route-53";
 import type { StackOutputs } from "../../infra/outputs.ts";
 import { BadInputError } from "../lib/errors.ts";
@@ -89,14 +90,7 @@ export async function assessPrimary(ctx: Ctx, boundMs: number): Promise<PrimaryA
     bounded(
       `rds DescribeDBInstances ${prod.database.instanceIdentifier} (${prod.region})`,
       boundMs,
-      async (abortSignal) =>
-        (
-          await ctx
-            .aws(RDSClient, prod.region)
-            .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: prod.database.instanceIdentifier }), {
-              abortSignal,
-            })
-        ).DBInstances?.[0],
+      (abortSignal) => describeInstance(ctx.aws(RDSClient, prod.region), prod.database.instanceIdentifier, abortSignal),
       ctx.signal,
     ),
   ]);

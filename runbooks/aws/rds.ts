@@ -24,9 +24,17 @@ import {
 import type { DatabaseOutputs } from "../../infra/outputs.ts";
 import type { RestoreWindow } from "../lib/restore-engine.ts";
 
-export async function describeInstance(rds: RDSClient, id: string): Promise<DBInstance | undefined> {
+/** An instance by identifier, or undefined when RDS says it does not exist. */
+export async function describeInstance(
+  rds: RDSClient,
+  id: string,
+  abortSignal?: AbortSignal,
+): Promise<DBInstance | undefined> {
   try {
-    const res = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
+    const res = await rds.send(
+      new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }),
+      abortSignal ? { abortSignal } : {},
+    );
     return res.DBInstances?.[0];
   } catch (error) {
     if (

@@ -5,13 +5,13 @@
  * Neither is a Route 53 or primary-region call.
  */
 import {
+  CloudWatchClient,
   DescribeAlarmsCommand,
   PutMetricDataCommand,
-  type CloudWatchClient,
   type MetricAlarm,
 } from "@aws-sdk/client-cloudwatch";
-import type { FailoverOutputs } from "../../infra/outputs.ts";
-import type { PlannedAction } from "../lib/types.ts";
+import type { FailoverOutputs, StackOutputs } from "../../infra/outputs.ts";
+import type { PlannedAction, RunContext } from "../lib/types.ts";
 import { formatSeconds } from "./bounded.ts";
 import { pause } from "./pause.ts";
 
@@ -44,6 +44,19 @@ export async function switchAlarm(
 /** Where the switch stands by its alarm: ALARM engaged, OK disengaged, otherwise holding its last position. */
 export function positionOf(alarm: MetricAlarm): SwitchPosition | "holding" {
   return alarm.StateValue === "ALARM" ? "engaged" : alarm.StateValue === "OK" ? "disengaged" : "holding";
+}
+
+/** What a stack with failover mode `automatic` has instead of a switch to read. */
+export const NO_SWITCH = "none (failover mode automatic)";
+
+/** Where the stack's failover switch points now ({@link NO_SWITCH} when it has none); throws when it cannot be read. */
+export async function readSwitchPosition(
+  ctx: RunContext<unknown>,
+  outputs: StackOutputs,
+): Promise<SwitchPosition | "holding" | typeof NO_SWITCH> {
+  if (outputs.failover.mode === "automatic") return NO_SWITCH;
+  const sw = outputs.failover.switch;
+  return positionOf(await switchAlarm(ctx.aws(CloudWatchClient, sw.region), sw, ctx.signal));
 }
 
 export async function writeSwitch(cw: CloudWatchClient, sw: SwitchSpec, value: number, abortSignal?: AbortSignal) {

@@ -126,24 +126,17 @@ export function archiveGetCommand(cfg: PgBackRestConfig, pgPath: string): string
 /**
  * pgBackRest writes its own `restore_command` into postgresql.auto.conf with the paths in double
  * quotes and nothing escaped: a `'` breaks the file, a `$` or a backtick runs in the shell. This
- * replaces that line with {@link archiveGetCommand} (or {@link streamingRestoreCommand} with a WAL
- * stream directory), quoted for sh and for the config file.
+ * replaces that line with `restoreCommand` — {@link archiveGetCommand}, or
+ * {@link streamingRestoreCommand} with a WAL stream directory, each quoted for sh — escaped for
+ * the config file.
  */
-export async function rewriteRestoreCommand(
-  cfg: PgBackRestConfig,
-  dataDir: string,
-  walStreamDir?: string,
-): Promise<void> {
+export async function rewriteRestoreCommand(dataDir: string, restoreCommand: string): Promise<void> {
   const file = join(dataDir, "postgresql.auto.conf");
   const lines = (await readFile(file, "utf8")).split("\n").filter((l) => !/^\s*restore_command\s*=/.test(l));
   while (lines.length && lines[lines.length - 1] === "") lines.pop();
   lines.push(
     "# restore_command rewritten by eventchain-dr: every value quoted for sh",
-    confLines({
-      restore_command: walStreamDir
-        ? streamingRestoreCommand(cfg, dataDir, walStreamDir)
-        : archiveGetCommand(cfg, dataDir),
-    }),
+    confLines({ restore_command: restoreCommand }),
     "",
   );
   await writeFile(file, lines.join("\n"));
@@ -376,7 +369,9 @@ export async function restoreToTime(
 ): Promise<void> {
   // Checked before anything is created: a bad xid or path changes nothing.
   const targetArgs = recoveryTargetArgs(o.time, o.stop);
-  if (o.walStreamDir) streamingRestoreCommand(cfg, o.targetDataDir, o.walStreamDir);
+  const restoreCommand = o.walStreamDir
+    ? streamingRestoreCommand(cfg, o.targetDataDir, o.walStreamDir)
+    : archiveGetCommand(cfg, o.targetDataDir);
   const { backups } = await info(cfg, o.env);
   const set = backups.filter((b) => new Date(b.stoppedAt) <= o.time).pop();
   if (!set) {
@@ -400,7 +395,7 @@ export async function restoreToTime(
   await mkdir(o.targetDataDir, { mode: 0o700 });
   if (ids) await chown(o.targetDataDir, ids.uid, ids.gid);
   await pgbackrest(cfg, ["restore", `--pg1-path=${o.targetDataDir}`, `--set=${set.label}`, ...targetArgs], o.env);
-  await rewriteRestoreCommand(cfg, o.targetDataDir, o.walStreamDir);
+  await rewriteRestoreCommand(o.targetDataDir, restoreCommand);
 }
 
 /** Pure: a Date as a timestamptz literal PostgreSQL parses exactly (microsecond precision, UTC). */

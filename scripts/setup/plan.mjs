@@ -90,6 +90,25 @@ export function commandLine(command) {
 }
 
 /**
+ * Pure: the command that installs `requirement` into the project's venv with its own pip.
+ * @param {string} requirement
+ */
+function pipInstall(requirement) {
+  return {
+    argv: [
+      `${MOTO.venvDir}/bin/python`,
+      "-m",
+      "pip",
+      "install",
+      "--disable-pip-version-check",
+      "--progress-bar",
+      "off",
+      requirement,
+    ],
+  };
+}
+
+/**
  * @param {SystemState} state
  * @returns {Plan}
  */
@@ -176,18 +195,7 @@ export function planSetup(state) {
   // moto in the project's venv.
   if (motoReady) inPlace.push(`moto ${MOTO.version} (${MOTO.venvDir}/)`);
   else {
-    const pip = {
-      argv: [
-        `${MOTO.venvDir}/bin/python`,
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--progress-bar",
-        "off",
-        MOTO.requirement,
-      ],
-    };
+    const pip = pipInstall(MOTO.requirement);
     const why = !state.venv.python
       ? `${MOTO.venvDir}/ is missing`
       : state.venv.moto === null
@@ -207,20 +215,7 @@ export function planSetup(state) {
       actions.push({
         id: "hadolint",
         message: `installing hadolint ${HADOLINT.version} into ${MOTO.venvDir}/ (the tests lint the Dockerfile)`,
-        commands: [
-          {
-            argv: [
-              `${MOTO.venvDir}/bin/python`,
-              "-m",
-              "pip",
-              "install",
-              "--disable-pip-version-check",
-              "--progress-bar",
-              "off",
-              HADOLINT.requirement,
-            ],
-          },
-        ],
+        commands: [pipInstall(HADOLINT.requirement)],
       });
   }
 
