@@ -303,3 +303,29 @@ test.serial(
     t.deepEqual(await groupsOf(SOURCE_DB), seeded().prod.failover.fenceSecurityGroupIds);
   },
 );
+
+test.serial(
+  "fence-primary refuses, changing nothing, when the failover switch cannot be read; --force fences without it",
+  async (t) => {
+    const ws = workspace(t);
+    const base = ["--outputs", ws.writeOutputs(seeded().file), "--stack", "prod", "--state-dir", ws.stateDir];
+    // CloudWatch in the DR region refuses every read of the switch (an IAM gap, an outage behind it).
+    const p = await proxy(t, (r) =>
+      r.service === "monitoring" && r.action === "DescribeAlarms"
+        ? { status: 403, body: "<html>403 Forbidden</html>", contentType: "text/html" }
+        : undefined,
+    );
+    const before = await state();
+    const refused = await runRunbook(fence, [...base, "--yes"], { aws: awsFor(p.endpoint) });
+    t.is(refused.exitCode, EXIT.badInput, refused.stdout);
+    t.regex(
+      refused.stdout,
+      /REFUSED at step "check-stack": cannot read the failover switch \(alarm \S+ in us-west-2\): .*403.*; fence only once you know clients left us-east-1 \(pass --force then\)/,
+    );
+    t.deepEqual(await state(), before, "nothing changed");
+    const forced = await runRunbook(fence, [...base, "--yes", "--force"], { aws: awsFor(p.endpoint) });
+    t.is(forced.exitCode, EXIT.succeeded, forced.stdout);
+    t.regex(forced.stdout + forced.stderr, /fencing without reading the failover switch, because of --force/);
+    t.deepEqual(await prodServices(), [0, 0]);
+  },
+);
