@@ -31,6 +31,7 @@ ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pe
 WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json Pulumi.yaml ./
+COPY contract/ ./contract/
 COPY infra/ ./infra/
 COPY runbooks/ ./runbooks/
 ENV NODE_ENV=production \

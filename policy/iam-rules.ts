@@ -3,7 +3,7 @@
  * their copies or their keys.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { asArray, statementsOf, type Statement } from "./context.ts";
+import { asArray, statementsOf, type Statement } from "./rule-context.ts";
 
 type Props = Record<string, any>;
 

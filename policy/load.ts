@@ -4,7 +4,7 @@
  * sets `EVENTCHAIN_STACK` next to `pulumi preview --stack`.
  */
 import { loadConfigFromFiles } from "../infra/config/load.ts";
-import { DEFAULT_RETENTION_FLOOR_DAYS, type PolicyContext } from "./context.ts";
+import { DEFAULT_RETENTION_FLOOR_DAYS, type PolicyContext } from "./rule-context.ts";
 
 export function loadPolicyContext(stack: string | undefined, projectDir?: string): PolicyContext {
   if (!stack) {

@@ -4,8 +4,8 @@
  * numbers come from the objectives, never from the rule.
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy, ReportViolation } from "@pulumi/policy";
-import { FIGURES } from "../infra/posture/figures.ts";
-import { asArray, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./context.ts";
+import { BASE_FIGURES as FIGURES } from "../contract/figures.ts";
+import { asArray, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./rule-context.ts";
 
 export type Props = Record<string, any>;
 export const RDS = "aws:rds/instance:Instance";

@@ -3,8 +3,8 @@
  * least the tier's floor, and databases whose RPO is under a day keep automated backups.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { FIGURES } from "../infra/posture/figures.ts";
-import { asArray, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./context.ts";
+import { BASE_FIGURES as FIGURES } from "../contract/figures.ts";
+import { asArray, systemOf, systemOfPrefix, tierOf, type PolicyContext } from "./rule-context.ts";
 import { at, CACHE, LIFECYCLE, PLAN, RDS, RDS_REPLICATION, type Props } from "./resource-rules.ts";
 
 export function retentionPolicy(ctx: PolicyContext): ResourceValidationPolicy {

@@ -4,7 +4,7 @@
  * rule's `validateResource` / `validateStack` directly.
  */
 import type { Policies } from "@pulumi/policy";
-import type { PolicyContext } from "./context.ts";
+import type { PolicyContext } from "./rule-context.ts";
 import { heartbeatPolicy } from "./heartbeat-rules.ts";
 import { iamWildcardPolicy } from "./iam-rules.ts";
 import { deletionSafetyPolicy, encryptionPolicy, rtcPolicy } from "./resource-rules.ts";

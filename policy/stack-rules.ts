@@ -11,7 +11,7 @@ import {
   tierOf,
   type PolicyContext,
   type Statement,
-} from "./context.ts";
+} from "./rule-context.ts";
 
 type Props = Record<string, any>;
 const BUCKET = "aws:s3/bucket:Bucket";

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { backupJobSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/alert-topic-sinks.ts";
 import {
   bundleRepository,
   compareImageTags,

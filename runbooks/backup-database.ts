@@ -12,7 +12,7 @@
  *   npx zx runbooks/backup-database.ts --stack prod
  *   npx zx runbooks/backup-database.ts --outputs local.json --connection env --test-restore
  */
-import { backupJobSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/alert-topic-sinks.ts";
 import { positiveInt, withDefaults } from "./lib/options.ts";
 import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
 import { listBackups, olderThanRetention, type DatabaseManifest } from "./postgres/manifest.ts";

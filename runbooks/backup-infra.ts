@@ -11,7 +11,7 @@
  */
 import { existsSync } from "node:fs";
 import { KMSClient } from "@aws-sdk/client-kms";
-import { backupJobSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/alert-topic-sinks.ts";
 import {
   backupInfrastructure,
   inCluster,

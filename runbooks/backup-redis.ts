@@ -17,7 +17,7 @@
  *   REDISCLI_AUTH=… node runbooks/backup-redis.ts --stack prod --redis-host 10.0.3.7
  */
 import { Redis } from "ioredis";
-import { backupJobSinks } from "./aws/notify.ts";
+import { backupJobSinks } from "./aws/alert-topic-sinks.ts";
 import { positiveInt, positiveNumber, withDefaults } from "./lib/options.ts";
 import { backupRedis, restoreRedisToNewServer } from "./redis/export.ts";
 import { listBackups, olderThanRetention } from "./postgres/manifest.ts";

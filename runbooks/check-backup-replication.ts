@@ -9,8 +9,8 @@
  *   node runbooks/check-backup-replication.ts --stack prod [--max-lag-minutes 15]
  */
 import { DescribeDBInstanceAutomatedBackupsCommand, RDSClient } from "@aws-sdk/client-rds";
-import { objectiveFor } from "../infra/objectives.ts";
-import { backupJobSinks } from "./aws/notify.ts";
+import { objectiveFor } from "../contract/objectives.ts";
+import { backupJobSinks } from "./aws/alert-topic-sinks.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { positiveInt } from "./lib/options.ts";

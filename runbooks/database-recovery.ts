@@ -10,9 +10,9 @@
  */
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { $ } from "zx";
-import { snsSinks } from "./aws/notify.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
-import { databaseRecoveryPreflight } from "./aws/preflight.ts";
+import { databaseRecoveryPreflight } from "./aws/preflight-checks.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { db, rdsOf, restoreSteps, type Ctx, type DatabaseRecoveryOptions } from "./aws/db-restore-steps.ts";

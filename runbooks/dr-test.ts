@@ -17,7 +17,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetHealthCheckStatusCommand, ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
-import { snsSinks } from "./aws/notify.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { checkApplication, kubectlRaw } from "./platform/app-check.ts";
 import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
 import { BackupS3Client } from "./aws/s3-object.ts";

@@ -12,13 +12,13 @@
  */
 import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
-import type { StackOutputs } from "../infra/outputs.ts";
+import type { StackOutputs } from "../contract/stack-outputs.ts";
 import { healthCheckState } from "./aws/dns.ts";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
-import { failbackPreflight } from "./aws/preflight.ts";
+import { failbackPreflight } from "./aws/preflight-checks.ts";
 import { failbackDatabaseSteps, newPrimaryId, type FailbackOptions } from "./aws/failback-database.ts";
-import { snsSinks } from "./aws/notify.ts";
-import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
+import { s3OutputsMirror } from "./aws/outputs-mirror-reader.ts";
 import {
   assessPrimary,
   describeProbes,

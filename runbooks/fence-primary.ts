@@ -11,9 +11,9 @@
  */
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { NO_SWITCH, readSwitchPosition } from "./aws/switch.ts";
-import { FENCE_TAG, liftCommand } from "../infra/fence.ts";
-import { snsSinks } from "./aws/notify.ts";
-import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
+import { FENCE_TAG, liftCommand } from "../contract/fence-record.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
+import { s3OutputsMirror } from "./aws/outputs-mirror-reader.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
 import { fencePrimaryStep } from "./aws/steps.ts";
 import { isMain, runCli } from "./lib/cli.ts";

@@ -1,7 +1,7 @@
 /**
  * Lift the fence on the old primary database, as a decision: its security groups back to the ones
  * the prod stack declares (`database.securityGroupIds`), then its fence record (the tags
- * `eventchain:fenced-by`, `-at`; infra/fence.ts) removed, so the next `pulumi up` of prod declares
+ * `eventchain:fenced-by`, `-at`; contract/fence-record.ts) removed, so the next `pulumi up` of prod declares
  * its own groups again and changes nothing. The one way to lift a fence: a `pulumi up` keeps it.
  * `--fence` must name the fence (the run id in its record, or `unrecorded`); the run refuses while
  * the failover switch is not disengaged (DR may take writes: split brain) unless `--force`. The
@@ -10,14 +10,14 @@
  *   npx zx runbooks/lift-fence.ts --stack prod --fence <run id> [--yes] [--force]
  */
 import { ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand } from "@aws-sdk/client-rds";
-import { FENCE_TAG, fenceStateOf, liftFenceProblem, sameGroups, type LiveDatabase } from "../infra/fence.ts";
-import type { StackOutputs } from "../infra/outputs.ts";
+import { FENCE_TAG, fenceStateOf, liftFenceProblem, sameGroups, type LiveDatabase } from "../contract/fence-record.ts";
+import type { StackOutputs } from "../contract/stack-outputs.ts";
 import { boundedOrThrow } from "./aws/bounded.ts";
-import { liveOf } from "./aws/fence.ts";
+import { liveOf } from "./aws/fencing.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
-import { snsSinks } from "./aws/notify.ts";
-import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
+import { s3OutputsMirror } from "./aws/outputs-mirror-reader.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
 import { readSwitchPosition } from "./aws/switch.ts";
 import { isMain, runCli } from "./lib/cli.ts";

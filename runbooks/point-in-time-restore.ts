@@ -6,7 +6,7 @@
  *
  *   npx zx runbooks/point-in-time-restore.ts --stack prod --time 2026-01-15T14:30:00Z
  */
-import { snsSinks } from "./aws/notify.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { s3RunStore } from "./aws/journal-store.ts";
 import { positiveNumber, stringOption, withDefaults } from "./lib/options.ts";
 import { rdsPitr } from "./engines/rds-pitr.ts";

@@ -12,12 +12,12 @@
  */
 import { BackupClient } from "@aws-sdk/client-backup";
 import { RDSClient } from "@aws-sdk/client-rds";
-import type { StackOutputs } from "../infra/outputs.ts";
+import type { StackOutputs } from "../contract/stack-outputs.ts";
 import { findRecoverySource, restoreInRegion, type RecoverySource } from "./aws/dr-database.ts";
-import { FENCE_TAG } from "../infra/fence.ts";
-import type { FenceResult } from "./aws/fence.ts";
-import { failoverSinks } from "./aws/notify.ts";
-import { s3OutputsMirror } from "./aws/outputs-mirror.ts";
+import { FENCE_TAG } from "../contract/fence-record.ts";
+import type { FenceResult } from "./aws/fencing.ts";
+import { failoverSinks } from "./aws/alert-topic-sinks.ts";
+import { s3OutputsMirror } from "./aws/outputs-mirror-reader.ts";
 import {
   assessPrimary,
   describeProbes,
@@ -28,7 +28,7 @@ import {
   type PrimaryTimeoutOptions,
 } from "./aws/primary.ts";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
-import { regionFailoverPreflight } from "./aws/preflight.ts";
+import { regionFailoverPreflight } from "./aws/preflight-checks.ts";
 import { checkInstance, describeInstance, settingsFromOutputs, waitInstanceAvailable } from "./aws/rds.ts";
 import {
   clientsMovedStep,

@@ -10,10 +10,10 @@
  */
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import type { ServiceOutputs, StackOutputs } from "../infra/outputs.ts";
-import { snsSinks } from "./aws/notify.ts";
+import type { ServiceOutputs, StackOutputs } from "../contract/stack-outputs.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
-import { servicesOf } from "./aws/preflight.ts";
+import { servicesOf } from "./aws/preflight-checks.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { describeServices, setDesiredCount, waitStable, waitTargetsHealthy } from "./aws/services.ts";
 import { isMain, runCli } from "./lib/cli.ts";

@@ -15,7 +15,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { snsSinks } from "./aws/notify.ts";
+import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { positiveInt, stringOption, withDefaults } from "./lib/options.ts";
 import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
 import { renderVerificationMarkdown, type VerificationReport } from "./postgres/integrity.ts";

@@ -1,17 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ELASTICACHE_EXPORT_PREFIX } from "../outputs.ts";
+import { BACKUP_PREFIXES, ELASTICACHE_EXPORT_PREFIX, type BackupKind } from "../../contract/backup-prefixes.ts";
 import { customerKey } from "./kms.ts";
 import { SecureBucket } from "./secure-bucket.ts";
-
-/** The four kinds of logical backup and their key prefixes. */
-export const BACKUP_PREFIXES = {
-  database: "database/",
-  redis: "redis/",
-  infrastructure: "infrastructure/",
-  code: "code/",
-} as const;
-export type BackupKind = keyof typeof BACKUP_PREFIXES;
 
 export interface BackupBucketArgs {
   /** Days each prefix keeps objects (current and noncurrent versions) before the lifecycle expires them. */

@@ -8,9 +8,9 @@ import {
   JOB_SCRATCH_DIR,
   JOB_STATE_DIR,
   JOB_SUCCESS_METRIC,
-} from "../outputs.ts";
+} from "../../contract/jobs.ts";
 import type { Statement } from "./iam.ts";
-import type { ExportScope } from "./kubernetes-export.ts";
+import type { ExportScope } from "../../contract/kubernetes-export-scope.ts";
 
 /**
  * The scheduled backup jobs of the plan, whichever runner (EventBridge Scheduler → ECS, or

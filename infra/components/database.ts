@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { DeclaredFence } from "../fence.ts";
+import type { DeclaredFence } from "../../contract/fence-record.ts";
 import { customerKey } from "./kms.ts";
 
 export interface DatabaseArgs {
@@ -37,7 +37,7 @@ export interface DatabaseArgs {
   /** Provider for the DR region (cross-region backup replication). */
   peerProvider: aws.Provider;
   /**
-   * The fence a runbook set on the live instance (infra/fence.ts `declaredFence`, read by the
+   * The fence a runbook set on the live instance (contract/fence-record.ts `declaredFence`, read by the
    * stack): while it resolves to a fence, the instance is declared on the fence's security groups
    * with its record's tags instead of `securityGroup`, so an update keeps the fence. Undefined, or
    * resolving to undefined: the instance's own security group and no tags.

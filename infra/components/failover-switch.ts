@@ -7,15 +7,7 @@ import {
   SWITCH_METRIC,
   SWITCH_PERIOD_SECONDS,
   SWITCH_THRESHOLD,
-} from "../outputs.ts";
-
-export {
-  SWITCH_ALARM_NAME,
-  SWITCH_DETECTION_SECONDS,
-  SWITCH_EVALUATION_PERIODS,
-  SWITCH_PERIOD_SECONDS,
-  SWITCH_THRESHOLD,
-} from "../outputs.ts";
+} from "../../contract/switch.ts";
 
 export interface FailoverSwitchArgs {
   /** The name the switch moves, e.g. api.eventchain.com: the metric's `Record` dimension. */

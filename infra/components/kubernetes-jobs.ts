@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_KEY, JOB_SCRATCH_DIR } from "../outputs.ts";
+import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_KEY, JOB_SCRATCH_DIR } from "../../contract/jobs.ts";
 import {
   BACKUP_JOB_LABEL,
   jobCommand,
@@ -12,7 +12,7 @@ import {
   type JobPermissionsArgs,
 } from "./backup-jobs.ts";
 import { policyJson } from "./iam.ts";
-import { exportRules, type ExportScope } from "./kubernetes-export.ts";
+import { exportRules, type ExportScope } from "../../contract/kubernetes-export-scope.ts";
 
 export interface KubernetesJobsArgs extends JobPermissionsArgs {
   jobs: BackupJob[];

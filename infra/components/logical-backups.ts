@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_ENV, JOB_SCRATCH_DIR } from "../outputs.ts";
+import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_ENV, JOB_SCRATCH_DIR } from "../../contract/jobs.ts";
 import type { Alerts } from "./alerts.ts";
 import {
   BACKUP_JOB_TAG,

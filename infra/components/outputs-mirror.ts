@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { OUTPUTS_MIRROR } from "../outputs.ts";
+import { OUTPUTS_MIRROR } from "../../contract/stack-outputs.ts";
 import { customerKey } from "./kms.ts";
 import { SecureBucket } from "./secure-bucket.ts";
 

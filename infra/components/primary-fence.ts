@@ -12,7 +12,7 @@ export interface PrimaryFenceArgs {
  * is on DR, failback first, or fence-primary alone) sets the primary database's security groups
  * to this one with ModifyDBInstance: no new connection reaches it, nothing is deleted, and the
  * instance keeps every write it took, for reconciliation. The runbooks record the fence on the
- * instance (infra/fence.ts) and the stack then declares the instance on this group, so a `pulumi
+ * instance (contract/fence-record.ts) and the stack then declares the instance on this group, so a `pulumi
  * up` keeps the fence; runbooks/lift-fence.ts is the one way to lift it.
  */
 export class PrimaryFence extends pulumi.ComponentResource {

@@ -23,7 +23,7 @@ import {
   problem,
   show,
 } from "./rules.ts";
-import type { Classification, Objectives } from "../objectives.ts";
+import type { Classification, Objectives } from "../../contract/objectives.ts";
 
 export { crossFieldProblems, keyFor, NAMESPACE, objectiveProblems, problem } from "./rules.ts";
 

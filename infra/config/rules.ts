@@ -6,8 +6,8 @@
  */
 import type { z } from "zod";
 import type { stackConfigSchema } from "./schema.ts";
-import { objectiveFor, type Classification, type Objectives } from "../objectives.ts";
-import { FIGURES } from "../posture/figures.ts";
+import { objectiveFor, type Classification, type Objectives } from "../../contract/objectives.ts";
+import { BASE_FIGURES as FIGURES } from "../../contract/figures.ts";
 import {
   heartbeatWindowMinutes,
   HEARTBEAT_FACTOR,

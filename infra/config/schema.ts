@@ -4,8 +4,8 @@
  * rules (regions, overlapping windows, objectives vs. mechanisms) live in `config.ts`.
  */
 import { z } from "zod";
-import { SYSTEM_IDS, TIERS } from "../objectives.ts";
-import { DEFAULT_EXPORT_API_GROUPS } from "../components/kubernetes-export.ts";
+import { SYSTEM_IDS, TIERS } from "../../contract/objectives.ts";
+import { DEFAULT_EXPORT_API_GROUPS } from "../../contract/kubernetes-export-scope.ts";
 import { arn, bool, dailyWindow, int, oneOf, region, schedule, subnets, text, weeklyWindow } from "./fields.ts";
 
 const objective = z.strictObject({

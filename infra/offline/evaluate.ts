@@ -6,8 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readRawConfig, REPO_ROOT, validateConfig, type StackConfig, type ValidateOptions } from "../config/load.ts";
-import type { LiveDatabase } from "../fence.ts";
-import { parseStackOutputs, type StackOutputs } from "../outputs.ts";
+import type { LiveDatabase } from "../../contract/fence-record.ts";
+import { parseStackOutputs, type StackOutputs } from "../../contract/stack-outputs.ts";
 import { buildStack } from "../stacks/program.ts";
 import { mockResourceState, MOCK_ACCOUNT_ID, MOCK_NAME_SERVERS } from "./mock-state.ts";
 
@@ -58,7 +58,7 @@ export interface EvaluateOptions extends ValidateOptions {
   live?: LiveState;
 }
 
-/** Live state the mocked data sources answer: the primary stack reads its database's fence (infra/fence.ts). */
+/** Live state the mocked data sources answer: the primary stack reads its database's fence (contract/fence-record.ts). */
 export interface LiveState {
   /** RDS instances that exist, with their tags and security groups. */
   databases?: LiveDatabase[];

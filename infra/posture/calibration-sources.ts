@@ -54,7 +54,7 @@ function describeForeign(json: unknown): string {
     return `it is ${Array.isArray(json) ? "an array" : json === null ? "null" : `a ${typeof json}`}, not a report object`;
   const o = json as Record<string, unknown>;
   if ("suites" in o && "machine" in o)
-    return "it is a bench results file (bench/results/*.json), not a run report: calibrate from the drill-report.json of a drill the bench ran";
+    return "it is a bench results file (rehearsal/bench/results/*.json), not a run report: calibrate from the drill-report.json of a drill the bench ran";
   if ("systems" in o && "mechanisms" in o) return "it is a posture report: an estimate, not a measurement";
   if ("calibrationVersion" in o) return "it is a calibration file itself, not a run report";
   if (o.reportVersion === 1)

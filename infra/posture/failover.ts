@@ -2,7 +2,7 @@
  * DNS failover and the DR pilot light, as the pair declares them: how long until the health
  * check trips, how long clients keep the old answer, whether there are services to scale.
  */
-import { SWITCH_DETECTION_SECONDS } from "../components/failover-switch.ts";
+import { SWITCH_DETECTION_SECONDS } from "../../contract/switch.ts";
 import { FIGURES } from "./figures.ts";
 import type { Failover } from "./model.ts";
 import { asArray, ofType, RESOURCE_TYPE, resourceLabel, type DeclaredResource, type PairContext } from "./resources.ts";

@@ -7,8 +7,8 @@
  * the resources `evaluateStack` declares, `posture-render.ts` prints the result. Every figure
  * that is not declared comes from `posture-figures.ts`, which names its source.
  */
-import type { Classification, Objectives, SystemId, Tier } from "../objectives.ts";
-import { SYSTEM_IDS, SYSTEMS } from "../objectives.ts";
+import type { Classification, Objectives, SystemId, Tier } from "../../contract/objectives.ts";
+import { SYSTEM_IDS, SYSTEMS } from "../../contract/objectives.ts";
 import { CALIBRATION, FIGURES, type FigureId } from "./figures.ts";
 import { calibrationSummary, type CalibrationSummary } from "./calibration.ts";
 import { selfManagedPosture, type SelfManagedPosture, type SelfManagedPostureInput } from "./self-managed.ts";

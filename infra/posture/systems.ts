@@ -3,7 +3,7 @@
  * serve again from the DR region. A modelling decision, stated with its reasons, not a list
  * of mechanisms: the mechanisms are read from the declared resources.
  */
-import type { SystemId } from "../objectives.ts";
+import type { SystemId } from "../../contract/objectives.ts";
 import type { DataStore } from "./model.ts";
 
 /**

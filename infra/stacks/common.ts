@@ -5,9 +5,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/load.ts";
-import { OUTPUTS_CONTRACT_VERSION, type StackOutputs } from "../outputs.ts";
+import { OUTPUTS_CONTRACT_VERSION, type StackOutputs } from "../../contract/stack-outputs.ts";
 import { Alerts } from "../components/alerts.ts";
-import { BACKUP_PREFIXES, BackupBucket } from "../components/backup-bucket.ts";
+import { BackupBucket } from "../components/backup-bucket.ts";
+import { BACKUP_PREFIXES } from "../../contract/backup-prefixes.ts";
 import { Vault } from "../components/vault.ts";
 
 /** `T` with every level allowed to be a Pulumi Input. */

@@ -1,16 +1,17 @@
 /** The `dr` role: everything the DR region needs before a disaster. Depends on no other stack. */
 import type * as pulumi from "@pulumi/pulumi";
-import { SWITCH_METRIC } from "../outputs.ts";
+import { SWITCH_METRIC } from "../../contract/switch.ts";
 import type { Context, StackOutputsInput } from "./common.ts";
 import { common, ERROR_RATE_ALARM } from "./common.ts";
 import { DnsFailover } from "../components/dns-failover.ts";
 import { ErrorRateAlarm } from "../components/error-rate-alarm.ts";
-import { FailoverSwitch, SWITCH_THRESHOLD } from "../components/failover-switch.ts";
+import { FailoverSwitch } from "../components/failover-switch.ts";
+import { SWITCH_THRESHOLD } from "../../contract/switch.ts";
 import { OutputsMirror } from "../components/outputs-mirror.ts";
 import { MediaReplica } from "../components/media-replication.ts";
 import { PilotLight } from "../components/pilot-light.ts";
 import { RestoreLanding } from "../components/restore-landing.ts";
-import { RUN_JOURNAL_PREFIX } from "../outputs.ts";
+import { RUN_JOURNAL_PREFIX } from "../../contract/backup-prefixes.ts";
 
 export function buildDr(ctx: Context): StackOutputsInput {
   const { c } = ctx;

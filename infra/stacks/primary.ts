@@ -2,7 +2,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/load.ts";
-import type { StackOutputs } from "../outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { Context, StackOutputsInput } from "./common.ts";
 import { common, ERROR_RATE_ALARM } from "./common.ts";
 import { backupJobs } from "../components/backup-jobs.ts";
@@ -13,7 +13,7 @@ import { Database } from "../components/database.ts";
 import { EndpointHealthAlarm } from "../components/endpoint-health-alarm.ts";
 import { ErrorRateAlarm, loadBalancerArnSuffix } from "../components/error-rate-alarm.ts";
 import { PrimaryFence } from "../components/primary-fence.ts";
-import { declaredFence, type DeclaredFence, type LiveDatabase } from "../fence.ts";
+import { declaredFence, type DeclaredFence, type LiveDatabase } from "../../contract/fence-record.ts";
 import { ImageReplication } from "../components/image-replication.ts";
 import { cronJobName, KubernetesJobs } from "../components/kubernetes-jobs.ts";
 import { LogicalBackups } from "../components/logical-backups.ts";
@@ -53,7 +53,7 @@ export async function readLiveDatabase(
   }
 }
 
-/** The fence the program keeps declared (infra/fence.ts), from the live instance and the stack's fence group. */
+/** The fence the program keeps declared (contract/fence-record.ts), from the live instance and the stack's fence group. */
 function liveFence(
   stack: string,
   live: pulumi.Output<LiveDatabase | undefined>,

@@ -33,7 +33,7 @@ export function buildStack(config: StackConfig): StackOutputsInput {
 
 /**
  * Every `pulumi up` writes the stack's outputs into the DR region's mirror (the dr stack's bucket):
- * the inputs a failover needs exist there before the incident (runbooks/lib/outputs.ts falls back
+ * the inputs a failover needs exist there before the incident (runbooks/lib/outputs-loader.ts falls back
  * to it when the state backend is unreachable).
  */
 function mirrorOutputs(ctx: Context, outputs: StackOutputsInput): void {

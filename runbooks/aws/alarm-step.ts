@@ -3,7 +3,7 @@
  * definition for both regions); the runbook only checks that it exists and enables its actions.
  */
 import { CloudWatchClient, DescribeAlarmsCommand, EnableAlarmActionsCommand } from "@aws-sdk/client-cloudwatch";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { RunContext, Step, StepRef } from "../lib/types.ts";
 
 /** Which stack a step acts on (the selected one or its peer). */

@@ -3,7 +3,7 @@
  * then a rolling redeploy of the stack's services onto it. region-failover points the DR
  * application at the restored DR database, failback the primary application at the new primary.
  */
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { WaitOptions } from "../lib/options.ts";
 import type { RunContext, Step, StepRef } from "../lib/types.ts";
 import { pointSecretStep } from "./secret-step.ts";

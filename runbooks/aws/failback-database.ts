@@ -9,7 +9,7 @@ import {
   RDSClient,
   RestoreDBInstanceFromDBSnapshotCommand,
 } from "@aws-sdk/client-rds";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import { stepFor, type RunContext, type StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
 import type { PrimaryTimeoutOptions } from "./primary.ts";

@@ -6,7 +6,7 @@
  * (and 409 when two conditional writes race), both reported as PreconditionFailedError.
  */
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { ClientFactory } from "../lib/aws.ts";
 import { PreconditionFailedError, type RunStore, type StoredObject } from "../lib/run-store.ts";
 import { BackupS3Client } from "./s3-object.ts";

@@ -7,7 +7,7 @@
 import { RDSClient } from "@aws-sdk/client-rds";
 import { describeInstance } from "./rds.ts";
 import { GetHealthCheckStatusCommand, Route53Client } from "@aws-sdk/client-route-53";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import { BadInputError } from "../lib/errors.ts";
 import type { OptionSpec, PlannedAction, RawOptions, RunContext } from "../lib/types.ts";
 import { positiveNumber, withDefaults } from "../lib/options.ts";

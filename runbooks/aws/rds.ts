@@ -21,7 +21,7 @@ import {
   type RDSClient,
   type Tag,
 } from "@aws-sdk/client-rds";
-import type { DatabaseOutputs } from "../../infra/outputs.ts";
+import type { DatabaseOutputs } from "../../contract/stack-outputs.ts";
 import type { RestoreWindow } from "../lib/restore-engine.ts";
 
 /** An instance by identifier, or undefined when RDS says it does not exist. */

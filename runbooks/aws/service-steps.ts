@@ -1,7 +1,7 @@
 /** Step factories: scale a stack's services to their recovery counts; wait for healthy targets. */
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
 import type { WaitOptions } from "../lib/options.ts";
 import { describeServices, forceRedeploy, setDesiredCount, waitStable, waitTargetsHealthy } from "./services.ts";

@@ -5,7 +5,7 @@
  */
 export { describeRoll, rollServices, scaleServicesStep, verifyTargetsStep } from "./service-steps.ts";
 export { enableAlarmStep } from "./alarm-step.ts";
-export { fencePrimaryStep } from "./fence.ts";
+export { fencePrimaryStep } from "./fencing.ts";
 export { clientsMovedStep, switchStep } from "./switch-steps.ts";
 export { pointSecretStep, readConnectionSecret } from "./secret-step.ts";
 export { pointAppStep } from "./app-step.ts";

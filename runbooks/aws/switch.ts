@@ -10,7 +10,7 @@ import {
   PutMetricDataCommand,
   type MetricAlarm,
 } from "@aws-sdk/client-cloudwatch";
-import type { FailoverOutputs, StackOutputs } from "../../infra/outputs.ts";
+import type { FailoverOutputs, StackOutputs } from "../../contract/stack-outputs.ts";
 import type { PlannedAction, RunContext } from "../lib/types.ts";
 import { formatSeconds } from "./bounded.ts";
 import { pause } from "./pause.ts";

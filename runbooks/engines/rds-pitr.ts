@@ -24,7 +24,7 @@ import {
 } from "../aws/rds.ts";
 import type { PitrContext, RestoreEngine, RestoreTarget } from "../lib/restore-engine.ts";
 import type { PreflightCheck } from "../lib/types.ts";
-import { dbParameterGroup, dbSubnetGroup } from "../aws/preflight.ts";
+import { dbParameterGroup, dbSubnetGroup } from "../aws/preflight-checks.ts";
 
 const rdsOf = (ctx: PitrContext) => ctx.aws(RDSClient, ctx.outputs.region);
 const sourceId = (ctx: PitrContext) => ctx.outputs.database.instanceIdentifier;

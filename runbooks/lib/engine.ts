@@ -4,9 +4,9 @@
  * notifications, report.
  */
 import pLimit from "p-limit";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { ClientFactory } from "./aws.ts";
-import { createContext } from "./context.ts";
+import { createContext } from "./run-context.ts";
 import { dryRun, flagsOf, type PlanEntry } from "./dry-run.ts";
 import {
   BadInputError,
@@ -18,12 +18,12 @@ import {
   type ExitCode,
 } from "./errors.ts";
 import { Journal, newRunId, type OutputsSource, type RunStatus } from "./journal.ts";
-import { Notifier, type NotificationKind, type NotificationSink, type NotifierTiming } from "./notify.ts";
-import { outcomeOf, summaryLine } from "./outcome.ts";
+import { Notifier, type NotificationKind, type NotificationSink, type NotifierTiming } from "./notifications.ts";
+import { outcomeOf, summaryLine } from "./run-outcome.ts";
 import { resolveDependencies } from "./plan.ts";
-import { PreflightError, runPreflight } from "./preflight.ts";
+import { PreflightError, runPreflight } from "./preflight-gate.ts";
 import type { Printer } from "./printer.ts";
-import { buildReport, readReport, writeReport, type Report } from "./report.ts";
+import { buildReport, readReport, writeReport, type Report } from "./recovery-report.ts";
 import {
   describeHolder,
   LockLostError,

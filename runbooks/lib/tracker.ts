@@ -3,8 +3,8 @@
  * tier of the system being recovered (stack outputs `objectives` + `classification`), never
  * from a typed number.
  */
-import { objectiveFor, type SystemObjective, type Tier } from "../../infra/objectives.ts";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import { objectiveFor, type SystemObjective, type Tier } from "../../contract/objectives.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 
 /** Less than this much time left to the RTO deadline = `at_risk` (the plan's 15 minutes). */
 export const AT_RISK_MS = 15 * 60_000;

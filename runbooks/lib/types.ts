@@ -2,8 +2,8 @@
  * The runbook model: a runbook is metadata plus a list of named steps. See README.md.
  * Nothing here knows an AWS service; steps bring their own clients through `ctx.aws`.
  */
-import type { StackOutputs } from "../../infra/outputs.ts";
-import type { SystemId } from "../../infra/objectives.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
+import type { SystemId } from "../../contract/objectives.ts";
 import type { RecoveryTracker } from "./tracker.ts";
 import type { ClientFactory } from "./aws.ts";
 import type { RunStore } from "./run-store.ts";
@@ -117,7 +117,7 @@ export interface Runbook<O = RawOptions> {
   name: string;
   /** One line for `--help` and notifications. */
   summary: string;
-  /** System being recovered (a key of `SYSTEMS` in infra/objectives.ts): its tier gives RTO/RPO. */
+  /** System being recovered (a key of `SYSTEMS` in contract/objectives.ts): its tier gives RTO/RPO. */
   system: SystemId | ((options: O) => SystemId);
   /** Load the peer stack's outputs too (`ctx.peer`). */
   needsPeer?: boolean;

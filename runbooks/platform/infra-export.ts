@@ -8,7 +8,7 @@
  *   included — not `kubectl get all`, which misses ConfigMaps, Secrets, Ingresses and CRDs.
  *   Requests go through `kubectl get --raw` (the kubeconfig's auth applies), or, inside the
  *   cluster, straight to the API server with the pod's service-account token. Only the export
- *   scope is read (`infra/components/kubernetes-export.ts`, the same scope the job's RBAC role
+ *   scope is read (`contract/kubernetes-export-scope.ts`, the same scope the job's RBAC role
  *   grants); Secrets only when asked for, envelope-encrypted (KMS data key, AES-256-GCM) with
  *   the stack's backup key before they leave the machine;
  * - configured config directories as a tar.gz stream (no kubeconfig: it holds credentials).
@@ -26,7 +26,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { $ } from "zx";
 import pLimit from "p-limit";
 import { GetObjectCommand, NoSuchKey } from "@aws-sdk/client-s3";
-import { inExportScope, type ExportScope } from "../../infra/components/kubernetes-export.ts";
+import { inExportScope, type ExportScope } from "../../contract/kubernetes-export-scope.ts";
 import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgres/manifest.ts";
 import { newBackupId } from "../postgres/logical.ts";
 import { uploadStream, verifyObject, type UploadedObject } from "../aws/s3-object.ts";

@@ -9,12 +9,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  JOB_OUTPUTS_DIR,
-  JOB_OUTPUTS_ENV as OUTPUTS_ENV,
-  JOB_OUTPUTS_KEY,
-  parseStackOutputs,
-} from "../../infra/outputs.ts";
+import { parseStackOutputs } from "../../contract/stack-outputs.ts";
+import { JOB_OUTPUTS_DIR, JOB_OUTPUTS_ENV as OUTPUTS_ENV, JOB_OUTPUTS_KEY } from "../../contract/jobs.ts";
 
 /** Validates the outputs in `env` and writes them into `dir`; returns the file written. */
 export function writeJobOutputs(env: NodeJS.ProcessEnv, dir: string): string {

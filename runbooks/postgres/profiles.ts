@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { EVENTCHAIN_TABLES } from "../local/eventchain-schema.ts";
+import { EVENTCHAIN_TABLES } from "./eventchain-tables.ts";
 
 /** A table by schema and name, as in the catalog (unquoted). */
 export interface TableRef {

@@ -13,7 +13,7 @@ import {
   type ElastiCacheClient,
 } from "@aws-sdk/client-elasticache";
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { ELASTICACHE_EXPORT_PREFIX } from "../../infra/outputs.ts";
+import { ELASTICACHE_EXPORT_PREFIX } from "../../contract/backup-prefixes.ts";
 import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgres/manifest.ts";
 import { newBackupId } from "../postgres/logical.ts";
 import { putJson } from "../aws/s3-object.ts";

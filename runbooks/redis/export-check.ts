@@ -21,7 +21,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Redis } from "ioredis";
 import { $ } from "zx";
 import { downloadStream } from "../aws/s3-object.ts";
-import { startRedis } from "../local/redis.ts";
+import { startRedis } from "./test-restore-server.ts";
 import type { Logger } from "../lib/types.ts";
 import { keyspaceCounts } from "./export.ts";
 import { findRedisBinaries } from "./binaries.ts";

@@ -17,7 +17,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Redis } from "ioredis";
-import { startRedis, type LocalRedis } from "../local/redis.ts";
+import { startRedis, type LocalRedis } from "./test-restore-server.ts";
 import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgres/manifest.ts";
 import { newBackupId } from "../postgres/logical.ts";
 import { downloadStream, putJson, uploadStream } from "../aws/s3-object.ts";

@@ -28,7 +28,7 @@ export const MOTO = {
   version: "5.2.1",
   requirement: "moto[server]==5.2.1",
   venvDir: ".venv",
-  /** The executable the runbooks start (runbooks/local/moto.ts looks here first). */
+  /** The executable the runbooks start (rehearsal/stand-ins/moto.ts looks here first). */
   executable: ".venv/bin/moto_server",
 };
 
@@ -68,7 +68,7 @@ export const SYSTEM = [
     brew: ["redis"],
   },
   { id: "pgbackrest", label: "pgBackRest", neededFor: ["drill", "test"], apt: ["pgbackrest"], brew: ["pgbackrest"] },
-  // The bench's S3 repository runs pgBackRest over TLS through stunnel (test/bench/quick.test.ts).
+  // The bench's S3 repository runs pgBackRest over TLS through stunnel (test/rehearsal/bench/quick.test.ts).
   { id: "stunnel", label: "stunnel", neededFor: ["test"], apt: ["stunnel4"], brew: ["stunnel"] },
   { id: "openssl", label: "OpenSSL", neededFor: ["test"], apt: ["openssl"], brew: ["openssl@3"] },
   // Only to create the venv for moto; not needed once .venv holds it.

@@ -7,7 +7,7 @@
 import type { ExecutionContext } from "ava";
 import { runbook as regionFailover } from "../../runbooks/region-failover.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
+import { PRIMARY_REGION } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { awsFor, type SeededMoto } from "./moto.ts";
 import { serviceUnavailable, startFaultProxy, type FaultProxy, type Rule } from "./fault-proxy.ts";
 import { runRunbook, workspace, type RunOutcome, type Workspace } from "./run-runbook.ts";

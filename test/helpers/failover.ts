@@ -1,19 +1,19 @@
 /**
  * A moto server for the file, seeded before each test with both stacks and the failover switch,
- * plus what AWS does downstream of the switch that moto does not (runbooks/local/route53-data-plane.ts):
+ * plus what AWS does downstream of the switch that moto does not (rehearsal/stand-ins/route53-data-plane.ts):
  * an authoritative name server on loopback recorded as the zone's name servers, and CloudWatch's
  * evaluation of the switch alarm, applied by the proxy every test talks through. Short bounds
  * (switch detection 3 s, TTL 2 s) keep failure paths fast. Tests of such a file are `test.serial`.
  */
 import { CloudWatchClient, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import type { ExecutionContext, TestFn } from "ava";
-import { firstOf, type FaultRule } from "../../runbooks/local/aws-proxy.ts";
-import { awsState, seedStacks, type Seeded } from "../../runbooks/local/aws-seed.ts";
+import { firstOf, type FaultRule } from "../../rehearsal/stand-ins/aws-proxy.ts";
+import { awsState, seedStacks, type Seeded } from "../../rehearsal/stand-ins/aws-seed.ts";
 import {
   cloudWatchEvaluation,
   startRoute53DataPlane,
   type Route53DataPlane,
-} from "../../runbooks/local/route53-data-plane.ts";
+} from "../../rehearsal/stand-ins/route53-data-plane.ts";
 import { askAll } from "../../runbooks/aws/authoritative-dns.ts";
 import { useMoto } from "./moto.ts";
 import { startFaultProxy, type FaultProxy } from "./fault-proxy.ts";

@@ -1,5 +1,5 @@
 /**
- * The tests' handle on the one AWS proxy (runbooks/local/aws-proxy.ts), in front of moto: every
+ * The tests' handle on the one AWS proxy (rehearsal/stand-ins/aws-proxy.ts), in front of moto: every
  * request is recorded in `seen`, and a rule may inject a fault. Recorded responses (AWS API
  * reference shapes, for calls moto does not emulate) are read with `fixture`.
  */
@@ -10,11 +10,11 @@ import {
   type Fault,
   type FaultRule,
   type ProxiedRequest,
-} from "../../runbooks/local/aws-proxy.ts";
-import { cloudWatchEvaluation } from "../../runbooks/local/route53-data-plane.ts";
-import { sampleFailover } from "../../runbooks/local/seeded-outputs.ts";
+} from "../../rehearsal/stand-ins/aws-proxy.ts";
+import { cloudWatchEvaluation } from "../../rehearsal/stand-ins/route53-data-plane.ts";
+import { sampleFailover } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 
-export type { Fault, ProxiedRequest } from "../../runbooks/local/aws-proxy.ts";
+export type { Fault, ProxiedRequest } from "../../rehearsal/stand-ins/aws-proxy.ts";
 export type Rule = FaultRule;
 
 export interface FaultProxy {

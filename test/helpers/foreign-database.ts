@@ -1,12 +1,12 @@
 /**
- * Test-only helpers around the foreign database (runbooks/local/foreign-schema.ts): another
+ * Test-only helpers around the foreign database (rehearsal/stand-ins/foreign-schema.ts): another
  * session's temp table, and dropping the fixture's roles.
  */
 import type pg from "pg";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { FOREIGN_ROLES } from "../../runbooks/local/foreign-schema.ts";
+import { FOREIGN_ROLES } from "../../rehearsal/stand-ins/foreign-schema.ts";
 
-export { buildForeignDatabase, ownRowCounts } from "../../runbooks/local/foreign-schema.ts";
+export { buildForeignDatabase, ownRowCounts } from "../../rehearsal/stand-ins/foreign-schema.ts";
 
 /**
  * Another session holding a temporary table with rows, as an application's session does all

@@ -11,12 +11,12 @@
  */
 import { spawn } from "node:child_process";
 import type { ExecutionContext, TestFn } from "ava";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { SILENT_AFTER_MS } from "../../runbooks/lib/run-lock.ts";
 import type { AnyStep, Runbook } from "../../runbooks/lib/types.ts";
 import type { JournalData } from "../../runbooks/lib/journal.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 import { awsFor, type SeededMoto } from "./moto.ts";
 import type { FaultProxy, Rule } from "./fault-proxy.ts";
 import { runRunbook, workspace, type RunOutcome } from "./run-runbook.ts";

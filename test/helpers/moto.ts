@@ -4,10 +4,10 @@
  * themselves use the SDK's default credential chain and never read keys.
  */
 import type { TestFn } from "ava";
-import { startMoto, type MotoServer } from "../../runbooks/local/moto.ts";
+import { startMoto, type MotoServer } from "../../rehearsal/stand-ins/moto.ts";
 import { createClientFactory, type AwsSettings } from "../../runbooks/lib/aws.ts";
-import { awsState, seedStacks, type Seeded } from "../../runbooks/local/aws-seed.ts";
-import { startRoute53DataPlane, type Route53DataPlane } from "../../runbooks/local/route53-data-plane.ts";
+import { awsState, seedStacks, type Seeded } from "../../rehearsal/stand-ins/aws-seed.ts";
+import { startRoute53DataPlane, type Route53DataPlane } from "../../rehearsal/stand-ins/route53-data-plane.ts";
 
 process.env.AWS_ACCESS_KEY_ID = "testing";
 process.env.AWS_SECRET_ACCESS_KEY = "testing";

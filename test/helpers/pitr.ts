@@ -10,7 +10,7 @@ import type pg from "pg";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
 import { asServiceUser, serviceUserIds } from "../../runbooks/postgres/cluster.ts";
 import { runningPostmaster } from "../../runbooks/postgres/recovered-cluster.ts";
-import { sellTicket } from "../../runbooks/local/eventchain-schema.ts";
+import { sellTicket } from "../../rehearsal/stand-ins/eventchain-schema.ts";
 import { baseBackup, enableArchiving, type PgBackRestConfig } from "../../runbooks/postgres/pgbackrest.ts";
 
 export async function archivedWithBaseBackup(

@@ -12,7 +12,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { loadConfigFromFiles } from "../../infra/config/load.ts";
-import { DEFAULT_RETENTION_FLOOR_DAYS, type PolicyContext } from "../../policy/context.ts";
+import { DEFAULT_RETENTION_FLOOR_DAYS, type PolicyContext } from "../../policy/rule-context.ts";
 
 export interface FakeResource {
   type: string;

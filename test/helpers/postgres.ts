@@ -5,8 +5,9 @@
 import type { ExecutionContext } from "ava";
 import { $ } from "zx";
 import { type LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { createDatabase, startPostgres, type StartPostgresOptions } from "../../runbooks/local/postgres.ts";
-import { createSchema, seed, EVENTCHAIN_TABLES } from "../../runbooks/local/eventchain-schema.ts";
+import { createDatabase, startPostgres, type StartPostgresOptions } from "../../rehearsal/stand-ins/postgres.ts";
+import { createSchema, seed } from "../../rehearsal/stand-ins/eventchain-schema.ts";
+import { EVENTCHAIN_TABLES } from "../../runbooks/postgres/eventchain-tables.ts";
 
 /** A fresh server for this test; destroyed in teardown. */
 export async function postgresFor(t: ExecutionContext, options: StartPostgresOptions = {}): Promise<LocalPostgres> {

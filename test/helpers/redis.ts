@@ -1,7 +1,7 @@
 /** Throwaway Redis for tests, destroyed in teardown even when the test fails; a small realistic keyspace. */
 import type { ExecutionContext } from "ava";
 import type { Redis } from "ioredis";
-import { startRedis, type LocalRedis } from "../../runbooks/local/redis.ts";
+import { startRedis, type LocalRedis } from "../../runbooks/redis/test-restore-server.ts";
 
 export async function redisFor(t: ExecutionContext): Promise<LocalRedis> {
   const server = await startRedis();

@@ -1,6 +1,6 @@
 import test from "ava";
 import { MOCK_ACCOUNT_ID, MOCK_NAME_SERVERS } from "../../infra/offline/mock-state.ts";
-import { SWITCH_METRIC } from "../../infra/outputs.ts";
+import { SWITCH_METRIC } from "../../contract/switch.ts";
 import { committedStacks, evaluateWith, ofType, only } from "../helpers/pulumi-mocks.ts";
 
 const HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck";

@@ -1,4 +1,4 @@
-/** The fence record (infra/fence.ts) alone: when an instance counts as fenced, what the program declares, and the exact messages. */
+/** The fence record (contract/fence-record.ts) alone: when an instance counts as fenced, what the program declares, and the exact messages. */
 import test from "ava";
 import {
   declaredFence,
@@ -8,7 +8,7 @@ import {
   liftFenceProblem,
   UNRECORDED_FENCE,
   type LiveDatabase,
-} from "../../infra/fence.ts";
+} from "../../contract/fence-record.ts";
 
 const FENCE = ["sg-fence"];
 const OWN = ["sg-own"];

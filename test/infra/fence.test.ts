@@ -1,5 +1,5 @@
 /**
- * The program keeps a fence a runbook set (infra/fence.ts, docs/failover-switch.md): under mocks,
+ * The program keeps a fence a runbook set (contract/fence-record.ts, docs/failover-switch.md): under mocks,
  * with the live instance as the runbook left it, prod declares the instance exactly as it is live
  * (so a `pulumi up` has nothing to change that would lift the fence), and without a fence it
  * declares everything as before.
@@ -11,7 +11,7 @@ import {
   type Evaluation,
   type LiveState,
 } from "../../infra/offline/evaluate.ts";
-import { FENCE_TAG, type LiveDatabase } from "../../infra/fence.ts";
+import { FENCE_TAG, type LiveDatabase } from "../../contract/fence-record.ts";
 import { committedStacks, ofType, only } from "../helpers/pulumi-mocks.ts";
 
 const RDS = "aws:rds/instance:Instance";

@@ -1,5 +1,5 @@
 import test from "ava";
-import { JOB_FAILURE_METRIC, JOB_SUCCESS_METRIC } from "../../infra/outputs.ts";
+import { JOB_FAILURE_METRIC, JOB_SUCCESS_METRIC } from "../../contract/jobs.ts";
 import { heartbeatPeriodSeconds } from "../../infra/components/heartbeats.ts";
 import { heartbeatWindowMinutes, longestGapMinutes } from "../../infra/config/validators.ts";
 import type { Evaluation } from "../../infra/offline/evaluate.ts";

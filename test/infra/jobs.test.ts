@@ -1,14 +1,14 @@
 import test from "ava";
+import { parseStackOutputs } from "../../contract/stack-outputs.ts";
 import {
   BACKUP_JOB_ENV,
   JOB_OUTPUTS_DIR,
   JOB_OUTPUTS_ENV,
   JOB_RDS_CA_BUNDLE,
   JOB_SCRATCH_DIR,
-  parseStackOutputs,
-} from "../../infra/outputs.ts";
+} from "../../contract/jobs.ts";
 import { jobCommand, kubernetesSchedule, type BackupJob } from "../../infra/components/backup-jobs.ts";
-import { CORE_EXPORT_RESOURCES } from "../../infra/components/kubernetes-export.ts";
+import { CORE_EXPORT_RESOURCES } from "../../contract/kubernetes-export-scope.ts";
 import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
 
 const JOBS = {

@@ -88,7 +88,7 @@ test("malformed and foreign reports are refused with a message naming what is wr
   refuse("{ not json", /^r\.json is not JSON: /);
   refuse("[1, 2]", /r\.json cannot be calibrated from: it is an array, not a report object/);
   refuse(readFileSync(join(root, "package.json"), "utf8"), /its keys are name, version, private/);
-  refuse(readFileSync(join(root, "bench/results/full.json"), "utf8"), /it is a bench results file/);
+  refuse(readFileSync(join(root, "rehearsal/bench/results/full.json"), "utf8"), /it is a bench results file/);
   refuse(
     JSON.stringify({ stack: "prod", systems: [], mechanisms: [] }),
     /it is a posture report: an estimate, not a measurement/,
@@ -218,7 +218,7 @@ test("a malformed or foreign report is refused with exit 2 and the calibration f
   writeFileSync(broken, drillText.slice(0, 200));
   for (const [report, message] of [
     [broken, /not recorded: .*broken\.json is not JSON/],
-    [join(root, "bench/results/full.json"), /not recorded: .*it is a bench results file/],
+    [join(root, "rehearsal/bench/results/full.json"), /not recorded: .*it is a bench results file/],
     [fixture("drill-report.json"), /not recorded: drill run .* is already recorded/],
     [join(dir, "missing.json"), /not recorded: cannot read .*missing\.json/],
   ] as const) {

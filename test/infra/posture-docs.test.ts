@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
-import { FIGURES, FIGURE_IDS } from "../../infra/posture/figures.ts";
+import { FIGURES, FIGURE_IDS, useCalibration } from "../../infra/posture/figures.ts";
+
+useCalibration(); // the page shows the figures in use: the base with the committed calibration
 
 const docs = readFileSync(new URL("../../docs/posture.md", import.meta.url), "utf8");
 

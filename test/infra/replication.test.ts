@@ -1,5 +1,5 @@
 import test from "ava";
-import { ELASTICACHE_EXPORT_PREFIX } from "../../infra/outputs.ts";
+import { ELASTICACHE_EXPORT_PREFIX } from "../../contract/backup-prefixes.ts";
 import type { Evaluation } from "../../infra/offline/evaluate.ts";
 import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
 

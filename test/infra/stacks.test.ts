@@ -1,6 +1,6 @@
 import test from "ava";
 import { evaluateStack } from "../../infra/offline/evaluate.ts";
-import { parseStackOutputs, STACK_OUTPUT_KEYS } from "../../infra/outputs.ts";
+import { parseStackOutputs, STACK_OUTPUT_KEYS } from "../../contract/stack-outputs.ts";
 import { committedStacks, ofType, only } from "../helpers/pulumi-mocks.ts";
 
 test("both committed stacks export exactly the outputs contract", async (t) => {

@@ -1,11 +1,11 @@
 /**
- * Proof from the DNS data plane against real UDP name servers on loopback (runbooks/local/dns-server.ts),
+ * Proof from the DNS data plane against real UDP name servers on loopback (rehearsal/stand-ins/dns-server.ts),
  * and the bounds every call to a region that may be down gets (runbooks/aws/bounded.ts).
  */
 import test, { type ExecutionContext } from "ava";
 import { askAuthoritative, parseNameServer, waitForAuthoritativeAnswer } from "../../runbooks/aws/authoritative-dns.ts";
 import { bounded } from "../../runbooks/aws/bounded.ts";
-import { startDnsServer, type DnsAnswer } from "../../runbooks/local/dns-server.ts";
+import { startDnsServer, type DnsAnswer } from "../../rehearsal/stand-ins/dns-server.ts";
 
 const RECORD = "api.eventchain.com";
 const PRIMARY = "eventchain-prod-alb-1.us-east-1.elb.amazonaws.com";

@@ -7,7 +7,7 @@ import { healthCheckState } from "../../runbooks/aws/dns.ts";
 import { checkInstance, restoredIdentifier, settingsFromOutputs } from "../../runbooks/aws/rds.ts";
 import { waiterTiming } from "../../runbooks/aws/waiters.ts";
 import { fixture, startFaultProxy } from "../helpers/fault-proxy.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 
 const RDS_ID = /^[a-z](?!.*--)[a-z0-9-]{0,61}[a-z0-9]$/;
 

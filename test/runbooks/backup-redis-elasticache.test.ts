@@ -2,7 +2,7 @@ import test from "ava";
 import { CopySnapshotCommand, CreateReplicationGroupCommand, ElastiCacheClient } from "@aws-sdk/client-elasticache";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createClientFactory, type ClientFactory } from "../../runbooks/lib/aws.ts";
-import { localOutputs } from "../../runbooks/local/outputs.ts";
+import { localOutputs } from "../../rehearsal/stand-ins/local-outputs.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { exportNames } from "../../runbooks/redis/elasticache-export.ts";
 import { runbook as backupRedis } from "../../runbooks/backup-redis.ts";

@@ -1,6 +1,6 @@
 import test from "ava";
 import { judgeReplication, runbook as checkReplication } from "../../runbooks/check-backup-replication.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 import { fixture, startFaultProxy } from "../helpers/fault-proxy.ts";
 import { useMoto } from "../helpers/moto.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";

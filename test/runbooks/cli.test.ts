@@ -10,7 +10,7 @@ import { dirname } from "node:path";
 import { DescribeDBInstancesCommand, RDSClient, StopDBInstanceCommand } from "@aws-sdk/client-rds";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { useMoto } from "../helpers/moto.ts";
-import { seedStacks, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
+import { seedStacks, PRIMARY_REGION, SOURCE_DB } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { workspace } from "../helpers/run-runbook.ts";
 
 const run = promisify(execFile);

@@ -4,9 +4,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { runbook } from "../../runbooks/database-recovery.ts";
 import { runbook as pitr } from "../../runbooks/point-in-time-restore.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { publishSink } from "../../runbooks/lib/notify.ts";
+import { publishSink } from "../../runbooks/lib/notifications.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
+import { PRIMARY_REGION, SOURCE_DB } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const { moto, seeded, state } = useSeededMoto(test);

@@ -2,7 +2,7 @@ import test from "ava";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { checkApplication, throwawayCopy, type KubeRaw } from "../../runbooks/platform/app-check.ts";
 import { backupDatabase } from "../../runbooks/postgres/logical.ts";
-import { localOutputs } from "../../runbooks/local/outputs.ts";
+import { localOutputs } from "../../rehearsal/stand-ins/local-outputs.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { runbook as drTest } from "../../runbooks/dr-test.ts";
 import { useMoto } from "../helpers/moto.ts";
@@ -296,7 +296,7 @@ test("dr-test refuses an unknown mode before doing anything", async (t) => {
 test.serial(
   "dr-test --mode full: database, application (fake kube API), DNS and monitoring all pass and nothing is left behind",
   async (t) => {
-    const { seedStacks } = await import("../../runbooks/local/aws-seed.ts");
+    const { seedStacks } = await import("../../rehearsal/stand-ins/aws-seed.ts");
     const { statefulKube } = await import("../helpers/fake-kube.ts");
     const { CloudWatchClient, PutMetricAlarmCommand } = await import("@aws-sdk/client-cloudwatch");
     const ws = workspace(t);

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT, BadInputError } from "../../runbooks/lib/errors.ts";
 import { parseTime } from "../../runbooks/lib/args.ts";
-import { publishSink } from "../../runbooks/lib/notify.ts";
+import { publishSink } from "../../runbooks/lib/notifications.ts";
 import {
   DEFAULT_RETRY,
   RetryBudget,
@@ -17,9 +17,9 @@ import {
   transientKind,
   type RetryPolicy,
 } from "../../runbooks/lib/retry.ts";
-import type { Report } from "../../runbooks/lib/report.ts";
+import type { Report } from "../../runbooks/lib/recovery-report.ts";
 import type { PreflightCheck, Runbook, Step } from "../../runbooks/lib/types.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const err = (name: string, status?: number, extra: Record<string, unknown> = {}) =>

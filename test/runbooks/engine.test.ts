@@ -6,11 +6,11 @@ import fc from "fast-check";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { BadInputError } from "../../runbooks/lib/errors.ts";
 import { rtoStatus, RecoveryTracker, objectiveFromOutputs } from "../../runbooks/lib/tracker.ts";
-import { mermaidGantt, renderMarkdown, type Report } from "../../runbooks/lib/report.ts";
-import { notifyAll, publishSink } from "../../runbooks/lib/notify.ts";
+import { mermaidGantt, renderMarkdown, type Report } from "../../runbooks/lib/recovery-report.ts";
+import { notifyAll, publishSink } from "../../runbooks/lib/notifications.ts";
 import { resolveDependencies } from "../../runbooks/lib/plan.ts";
 import type { Runbook, Step } from "../../runbooks/lib/types.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const schema = JSON.parse(readFileSync(new URL("../../runbooks/lib/report.schema.json", import.meta.url), "utf8"));
@@ -533,7 +533,7 @@ test("--stack reads outputs through Pulumi, and a Pulumi failure is bad input", 
 });
 
 test("without the pulumi CLI, --stack says to use --outputs", async (t) => {
-  const { pulumiStackOutput } = await import("../../runbooks/lib/outputs.ts");
+  const { pulumiStackOutput } = await import("../../runbooks/lib/outputs-loader.ts");
   const saved = process.env.PATH;
   process.env.PATH = "/nonexistent";
   t.teardown(() => void (process.env.PATH = saved));
@@ -543,7 +543,7 @@ test("without the pulumi CLI, --stack says to use --outputs", async (t) => {
 });
 
 test("the Slack sink posts the subject and never reveals the webhook URL", async (t) => {
-  const { slackSink } = await import("../../runbooks/lib/notify.ts");
+  const { slackSink } = await import("../../runbooks/lib/notifications.ts");
   const posted: { url: string; body: string }[] = [];
   const fakeFetch = (async (url: URL, init: RequestInit) => {
     posted.push({ url: String(url), body: String(init.body) });

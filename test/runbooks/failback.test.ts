@@ -7,14 +7,14 @@ import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient } from "
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { regionDown } from "../../runbooks/local/aws-proxy.ts";
+import { regionDown } from "../../rehearsal/stand-ins/aws-proxy.ts";
 import { runbook as failover } from "../../runbooks/region-failover.ts";
 import { runbook } from "../../runbooks/failback.ts";
 import { runbook as fence } from "../../runbooks/fence-primary.ts";
-import { FENCE_TAG } from "../../infra/fence.ts";
-import { liveOf } from "../../runbooks/aws/fence.ts";
+import { FENCE_TAG } from "../../contract/fence-record.ts";
+import { liveOf } from "../../runbooks/aws/fencing.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
+import { DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { awsFor } from "../helpers/moto.ts";
 import { useFailoverMoto } from "../helpers/failover.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
@@ -70,7 +70,7 @@ const groupsOf = async (id: string) =>
     await new RDSClient(c()).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))
   ).DBInstances![0]!.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId);
 
-/** The fence record on the instance (infra/fence.ts): who fenced it, or undefined. */
+/** The fence record on the instance (contract/fence-record.ts): who fenced it, or undefined. */
 const fencedBy = async (id: string): Promise<string | undefined> =>
   liveOf(
     id,

@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from "ava";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { runbook } from "../../runbooks/region-failover.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { DR_REGION } from "../../runbooks/local/aws-seed.ts";
+import { DR_REGION } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { fixture, startFaultProxy } from "../helpers/fault-proxy.ts";

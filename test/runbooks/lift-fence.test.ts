@@ -1,19 +1,19 @@
 /**
  * lift-fence against moto: the one deliberate way to lift the fence a runbook set on the old
- * primary (a `pulumi up` keeps it, infra/fence.ts). It refuses while the failover switch may send
+ * primary (a `pulumi up` keeps it, contract/fence-record.ts). It refuses while the failover switch may send
  * writes to DR, refuses a fence other than the one named, and once lifted leaves the instance as
  * the prod stack declares it (own security groups, no record), so the program declares no change.
  */
 import test, { type ExecutionContext } from "ava";
 import { DescribeDBInstancesCommand, ModifyDBInstanceCommand, RDSClient, type DBInstance } from "@aws-sdk/client-rds";
 import { CloudWatchClient, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { declaredFence, FENCE_TAG } from "../../infra/fence.ts";
-import { liveOf } from "../../runbooks/aws/fence.ts";
+import { declaredFence, FENCE_TAG } from "../../contract/fence-record.ts";
+import { liveOf } from "../../runbooks/aws/fencing.ts";
 import { runbook as failover } from "../../runbooks/region-failover.ts";
 import { runbook as failback } from "../../runbooks/failback.ts";
 import { runbook } from "../../runbooks/lift-fence.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
+import { PRIMARY_REGION, SOURCE_DB } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { awsFor } from "../helpers/moto.ts";
 import { useFailoverMoto } from "../helpers/failover.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";

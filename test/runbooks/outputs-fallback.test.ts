@@ -1,12 +1,12 @@
 /**
  * `--stack` when the state backend is unreachable: the outputs loader falls back to the DR-region
- * mirror and says so (runbooks/lib/outputs.ts). The mirror here is an in-memory stand-in; the S3
+ * mirror and says so (runbooks/lib/outputs-loader.ts). The mirror here is an in-memory stand-in; the S3
  * one is exercised end to end in region-failover-primary-down.test.ts.
  */
 import test from "ava";
-import { loadOutputs, type OutputsMirror } from "../../runbooks/lib/outputs.ts";
+import { loadOutputs, type OutputsMirror } from "../../runbooks/lib/outputs-loader.ts";
 import { BadInputError } from "../../runbooks/lib/errors.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 
 const backendDown = async (): Promise<never> => {
   throw new BadInputError('cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout');

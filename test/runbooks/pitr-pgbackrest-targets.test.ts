@@ -2,7 +2,7 @@ import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runbook as pitr } from "../../runbooks/point-in-time-restore.ts";
-import { localOutputs } from "../../runbooks/local/outputs.ts";
+import { localOutputs } from "../../rehearsal/stand-ins/local-outputs.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { restorableWindow } from "../../runbooks/engines/pgbackrest-pitr.ts";
 

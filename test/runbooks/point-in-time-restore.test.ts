@@ -3,7 +3,7 @@ import { DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient } fro
 import { runbook } from "../../runbooks/point-in-time-restore.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
+import { PRIMARY_REGION, SOURCE_DB } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const { moto, seeded, state } = useSeededMoto(test);

@@ -15,7 +15,7 @@ import {
 import { DeleteClusterCommand, DeleteServiceCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { DeleteSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DisableKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import type { StackOutputs } from "../../infra/outputs.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import { runbook as regionFailover } from "../../runbooks/region-failover.ts";
 import { runbook as failback } from "../../runbooks/failback.ts";
 import { runbook as databaseRecovery } from "../../runbooks/database-recovery.ts";
@@ -23,7 +23,7 @@ import { runbook as serviceRecovery } from "../../runbooks/service-recovery.ts";
 import { runbook as pitr } from "../../runbooks/point-in-time-restore.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import type { Runbook } from "../../runbooks/lib/types.ts";
-import { DR_REGION, PRIMARY_REGION, SOURCE_DB, type Seeded } from "../../runbooks/local/aws-seed.ts";
+import { DR_REGION, PRIMARY_REGION, SOURCE_DB, type Seeded } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { failOver, primaryDown, proxyFor } from "../helpers/failed-over.ts";

@@ -14,7 +14,7 @@ import { findRecoverySource, restoreInRegion } from "../../runbooks/aws/dr-datab
 import { latestRestorePoint, restoreWindowOf, settingsFromOutputs } from "../../runbooks/aws/rds.ts";
 import { checkRestoreTime } from "../../runbooks/lib/restore-engine.ts";
 import { fixture, startFaultProxy, type Rule } from "../helpers/fault-proxy.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 
 const NOTHING_UPSTREAM = "http://127.0.0.1:9";
 

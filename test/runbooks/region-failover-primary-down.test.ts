@@ -12,10 +12,10 @@ import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwa
 import { DescribeDBInstancesCommand, RDSClient } from "@aws-sdk/client-rds";
 import { DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { runbook } from "../../runbooks/region-failover.ts";
-import { failoverSinks } from "../../runbooks/aws/notify.ts";
-import { s3OutputsMirror } from "../../runbooks/aws/outputs-mirror.ts";
-import { firstOf, regionDown } from "../../runbooks/local/aws-proxy.ts";
-import { DR_DB, DR_REGION, PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
+import { failoverSinks } from "../../runbooks/aws/alert-topic-sinks.ts";
+import { s3OutputsMirror } from "../../runbooks/aws/outputs-mirror-reader.ts";
+import { firstOf, regionDown } from "../../rehearsal/stand-ins/aws-proxy.ts";
+import { DR_DB, DR_REGION, PRIMARY_REGION } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { BadInputError } from "../../runbooks/lib/errors.ts";
 import { awsFor } from "../helpers/moto.ts";

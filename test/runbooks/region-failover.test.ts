@@ -2,7 +2,7 @@
  * region-failover against moto, through the AWS proxy. moto answers no DNS and does not evaluate
  * alarms: the test helper (test/helpers/failover.ts) serves the zone from a loopback name server
  * the way Route 53's data plane would and sets the switch alarm as CloudWatch would on each
- * PutMetricData (runbooks/local/route53-data-plane.ts). AWS Backup's ListRecoveryPointsByBackupVault
+ * PutMetricData (rehearsal/stand-ins/route53-data-plane.ts). AWS Backup's ListRecoveryPointsByBackupVault
  * is not emulated (404): a recorded response in the API reference's shape stands in for it.
  */
 import test, { type ExecutionContext } from "ava";
@@ -21,12 +21,12 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { Ajv } from "ajv";
 import { runbook } from "../../runbooks/region-failover.ts";
-import { declaredFence, FENCE_TAG } from "../../infra/fence.ts";
-import { liveOf } from "../../runbooks/aws/fence.ts";
-import { failoverSinks } from "../../runbooks/aws/notify.ts";
+import { declaredFence, FENCE_TAG } from "../../contract/fence-record.ts";
+import { liveOf } from "../../runbooks/aws/fencing.ts";
+import { failoverSinks } from "../../runbooks/aws/alert-topic-sinks.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
-import { DR_DB, DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../runbooks/local/aws-seed.ts";
-import { errorRateAlarm } from "../../runbooks/local/aws-seed-failover.ts";
+import { DR_DB, DR_REGION, PRIMARY_REGION, SOURCE_DB } from "../../rehearsal/stand-ins/aws-seed.ts";
+import { errorRateAlarm } from "../../rehearsal/stand-ins/aws-seed-failover.ts";
 import { awsFor } from "../helpers/moto.ts";
 import { useFailoverMoto } from "../helpers/failover.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
@@ -152,7 +152,7 @@ test.serial(
       seeded().prod.failover.fenceSecurityGroupIds,
     );
     t.like(journal.steps["fence-primary"]!.outputs, { fenced: true, unreachable: [], database: { fencedBy: "fo1" } });
-    // Recorded on the instance, so the prod stack's program keeps the fence (infra/fence.ts).
+    // Recorded on the instance, so the prod stack's program keeps the fence (contract/fence-record.ts).
     const live = liveOf(SOURCE_DB, old);
     t.is(live.tags[FENCE_TAG.by], "fo1");
     t.true(Date.parse(live.tags[FENCE_TAG.at]!) >= Date.parse(journal.steps["fence-primary"]!.startedAt!));

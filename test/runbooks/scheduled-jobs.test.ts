@@ -24,26 +24,26 @@ import { CreateReplicationGroupCommand, ElastiCacheClient } from "@aws-sdk/clien
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { $ } from "zx";
+import { type StackOutputs } from "../../contract/stack-outputs.ts";
 import {
   BACKUP_JOB_ENV,
   JOB_OUTPUTS_DIR,
   JOB_OUTPUTS_KEY,
   JOB_SCRATCH_DIR,
   JOB_SUCCESS_METRIC,
-  type StackOutputs,
-} from "../../infra/outputs.ts";
+} from "../../contract/jobs.ts";
 import type { EvaluatedResource } from "../../infra/offline/evaluate.ts";
 import { getJson } from "../../runbooks/aws/s3-object.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
-import { seedStacks, PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
-import { startPostgres } from "../../runbooks/local/postgres.ts";
-import { startRedis, type LocalRedis } from "../../runbooks/local/redis.ts";
+import { seedStacks, PRIMARY_REGION } from "../../rehearsal/stand-ins/aws-seed.ts";
+import { startPostgres } from "../../rehearsal/stand-ins/postgres.ts";
+import { startRedis, type LocalRedis } from "../../runbooks/redis/test-restore-server.ts";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
 import { parseDockerfile } from "../helpers/dockerfile.ts";
 import { startFaultProxy, fixture, type FaultProxy } from "../helpers/fault-proxy.ts";
 import { fakeKube, inClusterKube } from "../helpers/fake-kube.ts";
 import "../helpers/moto.ts";
-import { startMoto, type MotoServer } from "../../runbooks/local/moto.ts";
+import { startMoto, type MotoServer } from "../../rehearsal/stand-ins/moto.ts";
 import { committedStacks, evaluateWith, ofType } from "../helpers/pulumi-mocks.ts";
 import { seededDatabase } from "../helpers/postgres.ts";
 import { seedRedis } from "../helpers/redis.ts";

@@ -3,7 +3,7 @@ import { DescribeServicesCommand, ECSClient, UpdateServiceCommand, type Service 
 import { runbook } from "../../runbooks/service-recovery.ts";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { awsFor, useSeededMoto } from "../helpers/moto.ts";
-import { PRIMARY_REGION } from "../../runbooks/local/aws-seed.ts";
+import { PRIMARY_REGION } from "../../rehearsal/stand-ins/aws-seed.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 import { fixture, startFaultProxy } from "../helpers/fault-proxy.ts";
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { EXIT } from "../../runbooks/lib/errors.ts";
 import { stepFor, type Runbook } from "../../runbooks/lib/types.ts";
-import { sampleOutputs } from "../../runbooks/local/seeded-outputs.ts";
+import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

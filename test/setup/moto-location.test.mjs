@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MOTO } from "../../scripts/setup/requirements.mjs";
-import { findMotoServer, PROJECT_MOTO_SERVER } from "../../runbooks/local/moto.ts";
+import { findMotoServer, PROJECT_MOTO_SERVER } from "../../rehearsal/stand-ins/moto.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
