@@ -5,7 +5,7 @@
  * the Dockerfile. A path counts when it starts at one of the repository's top-level entries
  * (`runbooks/lib/engine.ts`, `docs/`), starts with `./` or `../` (resolved against the folder
  * of the file naming it or one of its parents), is a glob (`posture-*.ts`), or is a bare TypeScript or Markdown file
- * name (`stack-dr.ts`: it must exist somewhere). Anything else — S3 keys such as `runs/…`,
+ * name (`engine.ts`: it must exist somewhere). Anything else — S3 keys such as `runs/…`,
  * git-ignored folders such as `.drill/`, the reference plan's shell scripts — is not a path of
  * this repository.
  */
@@ -44,7 +44,7 @@ export function commentsOf(file: NamedFile): string {
   return "";
 }
 
-/** The folders from the file's own up to the root: an example's `./lib/cli.ts` is relative to one of them. */
+/** The folders from the file's own up to the root: an example's `../runbooks/lib/engine.ts` is relative to one of them. */
 function ancestorsOf(path: string): string[] {
   const out: string[] = [];
   for (let d = dirname(path); ; d = dirname(d)) {
