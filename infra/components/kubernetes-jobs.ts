@@ -59,6 +59,7 @@ export class KubernetesJobs extends pulumi.ComponentResource {
   readonly cronJobNames: string[];
   readonly outputs: k8s.core.v1.ConfigMap;
 
+  // Long on purpose: it declares the component's resources in order, one block each, all with { parent: this }.
   constructor(name: string, args: KubernetesJobsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:KubernetesJobs", name, {}, opts);
     const parent = { parent: this };

@@ -54,6 +54,7 @@ export class LogicalBackups extends pulumi.ComponentResource {
   readonly taskRole: aws.iam.Role;
   readonly family: string;
 
+  // Long on purpose: it declares the component's resources in order, one block each, all with { parent: this }.
   constructor(name: string, args: LogicalBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:LogicalBackups", name, {}, opts);
     const parent = { parent: this };
