@@ -20,6 +20,11 @@ export const COMMON_OPTIONS = {
     description:
       "Continue the run with this id; finished steps are not repeated (from another machine: add --stack or --outputs)",
   },
+  "accept-changed-inputs": {
+    type: "boolean",
+    description:
+      "With --resume: go on although the outputs or options differ from those the run started with (logged; the journal records the new ones)",
+  },
   "take-over": {
     type: "boolean",
     description: "Take the run lock from a run silent for longer than 5 min (its machine is gone); logged",
@@ -60,6 +65,7 @@ export function usage<O>(runbook: Runbook<O>, command: string): string {
     "  2 bad input or refused (another run holds the lock, a preflight gap): nothing changed",
     "  3 succeeded but RTO/RPO objective missed",
     "  4 stopped: confirmation needed  130 interrupted",
+    "  5 succeeded with a caveat that needs action now (e.g. the old primary NOT fenced)",
   );
   return lines.join("\n") + "\n";
 }

@@ -143,27 +143,31 @@ export async function loadOutputs(
   if (source.stack === undefined)
     throw new BadInputError("no outputs source: give --stack <name> (reads Pulumi) or --outputs <file.json>");
   const notes: string[] = [];
-  let backendDown: string | undefined;
+  // Once Pulumi failed for one stack it is not asked again (each try can take 30 s): the peer's
+  // note says so, naming the stack whose read failed, never quoting that error as its own.
+  let backendDown: { stack: string; error: string } | undefined;
   const read = async (stack: string): Promise<{ raw: unknown; where: string }> => {
     if (backendDown === undefined) {
       try {
         return { raw: await reader(stack), where: `pulumi stack ${stack}` };
       } catch (error) {
         if (!mirror) throw error;
-        backendDown = errorMessage(error);
+        backendDown = { stack, error: errorMessage(error) };
       }
     }
+    const own = backendDown.stack === stack;
+    const why = own
+      ? `the state backend is unreachable (${backendDown.error})`
+      : `Pulumi was not asked, since reading stack ${backendDown.stack} failed a moment ago (state backend unreachable)`;
     let copy: { raw: unknown; where: string };
     try {
       copy = await mirror!.read(stack);
     } catch (error) {
       throw new BadInputError(
-        `cannot read outputs of stack "${stack}": ${backendDown}; nor its copy in the DR-region mirror: ${errorMessage(error)}. Use --outputs <file.json> with a saved copy`,
+        `cannot read outputs of stack "${stack}": ${own ? backendDown.error : why}; nor its copy in the DR-region mirror: ${errorMessage(error)}. Use --outputs <file.json> with a saved copy`,
       );
     }
-    notes.push(
-      `outputs of stack ${stack} come from the DR-region mirror ${copy.where}, not from Pulumi: the state backend is unreachable (${backendDown})`,
-    );
+    notes.push(`outputs of stack ${stack} come from the DR-region mirror ${copy.where}, not from Pulumi: ${why}`);
     return copy;
   };
   const own = await read(source.stack);
