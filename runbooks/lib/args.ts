@@ -1,5 +1,6 @@
 /** The options every runbook shares, `--help` text, and time parsing. */
 import { BadInputError } from "./errors.ts";
+import { shown } from "./show.ts";
 import type { Runbook } from "./types.ts";
 
 /** Options every runbook accepts. */
@@ -81,7 +82,7 @@ const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month, 0
 export function parseTime(flag: string, value: string): Date {
   const refuse = (why: string) =>
     new BadInputError(
-      `invalid --${flag} "${value}": ${why}expected an ISO 8601 time with a zone, e.g. 2026-01-15T14:30:00Z`,
+      `invalid --${flag} ${shown(value)}: ${why}expected an ISO 8601 time with a zone, e.g. 2026-01-15T14:30:00Z`,
     );
   const m = TIMESTAMP.exec(value);
   if (!m) throw refuse("");

@@ -16,6 +16,7 @@ import { Journal, validateRunId, type JournalData, type OutputsSource } from "./
 import { checkResume } from "./resume.ts";
 import { commandLine } from "./shell.ts";
 import { checkStateDir } from "./state-dir.ts";
+import { checkEnvironment } from "./environment.ts";
 import { slackSink, type NotificationSink, type NotifierTiming } from "./notifications.ts";
 import type { Me } from "./run-lock.ts";
 import { ReliableStore } from "./run-store.ts";
@@ -105,6 +106,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   const log = { info: (m: string) => printer.info(m), warn: (m: string) => printer.warn(m) };
   const clients = deps.clients ?? createClientFactory(deps.aws);
   try {
+    checkEnvironment(env);
     const stateDir = checkStateDir(
       stringOption(withDefaults(COMMON_OPTIONS, values), "state-dir", "a directory"),
       values["dry-run"] !== true,

@@ -1,6 +1,8 @@
 /**
- * Runs a runbook, in four phases read top to bottom in `execute`:
+ * Runs a runbook, in five phases read top to bottom in `execute`:
  * - plan: the steps in dependency order, the objective, the run id, the context steps receive;
+ * - prove: the read-only steps the run starts with ("is the primary down?", "which backup?"), then
+ *   the preflight — before the lock and the journal, so a refusal leaves nothing behind;
  * - lock: one run at a time (the shared run lock), taken before the journal is written;
  * - run: the journal opened (or resumed), then every step (run-steps.ts: side by side where
  *   independent, confirmation, fresh gates, preflight before the first change);
@@ -14,7 +16,7 @@ import { dryRun, type PlanEntry } from "./dry-run.ts";
 import { BadInputError, EXIT, errorMessage, type ExitCode } from "./errors.ts";
 import { Journal, newRunId, type OutputsSource, type RunStatus } from "./journal.ts";
 import { Notifier, type NotificationKind, type NotificationSink, type NotifierTiming } from "./notifications.ts";
-import { outcomeOf, summaryLine } from "./run-outcome.ts";
+import { outcomeOf, refusalLine, summaryLine } from "./run-outcome.ts";
 import { resolveDependencies } from "./plan.ts";
 import { PreflightError, runPreflight } from "./preflight-gate.ts";
 import type { Printer } from "./printer.ts";
@@ -30,11 +32,12 @@ import {
 } from "./run-lock.ts";
 import type { ReliableStore } from "./run-store.ts";
 import { runSteps } from "./run-steps.ts";
+import { runGraph } from "./schedule.ts";
 import { commandLine } from "./shell.ts";
 import { JournalMirror, journalKey, reportKey } from "./shared-journal.ts";
 import type { SystemObjective as Objective } from "../../contract/objectives.ts";
 import { RecoveryTracker, objectiveFromOutputs } from "./tracker.ts";
-import type { AnyStep, RawOptions, Runbook, RunContext } from "./types.ts";
+import type { AnyStep, RawOptions, Runbook, RunContext, StepOutputs } from "./types.ts";
 
 export type { PlanEntry } from "./dry-run.ts";
 export { GATE_MAX_AGE_MS } from "./run-steps.ts";
@@ -90,10 +93,12 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   const plan = planRun(opts);
   if (opts.resume?.data.status === "succeeded") return alreadySucceeded(plan, opts.resume);
   if (opts.dryRun) return planOnly(plan, opts);
+  const proven = await proveInputs(plan, opts);
   const held = await lockRun(plan, opts);
   try {
-    const journal = await openJournal(plan, opts, held);
+    const journal = await openJournal(plan, opts, held, proven);
     const firstError = await runSteps({
+      checked: new Map(proven.map((p) => [p.step.id, Date.parse(p.endedAt)])),
       ...plan.context,
       steps: plan.steps,
       deps: plan.deps,
@@ -223,6 +228,52 @@ async function planOnly<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<Exec
   };
 }
 
+/** An assessment the prove phase ran: journalled once the journal exists. */
+interface Proven<O> {
+  step: AnyStep<O>;
+  outputs: StepOutputs;
+  startedAt: string;
+  endedAt: string;
+}
+
+/**
+ * Prove: the read-only steps the run starts with (the assessments such as "is the primary down?"
+ * and any read-only step that depends only on them, side by side as in the run), then the
+ * preflight. A refusal (BadInputError) is thrown before anything is written: exit 2, no lock, no
+ * journal, no report. A read-only step that fails otherwise is left to the run phase, which runs
+ * it again and journals the failure (the preflight then runs there, before the first change).
+ */
+async function proveInputs<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<Proven<O>[]> {
+  const prefix: AnyStep<O>[] = [];
+  for (const s of plan.steps)
+    if (s.readOnly && !opts.resume?.isFinished(s.id) && s.dependsOn.every((d) => prefix.some((p) => p.id === d.id)))
+      prefix.push(s);
+  const proven: Proven<O>[] = [];
+  const { forStep, applyOutputs } = plan.context;
+  const runOne = async (step: AnyStep<O>) => {
+    const ctx = forStep(step.id, plan.deps.get(step.id)!);
+    const startedAt = plan.now().toISOString();
+    opts.printer.step(step.id, step.title, "started", undefined, plan.tracker.status());
+    try {
+      const outputs: StepOutputs = await step.run(ctx);
+      if (step.verify) await step.verify(ctx, outputs);
+      applyOutputs(step.id, outputs);
+      proven.push({ step, outputs, startedAt, endedAt: plan.now().toISOString() });
+      opts.printer.step(step.id, step.title, "succeeded", undefined, plan.tracker.status());
+    } catch (error) {
+      opts.printer.step(step.id, step.title, "failed", errorMessage(error), plan.tracker.status());
+      if (error instanceof BadInputError)
+        throw new BadInputError(refusalLine(plan.runbook.name, step.id, errorMessage(error), plan.newRunCommand));
+      throw error;
+    }
+  };
+  const deps = new Map(prefix.map((s) => [s.id, plan.deps.get(s.id)!]));
+  const firstError = await runGraph(prefix, deps, runOne, plan.controller.signal);
+  if (firstError instanceof BadInputError) throw firstError;
+  if (firstError === undefined) await plan.preflightOnce();
+  return proven;
+}
+
 /** The lock phase's result, and how the run ended (for releasing the lock). */
 interface Held {
   lock: RunLock | undefined;
@@ -275,7 +326,12 @@ async function lockRun<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<Held>
 }
 
 /** Run, first half: the journal created (with the inputs a resume must match) or resumed, its shared copy attached. */
-async function openJournal<O>(plan: Plan<O>, opts: ExecuteOptions<O>, held: Held): Promise<Journal> {
+async function openJournal<O>(
+  plan: Plan<O>,
+  opts: ExecuteOptions<O>,
+  held: Held,
+  proven: Proven<O>[],
+): Promise<Journal> {
   const journal =
     opts.resume ??
     Journal.create(opts.stateDir, {
@@ -295,6 +351,12 @@ async function openJournal<O>(plan: Plan<O>, opts: ExecuteOptions<O>, held: Held
     journal.attachMirror(new JournalMirror(opts.store, key, existing?.etag, plan.log, held.onLost));
     await journal.flush();
     held.sharedNote = null;
+  }
+  for (const p of proven) {
+    journal.started(p.step.id, p.step.title, new Date(p.startedAt));
+    plan.tracker.milestone(p.step.milestone ?? p.step.id, p.step.title, new Date(p.endedAt));
+    journal.setTracker(plan.tracker.state());
+    journal.finished(p.step.id, "succeeded", p.outputs, undefined, new Date(p.endedAt));
   }
   if (opts.resume) {
     journal.data.status = "running";

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { BadInputError } from "./errors.ts";
+import { shown } from "./show.ts";
 import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { RawOptions, StepOutputs } from "./types.ts";
 import type { TrackerState } from "./tracker.ts";
@@ -77,7 +78,7 @@ export function newRunId(runbook: string, at = new Date()): string {
 export function validateRunId(runId: string): string {
   if (!RUN_ID.test(runId)) {
     throw new BadInputError(
-      `invalid run id "${runId}": expected letters, digits, ".", "_" or "-" (at most 100 characters)`,
+      `invalid run id ${shown(runId)}: expected letters, digits, ".", "_" or "-" (at most 100 characters)`,
     );
   }
   return runId;

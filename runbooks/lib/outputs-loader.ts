@@ -16,6 +16,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { parseStackOutputs, type StackOutputs } from "../../contract/stack-outputs.ts";
 import { BadInputError, errorMessage } from "./errors.ts";
+import { shown } from "./show.ts";
 import type { OutputsSource } from "./journal.ts";
 
 const execFileAsync = promisify(execFile);
@@ -71,8 +72,10 @@ function readJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
-  } catch {
-    throw new BadInputError(`--outputs file "${file}" cannot be read`);
+  } catch (error) {
+    throw new BadInputError(
+      `--outputs file ${shown(file)} cannot be read (${(error as NodeJS.ErrnoException).code ?? "unreadable"}): expected a readable JSON file of stack outputs`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -121,7 +124,7 @@ export async function loadOutputs(
 ): Promise<LoadedOutputs> {
   if (source.stack !== undefined && !STACK_NAME.test(source.stack)) {
     throw new BadInputError(
-      `invalid --stack "${source.stack}": expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`,
+      `invalid --stack ${shown(source.stack)}: expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`,
     );
   }
   if (source.file !== undefined) {

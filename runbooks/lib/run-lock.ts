@@ -274,8 +274,10 @@ function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me,
     const shared = other
       ? ` ${mine.runbook} shares this lock with ${held.runbook}: run it again once that run has ended.`
       : "";
+    // A dead run never ends: say when --take-over becomes allowed, for the case its machine is gone.
+    const allowedAt = new Date(Date.parse(held.heartbeatAt) + SILENT_AFTER_MS).toISOString();
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait until it ends.${shared}${input.takeOver ? ` --take-over is allowed only after ${SILENT_AFTER_MS / 60_000} min without a heartbeat.` : ""}`,
+      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait until it ends.${shared} If its machine is gone (the run is dead and will never end), --take-over is allowed once it has been silent for ${SILENT_AFTER_MS / 60_000} min: from ${allowedAt} (its last heartbeat was ${held.heartbeatAt}) unless it writes one again.`,
     );
   }
   if (!input.takeOver) {

@@ -103,9 +103,14 @@ export function summaryLine(runbook: string, report: Report): string {
     return `${runbook} ${verdict}${caveats}: RTO ${report.rto.achievedMinutes}/${report.rto.objectiveMinutes} min, RPO ${report.rpo.achievedMinutes ?? "n/a"}/${report.rpo.objectiveMinutes} min`;
   }
   if (report.status === "failed" && f && !f.resumeCommand)
-    return `${runbook} REFUSED${f.stepId ? ` at step "${f.stepId}"` : ""}: ${f.message}. Nothing was changed; a resume would repeat this. Correct the input and start a new run${f.newRunCommand ? `: ${f.newRunCommand} …` : ""}`;
+    return refusalLine(runbook, f.stepId, f.message, f.newRunCommand);
   const already = f?.inEffect?.length ? ` ALREADY IN EFFECT (not undone): ${f.inEffect.join("; ")}.` : "";
   if (report.status === "failed")
     return `${runbook} FAILED${f?.stepId ? ` at step "${f.stepId}"` : ""}: ${f?.message}.${already} Fix the cause, then resume: ${f?.resumeCommand}`;
   return `${runbook} ${report.status}: ${f?.message}${already ? `.${already}` : ""}`;
+}
+
+/** The one line of a refusal before any change (a resume would read the same input and refuse again). */
+export function refusalLine(runbook: string, stepId: string | null, message: string, newRunCommand?: string): string {
+  return `${runbook} REFUSED${stepId ? ` at step "${stepId}"` : ""}: ${message.replace(/\.$/, "")}. Nothing was changed; a resume would repeat this. Correct the input and start a new run${newRunCommand ? `: ${newRunCommand} …` : ""}`;
 }

@@ -39,6 +39,8 @@ export interface StepRun<O> {
   ask: ((question: string) => Promise<boolean>) | undefined;
   /** The command that resumes this run (quoted for sh), for messages. */
   resumeCommand: string;
+  /** Steps this process already ran (the prove phase's assessments), and when: not run or printed again. */
+  checked?: Map<string, number>;
 }
 
 /** Every step depends on, directly or not. */
@@ -57,7 +59,7 @@ function ancestorsOf(deps: Map<string, string[]>, id: string): Set<string> {
 
 /** Runs every step; resolves with the first error (undefined when all finished). */
 export async function runSteps<O>(r: StepRun<O>): Promise<unknown> {
-  const checkedHere = new Map<string, number>();
+  const checkedHere = new Map<string, number>(r.checked ?? []);
   const confirmLock = pLimit(1);
   const one = (step: AnyStep<O>) => runOne(r, step, checkedHere, (s) => confirmLock(() => confirm(r, s)));
   return runGraph(r.steps, r.deps, one, r.signal);
@@ -72,8 +74,10 @@ async function runOne<O>(
 ): Promise<void> {
   const { journal, printer, tracker } = r;
   const ctx = r.forStep(step.id, r.deps.get(step.id)!);
-  if (journal.isFinished(step.id))
+  if (journal.isFinished(step.id)) {
+    if (r.checked?.has(step.id)) return; // run (and printed) by the prove phase of this process
     return printer.step(step.id, step.title, "skipped", "finished earlier in this run", tracker.status());
+  }
   if (r.signal.aborted) throw new InterruptedError(`interrupted before step ${step.id}`);
   if (!r.isAssessment(step)) await r.preflight();
   let done: StepOutputs | false = false;
