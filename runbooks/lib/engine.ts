@@ -241,7 +241,7 @@ interface Proven<O> {
  * and any read-only step that depends only on them, side by side as in the run), then the
  * preflight. A refusal (BadInputError) is thrown before anything is written: exit 2, no lock, no
  * journal, no report. A read-only step that fails otherwise is left to the run phase, which runs
- * it again and journals the failure (the preflight then runs there, before the first change).
+ * it again and journals the failure (once the preflight has passed).
  */
 async function proveInputs<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<Proven<O>[]> {
   const prefix: AnyStep<O>[] = [];
@@ -270,7 +270,8 @@ async function proveInputs<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<P
   const deps = new Map(prefix.map((s) => [s.id, plan.deps.get(s.id)!]));
   const firstError = await runGraph(prefix, deps, runOne, plan.controller.signal);
   if (firstError instanceof BadInputError) throw firstError;
-  if (firstError === undefined) await plan.preflightOnce();
+  // Also after a read-only step failed otherwise: a gap is still a refusal with nothing written.
+  await plan.preflightOnce();
   return proven;
 }
 

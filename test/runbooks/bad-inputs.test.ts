@@ -197,8 +197,8 @@ const configCases: ConfigCase[] = [
       [
         "schedules",
         "redisExport",
-        "rate(1 day)",
-        /"rate\(1 day\)" is not allowed; expected an expression EventBridge Scheduler accepts/,
+        "cron(30 5 * * *)",
+        /"cron\(30 5 \* \* \*\)" is not allowed; expected an expression EventBridge Scheduler accepts \(cron\(\) needs 6 fields/,
       ],
       [
         "schedules",
@@ -222,7 +222,7 @@ const configCases: ConfigCase[] = [
       ],
     ] as const
   ).map(([key, sub, value, expect]) => ({
-    name: `${key}.${sub} ${JSON.stringify(value) ?? String(value)}`,
+    name: `${key}.${sub} ${typeof value === "number" ? String(value) : JSON.stringify(value)}`,
     raw: field("prod", key, sub, value),
     expect: [new RegExp(`^eventchain-dr:${key}\\.${sub}(\\.0)?: ${expect.source}`)],
   })),
@@ -454,14 +454,17 @@ for (const c of yamlCases) {
 const moto = useMoto(test);
 let seeded: Seeded | undefined;
 let plane: Route53DataPlane | undefined;
-test.before(async () => {
+/** Seeds once, at the first runbook case (ava runs before hooks side by side: moto may not be up yet). */
+async function ready(): Promise<Seeded> {
+  if (seeded) return seeded;
   await moto().reset();
   plane = await startRoute53DataPlane(moto().endpoint, () => seeded!.prod);
   seeded = await seedStacks(moto().endpoint, {
     failover: { nameServers: plane.nameServers, detectionSeconds: 3 },
     ttl: 2,
   });
-});
+  return seeded;
+}
 test.after.always(async () => {
   await plane?.close();
 });
@@ -585,12 +588,17 @@ const runCases: RunCase[] = [
     args: ["--run-id"],
     expect: /Option '--run-id <value>' argument missing[\s\S]*Run with --help/,
   },
+  {
+    name: "a string flag whose value is missing (the next flag taken for it)",
+    args: ["--run-id", "--force"],
+    expect: /Option '--run-id' argument is ambiguous[\s\S]*Run with --help for the options/,
+  },
   // Runbook-specific options.
   ...["Bad_Id", "1abc", "a--b", "x-"].map((v) => ({
     name: `database-recovery --use-instance ${JSON.stringify(v)}`,
     runbook: databaseRecovery,
     args: ["--use-instance", v],
-    expect: new RegExp(`invalid --use-instance "${v}": expected an RDS instance identifier`),
+    expect: new RegExp(`invalid --use-instance "${v}": expected an RDS DB instance identifier: 1 to 63 letters`),
   })),
   {
     name: "point-in-time-restore without --time",
@@ -880,7 +888,8 @@ for (const c of runCases) {
     async (t) => {
       const dir = mkdtempSync(join(tmpdir(), "bad-input-"));
       t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-      const content = c.outputs ? c.outputs(seeded!) : seeded!.file;
+      const s = await ready();
+      const content = c.outputs ? c.outputs(s) : s.file;
       const file = join(dir, "outputs.json");
       writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content));
       const stateDir = join(dir, "runs");
@@ -892,7 +901,7 @@ for (const c of runCases) {
       const beforeFiles = treeOf(dir);
       const beforeAws = await emulatorDump(moto().endpoint);
       const res = await withEnv(c.env, () =>
-        runRunbook(c.runbook ?? regionFailover, [...args, "--yes"], { aws: awsFor(moto().endpoint) }),
+        runRunbook(c.runbook ?? regionFailover, ["--yes", ...args], { aws: awsFor(moto().endpoint) }),
       );
       t.is(res.exitCode, c.exit ?? EXIT.badInput, res.stdout + res.stderr.slice(-1500));
       t.regex(res.stdout + res.stderr, c.expect);
