@@ -119,7 +119,14 @@ test.serial(
           `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run ${holder.runId} \\(stack prod\\) on host laptop-of-alice \\(pid 4242, user alice\\), started ${holder.startedAt}, last heartbeat ${holder.heartbeatAt} \\(6\\d s ago\\)`,
         ),
       );
-      if (extra.length) t.regex(res.stdout, /--take-over is allowed only after 5 min without a heartbeat/);
+      // A dead run never ends: the refusal says when --take-over becomes allowed (last heartbeat + 5 min).
+      const allowedAt = new Date(Date.parse(holder.heartbeatAt) + 5 * 60_000).toISOString();
+      t.true(
+        res.stdout.includes(
+          `If its machine is gone (the run is dead and will never end), --take-over is allowed once it has been silent for 5 min: from ${allowedAt} (its last heartbeat was ${holder.heartbeatAt}) unless it writes one again.`,
+        ),
+        res.stdout,
+      );
     }
     t.deepEqual(await state(), before);
     t.deepEqual(ws.runIds(), []);
