@@ -21,7 +21,7 @@ import { slackSink, type NotificationSink, type NotifierTiming } from "./notific
 import type { Me } from "./run-lock.ts";
 import { ReliableStore } from "./run-store.ts";
 import { journalKey, reportKey } from "./shared-journal.ts";
-import { loadOutputs, type OutputsMirror, type PulumiOutputReader } from "./outputs-loader.ts";
+import { loadOutputs, type OutputsMirrorSource, type PulumiOutputReader } from "./outputs-loader.ts";
 import { stringOption, withDefaults } from "./options.ts";
 import { createPrinter } from "./printer.ts";
 import type { RawOptions, Runbook } from "./types.ts";
@@ -45,7 +45,7 @@ export interface CliDeps {
   ask?: ((q: string) => Promise<boolean>) | null;
   pulumi?: PulumiOutputReader;
   /** Where `--stack` falls back to when the state backend is unreachable (the DR-region mirror). */
-  outputsMirror?: (clients: ClientFactory) => OutputsMirror;
+  outputsMirror?: (clients: ClientFactory) => OutputsMirrorSource;
   signal?: AbortSignal;
   /** How a human re-runs this runbook, for messages. */
   command?: string;
