@@ -11,7 +11,7 @@
  *   the workspace (outputs files, state directory) are compared with before.
  */
 import test from "ava";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StackOutputs } from "../../contract/stack-outputs.ts";
@@ -827,6 +827,24 @@ const runCases: RunCase[] = [
     args: (w) => ["--outputs", w.file, "--stack", "prod", "--state-dir", join(w.dir, "runs\u001b[2J")],
     expect: /invalid --state-dir "\S+runs\\u001b\[2J": expected a directory path without newlines/,
   },
+  ...(
+    [
+      [
+        '{"version": 1, "runId": "r1",',
+        /is damaged \(not JSON: .*\); it was not written by the runbook, which replaces it whole\. Restore it from the shared copy \(resume with --stack <name> to read that one\) or a backup, or start a new run/,
+      ],
+      ["", /is damaged \(not JSON: /],
+      ["[1, 2]", /is damaged \(not a journal object\); start a new run or restore it/],
+    ] as const
+  ).map(([text, expect], i) => ({
+    name: `a damaged journal.json (${["cut short", "empty", "an array"][i]}) on --resume`,
+    args: (w: { file: string; stateDir: string }) => {
+      mkdirSync(join(w.stateDir, "r1"), { recursive: true });
+      writeFileSync(join(w.stateDir, "r1", "journal.json"), text);
+      return ["--outputs", w.file, "--stack", "prod", "--state-dir", w.stateDir, "--resume", "r1"];
+    },
+    expect: new RegExp(`journal \\S+r1/journal\\.json ${expect.source}`),
+  })),
   // The environment.
   {
     name: "SLACK_WEBHOOK_URL over plain http (never shown)",
