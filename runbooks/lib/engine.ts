@@ -1,8 +1,9 @@
 /**
  * Runs a runbook, in five phases read top to bottom in `execute`:
  * - plan: the steps in dependency order, the objective, the run id, the context steps receive;
- * - prove: the read-only steps the run starts with ("is the primary down?", "which backup?"), then
- *   the preflight — before the lock and the journal, so a refusal leaves nothing behind;
+ * - prove: the lock read (another run holding it is refused first), the read-only steps the run
+ *   starts with ("is the primary down?", "which backup?"), then the preflight — before the lock
+ *   is taken and the journal written, so a refusal leaves nothing behind;
  * - lock: one run at a time (the shared run lock), taken before the journal is written;
  * - run: the journal opened (or resumed), then every step (run-steps.ts: side by side where
  *   independent, confirmation, fresh gates, preflight before the first change);
@@ -93,8 +94,9 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   const plan = planRun(opts);
   if (opts.resume?.data.status === "succeeded") return alreadySucceeded(plan, opts.resume);
   if (opts.dryRun) return planOnly(plan, opts);
+  const storeDown = await refuseIfLocked(plan, opts);
   const proven = await proveInputs(plan, opts);
-  const held = await lockRun(plan, opts);
+  const held = await lockRun(plan, opts, storeDown);
   try {
     const journal = await openJournal(plan, opts, held, proven);
     const firstError = await runSteps({
@@ -275,6 +277,32 @@ async function proveInputs<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<P
   return proven;
 }
 
+/**
+ * Another run holding the lock is the first thing to say (before probing anything): the lock is
+ * read, not taken — the lock phase takes it after the prove phase. A store that cannot be read
+ * is returned, so the lock phase does not wait on it a second time (local journal only).
+ */
+async function refuseIfLocked<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<unknown> {
+  if (!opts.store) return undefined;
+  try {
+    await RunLock.check({
+      ...plan.lockTarget,
+      store: opts.store,
+      runId: plan.runId,
+      startedAt: plan.startedAt.toISOString(),
+      takeOver: opts.takeOver === true,
+      log: plan.log,
+      now: plan.now,
+      ...(opts.me ? { me: opts.me } : {}),
+      onLost: () => undefined,
+    });
+  } catch (error) {
+    if (error instanceof BadInputError) throw error;
+    return error;
+  }
+  return undefined;
+}
+
 /** The lock phase's result, and how the run ended (for releasing the lock). */
 interface Held {
   lock: RunLock | undefined;
@@ -287,7 +315,7 @@ interface Held {
 }
 
 /** Lock: one run at a time, taken before the journal is written, so a refused run leaves nothing behind. */
-async function lockRun<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<Held> {
+async function lockRun<O>(plan: Plan<O>, opts: ExecuteOptions<O>, storeDown?: unknown): Promise<Held> {
   const held: Held = {
     lock: undefined,
     sharedNote: opts.storeNote ?? null,
@@ -303,6 +331,7 @@ async function lockRun<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<Held>
   };
   if (!opts.store) return held;
   try {
+    if (storeDown !== undefined) throw storeDown;
     if (!opts.resume && (await opts.store.get(journalKey(plan.runbook.name, plan.stack, plan.runId))))
       throw new BadInputError(
         `run id "${plan.runId}" already has a shared journal in ${opts.store.location}: use --resume ${plan.runId}`,

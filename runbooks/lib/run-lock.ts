@@ -148,6 +148,40 @@ export class RunLock {
   }
 
   /** Takes the lock or throws BadInputError naming the holder (nothing changed). */
+  /**
+   * Whether `acquire` would be refused, read only (nothing written): the same refusal, naming the
+   * holder, thrown before a run reads anything else; a free or takeable lock returns.
+   */
+  static async check(input: AcquireInput): Promise<void> {
+    const current = await input.store.get(lockKey(input));
+    if (!current) return;
+    const quiet = { ...input, log: { info: () => undefined, warn: () => undefined } };
+    decide(
+      JSON.parse(current.body) as LockRecord,
+      RunLock.recordOf(input),
+      quiet,
+      input.me ?? thisProcess(),
+      input.now(),
+    );
+  }
+
+  private static recordOf(input: AcquireInput): LockRecord {
+    const me = input.me ?? thisProcess();
+    return {
+      version: 1,
+      runbook: input.runbook,
+      stack: input.stack,
+      ...(input.scope ? { scope: input.scope.name } : {}),
+      runId: input.runId,
+      host: me.host,
+      pid: me.pid,
+      user: me.user,
+      startedAt: input.startedAt,
+      heartbeatAt: input.now().toISOString(),
+      state: "held",
+    };
+  }
+
   static async acquire(input: AcquireInput): Promise<RunLock> {
     const me = input.me ?? thisProcess();
     const now = input.now();
