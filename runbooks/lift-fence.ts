@@ -128,7 +128,11 @@ const lift = step({
   async isDone(ctx) {
     const live = await readInstance(ctx);
     return lifted(ctx, live)
-      ? { instance: live.identifier, securityGroups: live.securityGroupIds, result: "not fenced" }
+      ? {
+          instance: live.identifier,
+          securityGroups: live.securityGroupIds,
+          result: `nothing lifted: ${live.identifier} carries no fence (no fence ${JSON.stringify(ctx.options.fence)} on it: lifted already, or never set)`,
+        }
       : false;
   },
   async run(ctx) {
@@ -198,6 +202,7 @@ export const runbook: Runbook<LiftFenceOptions> = {
   sharedStore: s3RunStore,
   lockScope: TRAFFIC_LOCK_SCOPE,
   nextSteps: (ctx) => [
+    ...(ctx.peek(lift)?.result?.startsWith("nothing lifted") ? [`NOTHING WAS LIFTED: ${ctx.peek(lift)!.result}.`] : []),
     `${ctx.outputs.database.instanceIdentifier} is no longer fenced: it accepts connections from ${ctx.outputs.database.securityGroupIds.join(", ")} again, and a 'pulumi up' of ${ctx.outputs.stack} declares exactly that (no change).`,
     `The primary services were not touched: scale them only as part of failback (npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped) or service-recovery.`,
   ],
