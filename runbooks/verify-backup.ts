@@ -151,7 +151,11 @@ export const verifyStep = step({
           },
           {
             kind: "command",
-            action: `CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for each role of the backup the server lacks; pg_restore --jobs=${ctx.options.jobs}${ctx.options.ownership ? "" : " --no-owner"}${ctx.options.privileges ? "" : " --no-privileges"}; integrity checks; DROP DATABASE eventchain_verify_<random> and the roles created (always)`,
+            action:
+              `CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for each role of the backup the server ` +
+              `lacks; pg_restore ` +
+              `--jobs=${ctx.options.jobs}${ctx.options.ownership ? "" : " --no-owner"}${ctx.options.privileges ? "" : " --no-privileges"}; ` +
+              `integrity checks; DROP DATABASE eventchain_verify_<random> and the roles created (always)`,
             detail: { connection: ctx.options.connection },
           },
         ],

@@ -79,7 +79,9 @@ export async function waitForAuthoritativeAnswer(p: {
 }): Promise<ClientsMoved> {
   if (p.nameServers.length === 0)
     throw new Error(
-      `no authoritative name servers in the outputs (failover.nameServers): cannot prove from the DNS data plane that ${p.record} answers ${p.expected}; deploy the dr stack with this version, or check with dig @<name server> ${p.record} CNAME`,
+      `no authoritative name servers in the outputs (failover.nameServers): cannot prove from the DNS data ` +
+        `plane that ${p.record} answers ${p.expected}; deploy the dr stack with this version, or check with ` +
+        `dig @<name server> ${p.record} CNAME`,
     );
   const expected = bare(p.expected);
   const queryMs = p.queryMs ?? 3000;
