@@ -313,12 +313,15 @@ export const runbook: Runbook<FailoverOptions> = {
     const moved = ctx.peek(verifyClientsMoved);
     return [
       ...fencingLines(ctx),
-      `Announce that ${ctx.outputs.dns.recordName} is served from ${dr(ctx).region}${moved ? ` (authoritative answer since ${moved.answeredAt}; clients honouring the TTL moved by ${moved.clientsMovedBy})` : ""}; watch alarm ${dr(ctx).services.errorRateAlarmName}.`,
+      `Announce that ${ctx.outputs.dns.recordName} is served from ` +
+        `${dr(ctx).region}${moved ? ` (authoritative answer since ${moved.answeredAt}; clients honouring the TTL moved by ${moved.clientsMovedBy})` : ""}; ` +
+        `watch alarm ${dr(ctx).services.errorRateAlarmName}.`,
       `The failover switch stays engaged until failback disengages it: nothing flips traffic back by ` +
         `itself, and pulumi up of either stack does not reset it. Do not write ` +
         `${ctx.outputs.failover.switch.namespace}/${ctx.outputs.failover.switch.metricName} by hand.`,
       `${dr(ctx).database.instanceIdentifier} was restored out of band (not in Pulumi state): do not run 'pulumi up' on the dr stack in a way that replaces it.`,
-      `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not deleted): it holds writes made after the recovery point, for reconciliation.${fencedBy(ctx) ? ` Its fence is recorded on it (${FENCE_TAG.by} ${fencedBy(ctx)}): a 'pulumi up' of ${ctx.outputs.stack} keeps it.` : ""}`,
+      `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not ` +
+        `deleted): it holds writes made after the recovery point, for reconciliation.${fencedBy(ctx) ? ` Its fence is recorded on it (${FENCE_TAG.by} ${fencedBy(ctx)}): a 'pulumi up' of ${ctx.outputs.stack} keeps it.` : ""}`,
       `When the primary region is back: npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped`,
     ];
   },

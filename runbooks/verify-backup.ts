@@ -136,7 +136,10 @@ export const verifyStep = step({
       ? [
           {
             kind: "note",
-            action: `integrity checks on the live database ${ctx.options.database} (${ctx.options.backupGiven ? `tables and row counts of backup ${ctx.options.backup}` : "every table read"}, every declared foreign key, profile ${ctx.options.profile})`,
+            action:
+              `integrity checks on the live database ${ctx.options.database} ` +
+              `(${ctx.options.backupGiven ? `tables and row counts of backup ${ctx.options.backup}` : "every table read"}, ` +
+              `every declared foreign key, profile ${ctx.options.profile})`,
           },
         ]
       : [

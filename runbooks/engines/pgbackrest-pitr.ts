@@ -399,7 +399,9 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
       `The recovered cluster runs from ${r?.dataDir ?? join(baseDirOf(ctx, target), "data")} on ` +
         `127.0.0.1:${r?.port ?? "<port>"} (socket ${r?.socketDir ?? "<socket dir>"}), promoted at ${target.restoreTime}.`,
       "Run verify-backup --database against it before pointing the application at it.",
-      `A full backup of the recovered cluster (new timeline) is in stanza ${ctx.options.engineOptions.stanza}${backupLabel ? ` (${backupLabel})` : ""}; its WAL archives there too. Make sure the old primary no longer archives into the stanza.`,
+      `A full backup of the recovered cluster (new timeline) is in stanza ` +
+        `${ctx.options.engineOptions.stanza}${backupLabel ? ` (${backupLabel})` : ""}; its WAL archives ` +
+        `there too. Make sure the old primary no longer archives into the stanza.`,
       "Keep the old data directory until the incident review is closed; nothing was deleted.",
     ];
   },

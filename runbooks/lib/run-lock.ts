@@ -275,12 +275,14 @@ function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me,
       ? ` ${mine.runbook} shares this lock with ${held.runbook}: run it again once that run has ended.`
       : "";
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait until it ends.${shared}${input.takeOver ? ` --take-over is allowed only after ${SILENT_AFTER_MS / 60_000} min without a heartbeat.` : ""}`,
+      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait ` +
+        `until it ends.${shared}${input.takeOver ? ` --take-over is allowed only after ${SILENT_AFTER_MS / 60_000} min without a heartbeat.` : ""}`,
     );
   }
   if (!input.takeOver) {
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}, silent for longer than ${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${same ? "" : `; to continue its work instead: ${resumeIt} --take-over`}.`,
+      `another run holds the lock of ${what}: ${holder}, silent for longer than ` +
+        `${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${same ? "" : `; to continue its work instead: ${resumeIt} --take-over`}.`,
     );
   }
   input.log.warn(`TAKING OVER the run lock of ${what} from ${holder}, because of --take-over`);

@@ -92,7 +92,10 @@ export function summaryLine(runbook: string, report: Report): string {
     return `${runbook} ${verdict}${caveats}: RTO ${report.rto.achievedMinutes}/${report.rto.objectiveMinutes} min, RPO ${report.rpo.achievedMinutes ?? "n/a"}/${report.rpo.objectiveMinutes} min`;
   }
   if (report.status === "failed" && f && !f.resumeCommand)
-    return `${runbook} REFUSED${f.stepId ? ` at step "${f.stepId}"` : ""}: ${f.message}. Nothing was changed; a resume would repeat this. Correct the input and start a new run${f.newRunCommand ? `: ${f.newRunCommand} …` : ""}`;
+    return (
+      `${runbook} REFUSED${f.stepId ? ` at step "${f.stepId}"` : ""}: ${f.message}. Nothing was changed; a ` +
+      `resume would repeat this. Correct the input and start a new run${f.newRunCommand ? `: ${f.newRunCommand} …` : ""}`
+    );
   if (report.status === "failed")
     return `${runbook} FAILED${f?.stepId ? ` at step "${f.stepId}"` : ""}: ${f?.message}. Fix the cause, then resume: ${f?.resumeCommand}`;
   return `${runbook} ${report.status}: ${f?.message}`;
