@@ -430,7 +430,12 @@ test("notifications never delay a step: a sink that never answers is logged and 
   t.false(gaveUpBeforeFirstStep, "the first step started without waiting for 'started'");
   t.false(deliveredBeforeNotifyReturned, "ctx.notify returns at once");
   t.regex(res.stderr, /notification "started" to stuck not answered within 1 s \(recovery continues\)/);
-  t.regex(res.stderr, /not waiting longer than 2\.5 s for notifications .*"succeeded" to stuck/);
+  // The last one is given up by its own 1 s bound or by the 2.5 s flush, whichever ends first: which
+  // one depends on how long the run took, so either says it was not waited for.
+  t.regex(
+    res.stderr,
+    /notification "succeeded" to stuck not answered within 1 s|not waiting longer than 2\.5 s for notifications .*"succeeded" to stuck/,
+  );
   t.deepEqual(
     got.map((s) => /gated (\w+)|\] (progress)/.exec(s)?.slice(1).find(Boolean)),
     ["started", "progress", "succeeded"],
