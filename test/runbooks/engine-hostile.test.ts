@@ -397,7 +397,8 @@ test("notifications never delay a step: a sink that never answers is logged and 
   const hang = publishSink("stuck", () => new Promise(() => undefined));
   const got: string[] = [];
   const slow = publishSink("slow", async (subject) => {
-    await new Promise((r) => setTimeout(r, 150));
+    // Slow, but far within the bounds below (1 s a send, 2.5 s to flush): at least 20 times.
+    await new Promise((r) => setTimeout(r, 50));
     got.push(subject);
   });
   let gaveUpBeforeFirstStep: boolean | undefined;
