@@ -22,6 +22,7 @@
 import type pg from "pg";
 import {
   digestDifference,
+  largeObjectFacts,
   ownershipDigest,
   privilegesDigest,
   rowCountQuery,
@@ -33,7 +34,7 @@ import {
 import { quoteIdent } from "./names.ts";
 import { EVENTCHAIN_PROFILE, type ProfileUse } from "./profiles.ts";
 import { QueryPool } from "./query-pool.ts";
-import type { RecreatedRoles } from "./roles.ts";
+import type { LeftOut, RecreatedRoles } from "./roles.ts";
 
 export { quoteIdent } from "./names.ts";
 
@@ -44,6 +45,7 @@ export const CHECK_KINDS = [
   "plan-check",
   "ownership",
   "privileges",
+  "large-objects",
   "roles",
   "restore",
   "object",
@@ -154,6 +156,8 @@ export interface Expectations {
   ownership?: AccessDigest;
   /** Who could do what at backup time; compared when the restore kept privileges. */
   privileges?: AccessDigest;
+  /** How many large objects, and their bytes in all, at backup time. */
+  largeObjects?: { count: number; bytes: number };
   /** Application checks. Default: EventChain's, where present. */
   profile?: ProfileUse;
 }
@@ -408,6 +412,22 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
           : `differ from the manifest: ${digestDifference(want, have)}`,
     });
   }
+  if (e.largeObjects) {
+    const want = e.largeObjects;
+    const have = await largeObjectFacts(client).catch((error: Error) => error);
+    const same = !(have instanceof Error) && have.count === want.count && have.bytes === want.bytes;
+    checks.push({
+      name: "large objects",
+      kind: "large-objects",
+      ok: same,
+      detail:
+        have instanceof Error
+          ? `cannot read them: ${have.message}`
+          : same
+            ? `${have.count} large object(s), ${have.bytes} bytes, as in the manifest`
+            : `${have.count} large object(s), ${have.bytes} bytes; the manifest has ${want.count}, ${want.bytes} bytes`,
+    });
+  }
   return { checks: await Promise.all(checks), unloggedTables: unlogged, profile };
 }
 
@@ -431,7 +451,14 @@ export interface VerificationReport {
   unloggedTables: string[];
   profile: IntegrityResult["profile"];
   /** What the restore kept (a scratch restore only). */
-  restore?: { ownership: boolean; privileges: boolean; roles: RecreatedRoles | null; rolesPasswords: string | null };
+  restore?: {
+    ownership: boolean;
+    privileges: boolean;
+    roles: RecreatedRoles | null;
+    rolesPasswords: string | null;
+    /** What the backup holds that the restore did not apply, and why. */
+    leftOut: LeftOut[];
+  };
   notes: string[];
 }
 
@@ -468,7 +495,12 @@ export function renderVerificationMarkdown(r: VerificationReport): string {
     );
     if (r.restore.roles)
       lines.push(
-        `- Roles: created ${r.restore.roles.created.join(", ") || "none"}; already there (left unchanged) ${r.restore.roles.existing.join(", ") || "none"}${r.restore.roles.notSuperuser.length ? `; created NOSUPERUSER instead of SUPERUSER: ${r.restore.roles.notSuperuser.join(", ")}` : ""}; passwords ${r.restore.rolesPasswords ?? "n/a"}`,
+        `- Roles: created ${r.restore.roles.created.join(", ") || "none"}; already there (left unchanged) ${r.restore.roles.existing.join(", ") || "none"}${r.restore.roles.notSuperuser.length ? `; created without SUPERUSER: ${r.restore.roles.notSuperuser.join(", ")}` : ""}; password verifiers ${r.restore.rolesPasswords ?? "n/a"}`,
+      );
+    else lines.push("- Roles: none recreated");
+    if (r.restore.leftOut.length)
+      lines.push(
+        `- Left out by the restore: ${r.restore.leftOut.map((l) => `${l.item}${l.role === "-" ? "" : ` of ${l.role}`} (${l.reason})`).join("; ")}`,
       );
   }
   if (r.unloggedTables.length) lines.push(`- UNLOGGED tables: ${r.unloggedTables.join(", ")}`);
