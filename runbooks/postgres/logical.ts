@@ -111,7 +111,7 @@ export async function backupDatabase(p: LogicalBackupParams): Promise<DatabaseMa
         removed: [] as string[],
         left: [`cleanup itself failed: ${e.name}: ${e.message}`],
       }));
-      const removed = `${cleanup.removed.length ? `removed ${cleanup.removed.join(", ")}` : "nothing had been written"}${cleanup.left.length ? `; COULD NOT REMOVE ${cleanup.left.join(", ")}: delete by hand (no manifest: not restorable)` : ""}`;
+      const removed = `${cleanup.removed.length ? `removed ${cleanup.removed.join(", ")}` : `nothing is left under s3://${p.bucket}/${p.prefix}${backupId}/`}${cleanup.left.length ? `; COULD NOT REMOVE ${cleanup.left.join(", ")}: delete by hand (no manifest: not restorable)` : ""}`;
       if (attempt === 1 && changedUnderDump(message)) {
         retryReason = `the database changed under the first attempt (${message.split("\n")[0]}); ${removed}`;
         log(`backup ${backupId}: retrying once: ${retryReason}`);
