@@ -103,7 +103,8 @@ export function restoreLists(list: string, keepPolicies = true): { first: string
     if (!m) continue;
     const entry = m[1]!;
     if (entry.startsWith("SCHEMA - ") || entry.startsWith("ACL - SCHEMA ")) first.push(line);
-    else if (!keepPolicies && entry.startsWith("POLICY ")) policies.push(entry.replace(/^POLICY /, ""));
+    else if (!keepPolicies && entry.startsWith("POLICY "))
+      policies.push(entry.replace(/^POLICY /, "").replace(/ \S+$/, ""));
     else rest.push(line);
   }
   return { first: first.join("\n") + "\n", rest: rest.join("\n") + "\n", policies };
