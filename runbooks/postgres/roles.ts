@@ -177,11 +177,13 @@ export function carriedStatements(
         leftOut.push({ role: s.role, item: "role", reason: "reserved by the server: it has its own" });
       continue;
     }
-    if (s.kind === "membership" && isReservedRole(s.role)) {
+    // A predefined pg_* role is granted like any other (a restore that may not is told so);
+    // the service's own rds* roles are the service's business.
+    if (s.kind === "membership" && /^rds/.test(s.role)) {
       leftOut.push({
         role: s.member,
         item: `membership in ${s.role}`,
-        reason: "a role the server reserves: grant it by hand where the service allows",
+        reason: "a role the service reserves: grant it by hand where the service allows",
       });
       continue;
     }
