@@ -198,6 +198,12 @@ async function tableColumns(client: pg.Client): Promise<Map<number, Set<string>>
 }
 
 /** Exact row counts of `names`, every query started at once (the pool runs as many as it may). */
+/** As {@link countRows}, with a table that cannot be read (a forced policy, no privilege) reported, not thrown. */
+async function countEach(pool: QueryPool, names: string[], only = true): Promise<Record<string, number | Error>> {
+  const counts = await Promise.all(names.map((n) => pool.number(rowCountQuery(n, only)).catch((e: Error) => e)));
+  return Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
+}
+
 async function countRows(pool: QueryPool, names: string[], only = true): Promise<Record<string, number>> {
   const counts = await Promise.all(names.map((n) => pool.number(rowCountQuery(n, only))));
   return Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
@@ -233,6 +239,10 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
   // does not depend on which query finished first.
   const checks: (Check | Promise<Check>)[] = [];
   const orphans = (fk: ForeignKey) => pool.number(orphanQuery(fk));
+  // A check whose query fails (a table a forced policy or a missing privilege keeps from the
+  // checking user) is reported as failed with PostgreSQL's message, never thrown.
+  const orFailed = (name: string, kind: Check["kind"]) => (error: Error) =>
+    ({ name, kind, ok: false, detail: `cannot be checked: ${error.message}` }) as Check;
   const present = new Map<string, TableFact>((await userTables(client)).map((t) => [t.name, t]));
   const unlogged = [...present.values()].filter((t) => t.unlogged).map((t) => t.name);
   const isUnlogged = new Set(unlogged);
@@ -240,24 +250,28 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
   // Tables and row counts, as the manifest says (one check per table); without a manifest, every
   // table is read once (its rows counted), which proves each is there and readable.
   if (e.tables === undefined && e.rowCounts === undefined) {
-    const own = await countRows(
+    const own = await countEach(
       pool,
       [...present.values()].filter((t) => t.kind === "table").map((t) => t.name),
     );
-    for (const t of present.values())
+    for (const t of present.values()) {
+      const n = own[t.name];
       checks.push({
         name: `table ${t.name}`,
         kind: "table",
-        ok: true,
+        ok: !(n instanceof Error),
         detail:
           t.kind === "partitioned"
             ? "present (partitioned: its rows are in its partitions)"
-            : `${own[t.name]} rows, readable${t.unlogged && own[t.name] === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
+            : n instanceof Error
+              ? `cannot be read: ${n.message}`
+              : `${n} rows, readable${t.unlogged && n === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
       });
+    }
   }
   const rowCounts = e.rowCounts ?? {};
   const counted = Object.keys(rowCounts).filter((n) => present.has(n));
-  const got = await countRows(pool, counted, e.countOnly ?? true);
+  const got = await countEach(pool, counted, e.countOnly ?? true);
   const partitioned = new Set(e.partitionedTables ?? []);
   for (const name of [...new Set([...(e.tables ?? []), ...Object.keys(rowCounts)])].sort()) {
     const want = rowCounts[name];
@@ -282,9 +296,11 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
         kind: "row-count",
         ok: n === want,
         detail:
-          n === want
-            ? `${n} rows, as in the manifest`
-            : `${n} rows, manifest has ${want}${isUnlogged.has(name) && n === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
+          n instanceof Error
+            ? `cannot be counted: ${n.message}; manifest has ${want} rows`
+            : n === want
+              ? `${n} rows, as in the manifest`
+              : `${n} rows, manifest has ${want}${isUnlogged.has(name) && n === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
       });
     }
   }
@@ -315,22 +331,28 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
           ...fk,
           childOnly: child!.kind !== "partitioned",
           parentOnly: parent!.kind !== "partitioned",
-        }).then((n) => ({
-          name,
-          kind: "foreign-key",
-          ok: false,
-          detail: `${n === 0 ? "no orphans" : `${n} orphan row(s)`}; the constraint is missing here (declared in the backup: a restore could not create it)`,
-        })),
+        }).then(
+          (n) => ({
+            name,
+            kind: "foreign-key",
+            ok: false,
+            detail: `${n === 0 ? "no orphans" : `${n} orphan row(s)`}; the constraint is missing here (declared in the backup: a restore could not create it)`,
+          }),
+          orFailed(name, "foreign-key"),
+        ),
       );
       continue;
     }
     checks.push(
-      orphans(fk as ForeignKey).then((n) => ({
-        name,
-        kind: "foreign-key",
-        ok: n === 0 || fk.validated === false,
-        detail: orphanDetail(n, fk),
-      })),
+      orphans(fk as ForeignKey).then(
+        (n) => ({
+          name,
+          kind: "foreign-key",
+          ok: n === 0 || fk.validated === false,
+          detail: orphanDetail(n, fk),
+        }),
+        orFailed(name, "foreign-key"),
+      ),
     );
   }
 
@@ -390,7 +412,10 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
           parentColumns: c.parentColumns.map(quoteIdent),
           childOnly: child.kind !== "partitioned",
           parentOnly: parent.kind !== "partitioned",
-        }).then((n) => ({ name: c.name, kind: "plan-check", ok: n === 0, detail: orphanDetail(n, {}) })),
+        }).then(
+          (n) => ({ name: c.name, kind: "plan-check", ok: n === 0, detail: orphanDetail(n, {}) }),
+          orFailed(c.name, "plan-check"),
+        ),
       );
     }
   }

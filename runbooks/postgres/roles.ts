@@ -377,7 +377,7 @@ export async function borrowOwners(
   const refused: LeftOut[] = [];
   if (me!.superuser) return { granted, refused };
   const { rows } = await client.query<{ rolname: string; member: boolean; superuser: boolean }>(
-    "SELECT rolname, pg_has_role(current_user, oid, 'USAGE') AS member, rolsuper AS superuser FROM pg_roles WHERE rolname = ANY($1)",
+    "SELECT rolname, pg_has_role(current_user, oid, 'MEMBER') AS member, rolsuper AS superuser FROM pg_roles WHERE rolname = ANY($1)",
     [owners],
   );
   for (const r of rows) {

@@ -12,7 +12,6 @@ import { $ } from "zx";
 import { createSchema, seed, sellTicket } from "../../rehearsal/stand-ins/eventchain-schema.ts";
 import { createDatabase, masterOf, startPostgres } from "../../rehearsal/stand-ins/postgres.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
-import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
 import { backupDatabase, changedUnderDump, restoreDatabase } from "../../runbooks/postgres/logical.ts";
 import type { DatabaseManifest } from "../../runbooks/postgres/manifest.ts";
 import { ownRowCounts } from "../helpers/foreign-database.ts";
