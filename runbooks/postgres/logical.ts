@@ -337,8 +337,10 @@ export function restoreErrors(stderr: string): string {
     .filter((l) => /ERROR: /.test(l))
     .map((l) => l.replace(/^.*?ERROR: +/, ""));
   if (!errors.length) return lastLines(stderr);
+  // Only stderr's tail is kept: pg_restore's own total, at the end, counts them all.
+  const total = Math.max(errors.length, Number(/errors ignored on restore: (\d+)/.exec(stderr)?.[1] ?? 0));
   const shown = errors.slice(0, 10).join(" | ");
-  return `${errors.length} error(s): ${shown}${errors.length > 10 ? ` | … ${errors.length - 10} more` : ""}`;
+  return `${total} error(s): ${shown}${total > 10 ? ` | … ${total - 10} more` : ""}`;
 }
 
 /** A dump read from the bucket into a private temp file and proven against its manifest. */

@@ -73,6 +73,7 @@ export function expectationsOf(m: LoadedDatabaseManifest, keep: KeepOptions, pro
   };
 }
 
+/** Verifies one backup (see the module comment); long because cleanup must follow every step. */
 export async function verifyBackup(
   p: VerifyBackupParams,
 ): Promise<VerificationReport & { scratchDatabase: string; scratchDropped: boolean; rolesLeft: string[] }> {
