@@ -20,6 +20,7 @@ import { useMoto } from "../helpers/moto.ts";
 const moto = useMoto(test);
 const BACKUPS = 10;
 
+// Long on purpose: the load, the ten backups beside pg_dump, and the checks of what they left read in order.
 test("ten backups under two writers and a DDL loop succeed where pg_dump does, leave no orphan and restore to their counts", async (t) => {
   const su = await startPostgres();
   t.teardown(() => su.destroy());
