@@ -16,6 +16,7 @@ import type { Streaming } from "../../infra/posture/self-managed.ts";
 import { MIN_REDO_SECONDS, type MeasuredPhases } from "../../infra/posture/calibration.ts";
 import { useCalibration } from "../../infra/posture/figures.ts";
 import { asServiceUser } from "../../runbooks/postgres/cluster.ts";
+import { masterOf } from "../stand-ins/postgres.ts";
 import { pgbackrest } from "../../runbooks/postgres/pgbackrest.ts";
 import {
   archivePushSeconds,
@@ -209,7 +210,8 @@ export async function runDrill(
     report.verification.logicalBackup = await phases.run(
       // Before the base backup: the scratch database's WAL is not replayed by the recovery.
       "Verify the logical backup in a scratch database before it is needed (verify-backup)",
-      () => verifyBackup(s, { ...io, reportDir }, s.pg.connection("postgres"), ["--backup", logical.backupId]),
+      () =>
+        verifyBackup(s, { ...io, reportDir }, masterOf(s.pg).connection("postgres"), ["--backup", logical.backupId]),
       (v) => (v.ok ? "passed" : `FAILED: ${v.message}`),
     );
     await phases.run(
