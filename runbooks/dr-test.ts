@@ -165,6 +165,7 @@ const applicationStep: Step<DrTestOptions> = {
     "Deploy a copy of the application, pointed at the restored database, into a throwaway namespace and health-check it",
   // Deploys a workload: asks first (--yes for automation).
   destructive: true,
+  ungated: "it deploys into a namespace of its own that it creates and deletes; it relies on no earlier check",
   dependsOn: [],
   describe: (ctx) => [
     {

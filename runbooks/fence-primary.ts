@@ -27,6 +27,8 @@ const checkStack = step({
   dependsOn: [],
   title: "Check the stack is the primary, declares a fence, and its clients have moved away",
   readOnly: true,
+  // Re-checked right before the fence on a resumed run: the switch may have moved since.
+  gate: true,
   describe: (ctx) => [
     { kind: "note", action: "reads the outputs" },
     ...(!switchOf(ctx.outputs)

@@ -55,6 +55,8 @@ const check = step({
   dependsOn: [],
   title: "Check the fence named is the one on the instance and the failover switch is disengaged",
   readOnly: true,
+  // Re-checked right before the lift on a resumed run: the switch may have moved since.
+  gate: true,
   describe: (ctx) => [
     {
       kind: "aws",

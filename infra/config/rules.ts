@@ -2,7 +2,7 @@
  * The config rules a per-field schema cannot express, as pure functions over the parsed
  * config: regions, overlapping windows, lock and lifecycle limits, role requirements, and
  * objectives against the mechanisms declared for them. Each problem is one line naming the
- * key, the value and what is allowed. `config.ts` runs them; tests call them alone.
+ * key, the value and what is allowed. `load.ts` runs them; tests call them alone.
  */
 import type { z } from "zod";
 import type { stackConfigSchema } from "./schema.ts";

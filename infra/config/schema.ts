@@ -1,7 +1,7 @@
 /**
  * The zod schema of the stack config, field by field, with the plan's defaults. Each field's
- * error text is what is allowed; `config.ts` prefixes the key and the bad value. Cross-field
- * rules (regions, overlapping windows, objectives vs. mechanisms) live in `config.ts`.
+ * error text is what is allowed; `load.ts` prefixes the key and the bad value. Cross-field
+ * rules (regions, overlapping windows, objectives vs. mechanisms) live in `rules.ts`.
  */
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "../../contract/objectives.ts";

@@ -70,6 +70,7 @@ function lastChange(data: JournalData): number {
   return Math.max(...times.filter((t): t is string => typeof t === "string").map((t) => Date.parse(t)));
 }
 
+// Long on purpose: the CLI's one path from argv to a result (help, outputs, resume, execute), read in order.
 export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<CliResult> {
   const env = deps.env ?? process.env;
   const stdout = deps.stdout ?? process.stdout;
