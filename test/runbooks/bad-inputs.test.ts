@@ -178,7 +178,7 @@ const configCases: ConfigCase[] = [
       ["dns", "recordType", "AAAA", /"AAAA" is not allowed; expected one of CNAME/],
       ["dns", "hostedZoneId", "zone-1", /"zone-1" is not allowed; expected a Route 53 hosted zone id/],
       ["dns", "recordName", "API.EventChain.com", /"API\.EventChain\.com" is not allowed; expected a DNS name/],
-      ["dns", "failover", "manual", /"manual" is not allowed; expected one of switch, automatic/],
+      ["dns", "failoverMode", "manual", /"manual" is not allowed; expected one of switch, automatic/],
       ["cache", "numCacheClusters", 1, /1 is not allowed; expected an integer from 2 to 6 \(Multi-AZ needs 2\)/],
       ["cache", "engineVersion", "5.0", /"5\.0" is not allowed; expected a Redis engine version string 6\.x or 7\.x/],
       [
