@@ -81,7 +81,9 @@ const check = step({
     if (problem) throw new BadInputError(problem);
     if (!state.fenced && !lifted(ctx, live))
       throw new BadInputError(
-        `${live.identifier} is not fenced (no tag ${FENCE_TAG.by}; security groups ${live.securityGroupIds.join(", ") || "none"}), so lift-fence changes nothing; a 'pulumi up' of ${prod.stack} declares ${prod.database.securityGroupIds.join(", ")}`,
+        `${live.identifier} is not fenced (no tag ${FENCE_TAG.by}; security groups ` +
+          `${live.securityGroupIds.join(", ") || "none"}), so lift-fence changes nothing; a 'pulumi up' of ` +
+          `${prod.stack} declares ${prod.database.securityGroupIds.join(", ")}`,
       );
     const switchPosition = await readSwitchPosition(ctx, prod);
     if (switchPosition !== "disengaged" && !lifted(ctx, live)) {
@@ -91,7 +93,9 @@ const check = step({
           : `the failover switch is ${switchPosition} (alarm ${prod.failover.switch.alarmName} in ${prod.failover.switch.region}): clients may be on ${prod.peerRegion}, writing there`;
       if (!ctx.force)
         throw new BadInputError(
-          `${why}; lifting the fence on ${live.identifier} now lets writes reach it too (split brain). Fail back first (npx zx runbooks/failback.ts --stack ${prod.stack} --writes-stopped), or pass --force once you have made sure nothing writes to ${prod.peerRegion}`,
+          `${why}; lifting the fence on ${live.identifier} now lets writes reach it too (split brain). Fail ` +
+            `back first (npx zx runbooks/failback.ts --stack ${prod.stack} --writes-stopped), or pass --force ` +
+            `once you have made sure nothing writes to ${prod.peerRegion}`,
         );
       ctx.log.warn(`lifting the fence although ${why}, because of --force`);
     }

@@ -100,7 +100,11 @@ export const checkWindow = step({
   describe: (ctx) => [
     {
       kind: "note",
-      action: `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ${ctx.options.engine}) and check ${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} lies in it`,
+      action:
+        `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ` +
+        `${ctx.options.engine}) and check ` +
+        `${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} ` +
+        `lies in it`,
     },
   ],
   async run(ctx) {

@@ -316,7 +316,8 @@ function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me,
   }
   if (!input.takeOver) {
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}, silent for longer than ${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${same ? "" : `; to continue its work instead: ${resumeIt} --take-over`}.`,
+      `another run holds the lock of ${what}: ${holder}, silent for longer than ` +
+        `${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${same ? "" : `; to continue its work instead: ${resumeIt} --take-over`}.`,
     );
   }
   input.log.warn(`TAKING OVER the run lock of ${what} from ${holder}, because of --take-over`);
