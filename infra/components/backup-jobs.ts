@@ -10,6 +10,7 @@ import {
   JOB_SUCCESS_METRIC,
 } from "../../contract/jobs.ts";
 import type { Statement } from "./iam.ts";
+import { DR_READINESS_JOB } from "../../contract/dr-readiness.ts";
 import { OUTPUTS_MIRROR } from "../../contract/stack-outputs.ts";
 import type { ExportScope } from "../../contract/kubernetes-export-scope.ts";
 
@@ -63,7 +64,7 @@ export const BACKUP_JOB_LABEL = "eventchain.io/backup-job";
 export const BACKUP_JOB_TAG = "eventchain:backup-job";
 
 /** The DR readiness check's job id, and its schedule: hourly, so a restore test's 2 h validation window is never missed. */
-export const DR_READINESS_JOB = "dr-readiness";
+export { DR_READINESS_JOB };
 export const DR_READINESS_SCHEDULE = "cron(17 * * * ? *)";
 
 /** The replication check's job id (its heartbeat is the RDS automated-backup replication's). */

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { restoreTestingPlanName } from "../../contract/dr-readiness.ts";
 import { serviceRole } from "./iam.ts";
 
 export interface BackupPlanArgs {
@@ -26,12 +27,7 @@ export const SERVICE_POLICIES = [
   "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
 ];
 
-/**
- * The restore testing plan's name for a stack (letters, digits and underscores only): the name
- * check-dr-readiness looks the plan up by (ListRestoreTestingPlans) to validate its restore jobs.
- */
-export const restoreTestingPlanName = (stack: string) =>
-  `eventchain_${stack.replace(/[^A-Za-z0-9]/g, "_")}_restore_test`;
+export { restoreTestingPlanName };
 
 /**
  * The plan's schedules as an AWS Backup plan: database snapshots every 6 hours and a full backup

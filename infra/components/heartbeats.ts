@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { VerifiedPathId } from "../../contract/dr-readiness.ts";
 import { heartbeatWindowMinutes } from "../config/validators.ts";
 import {
   DR_READINESS_JOB,
@@ -112,8 +113,7 @@ export const VERIFIED_PATHS = {
     "ElastiCache automatic snapshots of the replication group (the newest automatic snapshot checked)",
   "ecr-replication": "ECR replication of every image prod runs to the DR registry (each image looked up in DR)",
   "restore-tests": "AWS Backup restore tests of the DR copies, validated by our checks (PutRestoreValidationResult)",
-} as const;
-export type VerifiedPathId = keyof typeof VERIFIED_PATHS;
+} as const satisfies Record<VerifiedPathId, string>;
 
 /** A path verified by check-dr-readiness: recorded in `region` on the readiness job's schedule. */
 export function verifiedPath(
