@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { RUN_JOURNAL_PREFIX } from "../../contract/backup-prefixes.ts";
+import { RUN_JOURNAL_NONCURRENT, RUN_JOURNAL_PREFIX } from "../../contract/backup-prefixes.ts";
 import { customerKey } from "./kms.ts";
 import { SecureBucket } from "./secure-bucket.ts";
 
@@ -17,8 +17,11 @@ export interface RunJournalBucketArgs {
   keepNewerNoncurrent?: pulumi.Input<number>;
 }
 
-/** Defaults of `RunJournalBucketArgs`, one place. */
-export const RUN_JOURNAL_DEFAULTS = { noncurrentDays: 7, keepNewerNoncurrent: 3 } as const;
+/** Defaults of `RunJournalBucketArgs` (contract/backup-prefixes.ts: the stand-in bucket of the tests keeps the same). */
+export const RUN_JOURNAL_DEFAULTS = {
+  noncurrentDays: RUN_JOURNAL_NONCURRENT.days,
+  keepNewerNoncurrent: RUN_JOURNAL_NONCURRENT.keepNewer,
+} as const;
 
 /**
  * Where the incident runbooks keep their run lock and shared journals (`runs/`), in the DR region:

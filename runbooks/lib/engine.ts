@@ -408,6 +408,8 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     if (outcome.status === "succeeded") tracker.milestone("recovery_completed", "Recovery completed", finishedAt);
     journal.setTracker(tracker.state());
     journal.finish(outcome.status, finishedAt);
+    // The shared copy first, so the report can state every version this run wrote before it.
+    await journal.flush();
     const succeeded = outcome.status === "succeeded";
     const report = buildReport({
       journal: journal.data,
@@ -424,6 +426,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
         local: journal.path,
         shared: journal.shared && !lost ? journal.shared.location : null,
         note: lost ? lost.message : (journal.shared?.behind ?? sharedNote),
+        ...(opts.store ? { versionsWritten: opts.store.versionsWritten() } : {}),
       },
     });
     const exitCode = report.verdict === "objectives_missed" ? EXIT.objectivesMissed : outcome.exitCode;
