@@ -19,7 +19,7 @@ import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror-reader.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
-import { readSwitchPosition } from "./aws/switch.ts";
+import { NO_SWITCH, readSwitchPosition } from "./aws/switch.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { stringOption } from "./lib/options.ts";
@@ -55,6 +55,8 @@ const check = step({
   dependsOn: [],
   title: "Check the fence named is the one on the instance and the failover switch is disengaged",
   readOnly: true,
+  // Re-checked right before the lift on a resumed run: the switch may have moved since.
+  gate: true,
   describe: (ctx) => [
     {
       kind: "aws",
@@ -84,7 +86,7 @@ const check = step({
     const switchPosition = await readSwitchPosition(ctx, prod);
     if (switchPosition !== "disengaged" && !lifted(ctx, live)) {
       const why =
-        prod.failover.mode === "automatic"
+        switchPosition === NO_SWITCH
           ? `failover mode is automatic: nothing here tells whether ${prod.peerRegion} takes writes`
           : `the failover switch is ${switchPosition} (alarm ${prod.failover.switch.alarmName} in ${prod.failover.switch.region}): clients may be on ${prod.peerRegion}, writing there`;
       if (!ctx.force)

@@ -1,6 +1,6 @@
 /**
  * Field builders for the config schema: each carries the text of what is allowed, which
- * `config.ts` puts after the key and the bad value. AWS-specific grammars (schedules, windows,
+ * `load.ts` puts after the key and the bad value. AWS-specific grammars (schedules, windows,
  * regions) are checked by the pure validators in `validators.ts`.
  */
 import { z } from "zod";

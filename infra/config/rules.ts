@@ -2,7 +2,7 @@
  * The config rules a per-field schema cannot express, as pure functions over the parsed
  * config: regions, overlapping windows, lock and lifecycle limits, role requirements, and
  * objectives against the mechanisms declared for them. Each problem is one line naming the
- * key, the value and what is allowed. `config.ts` runs them; tests call them alone.
+ * key, the value and what is allowed. `load.ts` runs them; tests call them alone.
  */
 import type { z } from "zod";
 import type { stackConfigSchema } from "./schema.ts";
@@ -240,20 +240,20 @@ export function crossFieldProblems(c: Parsed): string[] {
 }
 
 /**
- * Automatic health-check failover towards a region that serves nothing: with `dns.failover`
+ * Automatic health-check failover towards a region that serves nothing: with `dns.failoverMode`
  * "automatic", Route 53 answers the DR record as soon as the primary endpoint fails its health
  * check. When the DR services stand at 0 (pilot light), that sends every client to an empty
  * region before any DR database exists, and back again by itself when the primary answers.
  * Only the dr role declares the records, so only it is checked. Pure.
  */
 export function failoverProblems(c: Parsed): string[] {
-  if (c.role !== "dr" || c.dns.failover !== "automatic") return [];
+  if (c.role !== "dr" || c.dns.failoverMode !== "automatic") return [];
   const idle = (["backend", "frontend"] as const).filter((s) => c.services[s].standbyCount === 0);
   if (idle.length === 0) return [];
   return [
     problem(
-      ["dns", "failover"],
-      c.dns.failover,
+      ["dns", "failoverMode"],
+      c.dns.failoverMode,
       `"switch": the DR services stand at 0 (${idle.map((s) => `services.${s}.standbyCount 0`).join(", ")}), so an automatic failover would send clients to a region that serves nothing and has no database yet; region-failover engages the switch once the DR database and targets are healthy`,
     ),
   ];

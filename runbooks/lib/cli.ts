@@ -17,7 +17,7 @@ import { slackSink, type NotificationSink, type NotifierTiming } from "./notific
 import type { Me } from "./run-lock.ts";
 import { ReliableStore } from "./run-store.ts";
 import { journalKey, reportKey } from "./shared-journal.ts";
-import { loadOutputs, type OutputsMirror, type PulumiOutputReader } from "./outputs-loader.ts";
+import { loadOutputs, type OutputsMirrorSource, type PulumiOutputReader } from "./outputs-loader.ts";
 import { stringOption, withDefaults } from "./options.ts";
 import { createPrinter } from "./printer.ts";
 import type { RawOptions, Runbook } from "./types.ts";
@@ -41,7 +41,7 @@ export interface CliDeps {
   ask?: ((q: string) => Promise<boolean>) | null;
   pulumi?: PulumiOutputReader;
   /** Where `--stack` falls back to when the state backend is unreachable (the DR-region mirror). */
-  outputsMirror?: (clients: ClientFactory) => OutputsMirror;
+  outputsMirror?: (clients: ClientFactory) => OutputsMirrorSource;
   signal?: AbortSignal;
   /** How a human re-runs this runbook, for messages. */
   command?: string;
@@ -66,6 +66,7 @@ function lastChange(data: JournalData): number {
   return Math.max(...times.filter((t): t is string => typeof t === "string").map((t) => Date.parse(t)));
 }
 
+// Long on purpose: the CLI's one path from argv to a result (help, outputs, resume, execute), read in order.
 export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<CliResult> {
   const env = deps.env ?? process.env;
   const stdout = deps.stdout ?? process.stdout;

@@ -77,7 +77,7 @@ export interface ExecuteOptions<O> {
   ask: ((question: string) => Promise<boolean>) | undefined;
   printer: Printer;
   signal?: AbortSignal;
-  /** How to resume, for messages, e.g. `npx zx runbooks/x.ts`. */
+  /** How to resume, for messages, e.g. `npx zx runbooks/<name>.ts`. */
   command: string;
   now?: () => Date;
   /** This process as the run lock names it (tests stand in another machine). */

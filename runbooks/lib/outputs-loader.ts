@@ -4,7 +4,7 @@
  * Sources:
  * - `--stack <name>`: `pulumi stack output --json --show-secrets=false -s <name>` (bounded); when
  *   that fails (the state backend, or anything the CLI needs, is unreachable — e.g. down with the
- *   primary region) and the runbook gives an `OutputsMirror`, the copy every `pulumi up` writes into
+ *   primary region) and the runbook gives an `OutputsMirrorSource`, the copy every `pulumi up` writes into
  *   the DR region, saying so in `notes`.
  * - `--outputs <file.json>`: either one stack's outputs exactly as that command prints them,
  *   or an object keyed by stack name (`{ "prod": {...}, "dr": {...} }`), which is how a runbook
@@ -36,7 +36,7 @@ export type PulumiOutputReader = (stack: string) => Promise<unknown>;
  * A copy of the stacks' outputs kept outside the state backend (the AWS one is the DR-region
  * mirror in runbooks/aws/outputs-mirror-reader.ts). `where` names the copy read, for the operator.
  */
-export interface OutputsMirror {
+export interface OutputsMirrorSource {
   read(stack: string): Promise<{ raw: unknown; where: string }>;
 }
 
@@ -117,7 +117,7 @@ export async function loadOutputs(
   source: OutputsSource,
   needsPeer: boolean,
   reader: PulumiOutputReader = pulumiStackOutput,
-  mirror?: OutputsMirror,
+  mirror?: OutputsMirrorSource,
 ): Promise<LoadedOutputs> {
   if (source.stack !== undefined && !STACK_NAME.test(source.stack)) {
     throw new BadInputError(

@@ -4,14 +4,14 @@
  * one is exercised end to end in region-failover-primary-down.test.ts.
  */
 import test from "ava";
-import { loadOutputs, type OutputsMirror } from "../../runbooks/lib/outputs-loader.ts";
+import { loadOutputs, type OutputsMirrorSource } from "../../runbooks/lib/outputs-loader.ts";
 import { BadInputError } from "../../runbooks/lib/errors.ts";
 import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 
 const backendDown = async (): Promise<never> => {
   throw new BadInputError('cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout');
 };
-const mirror = (copies: Record<string, unknown>, reads: string[] = []): OutputsMirror => ({
+const mirror = (copies: Record<string, unknown>, reads: string[] = []): OutputsMirrorSource => ({
   async read(stack) {
     reads.push(stack);
     if (!(stack in copies)) throw new Error(`s3://mirror/stacks/${stack}.json: NoSuchKey`);
