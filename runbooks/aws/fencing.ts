@@ -24,7 +24,8 @@ import {
   type DBInstance,
 } from "@aws-sdk/client-rds";
 import { fenceStateOf, fenceTags, sameGroups, type LiveDatabase } from "../../contract/fence-record.ts";
-import { describeInstance } from "./rds.ts";
+import { describeInstance, waitInstanceAvailable } from "./rds.ts";
+import { errorMessage } from "../lib/errors.ts";
 import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { PlannedAction, RunContext, Step, StepRef } from "../lib/types.ts";
 import { bounded, boundedOrThrow } from "./bounded.ts";
@@ -160,7 +161,8 @@ export async function fencePrimary(
           unreachable.push(sessions.detail);
           notFenced.push(`NOT FENCED: open sessions on ${db.instance}: ${sessions.detail}`);
         }
-        return { ...db, sessions: sessions.detail };
+        const { endSessions: _done, ...result } = db;
+        return { ...result, sessions: sessions.detail };
       })
       .catch((error: Error) => {
         unreachable.push(error.message);
@@ -275,23 +277,22 @@ async function endSessions(
 ): Promise<{ ok: boolean; detail: string }> {
   if (!db.endSessions) return { ok: true, detail: "fenced by an earlier run, which ended its sessions" };
   const id = db.instance;
-  const deadline = Date.now() + SESSIONS_WAIT_MS;
-  for (;;) {
-    const now = await bounded(
-      `rds DescribeDBInstances ${id} (${prod.region})`,
-      boundMs,
-      (abortSignal) => describeInstance(rds, id, abortSignal),
-      ctx.signal,
-    );
-    if (!now.ok) return { ok: false, detail: `not rebooted: ${now.error}` };
-    if (now.value?.DBInstanceStatus === "rebooting") return { ok: true, detail: "rebooting (sessions being ended)" };
-    if (now.value?.DBInstanceStatus === "available") break;
-    if (Date.now() > deadline)
-      return {
-        ok: false,
-        detail: `not rebooted: ${id} still ${now.value?.DBInstanceStatus ?? "gone"} after ${SESSIONS_WAIT_MS / 60_000} min; reboot it once available (aws rds reboot-db-instance --db-instance-identifier ${id} --region ${prod.region})`,
-      };
-    await new Promise((r) => setTimeout(r, Math.min(5000, boundMs)));
+  const now = await bounded(
+    `rds DescribeDBInstances ${id} (${prod.region})`,
+    boundMs,
+    (abortSignal) => describeInstance(rds, id, abortSignal),
+    ctx.signal,
+  );
+  if (!now.ok) return { ok: false, detail: `not rebooted: ${now.error}` };
+  if (now.value?.DBInstanceStatus === "rebooting") return { ok: true, detail: "rebooting (sessions being ended)" };
+  // The security-group change leaves the instance `modifying` for a moment; RDS reboots only an available one.
+  try {
+    await waitInstanceAvailable(rds, id, SESSIONS_WAIT_MS / 60_000, ctx.signal);
+  } catch (error) {
+    return {
+      ok: false,
+      detail: `not rebooted: ${id} not available again within ${SESSIONS_WAIT_MS / 60_000} min (${errorMessage(error)}); reboot it once available (aws rds reboot-db-instance --db-instance-identifier ${id} --region ${prod.region})`,
+    };
   }
   const r = await bounded(
     `rds RebootDBInstance ${id} (${prod.region})`,
