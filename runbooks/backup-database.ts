@@ -150,7 +150,8 @@ const testRestore = step({
     {
       kind: "note",
       action: ctx.options.testRestore
-        ? "CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for the backup's roles the server lacks; pg_restore -j (owners and privileges kept); integrity checks; DROP DATABASE and those roles (always)"
+        ? "CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for the backup's roles the server lacks; " +
+          "pg_restore -j (owners and privileges kept); integrity checks; DROP DATABASE and those roles (always)"
         : "skipped (no --test-restore)",
     },
   ],

@@ -158,7 +158,9 @@ const checkPrimaryEndpoint = step({
       });
     } catch (error) {
       throw new Error(
-        `the primary endpoint does not pass its health check ${id} (${last}; ${(error as Error).message}) after ${ctx.options.healthAttempts} check(s): the switch stays engaged and clients stay on DR. Fix the primary, then resume`,
+        `the primary endpoint does not pass its health check ${id} (${last}; ${(error as Error).message}) ` +
+          `after ${ctx.options.healthAttempts} check(s): the switch stays engaged and clients stay on DR. Fix ` +
+          `the primary, then resume`,
         { cause: error },
       );
     }
@@ -234,7 +236,9 @@ export const runbook: Runbook<FailbackOptions> = {
     return [
       `End maintenance mode: ${prod(ctx).dns.recordName} is served from ${prod(ctx).region} by ${newPrimaryId(ctx)}${back ? ` (authoritative answer since ${back.answeredAt}; clients honouring the TTL moved by ${back.clientsMovedBy})` : ""}.`,
       `${newPrimaryId(ctx)} is not in Pulumi state: adopt it (pulumi import, then point the stack's database at it) before the next 'pulumi up' on ${prod(ctx).stack}.`,
-      `The DR services still run at recovery counts and ${dr(ctx).database.instanceIdentifier} still exists: scale DR back to pilot light and retire that instance only after verification, as an explicit, logged decision.`,
+      `The DR services still run at recovery counts and ${dr(ctx).database.instanceIdentifier} still ` +
+        `exists: scale DR back to pilot light and retire that instance only after verification, as an ` +
+        `explicit, logged decision.`,
       `The old ${prod(ctx).database.instanceIdentifier} (if it survived) is fenced (its security groups admit nothing) and holds pre-failover data: keep it until reconciliation is signed off.`,
     ];
   },

@@ -81,7 +81,9 @@ const check = step({
     if (problem) throw new BadInputError(problem);
     if (!state.fenced && !lifted(ctx, live))
       throw new BadInputError(
-        `${live.identifier} is not fenced (no tag ${FENCE_TAG.by}; security groups ${live.securityGroupIds.join(", ") || "none"}), so lift-fence changes nothing; a 'pulumi up' of ${prod.stack} declares ${prod.database.securityGroupIds.join(", ")}`,
+        `${live.identifier} is not fenced (no tag ${FENCE_TAG.by}; security groups ` +
+          `${live.securityGroupIds.join(", ") || "none"}), so lift-fence changes nothing; a 'pulumi up' of ` +
+          `${prod.stack} declares ${prod.database.securityGroupIds.join(", ")}`,
       );
     const switchPosition = await readSwitchPosition(ctx, prod);
     if (switchPosition !== "disengaged" && !lifted(ctx, live)) {
@@ -91,7 +93,9 @@ const check = step({
           : `the failover switch is ${switchPosition} (alarm ${prod.failover.switch.alarmName} in ${prod.failover.switch.region}): clients may be on ${prod.peerRegion}, writing there`;
       if (!ctx.force)
         throw new BadInputError(
-          `${why}; lifting the fence on ${live.identifier} now lets writes reach it too (split brain). Fail back first (npx zx runbooks/failback.ts --stack ${prod.stack} --writes-stopped), or pass --force once you have made sure nothing writes to ${prod.peerRegion}`,
+          `${why}; lifting the fence on ${live.identifier} now lets writes reach it too (split brain). Fail ` +
+            `back first (npx zx runbooks/failback.ts --stack ${prod.stack} --writes-stopped), or pass --force ` +
+            `once you have made sure nothing writes to ${prod.peerRegion}`,
         );
       ctx.log.warn(`lifting the fence although ${why}, because of --force`);
     }
@@ -128,7 +132,11 @@ const lift = step({
   async isDone(ctx) {
     const live = await readInstance(ctx);
     return lifted(ctx, live)
-      ? { instance: live.identifier, securityGroups: live.securityGroupIds, result: "not fenced" }
+      ? {
+          instance: live.identifier,
+          securityGroups: live.securityGroupIds,
+          result: `nothing lifted: ${live.identifier} carries no fence (no fence ${JSON.stringify(ctx.options.fence)} on it: lifted already, or never set)`,
+        }
       : false;
   },
   async run(ctx) {
@@ -205,6 +213,7 @@ export const runbook: Runbook<LiftFenceOptions> = {
   sharedStore: s3RunStore,
   lockScope: TRAFFIC_LOCK_SCOPE,
   nextSteps: (ctx) => [
+    ...(ctx.peek(lift)?.result?.startsWith("nothing lifted") ? [`NOTHING WAS LIFTED: ${ctx.peek(lift)!.result}.`] : []),
     `${ctx.outputs.database.instanceIdentifier} is no longer fenced: it accepts connections from ${ctx.outputs.database.securityGroupIds.join(", ")} again, and a 'pulumi up' of ${ctx.outputs.stack} declares exactly that (no change).`,
     `The primary ECS services were not touched (its Kubernetes Deployments are back at the counts the fence recorded): scale the ECS services only as part of failback (npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped) or service-recovery.`,
   ],

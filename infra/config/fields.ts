@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   parseDailyWindow,
   parseWeeklyWindow,
+  REGION_RULE,
   regionProblem,
   scheduleProblem,
   type ScheduleTarget,
@@ -41,7 +42,7 @@ export const weeklyWindow = (minutes: number, fallback: string) =>
     const r = parseWeeklyWindow(v, minutes);
     return "problem" in r ? r.problem : undefined;
   }).default(fallback);
-export const region = refined("an AWS region name such as us-east-1", regionProblem);
+export const region = refined(REGION_RULE, regionProblem);
 export const arn = (service: string) =>
   text(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ARN of the form arn:aws:${service}:...`);
 export const subnets = z.array(text(/^subnet-[0-9a-f]{8,17}$/, "a subnet id subnet-xxxxxxxx"), "a list of subnet ids");

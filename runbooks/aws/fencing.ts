@@ -193,7 +193,10 @@ export async function fencePrimary(
     ...(fenced
       ? {}
       : {
-          caveat: `${NOT_FENCED}: ${unreachable.length} call(s) to ${prod.region} did not succeed; run npx zx runbooks/fence-primary.ts --stack ${prod.stack} as soon as ${prod.region} answers (failback fences first too)`,
+          caveat:
+            `${NOT_FENCED}: ${unreachable.length} call(s) to ${prod.region} did not succeed; run npx zx ` +
+            `runbooks/fence-primary.ts --stack ${prod.stack} as soon as ${prod.region} answers (failback fences ` +
+            `first too)`,
         }),
   };
 }

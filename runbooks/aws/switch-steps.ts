@@ -102,7 +102,7 @@ export function clientsMovedStep<O>(p: {
     describe: (ctx) => [
       {
         kind: "command",
-        action: `DNS query ${ctx.outputs.dns.recordName} CNAME at each authoritative name server until it answers ${p.target(ctx)}`,
+        action: `DNS query ${ctx.outputs.dns.recordName} ${ctx.outputs.dns.recordType} at each authoritative name server until it answers ${ctx.outputs.dns.recordType === "A" ? "addresses of " : ""}${p.target(ctx)}`,
         detail: { nameServers: ctx.outputs.failover.nameServers, boundSeconds: boundSeconds(ctx) },
       },
     ],
@@ -113,6 +113,7 @@ export function clientsMovedStep<O>(p: {
           waitForAuthoritativeAnswer({
             nameServers: ctx.outputs.failover.nameServers,
             record: ctx.outputs.dns.recordName,
+            recordType: ctx.outputs.dns.recordType,
             expected: p.target(ctx),
             ttlSeconds: ctx.outputs.dns.ttl,
             boundMs: boundSeconds(ctx) * 1000,

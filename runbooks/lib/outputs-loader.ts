@@ -16,6 +16,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { parseStackOutputs, type StackOutputs } from "../../contract/stack-outputs.ts";
 import { BadInputError, errorMessage } from "./errors.ts";
+import { shown } from "./show.ts";
 import type { OutputsSource } from "./journal.ts";
 
 const execFileAsync = promisify(execFile);
@@ -71,8 +72,10 @@ function readJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
-  } catch {
-    throw new BadInputError(`--outputs file "${file}" cannot be read`);
+  } catch (error) {
+    throw new BadInputError(
+      `--outputs file ${shown(file)} cannot be read (${(error as NodeJS.ErrnoException).code ?? "unreadable"}): expected a readable JSON file of stack outputs`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -121,7 +124,7 @@ export async function loadOutputs(
 ): Promise<LoadedOutputs> {
   if (source.stack !== undefined && !STACK_NAME.test(source.stack)) {
     throw new BadInputError(
-      `invalid --stack "${source.stack}": expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`,
+      `invalid --stack ${shown(source.stack)}: expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`,
     );
   }
   if (source.file !== undefined) {
@@ -134,7 +137,8 @@ export async function loadOutputs(
         return pickFromFile(doc, source.file!, outputs.peerStack);
       } catch {
         throw new BadInputError(
-          `this runbook needs the peer stack "${outputs.peerStack}" too, but --outputs file "${source.file}" does not hold it: use a file keyed by stack name ({"${outputs.stack}": ..., "${outputs.peerStack}": ...})`,
+          `this runbook needs the peer stack "${outputs.peerStack}" too, but --outputs file "${source.file}" ` +
+            `does not hold it: use a file keyed by stack name ({"${outputs.stack}": ..., "${outputs.peerStack}": ...})`,
         );
       }
     })();
@@ -143,27 +147,31 @@ export async function loadOutputs(
   if (source.stack === undefined)
     throw new BadInputError("no outputs source: give --stack <name> (reads Pulumi) or --outputs <file.json>");
   const notes: string[] = [];
-  let backendDown: string | undefined;
+  // Once Pulumi failed for one stack it is not asked again (each try can take 30 s): the peer's
+  // note says so, naming the stack whose read failed, never quoting that error as its own.
+  let backendDown: { stack: string; error: string } | undefined;
   const read = async (stack: string): Promise<{ raw: unknown; where: string }> => {
     if (backendDown === undefined) {
       try {
         return { raw: await reader(stack), where: `pulumi stack ${stack}` };
       } catch (error) {
         if (!mirror) throw error;
-        backendDown = errorMessage(error);
+        backendDown = { stack, error: errorMessage(error) };
       }
     }
+    const own = backendDown.stack === stack;
+    const why = own
+      ? `the state backend is unreachable (${backendDown.error})`
+      : `Pulumi was not asked, since reading stack ${backendDown.stack} failed a moment ago (state backend unreachable)`;
     let copy: { raw: unknown; where: string };
     try {
       copy = await mirror!.read(stack);
     } catch (error) {
       throw new BadInputError(
-        `cannot read outputs of stack "${stack}": ${backendDown}; nor its copy in the DR-region mirror: ${errorMessage(error)}. Use --outputs <file.json> with a saved copy`,
+        `cannot read outputs of stack "${stack}": ${own ? backendDown.error : why}; nor its copy in the DR-region mirror: ${errorMessage(error)}. Use --outputs <file.json> with a saved copy`,
       );
     }
-    notes.push(
-      `outputs of stack ${stack} come from the DR-region mirror ${copy.where}, not from Pulumi: the state backend is unreachable (${backendDown})`,
-    );
+    notes.push(`outputs of stack ${stack} come from the DR-region mirror ${copy.where}, not from Pulumi: ${why}`);
     return copy;
   };
   const own = await read(source.stack);

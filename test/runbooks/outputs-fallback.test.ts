@@ -40,7 +40,7 @@ test("an unreachable state backend falls back to the DR mirror for the stack and
   t.deepEqual(reads, ["prod", "dr"]);
   t.deepEqual(loaded.notes, [
     'outputs of stack prod come from the DR-region mirror s3://mirror/stacks/prod.json (version v1, written 2026-01-15T00:00:00.000Z), not from Pulumi: the state backend is unreachable (cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout)',
-    'outputs of stack dr come from the DR-region mirror s3://mirror/stacks/dr.json (version v1, written 2026-01-15T00:00:00.000Z), not from Pulumi: the state backend is unreachable (cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout)',
+    "outputs of stack dr come from the DR-region mirror s3://mirror/stacks/dr.json (version v1, written 2026-01-15T00:00:00.000Z), not from Pulumi: Pulumi was not asked, since reading stack prod failed a moment ago (state backend unreachable)",
   ]);
 });
 
@@ -60,7 +60,9 @@ test("without a mirror, or with the mirror missing too, the failure says both an
   await t.throwsAsync(loadOutputs({ stack: "prod" }, false, backendDown, mirror({})), {
     instanceOf: BadInputError,
     message:
-      'cannot read outputs of stack "prod": cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout; nor its copy in the DR-region mirror: s3://mirror/stacks/prod.json: NoSuchKey. Use --outputs <file.json> with a saved copy',
+      'cannot read outputs of stack "prod": cannot read outputs of stack "prod": error: failed to load ' +
+      "checkpoint: i/o timeout; nor its copy in the DR-region mirror: s3://mirror/stacks/prod.json: " +
+      "NoSuchKey. Use --outputs <file.json> with a saved copy",
   });
 });
 
