@@ -44,6 +44,7 @@ import { BadInputError } from "./lib/errors.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 import { retry } from "zx";
+import { restoreKubernetesStep } from "./aws/fencing.ts";
 
 type Ctx = RunContext<FailbackOptions>;
 const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
@@ -113,6 +114,14 @@ const pointPrimaryApp = pointAppStep<FailbackOptions>({
   dependsOn: [waitPrimaryDb, scalePrimaryServices],
   database: waitPrimaryDb,
   stack: prod,
+});
+
+const restorePrimaryKubernetes = restoreKubernetesStep<FailbackOptions>({
+  id: "restore-primary-kubernetes",
+  title: "Scale the primary's Kubernetes Deployments back to the counts the fence recorded",
+  // Once the application points at the new primary: new pods read the new connection.
+  dependsOn: [pointPrimaryApp],
+  boundSeconds: (ctx) => ctx.options.primaryTimeoutSeconds,
 });
 
 const verifyPrimaryTargets = verifyTargetsStep<FailbackOptions>({
@@ -191,6 +200,7 @@ const steps = [
   waitPrimaryDb,
   scalePrimaryServices,
   pointPrimaryApp,
+  restorePrimaryKubernetes,
   verifyPrimaryTargets,
   checkPrimaryEndpoint,
   disengageSwitch,
