@@ -285,22 +285,32 @@ async function proveInputs<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<P
 async function refuseIfLocked<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<unknown> {
   if (!opts.store) return undefined;
   try {
-    await RunLock.check({
-      ...plan.lockTarget,
-      store: opts.store,
-      runId: plan.runId,
-      startedAt: plan.startedAt.toISOString(),
-      takeOver: opts.takeOver === true,
-      log: plan.log,
-      now: plan.now,
-      ...(opts.me ? { me: opts.me } : {}),
-      onLost: () => undefined,
-    });
+    await RunLock.check(lockRequest(plan, opts, opts.store, () => undefined));
   } catch (error) {
     if (error instanceof BadInputError) throw error;
     return error;
   }
   return undefined;
+}
+
+/** What the run lock is asked, for reading it (prove phase) and for taking it (lock phase). */
+function lockRequest<O>(
+  plan: Plan<O>,
+  opts: ExecuteOptions<O>,
+  store: NonNullable<ExecuteOptions<O>["store"]>,
+  onLost: (error: LockLostError) => void,
+) {
+  return {
+    ...plan.lockTarget,
+    store,
+    runId: plan.runId,
+    startedAt: plan.startedAt.toISOString(),
+    takeOver: opts.takeOver === true,
+    log: plan.log,
+    now: plan.now,
+    ...(opts.me ? { me: opts.me } : {}),
+    onLost,
+  };
 }
 
 /** The lock phase's result, and how the run ended (for releasing the lock). */
@@ -336,17 +346,7 @@ async function lockRun<O>(plan: Plan<O>, opts: ExecuteOptions<O>, storeDown?: un
       throw new BadInputError(
         `run id "${plan.runId}" already has a shared journal in ${opts.store.location}: use --resume ${plan.runId}`,
       );
-    held.lock = await RunLock.acquire({
-      ...plan.lockTarget,
-      store: opts.store,
-      runId: plan.runId,
-      startedAt: plan.startedAt.toISOString(),
-      takeOver: opts.takeOver === true,
-      log: plan.log,
-      now: plan.now,
-      ...(opts.me ? { me: opts.me } : {}),
-      onLost: held.onLost,
-    });
+    held.lock = await RunLock.acquire(lockRequest(plan, opts, opts.store, held.onLost));
   } catch (error) {
     if (error instanceof BadInputError) throw error;
     held.sharedNote = `shared store ${opts.store.location} unreachable (${(error as Error).name}: ${errorMessage(error)}): local journal only, no run lock, no resume from another machine`;

@@ -137,13 +137,7 @@ export async function fenceWorkloads(
   return Promise.all(
     workloads.map(async (w): Promise<WorkloadResult> => {
       if (typeof api === "string") return { ...w, ok: false, recordedReplicas: null, result: `not reached: ${api}` };
-      const call = <T>(what: string, fn: () => Promise<T>) =>
-        bounded(
-          `${what} ${label(w)} (${api.where})`,
-          boundMs,
-          () => fn().catch((e) => Promise.reject(new Error(kubeError(e)))),
-          signal,
-        );
+      const call = callerFor(api, w, boundMs, signal);
       const now = await call("GET", () => api.read(w));
       if (!now.ok) return { ...w, ok: false, recordedReplicas: null, result: `not reached: ${now.error}` };
       const recorded = now.value.annotations[KUBE_FENCE_ANNOTATION.replicas];
@@ -180,6 +174,17 @@ export async function fenceWorkloads(
   );
 }
 
+/** One bounded call of the Kubernetes API about `w`, its error said as the API server put it. */
+function callerFor(api: KubeScaleApi, w: Workload, boundMs: number, signal?: AbortSignal) {
+  return <T>(what: string, fn: () => Promise<T>) =>
+    bounded(
+      `${what} ${label(w)} (${api.where})`,
+      boundMs,
+      () => fn().catch((e) => Promise.reject(new Error(kubeError(e)))),
+      signal,
+    );
+}
+
 /**
  * Scales each fenced workload back to its recorded count, then removes the record. A workload
  * without a record is left as it is (reported). Throws when one could not be restored, naming it.
@@ -193,13 +198,7 @@ export async function restoreWorkloads(
   const results = await Promise.all(
     workloads.map(async (w): Promise<WorkloadResult> => {
       if (typeof api === "string") return { ...w, ok: false, recordedReplicas: null, result: `not reached: ${api}` };
-      const call = <T>(what: string, fn: () => Promise<T>) =>
-        bounded(
-          `${what} ${label(w)} (${api.where})`,
-          boundMs,
-          () => fn().catch((e) => Promise.reject(new Error(kubeError(e)))),
-          signal,
-        );
+      const call = callerFor(api, w, boundMs, signal);
       const now = await call("GET", () => api.read(w));
       if (!now.ok) return { ...w, ok: false, recordedReplicas: null, result: `not reached: ${now.error}` };
       const recorded = now.value.annotations[KUBE_FENCE_ANNOTATION.replicas];
