@@ -174,6 +174,8 @@ async function scalingMain(options: BenchOptions): Promise<number> {
   try {
     results = await runScaling(ctx, options.sizes, progressPrinter("drill"), {
       reportsDir: join(options.resultsDir, `${options.name}-drills`),
+      // A full run records each drill in the committed calibration before the next (never --quick).
+      record: !options.quick,
     });
   } finally {
     process.removeListener("SIGINT", onSignal);
