@@ -15,8 +15,8 @@ import { serviceUserIds } from "../../runbooks/postgres/cluster.ts";
 export const COMPRESSIONS = ["lz4", "zst", "none"] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
-/** Repository options for one compress-type, on the command line (the stanza's config unchanged). */
-const repoArgs = (dir: string, c: Compression) => [`--repo1-path=${join(dir, `repo-${c}`)}`, `--compress-type=${c}`];
+/** The repository of one compress-type, on the command line (the stanza's config unchanged). */
+const repoArgs = (dir: string, c: Compression) => [`--repo1-path=${join(dir, `repo-${c}`)}`];
 
 export interface CompressionBackup {
   compression: Compression;
@@ -33,7 +33,7 @@ export async function compressionBackups(cfg: PgBackRestConfig, dir: string): Pr
     const args = repoArgs(dir, c);
     await pgbackrest(cfg, ["stanza-create", ...args]);
     // The WAL is archived into the stanza's own repository: these backups are restored, never recovered.
-    const t = await timed(() => pgbackrest(cfg, ["backup", "--type=full", "--no-archive-check", ...args]));
+    const t = await timed(() => pgbackrest(cfg, ["backup", "--type=full", "--no-archive-check", `--compress-type=${c}`, ...args]));
     const last = (await infoOf(cfg, args)).pop()!;
     out.push({ compression: c, seconds: t.seconds, repoBytes: last.repoSizeBytes, bytes: last.sizeBytes });
   }

@@ -147,7 +147,7 @@ export async function runScaling(
   ctx: BenchContext,
   sizes: number[],
   progress: Progress,
-  o: { reportsDir?: string; record?: boolean } = {},
+  o: { reportsDir?: string; record?: boolean; partial?: (r: ScalingResults) => Promise<void> } = {},
 ): Promise<ScalingResults> {
   const results: ScalingResults = {
     name: ctx.options.name,
@@ -162,8 +162,10 @@ export async function runScaling(
     if (results.machine.postgres) return;
     results.machine.postgres = await serverVersion(d.server);
   };
-  for (const bytes of sizes)
+  for (const bytes of sizes) {
     results.sizes.push(await oneSize(ctx, bytes, progress, { reportsDir: o.reportsDir, postgres }));
+    await o.partial?.(results);
+  }
   // The drills seed and serve their own databases; round after round over the sizes, each
   // recorded before the next, so every range comes from the drills before it (never its own).
   const writeSeconds = ctx.options.quick ? DRILL_WRITE_SECONDS.quick : DRILL_WRITE_SECONDS.full;
@@ -175,6 +177,7 @@ export async function runScaling(
       size.drill ??= d;
       const added = o.reportsDir ? readdirSync(o.reportsDir).filter((f) => !before.has(f)) : [];
       if (o.record && o.reportsDir && added[0]) calibrateFrom(join(o.reportsDir, added[0]), ctx.log);
+      await o.partial?.(results);
     }
   results.finishedAt = new Date().toISOString();
   return results;
