@@ -117,11 +117,11 @@ export function parseReps(value: unknown): number {
   return n;
 }
 
-/** Parses `--drills`: an integer from 1 to 10 (drills per size of --scaling). */
+/** Parses `--drills`: an integer from 0 (the paths only) to 10 (drills per size of --scaling). */
 export function parseDrills(value: unknown): number {
   const n = typeof value === "number" ? value : Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 10)
-    throw new Error(`--drills "${String(value)}" is not allowed: expected an integer from 1 to 10 (drills per size)`);
+  if (!Number.isInteger(n) || n < 0 || n > 10)
+    throw new Error(`--drills "${String(value)}" is not allowed: expected an integer from 0 to 10 (drills per size)`);
   return n;
 }
 
