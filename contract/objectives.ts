@@ -3,7 +3,7 @@
  *
  * The numbers themselves live once, in `Pulumi.yaml` (project config `eventchain-dr:objectives`
  * and `eventchain-dr:classification`); `infra/config/load.ts` validates them into these types, the
- * stacks export them (see `outputs.ts`), and the posture report, the policy pack and the runbook
+ * stacks export them (see `stack-outputs.ts`), and the posture report, the policy pack and the runbook
  * tracker all read them from there. Nothing here repeats a figure.
  */
 

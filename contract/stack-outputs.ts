@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "./objectives.ts";
+import { FAILOVER_MODES } from "./switch.ts";
 
 /**
  * Where both stacks' outputs are mirrored in the DR region at every `pulumi up` (versioned,
@@ -177,7 +178,7 @@ export const failoverOutputsSchema = z.object({
    * What moves traffic: "switch" (the PRIMARY record carries the switch's health check; only the
    * runbooks move traffic) or "automatic" (it carries the endpoint health check).
    */
-  mode: z.enum(["switch", "automatic"]),
+  mode: z.enum(FAILOVER_MODES),
   switch: z.object({
     /** The CLOUDWATCH_METRIC health check the PRIMARY record carries. */
     healthCheckId: z.string().min(1),

@@ -22,3 +22,12 @@ export const SWITCH_THRESHOLD = 1;
 /** The switch alarm's name (one source: the component, the seed and the samples use it). */
 export const SWITCH_ALARM_NAME = "EventChain-DR-FailoverSwitch";
 export const SWITCH_DETECTION_SECONDS = SWITCH_PERIOD_SECONDS * SWITCH_EVALUATION_PERIODS + 60 + 60;
+
+/**
+ * What moves traffic, one name everywhere (config `dns.failoverMode`, output `failover.mode`,
+ * `DnsFailoverArgs.failoverMode`): "switch" (default) = the PRIMARY record carries the switch's
+ * health check, so only the runbooks move traffic; "automatic" = it carries the endpoint health
+ * check, the records fail over by themselves and there is no switch to set or read.
+ */
+export const FAILOVER_MODES = ["switch", "automatic"] as const;
+export type FailoverMode = (typeof FAILOVER_MODES)[number];

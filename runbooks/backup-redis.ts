@@ -247,6 +247,8 @@ const expireOldSnapshots = step({
   dependsOn: [verifyExport],
   title: "Delete this runbook's manual snapshots older than the cache's snapshot retention",
   destructive: true,
+  ungated:
+    "it deletes only this runbook's own snapshots past the cache's retention, after verify-export proved the new one; nothing it relies on goes stale",
   describe: (ctx) => [
     {
       kind: "aws",

@@ -21,6 +21,7 @@ import { describeRoll, pointSecretStep, readConnectionSecret, rollServices } fro
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
+import { RDS_INSTANCE_ID_RULE, rdsInstanceIdentifierProblem } from "../contract/aws-names.ts";
 import { stepFor, type RawOptions, type Runbook } from "./lib/types.ts";
 
 function kubectlCommands(ctx: Ctx, host: string, port: number): string[][] {
@@ -195,9 +196,9 @@ export const runbook: Runbook<DatabaseRecoveryOptions> = {
   },
   parseOptions(raw: RawOptions) {
     const use = raw["use-instance"];
-    if (use !== undefined && (typeof use !== "string" || !/^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(use))) {
+    if (use !== undefined && (typeof use !== "string" || rdsInstanceIdentifierProblem(use))) {
       throw new BadInputError(
-        `invalid --use-instance "${String(use)}": expected an RDS instance identifier (a letter, then letters, digits or hyphens, at most 63)`,
+        `invalid --use-instance ${JSON.stringify(String(use))}: expected ${RDS_INSTANCE_ID_RULE}`,
       );
     }
     return { ...parseWaitOptions(raw), useInstance: use };

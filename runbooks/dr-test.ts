@@ -17,6 +17,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { GetHealthCheckStatusCommand, ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
 import { GetTopicAttributesCommand, SNSClient } from "@aws-sdk/client-sns";
+import { routingHealthCheckId } from "./aws/switch.ts";
 import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { checkApplication, kubectlRaw } from "./platform/app-check.ts";
 import { parseConnectionMode, resolveConnection, type ConnectionMode } from "./postgres/connection.ts";
@@ -164,6 +165,7 @@ const applicationStep: Step<DrTestOptions> = {
     "Deploy a copy of the application, pointed at the restored database, into a throwaway namespace and health-check it",
   // Deploys a workload: asks first (--yes for automation).
   destructive: true,
+  ungated: "it deploys into a namespace of its own that it creates and deletes; it relies on no earlier check",
   dependsOn: [],
   describe: (ctx) => [
     {
@@ -227,8 +229,7 @@ const dnsStep: Step<DrTestOptions> = {
     const secondary = mine.find((s) => s.SetIdentifier === d.secondarySetIdentifier);
     const problems: string[] = [];
     // The PRIMARY record carries the failover switch (or, in automatic mode, the endpoint check).
-    const routing =
-      ctx.outputs.failover.mode === "automatic" ? d.primaryHealthCheckId : ctx.outputs.failover.switch.healthCheckId;
+    const routing = routingHealthCheckId(ctx.outputs, d.primaryHealthCheckId);
     if (primary?.Failover !== "PRIMARY" || primary.HealthCheckId !== routing)
       problems.push(`PRIMARY record of ${name} missing or without health check ${routing}`);
     if (secondary?.Failover !== "SECONDARY") problems.push(`SECONDARY record of ${name} missing`);

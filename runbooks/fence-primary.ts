@@ -10,7 +10,7 @@
  *   npx zx runbooks/fence-primary.ts --stack prod [--yes]
  */
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
-import { NO_SWITCH, readSwitchPosition } from "./aws/switch.ts";
+import { NO_SWITCH, readSwitchPosition, switchOf } from "./aws/switch.ts";
 import { FENCE_TAG, liftCommand } from "../contract/fence-record.ts";
 import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror-reader.ts";
@@ -27,9 +27,11 @@ const checkStack = step({
   dependsOn: [],
   title: "Check the stack is the primary, declares a fence, and its clients have moved away",
   readOnly: true,
+  // Re-checked right before the fence on a resumed run: the switch may have moved since.
+  gate: true,
   describe: (ctx) => [
     { kind: "note", action: "reads the outputs" },
-    ...(ctx.outputs.failover.mode === "automatic"
+    ...(!switchOf(ctx.outputs)
       ? []
       : [
           {

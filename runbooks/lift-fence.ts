@@ -19,7 +19,7 @@ import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { snsSinks } from "./aws/alert-topic-sinks.ts";
 import { s3OutputsMirror } from "./aws/outputs-mirror-reader.ts";
 import { parsePrimaryTimeout, PRIMARY_TIMEOUT_OPTIONS, type PrimaryTimeoutOptions } from "./aws/primary.ts";
-import { readSwitchPosition } from "./aws/switch.ts";
+import { NO_SWITCH, readSwitchPosition } from "./aws/switch.ts";
 import { isMain, runCli } from "./lib/cli.ts";
 import { BadInputError } from "./lib/errors.ts";
 import { stringOption } from "./lib/options.ts";
@@ -55,6 +55,8 @@ const check = step({
   dependsOn: [],
   title: "Check the fence named is the one on the instance and the failover switch is disengaged",
   readOnly: true,
+  // Re-checked right before the lift on a resumed run: the switch may have moved since.
+  gate: true,
   describe: (ctx) => [
     {
       kind: "aws",
@@ -84,7 +86,7 @@ const check = step({
     const switchPosition = await readSwitchPosition(ctx, prod);
     if (switchPosition !== "disengaged" && !lifted(ctx, live)) {
       const why =
-        prod.failover.mode === "automatic"
+        switchPosition === NO_SWITCH
           ? `failover mode is automatic: nothing here tells whether ${prod.peerRegion} takes writes`
           : `the failover switch is ${switchPosition} (alarm ${prod.failover.switch.alarmName} in ${prod.failover.switch.region}): clients may be on ${prod.peerRegion}, writing there`;
       if (!ctx.force)
@@ -126,7 +128,11 @@ const lift = step({
   async isDone(ctx) {
     const live = await readInstance(ctx);
     return lifted(ctx, live)
-      ? { instance: live.identifier, securityGroups: live.securityGroupIds, result: "not fenced" }
+      ? {
+          instance: live.identifier,
+          securityGroups: live.securityGroupIds,
+          result: `nothing lifted: ${live.identifier} carries no fence (no fence ${JSON.stringify(ctx.options.fence)} on it: lifted already, or never set)`,
+        }
       : false;
   },
   async run(ctx) {
@@ -196,6 +202,7 @@ export const runbook: Runbook<LiftFenceOptions> = {
   sharedStore: s3RunStore,
   lockScope: TRAFFIC_LOCK_SCOPE,
   nextSteps: (ctx) => [
+    ...(ctx.peek(lift)?.result?.startsWith("nothing lifted") ? [`NOTHING WAS LIFTED: ${ctx.peek(lift)!.result}.`] : []),
     `${ctx.outputs.database.instanceIdentifier} is no longer fenced: it accepts connections from ${ctx.outputs.database.securityGroupIds.join(", ")} again, and a 'pulumi up' of ${ctx.outputs.stack} declares exactly that (no change).`,
     `The primary services were not touched: scale them only as part of failback (npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped) or service-recovery.`,
   ],

@@ -52,6 +52,13 @@ export function parsePitrOptions(raw: RawOptions): PitrOptions {
   const engineName = stringOption(options, "engine", engines);
   const engine = ENGINES[engineName];
   if (!engine) throw new BadInputError(`unknown --engine "${engineName}": expected ${engines}`);
+  // Another engine's option would be silently ignored: refuse it, naming the engine that takes it.
+  for (const [name, other] of Object.entries(ENGINES))
+    for (const option of Object.keys(other.options ?? {}))
+      if (name !== engineName && raw[option] !== undefined && !(option in (engine.options ?? {})))
+        throw new BadInputError(
+          `--${option} applies to --engine ${name}, not ${engineName}: leave it out, or use --engine ${name}`,
+        );
   if (typeof options.time !== "string")
     throw new BadInputError(
       'missing --time: give an ISO 8601 time with a zone (e.g. 2026-01-15T14:30:00Z) or "latest"',

@@ -44,7 +44,7 @@ import { BadInputError } from "./lib/errors.ts";
 import { parseWaitOptions, WAIT_OPTIONS, type WaitOptions } from "./lib/options.ts";
 import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 
-type FailoverOptions = WaitOptions & PrimaryTimeoutOptions;
+type FailoverOptions = WaitOptions & PrimaryTimeoutOptions & { unprovenRecord: boolean };
 type Ctx = RunContext<FailoverOptions>;
 const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
 const boundMs = (ctx: Ctx) => ctx.options.primaryTimeoutSeconds * 1000;
@@ -299,9 +299,21 @@ export const runbook: Runbook<FailoverOptions> = {
     "Fail over from the primary region to the DR region (database, services, failover switch, DR alarm, fencing)",
   system: "primary-database",
   needsPeer: true,
-  options: { ...WAIT_OPTIONS, ...PRIMARY_TIMEOUT_OPTIONS },
-  parseOptions: (raw: RawOptions) => ({ ...parseWaitOptions(raw), ...parsePrimaryTimeout(raw) }),
-  preflight: regionFailoverPreflight,
+  options: {
+    ...WAIT_OPTIONS,
+    ...PRIMARY_TIMEOUT_OPTIONS,
+    "unproven-record": {
+      type: "boolean",
+      description:
+        "Go on when no authoritative name server answers for the failover record in the preflight (logged; a record they say does not exist still refuses)",
+    },
+  },
+  parseOptions: (raw: RawOptions) => ({
+    ...parseWaitOptions(raw),
+    ...parsePrimaryTimeout(raw),
+    unprovenRecord: raw["unproven-record"] === true,
+  }),
+  preflight: (ctx) => regionFailoverPreflight(ctx, { unprovenRecord: ctx.options.unprovenRecord }),
   sharedStore: s3RunStore,
   lockScope: TRAFFIC_LOCK_SCOPE,
   steps,
@@ -312,7 +324,9 @@ export const runbook: Runbook<FailoverOptions> = {
       `Announce that ${ctx.outputs.dns.recordName} is served from ${dr(ctx).region}${moved ? ` (authoritative answer since ${moved.answeredAt}; clients honouring the TTL moved by ${moved.clientsMovedBy})` : ""}; watch alarm ${dr(ctx).services.errorRateAlarmName}.`,
       `The failover switch stays engaged until failback disengages it: nothing flips traffic back by itself, and pulumi up of either stack does not reset it. Do not write ${ctx.outputs.failover.switch.namespace}/${ctx.outputs.failover.switch.metricName} by hand.`,
       `${dr(ctx).database.instanceIdentifier} was restored out of band (not in Pulumi state): do not run 'pulumi up' on the dr stack in a way that replaces it.`,
-      `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not deleted): it holds writes made after the recovery point, for reconciliation.${fencedBy(ctx) ? ` Its fence is recorded on it (${FENCE_TAG.by} ${fencedBy(ctx)}): a 'pulumi up' of ${ctx.outputs.stack} keeps it.` : ""}`,
+      fencedBy(ctx)
+        ? `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not deleted): it holds writes made after the recovery point, for reconciliation. Its fence is recorded on it (${FENCE_TAG.by} ${fencedBy(ctx)}): a 'pulumi up' of ${ctx.outputs.stack} keeps it.`
+        : `Never delete ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region}: it holds writes made after the recovery point, for reconciliation. It is NOT fenced yet (see above): fence it first, then leave it untouched.`,
       `When the primary region is back: npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped`,
     ];
   },

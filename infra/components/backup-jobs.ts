@@ -202,6 +202,7 @@ export interface JobPermissionsArgs {
 /** Key prefixes the jobs write (the Redis export also reads what ElastiCache writes at the top level). */
 const JOB_PREFIXES = ["database/", "redis/", "infrastructure/", "code/"];
 
+// Long on purpose: one IAM statement per grant, each with its resources and the reason it is needed.
 /**
  * Least privilege for the backup jobs: named actions on named resources. The backup key may
  * encrypt (data keys for uploads and for the Secrets envelope) but decrypts only through S3

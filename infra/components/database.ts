@@ -63,6 +63,7 @@ export class Database extends pulumi.ComponentResource {
   readonly appConnectionSecret: aws.secretsmanager.Secret;
   readonly replication?: aws.rds.InstanceAutomatedBackupsReplication;
 
+  // Long on purpose: it declares the component's resources in order, one block each, all with { parent: this }.
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:Database", name, {}, opts);
     const parent = { parent: this };

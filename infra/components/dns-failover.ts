@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { FailoverMode } from "../../contract/switch.ts";
 
 export interface DnsFailoverArgs {
   hostedZoneId: string;
@@ -22,7 +23,7 @@ export interface DnsFailoverArgs {
    * only the runbooks move traffic; "automatic" the endpoint health check (the config refuses it
    * towards a pilot light).
    */
-  failover?: "switch" | "automatic";
+  failoverMode?: FailoverMode;
   /** The failover switch's health check (`FailoverSwitch.healthCheck.id`). */
   switchHealthCheckId: pulumi.Input<string>;
 }
@@ -79,7 +80,7 @@ export class DnsFailover extends pulumi.ComponentResource {
         },
         parent,
       );
-    const routing = args.failover === "automatic" ? this.healthCheck.id : args.switchHealthCheckId;
+    const routing = args.failoverMode === "automatic" ? this.healthCheck.id : args.switchHealthCheckId;
     this.primary = record("PRIMARY", args.primarySetIdentifier, args.primaryTarget, routing);
     this.secondary = record("SECONDARY", args.secondarySetIdentifier, args.secondaryTarget);
     this.nameServers = aws.route53.getZoneOutput({ zoneId: args.hostedZoneId }, parent).nameServers;

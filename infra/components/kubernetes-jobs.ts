@@ -26,7 +26,7 @@ export interface KubernetesJobsArgs extends JobPermissionsArgs {
   image: pulumi.Input<string>;
   /** Name of the jobs' IAM role (its ARN is part of the stack outputs the jobs read: no cycle). */
   roleName: string;
-  /** The stack's outputs as JSON (`outputs.ts` shape), mounted read-only into every job. */
+  /** The stack's outputs as JSON (`contract/stack-outputs.ts` shape), mounted read-only into every job. */
   outputsJson: pulumi.Input<string>;
   /** What the infrastructure export may read from the Kubernetes API. */
   exportScope: ExportScope;
@@ -59,6 +59,7 @@ export class KubernetesJobs extends pulumi.ComponentResource {
   readonly cronJobNames: string[];
   readonly outputs: k8s.core.v1.ConfigMap;
 
+  // Long on purpose: it declares the component's resources in order, one block each, all with { parent: this }.
   constructor(name: string, args: KubernetesJobsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:KubernetesJobs", name, {}, opts);
     const parent = { parent: this };

@@ -26,7 +26,7 @@ export interface LogicalBackupsArgs extends JobPermissionsArgs {
   subnetIds: pulumi.Input<string>[];
   /** Security group of the tasks (a client of the database and the cache). */
   securityGroupId: pulumi.Input<string>;
-  /** The stack's outputs as JSON (`outputs.ts` shape), handed to every task as a read-only file. */
+  /** The stack's outputs as JSON (`contract/stack-outputs.ts` shape), handed to every task as a read-only file. */
   outputsJson: pulumi.Input<string>;
   /** Where failed tasks are reported. */
   alerts: Alerts;
@@ -54,6 +54,7 @@ export class LogicalBackups extends pulumi.ComponentResource {
   readonly taskRole: aws.iam.Role;
   readonly family: string;
 
+  // Long on purpose: it declares the component's resources in order, one block each, all with { parent: this }.
   constructor(name: string, args: LogicalBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:LogicalBackups", name, {}, opts);
     const parent = { parent: this };

@@ -48,6 +48,7 @@ export class PilotLight extends pulumi.ComponentResource {
     targetGroup: aws.lb.TargetGroup;
   }>;
 
+  // Long on purpose: it declares the component's resources in order, one block each, all with { parent: this }.
   constructor(name: string, args: PilotLightArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:dr:PilotLight", name, {}, opts);
     const parent = { parent: this };

@@ -43,6 +43,7 @@ export class BucketReplication extends pulumi.ComponentResource {
   readonly role: aws.iam.Role;
   readonly replication: aws.s3.BucketReplicationConfig;
 
+  // Long on purpose: it declares the component's resources in order, one block each, all with { parent: this }.
   constructor(name: string, args: BucketReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:BucketReplication", name, {}, opts);
     const parent = { parent: this };

@@ -1,12 +1,13 @@
 /**
  * Field builders for the config schema: each carries the text of what is allowed, which
- * `config.ts` puts after the key and the bad value. AWS-specific grammars (schedules, windows,
+ * `load.ts` puts after the key and the bad value. AWS-specific grammars (schedules, windows,
  * regions) are checked by the pure validators in `validators.ts`.
  */
 import { z } from "zod";
 import {
   parseDailyWindow,
   parseWeeklyWindow,
+  REGION_RULE,
   regionProblem,
   scheduleProblem,
   type ScheduleTarget,
@@ -41,7 +42,7 @@ export const weeklyWindow = (minutes: number, fallback: string) =>
     const r = parseWeeklyWindow(v, minutes);
     return "problem" in r ? r.problem : undefined;
   }).default(fallback);
-export const region = refined("an AWS region name such as us-east-1", regionProblem);
+export const region = refined(REGION_RULE, regionProblem);
 export const arn = (service: string) =>
   text(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ARN of the form arn:aws:${service}:...`);
 export const subnets = z.array(text(/^subnet-[0-9a-f]{8,17}$/, "a subnet id subnet-xxxxxxxx"), "a list of subnet ids");

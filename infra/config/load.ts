@@ -7,11 +7,11 @@
  * stack value replaces the project value of the same key as a whole, as Pulumi does.
  * Every key, its default and its range: docs/config-reference.md.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, YAMLError } from "yaml";
 import { stackConfigSchema } from "./schema.ts";
 import {
   crossFieldProblems,
@@ -24,6 +24,9 @@ import {
   show,
 } from "./rules.ts";
 import type { Classification, Objectives } from "../../contract/objectives.ts";
+import { closest, didYouMean } from "./suggest.ts";
+import { maskCredentials } from "./mask.ts";
+import { pairProblems, roleConflict } from "./pair.ts";
 
 export { crossFieldProblems, keyFor, NAMESPACE, objectiveProblems, problem } from "./rules.ts";
 
@@ -43,12 +46,13 @@ export type DnsConfig = StackConfig["dns"];
 export type ServicesConfig = StackConfig["services"];
 export type KubernetesConfig = StackConfig["kubernetes"];
 
-/** Bad config: one line per problem, each naming the key, the value and what is allowed. */
+/** Bad config: one line per problem, each naming the key, the value and what is allowed (credentials masked). */
 export class ConfigError extends Error {
   readonly problems: string[];
-  constructor(stack: string, problems: string[]) {
+  constructor(stack: string | readonly [string, string], problems: string[]) {
+    problems = problems.map(maskCredentials);
     super(
-      `invalid config for stack "${stack}" (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      `invalid config for ${typeof stack === "string" ? `stack "${stack}"` : `stacks "${stack[0]}" and "${stack[1]}"`} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
     );
     this.name = "ConfigError";
     this.problems = problems;
@@ -61,6 +65,30 @@ export interface ValidateOptions {
    * posture report turns this off to evaluate, and report on, a config that misses them.
    */
   checkObjectives?: boolean;
+  /** Check the fields only, not the rules between them (a pair whose roles conflict: every role rule would mislead). */
+  skipCrossField?: boolean;
+}
+
+/** The namespaces a config key may have: this project's, `aws:region`, and Pulumi's own settings. */
+export const NAMESPACES = [NAMESPACE, "aws", "pulumi"] as const;
+
+/** A key under a namespace the program does not read: refused (it would be dropped), with the nearest allowed key. */
+function namespaceProblem(key: string): string {
+  const colon = key.indexOf(":");
+  const [ns, rest] = [key.slice(0, Math.max(colon, 0)), key.slice(colon + 1)];
+  const near = closest(ns, [NAMESPACE])
+    ? `${NAMESPACE}:${rest}`
+    : closest(ns, ["aws"]) && closest(rest, ["region"])
+      ? "aws:region"
+      : undefined;
+  return `${key}: unknown key; expected ${NAMESPACE}:<key> (docs/config-reference.md), aws:region, or a pulumi: setting${near ? ` (did you mean "${near}"?)` : ""}`;
+}
+
+/** What zod says is expected, in the config's words (a missing mapping is named as one, with its keys). */
+function allowedOf(issue: { path: PropertyKey[]; message: string; code: string }): string {
+  if (!issue.message.startsWith("Invalid input")) return issue.message;
+  const keys = knownKeys(issue.path);
+  return keys.length ? `a mapping with ${keys.join(", ")}` : issue.message.replace(/^Invalid input: /, "");
 }
 
 function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
@@ -86,6 +114,7 @@ export function validateConfig(
   for (const [key, value] of Object.entries(raw)) {
     if (key === "aws:region") input.region = value;
     else if (key.startsWith(`${NAMESPACE}:`)) input[key.slice(NAMESPACE.length + 1)] = value;
+    else if (!key.startsWith("pulumi:")) problems.push(namespaceProblem(key));
   }
   const result = stackConfigSchema.safeParse(input);
   let data: Parsed | undefined = result.success ? result.data : undefined;
@@ -96,10 +125,12 @@ export function validateConfig(
       if (issue.code === "unrecognized_keys") {
         const known = knownKeys(issue.path);
         for (const k of issue.keys)
-          problems.push(`${keyFor([...issue.path, k])}: unknown key; expected one of ${known.join(", ")}`);
+          problems.push(
+            `${keyFor([...issue.path, k])}: unknown key${didYouMean(k, known)}; expected one of ${known.join(", ")}`,
+          );
         for (const k of issue.keys) deleteAt(pruned, [...issue.path, k]);
       } else {
-        problems.push(problem(issue.path, valueAt(input, issue.path), issue.message));
+        problems.push(problem(issue.path, valueAt(input, issue.path), allowedOf(issue)));
         bad.add(keyFor(issue.path));
         deleteAt(pruned, issue.path);
       }
@@ -108,7 +139,7 @@ export function validateConfig(
     // run reports every problem; a rule about a key already reported is not repeated.
     const retry = stackConfigSchema.safeParse(pruned);
     data = retry.success ? retry.data : undefined;
-    if (data) {
+    if (data && options.skipCrossField !== true) {
       const cross = [
         ...crossFieldProblems(data),
         ...(options.checkObjectives !== false ? objectiveProblems(data) : []),
@@ -117,8 +148,10 @@ export function validateConfig(
     }
     throw new ConfigError(stack, problems);
   }
-  problems.push(...crossFieldProblems(result.data));
-  if (options.checkObjectives !== false) problems.push(...objectiveProblems(result.data));
+  if (options.skipCrossField !== true) {
+    problems.push(...crossFieldProblems(result.data));
+    if (options.checkObjectives !== false) problems.push(...objectiveProblems(result.data));
+  }
   if (problems.length > 0) throw new ConfigError(stack, problems);
   data = result.data;
   return {
@@ -153,7 +186,39 @@ export function knownKeys(path: ReadonlyArray<PropertyKey>): string[] {
   return node?._zod?.def?.type === "object" ? Object.keys(node._zod.def.shape) : [];
 }
 
-/** Reads the running stack's config from the Pulumi runtime (`pulumi up` / `preview`). */
+/**
+ * Both stacks of the pair validated together: the fields of each, then — unless their roles
+ * conflict, which is then the one problem named instead of every role rule — the rules of each
+ * and the contradictions between them (pair.ts).
+ * @throws ConfigError naming every problem, each with its stack.
+ */
+export function validatePair(
+  a: { stack: string; raw: Record<string, unknown> },
+  b: { stack: string; raw: Record<string, unknown> },
+  options: ValidateOptions = {},
+): [StackConfig, StackConfig] {
+  const conflict = roleConflict(roleOf(a), roleOf(b));
+  const problems = [...conflict];
+  const each = [a, b].map((side) => {
+    try {
+      return validateConfig(side.raw, side.stack, { ...options, skipCrossField: conflict.length > 0 });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems.map((p) => `stack ${side.stack}: ${p}`));
+      return undefined;
+    }
+  });
+  const [ca, cb] = each;
+  if (ca && cb && conflict.length === 0)
+    problems.push(...pairProblems({ stack: a.stack, c: ca }, { stack: b.stack, c: cb }));
+  if (problems.length > 0) throw new ConfigError([a.stack, b.stack], problems);
+  return [ca!, cb!];
+}
+
+/**
+ * Reads the running stack's config from the Pulumi runtime (`pulumi up` / `preview`), validated
+ * together with its peer's committed stack file when there is one.
+ */
 export function loadConfig(options?: ValidateOptions): StackConfig {
   const raw: Record<string, unknown> = {};
   for (const [key, text] of Object.entries(pulumi.runtime.allConfig())) {
@@ -163,31 +228,59 @@ export function loadConfig(options?: ValidateOptions): StackConfig {
       raw[key] = text;
     }
   }
-  return validateConfig(raw, pulumi.getStack(), options);
+  return withPeer({ stack: pulumi.getStack(), raw }, REPO_ROOT, options);
 }
 
+/** `own` validated with its peer (named by its peerStack) when the peer's stack file exists; alone otherwise. */
+function withPeer(
+  own: { stack: string; raw: Record<string, unknown> },
+  projectDir: string,
+  options?: ValidateOptions,
+): StackConfig {
+  const peerStack = own.raw[`${NAMESPACE}:peerStack`];
+  if (typeof peerStack !== "string" || peerStack === own.stack || !stackFileExists(peerStack, projectDir))
+    return validateConfig(own.raw, own.stack, options);
+  const peer = { stack: peerStack, raw: readRawConfig(peerStack, projectDir) };
+  // The stack's own problems first, as its own (unless the roles conflict: then that is the problem).
+  if (roleConflict(roleOf(own), roleOf(peer)).length === 0) validateConfig(own.raw, own.stack, options);
+  return validatePair(own, peer, options)[0];
+}
+
+const roleOf = (side: { stack: string; raw: Record<string, unknown> }) => ({
+  stack: side.stack,
+  role: side.raw[`${NAMESPACE}:role`],
+});
+
+const stackFileExists = (stack: string, projectDir: string) =>
+  /^[A-Za-z0-9_.-]+$/.test(stack) && existsSync(join(projectDir, `Pulumi.${stack}.yaml`));
+
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** A YAML file of the project, parsed; a parse error (bad indentation, a duplicated key) names the file, line and column. */
+function readYaml(projectDir: string, file: string, stack: string): unknown {
+  const text = readFileSync(join(projectDir, file), "utf8");
+  try {
+    return parseYaml(text);
+  } catch (error) {
+    if (!(error instanceof YAMLError)) throw error;
+    const where = error.linePos?.[0] ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : "";
+    const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new ConfigError(stack, [`${file}${where}: ${what}; expected valid YAML (each key once per mapping)`]);
+  }
+}
 
 /** Project config (`Pulumi.yaml` values) merged with `Pulumi.<stack>.yaml`, unvalidated. */
 export function readRawConfig(stack: string, projectDir = REPO_ROOT): Record<string, unknown> {
   if (!/^[A-Za-z0-9_.-]+$/.test(stack))
     throw new Error(`stack name ${show(stack)} is not allowed; expected letters, digits, ".", "_" or "-"`);
-  const project = parseYaml(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as {
-    config?: Record<string, unknown>;
-  };
-  let stackFile: { config?: Record<string, unknown> } | null;
-  try {
-    stackFile = parseYaml(readFileSync(join(projectDir, `Pulumi.${stack}.yaml`), "utf8"));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT")
-      throw new Error(
-        `no stack file Pulumi.${stack}.yaml in ${projectDir}; expected one of the committed stacks (prod, dr)`,
-        { cause: error },
-      );
-    throw error;
-  }
+  const project = readYaml(projectDir, "Pulumi.yaml", stack) as { config?: Record<string, unknown> } | null;
+  if (!stackFileExists(stack, projectDir))
+    throw new Error(
+      `no stack file Pulumi.${stack}.yaml in ${projectDir}; expected one of the committed stacks (prod, dr)`,
+    );
+  const stackFile = readYaml(projectDir, `Pulumi.${stack}.yaml`, stack) as { config?: Record<string, unknown> } | null;
   const raw: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(project.config ?? {})) {
+  for (const [key, entry] of Object.entries(project?.config ?? {})) {
     const full = key.includes(":") ? key : `${NAMESPACE}:${key}`;
     raw[full] =
       entry !== null && typeof entry === "object" && "value" in entry
@@ -200,7 +293,10 @@ export function readRawConfig(stack: string, projectDir = REPO_ROOT): Record<str
   return raw;
 }
 
-/** Offline: the committed config of `stack`, validated (drill, runbooks, posture report). */
+/**
+ * Offline: the committed config of `stack`, validated together with its peer's (drill, runbooks,
+ * posture report).
+ */
 export function loadConfigFromFiles(stack: string, projectDir = REPO_ROOT, options?: ValidateOptions): StackConfig {
-  return validateConfig(readRawConfig(stack, projectDir), stack, options);
+  return withPeer({ stack, raw: readRawConfig(stack, projectDir) }, projectDir, options);
 }

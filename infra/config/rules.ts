@@ -2,7 +2,7 @@
  * The config rules a per-field schema cannot express, as pure functions over the parsed
  * config: regions, overlapping windows, lock and lifecycle limits, role requirements, and
  * objectives against the mechanisms declared for them. Each problem is one line naming the
- * key, the value and what is allowed. `config.ts` runs them; tests call them alone.
+ * key, the value and what is allowed. `load.ts` runs them; tests call them alone.
  */
 import type { z } from "zod";
 import type { stackConfigSchema } from "./schema.ts";
@@ -32,8 +32,20 @@ export function keyFor(path: ReadonlyArray<PropertyKey>): string {
   return [top, ...rest].join(".");
 }
 
-/** A config value as it appears in messages: strings quoted, the rest as JSON. */
-export const show = (value: unknown): string => (typeof value === "string" ? `"${value}"` : JSON.stringify(value));
+/**
+ * A config value as it appears in messages, as it was written in YAML: strings quoted (a newline
+ * or control character escaped, so a value cannot forge a line), `.nan` / `.inf` as YAML writes
+ * them (JSON would say null), the rest as JSON.
+ */
+export const show = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" && !Number.isFinite(value))
+    return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
+  if (value === undefined) return "(nothing)";
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === "number" && !Number.isFinite(v) ? (Number.isNaN(v) ? ".nan" : v > 0 ? ".inf" : "-.inf") : v,
+  );
+};
 
 /** One problem line: `<key>: <value> is not allowed; expected <allowed>` (or `missing`). */
 export function problem(path: ReadonlyArray<PropertyKey>, value: unknown, allowed: string): string {
@@ -50,10 +62,24 @@ export function objectLockDaysOf(backup: Parsed["backup"]): number {
   return backup.objectLockDays ?? Math.max(...Object.values(backup.bucketRetentionDays));
 }
 
-/** A lock shorter than the retention it protects leaves backups deletable before they expire. Pure. */
+/**
+ * The lock and the expiry must agree. A lock shorter than the retention it protects leaves
+ * backups deletable before they expire; a lock longer than every prefix's retention keeps every
+ * backup (even a 7-day Redis export) for the whole lock, whatever the lifecycle says — the
+ * expiry then means nothing. Pure.
+ */
 export function objectLockProblems(c: Parsed): string[] {
   const lock = objectLockDaysOf(c.backup);
   const longer = Object.entries(c.backup.bucketRetentionDays).filter(([, days]) => days > lock);
+  const longest = Math.max(...Object.values(c.backup.bucketRetentionDays));
+  if (longer.length === 0 && lock > longest)
+    return [
+      problem(
+        ["backup", "objectLockDays"],
+        lock,
+        `at most the longest prefix retention (${longest} days, backup.bucketRetentionDays): a lock longer than every expiry keeps each backup for ${lock} days whatever bucketRetentionDays says; to keep backups longer, raise bucketRetentionDays (the lock follows it when objectLockDays is unset)`,
+      ),
+    ];
   if (longer.length === 0) return [];
   return [
     problem(
@@ -145,7 +171,15 @@ export function crossFieldProblems(c: Parsed): string[] {
     }
   }
   const lock = c.backup.vaultLock;
-  if (c.backup.retentionDays < lock.minRetentionDays || c.backup.retentionDays > lock.maxRetentionDays) {
+  if (lock.minRetentionDays > lock.maxRetentionDays) {
+    out.push(
+      problem(
+        ["backup", "vaultLock", "minRetentionDays"],
+        lock.minRetentionDays,
+        `at most backup.vaultLock.maxRetentionDays ${lock.maxRetentionDays}: the vault lock's minimum cannot exceed its maximum`,
+      ),
+    );
+  } else if (c.backup.retentionDays < lock.minRetentionDays || c.backup.retentionDays > lock.maxRetentionDays) {
     out.push(
       problem(
         ["backup", "retentionDays"],
@@ -240,20 +274,20 @@ export function crossFieldProblems(c: Parsed): string[] {
 }
 
 /**
- * Automatic health-check failover towards a region that serves nothing: with `dns.failover`
+ * Automatic health-check failover towards a region that serves nothing: with `dns.failoverMode`
  * "automatic", Route 53 answers the DR record as soon as the primary endpoint fails its health
  * check. When the DR services stand at 0 (pilot light), that sends every client to an empty
  * region before any DR database exists, and back again by itself when the primary answers.
  * Only the dr role declares the records, so only it is checked. Pure.
  */
 export function failoverProblems(c: Parsed): string[] {
-  if (c.role !== "dr" || c.dns.failover !== "automatic") return [];
+  if (c.role !== "dr" || c.dns.failoverMode !== "automatic") return [];
   const idle = (["backend", "frontend"] as const).filter((s) => c.services[s].standbyCount === 0);
   if (idle.length === 0) return [];
   return [
     problem(
-      ["dns", "failover"],
-      c.dns.failover,
+      ["dns", "failoverMode"],
+      c.dns.failoverMode,
       `"switch": the DR services stand at 0 (${idle.map((s) => `services.${s}.standbyCount 0`).join(", ")}), so an automatic failover would send clients to a region that serves nothing and has no database yet; region-failover engages the switch once the DR database and targets are healthy`,
     ),
   ];

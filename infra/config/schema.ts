@@ -1,11 +1,12 @@
 /**
  * The zod schema of the stack config, field by field, with the plan's defaults. Each field's
- * error text is what is allowed; `config.ts` prefixes the key and the bad value. Cross-field
- * rules (regions, overlapping windows, objectives vs. mechanisms) live in `config.ts`.
+ * error text is what is allowed; `load.ts` prefixes the key and the bad value. Cross-field
+ * rules (regions, overlapping windows, objectives vs. mechanisms) live in `rules.ts`.
  */
 import { z } from "zod";
 import { SYSTEM_IDS, TIERS } from "../../contract/objectives.ts";
 import { DEFAULT_EXPORT_API_GROUPS } from "../../contract/kubernetes-export-scope.ts";
+import { FAILOVER_MODES } from "../../contract/switch.ts";
 import { arn, bool, dailyWindow, int, oneOf, region, schedule, subnets, text, weeklyWindow } from "./fields.ts";
 
 const objective = z.strictObject({
@@ -120,7 +121,7 @@ const dns = z.strictObject({
   // What moves traffic (docs/failover-switch.md): "switch" = only the runbooks, through the
   // latched data-plane switch; "automatic" = the endpoint health check (refused towards a pilot
   // light, see rules.ts).
-  failover: oneOf(["switch", "automatic"]).default("switch"),
+  failoverMode: oneOf(FAILOVER_MODES).default("switch"),
   healthCheck: z
     .strictObject({
       path: text(/^\/[^\s]*$/, "a path starting with /").default("/health"),

@@ -4,7 +4,15 @@
  * the value is acceptable, or the text of what is allowed (the caller prefixes key and value).
  * No I/O, no config reads.
  */
-export { parseDailyWindow, parseWeeklyWindow, regionProblem, windowsOverlap, type WeekRanges } from "./windows.ts";
+export {
+  AWS_REGIONS,
+  parseDailyWindow,
+  parseWeeklyWindow,
+  REGION_RULE,
+  regionProblem,
+  windowsOverlap,
+  type WeekRanges,
+} from "./windows.ts";
 
 /** Who will receive a schedule expression; each accepts a different grammar. */
 export type ScheduleTarget = "eventbridge" | "scheduler" | "backup";

@@ -2,6 +2,8 @@
  * RDS and ElastiCache maintenance/backup windows and AWS region names, as pure validators:
  * each returns the parsed value or the text of what is allowed. No I/O, no config reads.
  */
+import { Region as ProviderRegion } from "@pulumi/aws/types/enums/index.js";
+import { closest } from "./suggest.ts";
 
 const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
@@ -62,11 +64,18 @@ export function windowsOverlap(a: WeekRanges, b: WeekRanges): boolean {
   return shifted(a).some(([s1, e1]) => b.some(([s2, e2]) => s1 < e2 && s2 < e1));
 }
 
-/** AWS commercial and GovCloud region names, e.g. us-east-1, eu-central-2, us-gov-west-1. */
+/**
+ * The regions the AWS provider itself knows (its `Region` enum, @pulumi/aws): a name outside it
+ * (a typo, a region that does not exist such as us-east-9) is refused, with the nearest one.
+ */
+export const AWS_REGIONS: readonly string[] = Object.values(ProviderRegion);
+
+/** What a region must be, for messages. */
+export const REGION_RULE = `a region the AWS provider knows (one of the ${AWS_REGIONS.length} of @pulumi/aws's Region, e.g. us-east-1)`;
+
+/** Undefined for a known region; else the nearest known one, or that none is near. */
 export function regionProblem(region: string): string | undefined {
-  return /^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$/.test(
-    region,
-  )
-    ? undefined
-    : "expected an AWS region name such as us-east-1 or us-west-2";
+  if (AWS_REGIONS.includes(region)) return undefined;
+  const near = closest(region, AWS_REGIONS);
+  return near ? `did you mean "${near}"?` : "no known region is near it";
 }

@@ -2,7 +2,7 @@
  * Reads the protecting mechanisms from the resources a stack pair declares (as returned by
  * `evaluateStack`), never from a hand-kept list: a mechanism exists here only because a resource
  * with these settings is declared. Pure functions; every non-declared number is a figure.
- * Database mechanisms: `posture-database.ts`; failover: `posture-failover.ts`.
+ * Database mechanisms: `database.ts`; failover: `failover.ts`.
  */
 import { FIGURES } from "./figures.ts";
 import type { DataStore, Mechanism } from "./model.ts";

@@ -3,9 +3,9 @@
  * data loss (RPO) and the estimated recovery time (RTO) they give, and a verdict against the
  * system's tier, for an in-region failure and for a regional disaster.
  *
- * Pure functions over a typed list of mechanisms; `posture-mechanisms.ts` reads that list from
- * the resources `evaluateStack` declares, `posture-render.ts` prints the result. Every figure
- * that is not declared comes from `posture-figures.ts`, which names its source.
+ * Pure functions over a typed list of mechanisms; `mechanisms.ts` reads that list from
+ * the resources `evaluateStack` declares, `render.ts` prints the result. Every figure
+ * that is not declared comes from `figures.ts`, which names its source.
  */
 import type { Classification, Objectives, SystemId, Tier } from "../../contract/objectives.ts";
 import { SYSTEM_IDS, SYSTEMS } from "../../contract/objectives.ts";
@@ -38,7 +38,7 @@ export interface Mechanism {
   rpoMinutes: number | null;
   /** Estimated minutes to make the data usable again with this mechanism. */
   restoreMinutes: number;
-  /** Figures (see `posture-figures.ts`) the numbers above use. */
+  /** Figures (see `figures.ts`) the numbers above use. */
   figures: FigureId[];
   /** The declared resources it was read from, as `type name`. */
   resources: string[];

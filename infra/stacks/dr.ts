@@ -134,7 +134,7 @@ function drFailover(ctx: Context, topicArn: pulumi.Input<string>) {
   return {
     switch: sw,
     outputs: (nameServers: pulumi.Input<string[]>) => ({
-      mode: c.dns.failover,
+      mode: c.dns.failoverMode,
       switch: {
         healthCheckId: sw.healthCheck.id,
         alarmName: sw.alarm.name,

@@ -1,7 +1,7 @@
 /**
  * The program: given a validated `StackConfig`, declares the stack for its role and returns
- * the stack outputs in exactly the `outputs.ts` shape. `dr` (stack-dr.ts) depends on nothing;
- * `prod` (stack-primary.ts) reads what it needs from `dr` through a StackReference (no cycle).
+ * the stack outputs in exactly the `contract/stack-outputs.ts` shape. `dr` (dr.ts) depends on nothing;
+ * `prod` (primary.ts) reads what it needs from `dr` through a StackReference (no cycle).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

@@ -207,6 +207,7 @@ async function readBody(req: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+// Long on purpose: the request handler's fault cases read in order (reset, hang, answer, delay, hold, pass).
 /** Starts the proxy on 127.0.0.1 on a free port. */
 export async function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy> {
   const upstream = new URL(options.target);

@@ -89,6 +89,7 @@ interface RegionSeed {
   services: { name: string; recoveryCount: number; targetGroupArn: string }[];
 }
 
+// Long on purpose: one create call per resource a region holds, in the order they depend on each other.
 async function seedRegion(endpoint: string, region: string, stack: "prod" | "dr"): Promise<RegionSeed> {
   const vpc = tag(await ec2(endpoint, region, { Action: "CreateVpc", CidrBlock: "10.0.0.0/16" }), "vpcId");
   const subnetIds: string[] = [];
@@ -278,6 +279,7 @@ async function seedRunJournalBucket(endpoint: string): Promise<void> {
   );
 }
 
+// Long on purpose: one create call per resource the two stacks declare, in the order they depend on each other.
 export async function seedStacks(endpoint: string, options: SeedOptions = {}): Promise<Seeded> {
   const [p, d] = await Promise.all([
     seedRegion(endpoint, PRIMARY_REGION, "prod"),

@@ -7,11 +7,17 @@
  */
 import { createSocket, type RemoteInfo } from "node:dgram";
 
-export interface DnsAnswer {
-  /** Target of the CNAME (without trailing dot). */
-  cname: string;
-  ttl: number;
-}
+export type DnsAnswer =
+  | {
+      /** Target of the CNAME (without trailing dot). */
+      cname: string;
+      ttl: number;
+    }
+  | {
+      /** IPv4 addresses of an A record (Route 53 answers an alias record with its target's addresses). */
+      addresses: string[];
+      ttl: number;
+    };
 
 /** What to answer for `name` (lower case, no trailing dot) and `type` (e.g. "CNAME", "A"); undefined = NXDOMAIN. */
 export type Answerer = (name: string, type: string) => Promise<DnsAnswer | undefined> | DnsAnswer | undefined;
@@ -61,17 +67,28 @@ export function respond(query: Buffer, answer: DnsAnswer | undefined): Buffer {
   header[2] = 0x80 | 0x04 | rd; // QR, AA, RD copied
   header[3] = answer ? 0 : 3; // NOERROR / NXDOMAIN (no RA: authoritative only)
   header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(answer ? 1 : 0, 6);
+  const records = !answer ? [] : "cname" in answer ? [cnameRecord(answer.cname)] : answer.addresses.map(aRecord);
+  header.writeUInt16BE(records.length, 6);
   if (!answer) return Buffer.concat([header, question]);
-  const rdata = encodeName(answer.cname);
-  const rr = Buffer.alloc(12);
-  rr.writeUInt16BE(0xc00c, 0); // pointer to the question's name
-  rr.writeUInt16BE(5, 2); // CNAME (also the answer to an A question: the resolver follows it)
-  rr.writeUInt16BE(1, 4); // IN
-  rr.writeUInt32BE(answer.ttl, 6);
-  rr.writeUInt16BE(rdata.length, 10);
-  return Buffer.concat([header, question, rr, rdata]);
+  return Buffer.concat([
+    header,
+    question,
+    ...records.flatMap(({ type, rdata }) => {
+      const rr = Buffer.alloc(12);
+      rr.writeUInt16BE(0xc00c, 0); // pointer to the question's name
+      rr.writeUInt16BE(type, 2);
+      rr.writeUInt16BE(1, 4); // IN
+      rr.writeUInt32BE(answer.ttl, 6);
+      rr.writeUInt16BE(rdata.length, 10);
+      return [rr, rdata];
+    }),
+  ]);
 }
+
+/** A CNAME record's type and data (also the answer to an A question: the resolver follows it). */
+const cnameRecord = (target: string) => ({ type: 5, rdata: encodeName(target) });
+/** An A record's type and data. */
+const aRecord = (address: string) => ({ type: 1, rdata: Buffer.from(address.split(".").map(Number)) });
 
 export async function startDnsServer(answer: Answerer): Promise<DnsServer> {
   const socket = createSocket("udp4");

@@ -88,7 +88,7 @@ export async function startRoute53DataPlane(endpoint: string, stack: () => Stack
       (await r53.send(new GetHealthCheckStatusCommand({ HealthCheckId: healthCheckId }))).HealthCheckObservations ?? [];
     return obs.filter((o) => /^Success/i.test(o.StatusReport?.Status ?? "")).length * 2 > obs.length;
   };
-  const dns = await startDnsServer(async (qname) => {
+  const dns = await startDnsServer(async (qname, qtype) => {
     const { dns: d } = stack();
     const name = d.recordName.replace(/\.$/, "").toLowerCase();
     if (qname !== name) return undefined;
@@ -98,8 +98,12 @@ export async function startRoute53DataPlane(endpoint: string, stack: () => Stack
     const primary = mine.find((r) => r.Failover === "PRIMARY");
     const secondary = mine.find((r) => r.Failover === "SECONDARY");
     const chosen = primary && (await healthy(primary.HealthCheckId)) ? primary : (secondary ?? primary);
+    const ttl = chosen?.TTL ?? 60;
+    // An A record answers its addresses to an A question, and nothing of another type (NODATA).
+    if (chosen?.Type === "A")
+      return { addresses: qtype === "A" ? (chosen.ResourceRecords ?? []).map((r) => r.Value!) : [], ttl };
     const value = chosen?.ResourceRecords?.[0]?.Value;
-    return value ? { cname: value.replace(/\.$/, ""), ttl: chosen?.TTL ?? 60 } : undefined;
+    return value ? { cname: value.replace(/\.$/, ""), ttl } : undefined;
   });
   return {
     dns,

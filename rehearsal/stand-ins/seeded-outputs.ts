@@ -1,7 +1,7 @@
 /**
  * The one builder of stack outputs outside Pulumi (contract/stack-outputs.ts's contract): from what a seed
  * created in the emulator, for unit tests (`sampleOutputs`), and — through `localOutputs` in
- * ./outputs.ts — for the drill's local stand-ins. Objectives, classification, backup prefixes
+ * ./local-outputs.ts — for the drill's local stand-ins. Objectives, classification, backup prefixes
  * and retention come from where the stacks take them (the committed stack config and the
  * backup bucket component), never typed here.
  */

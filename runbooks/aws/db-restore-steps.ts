@@ -31,6 +31,7 @@ export const rdsOf = (ctx: Ctx) => ctx.aws(RDSClient, ctx.outputs.region);
 export const db = (ctx: Ctx) => ctx.outputs.database;
 const step = stepFor<DatabaseRecoveryOptions>();
 
+// Long on purpose: three step declarations that share this closure's handles; each step is one block.
 /** pick-restore-point → restore → wait-restored, after the steps that gate the restore. */
 export function restoreSteps(after: readonly StepRef<any>[]) {
   const target = (ctx: Ctx) =>

@@ -59,6 +59,7 @@ export interface FindSourceInput {
 
 type Candidate = { at: Date; source: RecoverySource };
 
+// Long on purpose: one block per recovery source the DR region may hold, each read and weighed the same way.
 /** Picks the newest point among every source in the DR region; throws when there is none. */
 export async function findRecoverySource(input: FindSourceInput): Promise<RecoverySource> {
   const { rds, region, sourceInstanceId, log } = input;

@@ -57,6 +57,7 @@ async function snapshotStatus(
 
 const step = stepFor<FailbackOptions>();
 
+// Long on purpose: four step declarations that share this closure's handles; each step is one block.
 /** snapshot-dr-db → copy-snapshot → restore-primary-db → wait-primary-db, after the steps that gate them. */
 export function failbackDatabaseSteps(after: readonly StepRef<any>[]) {
   const snapshotDrDb = step({

@@ -9,7 +9,7 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { readRawConfig } from "../../infra/config/load.ts";
 import { OUTPUTS_MIRROR } from "../../contract/stack-outputs.ts";
 import type { ClientFactory } from "../lib/aws.ts";
-import type { OutputsMirror } from "../lib/outputs-loader.ts";
+import type { OutputsMirrorSource } from "../lib/outputs-loader.ts";
 import { boundedOrThrow } from "./bounded.ts";
 import { BackupS3Client } from "./s3-object.ts";
 
@@ -26,7 +26,7 @@ export function drRegionOf(stack: string, projectDir?: string): string {
   return region;
 }
 
-export function s3OutputsMirror(clients: ClientFactory, options: { projectDir?: string } = {}): OutputsMirror {
+export function s3OutputsMirror(clients: ClientFactory, options: { projectDir?: string } = {}): OutputsMirrorSource {
   return {
     async read(stack) {
       const region = drRegionOf(stack, options.projectDir);

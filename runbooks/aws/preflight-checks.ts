@@ -12,7 +12,7 @@ import {
   type DBInstance,
 } from "@aws-sdk/client-rds";
 import { DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import { DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DescribeClustersCommand, DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import {
   DescribeLoadBalancersCommand,
@@ -27,7 +27,12 @@ import { errorMessage } from "../lib/errors.ts";
 import type { PreflightCheck, RunContext } from "../lib/types.ts";
 import { bounded } from "./bounded.ts";
 import { switchAlarm, type SwitchSpec } from "./switch.ts";
-import { askAll } from "./authoritative-dns.ts";
+import { askAll, NO_SUCH_RECORD } from "./authoritative-dns.ts";
+import {
+  rdsInstanceIdentifierProblem,
+  rdsPostgresDbNameProblem,
+  s3BucketNameProblem,
+} from "../../contract/aws-names.ts";
 import { requirePrimaryStack } from "./primary.ts";
 import { describeInstance } from "./rds.ts";
 
@@ -74,13 +79,6 @@ export function kmsKey(ctx: Ctx, region: string, keyId: string): PreflightCheck 
     const res = await ctx.aws(KMSClient, region).send(new DescribeKeyCommand({ KeyId: keyId }));
     const state = res.KeyMetadata?.KeyState;
     if (state !== "Enabled") return `is ${state ?? "in an unknown state"}, expected Enabled`;
-  });
-}
-
-export function secret(ctx: Ctx, region: string, arn: string): PreflightCheck {
-  return check(`connection secret ${arn}`, async () => {
-    const res = await ctx.aws(SecretsManagerClient, region).send(new DescribeSecretCommand({ SecretId: arn }));
-    if (res.DeletedDate) return `is scheduled for deletion (since ${res.DeletedDate.toISOString()})`;
   });
 }
 
@@ -182,31 +180,112 @@ export function failoverRecord(ctx: Ctx, dns: StackOutputs["dns"], setIdentifier
   );
 }
 
+/** How long each authoritative name server has to answer the preflight's question. */
+export const RECORD_QUERY_MS = 3000;
+
 /**
  * The same record, asked of the zone's authoritative name servers (Route 53's data plane, which
- * answers when its API and the primary region do not): region-failover's way of checking it.
- * A record no server knows is a gap; servers that do not answer in time are reported, not held
- * against the run.
+ * answers when its API and the primary region do not): region-failover's way of checking it —
+ * the way its last steps prove clients moved. The outputs must list at least one server; a record
+ * no server knows is a gap, and so is no server answering at all, unless the run was told to go
+ * on without this proof (`acceptUnanswered`, region-failover's `--unproven-record`: logged).
  */
-export function failoverRecordResolves(ctx: Ctx, dns: StackOutputs["dns"], setIdentifier: string): PreflightCheck {
+export function failoverRecordResolves(
+  ctx: Ctx,
+  dns: StackOutputs["dns"],
+  setIdentifier: string,
+  acceptUnanswered = false,
+): PreflightCheck {
   return check(
     `${dns.recordType} record ${dns.recordName} (set ${setIdentifier}) in hosted zone ${dns.hostedZoneId}`,
     async () => {
       const servers = ctx.outputs.failover.nameServers;
-      if (servers.length === 0) {
-        ctx.log.warn("preflight: the failover record was not checked (the outputs name no authoritative name server)");
+      if (servers.length === 0)
+        return "cannot be proved: the outputs list no authoritative name server (failover.nameServers); the failover proves the record, and that clients moved, only by asking them. Deploy the dr stack with this version (it records the zone's name servers), or add them to the outputs file";
+      const answers = await askAll(servers, dns.recordName, RECORD_QUERY_MS, dns.recordType);
+      if (answers.some((a) => a.answer !== null)) return;
+      // NXDOMAIN (ENOTFOUND) or no record of the type (ENODATA) is an answer: the zone has no such record.
+      if (answers.every((a) => a.error === undefined || NO_SUCH_RECORD.test(a.error)))
+        return "does not exist: the switch steers an existing failover record and the runbooks never create one";
+      const said = answers.map((a) => `${a.server}: ${a.error ?? "no record"}`).join("; ");
+      if (acceptUnanswered) {
+        ctx.log.warn(
+          `preflight: the failover record is UNPROVEN (no authoritative name server answered: ${said}); going on because of --unproven-record`,
+        );
         return;
       }
-      const answers = await askAll(servers, dns.recordName, 3000);
-      if (answers.some((a) => a.answer !== null)) return;
-      // NXDOMAIN (ENOTFOUND) or no CNAME (ENODATA) is an answer: the zone has no such record.
-      if (answers.every((a) => a.error === undefined || /ENOTFOUND|ENODATA|no CNAME/.test(a.error)))
-        return "does not exist: the switch steers an existing failover record and the runbooks never create one";
-      ctx.log.warn(
-        `preflight: the failover record was not checked (${answers.map((a) => a.error ?? `${a.server}: no record`).join("; ")})`,
-      );
+      return `is unproven: no authoritative name server answered within ${RECORD_QUERY_MS / 1000} s (${said}). Check the name servers in failover.nameServers; to fail over without this proof, add --unproven-record (logged)`;
     },
   );
+}
+
+/**
+ * The application's connection secret parses into what the repoint step needs: a JSON object
+ * (host and port are written into it, every other key kept), whose host, port and dbname, where
+ * present, have the types the application reads. Its value is never shown.
+ */
+export function connectionSecret(ctx: Ctx, region: string, arn: string): PreflightCheck {
+  return check(`connection secret ${arn}`, async () => {
+    const sm = ctx.aws(SecretsManagerClient, region);
+    const res = await sm.send(new DescribeSecretCommand({ SecretId: arn }));
+    if (res.DeletedDate) return `is scheduled for deletion (since ${res.DeletedDate.toISOString()})`;
+    const value = (await sm.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
+    return connectionSecretProblem(value);
+  });
+}
+
+/** Pure: what is wrong with a connection secret's value for the repoint step (never quoting it), or undefined. */
+export function connectionSecretProblem(value: string | undefined): string | undefined {
+  const expected = 'expected a JSON object such as {"host": …, "port": 5432, "dbname": …} (value not shown)';
+  if (value === undefined) return `has no string value (binary or empty): ${expected}`;
+  let v: unknown;
+  try {
+    v = JSON.parse(value);
+  } catch {
+    return `is not JSON: ${expected}`;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    return `is JSON but not an object (${Array.isArray(v) ? "an array" : v === null ? "null" : typeof v}): ${expected}`;
+  const o = v as Record<string, unknown>;
+  const wrong = [
+    o.host !== undefined && typeof o.host !== "string" && "host is not a string",
+    o.port !== undefined && !Number.isInteger(Number(o.port)) && "port is not a whole number",
+    o.dbname !== undefined && typeof o.dbname !== "string" && "dbname is not a string",
+  ].filter(Boolean);
+  if (wrong.length) return `has fields of the wrong type (${wrong.join(", ")}): ${expected}`;
+}
+
+/** A name a step hands to an AWS API, checked against that API's rules (contract/aws-names.ts). */
+export function awsName(what: string, name: string, problem: (name: string) => string | undefined): PreflightCheck {
+  return {
+    what: `${what} ${JSON.stringify(name)}`,
+    check: async () => {
+      const p = problem(name);
+      return p && `is not a name AWS accepts: expected ${p}`;
+    },
+  };
+}
+
+/** The names a restore into `stack`'s region hands to RDS as they are: the instance it creates, its database name. */
+export function restoreNames(stack: StackOutputs): PreflightCheck[] {
+  return [
+    awsName(
+      `DB instance identifier to restore (${stack.stack})`,
+      stack.database.instanceIdentifier,
+      rdsInstanceIdentifierProblem,
+    ),
+    awsName(`database name (${stack.stack})`, stack.database.dbName, rdsPostgresDbNameProblem),
+  ];
+}
+
+/** The buckets a run writes to or reads from in `stack`: backups, the run journal, the outputs mirror. */
+export function bucketNames(stack: StackOutputs): PreflightCheck[] {
+  const buckets = new Map([
+    [stack.backup.bucketName, `backup bucket (${stack.stack})`],
+    [stack.runJournal.bucketName, `run-journal bucket (${stack.stack})`],
+    [stack.failover.outputsMirror.bucketName, `outputs-mirror bucket (${stack.stack})`],
+  ]);
+  return [...buckets].map(([name, what]) => awsName(what, name, s3BucketNameProblem));
 }
 
 /** The failover switch: its alarm in the DR region (what the runbooks write and read). */
@@ -248,7 +327,7 @@ export function databaseLanding(ctx: Ctx, stack: StackOutputs): PreflightCheck[]
     dbSubnetGroup(ctx, stack.region, db.subnetGroupName),
     dbParameterGroup(ctx, stack.region, db.parameterGroupName),
     kmsKey(ctx, stack.region, db.kmsKeyArn),
-    secret(ctx, stack.region, db.appConnectionSecretArn),
+    connectionSecret(ctx, stack.region, db.appConnectionSecretArn),
   ];
 }
 
@@ -281,13 +360,16 @@ export function regionTakingTraffic(ctx: Ctx, stack: StackOutputs): PreflightChe
  * authoritative name servers (the DNS data plane, not Route 53's API). Nothing in the primary
  * region, and no global control plane, is asked: they may be down.
  */
-export function regionFailoverPreflight(ctx: Ctx): PreflightCheck[] {
+export function regionFailoverPreflight(ctx: Ctx, options: { unprovenRecord?: boolean } = {}): PreflightCheck[] {
   requirePrimaryStack(ctx, "region-failover");
   const dns = ctx.outputs.dns;
+  const dr = ctx.peer!;
   return [
-    ...regionTakingTraffic(ctx, ctx.peer!),
+    ...restoreNames(dr),
+    ...bucketNames(dr),
+    ...regionTakingTraffic(ctx, dr),
     failoverSwitch(ctx, ctx.outputs.failover.switch),
-    failoverRecordResolves(ctx, dns, dns.primarySetIdentifier),
+    failoverRecordResolves(ctx, dns, dns.primarySetIdentifier, options.unprovenRecord === true),
   ];
 }
 
@@ -300,6 +382,7 @@ export function failbackPreflight(ctx: Ctx): PreflightCheck[] {
   const prod = ctx.outputs;
   const dr = ctx.peer!;
   return [
+    ...bucketNames(prod),
     ...regionTakingTraffic(ctx, prod),
     failoverSwitch(ctx, prod.failover.switch),
     failoverRecord(ctx, prod.dns, prod.dns.primarySetIdentifier),

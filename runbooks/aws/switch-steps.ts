@@ -6,7 +6,7 @@
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { RunContext, Step, StepRef } from "../lib/types.ts";
 import { waitForAuthoritativeAnswer, type ClientsMoved } from "./authoritative-dns.ts";
-import { describeSwitch, positionOf, setSwitch, switchAlarm, type SwitchPosition } from "./switch.ts";
+import { describeSwitch, positionOf, setSwitch, switchAlarm, switchOf, type SwitchPosition } from "./switch.ts";
 
 interface SwitchStepResult {
   position: SwitchPosition | "records-fail-over-by-themselves";
@@ -34,7 +34,7 @@ export function switchStep<O>(p: {
     dependsOn: p.dependsOn,
     ...(p.milestone ? { milestone: p.milestone } : {}),
     describe: (ctx) =>
-      ctx.outputs.failover.mode === "automatic"
+      !switchOf(ctx.outputs)
         ? [
             {
               kind: "note",
@@ -43,7 +43,7 @@ export function switchStep<O>(p: {
           ]
         : describeSwitch(spec(ctx), p.position, spec(ctx).detectionSeconds),
     async isDone(ctx) {
-      if (ctx.outputs.failover.mode === "automatic") return false;
+      if (!switchOf(ctx.outputs)) return false;
       const alarm = await switchAlarm(cw(ctx), spec(ctx), ctx.signal);
       return positionOf(alarm) === p.position
         ? {
@@ -58,7 +58,7 @@ export function switchStep<O>(p: {
     },
     async run(ctx): Promise<SwitchStepResult> {
       const sw = spec(ctx);
-      if (ctx.outputs.failover.mode === "automatic")
+      if (!switchOf(ctx.outputs))
         return {
           position: "records-fail-over-by-themselves",
           alarm: sw.alarmName,
@@ -102,7 +102,7 @@ export function clientsMovedStep<O>(p: {
     describe: (ctx) => [
       {
         kind: "command",
-        action: `DNS query ${ctx.outputs.dns.recordName} CNAME at each authoritative name server until it answers ${p.target(ctx)}`,
+        action: `DNS query ${ctx.outputs.dns.recordName} ${ctx.outputs.dns.recordType} at each authoritative name server until it answers ${ctx.outputs.dns.recordType === "A" ? "addresses of " : ""}${p.target(ctx)}`,
         detail: { nameServers: ctx.outputs.failover.nameServers, boundSeconds: boundSeconds(ctx) },
       },
     ],
@@ -113,6 +113,7 @@ export function clientsMovedStep<O>(p: {
           waitForAuthoritativeAnswer({
             nameServers: ctx.outputs.failover.nameServers,
             record: ctx.outputs.dns.recordName,
+            recordType: ctx.outputs.dns.recordType,
             expected: p.target(ctx),
             ttlSeconds: ctx.outputs.dns.ttl,
             boundMs: boundSeconds(ctx) * 1000,

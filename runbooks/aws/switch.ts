@@ -46,6 +46,20 @@ export function positionOf(alarm: MetricAlarm): SwitchPosition | "holding" {
   return alarm.StateValue === "ALARM" ? "engaged" : alarm.StateValue === "OK" ? "disengaged" : "holding";
 }
 
+/**
+ * The switch the runbooks set and read for `outputs`, or null in failover mode `automatic`
+ * (contract/switch.ts), where the records fail over on the endpoint health check by themselves.
+ * The one place the mode is branched on: every step asks this.
+ */
+export function switchOf(outputs: StackOutputs): SwitchSpec | null {
+  return outputs.failover.mode === "automatic" ? null : outputs.failover.switch;
+}
+
+/** The health check the PRIMARY record carries: the switch's, or in automatic mode the endpoint's. */
+export function routingHealthCheckId(outputs: StackOutputs, endpointHealthCheckId: string): string {
+  return switchOf(outputs)?.healthCheckId ?? endpointHealthCheckId;
+}
+
 /** What a stack with failover mode `automatic` has instead of a switch to read. */
 export const NO_SWITCH = "none (failover mode automatic)";
 
@@ -54,8 +68,8 @@ export async function readSwitchPosition(
   ctx: RunContext<unknown>,
   outputs: StackOutputs,
 ): Promise<SwitchPosition | "holding" | typeof NO_SWITCH> {
-  if (outputs.failover.mode === "automatic") return NO_SWITCH;
-  const sw = outputs.failover.switch;
+  const sw = switchOf(outputs);
+  if (!sw) return NO_SWITCH;
   return positionOf(await switchAlarm(ctx.aws(CloudWatchClient, sw.region), sw, ctx.signal));
 }
 

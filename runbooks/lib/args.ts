@@ -1,5 +1,6 @@
 /** The options every runbook shares, `--help` text, and time parsing. */
 import { BadInputError } from "./errors.ts";
+import { shown } from "./show.ts";
 import type { Runbook } from "./types.ts";
 
 /** Options every runbook accepts. */
@@ -19,6 +20,11 @@ export const COMMON_OPTIONS = {
     type: "string",
     description:
       "Continue the run with this id; finished steps are not repeated (from another machine: add --stack or --outputs)",
+  },
+  "accept-changed-inputs": {
+    type: "boolean",
+    description:
+      "With --resume: go on although the outputs or options differ from those the run started with (logged; the journal records the new ones)",
   },
   "take-over": {
     type: "boolean",
@@ -60,6 +66,7 @@ export function usage<O>(runbook: Runbook<O>, command: string): string {
     "  2 bad input or refused (another run holds the lock, a preflight gap): nothing changed",
     "  3 succeeded but RTO/RPO objective missed",
     "  4 stopped: confirmation needed  130 interrupted",
+    "  5 succeeded with a caveat that needs action now (e.g. the old primary NOT fenced)",
   );
   return lines.join("\n") + "\n";
 }
@@ -75,7 +82,7 @@ const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month, 0
 export function parseTime(flag: string, value: string): Date {
   const refuse = (why: string) =>
     new BadInputError(
-      `invalid --${flag} "${value}": ${why}expected an ISO 8601 time with a zone, e.g. 2026-01-15T14:30:00Z`,
+      `invalid --${flag} ${shown(value)}: ${why}expected an ISO 8601 time with a zone, e.g. 2026-01-15T14:30:00Z`,
     );
   const m = TIMESTAMP.exec(value);
   if (!m) throw refuse("");

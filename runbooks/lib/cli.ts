@@ -10,14 +10,18 @@ import { pathToFileURL } from "node:url";
 import type { Writable } from "node:stream";
 import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import { createClientFactory, policyOf, type AwsSettings, type ClientFactory } from "./aws.ts";
-import { execute, type ExecuteResult } from "./engine.ts";
+import { execute, sourceArgs, type ExecuteResult } from "./engine.ts";
 import { BadInputError, EXIT, errorMessage, type ExitCode } from "./errors.ts";
 import { Journal, validateRunId, type JournalData, type OutputsSource } from "./journal.ts";
+import { checkResume } from "./resume.ts";
+import { commandLine } from "./shell.ts";
+import { checkStateDir } from "./state-dir.ts";
+import { checkEnvironment } from "./environment.ts";
 import { slackSink, type NotificationSink, type NotifierTiming } from "./notifications.ts";
 import type { Me } from "./run-lock.ts";
 import { ReliableStore } from "./run-store.ts";
 import { journalKey, reportKey } from "./shared-journal.ts";
-import { loadOutputs, type OutputsMirror, type PulumiOutputReader } from "./outputs-loader.ts";
+import { loadOutputs, type OutputsMirrorSource, type PulumiOutputReader } from "./outputs-loader.ts";
 import { stringOption, withDefaults } from "./options.ts";
 import { createPrinter } from "./printer.ts";
 import type { RawOptions, Runbook } from "./types.ts";
@@ -41,7 +45,7 @@ export interface CliDeps {
   ask?: ((q: string) => Promise<boolean>) | null;
   pulumi?: PulumiOutputReader;
   /** Where `--stack` falls back to when the state backend is unreachable (the DR-region mirror). */
-  outputsMirror?: (clients: ClientFactory) => OutputsMirror;
+  outputsMirror?: (clients: ClientFactory) => OutputsMirrorSource;
   signal?: AbortSignal;
   /** How a human re-runs this runbook, for messages. */
   command?: string;
@@ -66,6 +70,7 @@ function lastChange(data: JournalData): number {
   return Math.max(...times.filter((t): t is string => typeof t === "string").map((t) => Date.parse(t)));
 }
 
+// Long on purpose: the CLI's one path from argv to a result (help, outputs, resume, execute), read in order.
 export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<CliResult> {
   const env = deps.env ?? process.env;
   const stdout = deps.stdout ?? process.stdout;
@@ -78,7 +83,7 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
       Object.entries({ ...COMMON_OPTIONS, ...extra }).map(([k, v]) => [k, { type: v.type }]),
     );
     values = parseArgs({
-      args: deps.argv ?? scriptArgs(),
+      args: negativeValuesJoined(deps.argv ?? scriptArgs(), optionSpec),
       options: optionSpec as never,
       strict: true,
       allowPositionals: false,
@@ -102,7 +107,11 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   const log = { info: (m: string) => printer.info(m), warn: (m: string) => printer.warn(m) };
   const clients = deps.clients ?? createClientFactory(deps.aws);
   try {
-    const stateDir = resolve(stringOption(withDefaults(COMMON_OPTIONS, values), "state-dir", "a directory"));
+    checkEnvironment(env);
+    const stateDir = checkStateDir(
+      stringOption(withDefaults(COMMON_OPTIONS, values), "state-dir", "a directory"),
+      values["dry-run"] !== true,
+    );
     const given = {
       ...(typeof values.stack === "string" ? { stack: values.stack } : {}),
       ...(typeof values.outputs === "string" ? { file: values.outputs } : {}),
@@ -143,42 +152,23 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
     const storeNote = runbook.sharedStore && !shared ? "the stack outputs name no shared run store" : null;
     if (values["take-over"] === true && !store)
       printer.warn("--take-over: this run keeps no shared run lock, so there is nothing to take over");
-    let resume: Journal | undefined;
-    if (resumeId !== undefined) {
-      const remote = store
-        ? await store.get(journalKey(runbook.name, outputs.stack, resumeId)).catch((error: unknown) => {
-            printer.warn(`shared journal not readable from ${store.location}: ${errorMessage(error)}`);
-            return undefined;
-          })
-        : undefined;
-      const remoteData = remote
-        ? Journal.check(JSON.parse(remote.body) as JournalData, `${store!.location}`, resumeId, runbook.name)
-        : undefined;
-      if (remoteData && (!local || lastChange(remoteData) > lastChange(local.data))) {
-        printer.info(
-          `resuming from the shared journal in ${store!.location}${local ? " (newer than this machine's copy)" : ""}`,
-        );
-        resume = Journal.adopt(stateDir, remoteData);
-        if (remoteData.status === "succeeded" && !existsSync(join(resume.dir, "report.json"))) {
-          const report = await store!.get(reportKey(runbook.name, outputs.stack, resumeId)).catch(() => undefined);
-          if (report) writeFileSync(join(resume.dir, "report.json"), report.body, { mode: 0o600 });
-        }
-      } else if (local) {
-        resume = local;
-      } else {
-        throw new BadInputError(
-          `no journal for run id "${resumeId}" in ${stateDir}${store ? ` nor in the shared store ${store.location}` : " and this runbook keeps no shared journal"}: check the run id and the stack`,
-        );
-      }
-      if (resume.data.stack && resume.data.stack !== outputs.stack)
-        throw new BadInputError(
-          `run ${resumeId} acted on stack "${resume.data.stack}", not "${outputs.stack}": resume it with --stack ${resume.data.stack}`,
-        );
-      const ignored = Object.keys(extra).filter((k) => values[k] !== undefined);
-      if (ignored.length)
-        printer.warn(
-          `resuming: runbook options come from the journal; ignoring ${ignored.map((k) => `--${k}`).join(", ")}`,
-        );
+    const resume =
+      resumeId === undefined
+        ? undefined
+        : await journalToResume({
+            runbook,
+            resumeId,
+            stateDir,
+            local,
+            store,
+            outputs,
+            peer,
+            printer,
+            given: Object.fromEntries(Object.keys(extra).map((k) => [k, values[k]])),
+            accept: values["accept-changed-inputs"] === true,
+            newRunCommand: commandLine(command, sourceArgs(given)),
+          });
+    if (resume) {
       raw = resume.data.options;
       force = resume.data.force || force;
       options = runbook.parseOptions ? runbook.parseOptions(raw) : (raw as O);
@@ -250,6 +240,75 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
   } finally {
     if (!deps.clients) clients.destroy();
   }
+}
+
+/**
+ * The journal a `--resume` continues: this machine's, or the shared copy when that one is newer
+ * (then copied here); refused when it is of another stack, was refused, or its inputs differ.
+ */
+async function journalToResume<O>(r: {
+  runbook: Runbook<O>;
+  resumeId: string;
+  stateDir: string;
+  local: Journal | undefined;
+  store: ReliableStore | undefined;
+  outputs: StackOutputs;
+  peer: StackOutputs | undefined;
+  printer: ReturnType<typeof createPrinter>;
+  given: RawOptions;
+  accept: boolean;
+  newRunCommand: string;
+}): Promise<Journal> {
+  const { runbook, resumeId, store, local, outputs, printer } = r;
+  const remote = store
+    ? await store.get(journalKey(runbook.name, outputs.stack, resumeId)).catch((error: unknown) => {
+        printer.warn(`shared journal not readable from ${store.location}: ${errorMessage(error)}`);
+        return undefined;
+      })
+    : undefined;
+  const remoteData = remote
+    ? Journal.check(Journal.parse(remote.body, store!.location), store!.location, resumeId, runbook.name)
+    : undefined;
+  const useRemote = remoteData !== undefined && (!local || lastChange(remoteData) > lastChange(local.data));
+  const data = useRemote ? remoteData : local?.data;
+  if (!data)
+    throw new BadInputError(
+      `no journal for run id "${resumeId}" in ${r.stateDir}${store ? ` nor in the shared store ${store.location}` : " and this runbook keeps no shared journal"}: check the run id and the stack`,
+    );
+  if (data.stack && data.stack !== outputs.stack)
+    throw new BadInputError(
+      `run ${resumeId} acted on stack "${data.stack}", not "${outputs.stack}": resume it with --stack ${data.stack}`,
+    );
+  const log = { info: (m: string) => printer.info(m), warn: (m: string) => printer.warn(m) };
+  checkResume(data, useRemote ? store!.location : local!.path, { ...r, log });
+  if (!useRemote) return local!;
+  printer.info(
+    `resuming from the shared journal in ${store!.location}${local ? " (newer than this machine's copy)" : ""}`,
+  );
+  const resume = Journal.adopt(r.stateDir, remoteData);
+  if (remoteData.status === "succeeded" && !existsSync(join(resume.dir, "report.json"))) {
+    const report = await store!.get(reportKey(runbook.name, outputs.stack, resumeId)).catch(() => undefined);
+    if (report) writeFileSync(join(resume.dir, "report.json"), report.body, { mode: 0o600 });
+  }
+  return resume;
+}
+
+/**
+ * `--minutes -5` as `--minutes=-5`: Node's parser takes a value starting with "-" for an option
+ * and refuses it as ambiguous; joined, the option's own check names the value and the range.
+ */
+function negativeValuesJoined(argv: string[], spec: Record<string, { type: string }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (name && spec[name]?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 /** True when the module at `url` is the script node was started with. */

@@ -1,25 +1,23 @@
 /**
- * Runs a runbook: preflight, run lock, dependency order (independent steps side by side),
- * dry-run, confirmation, fresh gates, journal (local and shared) and resume, tracker,
- * notifications, report.
+ * Runs a runbook, in five phases read top to bottom in `execute`:
+ * - plan: the steps in dependency order, the objective, the run id, the context steps receive;
+ * - prove: the lock read (another run holding it is refused first), the read-only steps the run
+ *   starts with ("is the primary down?", "which backup?"), then the preflight — before the lock
+ *   is taken and the journal written, so a refusal leaves nothing behind;
+ * - lock: one run at a time (the shared run lock), taken before the journal is written;
+ * - run: the journal opened (or resumed), then every step (run-steps.ts: side by side where
+ *   independent, confirmation, fresh gates, preflight before the first change);
+ * - report: the outcome, its exit code, the report, the notification.
+ * A dry run stops after the plan; a resumed run that had succeeded returns its report.
  */
-import pLimit from "p-limit";
 import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { ClientFactory } from "./aws.ts";
-import { createContext } from "./run-context.ts";
-import { dryRun, flagsOf, type PlanEntry } from "./dry-run.ts";
-import {
-  BadInputError,
-  ConfirmationError,
-  EXIT,
-  InterruptedError,
-  StepFailedError,
-  errorMessage,
-  type ExitCode,
-} from "./errors.ts";
+import { createContext, type Context } from "./run-context.ts";
+import { dryRun, type PlanEntry } from "./dry-run.ts";
+import { BadInputError, EXIT, errorMessage, type ExitCode } from "./errors.ts";
 import { Journal, newRunId, type OutputsSource, type RunStatus } from "./journal.ts";
 import { Notifier, type NotificationKind, type NotificationSink, type NotifierTiming } from "./notifications.ts";
-import { outcomeOf, summaryLine } from "./run-outcome.ts";
+import { outcomeOf, refusalLine, summaryLine } from "./run-outcome.ts";
 import { resolveDependencies } from "./plan.ts";
 import { PreflightError, runPreflight } from "./preflight-gate.ts";
 import type { Printer } from "./printer.ts";
@@ -34,19 +32,16 @@ import {
   type Me,
 } from "./run-lock.ts";
 import type { ReliableStore } from "./run-store.ts";
+import { runSteps } from "./run-steps.ts";
 import { runGraph } from "./schedule.ts";
+import { commandLine } from "./shell.ts";
 import { JournalMirror, journalKey, reportKey } from "./shared-journal.ts";
+import type { SystemObjective as Objective } from "../../contract/objectives.ts";
 import { RecoveryTracker, objectiveFromOutputs } from "./tracker.ts";
 import type { AnyStep, RawOptions, Runbook, RunContext, StepOutputs } from "./types.ts";
 
 export type { PlanEntry } from "./dry-run.ts";
-
-/**
- * A gate's result older than this is re-checked before the traffic-moving or destructive step
- * it gates (as is any gate result from an earlier process). Five minutes: target health and
- * database state can change within minutes, while the checks take seconds.
- */
-export const GATE_MAX_AGE_MS = 5 * 60_000;
+export { GATE_MAX_AGE_MS } from "./run-steps.ts";
 
 export interface ExecuteOptions<O> {
   runbook: Runbook<O>;
@@ -77,7 +72,7 @@ export interface ExecuteOptions<O> {
   ask: ((question: string) => Promise<boolean>) | undefined;
   printer: Printer;
   signal?: AbortSignal;
-  /** How to resume, for messages, e.g. `npx zx runbooks/x.ts`. */
+  /** How to resume, for messages, e.g. `npx zx runbooks/<name>.ts`. */
   command: string;
   now?: () => Date;
   /** This process as the run lock names it (tests stand in another machine). */
@@ -95,27 +90,69 @@ export interface ExecuteResult {
   plan?: PlanEntry[];
 }
 
-/** Every step `id` depends on, directly or not. */
-function ancestorsOf(deps: Map<string, string[]>, id: string): Set<string> {
-  const out = new Set<string>();
-  const visit = (x: string) => {
-    for (const d of deps.get(x) ?? []) {
-      if (out.has(d)) continue;
-      out.add(d);
-      visit(d);
-    }
-  };
-  visit(id);
-  return out;
+export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult> {
+  const plan = planRun(opts);
+  if (opts.resume?.data.status === "succeeded") return alreadySucceeded(plan, opts.resume);
+  if (opts.dryRun) return planOnly(plan, opts);
+  const storeDown = await refuseIfLocked(plan, opts);
+  const proven = await proveInputs(plan, opts);
+  const held = await lockRun(plan, opts, storeDown);
+  try {
+    const journal = await openJournal(plan, opts, held, proven);
+    const firstError = await runSteps({
+      checked: new Map(proven.map((p) => [p.step.id, Date.parse(p.endedAt)])),
+      ...plan.context,
+      steps: plan.steps,
+      deps: plan.deps,
+      journal,
+      tracker: plan.tracker,
+      printer: opts.printer,
+      signal: plan.controller.signal,
+      now: plan.now,
+      preflight: plan.preflightOnce,
+      isAssessment,
+      yes: opts.yes,
+      ask: opts.ask,
+      resumeCommand: plan.resumeCommand,
+    });
+    return await reportRun(plan, opts, journal, held, held.lost ?? firstError);
+  } finally {
+    await held.lock?.release(held.finalStatus, held.resumable);
+  }
 }
 
-export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult> {
+/** The plan phase's result: what every later phase reads. */
+interface Plan<O> {
+  runbook: Runbook<O>;
+  steps: AnyStep<O>[];
+  deps: Map<string, string[]>;
+  objective: Objective;
+  runId: string;
+  stack: string;
+  startedAt: Date;
+  incidentAt: Date;
+  lockTarget: LockTarget;
+  tracker: RecoveryTracker;
+  controller: AbortController;
+  notifier: Notifier;
+  log: { info(m: string): void; warn(m: string): void };
+  context: Context<O>;
+  now: () => Date;
+  /** The preflight, run at most once (before the first step that is not an assessment). */
+  preflightOnce: () => Promise<void>;
+  /** `--resume` of this run and a new run on the same outputs, each quoted for sh. */
+  resumeCommand: string;
+  newRunCommand: string;
+}
+
+/** Plan: steps, objective, ids and times, lock target, tracker, context. Changes nothing. */
+function planRun<O>(opts: ExecuteOptions<O>): Plan<O> {
   const { runbook, printer } = opts;
   const now = opts.now ?? (() => new Date());
   const steps = typeof runbook.steps === "function" ? runbook.steps(opts.options, opts.outputs) : runbook.steps;
   const deps = resolveDependencies(steps);
   const system = typeof runbook.system === "function" ? runbook.system(opts.options) : runbook.system;
-  let objective;
+  let objective: Objective;
   try {
     objective = objectiveFromOutputs(system, opts.outputs);
   } catch (error) {
@@ -123,11 +160,10 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
   }
   const startedAt = opts.resume ? new Date(opts.resume.data.startedAt) : now();
   const incidentAt = opts.resume ? new Date(opts.resume.data.incidentAt) : (opts.incidentAt ?? startedAt);
-  if (incidentAt.getTime() > startedAt.getTime() + 60_000) {
+  if (incidentAt.getTime() > startedAt.getTime() + 60_000)
     throw new BadInputError(
       `--incident-at ${incidentAt.toISOString()} is in the future: expected a time at or before now`,
     );
-  }
   const runId = opts.resume?.data.runId ?? opts.runId ?? newRunId(runbook.name, startedAt);
   const stack = opts.outputs.stack;
   const lockTarget: LockTarget = {
@@ -146,7 +182,7 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
       .filter(([, r]) => (r.status === "running" || r.status === "failed") && r.attempts > 0)
       .map(([id]) => id),
   );
-  const { ctx, applyOutputs, forStep, scoped } = createContext({
+  const context = createContext({
     ...opts,
     runId,
     incidentAt,
@@ -156,306 +192,309 @@ export async function execute<O>(opts: ExecuteOptions<O>): Promise<ExecuteResult
     signal: controller.signal,
     startedBefore: (id) => unfinished.has(id),
   });
-
-  if (opts.resume?.data.status === "succeeded") {
-    // Nothing to do: keep the original report (its RTO must not grow with the time since).
-    const journal = opts.resume;
-    const { report, paths } = readReport(journal.dir);
-    printer.info(`run ${runId} already succeeded at ${journal.data.finishedAt}; nothing to do`);
-    return {
-      exitCode: report.verdict === "objectives_met" ? EXIT.succeeded : EXIT.objectivesMissed,
-      runId,
-      status: "succeeded",
-      message: `${runbook.name} run ${runId} had already succeeded: ${summaryLine(runbook.name, report)}`,
-      report,
-      reportPaths: paths,
-      journalPath: journal.path,
-    };
-  }
-
-  // Preflight once, right before the first step that is not an assessment (a read-only gate:
-  // "is the primary down?" keeps its own refusal), so before any change; in a dry run too.
   let preflighted: Promise<void> | undefined;
-  const preflightOnce = () => (preflighted ??= preflight(runbook, scoped("the preflight"), printer));
-
-  if (opts.dryRun) {
-    if (opts.store) await warnIfHeld(opts.store, lockTarget, now, printer);
-    return {
-      runId,
-      status: "planned",
-      ...(await dryRun(steps, deps, ctx, forStep, applyOutputs, printer, (step) =>
-        isAssessment(step) ? Promise.resolve() : preflightOnce(),
-      )),
-    };
-  }
-
-  // One run at a time: the lock before the journal, so a refused run leaves nothing behind.
-  let lost: LockLostError | undefined;
-  const onLost = (error: LockLostError) => {
-    if (lost) return;
-    lost = error;
-    printer.warn(error.message);
-    controller.abort(error);
+  const preflightOnce = () => (preflighted ??= preflight(runbook, context.scoped("the preflight"), printer));
+  return {
+    ...{ runbook, steps, deps, objective, runId, stack, startedAt, incidentAt, lockTarget, tracker, controller },
+    ...{ notifier, log, context, now, preflightOnce },
+    resumeCommand: commandLine(opts.command, ["--resume", runId, "--state-dir", opts.stateDir]),
+    newRunCommand: commandLine(opts.command, sourceArgs(opts.source)),
   };
-  let lock: RunLock | undefined;
-  let sharedNote: string | null = opts.storeNote ?? null;
-  if (opts.store) {
-    try {
-      if (!opts.resume && (await opts.store.get(journalKey(runbook.name, stack, runId))))
-        throw new BadInputError(
-          `run id "${runId}" already has a shared journal in ${opts.store.location}: use --resume ${runId}`,
-        );
-      lock = await RunLock.acquire({
-        ...lockTarget,
-        store: opts.store,
-        runId,
-        startedAt: startedAt.toISOString(),
-        takeOver: opts.takeOver === true,
-        log,
-        now,
-        ...(opts.me ? { me: opts.me } : {}),
-        onLost,
-      });
-    } catch (error) {
-      if (error instanceof BadInputError) throw error;
-      sharedNote = `shared store ${opts.store.location} unreachable (${(error as Error).name}: ${errorMessage(error)}): local journal only, no run lock, no resume from another machine`;
-      printer.warn(sharedNote);
-    }
-  }
-
-  let finalStatus: RunStatus = "failed";
-  let resumable = true;
-  try {
-    const journal =
-      opts.resume ??
-      Journal.create(opts.stateDir, {
-        runId,
-        runbook: runbook.name,
-        stack,
-        source: opts.source,
-        options: opts.rawOptions,
-        force: opts.force,
-        incidentAt: incidentAt.toISOString(),
-        startedAt: startedAt.toISOString(),
-      });
-    if (lock && opts.store) {
-      const key = journalKey(runbook.name, stack, runId);
-      const existing = opts.resume ? await opts.store.get(key).catch(() => undefined) : undefined;
-      journal.attachMirror(new JournalMirror(opts.store, key, existing?.etag, log, onLost));
-      await journal.flush();
-      sharedNote = null;
-    }
-    if (opts.resume) {
-      journal.data.status = "running";
-      for (const step of steps)
-        if (journal.isFinished(step.id)) applyOutputs(step.id, journal.step(step.id)!.outputs ?? {});
-      journal.save();
-    }
-    const resumeCommand = `${opts.command} --resume ${runId} --state-dir ${opts.stateDir}`;
-    const notify = (kind: NotificationKind, message: string) =>
-      notifier.send({
-        kind,
-        runbook: runbook.name,
-        runId,
-        stack,
-        subject: `[eventchain-dr] ${runbook.name} ${kind.replace("_", " ")} on ${stack} (run ${runId})`,
-        message,
-      });
-
-    notify(
-      "started",
-      `${runbook.summary}\nSystem ${objective.system} (tier ${objective.tier}): RTO ${objective.rtoMinutes} min, RPO ${objective.rpoMinutes} min.\nIncident at ${incidentAt.toISOString()}; RTO deadline ${tracker.deadline.toISOString()}.${opts.resume ? "\nResumed run." : ""}`,
-    );
-    printer.info(
-      `${opts.resume ? "Resuming" : "Starting"} ${runbook.name} run ${runId} on stack ${stack}; journal ${journal.path}${journal.shared ? ` (shared: ${journal.shared.location})` : ""}`,
-    );
-
-    // One question at a time, even when steps run side by side.
-    const confirmLock = pLimit(1);
-    const confirm = (step: AnyStep<O>) =>
-      confirmLock(async () => {
-        const what = step.destructive ? "is destructive" : "moves traffic";
-        if (opts.yes) return printer.info(`step "${step.id}" ${what}: confirmed by --yes`);
-        if (!opts.ask) {
-          throw new ConfirmationError(
-            `step "${step.id}" (${step.title}) ${what} and needs confirmation, but there is no terminal to ask: re-run with --yes to confirm, e.g. ${resumeCommand} --yes`,
-            step.id,
-          );
-        }
-        printer.planStep({
-          id: step.id,
-          title: step.title,
-          dependsOn: deps.get(step.id)!,
-          flags: flagsOf(step),
-          actions: await step.describe(forStep(step.id, deps.get(step.id)!)),
-        });
-        if (!(await opts.ask(`Step "${step.title}" ${what}. Proceed? [y/N] `))) {
-          throw new ConfirmationError(
-            `step "${step.id}" was declined at the prompt; nothing after it ran. To continue later: ${resumeCommand}`,
-            step.id,
-          );
-        }
-      });
-
-    // Gates: checks whose results a traffic-moving or destructive step relies on, and when this process last saw them pass.
-    const checkedHere = new Map<string, number>();
-    const refreshGates = async (step: AnyStep<O>) => {
-      const before = ancestorsOf(deps, step.id);
-      for (const gate of steps.filter((s) => s.gate && before.has(s.id))) {
-        const seen = checkedHere.get(gate.id);
-        const age = seen === undefined ? undefined : now().getTime() - seen;
-        const why =
-          age === undefined
-            ? "its result comes from an earlier process (resumed run)"
-            : age > GATE_MAX_AGE_MS
-              ? `its result is ${Math.round(age / 60_000)} min old (re-checked after ${GATE_MAX_AGE_MS / 60_000} min)`
-              : undefined;
-        if (!why) continue;
-        printer.info(`re-checking "${gate.id}" right before "${step.id}": ${why}`);
-        const gateCtx = forStep(gate.id, deps.get(gate.id)!);
-        try {
-          const outputs: StepOutputs = await gate.run(gateCtx);
-          if (gate.verify) await gate.verify(gateCtx, outputs);
-          applyOutputs(gate.id, outputs);
-          journal.rechecked(gate.id, outputs, now());
-          checkedHere.set(gate.id, now().getTime());
-        } catch (error) {
-          const message = `gate "${gate.id}" re-checked before this step failed: ${errorMessage(error)}`;
-          throw error instanceof BadInputError ? new BadInputError(message) : new Error(message, { cause: error });
-        }
-      }
-    };
-
-    const failBeforeRun = (step: AnyStep<O>, error: unknown): never => {
-      if (controller.signal.aborted && !(error instanceof BadInputError))
-        throw new InterruptedError(`interrupted before step ${step.id}`);
-      journal.failedBeforeRun(step.id, step.title, errorMessage(error), now());
-      printer.step(step.id, step.title, "failed", errorMessage(error), tracker.status());
-      throw error instanceof BadInputError ? error : new StepFailedError(step.id, error);
-    };
-
-    const afterFinish = async () => {
-      // The shared copy must know a step finished before the next one starts: a resume elsewhere must not redo it.
-      await journal.flush();
-    };
-
-    const runOne = async (step: AnyStep<O>) => {
-      const ctx = forStep(step.id, deps.get(step.id)!);
-      if (journal.isFinished(step.id))
-        return printer.step(step.id, step.title, "skipped", "finished earlier in this run", tracker.status());
-      if (controller.signal.aborted) throw new InterruptedError(`interrupted before step ${step.id}`);
-      if (!isAssessment(step)) await preflightOnce();
-      let done: StepOutputs | false = false;
-      try {
-        done = step.isDone ? await step.isDone(ctx) : false;
-        if (done && step.verify) await step.verify(ctx, done);
-      } catch (error) {
-        failBeforeRun(step, new Error(`checking whether it is already done: ${errorMessage(error)}`, { cause: error }));
-      }
-      if (done) {
-        applyOutputs(step.id, done);
-        journal.skipped(step.id, step.title, done, "already done", now());
-        tracker.milestone(step.milestone ?? step.id, `${step.title} (already done)`);
-        journal.setTracker(tracker.state());
-        checkedHere.set(step.id, now().getTime());
-        printer.step(step.id, step.title, "skipped", "already done", tracker.status());
-        return afterFinish();
-      }
-      if (step.destructive || step.movesTraffic) {
-        await confirm(step);
-        try {
-          await refreshGates(step);
-        } catch (error) {
-          failBeforeRun(step, error);
-        }
-      }
-      if (controller.signal.aborted) throw new InterruptedError(`interrupted before step ${step.id}`);
-      journal.started(step.id, step.title, now());
-      printer.step(step.id, step.title, "started", undefined, tracker.status());
-      try {
-        const outputs: StepOutputs = await step.run(ctx);
-        if (step.verify) await step.verify(ctx, outputs);
-        applyOutputs(step.id, outputs);
-        tracker.milestone(step.milestone ?? step.id, step.title);
-        journal.setTracker(tracker.state());
-        journal.finished(step.id, "succeeded", outputs, undefined, now());
-        checkedHere.set(step.id, now().getTime());
-        printer.step(step.id, step.title, "succeeded", undefined, tracker.status());
-      } catch (error) {
-        if (controller.signal.aborted && !(error instanceof BadInputError)) {
-          // A wait cut short by SIGINT/SIGTERM (or a takeover): the step is re-run (after its isDone) on --resume.
-          journal.failed(step.id, `interrupted: ${errorMessage(error)}`, now());
-          printer.step(step.id, step.title, "failed", "interrupted", tracker.status());
-          throw new InterruptedError(`interrupted during step ${step.id}`);
-        }
-        journal.failed(step.id, errorMessage(error), now());
-        printer.step(step.id, step.title, "failed", errorMessage(error), tracker.status());
-        throw error instanceof BadInputError ? error : new StepFailedError(step.id, error);
-      }
-      await afterFinish();
-    };
-
-    const firstError = await runGraph(steps, deps, runOne, controller.signal);
-
-    // Finish: journal, report, notification, exit code.
-    const finishedAt = now();
-    const outcome = outcomeOf(lost ?? firstError, journal.data, resumeCommand, {
-      readOnly: new Set(steps.filter((s) => s.readOnly).map((s) => s.id)),
-      newRunCommand: `${opts.command} ${sourceArgs(opts.source)}`,
-    });
-    finalStatus = outcome.status;
-    resumable = outcome.status !== "succeeded" && outcome.failure?.resumeCommand != null;
-    if (outcome.status === "succeeded") tracker.milestone("recovery_completed", "Recovery completed", finishedAt);
-    journal.setTracker(tracker.state());
-    journal.finish(outcome.status, finishedAt);
-    const succeeded = outcome.status === "succeeded";
-    const report = buildReport({
-      journal: journal.data,
-      stepOrder: steps.map((s) => ({ id: s.id, title: s.title })),
-      tracker,
-      stack,
-      region: opts.outputs.region,
-      finishedAt,
-      status: outcome.status,
-      nextSteps: succeeded && runbook.nextSteps ? runbook.nextSteps(ctx) : [],
-      checklist: succeeded && runbook.checklist ? runbook.checklist(ctx) : [],
-      failure: outcome.failure,
-      journalLocation: {
-        local: journal.path,
-        shared: journal.shared && !lost ? journal.shared.location : null,
-        note: lost ? lost.message : (journal.shared?.behind ?? sharedNote),
-      },
-    });
-    const exitCode = report.verdict === "objectives_missed" ? EXIT.objectivesMissed : outcome.exitCode;
-    const reportPaths = writeReport(journal.dir, report);
-    await journal.flush();
-    if (journal.shared && !lost)
-      await opts.store
-        ?.put(reportKey(runbook.name, stack, runId), JSON.stringify(report, null, 2) + "\n")
-        .catch((error: unknown) =>
-          printer.warn(`report not copied to ${opts.store!.location}: ${errorMessage(error)}`),
-        );
-    const message = summaryLine(runbook.name, report);
-    const kind: NotificationKind = succeeded
-      ? report.verdict === "objectives_met"
-        ? "succeeded"
-        : "objectives_missed"
-      : outcome.status === "stopped"
-        ? "stopped"
-        : "failed";
-    notify(kind, `${message}\nReport: ${reportPaths.markdown}`);
-    await notifier.flush();
-    return { exitCode, runId, status: outcome.status, message, report, reportPaths, journalPath: journal.path };
-  } finally {
-    await lock?.release(finalStatus, resumable);
-  }
 }
 
-/** `--stack x` / `--outputs f` of a run, for the command that starts a new one. */
-function sourceArgs(source: OutputsSource): string {
-  return [source.file && `--outputs ${source.file}`, source.stack && `--stack ${source.stack}`]
-    .filter(Boolean)
-    .join(" ");
+/** A resumed run that had succeeded: nothing to do; its original report (its RTO must not grow with the time since). */
+function alreadySucceeded<O>(plan: Plan<O>, journal: Journal): ExecuteResult {
+  const { report, paths } = readReport(journal.dir);
+  plan.log.info(`run ${plan.runId} already succeeded at ${journal.data.finishedAt}; nothing to do`);
+  return {
+    exitCode: exitCodeOf(report, EXIT.succeeded),
+    runId: plan.runId,
+    status: "succeeded",
+    message: `${plan.runbook.name} run ${plan.runId} had already succeeded: ${summaryLine(plan.runbook.name, report)}`,
+    report,
+    reportPaths: paths,
+    journalPath: journal.path,
+  };
+}
+
+/** `--dry-run`: the plan printed, read-only steps and the preflight run, nothing written. */
+async function planOnly<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<ExecuteResult> {
+  if (opts.store) await warnIfHeld(opts.store, plan.lockTarget, plan.now, opts.printer);
+  const { ctx, forStep, applyOutputs } = plan.context;
+  return {
+    runId: plan.runId,
+    status: "planned",
+    ...(await dryRun(plan.steps, plan.deps, ctx, forStep, applyOutputs, opts.printer, (step) =>
+      isAssessment(step) ? Promise.resolve() : plan.preflightOnce(),
+    )),
+  };
+}
+
+/** An assessment the prove phase ran: journalled once the journal exists. */
+interface Proven<O> {
+  step: AnyStep<O>;
+  outputs: StepOutputs;
+  startedAt: string;
+  endedAt: string;
+}
+
+/**
+ * Prove: the read-only steps the run starts with (the assessments such as "is the primary down?"
+ * and any read-only step that depends only on them, side by side as in the run), then the
+ * preflight. A refusal (BadInputError) is thrown before anything is written: exit 2, no lock, no
+ * journal, no report. A read-only step that fails otherwise is left to the run phase, which runs
+ * it again and journals the failure (once the preflight has passed).
+ */
+async function proveInputs<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<Proven<O>[]> {
+  const prefix: AnyStep<O>[] = [];
+  for (const s of plan.steps)
+    if (s.readOnly && !opts.resume?.isFinished(s.id) && s.dependsOn.every((d) => prefix.some((p) => p.id === d.id)))
+      prefix.push(s);
+  const proven: Proven<O>[] = [];
+  const { forStep, applyOutputs } = plan.context;
+  const runOne = async (step: AnyStep<O>) => {
+    const ctx = forStep(step.id, plan.deps.get(step.id)!);
+    const startedAt = plan.now().toISOString();
+    opts.printer.step(step.id, step.title, "started", undefined, plan.tracker.status());
+    try {
+      const outputs: StepOutputs = await step.run(ctx);
+      if (step.verify) await step.verify(ctx, outputs);
+      applyOutputs(step.id, outputs);
+      proven.push({ step, outputs, startedAt, endedAt: plan.now().toISOString() });
+      opts.printer.step(step.id, step.title, "succeeded", undefined, plan.tracker.status());
+    } catch (error) {
+      opts.printer.step(step.id, step.title, "failed", errorMessage(error), plan.tracker.status());
+      if (error instanceof BadInputError)
+        throw new BadInputError(refusalLine(plan.runbook.name, step.id, errorMessage(error), plan.newRunCommand));
+      throw error;
+    }
+  };
+  const deps = new Map(prefix.map((s) => [s.id, plan.deps.get(s.id)!]));
+  const firstError = await runGraph(prefix, deps, runOne, plan.controller.signal);
+  if (firstError instanceof BadInputError) throw firstError;
+  // Also after a read-only step failed otherwise: a gap is still a refusal with nothing written.
+  await plan.preflightOnce();
+  return proven;
+}
+
+/**
+ * Another run holding the lock is the first thing to say (before probing anything): the lock is
+ * read, not taken — the lock phase takes it after the prove phase. A store that cannot be read
+ * is returned, so the lock phase does not wait on it a second time (local journal only).
+ */
+async function refuseIfLocked<O>(plan: Plan<O>, opts: ExecuteOptions<O>): Promise<unknown> {
+  if (!opts.store) return undefined;
+  try {
+    await RunLock.check({
+      ...plan.lockTarget,
+      store: opts.store,
+      runId: plan.runId,
+      startedAt: plan.startedAt.toISOString(),
+      takeOver: opts.takeOver === true,
+      log: plan.log,
+      now: plan.now,
+      ...(opts.me ? { me: opts.me } : {}),
+      onLost: () => undefined,
+    });
+  } catch (error) {
+    if (error instanceof BadInputError) throw error;
+    return error;
+  }
+  return undefined;
+}
+
+/** The lock phase's result, and how the run ended (for releasing the lock). */
+interface Held {
+  lock: RunLock | undefined;
+  /** Why the run keeps no shared journal (null once it has one). */
+  sharedNote: string | null;
+  lost: LockLostError | undefined;
+  onLost: (error: LockLostError) => void;
+  finalStatus: RunStatus;
+  resumable: boolean;
+}
+
+/** Lock: one run at a time, taken before the journal is written, so a refused run leaves nothing behind. */
+async function lockRun<O>(plan: Plan<O>, opts: ExecuteOptions<O>, storeDown?: unknown): Promise<Held> {
+  const held: Held = {
+    lock: undefined,
+    sharedNote: opts.storeNote ?? null,
+    lost: undefined,
+    onLost: (error) => {
+      if (held.lost) return;
+      held.lost = error;
+      opts.printer.warn(error.message);
+      plan.controller.abort(error);
+    },
+    finalStatus: "failed",
+    resumable: true,
+  };
+  if (!opts.store) return held;
+  try {
+    if (storeDown !== undefined) throw storeDown;
+    if (!opts.resume && (await opts.store.get(journalKey(plan.runbook.name, plan.stack, plan.runId))))
+      throw new BadInputError(
+        `run id "${plan.runId}" already has a shared journal in ${opts.store.location}: use --resume ${plan.runId}`,
+      );
+    held.lock = await RunLock.acquire({
+      ...plan.lockTarget,
+      store: opts.store,
+      runId: plan.runId,
+      startedAt: plan.startedAt.toISOString(),
+      takeOver: opts.takeOver === true,
+      log: plan.log,
+      now: plan.now,
+      ...(opts.me ? { me: opts.me } : {}),
+      onLost: held.onLost,
+    });
+  } catch (error) {
+    if (error instanceof BadInputError) throw error;
+    held.sharedNote = `shared store ${opts.store.location} unreachable (${(error as Error).name}: ${errorMessage(error)}): local journal only, no run lock, no resume from another machine`;
+    opts.printer.warn(held.sharedNote);
+  }
+  return held;
+}
+
+/** Run, first half: the journal created (with the inputs a resume must match) or resumed, its shared copy attached. */
+async function openJournal<O>(
+  plan: Plan<O>,
+  opts: ExecuteOptions<O>,
+  held: Held,
+  proven: Proven<O>[],
+): Promise<Journal> {
+  const journal =
+    opts.resume ??
+    Journal.create(opts.stateDir, {
+      runId: plan.runId,
+      runbook: plan.runbook.name,
+      stack: plan.stack,
+      source: opts.source,
+      options: opts.rawOptions,
+      inputs: { outputs: opts.outputs, peer: opts.peer ?? null },
+      force: opts.force,
+      incidentAt: plan.incidentAt.toISOString(),
+      startedAt: plan.startedAt.toISOString(),
+    });
+  if (held.lock && opts.store) {
+    const key = journalKey(plan.runbook.name, plan.stack, plan.runId);
+    const existing = opts.resume ? await opts.store.get(key).catch(() => undefined) : undefined;
+    journal.attachMirror(new JournalMirror(opts.store, key, existing?.etag, plan.log, held.onLost));
+    await journal.flush();
+    held.sharedNote = null;
+  }
+  for (const p of proven) {
+    journal.started(p.step.id, p.step.title, new Date(p.startedAt));
+    plan.tracker.milestone(p.step.milestone ?? p.step.id, p.step.title, new Date(p.endedAt));
+    journal.setTracker(plan.tracker.state());
+    journal.finished(p.step.id, "succeeded", p.outputs, undefined, new Date(p.endedAt));
+  }
+  if (opts.resume) {
+    journal.data.status = "running";
+    for (const step of plan.steps)
+      if (journal.isFinished(step.id)) plan.context.applyOutputs(step.id, journal.step(step.id)!.outputs ?? {});
+    journal.save();
+  }
+  const { objective, incidentAt, tracker } = plan;
+  notify(
+    plan,
+    "started",
+    `${plan.runbook.summary}\nSystem ${objective.system} (tier ${objective.tier}): RTO ${objective.rtoMinutes} min, RPO ${objective.rpoMinutes} min.\nIncident at ${incidentAt.toISOString()}; RTO deadline ${tracker.deadline.toISOString()}.${opts.resume ? "\nResumed run." : ""}`,
+  );
+  opts.printer.info(
+    `${opts.resume ? "Resuming" : "Starting"} ${plan.runbook.name} run ${plan.runId} on stack ${plan.stack}; journal ${journal.path}${journal.shared ? ` (shared: ${journal.shared.location})` : ""}`,
+  );
+  return journal;
+}
+
+/** Report: the outcome and its exit code, the journal closed, the report written (and shared), the notification. */
+async function reportRun<O>(
+  plan: Plan<O>,
+  opts: ExecuteOptions<O>,
+  journal: Journal,
+  held: Held,
+  error: unknown,
+): Promise<ExecuteResult> {
+  const finishedAt = plan.now();
+  const outcome = outcomeOf(error, journal.data, plan.resumeCommand, {
+    readOnly: new Set(plan.steps.filter((s) => s.readOnly).map((s) => s.id)),
+    inEffect: plan.steps.filter((s) => s.movesTraffic || s.destructive).map((s) => ({ id: s.id, title: s.title })),
+    newRunCommand: plan.newRunCommand,
+  });
+  const succeeded = outcome.status === "succeeded";
+  held.finalStatus = outcome.status;
+  held.resumable = !succeeded && outcome.failure?.resumeCommand != null;
+  if (succeeded) plan.tracker.milestone("recovery_completed", "Recovery completed", finishedAt);
+  journal.setTracker(plan.tracker.state());
+  if (outcome.exitCode === EXIT.badInput) journal.data.refused = true;
+  journal.finish(outcome.status, finishedAt);
+  const { ctx } = plan.context;
+  const report = buildReport({
+    journal: journal.data,
+    stepOrder: plan.steps.map((s) => ({ id: s.id, title: s.title })),
+    tracker: plan.tracker,
+    stack: plan.stack,
+    region: opts.outputs.region,
+    finishedAt,
+    status: outcome.status,
+    nextSteps: succeeded && plan.runbook.nextSteps ? plan.runbook.nextSteps(ctx) : [],
+    checklist: succeeded && plan.runbook.checklist ? plan.runbook.checklist(ctx) : [],
+    failure: outcome.failure,
+    journalLocation: {
+      local: journal.path,
+      shared: journal.shared && !held.lost ? journal.shared.location : null,
+      note: held.lost ? held.lost.message : (journal.shared?.behind ?? held.sharedNote),
+    },
+  });
+  const reportPaths = writeReport(journal.dir, report);
+  await journal.flush();
+  if (journal.shared && !held.lost)
+    await opts.store
+      ?.put(reportKey(plan.runbook.name, plan.stack, plan.runId), JSON.stringify(report, null, 2) + "\n")
+      .catch((e: unknown) => opts.printer.warn(`report not copied to ${opts.store!.location}: ${errorMessage(e)}`));
+  const message = summaryLine(plan.runbook.name, report);
+  notify(plan, notificationKind(report), `${message}\nReport: ${reportPaths.markdown}`);
+  await plan.notifier.flush();
+  const exitCode = exitCodeOf(report, outcome.exitCode);
+  return {
+    exitCode,
+    runId: plan.runId,
+    status: outcome.status,
+    message,
+    report,
+    reportPaths,
+    journalPath: journal.path,
+  };
+}
+
+/**
+ * A finished run's exit code: a caveat (e.g. the old primary NOT fenced) before a missed
+ * objective, before the outcome's own code — automation must tell those apart from a clean run.
+ */
+function exitCodeOf(report: Report, outcomeCode: ExitCode): ExitCode {
+  if (report.status !== "succeeded") return outcomeCode;
+  if (report.caveats?.length) return EXIT.succeededWithCaveat;
+  return report.verdict === "objectives_missed" ? EXIT.objectivesMissed : outcomeCode;
+}
+
+function notificationKind(report: Report): NotificationKind {
+  if (report.status === "succeeded") return report.verdict === "objectives_met" ? "succeeded" : "objectives_missed";
+  return report.status === "stopped" ? "stopped" : "failed";
+}
+
+function notify<O>(plan: Plan<O>, kind: NotificationKind, message: string): void {
+  plan.notifier.send({
+    kind,
+    runbook: plan.runbook.name,
+    runId: plan.runId,
+    stack: plan.stack,
+    subject: `[eventchain-dr] ${plan.runbook.name} ${kind.replace("_", " ")} on ${plan.stack} (run ${plan.runId})`,
+    message,
+  });
+}
+
+/** `--outputs f` / `--stack x` of a run, for the command that starts a new one. */
+export function sourceArgs(source: OutputsSource): string[] {
+  return [...(source.file ? ["--outputs", source.file] : []), ...(source.stack ? ["--stack", source.stack] : [])];
 }
 
 /** A read-only gate: it decides whether to act at all, so it runs before the preflight. */

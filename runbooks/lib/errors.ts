@@ -12,6 +12,11 @@ export const EXIT = {
   objectivesMissed: 3,
   /** Stopped before a destructive or traffic-moving step: no confirmation (no TTY, no `--yes`) or declined. */
   stopped: 4,
+  /**
+   * Every step succeeded but the report carries a caveat that needs action now — region-failover
+   * and failback: the old primary is NOT fenced (its region did not answer). Comes before 3.
+   */
+  succeededWithCaveat: 5,
   /** Interrupted by a signal; resume with `--resume <run-id>`. */
   interrupted: 130,
 } as const;

@@ -8,6 +8,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { BadInputError } from "./errors.ts";
+import { shown } from "./show.ts";
+import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { RawOptions, StepOutputs } from "./types.ts";
 import type { TrackerState } from "./tracker.ts";
 import type { JournalMirror } from "./shared-journal.ts";
@@ -47,11 +49,20 @@ export interface JournalData {
   stack?: string;
   source: OutputsSource;
   options: RawOptions;
+  /**
+   * The stack outputs (and the peer's) the run was planned on: a resume with other ones is refused
+   * (resume.ts), naming what differs. Absent in journals written before it was recorded.
+   */
+  inputs?: { outputs: StackOutputs; peer: StackOutputs | null };
+  /** Changed inputs a resume went on with because of `--accept-changed-inputs`: when, and what. */
+  acceptedChanges?: { at: string; changes: string[] }[];
   force: boolean;
   incidentAt: string;
   startedAt: string;
   finishedAt?: string;
   status: RunStatus;
+  /** The run was refused before it changed anything (exit 2): a resume would repeat the refusal. */
+  refused?: boolean;
   steps: Record<string, StepRecord>;
   tracker: TrackerState;
 }
@@ -67,11 +78,24 @@ export function newRunId(runbook: string, at = new Date()): string {
 export function validateRunId(runId: string): string {
   if (!RUN_ID.test(runId)) {
     throw new BadInputError(
-      `invalid run id "${runId}": expected letters, digits, ".", "_" or "-" (at most 100 characters)`,
+      `invalid run id ${shown(runId)}: expected letters, digits, ".", "_" or "-" (at most 100 characters)`,
     );
   }
   return runId;
 }
+
+/** mkdir -p, its failure named by path and cause (checkStateDir in state-dir.ts says it first, for the flag). */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new BadInputError(
+      `cannot create the run's directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? errorText(error)}`,
+    );
+  }
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class Journal {
   readonly path: string;
@@ -91,7 +115,7 @@ export class Journal {
     const path = join(dir, "journal.json");
     if (existsSync(path))
       throw new BadInputError(`run id "${data.runId}" already has a journal at ${path}: use --resume ${data.runId}`);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDir(dir);
     const journal = new Journal(path, {
       version: JOURNAL_VERSION,
       status: "running",
@@ -106,7 +130,7 @@ export class Journal {
   /** Writes a journal read from the shared store into this machine's state dir (resume from another machine). */
   static adopt(stateDir: string, data: JournalData): Journal {
     const dir = Journal.dir(stateDir, data.runId);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDir(dir);
     const journal = new Journal(join(dir, "journal.json"), data);
     journal.save();
     return journal;
@@ -127,7 +151,22 @@ export class Journal {
         `no journal for run id "${runId}" at ${path}: check --state-dir (runs are kept under <state-dir>/<run-id>/)`,
       );
     }
-    return new Journal(path, Journal.check(JSON.parse(raw) as JournalData, path, runId, runbook));
+    return new Journal(path, Journal.check(Journal.parse(raw, path), path, runId, runbook));
+  }
+
+  /** A journal's text as data; a damaged one is refused naming its file and how to go on. */
+  static parse(text: string, where: string): JournalData {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new BadInputError(
+        `journal ${where} is damaged (not JSON: ${(error as Error).message}); it was not written by the runbook, which replaces it whole. Restore it from the shared copy (resume with --stack <name> to read that one) or a backup, or start a new run (the steps' isDone checks find what is already in place)`,
+      );
+    }
+    if (typeof data !== "object" || data === null || Array.isArray(data) || !("steps" in data))
+      throw new BadInputError(`journal ${where} is damaged (not a journal object); start a new run or restore it`);
+    return data as JournalData;
   }
 
   /** Checks a journal's version, run id and runbook; returns it. */

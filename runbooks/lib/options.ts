@@ -4,6 +4,7 @@
  * two cannot disagree. Messages name the value and what is allowed.
  */
 import { BadInputError } from "./errors.ts";
+import { shown } from "./show.ts";
 import type { OptionSpec, RawOptions } from "./types.ts";
 
 /**
@@ -32,7 +33,7 @@ export function positiveNumber(raw: RawOptions, name: string, max: number): numb
   if (value === undefined) throw new BadInputError(`missing --${name}: expected ${expected}`);
   const n = Number(value);
   if (typeof value !== "string" || !Number.isFinite(n) || n <= 0 || n > max) {
-    throw new BadInputError(`invalid --${name} "${String(value)}": expected ${expected}`);
+    throw new BadInputError(`invalid --${name} ${shown(String(value))}: expected ${expected}`);
   }
   return n;
 }
@@ -41,7 +42,7 @@ export function positiveNumber(raw: RawOptions, name: string, max: number): numb
 export function positiveInt(raw: RawOptions, name: string, max: number): number {
   const n = positiveNumber(raw, name, max);
   if (!Number.isInteger(n))
-    throw new BadInputError(`invalid --${name} "${String(raw[name])}": expected a whole number from 1 to ${max}`);
+    throw new BadInputError(`invalid --${name} ${shown(String(raw[name]))}: expected a whole number from 1 to ${max}`);
   return n;
 }
 

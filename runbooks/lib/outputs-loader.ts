@@ -4,7 +4,7 @@
  * Sources:
  * - `--stack <name>`: `pulumi stack output --json --show-secrets=false -s <name>` (bounded); when
  *   that fails (the state backend, or anything the CLI needs, is unreachable — e.g. down with the
- *   primary region) and the runbook gives an `OutputsMirror`, the copy every `pulumi up` writes into
+ *   primary region) and the runbook gives an `OutputsMirrorSource`, the copy every `pulumi up` writes into
  *   the DR region, saying so in `notes`.
  * - `--outputs <file.json>`: either one stack's outputs exactly as that command prints them,
  *   or an object keyed by stack name (`{ "prod": {...}, "dr": {...} }`), which is how a runbook
@@ -16,6 +16,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { parseStackOutputs, type StackOutputs } from "../../contract/stack-outputs.ts";
 import { BadInputError, errorMessage } from "./errors.ts";
+import { shown } from "./show.ts";
 import type { OutputsSource } from "./journal.ts";
 
 const execFileAsync = promisify(execFile);
@@ -36,7 +37,7 @@ export type PulumiOutputReader = (stack: string) => Promise<unknown>;
  * A copy of the stacks' outputs kept outside the state backend (the AWS one is the DR-region
  * mirror in runbooks/aws/outputs-mirror-reader.ts). `where` names the copy read, for the operator.
  */
-export interface OutputsMirror {
+export interface OutputsMirrorSource {
   read(stack: string): Promise<{ raw: unknown; where: string }>;
 }
 
@@ -71,8 +72,10 @@ function readJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
-  } catch {
-    throw new BadInputError(`--outputs file "${file}" cannot be read`);
+  } catch (error) {
+    throw new BadInputError(
+      `--outputs file ${shown(file)} cannot be read (${(error as NodeJS.ErrnoException).code ?? "unreadable"}): expected a readable JSON file of stack outputs`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -117,11 +120,11 @@ export async function loadOutputs(
   source: OutputsSource,
   needsPeer: boolean,
   reader: PulumiOutputReader = pulumiStackOutput,
-  mirror?: OutputsMirror,
+  mirror?: OutputsMirrorSource,
 ): Promise<LoadedOutputs> {
   if (source.stack !== undefined && !STACK_NAME.test(source.stack)) {
     throw new BadInputError(
-      `invalid --stack "${source.stack}": expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`,
+      `invalid --stack ${shown(source.stack)}: expected a Pulumi stack name (letters, digits, ".", "_", "-", "/")`,
     );
   }
   if (source.file !== undefined) {
@@ -143,27 +146,31 @@ export async function loadOutputs(
   if (source.stack === undefined)
     throw new BadInputError("no outputs source: give --stack <name> (reads Pulumi) or --outputs <file.json>");
   const notes: string[] = [];
-  let backendDown: string | undefined;
+  // Once Pulumi failed for one stack it is not asked again (each try can take 30 s): the peer's
+  // note says so, naming the stack whose read failed, never quoting that error as its own.
+  let backendDown: { stack: string; error: string } | undefined;
   const read = async (stack: string): Promise<{ raw: unknown; where: string }> => {
     if (backendDown === undefined) {
       try {
         return { raw: await reader(stack), where: `pulumi stack ${stack}` };
       } catch (error) {
         if (!mirror) throw error;
-        backendDown = errorMessage(error);
+        backendDown = { stack, error: errorMessage(error) };
       }
     }
+    const own = backendDown.stack === stack;
+    const why = own
+      ? `the state backend is unreachable (${backendDown.error})`
+      : `Pulumi was not asked, since reading stack ${backendDown.stack} failed a moment ago (state backend unreachable)`;
     let copy: { raw: unknown; where: string };
     try {
       copy = await mirror!.read(stack);
     } catch (error) {
       throw new BadInputError(
-        `cannot read outputs of stack "${stack}": ${backendDown}; nor its copy in the DR-region mirror: ${errorMessage(error)}. Use --outputs <file.json> with a saved copy`,
+        `cannot read outputs of stack "${stack}": ${own ? backendDown.error : why}; nor its copy in the DR-region mirror: ${errorMessage(error)}. Use --outputs <file.json> with a saved copy`,
       );
     }
-    notes.push(
-      `outputs of stack ${stack} come from the DR-region mirror ${copy.where}, not from Pulumi: the state backend is unreachable (${backendDown})`,
-    );
+    notes.push(`outputs of stack ${stack} come from the DR-region mirror ${copy.where}, not from Pulumi: ${why}`);
     return copy;
   };
   const own = await read(source.stack);

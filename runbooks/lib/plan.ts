@@ -22,3 +22,17 @@ export function resolveDependencies<O>(steps: AnyStep<O>[]): Map<string, string[
   }
   return deps;
 }
+
+/** Every step `id` depends on, directly or not. */
+export function ancestorsOf(deps: Map<string, string[]>, id: string): Set<string> {
+  const out = new Set<string>();
+  const visit = (x: string) => {
+    for (const d of deps.get(x) ?? []) {
+      if (out.has(d)) continue;
+      out.add(d);
+      visit(d);
+    }
+  };
+  visit(id);
+  return out;
+}

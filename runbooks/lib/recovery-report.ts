@@ -65,7 +65,14 @@ export interface Report {
    * any change (start a new run with corrected input: `newRunCommand`), or a run taken over by
    * another machine.
    */
-  failure: { stepId: string | null; message: string; resumeCommand: string | null; newRunCommand?: string } | null;
+  failure: {
+    stepId: string | null;
+    message: string;
+    resumeCommand: string | null;
+    newRunCommand?: string;
+    /** Traffic-moving or destructive steps that finished before the run stopped: they stay in effect. */
+    inEffect?: string[];
+  } | null;
   /** Where the run's journal is: always locally; `shared` = the copy another machine can resume from. */
   journal?: JournalLocation;
 }
@@ -205,6 +212,9 @@ export function renderMarkdown(report: Report): string {
     out.push(
       "",
       `**Failed at step \`${report.failure.stepId ?? "-"}\`:** ${report.failure.message}`,
+      ...(report.failure.inEffect?.length
+        ? ["", `**Already in effect (not undone):** ${report.failure.inEffect.join("; ")}.`]
+        : []),
       "",
       report.failure.resumeCommand
         ? `Resume: \`${report.failure.resumeCommand}\``

@@ -2,8 +2,9 @@
  * Safe retries for every cloud API call a step makes: throttling, 5xx, connection resets and
  * calls that hang are retried with full-jitter exponential backoff, within a budget per step.
  *
- * - **Classification** (`transientKind`) follows the AWS SDK's own lists (error names, HTTP 429
- *   and 5xx, Node network error codes), without naming any service.
+ * - **Classification** (`transientKind`) is the AWS SDK's own (`@smithy/core/retry`: error
+ *   names, HTTP 429 and 5xx, `$retryable`, Node's network error codes), plus what it does not
+ *   classify (undici's socket error, "socket hang up"); no service is named here.
  * - **Ambiguous failures** (5xx, reset, timeout) may hide a request that took effect: before
  *   re-sending, `alreadyDone` (when given) is asked first, and a re-send answered "already
  *   exists" is taken as the earlier attempt's success. A throttled request was refused before
@@ -11,61 +12,59 @@
  * - **Budget**: at most `maxAttempts` per call and `budgetMs` of backoff per step. When either
  *   runs out the call fails with `RetryExhaustedError`, which names the call and the last error.
  */
+import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { errorMessage } from "./errors.ts";
 import type { Logger } from "./types.ts";
 
 export type TransientKind = "throttling" | "server error" | "network error" | "timeout";
 
-const THROTTLING = new Set([
-  "BandwidthLimitExceeded",
-  "EC2ThrottledException",
-  "LimitExceededException",
-  "PriorRequestNotComplete",
-  "ProvisionedThroughputExceededException",
-  "RequestLimitExceeded",
-  "RequestThrottled",
-  "RequestThrottledException",
-  "SlowDown",
-  "ThrottledException",
-  "Throttling",
-  "ThrottlingException",
-  "TooManyRequestsException",
-  "TransactionInProgressException",
-]);
-const TIMEOUT_NAMES = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"]);
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "UND_ERR_SOCKET",
-]);
+/** What a reset connection looks like through Node's stacks that the SDK's classification lacks. */
+const NODE_ONLY_NETWORK_CODES = new Set(["UND_ERR_SOCKET"]);
+const HUNG_UP = /socket hang up|ECONNRESET/;
 
 interface ErrorShape {
-  name?: string;
+  name: string;
+  message: string;
   code?: string;
-  message?: string;
   cause?: unknown;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean };
   $retryable?: { throttling?: boolean };
 }
 
-/** Whether `error` is worth retrying, and why; undefined for anything a retry would repeat. */
+/** The error without its cause: the SDK's classification would look into the cause, which we label on its own. */
+function surfaceOf(error: object): ErrorShape {
+  const e = error as Partial<ErrorShape>;
+  return {
+    name: e.name ?? "",
+    message: e.message ?? "",
+    ...(e.code !== undefined ? { code: e.code } : {}),
+    ...(e.$metadata ? { $metadata: e.$metadata } : {}),
+    ...(e.$retryable ? { $retryable: e.$retryable } : {}),
+  };
+}
+
+/** Which kind of transient error the SDK classified: a timeout, a network error, else a server error. */
+function kindOf(e: ErrorShape): TransientKind {
+  const networkCode = /^(E[A-Z_]+|UND_ERR_\w+|ERR_HTTP2_\w+)$/.test(String(e.code ?? ""));
+  if (e.code === "ETIMEDOUT" || (/Timeout/.test(e.name) && !networkCode)) return "timeout";
+  if (networkCode || HUNG_UP.test(e.message)) return "network error";
+  return "server error";
+}
+
+/**
+ * Whether `error` is worth retrying, and why; undefined for anything a retry would repeat. The
+ * SDK decides (`isThrottlingError`, `isTransientError`, `isServerError`); only what it does not
+ * classify (undici's socket error, a socket hung up) is added here, and causes are looked into.
+ */
 export function transientKind(error: unknown, depth = 0): TransientKind | undefined {
   if (typeof error !== "object" || error === null) return undefined;
-  const e = error as ErrorShape;
+  const e = surfaceOf(error);
   if (e.name === "AbortError") return undefined;
-  const status = e.$metadata?.httpStatusCode;
-  if (status === 429 || THROTTLING.has(e.name ?? "") || e.$retryable?.throttling) return "throttling";
-  if (e.code === "ETIMEDOUT" || (TIMEOUT_NAMES.has(e.name ?? "") && !NETWORK_CODES.has(e.code ?? ""))) return "timeout";
-  if (NETWORK_CODES.has(e.code ?? "") || /socket hang up|ECONNRESET/.test(e.message ?? "")) return "network error";
-  if (status !== undefined && status >= 500 && status <= 599) return "server error";
-  if (e.$retryable) return "server error";
-  if (e.cause !== undefined && depth < 5) return transientKind(e.cause, depth + 1);
+  if (isThrottlingError(e as never)) return "throttling";
+  if (isTransientError(e as never) || isServerError(e as never)) return kindOf(e);
+  if (NODE_ONLY_NETWORK_CODES.has(e.code ?? "") || HUNG_UP.test(e.message)) return "network error";
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause !== undefined && depth < 5) return transientKind(cause, depth + 1);
   return undefined;
 }
 

@@ -148,6 +148,40 @@ export class RunLock {
   }
 
   /** Takes the lock or throws BadInputError naming the holder (nothing changed). */
+  /**
+   * Whether `acquire` would be refused, read only (nothing written): the same refusal, naming the
+   * holder, thrown before a run reads anything else; a free or takeable lock returns.
+   */
+  static async check(input: AcquireInput): Promise<void> {
+    const current = await input.store.get(lockKey(input));
+    if (!current) return;
+    const quiet = { ...input, log: { info: () => undefined, warn: () => undefined } };
+    decide(
+      JSON.parse(current.body) as LockRecord,
+      RunLock.recordOf(input),
+      quiet,
+      input.me ?? thisProcess(),
+      input.now(),
+    );
+  }
+
+  private static recordOf(input: AcquireInput): LockRecord {
+    const me = input.me ?? thisProcess();
+    return {
+      version: 1,
+      runbook: input.runbook,
+      stack: input.stack,
+      ...(input.scope ? { scope: input.scope.name } : {}),
+      runId: input.runId,
+      host: me.host,
+      pid: me.pid,
+      user: me.user,
+      startedAt: input.startedAt,
+      heartbeatAt: input.now().toISOString(),
+      state: "held",
+    };
+  }
+
   static async acquire(input: AcquireInput): Promise<RunLock> {
     const me = input.me ?? thisProcess();
     const now = input.now();
@@ -274,8 +308,10 @@ function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me,
     const shared = other
       ? ` ${mine.runbook} shares this lock with ${held.runbook}: run it again once that run has ended.`
       : "";
+    // A dead run never ends: say when --take-over becomes allowed, for the case its machine is gone.
+    const allowedAt = new Date(Date.parse(held.heartbeatAt) + SILENT_AFTER_MS).toISOString();
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait until it ends.${shared}${input.takeOver ? ` --take-over is allowed only after ${SILENT_AFTER_MS / 60_000} min without a heartbeat.` : ""}`,
+      `another run holds the lock of ${what}: ${holder}. Only one run at a time: follow that run, or wait until it ends.${shared} If its machine is gone (the run is dead and will never end), --take-over is allowed once it has been silent for ${SILENT_AFTER_MS / 60_000} min: from ${allowedAt} (its last heartbeat was ${held.heartbeatAt}) unless it writes one again.`,
     );
   }
   if (!input.takeOver) {

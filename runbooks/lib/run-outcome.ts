@@ -24,6 +24,15 @@ export interface OutcomeContext {
   readOnly: ReadonlySet<string>;
   /** How to start a new run of the same runbook on the same stack (for bad input). */
   newRunCommand: string;
+  /** The steps that move traffic or are destructive: any that finished stays in effect when a run stops. */
+  inEffect?: { id: string; title: string }[];
+}
+
+/** The traffic-moving or destructive steps that finished (succeeded or found done): nothing undoes them. */
+export function stepsInEffect(journal: JournalData, candidates: OutcomeContext["inEffect"] = []): string[] {
+  return candidates
+    .filter((s) => ["succeeded", "skipped"].includes(journal.steps[s.id]?.status ?? ""))
+    .map((s) => `${s.title} (${s.id})`);
 }
 
 /** Steps that may have changed something: every started step that is not read-only. */
@@ -40,18 +49,20 @@ export function outcomeOf(
   context: OutcomeContext = { readOnly: new Set(), newRunCommand: "" },
 ): Outcome {
   if (error === undefined) return { status: "succeeded", exitCode: EXIT.succeeded, failure: null };
+  const done = stepsInEffect(journal, context.inEffect);
+  const inEffect = done.length ? { inEffect: done } : {};
   if (error instanceof ConfirmationError)
     return {
       status: "stopped",
       exitCode: EXIT.stopped,
-      failure: { stepId: error.stepId, message: error.message, resumeCommand },
+      failure: { stepId: error.stepId, message: error.message, resumeCommand, ...inEffect },
     };
   if (error instanceof LockLostError) {
     const running = Object.entries(journal.steps).find(([, r]) => r.error?.startsWith("interrupted"))?.[0] ?? null;
     return {
       status: "interrupted",
       exitCode: EXIT.interrupted,
-      failure: { stepId: running, message: error.message, resumeCommand: null },
+      failure: { stepId: running, message: error.message, resumeCommand: null, ...inEffect },
     };
   }
   if (error instanceof InterruptedError) {
@@ -59,7 +70,7 @@ export function outcomeOf(
     return {
       status: "interrupted",
       exitCode: EXIT.interrupted,
-      failure: { stepId, message: error.message, resumeCommand },
+      failure: { stepId, message: error.message, resumeCommand, ...inEffect },
     };
   }
   const stepId =
@@ -80,7 +91,7 @@ export function outcomeOf(
       failure: { stepId, message, resumeCommand: null, newRunCommand: context.newRunCommand },
     };
   }
-  return { status: "failed", exitCode: EXIT.failed, failure: { stepId, message, resumeCommand } };
+  return { status: "failed", exitCode: EXIT.failed, failure: { stepId, message, resumeCommand, ...inEffect } };
 }
 
 export function summaryLine(runbook: string, report: Report): string {
@@ -92,8 +103,14 @@ export function summaryLine(runbook: string, report: Report): string {
     return `${runbook} ${verdict}${caveats}: RTO ${report.rto.achievedMinutes}/${report.rto.objectiveMinutes} min, RPO ${report.rpo.achievedMinutes ?? "n/a"}/${report.rpo.objectiveMinutes} min`;
   }
   if (report.status === "failed" && f && !f.resumeCommand)
-    return `${runbook} REFUSED${f.stepId ? ` at step "${f.stepId}"` : ""}: ${f.message}. Nothing was changed; a resume would repeat this. Correct the input and start a new run${f.newRunCommand ? `: ${f.newRunCommand} …` : ""}`;
+    return refusalLine(runbook, f.stepId, f.message, f.newRunCommand);
+  const already = f?.inEffect?.length ? ` ALREADY IN EFFECT (not undone): ${f.inEffect.join("; ")}.` : "";
   if (report.status === "failed")
-    return `${runbook} FAILED${f?.stepId ? ` at step "${f.stepId}"` : ""}: ${f?.message}. Fix the cause, then resume: ${f?.resumeCommand}`;
-  return `${runbook} ${report.status}: ${f?.message}`;
+    return `${runbook} FAILED${f?.stepId ? ` at step "${f.stepId}"` : ""}: ${f?.message}.${already} Fix the cause, then resume: ${f?.resumeCommand}`;
+  return `${runbook} ${report.status}: ${f?.message}${already ? `.${already}` : ""}`;
+}
+
+/** The one line of a refusal before any change (a resume would read the same input and refuse again). */
+export function refusalLine(runbook: string, stepId: string | null, message: string, newRunCommand?: string): string {
+  return `${runbook} REFUSED${stepId ? ` at step "${stepId}"` : ""}: ${message.replace(/\.$/, "")}. Nothing was changed; a resume would repeat this. Correct the input and start a new run${newRunCommand ? `: ${newRunCommand} …` : ""}`;
 }

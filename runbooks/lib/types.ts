@@ -76,6 +76,13 @@ export interface Step<O = RawOptions, R extends object = StepOutputs> extends St
    * `GATE_MAX_AGE_MS` (engine.ts). Its `run` must change nothing.
    */
   gate?: boolean;
+  /**
+   * Why this traffic-moving or destructive step needs no gate (one line), when no `gate` step
+   * precedes it; undefined otherwise. Every gate listed before such a step must be among the
+   * steps it depends on, directly or not (lib/gates.ts; test/runbooks/gates.test.ts checks every
+   * runbook).
+   */
+  ungated?: string;
   /** Milestone recorded in the tracker when the step finishes; default the step id. */
   milestone?: string;
   /** The calls/commands the step would make, for `--dry-run` (may use earlier read-only results). */

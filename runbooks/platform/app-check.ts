@@ -206,6 +206,7 @@ export interface AppCheckResult {
   problems: string[];
 }
 
+// Long on purpose: create, wait, check and delete the throwaway namespace in order, with the delete in finally.
 export async function checkApplication(p: {
   kube: KubeRaw;
   sourceNamespace: string;

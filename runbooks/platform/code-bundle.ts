@@ -5,7 +5,6 @@
  * not `docker save`d: ECR replication in the stacks copies them, and `compareImageTags` checks
  * the replicated tags match.
  */
-import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,9 +13,10 @@ import { pipeline } from "node:stream/promises";
 import { DescribeImagesCommand, type ECRClient } from "@aws-sdk/client-ecr";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { $ } from "zx";
-import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgres/manifest.ts";
+import type { ArtifactManifest } from "../postgres/manifest.ts";
 import { newBackupId } from "../postgres/logical.ts";
-import { downloadStream, putJson, uploadStream } from "../aws/s3-object.ts";
+import { backupProcessOutput } from "../aws/process-backup.ts";
+import { downloadStream } from "../aws/s3-object.ts";
 
 /** A token for git over https, from a secret: a plain string, or JSON `{ "username", "token" }`. */
 export interface GitToken {
@@ -106,49 +106,21 @@ export async function bundleRepository(p: {
   const refs = await listRefs(p.repoDir);
   if (Object.keys(refs).length === 0)
     throw new Error(`${p.repoDir} has no refs to back up: expected a git repository with at least one commit`);
-  const child = spawn("git", ["-C", p.repoDir, "bundle", "create", "-", "--all"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new Error(`git bundle create exited ${code}: ${stderr.trim()}`)),
-    );
-  });
-  const key = `${p.prefix}${backupId}/repository.bundle`;
-  const [object] = await Promise.all([
-    uploadStream(p.s3, {
-      bucket: p.bucket,
-      key,
-      body: child.stdout,
-      contentType: "application/x-git-bundle",
-      kmsKeyId: p.kmsKeyId,
-    }),
-    exited,
-  ]);
-  const bundled = refs;
-  const manifest: ArtifactManifest = {
-    manifestVersion: MANIFEST_VERSION,
-    kind: "code",
+  return backupProcessOutput({
+    command: "git",
+    args: ["-C", p.repoDir, "bundle", "create", "-", "--all"],
+    label: "git bundle create",
+    s3: p.s3,
+    bucket: p.bucket,
+    prefix: p.prefix,
+    kmsKeyId: p.kmsKeyId,
     backupId,
     startedAt,
-    finishedAt: new Date().toISOString(),
-    objects: [
-      {
-        name: "repository.bundle",
-        key,
-        bytes: object.bytes,
-        sha256: object.sha256,
-        partSha256: object.partSha256,
-        s3Checksum: object.s3Checksum,
-      },
-    ],
-    facts: { refs: bundled, refCount: Object.keys(bundled).length },
-  };
-  await putJson(p.s3, p.bucket, manifestKey(p.prefix, backupId), manifest, p.kmsKeyId);
-  return manifest;
+    kind: "code",
+    name: "repository.bundle",
+    contentType: "application/x-git-bundle",
+    facts: { refs, refCount: Object.keys(refs).length },
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Continuous archiving, base backups and point-in-time restore of a self-managed PostgreSQL
- * with pgBackRest (the maintained successor to the plan's WAL-E; recipe in
- * ../shared/notes/pgbackrest.md). Every pgBackRest call runs as the `postgres` user with an
+ * with pgBackRest (the maintained successor to the plan's WAL-E; the recipe, from the team's notes outside
+ * this repository, is summed up in runbooks/docs/point-in-time-restore-pgbackrest.md). Every pgBackRest call runs as the `postgres` user with an
  * explicit `--config=` in a directory it owns; nothing is read from /etc.
  */
 import { existsSync } from "node:fs";

@@ -5,16 +5,10 @@
  * its `%` doubled; a checkout path with a space, a quote or a `;` stays one argument and never
  * runs anything.
  */
+import { assertNoControl, shQuote } from "../lib/shell.ts";
 
-/**
- * Pure: `value` as one POSIX sh word: as is when it holds only characters sh never interprets,
- * else single-quoted (an embedded `'` becomes `'\''`).
- */
-export function shQuote(value: string): string {
-  assertNoControl(value);
-  if (/^[A-Za-z0-9_./=:@%+,-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+// One quoting for sh in the project (runbooks/lib/shell.ts): the printed commands use it too.
+export { assertNoControl, shQuote };
 
 /** The placeholders PostgreSQL substitutes in archive_command / restore_command. */
 export type WalPlaceholder = "%p" | "%f" | '"%p"';
@@ -26,16 +20,4 @@ export type WalPlaceholder = "%p" | "%f" | '"%p"';
  */
 export function walCommand(words: readonly string[], placeholders: readonly WalPlaceholder[]): string {
   return [...words.map((w) => shQuote(w).replace(/%/g, "%%")), ...placeholders].join(" ");
-}
-
-/**
- * A path that ends up in a config file or a shell string cannot hold a newline or another
- * control character: no quoting survives every reader of it (postgresql.conf, pgbackrest.conf).
- */
-export function assertNoControl(value: string, what = "value"): void {
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value))
-    throw new Error(
-      `invalid ${what} ${JSON.stringify(value)}: expected no newline or other control character (it goes into a config file and a shell command)`,
-    );
 }

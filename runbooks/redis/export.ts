@@ -8,7 +8,6 @@
  * ElastiCache does not serve SYNC to clients: there the runbook's way is the service's own
  * snapshot (the stack's snapshot window and retention), not this module.
  */
-import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,9 +17,10 @@ import { createGunzip, createGzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Redis } from "ioredis";
 import { startRedis, type LocalRedis } from "./test-restore-server.ts";
-import { MANIFEST_VERSION, manifestKey, type ArtifactManifest } from "../postgres/manifest.ts";
+import type { ArtifactManifest } from "../postgres/manifest.ts";
 import { newBackupId } from "../postgres/logical.ts";
-import { downloadStream, putJson, uploadStream } from "../aws/s3-object.ts";
+import { backupProcessOutput } from "../aws/process-backup.ts";
+import { downloadStream } from "../aws/s3-object.ts";
 
 export interface RedisSource {
   host: string;
@@ -66,52 +66,29 @@ export async function backupRedis(p: {
   const backupId = p.backupId ?? newBackupId();
   const startedAt = new Date().toISOString();
   const info = await p.client.info();
-  const env = { ...process.env, ...(p.source.password ? { REDISCLI_AUTH: p.source.password } : {}) };
-  const child = spawn(
-    p.source.redisCli,
-    ["-h", p.source.host, "-p", String(p.source.port), "--no-auth-warning", "--rdb", "-"],
-    { env, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new Error(`redis-cli --rdb exited ${code}: ${stderr.trim()}`)),
-    );
-  });
-  const gzip = createGzip({ level: 6 });
-  const key = `${p.prefix}${backupId}/dump.rdb.gz`;
-  const [object] = await Promise.all([
-    uploadStream(p.s3, { bucket: p.bucket, key, body: gzip, contentType: "application/gzip", kmsKeyId: p.kmsKeyId }),
-    pipeline(child.stdout, gzip),
-    exited,
-  ]);
-  const manifest: ArtifactManifest = {
-    manifestVersion: MANIFEST_VERSION,
-    kind: "redis",
+  const counts = keyspaceCounts(info);
+  return backupProcessOutput({
+    command: p.source.redisCli,
+    args: ["-h", p.source.host, "-p", String(p.source.port), "--no-auth-warning", "--rdb", "-"],
+    env: { ...process.env, ...(p.source.password ? { REDISCLI_AUTH: p.source.password } : {}) },
+    label: "redis-cli --rdb",
+    through: createGzip({ level: 6 }),
+    s3: p.s3,
+    bucket: p.bucket,
+    prefix: p.prefix,
+    kmsKeyId: p.kmsKeyId,
     backupId,
     startedAt,
-    finishedAt: new Date().toISOString(),
-    objects: [
-      {
-        name: "dump.rdb.gz",
-        key,
-        bytes: object.bytes,
-        sha256: object.sha256,
-        partSha256: object.partSha256,
-        s3Checksum: object.s3Checksum,
-      },
-    ],
+    kind: "redis",
+    name: "dump.rdb.gz",
+    contentType: "application/gzip",
     facts: {
-      keys: keyspaceCounts(info),
-      totalKeys: Object.values(keyspaceCounts(info)).reduce((a, b) => a + b, 0),
+      keys: counts,
+      totalKeys: Object.values(counts).reduce((a, b) => a + b, 0),
       info: parseInfo(info),
       compression: "gzip level 6 over the RDB",
     },
-  };
-  await putJson(p.s3, p.bucket, manifestKey(p.prefix, backupId), manifest, p.kmsKeyId);
-  return manifest;
+  });
 }
 
 /** Restores a Redis backup into a new throwaway server (the caller destroys it). */

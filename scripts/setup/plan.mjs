@@ -108,6 +108,7 @@ function pipInstall(requirement) {
   };
 }
 
+// Long on purpose: one decision per requirement (Node, system packages, npm packages, moto, hadolint), in install order.
 /**
  * @param {SystemState} state
  * @returns {Plan}

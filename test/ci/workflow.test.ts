@@ -81,3 +81,21 @@ test("main builds the backup-jobs image and pushes it to the stacks' ECR reposit
   t.regex(script, /docker push "\$REGISTRY\/\$REPOSITORY:stable"/);
   t.is(loadConfigFromFiles("prod").logicalBackups.imageTag, "stable", "the tag the jobs run is the one pushed");
 });
+
+test("pulumi preview's own output is posted on the pull request beside the posture report", (t) => {
+  const preview = workflow.jobs!.preview!;
+  const script = preview.steps!.map((s) => s.run ?? "").join("\n");
+  t.regex(script, /pulumi preview --stack "\$STACK" --policy-pack policy .*2>&1 \\\n\s*\| tee "preview-\$STACK\.txt"/);
+  t.regex(script, /echo "exit=\$\{PIPESTATUS\[0\]\}"/, "the preview's exit code, not tee's");
+  const comment = preview.steps!.find((s) => s.uses?.startsWith("marocchino/sticky-pull-request-comment@"));
+  t.is(comment?.with?.path, "preview-${{ matrix.stack }}.md");
+  t.is(comment?.with?.header, "preview-${{ matrix.stack }}", "one comment per stack, updated on each push");
+  const mutated = structuredClone(workflow);
+  mutated.jobs!.preview!.steps = mutated.jobs!.preview!.steps!.filter((s) => !s.uses?.includes("comment"));
+  t.deepEqual(workflowProblems(mutated, text), ["job preview: pulumi preview's output is not posted as a PR comment"]);
+  const noPermission = structuredClone(workflow);
+  delete noPermission.jobs!.preview!.permissions!["pull-requests"];
+  t.deepEqual(workflowProblems(noPermission, text), [
+    "job preview: comments on the pull request but lacks permissions pull-requests: write",
+  ]);
+});

@@ -63,6 +63,7 @@ export async function fakeKube(t: ExecutionContext): Promise<FakeKube> {
   return { url, kubeconfig, requests, unknown, set: (p, b) => (responses[normalize(p)] = b) };
 }
 
+// Long on purpose: one case per API path the application check calls, in the shape of the recorded API.
 /**
  * A stateful fake Kubernetes API for the calls dr-test's application check makes through
  * `kubectl get|create|delete --raw`: namespaces, deployments (available after `readyAfter`

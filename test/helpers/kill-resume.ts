@@ -12,7 +12,7 @@
 import { spawn } from "node:child_process";
 import type { ExecutionContext, TestFn } from "ava";
 import type { StackOutputs } from "../../contract/stack-outputs.ts";
-import { EXIT } from "../../runbooks/lib/errors.ts";
+import { EXIT, type ExitCode } from "../../runbooks/lib/errors.ts";
 import { SILENT_AFTER_MS } from "../../runbooks/lib/run-lock.ts";
 import type { AnyStep, Runbook } from "../../runbooks/lib/types.ts";
 import type { JournalData } from "../../runbooks/lib/journal.ts";
@@ -155,6 +155,8 @@ export interface EachStepInput<O> {
   state: () => Promise<Record<string, unknown>>;
   /** Further checks of a case (e.g. how the lock was taken over). */
   also?: (t: ExecutionContext, result: KillResumeResult) => void;
+  /** The resumed run's exit code (default 0; 5 when the old primary cannot be fenced). */
+  exitCode?: ExitCode;
 }
 
 /**
@@ -183,7 +185,7 @@ export function killedAfterEachStep<O>(test: TestFn, p: EachStepInput<O>): void 
         });
         const { finishedBeforeKill, resumed, journal } = result;
         t.true(finishedBeforeKill.includes(step.id));
-        t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout + resumed.stderr);
+        t.is(resumed.exitCode, p.exitCode ?? EXIT.succeeded, resumed.stdout + resumed.stderr);
         p.also?.(t, result);
         for (const id of finishedBeforeKill) t.true(journal.steps[id]!.attempts <= 1, `${id} not run again`);
         // Traffic moved after the kill only on gates re-checked by the resuming machine.

@@ -51,13 +51,13 @@ export interface RunOutcome extends CliResult {
   stderr: string;
 }
 
+/** Runs a runbook in-process; `stderr` lets a step read what the run has printed so far. */
 export async function runRunbook<O>(
   runbook: Runbook<O>,
   argv: string[],
-  deps: Omit<CliDeps, "argv" | "stdout" | "stderr"> = {},
+  { stderr = new Capture(), ...deps }: Omit<CliDeps, "argv" | "stdout" | "stderr"> & { stderr?: Capture } = {},
 ): Promise<RunOutcome> {
   const stdout = new Capture();
-  const stderr = new Capture();
   const result = await main(runbook, { ask: null, ...deps, argv, stdout, stderr });
   return { ...result, stdout: stdout.text, stderr: stderr.text };
 }

@@ -56,6 +56,11 @@ export function workflowProblems(wf: Workflow, text: string): string[] {
     if (!previewed.includes(stack)) out.push(`no pull-request preview of stack ${stack}`);
   for (const [name, j] of previews) {
     if (!/--policy-pack policy\b/.test(runs(j))) out.push(`job ${name}: pulumi preview without --policy-pack policy`);
+    const commented = (j.steps ?? []).some((s) => /comment/.test(s.uses ?? "") && /preview/.test(String(s.with?.path)));
+    if (!/pulumi preview\b[^\n]*\|\s*tee\b|pulumi preview\b[^\n]*\\\n\s*\|\s*tee\b/.test(runs(j)) || !commented)
+      out.push(`job ${name}: pulumi preview's output is not posted as a PR comment`);
+    if (commented && j.permissions?.["pull-requests"] !== "write")
+      out.push(`job ${name}: comments on the pull request but lacks permissions pull-requests: write`);
     if (!/pull_request/.test(j.if ?? "")) out.push(`job ${name}: preview must run on pull requests only`);
   }
   const posture = jobs.filter(([, j]) => /npm run (--silent )?posture -- .*--markdown/.test(runs(j)));

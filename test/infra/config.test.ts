@@ -263,13 +263,18 @@ test("an Object Lock shorter than a prefix's retention is refused, naming each l
   ]);
 });
 
-test("without objectLockDays the lock is the longest prefix retention; a longer one is accepted", (t) => {
+test("without objectLockDays the lock is the longest prefix retention; a longer one is refused (the expiry would mean nothing)", (t) => {
   t.is(loadConfigFromFiles("prod").backup.objectLockDays, 90);
-  const longer = validateConfig(
-    withChange("prod", "eventchain-dr:backup", () => ({ objectLockDays: 120 })),
-    "prod",
+  t.is(
+    validateConfig(
+      withChange("prod", "eventchain-dr:backup", () => ({ objectLockDays: 90 })),
+      "prod",
+    ).backup.objectLockDays,
+    90,
   );
-  t.is(longer.backup.objectLockDays, 120);
+  t.deepEqual(problemsOf(withChange("prod", "eventchain-dr:backup", () => ({ objectLockDays: 3650 }))), [
+    "eventchain-dr:backup.objectLockDays: 3650 is not allowed; expected at most the longest prefix retention (90 days, backup.bucketRetentionDays): a lock longer than every expiry keeps each backup for 3650 days whatever bucketRetentionDays says; to keep backups longer, raise bucketRetentionDays (the lock follows it when objectLockDays is unset)",
+  ]);
 });
 
 test("a backup schedule whose heartbeat CloudWatch cannot evaluate (over 7 days) is refused", (t) => {

@@ -131,7 +131,7 @@ test("automatic failover (warm standby) makes the PRIMARY record carry the endpo
     frontend: { ...committed.config.services.frontend, standbyCount: 2 },
   };
   const warm = await evaluateWith("dr", {
-    "eventchain-dr:dns": { ...committed.config.dns, failover: "automatic" },
+    "eventchain-dr:dns": { ...committed.config.dns, failoverMode: "automatic" },
     "eventchain-dr:services": services,
   });
   t.is(recordsOf(warm.resources).PRIMARY.healthCheckId, warm.outputs.dns.primaryHealthCheckId);

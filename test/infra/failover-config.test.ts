@@ -31,7 +31,7 @@ const withStandby = (raw: Record<string, unknown>, backend: number, frontend: nu
 test("the committed stacks declare the switch and a pilot light", (t) => {
   for (const stack of ["prod", "dr"]) {
     const c = loadConfigFromFiles(stack);
-    t.is(c.dns.failover, "switch", stack);
+    t.is(c.dns.failoverMode, "switch", stack);
   }
   const c = loadConfigFromFiles("dr");
   t.is(c.services.backend.standbyCount, 0);
@@ -40,31 +40,31 @@ test("the committed stacks declare the switch and a pilot light", (t) => {
 });
 
 test("automatic health-check failover towards a pilot light is refused with key, value and what is allowed", (t) => {
-  t.deepEqual(problemsOf(withDns(dr(), { failover: "automatic" }), "dr"), [
-    'eventchain-dr:dns.failover: "automatic" is not allowed; expected "switch": the DR services stand at 0 (services.backend.standbyCount 0, services.frontend.standbyCount 0), so an automatic failover would send clients to a region that serves nothing and has no database yet; region-failover engages the switch once the DR database and targets are healthy',
+  t.deepEqual(problemsOf(withDns(dr(), { failoverMode: "automatic" }), "dr"), [
+    'eventchain-dr:dns.failoverMode: "automatic" is not allowed; expected "switch": the DR services stand at 0 (services.backend.standbyCount 0, services.frontend.standbyCount 0), so an automatic failover would send clients to a region that serves nothing and has no database yet; region-failover engages the switch once the DR database and targets are healthy',
   ]);
 });
 
 test("one DR service at 0 is enough to refuse automatic failover", (t) => {
-  const problems = problemsOf(withStandby(withDns(dr(), { failover: "automatic" }), 3, 0), "dr");
+  const problems = problemsOf(withStandby(withDns(dr(), { failoverMode: "automatic" }), 3, 0), "dr");
   t.is(problems.length, 1);
   t.regex(
     problems[0]!,
-    /^eventchain-dr:dns\.failover: "automatic" is not allowed; expected "switch": the DR services stand at 0 \(services\.frontend\.standbyCount 0\)/,
+    /^eventchain-dr:dns\.failoverMode: "automatic" is not allowed; expected "switch": the DR services stand at 0 \(services\.frontend\.standbyCount 0\)/,
   );
 });
 
 test("automatic failover is accepted towards DR services that stand warm, and the switch always is", (t) => {
-  t.deepEqual(problemsOf(withStandby(withDns(dr(), { failover: "automatic" }), 3, 2), "dr"), []);
-  t.deepEqual(problemsOf(withDns(dr(), { failover: "switch" }), "dr"), []);
+  t.deepEqual(problemsOf(withStandby(withDns(dr(), { failoverMode: "automatic" }), 3, 2), "dr"), []);
+  t.deepEqual(problemsOf(withDns(dr(), { failoverMode: "switch" }), "dr"), []);
   // The primary declares no records: its copy of the project-wide setting is not checked.
-  const prod = withDns(structuredClone(readRawConfig("prod")), { failover: "automatic" });
+  const prod = withDns(structuredClone(readRawConfig("prod")), { failoverMode: "automatic" });
   t.deepEqual(problemsOf(prod, "prod"), []);
 });
 
 test("an unknown failover mode and a negative standby count are refused by the schema", (t) => {
-  t.deepEqual(problemsOf(withDns(dr(), { failover: "dns" }), "dr"), [
-    'eventchain-dr:dns.failover: "dns" is not allowed; expected one of switch, automatic',
+  t.deepEqual(problemsOf(withDns(dr(), { failoverMode: "dns" }), "dr"), [
+    'eventchain-dr:dns.failoverMode: "dns" is not allowed; expected one of switch, automatic',
   ]);
   t.deepEqual(problemsOf(withStandby(dr(), -1, 0), "dr"), [
     "eventchain-dr:services.backend.standbyCount: -1 is not allowed; expected an integer desired count from 0 to 100 while the region does not take traffic (0 = pilot light)",
@@ -83,6 +83,6 @@ test("the primary role needs its load balancer's ARN for the error-rate alarm", 
 test("the failover rule is a pure function of the parsed config", (t) => {
   const parsed = loadConfigFromFiles("dr");
   t.deepEqual(failoverProblems(parsed), []);
-  t.is(failoverProblems({ ...parsed, dns: { ...parsed.dns, failover: "automatic" } }).length, 1);
-  t.deepEqual(failoverProblems({ ...parsed, role: "primary", dns: { ...parsed.dns, failover: "automatic" } }), []);
+  t.is(failoverProblems({ ...parsed, dns: { ...parsed.dns, failoverMode: "automatic" } }).length, 1);
+  t.deepEqual(failoverProblems({ ...parsed, role: "primary", dns: { ...parsed.dns, failoverMode: "automatic" } }), []);
 });

@@ -127,5 +127,7 @@ test("malformed or too short windows say what is expected", (t) => {
 test("region names are checked", (t) => {
   t.is(regionProblem("us-west-2"), undefined);
   t.is(regionProblem("us-gov-west-1"), undefined);
-  t.is(regionProblem("us-west"), "expected an AWS region name such as us-east-1 or us-west-2");
+  t.is(regionProblem("us-west"), 'did you mean "us-west-1"?');
+  t.is(regionProblem("us-east-9"), 'did you mean "us-east-1"?', "the shape of a region name is not enough");
+  t.is(regionProblem("nowhere"), "no known region is near it");
 });

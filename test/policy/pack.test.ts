@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import test from "ava";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -45,4 +47,54 @@ test("without EVENTCHAIN_STACK the pack refuses to start and says what to set", 
   t.is(run.firstLine, undefined);
   t.not(run.exitCode, 0);
   t.regex(run.stderr, /EVENTCHAIN_STACK is not set: set it to the stack being previewed \(prod or dr\)/);
+});
+
+/** Every npm package the pack's code imports, following its relative imports into the repository. */
+function packImports(): Set<string> {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, "utf8").matchAll(
+      /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g,
+    )) {
+      const specifier = m[1]!;
+      if (specifier.startsWith(".")) {
+        const target = resolve(dirname(file), specifier);
+        if (target.endsWith(".ts") && existsSync(target)) visit(target);
+      } else if (!specifier.startsWith("node:"))
+        packages.add(
+          specifier
+            .split("/")
+            .slice(0, specifier.startsWith("@") ? 2 : 1)
+            .join("/"),
+        );
+    }
+  };
+  visit(join(root, "policy", "index.ts"));
+  return packages;
+}
+
+test("the pack has a package of its own: its entry, and every package it imports at the root's version", (t) => {
+  const own = JSON.parse(readFileSync(join(root, "policy", "package.json"), "utf8")) as {
+    name: string;
+    version: string;
+    type: string;
+    main: string;
+    dependencies: Record<string, string>;
+  };
+  const rootPackage = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+  const rootVersions = { ...rootPackage.devDependencies, ...rootPackage.dependencies };
+  t.is(own.main, "index.ts");
+  t.is(own.type, "module");
+  t.regex(own.version, /^\d+\.\d+\.\d+$/);
+  // tsx runs the pack's TypeScript (PulumiPolicy.yaml's nodeargs).
+  const needed = [...packImports(), "tsx"].sort();
+  t.deepEqual(Object.keys(own.dependencies).sort(), needed);
+  for (const [name, range] of Object.entries(own.dependencies)) t.is(range, rootVersions[name], `${name}: one version`);
+  t.regex(readFileSync(join(root, "policy", "PulumiPolicy.yaml"), "utf8"), /nodeargs: "--import=tsx"/);
 });

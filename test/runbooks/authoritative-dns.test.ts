@@ -52,8 +52,9 @@ test("waits until every answering name server gives the new target; a silent one
 });
 
 test("gives up at its bound naming what each name server last said", async (t) => {
+  // The bound is 1.5 s and the test ends there quietly: one that did not give up would hang here.
+  t.timeout(30_000);
   const a = await server(t, () => ({ cname: PRIMARY, ttl: 60 }));
-  const started = Date.now();
   await t.throwsAsync(
     waitForAuthoritativeAnswer({
       nameServers: [a.address],
@@ -69,7 +70,6 @@ test("gives up at its bound naming what each name server last said", async (t) =
       ),
     },
   );
-  t.true(Date.now() - started < 3000, `${Date.now() - started} ms`);
 });
 
 test("no recorded name servers is a clear refusal, not a silent pass", async (t) => {
@@ -87,7 +87,8 @@ test("name servers are host, host:port or [ipv6]:port", (t) => {
 });
 
 test("a bounded call that never settles gives up at its bound; one that answers returns its value", async (t) => {
-  const started = Date.now();
+  // Quietly 0.3 s (the bound): a call that did not give up would never end.
+  t.timeout(10_000);
   let aborted = false;
   const hung = await bounded("rds DescribeDBInstances (us-east-1)", 300, (signal) => {
     signal.addEventListener("abort", () => (aborted = true));
@@ -95,7 +96,6 @@ test("a bounded call that never settles gives up at its bound; one that answers 
   });
   t.like(hung, { ok: false, timedOut: true, error: "rds DescribeDBInstances (us-east-1): no answer within 0.3 s" });
   t.true(aborted, "the call's signal was aborted");
-  t.true(Date.now() - started < 1000);
   t.like(await bounded("x", 1000, async () => 42), { ok: true, value: 42 });
   t.like(await bounded("x", 1000, async () => Promise.reject(new Error("connection reset"))), {
     ok: false,
@@ -107,7 +107,7 @@ test("a bounded call that never settles gives up at its bound; one that answers 
 test("a bounded call ends when the run is interrupted", async (t) => {
   const run = new AbortController();
   setTimeout(() => run.abort(new Error("SIGINT")), 100);
-  const started = Date.now();
+  // Ended by the interrupt, not by its 10 s bound: timedOut false, the interrupt's reason.
   const r = await bounded(
     "ecs UpdateService",
     10_000,
@@ -115,5 +115,4 @@ test("a bounded call ends when the run is interrupted", async (t) => {
     run.signal,
   );
   t.like(r, { ok: false, timedOut: false, error: "ecs UpdateService: SIGINT" });
-  t.true(Date.now() - started < 1000);
 });

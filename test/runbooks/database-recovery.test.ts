@@ -143,7 +143,10 @@ test.serial("bad --use-instance values are refused before any change", async (t)
     aws: awsFor(moto().endpoint),
   });
   t.is(malformed.exitCode, EXIT.badInput);
-  t.regex(malformed.stdout, /invalid --use-instance "1; rm -rf \/": expected an RDS instance identifier/);
+  t.regex(
+    malformed.stdout,
+    /invalid --use-instance "1; rm -rf \/": expected an RDS DB instance identifier: 1 to 63 letters, digits or hyphens/,
+  );
 });
 
 test.serial("resuming a finished recovery changes nothing", async (t) => {

@@ -20,7 +20,7 @@ import {
 import type { Report } from "../../runbooks/lib/recovery-report.ts";
 import type { PreflightCheck, Runbook, Step } from "../../runbooks/lib/types.ts";
 import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
-import { runRunbook, workspace } from "../helpers/run-runbook.ts";
+import { Capture, runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const err = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(`${name} (injected)`), { name, $metadata: { httpStatusCode: status }, ...extra });
@@ -165,9 +165,11 @@ test("a re-send answered AlreadyExists after a lost answer counts as done; a fir
 });
 
 test("an attempt that hangs is abandoned after the per-attempt timeout and retried", async (t) => {
+  // Were the hung attempt not abandoned, the call would never end: the timeout says so (quietly
+  // the test takes tens of ms).
+  t.timeout(10_000);
   const { b } = budget({ callTimeoutMs: 50 });
   let n = 0;
-  const started = Date.now();
   const out = await b.call("sns:Publish (us-east-1)", (signal) => {
     n++;
     if (n === 1)
@@ -175,7 +177,7 @@ test("an attempt that hangs is abandoned after the per-attempt timeout and retri
     return Promise.resolve("second answer");
   });
   t.is(out, "second answer");
-  t.true(Date.now() - started < 2000);
+  t.is(n, 2, "the hung attempt, then the retry");
 });
 
 // ---- the engine, with fake runbooks ----
@@ -247,7 +249,7 @@ test("a refusal before any change prints no resume hint (a resume would repeat i
     before.stdout,
     /gated REFUSED at step "check": restore time .* outside the restorable window\. Nothing was changed; a resume would repeat this\. Correct the input and start a new run: npx zx runbooks\/gated\.ts --outputs .* --stack prod …/,
   );
-  t.is(before.report?.failure?.resumeCommand, null);
+  t.is(before.report, undefined, "an assessment's refusal comes before the journal: no run to resume");
   const after = await runRunbook(gatedRunbook([], { finish: { run: refuse } }), [...base, "--yes", "--run-id", "b2"]);
   t.is(after.exitCode, EXIT.failed, "something was changed already: not exit 2");
   t.regex(after.stdout, /FAILED at step "finish": .* resume: .* --resume b2/);
@@ -343,7 +345,7 @@ test("a gate result older than five minutes is re-checked; a fresh one is not", 
   t.deepEqual(calls, ["check", "prepare", "switch", "finish"]);
 });
 
-test("preflight runs once, after the read-only assessment and before the first change, naming every gap", async (t) => {
+test("preflight runs once, after the read-only assessment and before the lock and journal, naming every gap", async (t) => {
   const { ws, base } = setup(t);
   const calls: string[] = [];
   const checked: string[] = [];
@@ -380,42 +382,53 @@ test("preflight runs once, after the read-only assessment and before the first c
     t.deepEqual(calls, ["check"], "only the read-only assessment ran");
     t.is(checked.length, 2, "each check once");
   }
-  t.false("prepare" in ws.journal("p1").steps);
+  t.deepEqual(ws.runIds(), [], "the refusal came before the lock and the journal: nothing was written");
   const fine = await runRunbook({ ...runbook, preflight: () => [item("ECS cluster")] }, [...base, "--yes"]);
   t.is(fine.exitCode, EXIT.succeeded);
   t.regex(fine.stderr, /preflight: 1 things this run will touch exist and are usable/);
 });
 
 test("notifications never delay a step: a sink that never answers is logged and the run ends within the bound", async (t) => {
+  // A run that waited for its sinks would take a minute or more (quietly: 3 s, most of it the flush).
+  t.timeout(60_000);
   const { ws, base } = setup(t);
   const calls: string[] = [];
+  const stderr = new Capture();
   const hang = publishSink("stuck", () => new Promise(() => undefined));
   const got: string[] = [];
   const slow = publishSink("slow", async (subject) => {
     await new Promise((r) => setTimeout(r, 150));
     got.push(subject);
   });
+  let gaveUpBeforeFirstStep: boolean | undefined;
+  let deliveredBeforeNotifyReturned: boolean | undefined;
   const runbook = gatedRunbook(calls, {
+    check: {
+      run: async () => {
+        // The engine has not yet given up on "started" to the stuck sink: it did not wait for it.
+        gaveUpBeforeFirstStep = /notification "started" to stuck/.test(stderr.text);
+        calls.push("check");
+        return { did: "check" };
+      },
+    },
     prepare: {
       run: async (ctx) => {
-        const before = Date.now();
         await ctx.notify("progress", "restore started");
-        t.true(Date.now() - before < 50, "ctx.notify returns at once");
+        // Returned before any sink had it: queued, not sent.
+        deliveredBeforeNotifyReturned = got.some((s) => s.includes("progress"));
         calls.push("prepare");
         return {};
       },
     },
   });
-  const started = Date.now();
   const res = await runRunbook(runbook, [...base, "--yes", "--run-id", "n1"], {
     sinks: () => [hang, slow],
     notifications: { sendTimeoutMs: 1000, flushMs: 2500 },
+    stderr,
   });
   t.is(res.exitCode, EXIT.succeeded, res.stderr);
-  const journal = ws.journal("n1");
-  const firstStep = Date.parse(journal.steps.check!.startedAt);
-  t.true(firstStep - Date.parse(journal.startedAt) < 1000, "the first step started without waiting for 'started'");
-  t.true(Date.now() - started < 6000, `run took ${Date.now() - started} ms`);
+  t.false(gaveUpBeforeFirstStep, "the first step started without waiting for 'started'");
+  t.false(deliveredBeforeNotifyReturned, "ctx.notify returns at once");
   t.regex(res.stderr, /notification "started" to stuck not answered within 1 s \(recovery continues\)/);
   t.regex(res.stderr, /not waiting longer than 2\.5 s for notifications .*"succeeded" to stuck/);
   t.deepEqual(

@@ -4,14 +4,14 @@
  * one is exercised end to end in region-failover-primary-down.test.ts.
  */
 import test from "ava";
-import { loadOutputs, type OutputsMirror } from "../../runbooks/lib/outputs-loader.ts";
+import { loadOutputs, type OutputsMirrorSource } from "../../runbooks/lib/outputs-loader.ts";
 import { BadInputError } from "../../runbooks/lib/errors.ts";
 import { sampleOutputs } from "../../rehearsal/stand-ins/seeded-outputs.ts";
 
 const backendDown = async (): Promise<never> => {
   throw new BadInputError('cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout');
 };
-const mirror = (copies: Record<string, unknown>, reads: string[] = []): OutputsMirror => ({
+const mirror = (copies: Record<string, unknown>, reads: string[] = []): OutputsMirrorSource => ({
   async read(stack) {
     reads.push(stack);
     if (!(stack in copies)) throw new Error(`s3://mirror/stacks/${stack}.json: NoSuchKey`);
@@ -40,7 +40,7 @@ test("an unreachable state backend falls back to the DR mirror for the stack and
   t.deepEqual(reads, ["prod", "dr"]);
   t.deepEqual(loaded.notes, [
     'outputs of stack prod come from the DR-region mirror s3://mirror/stacks/prod.json (version v1, written 2026-01-15T00:00:00.000Z), not from Pulumi: the state backend is unreachable (cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout)',
-    'outputs of stack dr come from the DR-region mirror s3://mirror/stacks/dr.json (version v1, written 2026-01-15T00:00:00.000Z), not from Pulumi: the state backend is unreachable (cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout)',
+    "outputs of stack dr come from the DR-region mirror s3://mirror/stacks/dr.json (version v1, written 2026-01-15T00:00:00.000Z), not from Pulumi: Pulumi was not asked, since reading stack prod failed a moment ago (state backend unreachable)",
   ]);
 });
 

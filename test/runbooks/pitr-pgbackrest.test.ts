@@ -296,6 +296,8 @@ async function brokenBinDir(server: LocalPostgres, under: string): Promise<strin
 test.serial(
   "a resumed restore restarts its stopped server, and fails fast naming the log when that server cannot start",
   async (t) => {
+    // Quietly about 10 s; waiting out --max-wait-minutes (45) for a server that cannot start fails here.
+    t.timeout(170_000);
     const ws = workspace(t);
     const targetRoot = join(fixture().weird, "resume target");
     const args = pitrArgs(ws, targetRoot);
@@ -314,10 +316,8 @@ test.serial(
 
     // The server cannot start (a bad setting): the resumed run says so at once, naming the log.
     await appendFile(join(dataDir, "postgresql.conf"), "\nno_such_setting_for_the_test = 1\n");
-    const started = Date.now();
     const second = await runRunbook(pitr, [...args, "--resume", runId]);
     t.not(second.exitCode, 0);
-    t.true(Date.now() - started < 60_000, "fails in seconds, not after --max-wait-minutes");
     t.is(ws.journal(runId).steps["restore"]!.status, "skipped", "the restore itself had finished: not done twice");
     const failure = ws.journal(runId).steps["wait-ready"]!;
     t.is(failure.status, "failed");

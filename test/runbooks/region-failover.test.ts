@@ -85,6 +85,7 @@ const instance = async (region: string, id: string) =>
 
 test.serial(
   "fails over: DR database restored, services at 3 and 2, switch engaged, clients moved per the authoritative name servers, primary fenced, report",
+  // Long on purpose: one failover, then each of its effects checked in the order the runbook makes them.
   async (t) => {
     const { ws, base } = setup(t);
     const p = await proxy(t, endpointFailing);

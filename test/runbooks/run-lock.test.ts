@@ -85,10 +85,10 @@ test.serial(
     const results = [ra!, rb!];
     t.deepEqual(
       results.map((r) => r.exitCode).sort(),
-      [EXIT.succeeded, EXIT.badInput],
+      [EXIT.badInput, EXIT.succeededWithCaveat],
       results.map((r) => r.stdout).join("\n"),
     );
-    const winner = results.findIndex((r) => r.exitCode === EXIT.succeeded);
+    const winner = results.findIndex((r) => r.exitCode === EXIT.succeededWithCaveat);
     const loser = results[1 - winner]!;
     t.regex(
       loser.stdout,
@@ -119,7 +119,14 @@ test.serial(
           `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run ${holder.runId} \\(stack prod\\) on host laptop-of-alice \\(pid 4242, user alice\\), started ${holder.startedAt}, last heartbeat ${holder.heartbeatAt} \\(6\\d s ago\\)`,
         ),
       );
-      if (extra.length) t.regex(res.stdout, /--take-over is allowed only after 5 min without a heartbeat/);
+      // A dead run never ends: the refusal says when --take-over becomes allowed (last heartbeat + 5 min).
+      const allowedAt = new Date(Date.parse(holder.heartbeatAt) + 5 * 60_000).toISOString();
+      t.true(
+        res.stdout.includes(
+          `If its machine is gone (the run is dead and will never end), --take-over is allowed once it has been silent for 5 min: from ${allowedAt} (its last heartbeat was ${holder.heartbeatAt}) unless it writes one again.`,
+        ),
+        res.stdout,
+      );
     }
     t.deepEqual(await state(), before);
     t.deepEqual(ws.runIds(), []);
@@ -152,7 +159,7 @@ test.serial(
         aws: awsFor(proxy.endpoint),
       },
     );
-    t.is(taken.exitCode, EXIT.succeeded, taken.stdout + taken.stderr);
+    t.is(taken.exitCode, EXIT.succeededWithCaveat, taken.stdout + taken.stderr);
     t.regex(
       taken.stderr,
       /TAKING OVER the run lock of the "traffic" scope on stacks dr\+prod from region-failover run region-failover-alice-1 \(stack prod\) on host laptop-of-alice .* because of --take-over/,
@@ -191,7 +198,7 @@ test.serial(
     const resumed = await runRunbook(regionFailover, [...other.base, "--resume", "fo-shared", "--yes"], {
       aws: awsFor(proxy.endpoint),
     });
-    t.is(resumed.exitCode, EXIT.succeeded, resumed.stdout + resumed.stderr);
+    t.is(resumed.exitCode, EXIT.succeededWithCaveat, resumed.stdout + resumed.stderr);
     t.regex(resumed.stderr, /resuming from the shared journal in s3:\/\/eventchain-backups-dr\/runs\/ \(us-west-2\)/);
     const journal = other.ws.journal("fo-shared");
     for (const id of ["restore-database", "scale-services", "point-dr-app"]) t.is(journal.steps[id]!.attempts, 1, id);
@@ -209,7 +216,7 @@ test.serial(
     const again = await runRunbook(regionFailover, [...third.base, "--resume", "fo-shared"], {
       aws: awsFor(proxy.endpoint),
     });
-    t.is(again.exitCode, EXIT.succeeded, again.stdout);
+    t.is(again.exitCode, EXIT.succeededWithCaveat, again.stdout);
     t.regex(again.stdout, /region-failover run fo-shared had already succeeded/);
   },
 );

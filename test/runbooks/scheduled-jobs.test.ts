@@ -145,6 +145,7 @@ async function heartbeats(job: string): Promise<number> {
   return (r.Datapoints ?? []).reduce((s, d) => s + (d.Sum ?? 0), 0);
 }
 
+// Long on purpose: one seeding of everything the scheduled jobs read, shared by every test below.
 test.before(async () => {
   motoServer = await startMoto();
   const endpoint = moto().endpoint;
