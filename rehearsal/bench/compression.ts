@@ -33,7 +33,9 @@ export async function compressionBackups(cfg: PgBackRestConfig, dir: string): Pr
     const args = repoArgs(dir, c);
     await pgbackrest(cfg, ["stanza-create", ...args]);
     // The WAL is archived into the stanza's own repository: these backups are restored, never recovered.
-    const t = await timed(() => pgbackrest(cfg, ["backup", "--type=full", "--no-archive-check", `--compress-type=${c}`, ...args]));
+    const t = await timed(() =>
+      pgbackrest(cfg, ["backup", "--type=full", "--no-archive-check", `--compress-type=${c}`, ...args]),
+    );
     const last = (await infoOf(cfg, args)).pop()!;
     out.push({ compression: c, seconds: t.seconds, repoBytes: last.repoSizeBytes, bytes: last.sizeBytes });
   }
