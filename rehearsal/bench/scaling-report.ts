@@ -227,7 +227,7 @@ export function renderScaling(r: ScalingResults): string {
     "",
     "#### The drills' RTO range, printed before each disaster, beside what each achieved",
     "",
-    `Ranges from the figures in use when the bench ran: calibrated from ${r.calibrationRuns.length} recorded runs (infra/posture/calibration.json; the latest ${r.calibrationRuns.slice(-3).join(", ") || "none"}), never from these drills. **${checks.filter((c) => c.inside).length} of ${checks.length} drills achieved an RTO inside the range they printed** (target ≥ 11 of 12); widest range ±${f(Math.max(0, ...checks.map((c) => (c.halfWidth ?? 0) * 100)), 0)} % of its middle (target ≤ ±35 %).`,
+    `Each drill's range came from the runs recorded before it (every drill is recorded with \`--calibrate\` before the next starts; ${r.calibrationRuns.length} runs in infra/posture/calibration.json, the latest ${r.calibrationRuns.slice(-3).join(", ") || "none"}), never from its own. **${checks.filter((c) => c.inside).length} of ${checks.length} drills achieved an RTO inside the range they printed** (target ≥ 11 of 12); widest range ±${f(Math.max(0, ...checks.map((c) => (c.halfWidth ?? 0) * 100)), 0)} % of its middle (target ≤ ±35 %).`,
     "",
     "| database (drill scale) | load per core | RTO range printed (point) | achieved | inside | ±% of middle | ready for writes: estimate / achieved | RPO: estimate / achieved | commits lost / acknowledged |",
     "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|",
