@@ -400,7 +400,9 @@ export function recordRun(
 export function currentDrift(calibration: Calibration): (Drift & { runId: string; date: string })[] {
   const out: (Drift & { runId: string; date: string })[] = [];
   for (const phase of PHASE_IDS) {
-    const latest = calibration.runs.filter((r) => usable(phase, r.phases)).pop();
+    const latest = currentRuns(calibration)
+      .filter((r) => usable(phase, r.phases))
+      .pop();
     const d = latest?.drift.find((x) => x.phase === phase);
     if (latest && d) out.push({ ...d, runId: latest.runId, date: latest.date });
   }
