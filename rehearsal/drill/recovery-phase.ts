@@ -5,7 +5,8 @@
  * application's first sale commits) and "verified" (the runbook's checks of the paused server's
  * snapshot passed) — then backs the recovered cluster up (after "verified", not in the RTO).
  */
-import { join } from "node:path";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
 import { $ } from "zx";
 import { asServiceUser } from "../../runbooks/postgres/cluster.ts";
 import { restore as pitrRestore } from "../../runbooks/point-in-time-restore.ts";
@@ -98,10 +99,16 @@ export async function recoverAndVerify(
       () => recovery.verified,
       (v) => `${v.checks} checks passed; promoted at ${v.promotedAt ?? "?"}`,
     );
+    // The runbook wrote it next to the recovered cluster, which cleanup removes: the drill keeps a copy.
+    const kept = verified.verificationMarkdown ? join(up.reportDir, `recovered-${basename(rec.baseDir)}.md`) : null;
+    if (kept && verified.verificationMarkdown) {
+      mkdirSync(up.reportDir, { recursive: true, mode: 0o700 });
+      copyFileSync(verified.verificationMarkdown, kept);
+    }
     report.verification.recoveredDatabase = {
       ok: true,
       exitCode: 0,
-      report: verified.verificationMarkdown,
+      report: kept,
       message: `${verified.checks} checks passed on the snapshot held at ${verified.snapshotAt ?? "?"}`,
     };
     if (destruction) report.badData = badDataOutcome(destruction, hit.writerLog, back);
