@@ -46,7 +46,16 @@ export const IMPORT_FENCES = [
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", ".tools/", ".venv/", ".drill/", ".runs/", "rehearsal/bench/results/", "test/fixtures/"],
+    ignores: [
+      "node_modules/",
+      ".tools/",
+      ".venv/",
+      ".drill/",
+      ".runs/",
+      ".corpus/",
+      "rehearsal/bench/results/",
+      "test/fixtures/",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -19,3 +19,9 @@ export const ELASTICACHE_EXPORT_PREFIX = "redis-export-";
 
 /** Key prefix of the run locks and shared journals in the run-journal bucket. */
 export const RUN_JOURNAL_PREFIX = "runs/";
+
+/**
+ * How long the journal bucket keeps a replaced version of a journal, lock or report: `days` after
+ * it was replaced, except the `keepNewer` newest replaced versions of each key, which stay.
+ */
+export const RUN_JOURNAL_NONCURRENT = { days: 7, keepNewer: 3 } as const;

@@ -12,7 +12,8 @@ export function heartbeatPolicy(): StackValidationPolicy {
   return {
     name: "backup-paths-have-heartbeats",
     description:
-      "Every backup path (AWS Backup plan and DR copies, RDS backup replication, scheduled backup jobs) has a heartbeat alarm: no success within 1.5 × its schedule pages someone, and missing data breaches.",
+      "Every backup path (AWS Backup plan and DR copies, RDS backup replication, scheduled backup jobs) " +
+      "has a heartbeat alarm: no success within 1.5 × its schedule pages someone, and missing data breaches.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
       const resources = args.resources.map((r) => ({ type: r.type, name: r.name, props: r.props }));

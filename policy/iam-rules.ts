@@ -33,7 +33,10 @@ export function wildcardBackupActions(s: Statement): string[] {
 export function iamWildcardPolicy(): ResourceValidationPolicy {
   return {
     name: "no-wildcard-actions-on-backup-resources",
-    description: `No IAM, vault or bucket policy allows "*" actions (or wildcards) on ${BACKUP_SERVICES.join(", ")}. KMS key policies are exempt: AWS's default key policy gives the account root kms:* to avoid an unmanageable key.`,
+    description:
+      `No IAM, vault or bucket policy allows "*" actions (or wildcards) on ${BACKUP_SERVICES.join(", ")}. ` +
+      `KMS key policies are exempt: AWS's default key policy gives the account root kms:* to avoid an ` +
+      `unmanageable key.`,
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
       const read = POLICY_PROPS[args.type];

@@ -8,7 +8,9 @@ import { policies } from "./rules.ts";
 
 new PolicyPack("eventchain-dr", {
   description:
-    "Backup and DR posture of EventChain: retention, PITR, deletion safety, customer-key encryption, cross-region copies, RTC, vault lock, private TLS-only buckets, no wildcard actions on backup resources, a heartbeat alarm on every backup path.",
+    "Backup and DR posture of EventChain: retention, PITR, deletion safety, customer-key encryption, " +
+    "cross-region copies, RTC, vault lock, private TLS-only buckets, no wildcard actions on backup " +
+    "resources, a heartbeat alarm on every backup path.",
   enforcementLevel: "mandatory",
   policies: policies(loadPolicyContext(process.env.EVENTCHAIN_STACK)),
 });

@@ -96,7 +96,10 @@ export function encryptionPolicy(): ResourceValidationPolicy {
 export function rtcPolicy(ctx: PolicyContext): ResourceValidationPolicy {
   return {
     name: "rtc-on-replication",
-    description: `S3 replication of classified data has Replication Time Control (${FIGURES.s3RtcThreshold.value} min) and metrics: without RTC S3 bounds nothing ('a couple of hours or more'), so no RPO objective — least of all one of ${FIGURES.s3RtcThreshold.value} min or less — can be shown to be met.`,
+    description:
+      `S3 replication of classified data has Replication Time Control (${FIGURES.s3RtcThreshold.value} ` +
+      `min) and metrics: without RTC S3 bounds nothing ('a couple of hours or more'), so no RPO objective ` +
+      `— least of all one of ${FIGURES.s3RtcThreshold.value} min or less — can be shown to be met.`,
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
       if (args.type !== S3_REPLICATION) return;

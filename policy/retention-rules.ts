@@ -73,7 +73,8 @@ export function pitrPolicy(ctx: PolicyContext): ResourceValidationPolicy {
           args,
           report,
         )(
-          `backupRetentionPeriod is ${retention ?? "not set"}: point-in-time restore is off, but ${system} is ${tier} (RPO ${rpoMinutes} min) and without it the daily snapshot loses up to ${daily} min`,
+          `backupRetentionPeriod is ${retention ?? "not set"}: point-in-time restore is off, but ${system} is ` +
+            `${tier} (RPO ${rpoMinutes} min) and without it the daily snapshot loses up to ${daily} min`,
         );
       }
     },

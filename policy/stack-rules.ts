@@ -36,7 +36,8 @@ export function crossRegionPolicy(ctx: PolicyContext): StackValidationPolicy {
   return {
     name: "cross-region-copies",
     description:
-      "In the primary stack, every critical and important data store has a copy in the DR region: RDS automated-backup replication or an AWS Backup copy action for databases, S3 replication for buckets.",
+      "In the primary stack, every critical and important data store has a copy in the DR region: RDS " +
+      "automated-backup replication or an AWS Backup copy action for databases, S3 replication for buckets.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
       if (ctx.role !== "primary") return;

@@ -4,7 +4,8 @@
  * with SHA-256 checksums, the roles the database needs (`pg_dumpall --roles-only`, kept for
  * them) next to it, a manifest (every dumped table schema-qualified with its exact row count in
  * the dump's own snapshot, unlogged and partitioned tables, declared foreign keys, owner and
- * privilege digests, sizes, checksums, server version, LSN, times), verification that reads the
+ * privilege digests, large objects' count and bytes, sizes, checksums, server version, LSN,
+ * times; password verifiers only with --carry-password-verifiers), verification that reads the
  * object back, an optional test restore into a scratch database, and a retention report by age.
  * Nothing is deleted: the bucket's lifecycle expires old backups; this runbook only reports
  * what is older than the objective.
@@ -28,6 +29,7 @@ export interface BackupDatabaseOptions {
   compressLevel: number;
   testRestore: boolean;
   jobs: number;
+  carryPasswordVerifiers: boolean;
 }
 
 type Ctx = RunContext<BackupDatabaseOptions>;
@@ -51,6 +53,11 @@ export const BACKUP_DATABASE_OPTIONS = {
     description: "Also restore into a scratch database and run the integrity checks",
   },
   jobs: { type: "string", description: "Parallel pg_restore jobs for --test-restore", default: "2" },
+  "carry-password-verifiers": {
+    type: "boolean",
+    description:
+      "Carry the roles' password verifiers (SCRAM hashes, crackable offline) in roles.sql, encrypted like the rest; off by default (RDS hides them anyway)",
+  },
 } satisfies Record<string, OptionSpec>;
 
 export function parseBackupDatabaseOptions(raw: RawOptions): BackupDatabaseOptions {
@@ -60,6 +67,7 @@ export function parseBackupDatabaseOptions(raw: RawOptions): BackupDatabaseOptio
     compressLevel: options["compress-level"] === "0" ? 0 : positiveInt(options, "compress-level", 9),
     testRestore: options["test-restore"] === true,
     jobs: positiveInt(options, "jobs", 64),
+    carryPasswordVerifiers: options["carry-password-verifiers"] === true,
   };
 }
 
@@ -86,8 +94,9 @@ export const dumpAndUpload = step({
     },
     {
       kind: "command",
-      action:
-        "pg_dumpall --roles-only (--no-role-passwords when the server hides them), kept for the roles the database needs",
+      action: ctx.options.carryPasswordVerifiers
+        ? "pg_dumpall --roles-only (WITH the password verifiers, as asked), kept for the roles the database needs, without superuser attributes"
+        : "pg_dumpall --roles-only --no-role-passwords, kept for the roles the database needs, without superuser attributes",
     },
     {
       kind: "aws",
@@ -112,8 +121,14 @@ export const dumpAndUpload = step({
         prefix: ctx.outputs.backup.prefixes.database,
         kmsKeyId: kmsOf(ctx),
         compressLevel: ctx.options.compressLevel,
+        rolePasswords: ctx.options.carryPasswordVerifiers,
+        log: (line) => ctx.log.warn(line),
       }),
     );
+    if (manifest.roles?.passwords === "included")
+      ctx.log.warn(
+        "roles.sql carries the roles' password verifiers (SCRAM hashes), as --carry-password-verifiers asked",
+      );
     return summary(manifest);
   },
 });
@@ -150,7 +165,9 @@ const testRestore = step({
     {
       kind: "note",
       action: ctx.options.testRestore
-        ? "CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for the backup's roles the server lacks; pg_restore -j (owners and privileges kept); integrity checks; DROP DATABASE and those roles (always)"
+        ? "read the dump into a private temp file, proving size and SHA-256; CREATE DATABASE eventchain_verify_<random>; " +
+          "CREATE ROLE for the backup's roles the server lacks; pg_restore -j (owners and privileges kept); " +
+          "integrity checks; DROP DATABASE and those roles (always)"
         : "skipped (no --test-restore)",
     },
   ],

@@ -102,7 +102,10 @@ const exportAndUpload = step({
       ? [
           {
             kind: "command" as const,
-            action: `${ctx.options.kubeconfig || !inCluster() ? "kubectl get --raw" : "GET (in-cluster, service-account token)"} /api, /apis, /api(s)/<group version> (discovery), then every listable resource of the scope across all namespaces`,
+            action:
+              `${ctx.options.kubeconfig || !inCluster() ? "kubectl get --raw" : "GET (in-cluster, service-account token)"} ` +
+              `/api, /apis, /api(s)/<group version> (discovery), then every listable resource of the scope across ` +
+              `all namespaces`,
             detail: {
               apiGroups:
                 ctx.options.kubeScope.apiGroups === "all"

@@ -170,7 +170,14 @@ const applicationStep: Step<DrTestOptions> = {
   describe: (ctx) => [
     {
       kind: "command",
-      action: `kubectl create --raw /api/v1/namespaces (dr-test-<run>); copy deployment ${ctx.outputs.kubernetes.namespace}/${ctx.outputs.kubernetes.appDeployment} with ${ctx.options.appDatabase ? `DATABASE_HOST=${appDatabase(ctx).host} DATABASE_PORT=${appDatabase(ctx).port} DATABASE_NAME=${appDatabase(ctx).name}` : "a restored database"}, Secrets, production-only variables${ctx.options.stripEnv.length ? ` (${ctx.options.stripEnv.join(", ")})` : ""} and the service account stripped; wait available; GET pod proxy ${ctx.options.healthPath}; kubectl delete --raw the namespace it created (always)`,
+      action:
+        `kubectl create --raw /api/v1/namespaces (dr-test-<run>); copy deployment ` +
+        `${ctx.outputs.kubernetes.namespace}/${ctx.outputs.kubernetes.appDeployment} with ` +
+        `${ctx.options.appDatabase ? `DATABASE_HOST=${appDatabase(ctx).host} DATABASE_PORT=${appDatabase(ctx).port} DATABASE_NAME=${appDatabase(ctx).name}` : "a restored database"}, ` +
+        `Secrets, production-only ` +
+        `variables${ctx.options.stripEnv.length ? ` (${ctx.options.stripEnv.join(", ")})` : ""} and the ` +
+        `service account stripped; wait available; GET pod proxy ${ctx.options.healthPath}; kubectl delete ` +
+        `--raw the namespace it created (always)`,
     },
   ],
   async run(ctx: Ctx) {

@@ -44,6 +44,7 @@ import { BadInputError } from "./lib/errors.ts";
 import { parseWaitOptions, WAIT_OPTIONS } from "./lib/options.ts";
 import { stepFor, type RawOptions, type RunContext, type Runbook } from "./lib/types.ts";
 import { retry } from "zx";
+import { restoreKubernetesStep } from "./aws/fencing.ts";
 
 type Ctx = RunContext<FailbackOptions>;
 const dr = (ctx: Ctx): StackOutputs => ctx.peer!;
@@ -115,6 +116,14 @@ const pointPrimaryApp = pointAppStep<FailbackOptions>({
   stack: prod,
 });
 
+const restorePrimaryKubernetes = restoreKubernetesStep<FailbackOptions>({
+  id: "restore-primary-kubernetes",
+  title: "Scale the primary's Kubernetes Deployments back to the counts the fence recorded",
+  // Once the application points at the new primary: new pods read the new connection.
+  dependsOn: [pointPrimaryApp],
+  boundSeconds: (ctx) => ctx.options.primaryTimeoutSeconds,
+});
+
 const verifyPrimaryTargets = verifyTargetsStep<FailbackOptions>({
   id: "verify-primary-targets",
   dependsOn: [pointPrimaryApp],
@@ -149,7 +158,9 @@ const checkPrimaryEndpoint = step({
       });
     } catch (error) {
       throw new Error(
-        `the primary endpoint does not pass its health check ${id} (${last}; ${(error as Error).message}) after ${ctx.options.healthAttempts} check(s): the switch stays engaged and clients stay on DR. Fix the primary, then resume`,
+        `the primary endpoint does not pass its health check ${id} (${last}; ${(error as Error).message}) ` +
+          `after ${ctx.options.healthAttempts} check(s): the switch stays engaged and clients stay on DR. Fix ` +
+          `the primary, then resume`,
         { cause: error },
       );
     }
@@ -189,6 +200,7 @@ const steps = [
   waitPrimaryDb,
   scalePrimaryServices,
   pointPrimaryApp,
+  restorePrimaryKubernetes,
   verifyPrimaryTargets,
   checkPrimaryEndpoint,
   disengageSwitch,
@@ -224,7 +236,9 @@ export const runbook: Runbook<FailbackOptions> = {
     return [
       `End maintenance mode: ${prod(ctx).dns.recordName} is served from ${prod(ctx).region} by ${newPrimaryId(ctx)}${back ? ` (authoritative answer since ${back.answeredAt}; clients honouring the TTL moved by ${back.clientsMovedBy})` : ""}.`,
       `${newPrimaryId(ctx)} is not in Pulumi state: adopt it (pulumi import, then point the stack's database at it) before the next 'pulumi up' on ${prod(ctx).stack}.`,
-      `The DR services still run at recovery counts and ${dr(ctx).database.instanceIdentifier} still exists: scale DR back to pilot light and retire that instance only after verification, as an explicit, logged decision.`,
+      `The DR services still run at recovery counts and ${dr(ctx).database.instanceIdentifier} still ` +
+        `exists: scale DR back to pilot light and retire that instance only after verification, as an ` +
+        `explicit, logged decision.`,
       `The old ${prod(ctx).database.instanceIdentifier} (if it survived) is fenced (its security groups admit nothing) and holds pre-failover data: keep it until reconciliation is signed off.`,
     ];
   },

@@ -79,10 +79,14 @@ async function switchGuard(ctx: RunContext<PrimaryTimeoutOptions>): Promise<stri
       `failover mode is automatic: nothing here tells whether clients left ${prod.region}; fencing stops whatever still serves them`,
     );
   if (position === "disengaged") {
-    const why = `the failover switch is disengaged (alarm ${sw.alarmName} in ${sw.region} is OK): clients are sent to ${prod.region}, and fencing sets its services to 0 and closes its database to new connections — an outage`;
+    const why =
+      `the failover switch is disengaged (alarm ${sw.alarmName} in ${sw.region} is OK): clients are sent ` +
+      `to ${prod.region}, and fencing sets its services to 0 and closes its database to new connections — ` +
+      `an outage`;
     if (!ctx.force)
       throw new BadInputError(
-        `${why}. Fence after region-failover has engaged the switch (npx zx runbooks/region-failover.ts --stack ${prod.stack}), or pass --force once you have made sure nothing is served from ${prod.region}`,
+        `${why}. Fence after region-failover has engaged the switch (npx zx runbooks/region-failover.ts ` +
+          `--stack ${prod.stack}), or pass --force once you have made sure nothing is served from ${prod.region}`,
       );
     ctx.log.warn(`fencing although ${why}, because of --force`);
   }
@@ -109,8 +113,11 @@ export const runbook: Runbook<PrimaryTimeoutOptions> = {
   nextSteps: (ctx) => {
     const by = ctx.peek(fence)?.database.fencedBy ?? "<the run id in its tag eventchain:fenced-by>";
     return [
-      `${ctx.outputs.database.instanceIdentifier} is fenced (security groups ${ctx.outputs.failover.fenceSecurityGroupIds.join(", ")}) and kept, with every write it took: reconcile before retiring it, as an explicit, logged decision.`,
-      `The fence is recorded on the instance (${FENCE_TAG.by} ${by}): a 'pulumi up' of ${ctx.outputs.stack} keeps it, with or without a refresh. Lift it only as a decision: ${liftCommand(ctx.outputs.stack, { fenced: true, recorded: true, by, at: null })}`,
+      `${ctx.outputs.database.instanceIdentifier} is fenced (security groups ` +
+        `${ctx.outputs.failover.fenceSecurityGroupIds.join(", ")}) and kept, with every write it took: ` +
+        `reconcile before retiring it, as an explicit, logged decision.`,
+      `The fence is recorded on the instance (${FENCE_TAG.by} ${by}): a 'pulumi up' of ` +
+        `${ctx.outputs.stack} keeps it, with or without a refresh. Lift it only as a decision: ${liftCommand(ctx.outputs.stack, { fenced: true, recorded: true, by, at: null })}`,
     ];
   },
 };

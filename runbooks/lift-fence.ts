@@ -13,7 +13,7 @@ import { ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand } fro
 import { FENCE_TAG, fenceStateOf, liftFenceProblem, sameGroups, type LiveDatabase } from "../contract/fence-record.ts";
 import type { StackOutputs } from "../contract/stack-outputs.ts";
 import { boundedOrThrow } from "./aws/bounded.ts";
-import { liveOf } from "./aws/fencing.ts";
+import { liveOf, restoreKubernetesStep } from "./aws/fencing.ts";
 import { describeInstance } from "./aws/rds.ts";
 import { s3RunStore, TRAFFIC_LOCK_SCOPE } from "./aws/journal-store.ts";
 import { snsSinks } from "./aws/alert-topic-sinks.ts";
@@ -81,7 +81,9 @@ const check = step({
     if (problem) throw new BadInputError(problem);
     if (!state.fenced && !lifted(ctx, live))
       throw new BadInputError(
-        `${live.identifier} is not fenced (no tag ${FENCE_TAG.by}; security groups ${live.securityGroupIds.join(", ") || "none"}), so lift-fence changes nothing; a 'pulumi up' of ${prod.stack} declares ${prod.database.securityGroupIds.join(", ")}`,
+        `${live.identifier} is not fenced (no tag ${FENCE_TAG.by}; security groups ` +
+          `${live.securityGroupIds.join(", ") || "none"}), so lift-fence changes nothing; a 'pulumi up' of ` +
+          `${prod.stack} declares ${prod.database.securityGroupIds.join(", ")}`,
       );
     const switchPosition = await readSwitchPosition(ctx, prod);
     if (switchPosition !== "disengaged" && !lifted(ctx, live)) {
@@ -91,7 +93,9 @@ const check = step({
           : `the failover switch is ${switchPosition} (alarm ${prod.failover.switch.alarmName} in ${prod.failover.switch.region}): clients may be on ${prod.peerRegion}, writing there`;
       if (!ctx.force)
         throw new BadInputError(
-          `${why}; lifting the fence on ${live.identifier} now lets writes reach it too (split brain). Fail back first (npx zx runbooks/failback.ts --stack ${prod.stack} --writes-stopped), or pass --force once you have made sure nothing writes to ${prod.peerRegion}`,
+          `${why}; lifting the fence on ${live.identifier} now lets writes reach it too (split brain). Fail ` +
+            `back first (npx zx runbooks/failback.ts --stack ${prod.stack} --writes-stopped), or pass --force ` +
+            `once you have made sure nothing writes to ${prod.peerRegion}`,
         );
       ctx.log.warn(`lifting the fence although ${why}, because of --force`);
     }
@@ -182,6 +186,13 @@ const lift = step({
   },
 });
 
+const restoreKubernetes = restoreKubernetesStep<LiftFenceOptions>({
+  id: "restore-kubernetes",
+  title: "Scale the Kubernetes Deployments the fence stopped back to the counts it recorded",
+  dependsOn: [lift],
+  boundSeconds: (ctx) => ctx.options.primaryTimeoutSeconds,
+});
+
 export const runbook: Runbook<LiftFenceOptions> = {
   name: "lift-fence",
   summary:
@@ -198,13 +209,13 @@ export const runbook: Runbook<LiftFenceOptions> = {
     ...parsePrimaryTimeout(raw),
     fence: stringOption(raw, "fence", `the run id in the instance's tag ${FENCE_TAG.by} (or "unrecorded")`),
   }),
-  steps: [check, lift],
+  steps: [check, lift, restoreKubernetes],
   sharedStore: s3RunStore,
   lockScope: TRAFFIC_LOCK_SCOPE,
   nextSteps: (ctx) => [
     ...(ctx.peek(lift)?.result?.startsWith("nothing lifted") ? [`NOTHING WAS LIFTED: ${ctx.peek(lift)!.result}.`] : []),
     `${ctx.outputs.database.instanceIdentifier} is no longer fenced: it accepts connections from ${ctx.outputs.database.securityGroupIds.join(", ")} again, and a 'pulumi up' of ${ctx.outputs.stack} declares exactly that (no change).`,
-    `The primary services were not touched: scale them only as part of failback (npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped) or service-recovery.`,
+    `The primary ECS services were not touched (its Kubernetes Deployments are back at the counts the fence recorded): scale the ECS services only as part of failback (npx zx runbooks/failback.ts --stack ${ctx.outputs.stack} --writes-stopped) or service-recovery.`,
   ],
 };
 

@@ -53,9 +53,15 @@ export function parsePitrOptions(raw: RawOptions): PitrOptions {
   const engine = ENGINES[engineName];
   if (!engine) throw new BadInputError(`unknown --engine "${engineName}": expected ${engines}`);
   // Another engine's option would be silently ignored: refuse it, naming the engine that takes it.
+  // (Its default written out is the same as leaving it out.)
   for (const [name, other] of Object.entries(ENGINES))
-    for (const option of Object.keys(other.options ?? {}))
-      if (name !== engineName && raw[option] !== undefined && !(option in (engine.options ?? {})))
+    for (const [option, spec] of Object.entries(other.options ?? {}))
+      if (
+        name !== engineName &&
+        raw[option] !== undefined &&
+        raw[option] !== spec.default &&
+        !(option in (engine.options ?? {}))
+      )
         throw new BadInputError(
           `--${option} applies to --engine ${name}, not ${engineName}: leave it out, or use --engine ${name}`,
         );
@@ -94,7 +100,11 @@ export const checkWindow = step({
   describe: (ctx) => [
     {
       kind: "note",
-      action: `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ${ctx.options.engine}) and check ${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} lies in it`,
+      action:
+        `read the restorable window of ${ctx.outputs.database.instanceIdentifier} (engine ` +
+        `${ctx.options.engine}) and check ` +
+        `${ctx.options.time === "latest" ? "the latest restorable time" : ctx.options.time.toISOString()} ` +
+        `lies in it`,
     },
   ],
   async run(ctx) {

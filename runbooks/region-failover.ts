@@ -64,7 +64,8 @@ const assessPrimaryStep = step({
     const a = await assessPrimary(ctx, boundMs(ctx));
     if (a.primaryHealthy && !ctx.force) {
       throw new BadInputError(
-        `the primary region ${ctx.outputs.region} looks healthy (${a.healthCheck}; ${a.database}): refusing to fail over. Pass --force to fail over anyway (e.g. a degradation these checks do not see).`,
+        `the primary region ${ctx.outputs.region} looks healthy (${a.healthCheck}; ${a.database}): refusing ` +
+          `to fail over. Pass --force to fail over anyway (e.g. a degradation these checks do not see).`,
       );
     }
     if (a.forced) ctx.log.warn(`failing over a primary that looks healthy, because of --force (${probeSummary(a)})`);
@@ -286,7 +287,10 @@ function fencingLines(ctx: Ctx): string[] {
   const lines: string[] = [];
   if (fence && !fence.fenced)
     lines.push(
-      `PRIMARY NOT FENCED (${fence.unreachable.join("; ")}). Its services may still run and its database still accepts connections: as soon as ${ctx.outputs.region} answers, run npx zx runbooks/fence-primary.ts --stack ${ctx.outputs.stack} (failback also fences first). Until then keep the switch engaged.`,
+      `PRIMARY NOT FENCED (${fence.unreachable.join("; ")}). Its services may still run and its database ` +
+        `still accepts connections: as soon as ${ctx.outputs.region} answers, run npx zx ` +
+        `runbooks/fence-primary.ts --stack ${ctx.outputs.stack} (failback also fences first). Until then ` +
+        `keep the switch engaged.`,
     );
   if (probes?.unreachable.length)
     lines.push(`Could not be reached during the run (bounded, optional probes): ${probes.unreachable.join("; ")}.`);
@@ -321,8 +325,12 @@ export const runbook: Runbook<FailoverOptions> = {
     const moved = ctx.peek(verifyClientsMoved);
     return [
       ...fencingLines(ctx),
-      `Announce that ${ctx.outputs.dns.recordName} is served from ${dr(ctx).region}${moved ? ` (authoritative answer since ${moved.answeredAt}; clients honouring the TTL moved by ${moved.clientsMovedBy})` : ""}; watch alarm ${dr(ctx).services.errorRateAlarmName}.`,
-      `The failover switch stays engaged until failback disengages it: nothing flips traffic back by itself, and pulumi up of either stack does not reset it. Do not write ${ctx.outputs.failover.switch.namespace}/${ctx.outputs.failover.switch.metricName} by hand.`,
+      `Announce that ${ctx.outputs.dns.recordName} is served from ` +
+        `${dr(ctx).region}${moved ? ` (authoritative answer since ${moved.answeredAt}; clients honouring the TTL moved by ${moved.clientsMovedBy})` : ""}; ` +
+        `watch alarm ${dr(ctx).services.errorRateAlarmName}.`,
+      `The failover switch stays engaged until failback disengages it: nothing flips traffic back by ` +
+        `itself, and pulumi up of either stack does not reset it. Do not write ` +
+        `${ctx.outputs.failover.switch.namespace}/${ctx.outputs.failover.switch.metricName} by hand.`,
       `${dr(ctx).database.instanceIdentifier} was restored out of band (not in Pulumi state): do not run 'pulumi up' on the dr stack in a way that replaces it.`,
       fencedBy(ctx)
         ? `Leave ${ctx.outputs.database.instanceIdentifier} in ${ctx.outputs.region} untouched (fenced, not deleted): it holds writes made after the recovery point, for reconciliation. Its fence is recorded on it (${FENCE_TAG.by} ${fencedBy(ctx)}): a 'pulumi up' of ${ctx.outputs.stack} keeps it.`

@@ -136,7 +136,10 @@ export const verifyStep = step({
       ? [
           {
             kind: "note",
-            action: `integrity checks on the live database ${ctx.options.database} (${ctx.options.backupGiven ? `tables and row counts of backup ${ctx.options.backup}` : "every table read"}, every declared foreign key, profile ${ctx.options.profile})`,
+            action:
+              `integrity checks on the live database ${ctx.options.database} ` +
+              `(${ctx.options.backupGiven ? `tables and row counts of backup ${ctx.options.backup}` : "every table read"}, ` +
+              `every declared foreign key, profile ${ctx.options.profile})`,
           },
         ]
       : [
@@ -151,7 +154,11 @@ export const verifyStep = step({
           },
           {
             kind: "command",
-            action: `CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for each role of the backup the server lacks; pg_restore --jobs=${ctx.options.jobs}${ctx.options.ownership ? "" : " --no-owner"}${ctx.options.privileges ? "" : " --no-privileges"}; integrity checks; DROP DATABASE eventchain_verify_<random> and the roles created (always)`,
+            action:
+              `CREATE DATABASE eventchain_verify_<random>; CREATE ROLE for each role of the backup the server ` +
+              `lacks; pg_restore ` +
+              `--jobs=${ctx.options.jobs}${ctx.options.ownership ? "" : " --no-owner"}${ctx.options.privileges ? "" : " --no-privileges"}; ` +
+              `integrity checks; DROP DATABASE eventchain_verify_<random> and the roles created (always)`,
             detail: { connection: ctx.options.connection },
           },
         ],

@@ -10,6 +10,8 @@ import {
   JOB_SUCCESS_METRIC,
 } from "../../contract/jobs.ts";
 import type { Statement } from "./iam.ts";
+import { DR_READINESS_JOB } from "../../contract/dr-readiness.ts";
+import { OUTPUTS_MIRROR } from "../../contract/stack-outputs.ts";
 import type { ExportScope } from "../../contract/kubernetes-export-scope.ts";
 
 /**
@@ -50,11 +52,20 @@ export interface BackupJobsInput {
   kubernetesScope: ExportScope;
   /** Whether the database's automated backups are replicated to the peer (the replication check runs then). */
   replicatedBackups: boolean;
+  /**
+   * The DR readiness check's freshness limits (runbooks/check-dr-readiness.ts), from the stack's
+   * schedules. Default: no readiness job.
+   */
+  drReadiness?: { maxCopyAgeMinutes: number; maxSnapshotAgeMinutes: number; maxRestoreTestAgeMinutes: number };
 }
 
 /** Label (CronJob) and tag (EventBridge schedule, ECS task) naming the backup job a resource runs. */
 export const BACKUP_JOB_LABEL = "eventchain.io/backup-job";
 export const BACKUP_JOB_TAG = "eventchain:backup-job";
+
+/** The DR readiness check's job id, and its schedule: hourly, so a restore test's 2 h validation window is never missed. */
+export { DR_READINESS_JOB };
+export const DR_READINESS_SCHEDULE = "cron(17 * * * ? *)";
 
 /** The replication check's job id (its heartbeat is the RDS automated-backup replication's). */
 export const REPLICATION_CHECK_JOB = "replication-check";
@@ -113,6 +124,26 @@ export function backupJobs(i: BackupJobsInput): BackupJob[] {
             description: "the database's automated backups replicated to the DR region are recent",
             schedule: i.schedules.replicationCheck,
             args: [],
+          },
+        ]
+      : []),
+    ...(i.drReadiness
+      ? [
+          {
+            id: DR_READINESS_JOB,
+            runbook: "check-dr-readiness",
+            description:
+              "what the DR region needs on the day (task definitions, images, database, secrets, keys, switch, outputs mirror) matches what is there; restore tests validated; copies, snapshots and images fresh",
+            schedule: DR_READINESS_SCHEDULE,
+            args: [
+              "--publish-metrics",
+              "--max-copy-age-minutes",
+              String(i.drReadiness.maxCopyAgeMinutes),
+              "--max-snapshot-age-minutes",
+              String(i.drReadiness.maxSnapshotAgeMinutes),
+              "--max-restore-test-age-minutes",
+              String(i.drReadiness.maxRestoreTestAgeMinutes),
+            ],
           },
         ]
       : []),
@@ -197,6 +228,83 @@ export interface JobPermissionsArgs {
   region: string;
   peerRegion: string;
   accountId: pulumi.Input<string>;
+  /** Whether the DR readiness job runs (its read-only look at both regions, and its validation results). Default: false. */
+  drReadiness?: boolean;
+}
+
+/**
+ * What check-dr-readiness reads in both regions (Describe and List calls; those that take no
+ * resource-level permission on "*"), and the one thing it writes: restore-test validation results.
+ */
+export function readinessStatements(a: JobPermissionsArgs): Statement[] {
+  const both = [a.region, a.peerRegion];
+  const arn = (service: string, region: string, resource: string) =>
+    pulumi.interpolate`arn:aws:${service}:${region}:${a.accountId}:${resource}`;
+  return [
+    {
+      Sid: "ReadinessDescribeWithoutResourceLevelPermissions",
+      Effect: "Allow",
+      // PutRestoreValidationResult too: its resource-level form could not be confirmed in AWS's documentation.
+      Action: [
+        "ecs:DescribeTaskDefinition",
+        "backup:ListRestoreTestingPlans",
+        "backup:ListRestoreJobs",
+        "backup:PutRestoreValidationResult",
+      ],
+      Resource: ["*"],
+    },
+    {
+      Sid: "ReadinessDescribeServicesDatabasesAlarms",
+      Effect: "Allow",
+      Action: [
+        "ecs:DescribeServices",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBParameters",
+        "cloudwatch:DescribeAlarms",
+      ],
+      Resource: both.flatMap((r) => [
+        arn("ecs", r, "service/*"),
+        arn("rds", r, "db:*"),
+        arn("rds", r, "pg:*"),
+        arn("cloudwatch", r, "alarm:*"),
+      ]),
+    },
+    {
+      Sid: "ReadinessDescribeDrSecretsAndKeys",
+      Effect: "Allow",
+      Action: ["secretsmanager:DescribeSecret", "kms:DescribeKey"],
+      Resource: [arn("secretsmanager", a.peerRegion, "secret:*"), arn("kms", a.peerRegion, "key/*")],
+    },
+    {
+      Sid: "ReadinessReadSwitchRecords",
+      Effect: "Allow",
+      Action: ["route53:GetHealthCheck", "route53:ListResourceRecordSets"],
+      Resource: ["arn:aws:route53:::healthcheck/*", "arn:aws:route53:::hostedzone/*"],
+    },
+    {
+      Sid: "ReadinessReadOutputsMirror",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [
+        pulumi
+          .output(a.accountId)
+          .apply((id) => `arn:aws:s3:::${OUTPUTS_MIRROR.bucketName(id, a.peerRegion)}/${OUTPUTS_MIRROR.key("*")}`),
+      ],
+    },
+    {
+      Sid: "ReadinessDecryptOutputsMirrorThroughS3",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: [arn("kms", a.peerRegion, "key/*")],
+      Condition: { StringEquals: { "kms:ViaService": `s3.${a.peerRegion}.amazonaws.com` } },
+    },
+    {
+      Sid: "ReadinessListDrCopies",
+      Effect: "Allow",
+      Action: ["backup:ListRecoveryPointsByBackupVault"],
+      Resource: [arn("backup", a.peerRegion, "backup-vault:*")],
+    },
+  ];
 }
 
 /** Key prefixes the jobs write (the Redis export also reads what ElastiCache writes at the top level). */
@@ -318,6 +426,7 @@ export function jobStatements(a: JobPermissionsArgs): Statement[] {
           },
         ]
       : []),
+    ...(a.drReadiness ? readinessStatements(a) : []),
     {
       Sid: "ReportOutcomes",
       Effect: "Allow",

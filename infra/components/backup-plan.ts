@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { restoreTestingPlanName } from "../../contract/dr-readiness.ts";
 import { serviceRole } from "./iam.ts";
 
 export interface BackupPlanArgs {
@@ -18,27 +19,24 @@ export interface BackupPlanArgs {
   /** ARNs of the protected resources (the database). */
   resourceArns: pulumi.Input<string>[];
   accountId: pulumi.Input<string>;
-  /** Restore testing: cron for a scheduled test restore of the latest recovery point. Default: none. */
-  restoreTestSchedule?: string;
-  /** RDS resource ARNs to test-restore, and where the test instance lands. */
-  restoreTest?: { dbSubnetGroupName: pulumi.Input<string>; instanceClass: string };
 }
 
-const SERVICE_POLICIES = [
+/** The AWS-managed policies AWS Backup's role needs to back up and to restore (restore tests). */
+export const SERVICE_POLICIES = [
   "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
   "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
 ];
 
+export { restoreTestingPlanName };
+
 /**
  * The plan's schedules as an AWS Backup plan: database snapshots every 6 hours and a full backup
- * daily at 02:00 UTC, kept `retentionDays`, each copied to the DR vault; plus a restore testing
- * plan that restores the latest recovery point on a schedule and discards it after validation
- * (the managed form of the plan's test-backup-restore step).
+ * daily at 02:00 UTC, kept `retentionDays`, each copied to the DR vault. Restore tests run in the
+ * DR region over those copies (`RestoreTesting`, declared by the dr stack).
  */
 export class BackupPlan extends pulumi.ComponentResource {
   readonly plan: aws.backup.Plan;
   readonly role: aws.iam.Role;
-  readonly restoreTestingPlan?: aws.backup.RestoreTestingPlan;
 
   constructor(name: string, args: BackupPlanArgs, opts?: pulumi.ComponentResourceOptions) {
     super("eventchain:backup:Plan", name, {}, opts);
@@ -75,41 +73,74 @@ export class BackupPlan extends pulumi.ComponentResource {
       },
       parent,
     );
-    if (args.restoreTestSchedule && args.restoreTest) {
-      const planName = `${args.planName.replace(/-/g, "_")}_restore_test`;
-      this.restoreTestingPlan = new aws.backup.RestoreTestingPlan(
-        `${name}-restore-testing`,
-        {
-          name: planName,
-          scheduleExpression: args.restoreTestSchedule,
-          scheduleExpressionTimezone: "Etc/UTC",
-          startWindowHours: 24,
-          recoveryPointSelection: {
-            algorithm: "LATEST_WITHIN_WINDOW",
-            includeVaults: [args.vaultArn],
-            recoveryPointTypes: ["SNAPSHOT"],
-            selectionWindowDays: 7,
-          },
-        },
-        parent,
-      );
-      new aws.backup.RestoreTestingSelection(
-        `${name}-restore-testing-database`,
-        {
-          name: "database",
-          restoreTestingPlanName: this.restoreTestingPlan.name,
-          protectedResourceType: "RDS",
-          protectedResourceArns: args.resourceArns,
-          iamRoleArn: this.role.arn,
-          validationWindowHours: 2,
-          restoreMetadataOverrides: {
-            dbsubnetgroupname: args.restoreTest.dbSubnetGroupName,
-            dbinstanceclass: args.restoreTest.instanceClass,
-          },
-        },
-        parent,
-      );
-    }
     this.registerOutputs({ planId: this.plan.id });
+  }
+}
+
+export interface RestoreTestingArgs {
+  /** The stack whose vault is tested (the plan's name: `restoreTestingPlanName`). */
+  stack: string;
+  /** The vault whose recovery points are restored: in the dr stack, the DR vault holding the copies. */
+  vaultArn: pulumi.Input<string>;
+  /** AWS Backup cron of the restore tests. The plan: weekly, Monday 06:00 UTC. */
+  schedule: string;
+  /** Where a test instance lands (the DR restore landing's DB subnet group) and its class. */
+  dbSubnetGroupName: pulumi.Input<string>;
+  instanceClass: string;
+  accountId: pulumi.Input<string>;
+  /** Hours a restored instance is kept for our validation before AWS Backup deletes it. Default: 2. */
+  validationWindowHours?: number;
+}
+
+/**
+ * AWS Backup restore testing over one vault's RDS recovery points (in the dr stack: the DR vault,
+ * i.e. the copies region-failover restores from): on `schedule`, the newest snapshot of the last
+ * 7 days of every RDS resource with recovery points in that vault (`protectedResourceArns: ["*"]`)
+ * is restored into the DR landing's subnets, kept `validationWindowHours` for validation, then
+ * deleted by AWS Backup. check-dr-readiness validates each restored instance and reports the result
+ * (`PutRestoreValidationResult`); its `restore-tests` heartbeat pages when no validated test is recent.
+ */
+export class RestoreTesting extends pulumi.ComponentResource {
+  readonly plan: aws.backup.RestoreTestingPlan;
+  readonly selection: aws.backup.RestoreTestingSelection;
+  readonly role: aws.iam.Role;
+
+  constructor(name: string, args: RestoreTestingArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("eventchain:backup:RestoreTesting", name, {}, opts);
+    const parent = { parent: this };
+    this.role = serviceRole(`${name}-role`, "backup.amazonaws.com", args.accountId, [], parent, SERVICE_POLICIES);
+    this.plan = new aws.backup.RestoreTestingPlan(
+      name,
+      {
+        name: restoreTestingPlanName(args.stack),
+        scheduleExpression: args.schedule,
+        scheduleExpressionTimezone: "Etc/UTC",
+        startWindowHours: 24,
+        recoveryPointSelection: {
+          algorithm: "LATEST_WITHIN_WINDOW",
+          includeVaults: [args.vaultArn],
+          recoveryPointTypes: ["SNAPSHOT"],
+          selectionWindowDays: 7,
+        },
+      },
+      parent,
+    );
+    this.selection = new aws.backup.RestoreTestingSelection(
+      `${name}-database`,
+      {
+        name: "database",
+        restoreTestingPlanName: this.plan.name,
+        protectedResourceType: "RDS",
+        protectedResourceArns: ["*"],
+        iamRoleArn: this.role.arn,
+        validationWindowHours: args.validationWindowHours ?? 2,
+        restoreMetadataOverrides: {
+          dbsubnetgroupname: args.dbSubnetGroupName,
+          dbinstanceclass: args.instanceClass,
+        },
+      },
+      parent,
+    );
+    this.registerOutputs({ planName: this.plan.name });
   }
 }

@@ -1,14 +1,57 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { VerifiedPathId } from "../../contract/dr-readiness.ts";
 import { heartbeatWindowMinutes } from "../config/validators.ts";
-import { JOB_FAILURE_METRIC, JOB_SUCCESS_METRIC, REPLICATION_CHECK_JOB, type BackupJob } from "./backup-jobs.ts";
+import {
+  DR_READINESS_JOB,
+  JOB_FAILURE_METRIC,
+  JOB_SUCCESS_METRIC,
+  REPLICATION_CHECK_JOB,
+  type BackupJob,
+} from "./backup-jobs.ts";
+
+/**
+ * Where a watched metric comes from: who publishes it, in which region (the alarm is declared
+ * there: a CloudWatch alarm sees only its own region's metrics), and the document that says so
+ * for its namespace, name and dimensions.
+ */
+export interface MetricSource {
+  publisher: "aws" | "eventchain";
+  /** The region the metric is published in; the alarm lives there. */
+  region: string;
+  /** For AWS metrics, the AWS documentation page (URL) and what it says; for ours, the code that publishes it. */
+  citation: string;
+}
 
 /** A CloudWatch metric an alarm watches. */
 export interface WatchedMetric {
   namespace: string;
   metricName: string;
   dimensions: Record<string, pulumi.Input<string>>;
+  source: MetricSource;
 }
+
+/**
+ * AWS Backup's job metrics, as AWS documents them: "AWS Backup metrics with Amazon CloudWatch",
+ * AWS Backup Developer Guide, https://docs.aws.amazon.com/aws-backup/latest/devguide/cloudwatch.html
+ * — namespace `AWS/Backup`; `NumberOfBackupJobsCompleted` "the number of backup jobs that AWS
+ * Backup finished"; dimensions "resource type, vault name"; emitted every 5 minutes; the metrics
+ * are account- and Region-specific (a backup job runs, and is counted, in its vault's Region). The
+ * page names the dimension "vault name"; `BackupVaultName` is its key as the CloudWatch console
+ * lists the metric (the page says to look dimensions up there). It also says "the vault name of
+ * copy jobs is that of their destination vault" but not in which Region a cross-Region copy job
+ * is counted, so the DR copies are not watched through `NumberOfCopyJobsCompleted`: their
+ * heartbeat is our own check of the DR vault (`verifiedPath`).
+ */
+export const AWS_BACKUP_METRICS_DOC = "https://docs.aws.amazon.com/aws-backup/latest/devguide/cloudwatch.html";
+
+/** Our job metrics: contract/jobs.ts, published by runbooks/aws/alert-topic-sinks.ts in the job's stack region. */
+const ourJobMetric = (region: string): MetricSource => ({
+  publisher: "eventchain",
+  region,
+  citation:
+    "contract/jobs.ts JOB_SUCCESS_METRIC / JOB_FAILURE_METRIC (EventChain/Backups, dimensions Job and Stack), published with PutMetricData by runbooks/aws/alert-topic-sinks.ts in the job's stack region",
+});
 
 /** A scheduled way a backup is made, what records its verified successes, and what records its failures. */
 export interface BackupPath {
@@ -30,6 +73,8 @@ export interface BackupPath {
 /** Tag carried by every alarm of a backup path: the path id (the posture report and policy pack read it). */
 export const BACKUP_PATH_TAG = "eventchain:backup-path";
 export const ALARM_KIND_TAG = "eventchain:alarm-kind";
+/** Tag of a heartbeat alarm: who publishes its metric and where (`aws:us-east-1`, `eventchain:us-east-1`). */
+export const METRIC_SOURCE_TAG = "eventchain:metric-source";
 
 /** The heartbeat alarm's single period: 1.5 × the longest gap of the path's schedules, in seconds. */
 export function heartbeatPeriodSeconds(schedules: readonly string[]): number {
@@ -40,8 +85,9 @@ export function heartbeatPeriodSeconds(schedules: readonly string[]): number {
 export const pathIdOfJob = (jobId: string) => (jobId === REPLICATION_CHECK_JOB ? "rds-backup-replication" : jobId);
 
 /** The backup path of a scheduled job: its own success and failure metrics. */
-export function jobPath(job: BackupJob, stack: string, peerRegion: string): BackupPath {
+export function jobPath(job: BackupJob, stack: string, region: string, peerRegion: string): BackupPath {
   const dimensions = { Job: job.id, Stack: stack };
+  const source = ourJobMetric(region);
   return {
     id: pathIdOfJob(job.id),
     description:
@@ -49,23 +95,52 @@ export function jobPath(job: BackupJob, stack: string, peerRegion: string): Back
         ? `RDS automated-backup replication to ${peerRegion} (the ${job.id} job checks the latest restorable time there)`
         : `${job.id}: ${job.description}`,
     schedules: [job.schedule],
-    success: { ...JOB_SUCCESS_METRIC, dimensions },
-    failure: { ...JOB_FAILURE_METRIC, dimensions },
+    success: { ...JOB_SUCCESS_METRIC, dimensions, source },
+    failure: { ...JOB_FAILURE_METRIC, dimensions, source },
   };
 }
 
 /**
- * The AWS Backup plan's paths, watched with AWS Backup's own job metrics (`AWS/Backup`,
- * dimension BackupVaultName; a copy job's vault is its destination vault).
+ * The backup paths AWS publishes no metric for that we can alarm on with confidence, each checked
+ * by what it leaves behind and recorded by check-dr-readiness (`--publish-metrics`, the
+ * `DR_READINESS_JOB` job) as `BackupSucceeded` with Job = the path id: its heartbeat fires when
+ * the path stops, and also when the readiness job stops (the alarm says so).
+ */
+export const VERIFIED_PATHS = {
+  "aws-backup-dr-copies":
+    "AWS Backup copies of every recovery point in the DR vault (the newest completed copy checked in the DR region)",
+  "elasticache-snapshots":
+    "ElastiCache automatic snapshots of the replication group (the newest automatic snapshot checked)",
+  "ecr-replication": "ECR replication of every image prod runs to the DR registry (each image looked up in DR)",
+  "restore-tests": "AWS Backup restore tests of the DR copies, validated by our checks (PutRestoreValidationResult)",
+} as const satisfies Record<VerifiedPathId, string>;
+
+/** A path verified by check-dr-readiness: recorded in `region` on the readiness job's schedule. */
+export function verifiedPath(
+  id: VerifiedPathId,
+  stack: string,
+  region: string,
+  readinessSchedule: string,
+  extra = "",
+): BackupPath {
+  return {
+    id,
+    description: `${VERIFIED_PATHS[id]}${extra}; recorded by the ${DR_READINESS_JOB} job (check-dr-readiness), so this also fires when that job stops`,
+    schedules: [readinessSchedule],
+    success: { ...JOB_SUCCESS_METRIC, dimensions: { Job: id, Stack: stack }, source: ourJobMetric(region) },
+  };
+}
+
+/**
+ * The AWS Backup plan's own jobs, watched with AWS Backup's metric in the vault's region
+ * (`AWS_BACKUP_METRICS_DOC`). Its copies to the DR vault are a verified path instead.
  */
 export function awsBackupPaths(a: {
   vaultName: pulumi.Input<string>;
-  /** The DR vault copies go to; absent when the plan copies nothing. */
-  copyVaultName?: pulumi.Input<string>;
-  peerRegion: string;
+  region: string;
   schedules: string[];
 }): BackupPath[] {
-  const paths: BackupPath[] = [
+  return [
     {
       id: "aws-backup-jobs",
       description: "AWS Backup plan jobs (database snapshots and the daily full backup)",
@@ -74,21 +149,14 @@ export function awsBackupPaths(a: {
         namespace: "AWS/Backup",
         metricName: "NumberOfBackupJobsCompleted",
         dimensions: { BackupVaultName: a.vaultName },
+        source: {
+          publisher: "aws",
+          region: a.region,
+          citation: `${AWS_BACKUP_METRICS_DOC}: namespace AWS/Backup, NumberOfBackupJobsCompleted ("the number of backup jobs that AWS Backup finished"), dimension vault name (key BackupVaultName), account- and Region-specific, every 5 minutes`,
+        },
       },
     },
   ];
-  if (a.copyVaultName)
-    paths.push({
-      id: "aws-backup-dr-copies",
-      description: `AWS Backup copies of every recovery point to the vault in ${a.peerRegion}`,
-      schedules: a.schedules,
-      success: {
-        namespace: "AWS/Backup",
-        metricName: "NumberOfCopyJobsCompleted",
-        dimensions: { BackupVaultName: a.copyVaultName },
-      },
-    });
-  return paths;
 }
 
 export interface BackupHeartbeatsArgs {
@@ -124,7 +192,12 @@ export class BackupHeartbeats extends pulumi.ComponentResource {
         `${name}-${path.id}`,
         {
           name: `eventchain-${args.stack}-${path.id}-heartbeat`,
-          alarmDescription: `No verified success of ${path.description} within ${period / 60} min (1.5 × its schedule ${path.schedules.join(" + ")}): backups may have stopped. Runbook: docs/backup-runbooks.md#when-backups-stop`,
+          alarmDescription:
+            `No verified success of ${path.description} within ${period / 60} min (1.5 × its schedule ${path.schedules.join(" + ")}): backups may have stopped. Runbook: docs/backup-runbooks.md#when-backups-stop. Metric source (${path.success.source.publisher}, ${path.success.source.region}): ${path.success.source.citation}`.slice(
+              0,
+              1024,
+            ),
+          region: path.success.source.region,
           namespace: path.success.namespace,
           metricName: path.success.metricName,
           dimensions: path.success.dimensions,
@@ -135,7 +208,11 @@ export class BackupHeartbeats extends pulumi.ComponentResource {
           comparisonOperator: "LessThanThreshold",
           treatMissingData: "breaching",
           alarmActions: [args.alarmTopicArn],
-          tags: { [BACKUP_PATH_TAG]: path.id, [ALARM_KIND_TAG]: "heartbeat" },
+          tags: {
+            [BACKUP_PATH_TAG]: path.id,
+            [ALARM_KIND_TAG]: "heartbeat",
+            [METRIC_SOURCE_TAG]: `${path.success.source.publisher}:${path.success.source.region}`,
+          },
         },
         parent,
       );
@@ -145,6 +222,7 @@ export class BackupHeartbeats extends pulumi.ComponentResource {
           {
             name: `eventchain-${args.stack}-${path.id}-failed`,
             alarmDescription: `${path.description} failed. Runbook: docs/backup-runbooks.md#when-backups-stop`,
+            region: path.failure.source.region,
             namespace: path.failure.namespace,
             metricName: path.failure.metricName,
             dimensions: path.failure.dimensions,

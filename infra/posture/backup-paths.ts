@@ -1,8 +1,9 @@
 /**
  * The backup paths a stack declares, read from its resources (never from a hand-kept list), and
  * the heartbeat alarm that watches each: the AWS Backup plan and its copies to the DR vault,
- * RDS automated-backup replication, and every scheduled backup job (a CronJob or an EventBridge
- * Scheduler schedule). The posture report lists them; the policy pack fails a stack where one
+ * RDS automated-backup replication, ElastiCache automatic snapshots, ECR replication, the restore
+ * tests of the DR copies, and every scheduled backup job (a CronJob or an EventBridge Scheduler
+ * schedule). The posture report lists them; the policy pack fails a stack where one
  * has no heartbeat, or one that misses its absence. Pure functions over `{ type, name, props }`.
  */
 import { heartbeatWindowMinutes } from "../config/validators.ts";
@@ -56,6 +57,11 @@ export function declaredBackupPaths(resources: PathResource[]): DeclaredBackupPa
       if (rules.some((rule) => asArray(rule.copyActions).length > 0)) add("aws-backup-dr-copies", r, schedules);
     }
     if (r.type === RESOURCE_TYPE.rdsReplication) add("rds-backup-replication", r, []);
+    if (r.type === RESOURCE_TYPE.cache && Number(r.props.snapshotRetentionLimit ?? 0) > 0)
+      add("elasticache-snapshots", r, []);
+    if (r.type === RESOURCE_TYPE.ecrReplication) add("ecr-replication", r, []);
+    if (r.type === RESOURCE_TYPE.restoreTestingPlan)
+      add("restore-tests", r, typeof r.props.scheduleExpression === "string" ? [r.props.scheduleExpression] : []);
     if (r.type === RESOURCE_TYPE.cronJob) {
       const job = r.props.metadata?.labels?.[BACKUP_JOB_LABEL];
       const cron = typeof r.props.spec?.schedule === "string" ? awsCronOfKubernetes(r.props.spec.schedule) : undefined;

@@ -28,6 +28,7 @@ export const RESOURCE_TYPE = {
   rdsReplication: "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
   plan: "aws:backup/plan:Plan",
   selection: "aws:backup/selection:Selection",
+  restoreTestingPlan: "aws:backup/restoreTestingPlan:RestoreTestingPlan",
   s3Replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
   s3Versioning: "aws:s3/bucketVersioning:BucketVersioning",
   cache: "aws:elasticache/replicationGroup:ReplicationGroup",

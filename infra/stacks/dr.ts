@@ -11,37 +11,17 @@ import { OutputsMirror } from "../components/outputs-mirror.ts";
 import { MediaReplica } from "../components/media-replication.ts";
 import { PilotLight } from "../components/pilot-light.ts";
 import { RestoreLanding } from "../components/restore-landing.ts";
-import { RUN_JOURNAL_PREFIX } from "../../contract/backup-prefixes.ts";
+import { DR_READINESS_SCHEDULE } from "../components/backup-jobs.ts";
+import { RestoreTesting } from "../components/backup-plan.ts";
+import { BackupHeartbeats, verifiedPath } from "../components/heartbeats.ts";
+import { RunJournalBucket } from "../components/run-journal-bucket.ts";
+import type { Vault } from "../components/vault.ts";
 
 export function buildDr(ctx: Context): StackOutputsInput {
   const { c } = ctx;
-  const { alerts, base, backup, bucket, cache, database, ecrRepositories } = common(ctx);
+  const { alerts, base, backup, cache, database, ecrRepositories, vault } = common(ctx);
   const media = new MediaReplica("media-replica", {}, ctx.opts);
-  const pilot = new PilotLight(
-    "pilot-light",
-    {
-      clusterName: c.services.clusterName,
-      services: [{ ...c.services.backend, paths: ["/api/*", "/health"] }, { ...c.services.frontend }],
-      vpcId: c.network.vpcId,
-      privateSubnetIds: c.network.privateSubnetIds,
-      publicSubnetIds: c.network.publicSubnetIds,
-      certificateArn: c.services.certificateArn ?? "",
-      region: c.region,
-      accountId: ctx.accountId,
-    },
-    ctx.opts,
-  );
-  const errorRate = new ErrorRateAlarm(
-    "error-rate",
-    {
-      alarmName: ERROR_RATE_ALARM.dr,
-      where: "DR region",
-      loadBalancerArnSuffix: pilot.loadBalancer.arnSuffix,
-      thresholdPercent: c.services.errorRateThresholdPercent,
-      alarmTopicArn: alerts.topicArn,
-    },
-    ctx.opts,
-  );
+  const { pilot, errorRate } = drServices(ctx, alerts.topicArn);
   const landing = new RestoreLanding(
     "database",
     {
@@ -56,6 +36,8 @@ export function buildDr(ctx: Context): StackOutputsInput {
     ctx.opts,
   );
   const failover = drFailover(ctx, alerts.topicArn);
+  const journal = new RunJournalBucket("run-journal", {}, ctx.opts);
+  drRestoreTests(ctx, alerts.topicArn, landing, vault);
   const dns = new DnsFailover(
     "dns",
     {
@@ -112,11 +94,74 @@ export function buildDr(ctx: Context): StackOutputsInput {
       errorRateAlarmName: errorRate.alarm.name,
     },
     alerts: { topicArn: alerts.topicArn },
-    runJournal: { bucketName: bucket.bucketName, region: c.region, prefix: RUN_JOURNAL_PREFIX },
+    // Not the locked backup bucket: journal and lock versions expire there (RunJournalBucket).
+    runJournal: { bucketName: journal.bucketName, region: c.region, prefix: journal.prefix },
     ecrRepositories,
     kubernetes: { enabled: false, namespace: null, appDeployment: null, cronJobs: [], serviceAccountRoleArn: null },
     failover: failover.outputs(dns.nameServers),
   };
+}
+
+/** The pilot light (services at 0, their load balancer) and its error-rate alarm. */
+function drServices(ctx: Context, topicArn: pulumi.Input<string>) {
+  const { c } = ctx;
+  const pilot = new PilotLight(
+    "pilot-light",
+    {
+      clusterName: c.services.clusterName,
+      services: [{ ...c.services.backend, paths: ["/api/*", "/health"] }, { ...c.services.frontend }],
+      vpcId: c.network.vpcId,
+      privateSubnetIds: c.network.privateSubnetIds,
+      publicSubnetIds: c.network.publicSubnetIds,
+      certificateArn: c.services.certificateArn ?? "",
+      region: c.region,
+      accountId: ctx.accountId,
+    },
+    ctx.opts,
+  );
+  const errorRate = new ErrorRateAlarm(
+    "error-rate",
+    {
+      alarmName: ERROR_RATE_ALARM.dr,
+      where: "DR region",
+      loadBalancerArnSuffix: pilot.loadBalancer.arnSuffix,
+      thresholdPercent: c.services.errorRateThresholdPercent,
+      alarmTopicArn: topicArn,
+    },
+    ctx.opts,
+  );
+  return { pilot, errorRate };
+}
+
+/**
+ * Restore tests of the copies region-failover restores from: AWS Backup restore testing over the
+ * DR vault, landing in the restore landing's subnets, and the heartbeat of those tests — the
+ * `restore-tests` success check-dr-readiness records in this region once it validated one.
+ */
+function drRestoreTests(ctx: Context, topicArn: pulumi.Input<string>, landing: RestoreLanding, vault: Vault) {
+  const { c } = ctx;
+  if (!c.backup.restoreTesting) return;
+  new RestoreTesting(
+    "restore-testing",
+    {
+      stack: c.stack,
+      vaultArn: vault.vault.arn,
+      schedule: c.schedules.restoreTest,
+      dbSubnetGroupName: landing.subnetGroup.name,
+      instanceClass: "db.t4g.medium",
+      accountId: ctx.accountId,
+    },
+    ctx.opts,
+  );
+  new BackupHeartbeats(
+    "heartbeats",
+    {
+      stack: c.stack,
+      alarmTopicArn: topicArn,
+      paths: [verifiedPath("restore-tests", c.stack, c.region, DR_READINESS_SCHEDULE)],
+    },
+    ctx.opts,
+  );
 }
 
 /**

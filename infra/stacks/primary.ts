@@ -5,8 +5,9 @@ import type { StackConfig } from "../config/load.ts";
 import type { StackOutputs } from "../../contract/stack-outputs.ts";
 import type { Context, StackOutputsInput } from "./common.ts";
 import { common, ERROR_RATE_ALARM } from "./common.ts";
-import { backupJobs } from "../components/backup-jobs.ts";
-import { awsBackupPaths, BackupHeartbeats, jobPath } from "../components/heartbeats.ts";
+import { backupJobs, DR_READINESS_SCHEDULE, type BackupJob } from "../components/backup-jobs.ts";
+import { awsBackupPaths, BackupHeartbeats, jobPath, verifiedPath } from "../components/heartbeats.ts";
+import { heartbeatWindowMinutes, longestGapMinutes } from "../config/validators.ts";
 import { BackupPlan } from "../components/backup-plan.ts";
 import { Cache } from "../components/cache.ts";
 import { Database } from "../components/database.ts";
@@ -74,12 +75,30 @@ function peerOutputs(c: StackConfig) {
   return <K extends keyof StackOutputs>(key: K) => ref.requireOutput(key) as pulumi.Output<StackOutputs[K]>;
 }
 
+type Peer = ReturnType<typeof peerOutputs>;
+type Shared = ReturnType<typeof common>;
+
+/**
+ * The `primary` role, in phases read top to bottom: the data stores and their AWS Backup plan,
+ * the copies into the DR region, the scheduled jobs, every path's heartbeat, the failover side,
+ * the outputs, and the runner the jobs run on (it needs the outputs).
+ */
 export function buildPrimary(ctx: Context): StackOutputsInput {
+  const shared = common(ctx);
+  const peer = peerOutputs(ctx.c);
+  const data = declareDataStores(ctx, shared, peer);
+  const copies = declareCopiesToDr(ctx, shared, peer);
+  const jobs = declareJobList(ctx, data);
+  declareHeartbeats(ctx, shared, jobs);
+  const failover = primaryFailover(ctx, peer, shared.alerts.topicArn, data.fence);
+  const outputs = primaryOutputs(ctx, { shared, peer, data, copies, jobs, failover });
+  declareJobRunner(ctx, shared, data, jobs, outputs);
+  return outputs;
+}
+
+/** Phase 1: the jobs' security group, the fence group, the database, its AWS Backup plan, the cache. */
+function declareDataStores(ctx: Context, shared: Shared, peer: Peer) {
   const { c, opts } = ctx;
-  const { alerts, vault, bucket, base, backup, cache, database, ecrRepositories } = common(ctx);
-  const peer = peerOutputs(c);
-  const peerDatabase = peer("database");
-  const peerMedia = peer("media");
   const jobsSecurityGroup = new aws.ec2.SecurityGroup(
     "backup-jobs-sg",
     {
@@ -104,7 +123,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     {
       ...c.database,
       replicateToPeer: c.database.replicateBackupsToPeer,
-      peerKmsKeyArn: peerDatabase.kmsKeyArn,
+      peerKmsKeyArn: peer("database").kmsKeyArn,
       vpcId: c.network.vpcId,
       subnetIds: c.network.privateSubnetIds,
       clientSecurityGroupIds: clients,
@@ -117,19 +136,31 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     "backup-plan",
     {
       planName: `eventchain-${c.stack}`,
-      vaultName: vault.vault.name,
-      vaultArn: vault.vault.arn,
+      vaultName: shared.vault.vault.name,
+      vaultArn: shared.vault.vault.arn,
       databaseSchedule: c.schedules.databaseBackup,
       fullSchedule: c.schedules.fullBackup,
       retentionDays: c.backup.retentionDays,
       copyToVaultArn: c.backup.copyToPeer ? peer("backup").vaultArn : undefined,
       resourceArns: [db.instance.arn],
       accountId: ctx.accountId,
-      restoreTestSchedule: c.backup.restoreTesting ? c.schedules.restoreTest : undefined,
-      restoreTest: { dbSubnetGroupName: db.subnetGroup.name, instanceClass: "db.t4g.medium" },
     },
     opts,
   );
+  const redis = new Cache(
+    "cache",
+    { ...c.cache, vpcId: c.network.vpcId, subnetIds: c.network.privateSubnetIds, clientSecurityGroupIds: clients },
+    opts,
+  );
+  const masterSecretArn = db.instance.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? "");
+  return { jobsSecurityGroup, fence, db, plan, redis, masterSecretArn };
+}
+type DataStores = ReturnType<typeof declareDataStores>;
+
+/** Phase 2: what is copied into the DR region — media, the logical backups, the images. */
+function declareCopiesToDr(ctx: Context, shared: Shared, peer: Peer) {
+  const { c, opts } = ctx;
+  const peerMedia = peer("media");
   const media = new MediaReplication(
     "media",
     {
@@ -143,7 +174,7 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
         return m.kmsKeyArn;
       }),
       accountId: ctx.accountId,
-      alarmTopicArn: alerts.topicArn,
+      alarmTopicArn: shared.alerts.topicArn,
     },
     opts,
   );
@@ -153,9 +184,9 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
     new BucketReplication(
       "backups",
       {
-        sourceBucket: bucket.bucketName,
-        sourceArn: bucket.arn,
-        sourceKmsKeyArn: bucket.kmsKey.arn,
+        sourceBucket: shared.bucket.bucketName,
+        sourceArn: shared.bucket.arn,
+        sourceKmsKeyArn: shared.bucket.kmsKey.arn,
         objectLock: true,
         destinationBucketName: peerBackup.bucketName,
         destinationKmsKeyArn: peerBackup.kmsKeyArn,
@@ -170,75 +201,102 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
           },
         ],
         accountId: ctx.accountId,
-        alarmTopicArn: alerts.topicArn,
+        alarmTopicArn: shared.alerts.topicArn,
       },
-      { ...opts, dependsOn: [bucket.storage.versioning] },
+      { ...opts, dependsOn: [shared.bucket.storage.versioning] },
     );
   }
-  const redis = new Cache(
-    "cache",
-    { ...c.cache, vpcId: c.network.vpcId, subnetIds: c.network.privateSubnetIds, clientSecurityGroupIds: clients },
-    opts,
-  );
   new ImageReplication(
     "images",
-    { repositories: ecrRepositories, destinationRegion: c.peerRegion, accountId: ctx.accountId },
+    { repositories: shared.ecrRepositories, destinationRegion: c.peerRegion, accountId: ctx.accountId },
     opts,
   );
+  return { media };
+}
+
+/** A cron that runs on one day of the week, every week: `cron(m h ? * MON *)`. */
+const WEEKLY = /^cron\(\S+ \S+ \? \* [A-Z]{3} \*\)$/;
+
+/** Phase 3: the scheduled jobs (one list for both runners), the DR readiness check among them. */
+function declareJobList(ctx: Context, data: DataStores) {
+  const { c } = ctx;
   const k = c.kubernetes;
-  const onKubernetes = Boolean(k.enabled && k.oidcProviderArn && k.oidcIssuer);
-  const jobs = backupJobs({
+  return backupJobs({
     schedules: c.schedules,
     pulumiStateBucket: c.logicalBackups.pulumiStateBucket!,
     appConfigDirs: c.logicalBackups.appConfigDirs,
     appConfigFileSystemId: c.logicalBackups.appConfigFileSystemId,
     codeRepository: c.logicalBackups.codeRepository!,
     kubernetesScope: { apiGroups: k.exportApiGroups, secrets: k.exportSecrets },
-    replicatedBackups: Boolean(db.replication),
+    replicatedBackups: Boolean(data.db.replication),
+    drReadiness: {
+      maxCopyAgeMinutes: heartbeatWindowMinutes([c.schedules.databaseBackup, c.schedules.fullBackup]),
+      maxSnapshotAgeMinutes: heartbeatWindowMinutes(["cron(0 0 * * ? *)"]),
+      // The restore test's own gap (a weekly cron is 7 days; the parser bounds day-of-week crons
+      // conservatively by a month), plus the 24 h start window and the 2 h validation window.
+      maxRestoreTestAgeMinutes:
+        (WEEKLY.test(c.schedules.restoreTest) ? 7 * 1440 : longestGapMinutes([c.schedules.restoreTest])) + 26 * 60,
+    },
   });
-  const masterSecretArn = db.instance.masterUserSecrets.apply((s) => s?.[0]?.secretArn ?? "");
-  const permissions = {
-    bucketArn: bucket.arn,
-    bucketKeyArn: bucket.kmsKey.arn,
-    masterSecretArn,
-    databaseKeyArn: db.kmsKey.arn,
-    replicationGroupId: redis.replicationGroup.replicationGroupId,
-    pulumiStateBucket: c.logicalBackups.pulumiStateBucket!,
-    codeTokenSecretArn: c.logicalBackups.codeRepository?.tokenSecretArn,
-    ecrRepositories,
-    ...(db.replication ? { replicatedBackupsArn: db.replication.id } : {}),
-    appConfigFileSystemId: c.logicalBackups.appConfigFileSystemId,
-    region: c.region,
-    peerRegion: c.peerRegion,
-    accountId: ctx.accountId,
-    jobs,
-    stack: c.stack,
-  };
-  const peerBackup = peer("backup");
+}
+
+/**
+ * Phase 4: a heartbeat on every backup path of this stack, each alarm in the region its metric is
+ * published in: AWS Backup's own jobs (AWS/Backup, this region), the scheduled jobs, and the
+ * paths check-dr-readiness verifies (DR copies, ElastiCache automatic snapshots, ECR replication).
+ * The restore tests' heartbeat is the dr stack's (published in the DR region).
+ */
+function declareHeartbeats(ctx: Context, shared: Shared, jobs: BackupJob[]) {
+  const { c, opts } = ctx;
   new BackupHeartbeats(
     "heartbeats",
     {
       stack: c.stack,
-      alarmTopicArn: alerts.topicArn,
+      alarmTopicArn: shared.alerts.topicArn,
       paths: [
         ...awsBackupPaths({
-          vaultName: vault.vault.name,
-          copyVaultName: c.backup.copyToPeer ? peerBackup.vaultName : undefined,
-          peerRegion: c.peerRegion,
+          vaultName: shared.vault.vault.name,
+          region: c.region,
           schedules: [c.schedules.databaseBackup, c.schedules.fullBackup],
         }),
-        ...jobs.map((job) => jobPath(job, c.stack, c.peerRegion)),
+        ...jobs.map((job) => jobPath(job, c.stack, c.region, c.peerRegion)),
+        ...(c.backup.copyToPeer
+          ? [verifiedPath("aws-backup-dr-copies", c.stack, c.region, DR_READINESS_SCHEDULE, ` (${c.peerRegion})`)]
+          : []),
+        ...(c.cache.snapshotRetentionDays > 0
+          ? [verifiedPath("elasticache-snapshots", c.stack, c.region, DR_READINESS_SCHEDULE)]
+          : []),
+        verifiedPath("ecr-replication", c.stack, c.region, DR_READINESS_SCHEDULE, ` (to ${c.peerRegion})`),
       ],
     },
     opts,
   );
-  const jobsRoleName = `eventchain-backup-jobs-${c.stack}`;
-  const failover = primaryFailover(ctx, peer, alerts.topicArn, fence);
+}
+
+const JOBS_ROLE = (stack: string) => `eventchain-backup-jobs-${stack}`;
+
+/** Phase 6: the outputs contract (contract/stack-outputs.ts) of the primary stack. */
+function primaryOutputs(
+  ctx: Context,
+  p: {
+    shared: Shared;
+    peer: Peer;
+    data: DataStores;
+    copies: ReturnType<typeof declareCopiesToDr>;
+    jobs: BackupJob[];
+    failover: ReturnType<typeof primaryFailover>;
+  },
+): StackOutputsInput {
+  const { c } = ctx;
+  const { shared, peer, data, jobs, failover } = p;
+  const { db, plan, redis } = data;
+  const k = c.kubernetes;
+  const onKubernetes = Boolean(k.enabled && k.oidcProviderArn && k.oidcIssuer);
   const rule = c.replication.rules.find((r) => r.prefix === "media/") ?? c.replication.rules[0];
-  const outputs: StackOutputsInput = {
-    ...base,
+  return {
+    ...shared.base,
     database: {
-      ...database,
+      ...shared.database,
       instanceIdentifier: db.instance.identifier,
       instanceArn: db.instance.arn,
       resourceId: db.instance.resourceId,
@@ -247,19 +305,19 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       securityGroupIds: [db.securityGroup.id],
       parameterGroupName: db.parameterGroup.name,
       kmsKeyArn: db.kmsKey.arn,
-      masterSecretArn,
+      masterSecretArn: data.masterSecretArn,
       appConnectionSecretArn: db.appConnectionSecret.arn,
       replicatedBackupsArn: db.replication ? db.replication.id : null,
     },
-    backup: backup(plan.plan.id),
+    backup: shared.backup(plan.plan.id),
     media: {
-      bucketName: media.source.bucketName,
-      replicaBucketName: peerMedia.bucketName,
+      bucketName: p.copies.media.source.bucketName,
+      replicaBucketName: peer("media").bucketName,
       replicationPrefix: rule?.prefix ?? "",
       rtcMinutes: rule?.rtcMinutes ?? null,
-      kmsKeyArn: media.kmsKey.arn,
+      kmsKeyArn: p.copies.media.kmsKey.arn,
     },
-    cache: cache(
+    cache: shared.cache(
       redis.replicationGroup.replicationGroupId,
       pulumi.interpolate`${redis.replicationGroup.primaryEndpointAddress}:6379`,
     ),
@@ -275,57 +333,90 @@ export function buildPrimary(ctx: Context): StackOutputsInput {
       })),
       errorRateAlarmName: failover.errorRateAlarmName,
     },
-    alerts: { topicArn: alerts.topicArn },
+    alerts: { topicArn: shared.alerts.topicArn },
     // The run journal lives in the DR region (declared by the dr stack): the same bucket for both.
     runJournal: peer("runJournal"),
-    ecrRepositories,
+    ecrRepositories: shared.ecrRepositories,
     kubernetes: {
       enabled: onKubernetes,
       namespace: onKubernetes ? k.namespace : null,
       appDeployment: onKubernetes ? k.appDeployment : null,
       cronJobs: onKubernetes ? jobs.map(cronJobName) : [],
       serviceAccountRoleArn: onKubernetes
-        ? pulumi.interpolate`arn:aws:iam::${ctx.accountId}:role/${jobsRoleName}`
+        ? pulumi.interpolate`arn:aws:iam::${ctx.accountId}:role/${JOBS_ROLE(c.stack)}`
         : null,
     },
     failover: failover.outputs,
   };
-  // Every job reads these outputs from a file: no Pulumi CLI or state credentials where jobs run.
+}
+
+/**
+ * Phase 7: the runner of the scheduled jobs — Kubernetes CronJobs when the stack runs on
+ * Kubernetes, else EventBridge Scheduler → ECS — with least-privilege permissions. Every job
+ * reads the outputs from a file: no Pulumi CLI or state credentials where jobs run.
+ */
+function declareJobRunner(
+  ctx: Context,
+  shared: Shared,
+  data: DataStores,
+  jobs: BackupJob[],
+  outputs: StackOutputsInput,
+) {
+  const { c, opts } = ctx;
+  const { db, redis } = data;
+  const k = c.kubernetes;
+  const permissions = {
+    bucketArn: shared.bucket.arn,
+    bucketKeyArn: shared.bucket.kmsKey.arn,
+    masterSecretArn: data.masterSecretArn,
+    databaseKeyArn: db.kmsKey.arn,
+    replicationGroupId: redis.replicationGroup.replicationGroupId,
+    pulumiStateBucket: c.logicalBackups.pulumiStateBucket!,
+    codeTokenSecretArn: c.logicalBackups.codeRepository?.tokenSecretArn,
+    ecrRepositories: shared.ecrRepositories,
+    ...(db.replication ? { replicatedBackupsArn: db.replication.id } : {}),
+    appConfigFileSystemId: c.logicalBackups.appConfigFileSystemId,
+    region: c.region,
+    peerRegion: c.peerRegion,
+    accountId: ctx.accountId,
+    jobs,
+    stack: c.stack,
+    drReadiness: true,
+  };
   const outputsJson = pulumi.jsonStringify(outputs);
-  if (onKubernetes) {
+  if (k.enabled && k.oidcProviderArn && k.oidcIssuer) {
     new KubernetesJobs(
       "kubernetes-jobs",
       {
         ...permissions,
         namespace: k.namespace,
-        oidcProviderArn: k.oidcProviderArn!,
-        oidcIssuer: k.oidcIssuer!,
+        oidcProviderArn: k.oidcProviderArn,
+        oidcIssuer: k.oidcIssuer,
         image: pulumi.interpolate`${ctx.accountId}.dkr.ecr.${c.region}.amazonaws.com/${c.logicalBackups.repository}:${c.logicalBackups.imageTag}`,
-        roleName: jobsRoleName,
+        roleName: JOBS_ROLE(c.stack),
         outputsJson,
         exportScope: { apiGroups: k.exportApiGroups, secrets: k.exportSecrets },
       },
       opts,
     );
-  } else {
-    new LogicalBackups(
-      "logical-backups",
-      {
-        ...permissions,
-        clusterName: c.services.clusterName,
-        repository: c.logicalBackups.repository,
-        imageTag: c.logicalBackups.imageTag,
-        cpu: c.logicalBackups.cpu,
-        memoryMiB: c.logicalBackups.memoryMiB,
-        subnetIds: c.network.privateSubnetIds,
-        securityGroupId: jobsSecurityGroup.id,
-        outputsJson,
-        alerts,
-      },
-      opts,
-    );
+    return;
   }
-  return outputs;
+  new LogicalBackups(
+    "logical-backups",
+    {
+      ...permissions,
+      clusterName: c.services.clusterName,
+      repository: c.logicalBackups.repository,
+      imageTag: c.logicalBackups.imageTag,
+      cpu: c.logicalBackups.cpu,
+      memoryMiB: c.logicalBackups.memoryMiB,
+      subnetIds: c.network.privateSubnetIds,
+      securityGroupId: data.jobsSecurityGroup.id,
+      outputsJson,
+      alerts: shared.alerts,
+    },
+    opts,
+  );
 }
 
 /**

@@ -12,7 +12,7 @@ import { DB_NAME } from "./dataset.ts";
 import { backupDatabase, restoreDatabase, verifyDatabaseBackup } from "../../runbooks/postgres/logical.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import type { DatabaseManifest } from "../../runbooks/postgres/manifest.ts";
-import { createDatabase, dropDatabase } from "../stand-ins/postgres.ts";
+import { dropDatabase } from "../stand-ins/postgres.ts";
 
 export const OURS_BACKUP = "ours.backup";
 export const OURS_RESTORE = "ours.restore";
@@ -54,10 +54,8 @@ export function oursLogicalCases(
     {
       id: OURS_RESTORE,
       label: `ours: download, pg_restore -j ${options.jobs ?? 2}`,
-      prepare: async () => {
-        await dropDatabase(d.server, OURS_SCRATCH_DB);
-        await createDatabase(d.server, OURS_SCRATCH_DB);
-      },
+      // restoreDatabase creates the database itself (restoring into a new one, then renaming it).
+      prepare: () => dropDatabase(d.server, OURS_SCRATCH_DB),
       run: async () => {
         if (!manifest) throw new Error("no backup of ours to restore: the backup case failed");
         await restoreDatabase({

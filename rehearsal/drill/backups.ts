@@ -15,6 +15,7 @@ import type { Log } from "./phase.ts";
 import type { VerificationSummary } from "./drill-report.ts";
 import { runRunbookProcess, type RunbookRun } from "./runbook-process.ts";
 import { awsEnvironment, libpqEnvironment, type DrillServers } from "./servers.ts";
+import { masterOf } from "../stand-ins/postgres.ts";
 
 export interface RunbookIo {
   stateDir: string;
@@ -32,7 +33,7 @@ export async function logicalBackup(s: DrillServers, io: RunbookIo): Promise<{ b
   const r = expectSucceeded(
     await runRunbookProcess("backup-database", ["--outputs", s.outputsFile, "--connection", "env", "--yes"], {
       ...io,
-      env: libpqEnvironment(s, s.pg.connection("eventchain")),
+      env: libpqEnvironment(s, masterOf(s.pg).connection("eventchain")),
     }),
   );
   const out = resultIn(r.report ?? undefined, dumpAndUpload);

@@ -14,6 +14,7 @@ import { loadConfigFromFiles } from "../../infra/config/load.ts";
 import type { Streaming } from "../../infra/posture/self-managed.ts";
 import { useCalibration } from "../../infra/posture/figures.ts";
 import { RECOVERY_METHOD } from "../../infra/posture/calibration.ts";
+import { masterOf } from "../stand-ins/postgres.ts";
 import { pgbackrest } from "../../runbooks/postgres/pgbackrest.ts";
 import {
   archivePushSeconds,
@@ -226,7 +227,7 @@ async function setUp(ctx: DrillContext): Promise<SetUp> {
   report.verification.logicalBackup = await phases.run(
     // Before the base backup: the scratch database's WAL is not replayed by the recovery.
     "Verify the logical backup in a scratch database before it is needed (verify-backup)",
-    () => verifyBackup(s, { ...io, reportDir }, s.pg.connection("postgres"), ["--backup", logical.backupId]),
+    () => verifyBackup(s, { ...io, reportDir }, masterOf(s.pg).connection("postgres"), ["--backup", logical.backupId]),
     (v) => (v.ok ? "passed" : `FAILED: ${v.message}`),
   );
   await phases.run(

@@ -1,6 +1,6 @@
 /** The EventChain schema, seeded at the drill's scale; returns the row counts and the highest ids. */
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { createDatabase } from "../stand-ins/postgres.ts";
+import { createDatabase, masterOf } from "../stand-ins/postgres.ts";
 import { createSchema, seed } from "../stand-ins/eventchain-schema.ts";
 import { type EventChainTable } from "../../runbooks/postgres/eventchain-tables.ts";
 
@@ -11,8 +11,10 @@ export interface Seeded {
 }
 
 export async function seedDatabase(pgs: LocalPostgres, scale: number): Promise<Seeded> {
-  await createDatabase(pgs, "eventchain");
-  const c = await pgs.client("eventchain");
+  // Owned by the RDS-shaped master role, as on RDS: its backups and restores run as that role.
+  const owner = masterOf(pgs);
+  await createDatabase(owner, "eventchain");
+  const c = await owner.client("eventchain");
   try {
     await createSchema(c);
     const rows = await seed(c, scale);

@@ -40,7 +40,12 @@ import {
   CreateHostedZoneCommand,
   Route53Client,
 } from "@aws-sdk/client-route-53";
-import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
+} from "@aws-sdk/client-s3";
+import { RUN_JOURNAL_NONCURRENT, RUN_JOURNAL_PREFIX } from "../../contract/backup-prefixes.ts";
 import { FENCE_TAG } from "../../contract/fence-record.ts";
 import { parseStackOutputs, type StackOutputs } from "../../contract/stack-outputs.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
@@ -256,12 +261,12 @@ export interface SeedOptions {
 }
 
 /** The DR backup bucket as the dr stack makes it: versioned, Object Lock with default retention. */
+/** The run journal bucket as infra/components/run-journal-bucket.ts declares it: versioned, no Object Lock, replaced versions expire. */
 async function seedRunJournalBucket(endpoint: string): Promise<void> {
   const s3 = new BackupS3Client(cfg(endpoint, DR_REGION));
   await s3.send(
     new CreateBucketCommand({
       Bucket: RUN_JOURNAL_BUCKET,
-      ObjectLockEnabledForBucket: true,
       CreateBucketConfiguration: { LocationConstraint: DR_REGION },
     }),
   );
@@ -269,11 +274,22 @@ async function seedRunJournalBucket(endpoint: string): Promise<void> {
     new PutBucketVersioningCommand({ Bucket: RUN_JOURNAL_BUCKET, VersioningConfiguration: { Status: "Enabled" } }),
   );
   await s3.send(
-    new PutObjectLockConfigurationCommand({
+    new PutBucketLifecycleConfigurationCommand({
       Bucket: RUN_JOURNAL_BUCKET,
-      ObjectLockConfiguration: {
-        ObjectLockEnabled: "Enabled",
-        Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 1 } },
+      LifecycleConfiguration: {
+        Rules: [
+          {
+            ID: "expire-replaced-journal-and-lock-versions",
+            Status: "Enabled",
+            Filter: { Prefix: RUN_JOURNAL_PREFIX },
+            NoncurrentVersionExpiration: {
+              NoncurrentDays: RUN_JOURNAL_NONCURRENT.days,
+              NewerNoncurrentVersions: RUN_JOURNAL_NONCURRENT.keepNewer,
+            },
+            Expiration: { ExpiredObjectDeleteMarker: true },
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          },
+        ],
       },
     }),
   );

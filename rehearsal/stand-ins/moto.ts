@@ -55,7 +55,10 @@ export interface MotoServer {
 export interface StartMotoOptions {
   /** Executable; default `findMotoServer()`: the project's venv, then the PATH. */
   command?: string;
-  /** How long to wait for the server to answer, in ms. Default 20000. */
+  /**
+   * How long to wait for the server to answer, in ms. Default 60000: it answers in 1–3 s on a
+   * quiet machine, and a loaded one (five suites on two cores) must not fail a test for it.
+   */
   startTimeoutMs?: number;
 }
 
@@ -89,7 +92,7 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<MotoS
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     if (await answers(endpoint)) {

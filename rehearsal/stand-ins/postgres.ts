@@ -7,6 +7,11 @@
  * own short 0700 directory owned by the server's user (short whatever `parentDir` is: see
  * `shortSocketDir`). Nothing is shared between two servers, so parallel ava processes never
  * collide.
+ *
+ * Each server also has a master role shaped like RDS's (docs/rds-shaped-postgres.md): LOGIN
+ * CREATEROLE CREATEDB, never SUPERUSER or REPLICATION, a member of a role standing in for
+ * `rds_superuser`, itself a member of the predefined roles RDS grants it. `masterOf(server)`
+ * connects as it: every logical restore and verification of the tests and the drill runs so.
  */
 import { randomBytes } from "node:crypto";
 import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -15,6 +20,7 @@ import { join } from "node:path";
 import { $ } from "zx";
 import {
   adoptPostgres,
+  asRole,
   asServiceUser,
   assertIdentifier,
   findPostgresBinDir,
@@ -29,6 +35,33 @@ export interface StartPostgresOptions {
   parentDir?: string;
   /** Prefix of the temp directory name. Default: `eventchain-pg-`. */
   prefix?: string;
+}
+
+/** The master user the prod stack gives its RDS instance (infra/components/database.ts). */
+export const RDS_MASTER_USER = "eventchain_admin";
+
+/**
+ * Roles RDS for PostgreSQL 15 has, as AWS documents them ("Understanding the rds_superuser
+ * role", "Viewing roles and their privileges"): `rds_superuser` (NOLOGIN) is a member of
+ * pg_monitor, pg_signal_backend, rds_password and rds_replication; the master user is
+ * `LOGIN NOSUPERUSER INHERIT CREATEDB CREATEROLE NOREPLICATION VALID UNTIL 'infinity'`, a member
+ * of rds_superuser. Our bootstrap superuser `postgres` plays `rdsadmin`'s part: nobody logs in
+ * as it on RDS.
+ */
+export const rdsShapedRolesSql = (password: string): string => `
+CREATE ROLE rds_password NOLOGIN;
+CREATE ROLE rds_replication NOLOGIN;
+CREATE ROLE rds_superuser NOLOGIN;
+GRANT pg_monitor, pg_signal_backend, rds_password, rds_replication TO rds_superuser WITH ADMIN OPTION;
+CREATE ROLE ${RDS_MASTER_USER} WITH LOGIN NOSUPERUSER INHERIT CREATEDB CREATEROLE NOREPLICATION NOBYPASSRLS
+  VALID UNTIL 'infinity' PASSWORD '${password.replace(/'/g, "''")}';
+GRANT rds_superuser TO ${RDS_MASTER_USER};
+`;
+
+/** The server seen as its RDS-shaped master role. @throws Error when the server has none. */
+export function masterOf(server: LocalPostgres): LocalPostgres {
+  if (!server.master) throw new Error(`the server on port ${server.port} has no RDS-shaped master role`);
+  return asRole(server, server.master);
 }
 
 /** Starts a fresh, empty PostgreSQL cluster on 127.0.0.1. Call `destroy()` when done. */
@@ -51,14 +84,16 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   } finally {
     await rm(pwFile, { force: true });
   }
-  const server = await adoptPostgres({ binDir, baseDir, dataDir, password, settings: options.settings });
+  const adopted = await adoptPostgres({ binDir, baseDir, dataDir, password, settings: options.settings });
+  const master = { user: RDS_MASTER_USER, password: randomBytes(18).toString("base64url") };
   try {
-    await server.start();
+    await adopted.start();
+    await adopted.query(rdsShapedRolesSql(master.password));
   } catch (error) {
-    await rm(baseDir, { recursive: true, force: true });
+    await adopted.destroy();
     throw error;
   }
-  return server;
+  return { ...adopted, master };
 }
 
 /** Creates a database (name checked: lower-case identifier). */

@@ -33,7 +33,9 @@ export function enableAlarmStep<O>(p: {
     const alarm = (res.MetricAlarms ?? []).find((a) => a.AlarmName === s.services.errorRateAlarmName);
     if (!alarm)
       throw new Error(
-        `alarm ${s.services.errorRateAlarmName} not found in ${s.region}: the ${s.stack} stack declares it (ErrorRateAlarm); run pulumi up -s ${s.stack} once its state backend answers. The runbook does not create alarms outside Pulumi`,
+        `alarm ${s.services.errorRateAlarmName} not found in ${s.region}: the ${s.stack} stack declares it ` +
+          `(ErrorRateAlarm); run pulumi up -s ${s.stack} once its state backend answers. The runbook does not ` +
+          `create alarms outside Pulumi`,
       );
     return alarm;
   };

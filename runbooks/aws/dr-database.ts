@@ -170,7 +170,10 @@ export async function findRecoverySource(input: FindSourceInput): Promise<Recove
   const best = candidates[0];
   if (!best) {
     throw new Error(
-      `nothing to restore ${sourceInstanceId} from in ${region}: no replicated automated backups${input.replicatedBackupsArn ? ` (${input.replicatedBackupsArn})` : ""}, no AWS Backup recovery point${input.backup ? ` in vault ${input.backup.vaultName}` : ""} and no available snapshot copied there (${considered.join("; ")}); check backup replication with the posture report`,
+      `nothing to restore ${sourceInstanceId} from in ${region}: no replicated automated ` +
+        `backups${input.replicatedBackupsArn ? ` (${input.replicatedBackupsArn})` : ""}, no AWS Backup ` +
+        `recovery point${input.backup ? ` in vault ${input.backup.vaultName}` : ""} and no available ` +
+        `snapshot copied there (${considered.join("; ")}); check backup replication with the posture report`,
     );
   }
   return { ...best.source, considered };

@@ -124,7 +124,8 @@ export function probeSummary(a: PrimaryAssessment): string {
 export function requirePrimaryStack(ctx: Ctx, runbook: string): void {
   if (ctx.outputs.role !== "primary") {
     throw new BadInputError(
-      `${runbook} acts on the primary stack and its DR peer: --stack must be the primary stack (role "primary"), got "${ctx.outputs.stack}" (role "${ctx.outputs.role}"); use --stack ${ctx.outputs.peerStack}`,
+      `${runbook} acts on the primary stack and its DR peer: --stack must be the primary stack (role ` +
+        `"primary"), got "${ctx.outputs.stack}" (role "${ctx.outputs.role}"); use --stack ${ctx.outputs.peerStack}`,
     );
   }
   if (ctx.peer?.role !== "dr")

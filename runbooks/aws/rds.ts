@@ -252,7 +252,9 @@ export async function latestRestorePoint(
     .sort((a, b) => b.getTime() - a.getTime())[0];
   if (!latest)
     throw new Error(
-      `${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and no retained automated backups with a restore window were found for ${resourceId}: restore from the newest snapshot instead`,
+      `${instanceId} ${instance ? "reports no LatestRestorableTime" : "does not exist"} and no retained ` +
+        `automated backups with a restore window were found for ${resourceId}: restore from the newest ` +
+        `snapshot instead`,
     );
   const t = latest.toISOString();
   return {

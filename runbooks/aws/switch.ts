@@ -133,7 +133,10 @@ export async function setSwitch(
     delay = Math.min(delay * 2, 10_000);
   }
   throw new Error(
-    `the failover switch alarm ${sw.alarmName} (${sw.region}) is still ${state} ${formatSeconds(boundMs)} after writing ${sw.namespace}/${sw.metricName} = ${value} (${writes} write(s)); expected ${STATE[position]}. Check the alarm in the CloudWatch console of ${sw.region}, then resume`,
+    `the failover switch alarm ${sw.alarmName} (${sw.region}) is still ${state} ` +
+      `${formatSeconds(boundMs)} after writing ${sw.namespace}/${sw.metricName} = ${value} (${writes} ` +
+      `write(s)); expected ${STATE[position]}. Check the alarm in the CloudWatch console of ${sw.region}, ` +
+      `then resume`,
   );
 }
 

@@ -202,7 +202,9 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     "before-xid": {
       type: "string",
       description:
-        "[pgbackrest] Stop just before this transaction id commits (e.g. a DELETE without WHERE): everything committed before it is back, it and all after are not; --time picks the base backup and must be at or after its commit",
+        "[pgbackrest] Stop just before this transaction id commits (e.g. a DELETE without WHERE): everything " +
+        "committed before it is back, it and all after are not; --time picks the base backup and must be at " +
+        "or after its commit",
     },
     "wal-stream-dir": {
       type: "string",
@@ -490,9 +492,12 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
     const r = (done.verified ?? done.restored) as Partial<Restored> | undefined;
     const backupLabel = typeof done.snapshot?.backupLabel === "string" ? done.snapshot.backupLabel : undefined;
     return [
-      `The recovered cluster runs from ${r?.dataDir ?? join(baseDirOf(ctx, target), "data")} on 127.0.0.1:${r?.port ?? "<port>"} (socket ${r?.socketDir ?? "<socket dir>"}), promoted at ${target.restoreTime}.`,
+      `The recovered cluster runs from ${r?.dataDir ?? join(baseDirOf(ctx, target), "data")} on ` +
+        `127.0.0.1:${r?.port ?? "<port>"} (socket ${r?.socketDir ?? "<socket dir>"}), promoted at ${target.restoreTime}.`,
       "Run verify-backup --database against it before pointing the application at it.",
-      `A full backup of the recovered cluster (new timeline) is in stanza ${ctx.options.engineOptions.stanza}${backupLabel ? ` (${backupLabel})` : ""}; its WAL archives there too. Make sure the old primary no longer archives into the stanza.`,
+      `A full backup of the recovered cluster (new timeline) is in stanza ` +
+        `${ctx.options.engineOptions.stanza}${backupLabel ? ` (${backupLabel})` : ""}; its WAL archives ` +
+        `there too. Make sure the old primary no longer archives into the stanza.`,
       "Keep the old data directory until the incident review is closed; nothing was deleted.",
     ];
   },

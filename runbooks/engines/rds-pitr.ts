@@ -209,7 +209,8 @@ export const rdsPitr: RestoreEngine = {
   nextSteps(ctx, target) {
     return [
       `Check the data on ${target.targetId} (restored to ${target.restoreTime}); it is private, encrypted and has deletion protection on.`,
-      `If it is right, repoint the application: npx zx runbooks/database-recovery.ts --stack ${ctx.outputs.stack} --use-instance ${target.targetId} (or update secret ${ctx.outputs.database.appConnectionSecretArn}).`,
+      `If it is right, repoint the application: npx zx runbooks/database-recovery.ts --stack ` +
+        `${ctx.outputs.stack} --use-instance ${target.targetId} (or update secret ${ctx.outputs.database.appConnectionSecretArn}).`,
       `Keep ${sourceId(ctx)} until the recovery is verified; deleting it is a separate, explicit decision (its automated backups go with it unless retained).`,
       `The restored instance is not managed by Pulumi: do not let 'pulumi up' replace it; adopt it with 'pulumi import' once it becomes the primary.`,
     ];

@@ -129,7 +129,9 @@ export async function main<O>(runbook: Runbook<O>, deps: CliDeps = {}): Promise<
         if (!given.stack && !given.file) source = local.data.source;
       } else if (!given.stack && !given.file) {
         throw new BadInputError(
-          `no journal for run id "${resumeId}" in ${stateDir}: check --state-dir, or, to resume a run started on another machine, give --stack <name> (or --outputs <file>) too: its journal is read from that stack's shared store`,
+          `no journal for run id "${resumeId}" in ${stateDir}: check --state-dir, or, to resume a run started ` +
+            `on another machine, give --stack <name> (or --outputs <file>) too: its journal is read from that ` +
+            `stack's shared store`,
         );
       }
     }

@@ -427,6 +427,8 @@ async function reportRun<O>(
   journal.setTracker(plan.tracker.state());
   if (outcome.exitCode === EXIT.badInput) journal.data.refused = true;
   journal.finish(outcome.status, finishedAt);
+  // The shared copy first, so the report can state every version this run wrote before it.
+  await journal.flush();
   const { ctx } = plan.context;
   const report = buildReport({
     journal: journal.data,
@@ -443,6 +445,7 @@ async function reportRun<O>(
       local: journal.path,
       shared: journal.shared && !held.lost ? journal.shared.location : null,
       note: held.lost ? held.lost.message : (journal.shared?.behind ?? held.sharedNote),
+      ...(opts.store ? { versionsWritten: opts.store.versionsWritten() } : {}),
     },
   });
   const reportPaths = writeReport(journal.dir, report);

@@ -31,7 +31,9 @@ export function gateProblems<O>(steps: AnyStep<O>[]): string[] {
     const gates = steps.slice(0, i).filter((s) => s.gate);
     for (const gate of gates.filter((g) => !before.has(g.id)))
       problems.push(
-        `step "${step.id}" ${does(step)} but does not depend on the gate "${gate.id}" listed before it: add "${gate.id}" to its dependsOn (or to a step it depends on), or list "${gate.id}" after it when it gates nothing there`,
+        `step "${step.id}" ${does(step)} but does not depend on the gate "${gate.id}" listed before it: add ` +
+          `"${gate.id}" to its dependsOn (or to a step it depends on), or list "${gate.id}" after it when it ` +
+          `gates nothing there`,
       );
     const gatedBy = gates.filter((g) => before.has(g.id));
     if (gatedBy.length === 0 && !step.ungated?.trim())

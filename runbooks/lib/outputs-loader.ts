@@ -137,7 +137,8 @@ export async function loadOutputs(
         return pickFromFile(doc, source.file!, outputs.peerStack);
       } catch {
         throw new BadInputError(
-          `this runbook needs the peer stack "${outputs.peerStack}" too, but --outputs file "${source.file}" does not hold it: use a file keyed by stack name ({"${outputs.stack}": ..., "${outputs.peerStack}": ...})`,
+          `this runbook needs the peer stack "${outputs.peerStack}" too, but --outputs file "${source.file}" ` +
+            `does not hold it: use a file keyed by stack name ({"${outputs.stack}": ..., "${outputs.peerStack}": ...})`,
         );
       }
     })();

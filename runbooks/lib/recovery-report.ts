@@ -83,6 +83,11 @@ export interface JournalLocation {
   shared: string | null;
   /** Why there is no (current) shared copy. */
   note: string | null;
+  /**
+   * Object versions this run wrote to the shared store before the report (each journal copy, lock
+   * write and report is one S3 version); the report copy and the lock's release add two more.
+   */
+  versionsWritten?: { journal: number; lock: number; report: number; total: number };
 }
 
 export interface BuildReportInput {
@@ -228,6 +233,12 @@ export function renderMarkdown(report: Report): string {
       report.journal.shared
         ? `Journal: \`${report.journal.local}\`, shared copy ${report.journal.shared} (resumable from another machine).`
         : `Journal: \`${report.journal.local}\` only (local: no run lock, not resumable from another machine)${report.journal.note ? ` — ${report.journal.note}` : ""}.`,
+    );
+  const v = report.journal?.versionsWritten;
+  if (v)
+    out.push(
+      "",
+      `Shared store: this run wrote ${v.total} object version(s) before this report (journal ${v.journal}, run lock ${v.lock}, reports ${v.report}); copying this report and releasing the lock add 2. Replaced versions expire by the journal bucket's lifecycle.`,
     );
   out.push("", "## Timeline", "", mermaidGantt(report), "", "| step | status | duration | note |", "|---|---|---|---|");
   for (const s of report.steps) {

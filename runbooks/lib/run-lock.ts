@@ -7,7 +7,10 @@
  * - A run creates the lock (`create`: only if absent) or replaces a released one (`replace`: only
  *   if unchanged since read); a second run meets a held lock and is refused, naming the holder's
  *   run id, host, process and start time.
- * - The holder writes a heartbeat every `HEARTBEAT_MS`. A holder silent for longer than
+ * - The holder writes a heartbeat every `HEARTBEAT_MS` (a fifth of the silence that allows a
+ *   take-over: four heartbeats may be lost before anyone may take over, and no more versions of
+ *   the lock are written than that needs; a heartbeat asked for sooner after the last write is
+ *   skipped). A holder silent for longer than
  *   `SILENT_AFTER_MS` may be taken over, but only with `--take-over` (logged, and recorded in
  *   the lock). A lock held by the same run on the same host whose process is gone (a killed
  *   process being resumed) is continued without it.
@@ -20,10 +23,10 @@ import type { RunStatus } from "./journal.ts";
 import { PreconditionFailedError, type ReliableStore } from "./run-store.ts";
 import type { Logger } from "./types.ts";
 
-/** How often a running run proves it is alive. */
-export const HEARTBEAT_MS = 30_000;
 /** A holder silent for longer than this may be taken over with `--take-over`. */
 export const SILENT_AFTER_MS = 5 * 60_000;
+/** How often a running run proves it is alive: five heartbeats per silence window, each a new version of the lock. */
+export const HEARTBEAT_MS = SILENT_AFTER_MS / 5;
 
 export interface LockRecord {
   version: 1;
@@ -138,6 +141,8 @@ export class RunLock {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private lost = false;
+  /** When the lock was last written by this holder (ms since the epoch, the input clock). */
+  private writtenAt: number;
   private readonly input: AcquireInput;
 
   private constructor(input: AcquireInput, key: string, record: LockRecord, etag: string) {
@@ -145,6 +150,7 @@ export class RunLock {
     this.key = key;
     this.record = record;
     this.etag = etag;
+    this.writtenAt = input.now().getTime();
   }
 
   /** Takes the lock or throws BadInputError naming the holder (nothing changed). */
@@ -227,9 +233,13 @@ export class RunLock {
     return this;
   }
 
-  /** Proves the holder alive now (also called by the engine between steps). */
+  /**
+   * Proves the holder alive now. Skipped when the lock was written less than half a heartbeat
+   * ago: another version would prove nothing more.
+   */
   heartbeat(): Promise<void> {
     if (this.lost) return Promise.resolve();
+    if (this.input.now().getTime() - this.writtenAt < HEARTBEAT_MS / 2) return this.beating;
     this.beating = this.beating.then(() => this.write({ ...this.record, heartbeatAt: this.input.now().toISOString() }));
     return this.beating;
   }
@@ -239,6 +249,7 @@ export class RunLock {
     try {
       this.etag = await this.input.store.replace(this.key, JSON.stringify(next, null, 2), this.etag);
       this.record = next;
+      this.writtenAt = this.input.now().getTime();
     } catch (error) {
       if (error instanceof PreconditionFailedError) {
         this.lost = true;
@@ -316,7 +327,8 @@ function decide(held: LockRecord, mine: LockRecord, input: AcquireInput, me: Me,
   }
   if (!input.takeOver) {
     throw new BadInputError(
-      `another run holds the lock of ${what}: ${holder}, silent for longer than ${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${same ? "" : `; to continue its work instead: ${resumeIt} --take-over`}.`,
+      `another run holds the lock of ${what}: ${holder}, silent for longer than ` +
+        `${SILENT_AFTER_MS / 60_000} min. If that machine is gone, take over with --take-over (logged)${same ? "" : `; to continue its work instead: ${resumeIt} --take-over`}.`,
     );
   }
   input.log.warn(`TAKING OVER the run lock of ${what} from ${holder}, because of --take-over`);

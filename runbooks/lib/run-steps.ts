@@ -8,6 +8,7 @@ import pLimit from "p-limit";
 import { flagsOf } from "./dry-run.ts";
 import { BadInputError, ConfirmationError, InterruptedError, StepFailedError, errorMessage } from "./errors.ts";
 import type { Journal } from "./journal.ts";
+import { ancestorsOf } from "./plan.ts";
 import type { Printer } from "./printer.ts";
 import { runGraph } from "./schedule.ts";
 import type { RecoveryTracker } from "./tracker.ts";
@@ -41,20 +42,6 @@ export interface StepRun<O> {
   resumeCommand: string;
   /** Steps this process already ran (the prove phase's assessments), and when: not run or printed again. */
   checked?: Map<string, number>;
-}
-
-/** Every step depends on, directly or not. */
-function ancestorsOf(deps: Map<string, string[]>, id: string): Set<string> {
-  const out = new Set<string>();
-  const visit = (x: string) => {
-    for (const d of deps.get(x) ?? []) {
-      if (out.has(d)) continue;
-      out.add(d);
-      visit(d);
-    }
-  };
-  visit(id);
-  return out;
 }
 
 /** Runs every step; resolves with the first error (undefined when all finished). */

@@ -33,10 +33,23 @@ export interface RunStore {
  * answer: a write retried after an ambiguous failure that meets "precondition failed" reads the
  * object back, and when it holds exactly what was written, that write was ours.
  */
+/** Versions a run wrote to the shared store, by what they were (S3 keeps each as an object version). */
+export interface VersionsWritten {
+  journal: number;
+  lock: number;
+  report: number;
+  total: number;
+}
+
+/** What a key of the run store holds, for counting. */
+const kindOf = (key: string): keyof Omit<VersionsWritten, "total"> =>
+  key.endsWith("lock.json") ? "lock" : key.endsWith("report.json") ? "report" : "journal";
+
 export class ReliableStore {
   readonly store: RunStore;
   private readonly policy: RetryPolicy;
   private readonly deps: RetryDeps;
+  private readonly counts = { journal: 0, lock: 0, report: 0 };
 
   constructor(store: RunStore, policy: RetryPolicy, deps: RetryDeps = {}) {
     this.store = store;
@@ -56,16 +69,38 @@ export class ReliableStore {
     return this.budget("the shared journal").call(`read ${key}`, (signal) => this.store.get(key, signal));
   }
 
+  /** The versions written so far (each successful create, replace or put is one). */
+  versionsWritten(): VersionsWritten {
+    const { journal, lock, report } = this.counts;
+    return { journal, lock, report, total: journal + lock + report };
+  }
+
+  private counted<T>(key: string, p: Promise<T>): Promise<T> {
+    return p.then((v) => {
+      this.counts[kindOf(key)]++;
+      return v;
+    });
+  }
+
   create(key: string, body: string): Promise<string> {
-    return this.conditional(`create ${key}`, key, body, (signal) => this.store.create(key, body, signal));
+    return this.counted(
+      key,
+      this.conditional(`create ${key}`, key, body, (signal) => this.store.create(key, body, signal)),
+    );
   }
 
   replace(key: string, body: string, etag: string): Promise<string> {
-    return this.conditional(`update ${key}`, key, body, (signal) => this.store.replace(key, body, etag, signal));
+    return this.counted(
+      key,
+      this.conditional(`update ${key}`, key, body, (signal) => this.store.replace(key, body, etag, signal)),
+    );
   }
 
   put(key: string, body: string): Promise<void> {
-    return this.budget("the shared journal").call(`write ${key}`, (signal) => this.store.put(key, body, signal));
+    return this.counted(
+      key,
+      this.budget("the shared journal").call(`write ${key}`, (signal) => this.store.put(key, body, signal)),
+    );
   }
 
   private async conditional(

@@ -16,7 +16,7 @@ export function shQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Pure: a command line: `base` (already a command, e.g. `npx zx runbooks/x.ts`) then each argument quoted. */
+/** Pure: a command line: `base` (already a command, e.g. `npx zx runbooks/region-failover.ts`) then each argument quoted. */
 export function commandLine(base: string, args: readonly string[]): string {
   return [base, ...args.map(shQuote)].join(" ");
 }

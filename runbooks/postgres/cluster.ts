@@ -51,6 +51,42 @@ export interface LocalPostgres {
   running(): Promise<boolean>;
   /** Stops the server (immediate) if running and removes its whole temp directory. */
   destroy(): Promise<void>;
+  /**
+   * The RDS-shaped master role a throwaway server has (rehearsal/stand-ins/postgres.ts): not a
+   * superuser. Absent on a cluster adopted from a restore that does not know its password.
+   */
+  readonly master?: { user: string; password: string };
+}
+
+/**
+ * The same server seen as another role: `connection`, `env`, `client` and `query` log in as
+ * `role`; starting, stopping and configuring the server are unchanged.
+ */
+export function asRole(server: LocalPostgres, role: { user: string; password: string }): LocalPostgres {
+  const connection = (database = "postgres"): PgConnection => ({
+    ...server.connection(database),
+    user: role.user,
+    password: role.password,
+  });
+  const view: LocalPostgres = {
+    ...server,
+    connection,
+    env: (database = "postgres") => ({ ...server.env(database), PGUSER: role.user, PGPASSWORD: role.password }),
+    async client(database) {
+      const c = new pg.Client(connection(database));
+      await c.connect();
+      return c;
+    },
+    async query(sql, params, database) {
+      const c = await view.client(database);
+      try {
+        return (await c.query(sql, params)).rows;
+      } finally {
+        await c.end();
+      }
+    },
+  };
+  return view;
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;

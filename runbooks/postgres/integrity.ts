@@ -22,6 +22,7 @@
 import type pg from "pg";
 import {
   digestDifference,
+  largeObjectFacts,
   ownershipDigest,
   privilegesDigest,
   rowCountQuery,
@@ -33,7 +34,7 @@ import {
 import { quoteIdent } from "./names.ts";
 import { EVENTCHAIN_PROFILE, type ProfileUse } from "./profiles.ts";
 import { QueryPool } from "./query-pool.ts";
-import type { RecreatedRoles } from "./roles.ts";
+import type { LeftOut, RecreatedRoles } from "./roles.ts";
 
 export { quoteIdent } from "./names.ts";
 
@@ -44,6 +45,7 @@ export const CHECK_KINDS = [
   "plan-check",
   "ownership",
   "privileges",
+  "large-objects",
   "roles",
   "restore",
   "object",
@@ -154,6 +156,8 @@ export interface Expectations {
   ownership?: AccessDigest;
   /** Who could do what at backup time; compared when the restore kept privileges. */
   privileges?: AccessDigest;
+  /** How many large objects, and their bytes in all, at backup time. */
+  largeObjects?: { count: number; bytes: number };
   /** Application checks. Default: EventChain's, where present. */
   profile?: ProfileUse;
 }
@@ -194,6 +198,12 @@ async function tableColumns(client: pg.Client): Promise<Map<number, Set<string>>
 }
 
 /** Exact row counts of `names`, every query started at once (the pool runs as many as it may). */
+/** As {@link countRows}, with a table that cannot be read (a forced policy, no privilege) reported, not thrown. */
+async function countEach(pool: QueryPool, names: string[], only = true): Promise<Record<string, number | Error>> {
+  const counts = await Promise.all(names.map((n) => pool.number(rowCountQuery(n, only)).catch((e: Error) => e)));
+  return Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
+}
+
 async function countRows(pool: QueryPool, names: string[], only = true): Promise<Record<string, number>> {
   const counts = await Promise.all(names.map((n) => pool.number(rowCountQuery(n, only))));
   return Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
@@ -229,6 +239,10 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
   // does not depend on which query finished first.
   const checks: (Check | Promise<Check>)[] = [];
   const orphans = (fk: ForeignKey) => pool.number(orphanQuery(fk));
+  // A check whose query fails (a table a forced policy or a missing privilege keeps from the
+  // checking user) is reported as failed with PostgreSQL's message, never thrown.
+  const orFailed = (name: string, kind: Check["kind"]) => (error: Error) =>
+    ({ name, kind, ok: false, detail: `cannot be checked: ${error.message}` }) as Check;
   const present = new Map<string, TableFact>((await userTables(client)).map((t) => [t.name, t]));
   const unlogged = [...present.values()].filter((t) => t.unlogged).map((t) => t.name);
   const isUnlogged = new Set(unlogged);
@@ -236,24 +250,28 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
   // Tables and row counts, as the manifest says (one check per table); without a manifest, every
   // table is read once (its rows counted), which proves each is there and readable.
   if (e.tables === undefined && e.rowCounts === undefined) {
-    const own = await countRows(
+    const own = await countEach(
       pool,
       [...present.values()].filter((t) => t.kind === "table").map((t) => t.name),
     );
-    for (const t of present.values())
+    for (const t of present.values()) {
+      const n = own[t.name];
       checks.push({
         name: `table ${t.name}`,
         kind: "table",
-        ok: true,
+        ok: !(n instanceof Error),
         detail:
           t.kind === "partitioned"
             ? "present (partitioned: its rows are in its partitions)"
-            : `${own[t.name]} rows, readable${t.unlogged && own[t.name] === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
+            : n instanceof Error
+              ? `cannot be read: ${n.message}`
+              : `${n} rows, readable${t.unlogged && n === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
       });
+    }
   }
   const rowCounts = e.rowCounts ?? {};
   const counted = Object.keys(rowCounts).filter((n) => present.has(n));
-  const got = await countRows(pool, counted, e.countOnly ?? true);
+  const got = await countEach(pool, counted, e.countOnly ?? true);
   const partitioned = new Set(e.partitionedTables ?? []);
   for (const name of [...new Set([...(e.tables ?? []), ...Object.keys(rowCounts)])].sort()) {
     const want = rowCounts[name];
@@ -278,9 +296,11 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
         kind: "row-count",
         ok: n === want,
         detail:
-          n === want
-            ? `${n} rows, as in the manifest`
-            : `${n} rows, manifest has ${want}${isUnlogged.has(name) && n === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
+          n instanceof Error
+            ? `cannot be counted: ${n.message}; manifest has ${want} rows`
+            : n === want
+              ? `${n} rows, as in the manifest`
+              : `${n} rows, manifest has ${want}${isUnlogged.has(name) && n === 0 ? " (UNLOGGED: empty after a physical restore)" : ""}`,
       });
     }
   }
@@ -311,22 +331,28 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
           ...fk,
           childOnly: child!.kind !== "partitioned",
           parentOnly: parent!.kind !== "partitioned",
-        }).then((n) => ({
-          name,
-          kind: "foreign-key",
-          ok: false,
-          detail: `${n === 0 ? "no orphans" : `${n} orphan row(s)`}; the constraint is missing here (declared in the backup: a restore could not create it)`,
-        })),
+        }).then(
+          (n) => ({
+            name,
+            kind: "foreign-key",
+            ok: false,
+            detail: `${n === 0 ? "no orphans" : `${n} orphan row(s)`}; the constraint is missing here (declared in the backup: a restore could not create it)`,
+          }),
+          orFailed(name, "foreign-key"),
+        ),
       );
       continue;
     }
     checks.push(
-      orphans(fk as ForeignKey).then((n) => ({
-        name,
-        kind: "foreign-key",
-        ok: n === 0 || fk.validated === false,
-        detail: orphanDetail(n, fk),
-      })),
+      orphans(fk as ForeignKey).then(
+        (n) => ({
+          name,
+          kind: "foreign-key",
+          ok: n === 0 || fk.validated === false,
+          detail: orphanDetail(n, fk),
+        }),
+        orFailed(name, "foreign-key"),
+      ),
     );
   }
 
@@ -386,7 +412,10 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
           parentColumns: c.parentColumns.map(quoteIdent),
           childOnly: child.kind !== "partitioned",
           parentOnly: parent.kind !== "partitioned",
-        }).then((n) => ({ name: c.name, kind: "plan-check", ok: n === 0, detail: orphanDetail(n, {}) })),
+        }).then(
+          (n) => ({ name: c.name, kind: "plan-check", ok: n === 0, detail: orphanDetail(n, {}) }),
+          orFailed(c.name, "plan-check"),
+        ),
       );
     }
   }
@@ -406,6 +435,22 @@ async function runChecks(client: pg.Client, pool: QueryPool, e: Expectations): P
         have.sha256 === want.sha256
           ? `${have.entries} entries, as in the manifest`
           : `differ from the manifest: ${digestDifference(want, have)}`,
+    });
+  }
+  if (e.largeObjects) {
+    const want = e.largeObjects;
+    const have = await largeObjectFacts(client).catch((error: Error) => error);
+    const same = !(have instanceof Error) && have.count === want.count && have.bytes === want.bytes;
+    checks.push({
+      name: "large objects",
+      kind: "large-objects",
+      ok: same,
+      detail:
+        have instanceof Error
+          ? `cannot read them: ${have.message}`
+          : same
+            ? `${have.count} large object(s), ${have.bytes} bytes, as in the manifest`
+            : `${have.count} large object(s), ${have.bytes} bytes; the manifest has ${want.count}, ${want.bytes} bytes`,
     });
   }
   return { checks: await Promise.all(checks), unloggedTables: unlogged, profile };
@@ -431,7 +476,14 @@ export interface VerificationReport {
   unloggedTables: string[];
   profile: IntegrityResult["profile"];
   /** What the restore kept (a scratch restore only). */
-  restore?: { ownership: boolean; privileges: boolean; roles: RecreatedRoles | null; rolesPasswords: string | null };
+  restore?: {
+    ownership: boolean;
+    privileges: boolean;
+    roles: RecreatedRoles | null;
+    rolesPasswords: string | null;
+    /** What the backup holds that the restore did not apply, and why. */
+    leftOut: LeftOut[];
+  };
   notes: string[];
 }
 
@@ -468,7 +520,12 @@ export function renderVerificationMarkdown(r: VerificationReport): string {
     );
     if (r.restore.roles)
       lines.push(
-        `- Roles: created ${r.restore.roles.created.join(", ") || "none"}; already there (left unchanged) ${r.restore.roles.existing.join(", ") || "none"}${r.restore.roles.notSuperuser.length ? `; created NOSUPERUSER instead of SUPERUSER: ${r.restore.roles.notSuperuser.join(", ")}` : ""}; passwords ${r.restore.rolesPasswords ?? "n/a"}`,
+        `- Roles: created ${r.restore.roles.created.join(", ") || "none"}; already there (left unchanged) ${r.restore.roles.existing.join(", ") || "none"}${r.restore.roles.notSuperuser.length ? `; created without SUPERUSER: ${r.restore.roles.notSuperuser.join(", ")}` : ""}; password verifiers ${r.restore.rolesPasswords ?? "n/a"}`,
+      );
+    else lines.push("- Roles: none recreated");
+    if (r.restore.leftOut.length)
+      lines.push(
+        `- Left out by the restore: ${r.restore.leftOut.map((l) => `${l.item}${l.role === "-" ? "" : ` of ${l.role}`} (${l.reason})`).join("; ")}`,
       );
   }
   if (r.unloggedTables.length) lines.push(`- UNLOGGED tables: ${r.unloggedTables.join(", ")}`);

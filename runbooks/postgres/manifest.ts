@@ -10,8 +10,12 @@ import { qualifyLegacy } from "./names.ts";
 
 /** Version of the manifests of the other backup kinds (redis, infrastructure, code). */
 export const MANIFEST_VERSION = 1;
-/** Version of database manifests: 2 names tables schema-qualified and carries roles and access digests. */
-export const DATABASE_MANIFEST_VERSION = 2;
+/**
+ * Version of database manifests: 2 names tables schema-qualified and carries roles and access
+ * digests; 3 digests privileges as sets (owner written `<owner>`, a NULL ACL as its default),
+ * sizes the large objects, and says what the roles script left out. v2 still loads.
+ */
+export const DATABASE_MANIFEST_VERSION = 3;
 
 export const objectSchema = z.object({
   key: z.string().min(1),
@@ -45,8 +49,10 @@ const databaseManifestV1Schema = z.object({
   object: objectSchema,
 });
 
+const leftOutSchema = z.object({ role: z.string(), item: z.string(), reason: z.string() });
+
 export const databaseManifestSchema = databaseManifestV1Schema.extend({
-  manifestVersion: z.literal(DATABASE_MANIFEST_VERSION),
+  manifestVersion: z.union([z.literal(2), z.literal(DATABASE_MANIFEST_VERSION)]),
   /** Every table pg_dump dumped (its TOC), `format('%I.%I')`-quoted, sorted. */
   tables: z.array(z.string().min(1)),
   /** Rows of every table whose rows pg_dump dumped, its own rows only (ONLY), in the dump's snapshot. */
@@ -55,8 +61,20 @@ export const databaseManifestSchema = databaseManifestV1Schema.extend({
   /** Their rows are in the dump; a physical restore of the cluster would bring them back empty. */
   unloggedTables: z.array(z.string()),
   largeObjects: z.number().int().nonnegative(),
+  /** Their bytes in all, in the dump's snapshot (v3). */
+  largeObjectBytes: z.number().int().nonnegative().optional(),
   /** The roles the database needs (`pg_dumpall --roles-only`, kept for them), or null when not carried. */
-  roles: objectSchema.extend({ names: z.array(z.string()), passwords: z.enum(["included", "omitted"]) }).nullable(),
+  roles: objectSchema
+    .extend({
+      names: z.array(z.string()),
+      passwords: z.enum(["included", "omitted"]),
+      /** What the script does not carry, and why (v3): superuser attributes, reserved roles, verifiers. */
+      leftOut: z.array(leftOutSchema).optional(),
+    })
+    .nullable(),
+  /** 2 when the first attempt failed because the database changed under it (v3). */
+  attempts: z.number().int().positive().optional(),
+  retryReason: z.string().optional(),
   /** Every foreign key declared (not the copies derived on partitions), for the checks of a restore. */
   foreignKeys: z.array(
     z.object({
@@ -170,7 +188,7 @@ export async function loadDatabaseManifest(
   const parsed = version === 1 ? databaseManifestV1Schema.safeParse(raw) : databaseManifestSchema.safeParse(raw);
   if (!parsed.success) {
     throw new Error(
-      `manifest of backup ${id} is not a database manifest (v1 or v${DATABASE_MANIFEST_VERSION}): ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      `manifest of backup ${id} is not a database manifest (v1 to v${DATABASE_MANIFEST_VERSION}): ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
     );
   }
   return parsed.data.manifestVersion === 1

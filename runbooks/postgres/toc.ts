@@ -85,3 +85,27 @@ export function tocReader(pgRestore: string): {
     contents,
   };
 }
+
+/**
+ * Pure: a restore's two `pg_restore --use-list` lists from the text of `pg_restore --list`:
+ * first the schemas and their ACLs, then everything else in the dump's order. A non-superuser
+ * can give a table to its owner only once that owner may create in the table's schema, and a
+ * schema's GRANTs otherwise come last of all; a superuser never notices the order. Without
+ * `keepPolicies` (a restore that keeps no privileges) the row-security policies stay out too:
+ * they name roles and decide who sees what. Returns the policies left out, by their TOC tag.
+ */
+export function restoreLists(list: string, keepPolicies = true): { first: string; rest: string; policies: string[] } {
+  const first: string[] = [];
+  const rest: string[] = [];
+  const policies: string[] = [];
+  for (const line of list.split("\n")) {
+    const m = /^\d+; \d+ \d+ (.*)$/.exec(line);
+    if (!m) continue;
+    const entry = m[1]!;
+    if (entry.startsWith("SCHEMA - ") || entry.startsWith("ACL - SCHEMA ")) first.push(line);
+    else if (!keepPolicies && entry.startsWith("POLICY "))
+      policies.push(entry.replace(/^POLICY /, "").replace(/ \S+$/, ""));
+    else rest.push(line);
+  }
+  return { first: first.join("\n") + "\n", rest: rest.join("\n") + "\n", policies };
+}

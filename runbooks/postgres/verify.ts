@@ -1,8 +1,10 @@
 /**
- * Verification of a logical backup: read the object back (size, checksums), restore it into a
- * scratch database (its roles first, keeping ownership and privileges unless told not to), run
- * the integrity checks against what the manifest says, and always drop the scratch database and
- * the roles the restore created. Or check a live database, against a backup's manifest or not.
+ * Verification of a logical backup: check the object (size and S3 checksum), read it into a
+ * private temp file proving its size and SHA-256 against the manifest, restore it into a scratch
+ * database (its roles first, keeping ownership and privileges unless told not to, as a
+ * non-superuser with CREATEROLE can), run the integrity checks against what the manifest says,
+ * and always drop the scratch database, the roles the restore created and the memberships it
+ * borrowed. Or check a live database, against a backup's manifest or not.
  */
 import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -16,10 +18,17 @@ import {
   type Expectations,
   type VerificationReport,
 } from "./integrity.ts";
-import { loadDatabaseManifest, type LoadedDatabaseManifest } from "./manifest.ts";
-import { restoreDatabase, verifyDatabaseBackup, type KeepOptions } from "./logical.ts";
+import { DATABASE_MANIFEST_VERSION, loadDatabaseManifest, type LoadedDatabaseManifest } from "./manifest.ts";
+import {
+  fetchProvenDump,
+  restoreInto,
+  verifyDatabaseBackup,
+  type KeepOptions,
+  type ProvenDump,
+  type RestoredInto,
+} from "./logical.ts";
 import type { ProfileUse } from "./profiles.ts";
-import { dropRoles, type RecreatedRoles } from "./roles.ts";
+import { dropRoles, revokeMemberships, type LeftOut, type RecreatedRoles } from "./roles.ts";
 
 export interface VerifyBackupParams extends KeepOptions {
   s3: S3Client;
@@ -54,11 +63,17 @@ export function expectationsOf(m: LoadedDatabaseManifest, keep: KeepOptions, pro
     foreignKeys: m.foreignKeys,
     countOnly: "countOnly" in m ? m.countOnly : true,
     ...("ownership" in m && keep.ownership !== false ? { ownership: m.ownership } : {}),
-    ...("privileges" in m && keep.privileges !== false ? { privileges: m.privileges } : {}),
+    ...("privileges" in m && m.manifestVersion === DATABASE_MANIFEST_VERSION && keep.privileges !== false
+      ? { privileges: m.privileges }
+      : {}),
+    ...("largeObjectBytes" in m && m.largeObjectBytes !== undefined
+      ? { largeObjects: { count: m.largeObjects, bytes: m.largeObjectBytes } }
+      : {}),
     ...(profile ? { profile } : {}),
   };
 }
 
+/** Verifies one backup (see the module comment); long because cleanup must follow every step. */
 export async function verifyBackup(
   p: VerifyBackupParams,
 ): Promise<VerificationReport & { scratchDatabase: string; scratchDropped: boolean; rolesLeft: string[] }> {
@@ -69,21 +84,30 @@ export async function verifyBackup(
   progress("manifest");
   const manifest = await loadDatabaseManifest(p.s3, p.bucket, p.prefix, p.backupId);
   progress("object");
-  const object = await verifyDatabaseBackup(p.s3, p.bucket, manifest, p.deep ?? true);
+  const object = await verifyDatabaseBackup(p.s3, p.bucket, manifest, false);
+  let dump: ProvenDump | undefined;
+  const problems = [...object.problems];
+  if (object.ok) {
+    try {
+      dump = await fetchProvenDump(p.s3, p.bucket, manifest);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
   checks.push({
     name: `object s3://${p.bucket}/${manifest.object.key}`,
     kind: "object",
-    ok: object.ok,
-    detail: object.ok
-      ? `${manifest.object.bytes} bytes, SHA-256 and S3 checksum match the manifest`
-      : object.problems.join("; "),
+    ok: dump !== undefined,
+    detail: dump
+      ? `${manifest.object.bytes} bytes; S3 checksum, and the SHA-256 of every byte read back, match the manifest`
+      : problems.join("; "),
   });
   const scratch = scratchDatabaseName();
   let dropped = false;
-  let roles: RecreatedRoles | null = null;
+  let restored: RestoredInto | null = null;
   let rolesLeft: string[] = [];
   let result: Awaited<ReturnType<typeof checkDatabase>> | undefined;
-  if (object.ok) {
+  if (dump) {
     const admin = new pg.Client(p.server);
     await admin.connect();
     try {
@@ -91,31 +115,29 @@ export async function verifyBackup(
       try {
         progress("restore");
         try {
-          const r = await restoreDatabase({
+          restored = await restoreInto({
             s3: p.s3,
             bucket: p.bucket,
             manifest,
-            target: { ...p.server, database: scratch },
+            conn: { ...p.server, database: scratch },
             binDir: p.binDir,
             jobs: p.jobs,
+            dump,
             continueOnError: true,
             ...keep,
           });
-          roles = r.roles;
           checks.push({
             name: "restore into a scratch database",
             kind: "restore",
-            ok: true,
-            detail: `pg_restore finished in ${r.seconds.toFixed(1)} s${r.roles ? `; roles created first: ${r.roles.created.join(", ") || "none (all present)"}` : ""}`,
+            ok: restored.errors === null,
+            detail: restored.errors
+              ? `pg_restore into ${scratch} failed (${restored.errors})`
+              : `pg_restore finished in ${restored.seconds.toFixed(1)} s${restored.roles ? `; roles created first: ${restored.roles.created.join(", ") || "none (all present)"}` : ""}`,
           });
         } catch (error) {
-          roles = (error as { roles?: RecreatedRoles | null }).roles ?? null;
-          checks.push({
-            name: "restore into a scratch database",
-            kind: "restore",
-            ok: false,
-            detail: (error as Error).message,
-          });
+          const e = error as Error & { roles?: RecreatedRoles | null; borrowed?: string[] };
+          restored = { seconds: 0, roles: e.roles ?? null, borrowed: e.borrowed ?? [], leftOut: [], errors: e.message };
+          checks.push({ name: "restore into a scratch database", kind: "restore", ok: false, detail: e.message });
         }
         progress("integrity");
         const db = new pg.Client({ ...p.server, database: scratch });
@@ -135,15 +157,20 @@ export async function verifyBackup(
         await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
         const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [scratch]);
         dropped = rowCount === 0;
-        // The roles this verification created go with it; those the server had are untouched.
-        if (roles?.created.length) rolesLeft = await dropRoles(admin, [...roles.created].reverse());
+        // The roles and memberships this verification made go with it; the server's own are untouched.
+        if (restored?.borrowed.length) rolesLeft.push(...(await revokeMemberships(admin, restored.borrowed)));
+        if (restored?.roles?.created.length)
+          rolesLeft = [...rolesLeft, ...(await dropRoles(admin, [...restored.roles.created].reverse()))];
       }
     } finally {
       await admin.end();
+      await dump.remove();
     }
   } else {
     dropped = true; // never created
   }
+  const roles = restored?.roles ?? null;
+  const leftOut: LeftOut[] = restored?.leftOut ?? [];
   const report = buildVerificationReport({
     backupId: manifest.backupId,
     database: scratch,
@@ -157,17 +184,29 @@ export async function verifyBackup(
       privileges: keep.privileges !== false,
       roles,
       rolesPasswords: manifest.roles?.passwords ?? null,
+      leftOut,
     },
     notes: [
       ...(manifest.roles?.passwords === "omitted"
         ? [
-            "The server hid role passwords at backup time: roles a restore creates have no password (set them before anyone logs in).",
+            "The roles script carries no password verifiers: roles a restore creates have no password (set them before anyone logs in).",
           ]
+        : []),
+      ...(manifest.roles?.passwords === "included"
+        ? ["The roles script carries password verifiers (SCRAM hashes), as the backup was asked to."]
+        : []),
+      ...(manifest.roles && !roles && keep.ownership === false && keep.privileges === false
+        ? ["Neither owners nor privileges kept: no role was recreated."]
         : []),
       ...(manifest.manifestVersion === 1
         ? ["Manifest v1: no roles, ownership or privileges recorded; row counts include inheritance children."]
         : []),
-      ...(rolesLeft.length ? [`Roles created for the restore could not be dropped: ${rolesLeft.join(", ")}`] : []),
+      ...(manifest.manifestVersion === 2
+        ? ["Manifest v2: its privileges digest is of the older form (ACLs as text): privileges are not compared."]
+        : []),
+      ...(rolesLeft.length
+        ? [`Roles or memberships made for the restore could not be undone: ${rolesLeft.join(", ")}`]
+        : []),
     ],
   });
   return { ...report, scratchDatabase: scratch, scratchDropped: dropped, rolesLeft };

@@ -119,7 +119,8 @@ export async function checkExport(p: {
   const acceptable = acceptableKeyCounts(p.sourceKeys.before, p.sourceKeys.after, p.tolerancePercent);
   if (problems.length === 0 && (restored < acceptable[0] || restored > acceptable[1]))
     problems.push(
-      `the export restores ${restored} keys; the source held ${p.sourceKeys.before} before the snapshot and ${p.sourceKeys.after} after it (accepted ${acceptable[0]}..${acceptable[1]}, ±${p.tolerancePercent}%)`,
+      `the export restores ${restored} keys; the source held ${p.sourceKeys.before} before the snapshot ` +
+        `and ${p.sourceKeys.after} after it (accepted ${acceptable[0]}..${acceptable[1]}, ±${p.tolerancePercent}%)`,
     );
   return { ok: problems.length === 0, problems, objects, restoredKeys: restored, sourceKeys: p.sourceKeys, acceptable };
 }

@@ -57,7 +57,9 @@ export async function fakeKube(t: ExecutionContext): Promise<FakeKube> {
   const kubeconfig = join(dir, "kubeconfig");
   writeFileSync(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\ncontexts:\n- ` +
+      `name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: ` +
+      `fake\n  user: {}\n`,
     { mode: 0o600 },
   );
   return { url, kubeconfig, requests, unknown, set: (p, b) => (responses[normalize(p)] = b) };
@@ -167,7 +169,9 @@ export async function statefulKube(
   const kubeconfig = join(dir, "kubeconfig");
   writeFileSync(
     kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:${port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ` +
+      `http://127.0.0.1:${port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: ` +
+      `fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
     { mode: 0o600 },
   );
   return { kubeconfig, namespaces, calls, created };

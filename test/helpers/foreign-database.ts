@@ -4,9 +4,28 @@
  */
 import type pg from "pg";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { FOREIGN_ROLES } from "../../rehearsal/stand-ins/foreign-schema.ts";
+import { buildForeignDatabase, FOREIGN_ROLES } from "../../rehearsal/stand-ins/foreign-schema.ts";
+import { masterOf } from "../../rehearsal/stand-ins/postgres.ts";
 
 export { buildForeignDatabase, ownRowCounts } from "../../rehearsal/stand-ins/foreign-schema.ts";
+
+/**
+ * The foreign database built as on RDS: by the server's master role (not a superuser), which
+ * creates the fixture's roles and makes itself a member of the owning one (as an RDS user must,
+ * to create objects for it). Everything is owned by the master role or by `fx_owner`.
+ */
+export async function buildForeignDatabaseAsMaster(
+  server: LocalPostgres,
+  name = "foreign_db",
+  options: { copies?: number } = {},
+): Promise<Record<string, number>> {
+  const master = masterOf(server);
+  await master.query(
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fx_owner') THEN CREATE ROLE fx_owner NOLOGIN; END IF; END $$",
+  );
+  await master.query("GRANT fx_owner TO CURRENT_USER");
+  return buildForeignDatabase(master, name, options);
+}
 
 /**
  * Another session holding a temporary table with rows, as an application's session does all

@@ -5,7 +5,12 @@
 import type { ExecutionContext } from "ava";
 import { $ } from "zx";
 import { type LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { createDatabase, startPostgres, type StartPostgresOptions } from "../../rehearsal/stand-ins/postgres.ts";
+import {
+  createDatabase,
+  masterOf,
+  startPostgres,
+  type StartPostgresOptions,
+} from "../../rehearsal/stand-ins/postgres.ts";
 import { createSchema, seed } from "../../rehearsal/stand-ins/eventchain-schema.ts";
 import { EVENTCHAIN_TABLES } from "../../runbooks/postgres/eventchain-tables.ts";
 
@@ -14,6 +19,14 @@ export async function postgresFor(t: ExecutionContext, options: StartPostgresOpt
   const server = await startPostgres(options);
   t.teardown(() => server.destroy());
   return server;
+}
+
+/**
+ * A fresh server seen as its RDS-shaped master role (docs/rds-shaped-postgres.md): what every
+ * logical backup, restore and verification of the tests connects as. Destroyed in teardown.
+ */
+export async function rdsPostgresFor(t: ExecutionContext, options: StartPostgresOptions = {}): Promise<LocalPostgres> {
+  return masterOf(await postgresFor(t, options));
 }
 
 /** Creates database `name` with the EventChain schema, seeded at `scale`. */

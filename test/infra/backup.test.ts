@@ -68,17 +68,7 @@ test.serial("governance mode declares no irreversible lock and says nothing", as
   t.false(warnings.some((w) => w.includes("IRREVERSIBLE")));
 });
 
-test("a restore test of the latest database snapshot runs weekly", async (t) => {
-  const { prod } = await committedStacks();
-  const plan = only(prod, "aws:backup/restoreTestingPlan:RestoreTestingPlan").inputs;
-  t.is(plan.scheduleExpression, "cron(0 6 ? * MON *)");
-  t.is(plan.recoveryPointSelection.algorithm, "LATEST_WITHIN_WINDOW");
-  t.deepEqual(plan.recoveryPointSelection.includeVaults, [prod.outputs.backup.vaultArn]);
-  const selection = only(prod, "aws:backup/restoreTestingSelection:RestoreTestingSelection").inputs;
-  t.is(selection.protectedResourceType, "RDS");
-  t.deepEqual(selection.protectedResourceArns, [prod.outputs.database.instanceArn]);
-  t.is(selection.restoreTestingPlanName, plan.name);
-});
+// Restore testing runs in the DR region over the DR vault: test/infra/restore-testing.test.ts.
 
 test("Object Lock keeps every backup locked for at least as long as its prefix keeps it", async (t) => {
   const { prod } = await committedStacks();

@@ -1,6 +1,6 @@
 import test from "ava";
 import { JOB_FAILURE_METRIC, JOB_SUCCESS_METRIC } from "../../contract/jobs.ts";
-import { heartbeatPeriodSeconds } from "../../infra/components/heartbeats.ts";
+import { heartbeatPeriodSeconds, VERIFIED_PATHS } from "../../infra/components/heartbeats.ts";
 import { heartbeatWindowMinutes, longestGapMinutes } from "../../infra/config/validators.ts";
 import type { Evaluation } from "../../infra/offline/evaluate.ts";
 import { committedStacks, evaluateWith, ofType } from "../helpers/pulumi-mocks.ts";
@@ -34,7 +34,10 @@ test("every backup path of prod has a heartbeat alarm: no success within 1.5x it
   const alarms = heartbeats(prod);
   t.deepEqual(Object.fromEntries(Object.entries(alarms).map(([path, a]) => [path, a.period])), {
     "aws-backup-jobs": 1.5 * 360 * 60,
-    "aws-backup-dr-copies": 1.5 * 360 * 60,
+    "aws-backup-dr-copies": 1.5 * 60 * 60,
+    "elasticache-snapshots": 1.5 * 60 * 60,
+    "ecr-replication": 1.5 * 60 * 60,
+    "dr-readiness": 1.5 * 60 * 60,
     "database-dump": 1.5 * 1440 * 60,
     "redis-export": 1.5 * 1440 * 60,
     "infrastructure-export": 1.5 * 1440 * 60,
@@ -60,26 +63,62 @@ test("every backup path of prod has a heartbeat alarm: no success within 1.5x it
   }
 });
 
-test("AWS Backup's own job metrics are the heartbeat of the plan and of its DR copies", async (t) => {
-  const { prod, dr } = await committedStacks();
+test("AWS Backup's own job metric is the plan's heartbeat; its DR copies are verified in the DR vault by check-dr-readiness", async (t) => {
+  const { prod } = await committedStacks();
   const alarms = heartbeats(prod);
   t.like(alarms["aws-backup-jobs"], {
+    region: "us-east-1",
     namespace: "AWS/Backup",
     metricName: "NumberOfBackupJobsCompleted",
     dimensions: { BackupVaultName: "eventchain-us-east-1" },
   });
+  // AWS documents the copy metric's vault (the destination's) but not the Region a cross-Region
+  // copy job is counted in: the copies' heartbeat is our own check of the DR vault instead.
   t.like(alarms["aws-backup-dr-copies"], {
-    namespace: "AWS/Backup",
-    metricName: "NumberOfCopyJobsCompleted",
-    dimensions: { BackupVaultName: dr.outputs.backup.vaultName },
+    region: "us-east-1",
+    namespace: JOB_SUCCESS_METRIC.namespace,
+    metricName: JOB_SUCCESS_METRIC.metricName,
+    dimensions: { Job: "aws-backup-dr-copies", Stack: "prod" },
   });
+});
+
+test("every heartbeat's metric cites its source and its alarm lives in the region the metric is published in", async (t) => {
+  const { prod, dr } = await committedStacks();
+  const all = [prod, dr].flatMap((e) =>
+    ofType(e, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
+      (a) => a.inputs.tags?.["eventchain:alarm-kind"] === "heartbeat",
+    ),
+  );
+  t.true(all.length >= 11, `${all.length} heartbeats`);
+  for (const a of all) {
+    const path = a.inputs.tags["eventchain:backup-path"];
+    const [publisher, region] = String(a.inputs.tags["eventchain:metric-source"]).split(":");
+    t.is(a.inputs.region, region, `${path}: the alarm's region is the metric's`);
+    t.is(a.region, region, `${path}: declared with the provider of that region`);
+    if (a.inputs.namespace.startsWith("AWS/")) {
+      t.is(publisher, "aws", path);
+      t.regex(
+        a.inputs.alarmDescription,
+        /Metric source \(aws, [a-z0-9-]+\): https:\/\/docs\.aws\.amazon\.com\/\S+: namespace AWS\//,
+        path,
+      );
+    } else {
+      t.is(publisher, "eventchain", path);
+      t.regex(
+        a.inputs.alarmDescription,
+        /Metric source \(eventchain, [a-z0-9-]+\): contract\/jobs\.ts JOB_SUCCESS_METRIC/,
+        path,
+      );
+    }
+  }
 });
 
 test("a job's heartbeat watches the metric its runbook records on verified success; its failure alarms at once", async (t) => {
   const { prod } = await committedStacks();
   const fail = failures(prod);
+  const verified = new Set(Object.keys(VERIFIED_PATHS));
   for (const [path, a] of Object.entries(heartbeats(prod))) {
-    if (path.startsWith("aws-backup")) continue;
+    if (path.startsWith("aws-backup") || verified.has(path)) continue;
     const job = path === "rds-backup-replication" ? "replication-check" : path;
     t.like(a, { ...JOB_SUCCESS_METRIC, dimensions: { Job: job, Stack: "prod" } }, path);
     t.like(
@@ -99,6 +138,7 @@ test("a job's heartbeat watches the metric its runbook records on verified succe
   t.deepEqual(Object.keys(fail).sort(), [
     "code-bundle",
     "database-dump",
+    "dr-readiness",
     "infrastructure-export",
     "rds-backup-replication",
     "redis-export",

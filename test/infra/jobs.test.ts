@@ -7,7 +7,12 @@ import {
   JOB_RDS_CA_BUNDLE,
   JOB_SCRATCH_DIR,
 } from "../../contract/jobs.ts";
-import { jobCommand, kubernetesSchedule, type BackupJob } from "../../infra/components/backup-jobs.ts";
+import {
+  DR_READINESS_SCHEDULE,
+  jobCommand,
+  kubernetesSchedule,
+  type BackupJob,
+} from "../../infra/components/backup-jobs.ts";
 import { CORE_EXPORT_RESOURCES } from "../../contract/kubernetes-export-scope.ts";
 import { committedStacks, evaluateWith, ofType, only, statements } from "../helpers/pulumi-mocks.ts";
 
@@ -17,6 +22,7 @@ const JOBS = {
   "infrastructure-export": { runbook: "backup-infra", schedule: "0 3 * * *" },
   "code-bundle": { runbook: "backup-code", schedule: "0 4 * * *" },
   "replication-check": { runbook: "check-backup-replication", schedule: "20 * * * *" },
+  "dr-readiness": { runbook: "check-dr-readiness", schedule: "17 * * * *" },
 } as const;
 
 const podOf = (cronJob: { inputs: any }) => cronJob.inputs.spec.jobTemplate.spec.template.spec;
@@ -208,6 +214,7 @@ test("without Kubernetes, EventBridge Scheduler runs every job on ECS with the s
     "infrastructure-export": expressions.infrastructureExport,
     "code-bundle": expressions.codeBackup,
     "replication-check": expressions.replicationCheck,
+    "dr-readiness": DR_READINESS_SCHEDULE,
   };
   for (const s of schedules) {
     const id = s.name.replace("logical-backups-", "");
@@ -255,7 +262,8 @@ test("the backup key decrypts for the jobs only through S3, and their secrets on
   const decrypts = job.filter((s) => s.Action.includes("kms:Decrypt"));
   t.deepEqual(
     decrypts.map((s) => s.Condition?.StringEquals?.["kms:ViaService"]),
-    ["s3.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com"],
+    // The last: check-dr-readiness reads the outputs mirror in the DR region, through S3 there.
+    ["s3.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com", "s3.us-west-2.amazonaws.com"],
   );
   t.deepEqual(decrypts[0]!.Resource, [prod.outputs.backup.kmsKeyArn]);
 });

@@ -19,6 +19,9 @@ test.serial(
       "redis-export": "eventchain-prod-redis-export-heartbeat",
       "infrastructure-export": "eventchain-prod-infrastructure-export-heartbeat",
       "code-bundle": "eventchain-prod-code-bundle-heartbeat",
+      "dr-readiness": "eventchain-prod-dr-readiness-heartbeat",
+      "elasticache-snapshots": "eventchain-prod-elasticache-snapshots-heartbeat",
+      "ecr-replication": "eventchain-prod-ecr-replication-heartbeat",
     });
     for (const p of report.backupPaths!) {
       t.true(p.heartbeat!.missingDataBreaches, p.id);

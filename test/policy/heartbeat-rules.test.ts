@@ -42,10 +42,18 @@ test("the committed prod and dr stacks have a heartbeat on every backup path", a
       "aws-backup-jobs",
       "code-bundle",
       "database-dump",
+      "dr-readiness",
+      "ecr-replication",
+      "elasticache-snapshots",
       "infrastructure-export",
       "rds-backup-replication",
       "redis-export",
     ],
+  );
+  t.deepEqual(
+    declaredBackupPaths(asFake(dr)).map((p) => p.id),
+    ["restore-tests"],
+    "the restore tests of the DR copies are a path of the dr stack, with their heartbeat there",
   );
 });
 

@@ -66,7 +66,9 @@ test("gives up at its bound naming what each name server last said", async (t) =
     }),
     {
       message: new RegExp(
-        `^the authoritative name servers do not all answer ${DR.replace(/\./g, "\\.")} for ${RECORD.replace(/\./g, "\\.")} within 1\\.5 s \\(detection time \\+ TTL\\): ${a.address.replace(/\./g, "\\.")}: ${PRIMARY.replace(/\./g, "\\.")}`,
+        `^the authoritative name servers do not all answer ${DR.replace(/\./g, "\\.")} for ` +
+          `${RECORD.replace(/\./g, "\\.")} within 1\\.5 s \\(detection time \\+ TTL\\): ` +
+          `${a.address.replace(/\./g, "\\.")}: ${PRIMARY.replace(/\./g, "\\.")}`,
       ),
     },
   );

@@ -71,7 +71,9 @@ test("checkInstance names every mismatch, public access and missing encryption",
   );
   t.is(
     error!.message,
-    `x does not match: DBInstanceClass is "db.t3.micro", expected "db.r6g.large"; DBParameterGroupName is "default.postgres15", expected "eventchain-dr-pg15"; PubliclyAccessible is true, expected false; StorageEncrypted is false, expected true`,
+    `x does not match: DBInstanceClass is "db.t3.micro", expected "db.r6g.large"; DBParameterGroupName ` +
+      `is "default.postgres15", expected "eventchain-dr-pg15"; PubliclyAccessible is true, expected false; ` +
+      `StorageEncrypted is false, expected true`,
   );
 });
 

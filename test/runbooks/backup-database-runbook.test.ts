@@ -8,7 +8,7 @@ import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { runbook as backupDatabase } from "../../runbooks/backup-database.ts";
 import { runbook as verifyBackup } from "../../runbooks/verify-backup.ts";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { startPostgres } from "../../rehearsal/stand-ins/postgres.ts";
+import { masterOf, startPostgres } from "../../rehearsal/stand-ins/postgres.ts";
 import type { Notification } from "../../runbooks/lib/notifications.ts";
 import { useMoto } from "../helpers/moto.ts";
 import { seededDatabase } from "../helpers/postgres.ts";
@@ -24,7 +24,7 @@ let n = 0;
 // One server for the file; each test has its own bucket, secret and workspace.
 let shared: LocalPostgres | undefined;
 test.before(async () => {
-  shared = await startPostgres();
+  shared = masterOf(await startPostgres());
   await seededDatabase(shared, "eventchain", 0.05);
 });
 test.after.always(() => shared?.destroy());

@@ -6,7 +6,7 @@ import { localOutputs } from "../../rehearsal/stand-ins/local-outputs.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { runbook as drTest } from "../../runbooks/dr-test.ts";
 import { useMoto } from "../helpers/moto.ts";
-import { postgresFor, seededDatabase } from "../helpers/postgres.ts";
+import { rdsPostgresFor, seededDatabase } from "../helpers/postgres.ts";
 import { runRunbook, workspace } from "../helpers/run-runbook.ts";
 
 const moto = useMoto(test);
@@ -251,7 +251,7 @@ test.serial(
   "dr-test --mode database restores the latest backup, verifies it and leaves no scratch database",
   async (t) => {
     const ws = workspace(t);
-    const server = await postgresFor(t);
+    const server = await rdsPostgresFor(t);
     await seededDatabase(server, "eventchain", 0.05);
     const s3 = new BackupS3Client({ region: "us-east-1", endpoint: moto().endpoint, maxAttempts: 1 });
     const bucket = `drtest-${process.pid}`;
@@ -326,7 +326,7 @@ test.serial(
         AlarmActions: [outputs.alerts.topicArn],
       }),
     );
-    const server = await postgresFor(t);
+    const server = await rdsPostgresFor(t);
     await seededDatabase(server, "eventchain", 0.05);
     const s3 = new BackupS3Client({ region: "us-east-1", endpoint, maxAttempts: 1 });
     await s3.send(new CreateBucketCommand({ Bucket: outputs.backup.bucketName }));

@@ -245,7 +245,9 @@ test.serial(
     t.regex(up.stdout, /is fenced \(security groups .*\) and kept/);
     t.true(
       up.stdout.includes(
-        `The fence is recorded on the instance (eventchain:fenced-by ${by}): a 'pulumi up' of prod keeps it, with or without a refresh. Lift it only as a decision: npx zx runbooks/lift-fence.ts --stack prod --fence ${by}`,
+        `The fence is recorded on the instance (eventchain:fenced-by ${by}): a 'pulumi up' of prod keeps it, ` +
+          `with or without a refresh. Lift it only as a decision: npx zx runbooks/lift-fence.ts --stack prod ` +
+          `--fence ${by}`,
       ),
       up.stdout,
     );

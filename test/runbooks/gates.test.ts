@@ -37,7 +37,9 @@ function failoverWithANewCheck(): AnyStep<unknown>[] {
 test("a runbook whose switch does not depend on a check listed before it is refused, naming both", (t) => {
   const steps = failoverWithANewCheck();
   t.deepEqual(gateProblems(steps), [
-    'step "engage-switch" moves traffic but does not depend on the gate "check-replication" listed before it: add "check-replication" to its dependsOn (or to a step it depends on), or list "check-replication" after it when it gates nothing there',
+    'step "engage-switch" moves traffic but does not depend on the gate "check-replication" listed ' +
+      'before it: add "check-replication" to its dependsOn (or to a step it depends on), or list ' +
+      '"check-replication" after it when it gates nothing there',
   ]);
   // Fixed by depending on it (directly or not).
   const fixed = steps.map((s) => (s.id === "engage-switch" ? { ...s, dependsOn: [steps[3]!] } : s));

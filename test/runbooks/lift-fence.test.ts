@@ -55,7 +55,10 @@ test.serial("refuses while the failover switch is engaged, changing nothing", as
   t.is(res.exitCode, EXIT.badInput, res.stdout);
   t.true(
     res.stdout.includes(
-      `the failover switch is engaged (alarm ${seeded().prod.failover.switch.alarmName} in us-west-2): clients may be on us-west-2, writing there; lifting the fence on eventchain-prod-db now lets writes reach it too (split brain). Fail back first (npx zx runbooks/failback.ts --stack prod --writes-stopped), or pass --force once you have made sure nothing writes to us-west-2`,
+      `the failover switch is engaged (alarm ${seeded().prod.failover.switch.alarmName} in us-west-2): ` +
+        `clients may be on us-west-2, writing there; lifting the fence on eventchain-prod-db now lets writes ` +
+        `reach it too (split brain). Fail back first (npx zx runbooks/failback.ts --stack prod ` +
+        `--writes-stopped), or pass --force once you have made sure nothing writes to us-west-2`,
     ),
     res.stdout,
   );
@@ -141,7 +144,9 @@ test.serial("an unrecorded fence is lifted as --fence unrecorded, and only so", 
   t.is(named.exitCode, EXIT.badInput);
   t.true(
     named.stdout.includes(
-      `eventchain-prod-db is on the fence security group ${seeded().prod.failover.fenceSecurityGroupIds.join(", ")} without a fence record, not fenced by fo1: to lift it, npx zx runbooks/lift-fence.ts --stack prod --fence unrecorded`,
+      `eventchain-prod-db is on the fence security group ` +
+        `${seeded().prod.failover.fenceSecurityGroupIds.join(", ")} without a fence record, not fenced by ` +
+        `fo1: to lift it, npx zx runbooks/lift-fence.ts --stack prod --fence unrecorded`,
     ),
     named.stdout,
   );

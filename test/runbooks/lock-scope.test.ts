@@ -86,7 +86,9 @@ test.serial(
       t.regex(
         res.stdout,
         new RegExp(
-          `bad input: another run holds the lock of the "traffic" scope on stacks dr\\+prod: ${holder}\\. Only one run at a time: follow that run, or wait until it ends\\. ${runbook.name} shares this lock with region-failover: run it again once that run has ended\\.`,
+          `bad input: another run holds the lock of the "traffic" scope on stacks dr\\+prod: ${holder}\\. Only ` +
+            `one run at a time: follow that run, or wait until it ends\\. ${runbook.name} shares this lock with ` +
+            `region-failover: run it again once that run has ended\\.`,
         ),
         `${runbook.name}: ${res.stderr}`,
       );

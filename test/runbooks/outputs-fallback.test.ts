@@ -60,7 +60,9 @@ test("without a mirror, or with the mirror missing too, the failure says both an
   await t.throwsAsync(loadOutputs({ stack: "prod" }, false, backendDown, mirror({})), {
     instanceOf: BadInputError,
     message:
-      'cannot read outputs of stack "prod": cannot read outputs of stack "prod": error: failed to load checkpoint: i/o timeout; nor its copy in the DR-region mirror: s3://mirror/stacks/prod.json: NoSuchKey. Use --outputs <file.json> with a saved copy',
+      'cannot read outputs of stack "prod": cannot read outputs of stack "prod": error: failed to load ' +
+      "checkpoint: i/o timeout; nor its copy in the DR-region mirror: s3://mirror/stacks/prod.json: " +
+      "NoSuchKey. Use --outputs <file.json> with a saved copy",
   });
 });
 

@@ -29,7 +29,9 @@ const c = (region: string) => ({ region, endpoint: moto().endpoint, maxAttempts:
 /** The state backend is unreachable: `pulumi stack output` fails as the CLI does. */
 const backendDown = async (stack: string): Promise<never> => {
   throw new BadInputError(
-    `cannot read outputs of stack "${stack}": error: failed to load checkpoint: blob (key ".pulumi/stacks/eventchain-dr/${stack}.json") (code=Unknown): RequestError: send request failed: dial tcp: i/o timeout`,
+    `cannot read outputs of stack "${stack}": error: failed to load checkpoint: blob (key ` +
+      `".pulumi/stacks/eventchain-dr/${stack}.json") (code=Unknown): RequestError: send request failed: ` +
+      `dial tcp: i/o timeout`,
   );
 };
 

@@ -93,7 +93,9 @@ test.serial(
     t.regex(
       loser.stdout,
       new RegExp(
-        `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run together-${winner} \\(stack prod\\) on host ${hostname()} \\(pid ${process.pid}, .*\\), started \\S+Z, last heartbeat \\S+Z \\(\\d+ s ago\\)\\. Only one run at a time`,
+        `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run ` +
+          `together-${winner} \\(stack prod\\) on host ${hostname()} \\(pid ${process.pid}, .*\\), started ` +
+          `\\S+Z, last heartbeat \\S+Z \\(\\d+ s ago\\)\\. Only one run at a time`,
       ),
     );
     t.deepEqual([a, b][1 - winner]!.ws.runIds(), [], "the refused run left no journal");
@@ -116,7 +118,9 @@ test.serial(
       t.regex(
         res.stdout,
         new RegExp(
-          `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run ${holder.runId} \\(stack prod\\) on host laptop-of-alice \\(pid 4242, user alice\\), started ${holder.startedAt}, last heartbeat ${holder.heartbeatAt} \\(6\\d s ago\\)`,
+          `another run holds the lock of the "traffic" scope on stacks dr\\+prod: region-failover run ` +
+            `${holder.runId} \\(stack prod\\) on host laptop-of-alice \\(pid 4242, user alice\\), started ` +
+            `${holder.startedAt}, last heartbeat ${holder.heartbeatAt} \\(6\\d s ago\\)`,
         ),
       );
       // A dead run never ends: the refusal says when --take-over becomes allowed (last heartbeat + 5 min).

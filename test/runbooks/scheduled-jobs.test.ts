@@ -36,6 +36,7 @@ import type { EvaluatedResource } from "../../infra/offline/evaluate.ts";
 import { getJson } from "../../runbooks/aws/s3-object.ts";
 import { BackupS3Client } from "../../runbooks/aws/s3-object.ts";
 import { seedStacks, PRIMARY_REGION } from "../../rehearsal/stand-ins/aws-seed.ts";
+import { readinessRecorded } from "../helpers/dr-readiness.ts";
 import { startPostgres } from "../../rehearsal/stand-ins/postgres.ts";
 import { startRedis, type LocalRedis } from "../../runbooks/redis/test-restore-server.ts";
 import type { LocalPostgres } from "../../runbooks/postgres/cluster.ts";
@@ -205,7 +206,15 @@ test.before(async () => {
     quiet: true,
     env: { ...process.env, ...redis.env() },
   })`${redis.redisCli} -h 127.0.0.1 -p ${redis.port} --no-auth-warning --rdb ${rdb}`;
+  // check-dr-readiness's AWS Backup and automatic-snapshot calls (test/helpers/dr-readiness.ts).
+  const readiness = readinessRecorded(
+    { copyAgeMinutes: 60, snapshotAgeMinutes: 600, restoreTest: null, reported: [] },
+    seeded.prod,
+    seeded.dr,
+  );
   const proxy = await startFaultProxy(endpoint, (req) => {
+    if (req.service === "backup" || (req.service === "elasticache" && req.action === "DescribeSnapshots"))
+      return readiness(req);
     if (req.service === "elasticache" && req.action === "CopySnapshot") {
       const p = new URLSearchParams(req.body);
       void s3.send(
@@ -448,6 +457,22 @@ test.serial("replication-check: the replicated automated backups in the DR regio
   t.is(r.code, 0, r.out);
   t.is(await heartbeats("replication-check"), 1);
 });
+
+test.serial(
+  "dr-readiness: the job's command line runs end to end, records the fresh paths' heartbeats and fails naming the drift",
+  async (t) => {
+    const r = await runJob(t, "dr-readiness");
+    // This emulation is not a healthy pair: its outputs are not the mirror's copy, its images are
+    // not in ECR, no restore test was validated. Each is a row of the table; the job fails.
+    t.is(r.code, 1, r.out);
+    t.regex(r.out, /\| outputs-mirror \| /);
+    t.regex(r.out, /\| image-missing \| /);
+    t.regex(r.out, /\| backup-freshness \| restore-tests \| /);
+    t.regex(r.out, /DR is not ready: \d+ difference\(s\)/);
+    t.is(await heartbeats("dr-readiness"), 0, "no success recorded for the job itself");
+    t.is(await heartbeats("aws-backup-dr-copies"), 1, "the fresh copies' heartbeat, from the job's --publish-metrics");
+  },
+);
 
 test.serial("no scheduled run published anything to the alert topic", async (t) => {
   t.deepEqual(await w().inbox.subjects(), []);
