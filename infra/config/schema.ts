@@ -160,6 +160,8 @@ const walArchiving = z.strictObject({
     "an integer number of seconds from 1 to 3600 (PostgreSQL's archive_timeout; 0 would turn it off, and with few writes no segment would ever be archived)",
   ).default(60),
   streaming: oneOf(["off", "pg_receivewal"]).default("off"),
+  /** How the pgBackRest repository compresses backups and WAL (docs/config-reference.md: the measured trade-off). */
+  repositoryCompression: oneOf(["lz4", "zst", "none"]).default("lz4"),
 });
 
 export const stackConfigSchema = z.strictObject({

@@ -11,6 +11,7 @@ import { CalibrationError, issueLines, phasesSchema, type CalibrationRun, type M
 const drillReport = z.object({
   reportVersion: z.literal(2),
   runId: z.string().min(1, "runId: expected the drill's run id"),
+  recoveryMethod: z.string().optional(),
   startedAt: z.iso.datetime({ offset: true, message: "startedAt: expected an ISO 8601 time" }),
   scale: z.number("scale: expected a number").positive("scale: expected a number > 0"),
   scenario: z.enum(["crash", "bad-data"], "scenario: expected crash or bad-data"),
@@ -23,7 +24,14 @@ const drillReport = z.object({
     databaseBytes: z.number().positive("measured.databaseBytes: expected a number > 0"),
     phases: phasesSchema,
   }),
-  machine: z.object({ loadAverage: z.array(z.number()).nullable() }).optional(),
+  machine: z.object({ cpus: z.number().positive().optional(), loadAverage: z.array(z.number()).nullable() }).optional(),
+  rto: z
+    .object({
+      achievedSeconds: z.number(),
+      range: z.object({ seconds: z.number(), low: z.number(), high: z.number() }).nullable().optional(),
+    })
+    .nullable()
+    .optional(),
 });
 
 const runbookReport = z.object({
@@ -75,12 +83,27 @@ function fromDrill(json: unknown, file: string): Omit<CalibrationRun, "drift" | 
   if (Object.keys(phases).length === 0)
     throw new CalibrationError(`${file}: drill ${r.runId} recorded no measured phase`);
   const streaming = r.wal.streaming === "off" ? `archive_timeout ${r.wal.archiveTimeoutSeconds} s` : "WAL streaming";
+  const load = r.machine?.loadAverage?.[0];
+  const range = r.rto?.range;
   return {
     source: "drill",
     runId: r.runId,
     date: r.startedAt,
     scale: r.scale,
-    detail: `${r.scenario}, ${streaming}, database ${size(r.measured.databaseBytes)}${r.machine?.loadAverage ? `, load ${r.machine.loadAverage[0]!.toFixed(1)}` : ""}`,
+    detail: `${r.scenario}, ${streaming}, database ${size(r.measured.databaseBytes)}${load !== undefined ? `, load ${load.toFixed(1)}` : ""}`,
+    ...(r.recoveryMethod ? { method: r.recoveryMethod } : {}),
+    ...(load !== undefined && r.machine?.cpus ? { loadPerCore: Math.round((load / r.machine.cpus) * 100) / 100 } : {}),
+    ...(range && r.rto && r.rto.achievedSeconds > 0
+      ? {
+          rtoCheck: {
+            estimateSeconds: range.seconds,
+            lowSeconds: range.low,
+            highSeconds: range.high,
+            achievedSeconds: r.rto.achievedSeconds,
+            inRange: r.rto.achievedSeconds >= range.low && r.rto.achievedSeconds <= range.high,
+          },
+        }
+      : {}),
     phases,
   };
 }

@@ -82,6 +82,16 @@ const driftSchema = z.strictObject({
 });
 export type Drift = z.infer<typeof driftSchema>;
 
+/** A drill's printed RTO range beside what it achieved (`rto-range.ts`). */
+const rtoCheckSchema = z.strictObject({
+  estimateSeconds: positive("estimateSeconds"),
+  lowSeconds: positive("lowSeconds"),
+  highSeconds: positive("highSeconds"),
+  achievedSeconds: positive("achievedSeconds"),
+  inRange: z.boolean(),
+});
+export type RtoCheck = z.infer<typeof rtoCheckSchema>;
+
 const runSchema = z.strictObject({
   source: z.enum(["drill", "point-in-time-restore", "dr-test"]),
   runId: z.string().min(1),
@@ -89,6 +99,17 @@ const runSchema = z.strictObject({
   scale: z.number().positive().nullable(),
   detail: z.string(),
   recordedAt: z.iso.datetime({ offset: true }),
+  /** The 1-minute load average ÷ cores when the run estimated its recovery (a shared machine's). */
+  loadPerCore: nonNegative("loadPerCore").nullable().optional(),
+  /** Whether the RTO it achieved fell inside the range it printed. */
+  rtoCheck: rtoCheckSchema.nullable().optional(),
+  /** Timings recorded from a real run, replayed against an emulator (the RDS path in tests). */
+  recordedTimings: z.string().optional(),
+  /**
+   * How the drill recovered (`RECOVERY_METHOD`): only drills of the method the latest drill used
+   * set the self-managed figures and their spread; earlier ones stay recorded and cited.
+   */
+  method: z.string().optional(),
   phases: phasesSchema,
   drift: z.array(driftSchema),
 });
@@ -226,6 +247,18 @@ const cite = (runs: CalibrationRun[]) => {
   return `${shown.join("; ")} — infra/posture/calibration.json`;
 };
 
+/**
+ * How the drill's recovery runs now: pgBackRest restore on every core, WAL fetched ahead of
+ * replay, held read-only at the stop, verified side by side with `pg_promote()`.
+ */
+export const RECOVERY_METHOD = "held-verified";
+
+/** Pure: the runs that count: every non-drill run, and the drills of the latest drill's method. */
+export function currentRuns(calibration: Calibration): CalibrationRun[] {
+  const method = calibration.runs.filter((r) => r.source === "drill").pop()?.method;
+  return calibration.runs.filter((r) => r.source !== "drill" || r.method === method);
+}
+
 /** Pure: the figures the recorded runs put in use (only those some run measured). */
 export function figuresInUse(
   base: Record<FigureId, Figure>,
@@ -237,7 +270,7 @@ export function figuresInUse(
   };
   for (const phase of PHASE_IDS) {
     const spec = PHASES[phase];
-    const all = calibration.runs.filter((r) => usable(phase, r.phases));
+    const all = currentRuns(calibration).filter((r) => usable(phase, r.phases));
     const runs = all.slice(-RECENT_RUNS);
     if (runs.length === 0 || spec.figures.length === 0) continue;
     if (spec.model === "linear") {
@@ -367,11 +400,21 @@ export function recordRun(
 export function currentDrift(calibration: Calibration): (Drift & { runId: string; date: string })[] {
   const out: (Drift & { runId: string; date: string })[] = [];
   for (const phase of PHASE_IDS) {
-    const latest = calibration.runs.filter((r) => usable(phase, r.phases)).pop();
+    const latest = currentRuns(calibration)
+      .filter((r) => usable(phase, r.phases))
+      .pop();
     const d = latest?.drift.find((x) => x.phase === phase);
     if (latest && d) out.push({ ...d, runId: latest.runId, date: latest.date });
   }
   return out;
+}
+
+/** Pure: the latest recorded drill whose achieved RTO fell outside the range it printed, if it is the latest check. */
+export function latestRangeMiss(calibration: Calibration): (RtoCheck & { runId: string; date: string }) | null {
+  const latest = calibration.runs.filter((r) => r.rtoCheck).pop();
+  return latest?.rtoCheck && !latest.rtoCheck.inRange
+    ? { ...latest.rtoCheck, runId: latest.runId, date: latest.date }
+    : null;
 }
 
 export interface CalibrationSummary {
@@ -381,6 +424,10 @@ export interface CalibrationSummary {
   measured: FigureId[];
   /** The latest measurement of a phase that differs from the figures then in use by more than 25 %. */
   drift: (Drift & { runId: string; date: string })[];
+  /** The latest drill's RTO outside the range it printed (null: inside, or none checked). */
+  rangeMiss: (RtoCheck & { runId: string; date: string }) | null;
+  /** Drills whose achieved RTO was checked against their printed range, and how many fell inside. */
+  rangeChecks: { checked: number; inside: number };
 }
 
 /** Pure: what the posture report says of the calibration. */
@@ -389,5 +436,10 @@ export function calibrationSummary(calibration: Calibration, figures: Record<Fig
     runs: calibration.runs.map(({ source, runId, date, scale, detail }) => ({ source, runId, date, scale, detail })),
     measured: (Object.keys(figures) as FigureId[]).filter((id) => figures[id].kind === "measured"),
     drift: currentDrift(calibration),
+    rangeMiss: latestRangeMiss(calibration),
+    rangeChecks: {
+      checked: calibration.runs.filter((r) => r.rtoCheck).length,
+      inside: calibration.runs.filter((r) => r.rtoCheck?.inRange).length,
+    },
   };
 }

@@ -30,10 +30,10 @@ import { renderJson, renderMarkdown, renderTable } from "./render.ts";
 
 const USAGE =
   "usage: npm run posture -- --stack <prod|dr> [--json | --markdown] [--calibration-file <file>]\n" +
-  "       npm run posture -- --calibrate <report.json> [--calibration-file <file>]";
+  "       npm run posture -- --calibrate <report.json> [--recorded-timings <where they come from>] [--calibration-file <file>]";
 
 /** Records `reportFile` in `calibrationFile`; returns what to print. @throws CalibrationError. */
-function calibrate(reportFile: string, calibrationFile: string): string {
+function calibrate(reportFile: string, calibrationFile: string, recordedTimings?: string): string {
   let text: string;
   try {
     text = readFileSync(reportFile, "utf8");
@@ -41,6 +41,16 @@ function calibrate(reportFile: string, calibrationFile: string): string {
     throw new CalibrationError(`cannot read ${reportFile}: ${(error as Error).message}`);
   }
   const run = runFromReport(text, reportFile);
+  if (recordedTimings !== undefined) {
+    if (run.source === "drill")
+      throw new CalibrationError(
+        `--recorded-timings "${recordedTimings}" is for a runbook run against an emulator (point-in-time-restore --engine rds, dr-test); ${reportFile} is a drill, which measures itself`,
+      );
+    if (!/\S.{4,}/.test(recordedTimings) || recordedTimings.length > 300)
+      throw new CalibrationError(
+        `--recorded-timings "${recordedTimings}" is not allowed: expected where the timings come from, 5 to 300 characters (e.g. the AWS run they were recorded from)`,
+      );
+  }
   const calibration = readCalibration(calibrationFile);
   const {
     calibration: next,
@@ -48,6 +58,9 @@ function calibrate(reportFile: string, calibrationFile: string): string {
     changed,
   } = recordRun(BASE_FIGURES, calibration, {
     ...run,
+    ...(recordedTimings !== undefined
+      ? { recordedTimings, detail: `${run.detail} (recorded timings: ${recordedTimings})` }
+      : {}),
     recordedAt: new Date().toISOString(),
   });
   writeCalibration(calibrationFile, next);
@@ -61,6 +74,7 @@ async function main(): Promise<number> {
     markdown?: boolean;
     help?: boolean;
     calibrate?: string;
+    "recorded-timings"?: string;
     "calibration-file"?: string;
   };
   try {
@@ -70,6 +84,7 @@ async function main(): Promise<number> {
         json: { type: "boolean" },
         markdown: { type: "boolean" },
         calibrate: { type: "string" },
+        "recorded-timings": { type: "string" },
         "calibration-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -91,13 +106,17 @@ async function main(): Promise<number> {
       return 2;
     }
     try {
-      console.log(calibrate(values.calibrate, calibrationFile));
+      console.log(calibrate(values.calibrate, calibrationFile, values["recorded-timings"]));
       return 0;
     } catch (error) {
       if (!(error instanceof CalibrationError)) throw error;
       console.error(`not recorded: ${error.message}\n${calibrationFile} is unchanged.`);
       return 2;
     }
+  }
+  if (values["recorded-timings"] !== undefined) {
+    console.error(`--recorded-timings goes with --calibrate\n${USAGE}`);
+    return 2;
   }
   if (!values.stack) {
     console.error(`--stack is required (prod or dr)\n${USAGE}`);

@@ -11,6 +11,7 @@ import type { Classification, Objectives, SystemId, Tier } from "../../contract/
 import { SYSTEM_IDS, SYSTEMS } from "../../contract/objectives.ts";
 import { CALIBRATION, FIGURES, type FigureId } from "./figures.ts";
 import { calibrationSummary, type CalibrationSummary } from "./calibration.ts";
+import { rtoSpread } from "./rto-range.ts";
 import { selfManagedPosture, type SelfManagedPosture, type SelfManagedPostureInput } from "./self-managed.ts";
 import { SYSTEM_MODEL, type SystemModel } from "./systems.ts";
 
@@ -247,7 +248,9 @@ export function evaluatePosture(input: PostureInput): PostureReport {
     failover: input.failover,
     ...(input.backupPaths ? { backupPaths: input.backupPaths } : {}),
     figures: FIGURES,
-    selfManaged: input.selfManaged ? selfManagedPosture(input.selfManaged) : null,
+    selfManaged: input.selfManaged
+      ? selfManagedPosture(input.selfManaged, FIGURES, rtoSpread(CALIBRATION, FIGURES))
+      : null,
     calibration: calibrationSummary(CALIBRATION, FIGURES),
     verdict: systems.every((s) => s.verdict === "met") ? "met" : "missed",
   };

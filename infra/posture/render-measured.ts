@@ -16,7 +16,7 @@ function selfManagedLine(r: PostureReport): string | null {
   for (const id of s.figures) kinds.set(r.figures[id].kind, [...(kinds.get(r.figures[id].kind) ?? []), id]);
   return (
     `Self-managed path (the pgBackRest runbooks \`npm run drill\` rehearses; not the declared RDS path, no verdict): ` +
-    `RTO ${formatMinutes(s.rtoMinutes)} to verified, ${formatMinutes(s.readyForWritesMinutes)} to ready for writes ` +
+    `RTO ${formatMinutes(s.rtoMinutes)} to verified${s.rtoRangeMinutes ? ` (range ${formatMinutes(s.rtoRangeMinutes.low)}–${formatMinutes(s.rtoRangeMinutes.high)}, point ${formatMinutes(s.rtoRangeMinutes.estimate)}, from ${s.rtoRangeMinutes.basis})` : ""}, ${formatMinutes(s.readyForWritesMinutes)} to ready for writes ` +
     `(decision ${formatMinutes(p.decision)} + overhead ${formatMinutes(p.overhead)} + restore ${formatMinutes(p.restore)} + redo ${formatMinutes(p.redo)}, then verify ${formatMinutes(p.verify)}); ` +
     `worst-case RPO ${formatMinutes(s.rpoMinutes)} (${s.rpoBasis}). ${s.description}. ` +
     `Figures ${[...kinds].map(([k, ids]) => `${k}: ${ids.join(", ")}`).join("; ")}.`
@@ -30,6 +30,32 @@ function driftLines(r: PostureReport): string[] {
   );
 }
 
+/** The RDS path's figures by how much to trust them: which a recorded run measured, which are still assumed. */
+function rdsLine(r: PostureReport): string {
+  const ids = (Object.keys(r.figures) as FigureId[]).filter((id) => id.startsWith("rds"));
+  const by = (kind: string) => ids.filter((id) => r.figures[id].kind === kind);
+  const part = (kind: string, label: string) => (by(kind).length ? `${label} ${by(kind).join(", ")}` : `${label} none`);
+  return `RDS path figures: ${part("measured", "measured")}; ${part("assumed", "assumed")}; ${part("documented", "documented")} (record a point-in-time-restore --engine rds or dr-test report: npm run posture -- --calibrate <report.json>).`;
+}
+
+function rangeLines(r: PostureReport): string[] {
+  const c = r.calibration;
+  const checks = c.rangeChecks.checked
+    ? [
+        `RTO ranges checked: ${c.rangeChecks.inside} of ${c.rangeChecks.checked} recorded drills achieved an RTO inside the range they printed.`,
+      ]
+    : [];
+  const m = c.rangeMiss;
+  return [
+    ...checks,
+    ...(m
+      ? [
+          `OUTSIDE RANGE: ${m.runId} (${m.date.slice(0, 10)}) achieved an RTO of ${m.achievedSeconds} s, outside the ${m.lowSeconds}–${m.highSeconds} s it printed (point ${m.estimateSeconds} s): the spread now counts it; check the machine's load or the change`,
+        ]
+      : []),
+  ];
+}
+
 function calibrationLine(r: PostureReport): string {
   const c = r.calibration;
   if (c.runs.length === 0)
@@ -40,7 +66,7 @@ function calibrationLine(r: PostureReport): string {
 /** Lines for the terminal table. */
 export function measuredTableLines(r: PostureReport): string[] {
   const line = selfManagedLine(r);
-  return ["", ...(line ? [line] : []), calibrationLine(r), ...driftLines(r)];
+  return ["", ...(line ? [line] : []), calibrationLine(r), rdsLine(r), ...rangeLines(r), ...driftLines(r)];
 }
 
 /** Markdown for the pull-request comment. */
@@ -51,6 +77,9 @@ export function measuredMarkdownLines(r: PostureReport): string[] {
     "",
     ...(line ? [esc(line), ""] : []),
     esc(calibrationLine(r)),
+    "",
+    esc(rdsLine(r)),
+    ...rangeLines(r).map((d) => `\n${d.startsWith("OUTSIDE") ? "> ⚠️ " : ""}${esc(d)}`),
     ...driftLines(r).map((d) => `\n> ⚠️ ${esc(d)}`),
   ];
 }
@@ -66,6 +95,14 @@ export function formatCalibrated(
   const lines = [
     `Recorded ${run.source} run ${run.runId} (${run.date}${run.scale === null ? "" : `, scale ${run.scale}`}; ${run.detail}) in ${file}.`,
     `Phases measured: ${Object.keys(run.phases).join(", ")}.`,
+    ...(run.recordedTimings ? [`Timings: ${run.recordedTimings}.`] : []),
+    ...(run.rtoCheck
+      ? [
+          run.rtoCheck.inRange
+            ? `RTO ${run.rtoCheck.achievedSeconds} s: inside the range it printed (${run.rtoCheck.lowSeconds}–${run.rtoCheck.highSeconds} s).`
+            : `OUTSIDE RANGE: RTO ${run.rtoCheck.achievedSeconds} s, outside the ${run.rtoCheck.lowSeconds}–${run.rtoCheck.highSeconds} s it printed (point ${run.rtoCheck.estimateSeconds} s); recorded, and the spread now counts it.`,
+        ]
+      : []),
   ];
   if (changed.length) {
     lines.push("Figures now in use:");

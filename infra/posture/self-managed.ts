@@ -6,6 +6,7 @@
  * database.
  */
 import { FIGURES, type Figure, type FigureId } from "./figures.ts";
+import { rtoRange, type RtoRange, type RtoSpread } from "./rto-range.ts";
 
 export type Streaming = "off" | "pg_receivewal";
 
@@ -24,6 +25,10 @@ export interface SelfManagedInput {
   decisionSeconds?: number;
   /** WAL written per second now, when known (a drill measures its own); default the figure in use. */
   walBytesPerSecond?: number;
+  /** The calibration drills' spread around the model (`rto-range.ts`): the estimate becomes a range. */
+  spread?: RtoSpread | null;
+  /** The load per core now (a drill reads its own); null: the calibration drills' middle load. */
+  loadPerCore?: number | null;
 }
 
 export interface SelfManagedEstimate {
@@ -33,6 +38,11 @@ export interface SelfManagedEstimate {
     /** Incident → verify-backup passed on the recovered database. */
     verifiedSeconds: number;
     phases: { decision: number; overhead: number; restore: number; redo: number; verify: number };
+    /**
+     * Incident → verified as a range from the calibration drills' spread, the point estimate
+     * (the model's, corrected for the load) inside; null without a spread (fewer than two drills).
+     */
+    range: RtoRange | null;
   };
   rpo: {
     /** Worst case for these settings: what is not yet in the repository when the primary is lost. */
@@ -92,11 +102,19 @@ export function estimateSelfManaged(
     );
   }
   const r = (x: number) => Math.round(x * 100) / 100;
+  // The decision is a human's, not a drill's: the range spans the recovery after it.
+  const range = rtoRange(ready + verify - decision, input.spread ?? null, input.loadPerCore ?? null);
   return {
     rto: {
       readyForWritesSeconds: r(ready),
       verifiedSeconds: r(ready + verify),
       phases: { decision: r(decision), overhead: r(overhead), restore: r(restore), redo: r(redo), verify: r(verify) },
+      range: range && {
+        ...range,
+        seconds: r(range.seconds + decision),
+        low: r(range.low + decision),
+        high: r(range.high + decision),
+      },
     },
     rpo: { worstCaseSeconds: r(worst), basis },
     figures: used,
@@ -137,6 +155,8 @@ export interface SelfManagedPosture {
   /** Incident → ready for writes / verified, failover decision included. */
   readyForWritesMinutes: number;
   rtoMinutes: number;
+  /** The RTO as a range from the calibration drills' spread (at their middle load), when there is one. */
+  rtoRangeMinutes: { estimate: number; low: number; high: number; basis: string } | null;
   rpoMinutes: number;
   rpoBasis: string;
   phasesMinutes: SelfManagedEstimate["rto"]["phases"];
@@ -147,6 +167,7 @@ export interface SelfManagedPosture {
 export function selfManagedPosture(
   input: SelfManagedPostureInput,
   figures: Record<FigureId, Figure> = FIGURES,
+  spread: RtoSpread | null = null,
 ): SelfManagedPosture {
   const bytes = input.databaseGiB * 1024 ** 3;
   const walBytes = figures.selfManagedWalRate.value * MB * input.baseBackupIntervalMinutes * 60;
@@ -159,6 +180,7 @@ export function selfManagedPosture(
       archiveTimeoutSeconds: input.archiveTimeoutSeconds,
       streaming: input.streaming,
       decisionSeconds: decision,
+      spread,
     },
     figures,
   );
@@ -168,6 +190,14 @@ export function selfManagedPosture(
     inputs: { ...input, walGiB: Math.round((walBytes / 1024 ** 3) * 100) / 100 },
     readyForWritesMinutes: min(e.rto.readyForWritesSeconds),
     rtoMinutes: min(e.rto.verifiedSeconds),
+    rtoRangeMinutes: e.rto.range
+      ? {
+          estimate: min(e.rto.range.seconds),
+          low: min(e.rto.range.low),
+          high: min(e.rto.range.high),
+          basis: e.rto.range.basis,
+        }
+      : null,
     rpoMinutes: Math.round((e.rpo.worstCaseSeconds / 60) * 100) / 100,
     rpoBasis: e.rpo.basis,
     phasesMinutes: Object.fromEntries(

@@ -18,7 +18,9 @@ interface DrillJson {
     estimateReadyForWritesSeconds: number | null;
     estimateSeconds: number | null;
     ratio: number | null;
+    range?: { seconds: number; low: number; high: number } | null;
   } | null;
+  machine?: { cpus: number; loadAverage: number[] | null } | null;
   rpo?: {
     achievedSeconds: number;
     estimateSeconds: number | null;
@@ -57,6 +59,10 @@ export function drillMetrics(r: DrillJson): Record<string, number> {
   put("acknowledged", r.crash?.acknowledged);
   put("lost", r.crash?.lost);
   put("databaseBytes", r.measured?.databaseBytes);
+  put("rangeLow", r.rto?.range?.low);
+  put("rangeHigh", r.rto?.range?.high);
+  const load = r.machine?.loadAverage?.[0];
+  if (load !== undefined && r.machine?.cpus) put("loadPerCore", load / r.machine.cpus);
   return out;
 }
 

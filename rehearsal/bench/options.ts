@@ -12,6 +12,7 @@
  *   --scaling          the paths and the drill at several sizes instead (growth, PITR floor with
  *                      redo, the drill's estimate ÷ achieved); results rehearsal/bench/results/scaling.json
  *   --sizes <list>     sizes of --scaling, e.g. 0.1GiB,0.5GiB,2GiB (the default)
+ *   --drills <n>       drills per size of --scaling (default 4: 12 drills over three sizes)
  *   --help
  */
 import { parseArgv } from "zx";
@@ -32,6 +33,8 @@ export interface BenchOptions {
   scaling: boolean;
   /** Its sizes, in bytes, ascending. */
   sizes: number[];
+  /** Drills per size of --scaling, each setting its achieved RTO beside the range it printed. */
+  drills: number;
   help: boolean;
 }
 
@@ -114,6 +117,14 @@ export function parseReps(value: unknown): number {
   return n;
 }
 
+/** Parses `--drills`: an integer from 0 (the paths only) to 10 (drills per size of --scaling). */
+export function parseDrills(value: unknown): number {
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 10)
+    throw new Error(`--drills "${String(value)}" is not allowed: expected an integer from 0 to 10 (drills per size)`);
+  return n;
+}
+
 /** Parses `--only a,b`: each must be a known suite. */
 export function parseOnly(value: unknown): SuiteId[] {
   if (value === undefined || value === true || value === "") return [...SUITES];
@@ -147,6 +158,7 @@ const KNOWN = new Set([
   "readme",
   "scaling",
   "sizes",
+  "drills",
   "help",
   "h",
   "_",
@@ -156,13 +168,13 @@ const KNOWN = new Set([
 export function parseBenchArgs(args: string[], defaultResultsDir: string): BenchOptions {
   const a = parseArgv(args, {
     boolean: ["quick", "readme", "help", "scaling"],
-    string: ["size", "reps", "only", "name", "results-dir", "sizes"],
+    string: ["size", "reps", "only", "name", "results-dir", "sizes", "drills"],
     alias: { h: "help" },
   });
   for (const key of Object.keys(a)) {
     if (!KNOWN.has(key))
       throw new Error(
-        `unknown option --${key}: expected one of --quick, --size, --reps, --only, --name, --results-dir, --readme, --scaling, --sizes, --help`,
+        `unknown option --${key}: expected one of --quick, --size, --reps, --only, --name, --results-dir, --readme, --scaling, --sizes, --drills, --help`,
       );
   }
   if (a._.length > 0) throw new Error(`unexpected argument "${a._[0]}": the bench takes options only (see --help)`);
@@ -171,6 +183,7 @@ export function parseBenchArgs(args: string[], defaultResultsDir: string): Bench
   const reps = a.reps !== undefined ? parseReps(a.reps) : quick ? 1 : 3;
   const scaling = Boolean(a.scaling);
   if (a.sizes !== undefined && !scaling) throw new Error("--sizes goes with --scaling (the three-size run)");
+  if (a.drills !== undefined && !scaling) throw new Error("--drills goes with --scaling (the three-size run)");
   const name = parseName(a.name ?? (scaling ? (quick ? "scaling-quick" : "scaling") : quick ? "quick" : "full"));
   return {
     quick,
@@ -182,6 +195,7 @@ export function parseBenchArgs(args: string[], defaultResultsDir: string): Bench
     readme: Boolean(a.readme) || (!quick && a["results-dir"] === undefined),
     scaling,
     sizes: scaling ? parseSizes(a.sizes ?? (quick ? QUICK_SCALING_SIZES : DEFAULT_SCALING_SIZES)) : [],
+    drills: a.drills !== undefined ? parseDrills(a.drills) : quick ? 1 : 4,
     help: Boolean(a.help),
   };
 }

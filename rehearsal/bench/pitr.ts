@@ -1,8 +1,9 @@
 /**
  * Point-in-time recovery, our whole path (runbooks/postgres/pgbackrest.ts): pgBackRest restore
  * of the base backup into a new data directory, WAL replay of a fixed amount of write traffic up
- * to a target time T, promotion and a first write — "ready for writes" — then verification (rows
- * committed before T present, rows after T absent, integrity checks two at a time) — "verified".
+ * to a target time T, promotion and a first write — "ready for writes" — and verification (rows
+ * committed before T present, rows after T absent, integrity checks two at a time) — "verified";
+ * as the path was before (`before`) and as it is now (`after`, see {@link PitrVariant}).
  *
  * Setup, untimed and done once per repository: archiving on, a full base backup, then W bytes
  * of ticket sales (batched inserts into tickets and payments, as the application writes), a
@@ -26,6 +27,7 @@ import {
   type RepoSpec,
 } from "../../runbooks/postgres/pgbackrest.ts";
 import { checkIntegrity } from "../../runbooks/postgres/integrity.ts";
+import { pausedRedo, recoveryState, verifyWhilePromoting } from "../../runbooks/postgres/paused-recovery.ts";
 
 export interface PitrSetup {
   cfg: PgBackRestConfig;
@@ -146,10 +148,58 @@ async function waitPromoted(server: LocalPostgres, timeoutMs = 600_000): Promise
   }
 }
 
+/** Polls until the recovered server holds read-only at its stop; returns its replay position. */
+async function waitHeld(server: LocalPostgres, timeoutMs = 600_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
+    const c = await server.client().catch(() => null);
+    if (c) {
+      try {
+        const s = await recoveryState(c);
+        if (s.state === "paused") return s.replayLsn!;
+        if (s.state === "promoted") throw new Error("the recovered server promoted instead of holding at its stop");
+      } finally {
+        await c.end();
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`recovered server not held at its stop after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** Rows committed before T present, rows after T absent (the witnesses). */
+async function checkWitnesses(client: pg.Client, w: PitrSetup["witnesses"]): Promise<void> {
+  const { rows } = await client.query<{ before: string; after: string }>(
+    "SELECT count(*) FILTER (WHERE barcode = $1) AS before, count(*) FILTER (WHERE barcode = $2) AS after FROM tickets WHERE barcode IN ($1, $2)",
+    [w.before, w.after],
+  );
+  if (Number(rows[0]!.before) !== 1 || Number(rows[0]!.after) !== 0)
+    throw new Error(
+      `recovery did not land at T: ${rows[0]!.before} row(s) committed before T (want 1), ${rows[0]!.after} after T (want 0)`,
+    );
+}
+
+const FIRST_WRITE =
+  "INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (1, 1, 'W-1', 1, 'sold', 'pitr-first-write')";
+
+/**
+ * How a repetition recovers. `before`: the path as it was — 2 restore processes, one archive-get
+ * per segment, PostgreSQL promotes at T by itself (an immediate end-of-recovery checkpoint
+ * first), then the checks on the promoted server. `after`: one restore process per core, WAL
+ * fetched ahead of replay, held read-only at T, the checks on that snapshot side by side with
+ * `pg_promote()` and the first write.
+ */
+export type PitrVariant = "before" | "after";
+
 /** One repetition of our PITR path from `setup` into a fresh directory under `workDir`. */
-export function pitrCase(d: Dataset, setup: () => PitrSetup, o: { id: string; label: string; workDir: string }): Case {
+export function pitrCase(
+  d: Dataset,
+  setup: () => PitrSetup,
+  o: { id: string; label: string; workDir: string; variant?: PitrVariant },
+): Case {
   let recovered: LocalPostgres | undefined;
   let baseDir: string | undefined;
+  const variant = o.variant ?? "after";
   return {
     id: o.id,
     label: o.label,
@@ -162,69 +212,42 @@ export function pitrCase(d: Dataset, setup: () => PitrSetup, o: { id: string; la
     run: async (): Promise<RunOutput> => {
       const s = setup();
       const dataDir = join(baseDir!, "data");
-      const restore = await timed(() => restoreToTime(s.cfg, { targetDataDir: dataDir, time: s.target, env: s.env }));
-      const replay = await timed(async () => {
-        const password = d.server.connection().password;
-        // archive_mode off: the recovered copy must not push its new timeline into the source's repository.
-        recovered = await adoptPostgres({
-          binDir: d.server.binDir,
-          baseDir: baseDir!,
-          dataDir,
-          password,
-          settings: { archive_mode: "off" },
-        });
-        await recovered.start();
-        await waitPromoted(recovered);
-      });
-      // Ready for writes: the application's first write is committed.
-      const write = await timed(() =>
-        recovered!.query(
-          "INSERT INTO tickets (event_id, user_id, seat, price, status, barcode) VALUES (1, 1, 'W-1', 1, 'sold', 'pitr-first-write')",
-          [],
-          DB_NAME,
-        ),
+      const restore = await timed(() =>
+        restoreToTime(s.cfg, {
+          targetDataDir: dataDir,
+          time: s.target,
+          env: s.env,
+          ...(variant === "before" ? { action: "promote", fetchAhead: false, processes: 2 } : {}),
+        }),
       );
-      // Verified: the witnesses, then verify-backup's integrity checks, two at a time as it runs them.
-      const verify = await timed(async () => {
-        const client = await recovered!.client(DB_NAME);
-        try {
-          const { rows } = await client.query<{ before: string; after: string }>(
-            "SELECT count(*) FILTER (WHERE barcode = $1) AS before, count(*) FILTER (WHERE barcode = $2) AS after FROM tickets WHERE barcode IN ($1, $2)",
-            [s.witnesses.before, s.witnesses.after],
-          );
-          if (Number(rows[0]!.before) !== 1 || Number(rows[0]!.after) !== 0) {
-            throw new Error(
-              `recovery did not land at T: ${rows[0]!.before} row(s) committed before T (want 1), ${rows[0]!.after} after T (want 0)`,
-            );
-          }
-          const failed = (
-            await checkIntegrity(client, {}, { concurrency: 2, connect: () => recovered!.client(DB_NAME) })
-          ).filter((c) => !c.ok);
-          if (failed.length > 0)
-            throw new Error(
-              `recovered database fails integrity: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
-            );
-        } finally {
-          await client.end();
-        }
+      // archive_mode off: the recovered copy must not push its new timeline into the source's repository.
+      recovered = await adoptPostgres({
+        binDir: d.server.binDir,
+        baseDir: baseDir!,
+        dataDir,
+        password: d.server.connection().password,
+        settings: { archive_mode: "off" },
       });
-      const redoSeconds = redoSecondsFromLog(await readFile(recovered!.logFile, "utf8").catch(() => ""));
-      const ready = restore.seconds + replay.seconds + write.seconds;
+      const server = recovered;
+      const run = variant === "before" ? await promotedThenVerified(server, s) : await heldThenVerified(server, s);
+      const ready = restore.seconds + run.readySeconds;
+      const verified = restore.seconds + run.verifiedSeconds;
       return {
         bytes: s.backupBytes,
         phases: {
           "pgbackrest restore": restore.seconds,
-          "start + WAL replay + promote": replay.seconds,
-          "first write": write.seconds,
-          verify: verify.seconds,
+          "start + WAL replay to T": run.replaySeconds,
+          "promote + first write": run.readySeconds - run.replaySeconds,
+          "verification beyond ready for writes": Math.max(0, verified - ready),
         },
         metrics: {
           readyForWritesSeconds: ready,
-          verifiedSeconds: ready + verify.seconds,
+          verifiedSeconds: verified,
           walBytes: s.walBytes,
-          // WAL per second of PostgreSQL's redo when it logged it; else of start + replay + promote.
-          walMBps: s.walBytes / 1e6 / (redoSeconds ?? replay.seconds),
-          ...(redoSeconds !== undefined ? { redoSeconds } : {}),
+          verifySeconds: run.verifySeconds,
+          // WAL per second of PostgreSQL's redo when it logged it; else of start + replay.
+          walMBps: s.walBytes / 1e6 / (run.redoSeconds ?? run.replaySeconds),
+          ...(run.redoSeconds !== undefined ? { redoSeconds: run.redoSeconds } : {}),
         },
       };
     },
@@ -235,4 +258,85 @@ export function pitrCase(d: Dataset, setup: () => PitrSetup, o: { id: string; la
       baseDir = undefined;
     },
   };
+}
+
+interface Timings {
+  /** From the server's start: at T (held or promoted), ready for writes, verified. */
+  replaySeconds: number;
+  readySeconds: number;
+  verifiedSeconds: number;
+  /** The checks' own duration. */
+  verifySeconds: number;
+  redoSeconds: number | undefined;
+}
+
+/** The path before: promoted at T, then the first write, then the checks. */
+async function promotedThenVerified(server: LocalPostgres, s: PitrSetup): Promise<Timings> {
+  const t0 = performance.now();
+  const since = () => (performance.now() - t0) / 1000;
+  await server.start();
+  await waitPromoted(server);
+  const replaySeconds = since();
+  await server.query(FIRST_WRITE, [], DB_NAME);
+  const readySeconds = since();
+  const client = await server.client(DB_NAME);
+  try {
+    await checkWitnesses(client, s.witnesses);
+    const failed = (await checkIntegrity(client, {}, { concurrency: 2, connect: () => server.client(DB_NAME) })).filter(
+      (c) => !c.ok,
+    );
+    if (failed.length)
+      throw new Error(`recovered database fails integrity: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+  } finally {
+    await client.end();
+  }
+  const verifiedSeconds = since();
+  return {
+    replaySeconds,
+    readySeconds,
+    verifiedSeconds,
+    verifySeconds: verifiedSeconds - readySeconds,
+    redoSeconds: redoSecondsFromLog(await readFile(server.logFile, "utf8").catch(() => "")),
+  };
+}
+
+/** The path after: held read-only at T, verified on that snapshot side by side with promotion and the first write. */
+async function heldThenVerified(server: LocalPostgres, s: PitrSetup): Promise<Timings> {
+  const t0 = performance.now();
+  const since = () => (performance.now() - t0) / 1000;
+  await server.start();
+  const lsn = await waitHeld(server);
+  const replaySeconds = since();
+  const heldAt = new Date();
+  let readySeconds = 0;
+  const witness = await server.client(DB_NAME);
+  try {
+    await witness.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    await witness.query("SELECT 1");
+    const witnesses = checkWitnesses(witness, s.witnesses);
+    witnesses.catch(() => {});
+    const v = await verifyWhilePromoting({
+      connect: () => server.client(DB_NAME),
+      concurrency: 2,
+      promoteTimeoutSeconds: 600,
+      afterPromotion: async (c) => {
+        await c.query(FIRST_WRITE);
+        readySeconds = since();
+      },
+    });
+    await witnesses;
+    const failed = v.integrity.checks.filter((c) => !c.ok);
+    if (failed.length)
+      throw new Error(`recovered database fails integrity: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
+    const verifiedSeconds = since();
+    return {
+      replaySeconds,
+      readySeconds,
+      verifiedSeconds,
+      verifySeconds: (Date.parse(v.at.checked) - Date.parse(v.at.snapshot)) / 1000,
+      redoSeconds: pausedRedo(await readFile(server.logFile, "utf8").catch(() => ""), { lsn, at: heldAt })?.seconds,
+    };
+  } finally {
+    await witness.end();
+  }
 }

@@ -174,6 +174,13 @@ async function scalingMain(options: BenchOptions): Promise<number> {
   try {
     results = await runScaling(ctx, options.sizes, progressPrinter("drill"), {
       reportsDir: join(options.resultsDir, `${options.name}-drills`),
+      // A full run records each drill in the committed calibration before the next (never --quick).
+      record: !options.quick,
+      // Written as it goes: a run cut short keeps every size and drill it finished.
+      partial: async (r) => {
+        await mkdir(options.resultsDir, { recursive: true });
+        await writeFile(join(options.resultsDir, `${options.name}.partial.json`), `${JSON.stringify(r, null, 2)}\n`);
+      },
     });
   } finally {
     process.removeListener("SIGINT", onSignal);

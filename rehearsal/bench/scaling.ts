@@ -1,24 +1,34 @@
 /**
- * `npm run bench -- --scaling [--sizes 0.1GiB,0.5GiB,2GiB] [--reps 3]`: the same paths at three
- * database sizes — the floor (tar/untar), pgBackRest's full backup, our logical backup, PITR to
- * "ready for writes" and to "verified", verify-backup's integrity checks (now, and as they ran
- * before) — and `npm run drill` at each size, whose estimate (printed before its disaster, from
- * the committed calibration) is set beside what it achieved. Each size seeds its own database;
- * everything it starts is stopped and removed, also on failure.
+ * `npm run bench -- --scaling [--sizes 0.1GiB,0.5GiB,2GiB] [--reps 3] [--drills 4]`: the recovery
+ * paths at three database sizes — the floor (tar/untar), pgBackRest's full backup, PITR to "ready
+ * for writes" and to "verified" now and as before (side by side, the same backup, WAL and T), the
+ * repository's compression (backup time and size, restore time) — and `--drills` runs of `npm run
+ * drill` at each size, whose RTO range (printed before its disaster, from the committed
+ * calibration) is set beside what it achieved. Each size seeds its own database; everything it
+ * starts is stopped and removed, also on failure.
  */
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { chmod, chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { serverVersion, thisMachine } from "./machine.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { interleave, type Case, type Progress } from "./harness.ts";
-import { createDataset, DB_NAME, type Dataset } from "./dataset.ts";
+import { interleave, type Progress } from "./harness.ts";
+import { createDataset, type Dataset } from "./dataset.ts";
 import { floorCases, floorTeardown } from "./floor.ts";
-import { oursLogicalCases } from "./ours-logical.ts";
 import { pitrCase, preparePitr } from "./pitr.ts";
 import { drillCase } from "./drill.ts";
-import { ensureMoto, type BenchContext } from "./bench-context.ts";
-import { checkIntegrity, orphanQuery, PLAN_CHECKS } from "../../runbooks/postgres/integrity.ts";
+import type { BenchContext } from "./bench-context.ts";
+import { compressionBackups, compressionRestoreCases, compressionRows } from "./compression.ts";
+import { serviceUserIds } from "../../runbooks/postgres/cluster.ts";
+import { BASE_FIGURES } from "../../infra/posture/figures.ts";
+import {
+  DEFAULT_CALIBRATION_FILE,
+  readCalibration,
+  recordRun,
+  writeCalibration,
+} from "../../infra/posture/calibration.ts";
+import { runFromReport } from "../../infra/posture/calibration-sources.ts";
 import { useCalibration } from "../../infra/posture/figures.ts";
 import type { ScalingResults, SizeResult } from "./scaling-report.ts";
 
@@ -26,42 +36,12 @@ const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** WAL each PITR repetition replays, as a share of the database (256 MiB at 1 GiB, as the full run). */
 const PITR_WAL_SHARE = 0.25;
-/** The drill's writers run past one archive_timeout, so the disaster falls mid-cycle (quick: a few seconds). */
-const DRILL_WRITE_SECONDS = { full: 75, quick: 3 };
-
-/** The three ways of running the integrity checks, on the seeded database. */
-function verifyCases(d: Dataset): Case[] {
-  const check = (
-    label: string,
-    id: string,
-    run: (c: Awaited<ReturnType<Dataset["server"]["client"]>>) => Promise<void>,
-  ): Case => ({
-    id,
-    label,
-    run: async () => {
-      const client = await d.server.client(DB_NAME);
-      try {
-        await run(client);
-      } finally {
-        await client.end();
-      }
-    },
-  });
-  const passes = (checks: { ok: boolean; name: string; detail: string }[]) => {
-    const failed = checks.filter((c) => !c.ok);
-    if (failed.length) throw new Error(`integrity failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`);
-  };
-  return [
-    check("the checks as before", "verify.before", async (c) => {
-      passes(await checkIntegrity(c));
-      for (const fk of PLAN_CHECKS) await c.query(orphanQuery(fk)); // the plan's three ran a second time
-    }),
-    check("one at a time, each query once", "verify.one_by_one", async (c) => passes(await checkIntegrity(c))),
-    check("two at a time, each query once", "verify.side_by_side", async (c) =>
-      passes(await checkIntegrity(c, {}, { concurrency: 2, connect: () => d.server.client(DB_NAME) })),
-    ),
-  ];
-}
+/**
+ * How long each drill's writers sell (quick: a few seconds). 30 s, not past one archive_timeout
+ * as before: twelve drills must fit in one run on a shared machine; the RPO estimate is exact
+ * either way (nothing archived: every commit since the base backup is lost, as predicted).
+ */
+const DRILL_WRITE_SECONDS = { full: 30, quick: 3 };
 
 async function oneSize(
   ctx: BenchContext,
@@ -79,10 +59,6 @@ async function oneSize(
     await o.postgres(d);
     const floor = await interleave(floorCases(d, dir).slice(0, 2), reps, progress);
     await floorTeardown(d, dir);
-    const { moto, bucket } = await ensureMoto(ctx);
-    const logical = oursLogicalCases(d, { endpoint: moto.endpoint, bucket });
-    const backup = await interleave([logical[0]!], reps, progress).finally(() => logical.close?.());
-    const verify = await interleave(verifyCases(d), reps, progress);
     const setup = await preparePitr(d, {
       dir: join(dir, "pgbackrest"),
       stanza: "bench-scaling",
@@ -98,27 +74,44 @@ async function oneSize(
       bytes: setup.backupBytes,
       mbPerSec: setup.backupBytes / 1e6 / setup.backupSeconds,
     };
+    // The path before and after, side by side: the same backup, the same WAL, the same T.
     const pitr = await interleave(
-      [pitrCase(d, () => setup, { id: "ours.pitr_posix", label: "PITR (posix)", workDir: dir })],
+      [
+        pitrCase(d, () => setup, { id: "ours.pitr_posix", label: "PITR (posix), now", workDir: dir }),
+        pitrCase(d, () => setup, {
+          id: "ours.pitr_posix_before",
+          label: "PITR (posix), as before",
+          workDir: dir,
+          variant: "before",
+        }),
+      ],
       reps,
       progress,
     );
+    const compressionDir = join(dir, "compression");
+    await mkdir(compressionDir, { recursive: true });
+    const ids = await serviceUserIds("postgres");
+    if (ids) await chown(compressionDir, ids.uid, ids.gid);
+    const backups = await compressionBackups(setup.cfg, compressionDir);
+    const restores = await interleave(compressionRestoreCases(setup.cfg, compressionDir), reps, progress);
     measured = {
       targetBytes,
       dataset: { dbBytes: d.dbBytes, dataDirBytes: d.dataDirBytes, scale: d.scale, seedSeconds: d.seedSeconds },
       pitrWalBytes: setup.walBytes,
-      cases: [...floor, ...backup, pgbackrestBackup, ...verify, ...pitr],
+      cases: [...floor, pgbackrestBackup, ...pitr, ...restores],
+      compression: compressionRows(backups, restores),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
     await d.server.destroy();
   }
-  // The drill seeds and serves its own database at the same scale; the bench's is gone by now.
-  const writeSeconds = ctx.options.quick ? DRILL_WRITE_SECONDS.quick : DRILL_WRITE_SECONDS.full;
-  return { ...measured, drill: await drillAt(measured.dataset.scale, writeSeconds, progress, o.reportsDir) };
+  return { ...measured, drill: null, drills: [] };
 }
 
-/** One drill at `scale`, whose report (estimate and achieved) is kept in `reportsDir`. */
+/**
+ * One drill at `scale`, whose report (its range and what it achieved) is kept in `reportsDir`
+ * and then recorded in the committed calibration (`--calibrate`): the next drill's range counts it.
+ */
 async function drillAt(scale: number, writeSeconds: number, progress: Progress, reportsDir: string | undefined) {
   const [r] = await interleave(
     [
@@ -135,11 +128,26 @@ async function drillAt(scale: number, writeSeconds: number, progress: Progress, 
   return { scale, runId: null, error: r!.error ?? null, metrics: r!.metrics ?? {} };
 }
 
+/** Records a drill's report in the calibration file, as `npm run posture -- --calibrate` does. */
+function calibrateFrom(reportFile: string, log: (line: string) => void): void {
+  try {
+    const run = runFromReport(readFileSync(reportFile, "utf8"), reportFile);
+    const file = DEFAULT_CALIBRATION_FILE;
+    const next = recordRun(BASE_FIGURES, readCalibration(file), { ...run, recordedAt: new Date().toISOString() });
+    writeCalibration(file, next.calibration);
+    log(
+      `── calibrated from ${run.runId}${next.run.rtoCheck ? (next.run.rtoCheck.inRange ? " (inside its range)" : " (OUTSIDE its range)") : ""}`,
+    );
+  } catch (error) {
+    log(`── not calibrated from ${reportFile}: ${(error as Error).message}`);
+  }
+}
+
 export async function runScaling(
   ctx: BenchContext,
   sizes: number[],
   progress: Progress,
-  o: { reportsDir?: string } = {},
+  o: { reportsDir?: string; record?: boolean; partial?: (r: ScalingResults) => Promise<void> } = {},
 ): Promise<ScalingResults> {
   const results: ScalingResults = {
     name: ctx.options.name,
@@ -154,8 +162,23 @@ export async function runScaling(
     if (results.machine.postgres) return;
     results.machine.postgres = await serverVersion(d.server);
   };
-  for (const bytes of sizes)
+  for (const bytes of sizes) {
     results.sizes.push(await oneSize(ctx, bytes, progress, { reportsDir: o.reportsDir, postgres }));
+    await o.partial?.(results);
+  }
+  // The drills seed and serve their own databases; round after round over the sizes, each
+  // recorded before the next, so every range comes from the drills before it (never its own).
+  const writeSeconds = ctx.options.quick ? DRILL_WRITE_SECONDS.quick : DRILL_WRITE_SECONDS.full;
+  for (let round = 0; round < ctx.options.drills; round++)
+    for (const size of results.sizes) {
+      const before = new Set(o.reportsDir && existsSync(o.reportsDir) ? readdirSync(o.reportsDir) : []);
+      const d = await drillAt(size.dataset.scale, writeSeconds, progress, o.reportsDir);
+      size.drills!.push(d);
+      size.drill ??= d;
+      const added = o.reportsDir ? readdirSync(o.reportsDir).filter((f) => !before.has(f)) : [];
+      if (o.record && o.reportsDir && added[0]) calibrateFrom(join(o.reportsDir, added[0]), ctx.log);
+      await o.partial?.(results);
+    }
   results.finishedAt = new Date().toISOString();
   return results;
 }

@@ -12,12 +12,18 @@ import { join } from "node:path";
 import type pg from "pg";
 import { $ } from "zx";
 import { asServiceUser, serviceUserIds, type LocalPostgres } from "../../runbooks/postgres/cluster.ts";
-import { enableArchiving, type PgBackRestConfig } from "../../runbooks/postgres/pgbackrest.ts";
+import {
+  enableArchiving,
+  type PgBackRestConfig,
+  type RepositoryCompression,
+} from "../../runbooks/postgres/pgbackrest.ts";
 import type { Streaming } from "../../infra/posture/self-managed.ts";
 
 export interface ArchiveSettings {
   archiveTimeoutSeconds: number;
   streaming: Streaming;
+  /** The stack config's `walArchiving.repositoryCompression`. */
+  compression: RepositoryCompression;
 }
 
 /**
@@ -31,6 +37,7 @@ export async function turnOnArchiving(pgs: LocalPostgres, s: ArchiveSettings): P
     stanza: "eventchain",
     repo: { type: "posix", path: join(pgs.baseDir, "repo") },
     archiveTimeoutSeconds: s.archiveTimeoutSeconds,
+    compression: s.compression,
   });
   const [row] = await pgs.query<{ archive_command: string }>("SHOW archive_command");
   await setArchiveCommand(

@@ -24,6 +24,8 @@ export type Scenario = "crash" | "bad-data";
 export interface DrillReport {
   reportVersion: 2;
   runId: string;
+  /** How it recovered (calibration counts drills of one method together). */
+  recoveryMethod: string;
   scale: number;
   scenario: Scenario;
   /** The archive settings the drill ran with (the stack config's, unless overridden). */
@@ -48,6 +50,10 @@ export interface DrillReport {
     estimateReadyForWritesSeconds: number | null;
     estimateSeconds: number | null;
     ratio: number | null;
+    /** The range printed before the disaster (the calibration drills' spread), null without one. */
+    range: { seconds: number; low: number; high: number; basis: string } | null;
+    /** Whether the achieved RTO fell inside that range. */
+    inRange: boolean | null;
   } | null;
   /** The data lost, from the writers' acknowledgements, against the estimate. */
   rpo: {
@@ -143,8 +149,12 @@ function estimateLines(r: DrillReport): string[] {
   const p = e.rto.phases;
   const kinds = new Map<string, string[]>();
   for (const f of e.figures) kinds.set(f.kind, [...(kinds.get(f.kind) ?? []), f.id]);
+  const range = e.rto.range;
   return [
     `Estimate (printed before the disaster, from the figures in use): ready for writes ${fmt(e.rto.readyForWritesSeconds)} = overhead ${fmt(p.overhead)} + restore ${fmt(p.restore)} + redo ${fmt(p.redo)}; verified + ${fmt(p.verify)}. ` +
+      (range
+        ? `How sure: RTO (verified) ${fmt(range.low)}–${fmt(range.high)}, point ${fmt(range.seconds)}, from ${range.basis}. `
+        : "How sure: no range yet (fewer than two calibration drills measured a whole recovery). ") +
       `Inputs: backup ${(e.inputs.backupBytes / 1e6).toFixed(1)} MB, database ${(e.inputs.databaseBytes / 1e6).toFixed(1)} MB, WAL since the base backup ${(e.inputs.walBytes / 1e6).toFixed(1)} MB. ` +
       `Figures: ${[...kinds].map(([k, ids]) => `${k} ${ids.join(", ")}`).join("; ")} (infra/posture/figures.ts, calibration.json).`,
     "",
@@ -191,7 +201,7 @@ export function renderDrillMarkdown(r: DrillReport, pitrReportPath: string | nul
       `| ${o.system}, tier ${o.tier} | estimate (before) | achieved | estimate ÷ achieved | objective | met |`,
       "|---|---|---|---|---|---|",
       `| RTO: incident → ready for writes | ${fmt(r.rto?.estimateReadyForWritesSeconds)} | ${fmt(r.rto?.readyForWritesSeconds)} | ${r.rto && r.rto.estimateReadyForWritesSeconds !== null ? ratioCell(r.rto.readyForWritesSeconds ? Math.round((r.rto.estimateReadyForWritesSeconds / r.rto.readyForWritesSeconds) * 100) / 100 : null) : "–"} | | |`,
-      `| RTO: incident → verified | ${fmt(r.rto?.estimateSeconds)} | ${fmt(r.rto?.achievedSeconds)} | ${ratioCell(r.rto?.ratio ?? null)} | ${o.rtoMinutes} min | ${r.rto ? yes(r.rto.met) : "–"} |`,
+      `| RTO: incident → verified | ${fmt(r.rto?.estimateSeconds)}${r.rto?.range ? ` (range ${fmt(r.rto.range.low)}–${fmt(r.rto.range.high)})` : ""} | ${fmt(r.rto?.achievedSeconds)}${r.rto?.inRange === false ? " **OUTSIDE the range**" : r.rto?.inRange ? " (inside the range)" : ""} | ${ratioCell(r.rto?.ratio ?? null)} | ${o.rtoMinutes} min | ${r.rto ? yes(r.rto.met) : "–"} |`,
       `| RPO: data lost | ${fmt(r.rpo?.estimateSeconds)}${r.rpo?.worstCaseSeconds !== null && r.rpo?.worstCaseSeconds !== undefined ? ` (worst case for these settings ${fmt(r.rpo.worstCaseSeconds)})` : ""} | ${fmt(r.rpo?.achievedSeconds)} | ${ratioCell(r.rpo?.ratio ?? null)} | ${o.rpoMinutes} min | ${r.rpo ? yes(r.rpo.met) : "–"} |`,
       "",
     );

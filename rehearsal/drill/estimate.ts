@@ -6,7 +6,9 @@
  * what was achieved.
  */
 import type pg from "pg";
-import { FIGURES } from "../../infra/posture/figures.ts";
+import { cpus, loadavg } from "node:os";
+import { CALIBRATION, FIGURES } from "../../infra/posture/figures.ts";
+import { rtoSpread } from "../../infra/posture/rto-range.ts";
 import {
   estimateSelfManaged,
   predictedCrashLossSeconds,
@@ -71,8 +73,12 @@ export async function estimateNow(
   const inputs = { backupBytes: o.backup.sizeBytes, databaseBytes: Number(rows[0]!.db), walBytes };
   const e = estimateSelfManaged({
     ...inputs,
-    ...o.settings,
+    archiveTimeoutSeconds: o.settings.archiveTimeoutSeconds,
+    streaming: o.settings.streaming,
     ...(o.walBytesPerSecond ? { walBytesPerSecond: o.walBytesPerSecond } : {}),
+    // How sure: the calibration drills' spread, at the load this shared machine has now.
+    spread: rtoSpread(CALIBRATION, FIGURES),
+    loadPerCore: loadavg()[0]! / cpus().length,
   });
   let nowSeconds: number;
   let nowBasis: string;

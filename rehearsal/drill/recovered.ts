@@ -1,6 +1,7 @@
 /**
- * The recovered cluster, from the drill's side: the writer rows it holds (read before anything
- * else writes to it) and the application's first write, which marks it ready for writes.
+ * The recovered cluster, from the drill's side: the writer rows it holds (read while it is held
+ * read-only at its stop, before anything writes to it) and the application's first write, which
+ * marks it ready for writes.
  * Connects over its Unix socket (local trust, a 0700 directory), as the engine started it.
  */
 import pg from "pg";
@@ -39,10 +40,21 @@ export async function rowsBack(r: Restored, maxSeededTicketId: number): Promise<
   }
 }
 
-/** The application's first sale on the recovered database; resolves when it is committed. */
-export async function firstWrite(r: Restored): Promise<{ ticketId: number; at: Date }> {
+/**
+ * The application's first sale on the recovered database, as soon as it takes writes: it asks,
+ * a few milliseconds apart, whether the server still recovers (held read-only at its stop while
+ * the runbook verifies it), then sells; resolves when the sale is committed.
+ */
+export async function firstWrite(r: Restored, o: { timeoutMs?: number } = {}): Promise<{ ticketId: number; at: Date }> {
   const c = await connect(r);
   try {
+    const deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
+    for (;;) {
+      const { rows } = await c.query<{ rec: boolean }>("SELECT pg_is_in_recovery() AS rec");
+      if (!rows[0]!.rec) break;
+      if (Date.now() > deadline) throw new Error("the recovered server was not promoted in time for the first sale");
+      await new Promise((res) => setTimeout(res, 10));
+    }
     const ticketId = await sellTicket(c);
     return { ticketId, at: new Date() };
   } finally {

@@ -9,47 +9,34 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { $ } from "zx";
 import type pg from "pg";
 import { loadConfigFromFiles } from "../../infra/config/load.ts";
 import type { Streaming } from "../../infra/posture/self-managed.ts";
-import { MIN_REDO_SECONDS, type MeasuredPhases } from "../../infra/posture/calibration.ts";
 import { useCalibration } from "../../infra/posture/figures.ts";
-import { asServiceUser } from "../../runbooks/postgres/cluster.ts";
+import { RECOVERY_METHOD } from "../../infra/posture/calibration.ts";
 import { masterOf } from "../stand-ins/postgres.ts";
 import { pgbackrest } from "../../runbooks/postgres/pgbackrest.ts";
 import {
   archivePushSeconds,
-  commandSecondsFromLog,
-  pgbackrestLog,
   slowDownArchiving,
   startWalStream,
   turnOnArchiving,
   type ArchiveSettings,
   type WalStream,
 } from "./archiving.ts";
-import {
-  expectSucceeded,
-  logicalBackup,
-  redisBackup,
-  takeBaseBackup,
-  verificationDir,
-  verifyBackup,
-} from "./backups.ts";
+import { logicalBackup, redisBackup, takeBaseBackup, verificationDir, verifyBackup } from "./backups.ts";
 import { crash, DESTRUCTIVE_STATEMENT, destructiveStatement } from "./disaster.ts";
-import { estimateNow, ratio, type DrillEstimate } from "./estimate.ts";
-import { median, recoveredServerLog, redoFromLog } from "./measure.ts";
-import { badDataOutcome, crashOutcome, type Destruction } from "./data-outcome.ts";
+import { estimateNow, type DrillEstimate } from "./estimate.ts";
+import type { Destruction } from "./data-outcome.ts";
 import { Cleanups, Phases } from "./phase.ts";
 import { preflight } from "./tools-check.ts";
-import { restore as pitrRestore } from "../../runbooks/point-in-time-restore.ts";
-import { recoveryArgs, startRecovery, type Restored } from "./recover.ts";
-import { firstWrite, rowsBack } from "./recovered.ts";
+import { recoverAndVerify } from "./recovery-phase.ts";
 import { renderDrillMarkdown, type DrillReport, type Scenario } from "./drill-report.ts";
-import type { RunbookRun } from "./runbook-process.ts";
 import { seedDatabase } from "./seed.ts";
-import { awsEnvironment, startServers } from "./servers.ts";
-import { startWriters, type WriterLog } from "./writers.ts";
+import { startServers, type DrillServers } from "./servers.ts";
+import { startWriters, type WriterLog, type Writers } from "./writers.ts";
+import type { BackupInfo, PgBackRestConfig } from "../../runbooks/postgres/pgbackrest.ts";
+import type { LoadMeasures } from "./judge.ts";
 
 export interface DrillOptions {
   scale: number;
@@ -81,9 +68,6 @@ export interface DrillResult {
   /** With `keep`: stops the servers and removes their directories (the CLI calls it on Ctrl-C). */
   cleanup?: () => Promise<void>;
 }
-
-/** Less WAL than this replays too fast to time (and switched segments pad its LSN distance). */
-const MIN_REDO_BYTES = 16 * 1024 ** 2;
 
 /** Sales the writers make after the destructive statement, before the recovery starts. */
 const SALES_AFTER_STATEMENT = 20;
@@ -119,29 +103,59 @@ const walSince = async (c: pg.Client, lsn: string) =>
     (await c.query<{ d: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS d", [lsn])).rows[0]!.d,
   );
 
-export async function runDrill(
-  o: DrillOptions & { signal?: AbortSignal; log?: (line: string) => void },
-): Promise<DrillResult> {
+/** What every phase of one drill shares: its options, log, phases, cleanups, report and runbooks' I/O. */
+export interface DrillContext {
+  o: DrillOptions & { signal?: AbortSignal };
+  log: (line: string) => void;
+  runDir: string;
+  io: { stateDir: string; log: (line: string) => void; signal?: AbortSignal };
+  phases: Phases;
+  cleanups: Cleanups;
+  settings: ArchiveSettings;
+  report: DrillReport;
+}
+
+/** What the set-up leaves for the later phases. */
+export interface SetUp {
+  s: DrillServers;
+  cfg: PgBackRestConfig;
+  base: BackupInfo;
+  stream: WalStream | null;
+  maxTicketId: number;
+  reportDir: string;
+}
+
+/** What the writers' phase leaves: the estimate printed before the disaster, and the writers still selling. */
+export interface Loaded {
+  writers: Writers;
+  estimate: DrillEstimate;
+  measures: LoadMeasures;
+}
+
+/** The drill's context and its report, before anything runs. */
+function prepare(o: DrillOptions & { signal?: AbortSignal; log?: (line: string) => void }): DrillContext {
   const log = o.log ?? (() => {});
-  useCalibration(); // the estimate uses the figures drills measured (infra/posture/calibration.json)
   const runId = `drill-${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").toLowerCase()}-${randomBytes(3).toString("hex")}`;
   const runDir = join(o.stateDir, runId);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const runsDir = join(runDir, "runs");
-  const io = { stateDir: runsDir, log, ...(o.signal ? { signal: o.signal } : {}) };
   const phases = new Phases(log, o.signal);
-  const cleanups = new Cleanups();
   const walConfig = loadConfigFromFiles(o.stack ?? "prod").walArchiving;
   const settings: ArchiveSettings = {
     archiveTimeoutSeconds: o.archiveTimeoutSeconds ?? walConfig.archiveTimeoutSeconds,
     streaming: o.streaming ?? walConfig.streaming,
+    compression: walConfig.repositoryCompression,
   };
   const report: DrillReport = {
     reportVersion: 2,
     runId,
+    recoveryMethod: RECOVERY_METHOD,
     scale: o.scale,
     scenario: o.scenario,
-    wal: { ...settings, archiveDelaySeconds: o.archiveDelaySeconds ?? null },
+    wal: {
+      archiveTimeoutSeconds: settings.archiveTimeoutSeconds,
+      streaming: settings.streaming,
+      archiveDelaySeconds: o.archiveDelaySeconds ?? null,
+    },
     writers: { count: o.writers, commitsPerSecond: o.commitsPerSecond, seconds: o.writeSeconds },
     machine: { cpus: cpus().length, loadAverage: null },
     startedAt: new Date().toISOString(),
@@ -162,309 +176,199 @@ export async function runDrill(
     kept: null,
     workDirs: [],
   };
+  const io = { stateDir: join(runDir, "runs"), log, ...(o.signal ? { signal: o.signal } : {}) };
+  return { o, log, runDir, io, phases, cleanups: new Cleanups(), settings, report };
+}
 
+/** Servers, schema, archiving, and every backup the recovery relies on, proven before the disaster. */
+async function setUp(ctx: DrillContext): Promise<SetUp> {
+  const { o, phases, settings, report, io } = ctx;
+  await phases.run("Check the tools are installed", () => preflight({ streaming: settings.streaming !== "off" }));
+  const s = await phases.run(
+    "Start PostgreSQL, Redis and the S3 emulator on loopback",
+    () => startServers({ runDir: ctx.runDir, cleanups: ctx.cleanups, ...(o.stack ? { stack: o.stack } : {}) }),
+    (x) => `postgres 127.0.0.1:${x.pg.port}, redis 127.0.0.1:${x.redis.port}, s3 ${x.moto.endpoint}`,
+  );
+  report.workDirs = [s.pg.baseDir, s.redis.baseDir];
+  report.objective = {
+    system: s.objective.system,
+    tier: s.objective.tier,
+    rtoMinutes: Math.min(s.objective.rtoMinutes, o.objective?.rtoMinutes ?? Infinity),
+    rpoMinutes: Math.min(s.objective.rpoMinutes, o.objective?.rpoMinutes ?? Infinity),
+  };
+  const seeded = await phases.run(
+    `Create the EventChain schema and seed it (scale ${o.scale})`,
+    () => seedDatabase(s.pg, o.scale),
+    (x) =>
+      Object.entries(x.rows)
+        .map(([t, k]) => `${t} ${k}`)
+        .join(", "),
+  );
+  const cfg = await phases.run(
+    `Turn on continuous archiving (pgBackRest, ${settings.compression}; archive_timeout ${settings.archiveTimeoutSeconds} s${o.archiveTimeoutSeconds === undefined ? ", from the stack config" : ""})`,
+    () => turnOnArchiving(s.pg, settings),
+  );
+  let stream: WalStream | null = null;
+  if (settings.streaming === "pg_receivewal") {
+    stream = await phases.run(
+      "Stream WAL continuously to the repository host (pg_receivewal, synchronous, replication slot)",
+      () => startWalStream(s.pg, join(s.pg.baseDir, "wal-stream")),
+      (w) => w.dir,
+    );
+    const st = stream;
+    ctx.cleanups.add("pg_receivewal", () => st.stop());
+  }
+  const logical = await phases.run(
+    "Logical backup to the bucket (backup-database runbook)",
+    () => logicalBackup(s, io),
+    (m) => `backup ${m.backupId}, ${m.bytes} bytes`,
+  );
+  const reportDir = verificationDir(ctx.runDir);
+  report.verification.logicalBackup = await phases.run(
+    // Before the base backup: the scratch database's WAL is not replayed by the recovery.
+    "Verify the logical backup in a scratch database before it is needed (verify-backup)",
+    () => verifyBackup(s, { ...io, reportDir }, masterOf(s.pg).connection("postgres"), ["--backup", logical.backupId]),
+    (v) => (v.ok ? "passed" : `FAILED: ${v.message}`),
+  );
+  await phases.run(
+    "Redis backup with a test restore (backup-redis runbook)",
+    () => redisBackup(s, io),
+    (k) => `${k ?? "?"} keys restored and matched`,
+  );
+  const base = await phases.run(
+    "Base backup (pgBackRest full)",
+    () => takeBaseBackup(cfg),
+    (b) => `${b.label}, ${(b.repoSizeBytes / 1e6).toFixed(1)} MB in the repository`,
+  );
+  if (o.archiveDelaySeconds) {
+    const delay = o.archiveDelaySeconds;
+    await phases.run(`Fault: archiving slowed down (every archive-push ${delay} s late)`, () =>
+      slowDownArchiving(s.pg, delay),
+    );
+  }
+  return { s, cfg, base, stream, maxTicketId: seeded.maxTicketId, reportDir };
+}
+
+/** The application sells (each acknowledgement recorded); the estimate is printed before the disaster. */
+async function loadAndEstimate(ctx: DrillContext, up: SetUp): Promise<Loaded> {
+  const { o, phases } = ctx;
+  // The application: writers on their own connections, and one probe connection of the drill's.
+  const clients: pg.Client[] = [];
+  ctx.cleanups.add("application connections", async () => {
+    for (const c of clients) await c.end().catch(() => {});
+  });
+  for (let i = 0; i <= o.writers; i++) clients.push(await up.s.pg.client("eventchain"));
+  const probe = clients.pop()!;
+  probe.on("error", () => {});
+  const writeFor = o.scenario === "crash" ? o.writeSeconds : o.writeSeconds / 2;
+  const load = await phases.run(
+    `Writers sell tickets for ${writeFor} s (${o.writers} connections, ${o.commitsPerSecond} commits/s; each acknowledgement recorded)`,
+    async () => {
+      await untilServerClockPast(probe, new Date(up.base.stoppedAt));
+      const lsn = await currentLsn(probe);
+      const writers = startWriters(clients, o.commitsPerSecond);
+      await loadFor(writeFor * 1000, o.signal);
+      return { writers, lsn, startedAt: writers.log.startedAt };
+    },
+    (x) => `${x.writers.log.acks.length} commits acknowledged so far`,
+  );
+  const walBytesWritten = await walSince(probe, load.lsn);
+  const elapsedSeconds = (performance.timeOrigin + performance.now() - load.startedAt) / 1000;
+  const estimate = await phases.run(
+    "Estimate RTO (a range) and RPO from the figures in use, before the disaster",
+    () =>
+      estimateNow(probe, {
+        scenario: o.scenario,
+        settings: ctx.settings,
+        backup: up.base,
+        stream: up.stream,
+        writesSince: new Date(load.startedAt),
+        ...(walBytesWritten > 0 && elapsedSeconds > 0 ? { walBytesPerSecond: walBytesWritten / elapsedSeconds } : {}),
+      }),
+    (e) =>
+      `RTO ${e.rto.range ? `${e.rto.range.low.toFixed(1)}–${e.rto.range.high.toFixed(1)} s (point ${e.rto.range.seconds.toFixed(1)} s)` : `${e.rto.verifiedSeconds.toFixed(1)} s`} to verified, ready for writes ${e.rto.readyForWritesSeconds.toFixed(1)} s; RPO now ${e.rpo.nowSeconds.toFixed(1)} s, worst case ${e.rpo.worstCaseSeconds.toFixed(1)} s`,
+  );
+  ctx.report.estimate = estimate;
+  ctx.report.machine.loadAverage = loadavg().map((x) => Math.round(x * 100) / 100);
+  await probe.end().catch(() => {});
+  const measures: LoadMeasures = {
+    backupBytes: up.base.sizeBytes,
+    pushes: archivePushSeconds(up.cfg),
+    walBytesWritten,
+    elapsedSeconds,
+    ackedBefore: load.writers.log.acks.length,
+    streaming: up.stream !== null,
+  };
+  return { writers: load.writers, estimate, measures };
+}
+
+/** The disaster: a crash without warning, or a destructive statement the writers sell past. */
+async function strike(
+  ctx: DrillContext,
+  up: SetUp,
+  loaded: Loaded,
+): Promise<{ incidentAt: Date; writerLog: WriterLog; destruction: Destruction | null }> {
+  const { phases } = ctx;
+  const { writers } = loaded;
+  if (ctx.o.scenario === "crash") {
+    // The incident is declared once the primary is gone, data directory and all (detection is instant here).
+    const incidentAt = await phases.run(
+      "Disaster: the primary crashes without warning and its data directory is deleted",
+      () => crash(up.s.pg),
+      (at) => `incident at ${at.toISOString()}`,
+    );
+    const writerLog = await writers.stopped();
+    if (up.stream) await up.stream.stop();
+    return { incidentAt, writerLog, destruction: null };
+  }
+  const d = await phases.run(
+    `Disaster: ${DESTRUCTIVE_STATEMENT} without WHERE, committed while the writers sell`,
+    () => destructiveStatement(up.s.pg, up.maxTicketId),
+    (x) => `transaction ${x.xid} committed at ${x.committedAt}, ${x.rowsRemoved} payments removed`,
+  );
+  await phases.run(
+    `The writers go on selling (${SALES_AFTER_STATEMENT} more) until the damage is noticed`,
+    async () => {
+      await writers.untilAcked(loaded.measures.ackedBefore + SALES_AFTER_STATEMENT);
+      return writers.stop();
+    },
+    (l) => `${l.acks.length - d.writerTicketsBefore.length} sales after the statement`,
+  );
+  await phases.run(
+    "The primary is up: force the WAL holding the statement into the repository (pgbackrest check)",
+    () => pgbackrest(up.cfg, ["check"]),
+  );
+  return { incidentAt: new Date(d.committedAt), writerLog: writers.log, destruction: d };
+}
+
+/**
+ * The whole drill, phase after phase: set up and prove the backups, load and estimate, the
+ * disaster, the recovery verified (`recovery-phase.ts`), then cleanup and the report files.
+ */
+export async function runDrill(
+  o: DrillOptions & { signal?: AbortSignal; log?: (line: string) => void },
+): Promise<DrillResult> {
+  useCalibration(); // the estimate uses the figures drills measured (infra/posture/calibration.json)
+  const ctx = prepare(o);
+  const { report } = ctx;
   let exitCode: DrillResult["exitCode"] = 1;
   try {
-    await phases.run("Check the tools are installed", () => preflight({ streaming: settings.streaming !== "off" }));
-    const s = await phases.run(
-      "Start PostgreSQL, Redis and the S3 emulator on loopback",
-      () => startServers({ runDir, cleanups, ...(o.stack ? { stack: o.stack } : {}) }),
-      (x) => `postgres 127.0.0.1:${x.pg.port}, redis 127.0.0.1:${x.redis.port}, s3 ${x.moto.endpoint}`,
-    );
-    report.workDirs = [s.pg.baseDir, s.redis.baseDir];
-    const tier = s.objective;
-    report.objective = {
-      system: tier.system,
-      tier: tier.tier,
-      rtoMinutes: Math.min(tier.rtoMinutes, o.objective?.rtoMinutes ?? Infinity),
-      rpoMinutes: Math.min(tier.rpoMinutes, o.objective?.rpoMinutes ?? Infinity),
-    };
-    const seeded = await phases.run(
-      `Create the EventChain schema and seed it (scale ${o.scale})`,
-      () => seedDatabase(s.pg, o.scale),
-      (x) =>
-        Object.entries(x.rows)
-          .map(([t, k]) => `${t} ${k}`)
-          .join(", "),
-    );
-    const cfg = await phases.run(
-      `Turn on continuous archiving (pgBackRest; archive_timeout ${settings.archiveTimeoutSeconds} s${o.archiveTimeoutSeconds === undefined ? ", from the stack config" : ""})`,
-      () => turnOnArchiving(s.pg, settings),
-    );
-    let stream: WalStream | null = null;
-    if (settings.streaming === "pg_receivewal") {
-      stream = await phases.run(
-        "Stream WAL continuously to the repository host (pg_receivewal, synchronous, replication slot)",
-        () => startWalStream(s.pg, join(s.pg.baseDir, "wal-stream")),
-        (w) => w.dir,
-      );
-      const st = stream;
-      cleanups.add("pg_receivewal", () => st.stop());
-    }
-    const logical = await phases.run(
-      "Logical backup to the bucket (backup-database runbook)",
-      () => logicalBackup(s, io),
-      (m) => `backup ${m.backupId}, ${m.bytes} bytes`,
-    );
-    const reportDir = verificationDir(runDir);
-    report.verification.logicalBackup = await phases.run(
-      // Before the base backup: the scratch database's WAL is not replayed by the recovery.
-      "Verify the logical backup in a scratch database before it is needed (verify-backup)",
-      () =>
-        verifyBackup(s, { ...io, reportDir }, masterOf(s.pg).connection("postgres"), ["--backup", logical.backupId]),
-      (v) => (v.ok ? "passed" : `FAILED: ${v.message}`),
-    );
-    await phases.run(
-      "Redis backup with a test restore (backup-redis runbook)",
-      () => redisBackup(s, io),
-      (k) => `${k ?? "?"} keys restored and matched`,
-    );
-    const base = await phases.run(
-      "Base backup (pgBackRest full)",
-      () => takeBaseBackup(cfg),
-      (b) => `${b.label}, ${(b.repoSizeBytes / 1e6).toFixed(1)} MB in the repository`,
-    );
-    if (o.archiveDelaySeconds) {
-      const delay = o.archiveDelaySeconds;
-      await phases.run(`Fault: archiving slowed down (every archive-push ${delay} s late)`, () =>
-        slowDownArchiving(s.pg, delay),
-      );
-    }
-
-    // The application: writers on their own connections, and one probe connection of the drill's.
-    const clients: pg.Client[] = [];
-    cleanups.add("application connections", async () => {
-      for (const c of clients) await c.end().catch(() => {});
-    });
-    for (let i = 0; i <= o.writers; i++) clients.push(await s.pg.client("eventchain"));
-    const probe = clients.pop()!;
-    probe.on("error", () => {});
-    const writeFor = o.scenario === "crash" ? o.writeSeconds : o.writeSeconds / 2;
-    const load = await phases.run(
-      `Writers sell tickets for ${writeFor} s (${o.writers} connections, ${o.commitsPerSecond} commits/s; each acknowledgement recorded)`,
-      async () => {
-        await untilServerClockPast(probe, new Date(base.stoppedAt));
-        const lsn = await currentLsn(probe);
-        const writers = startWriters(clients, o.commitsPerSecond);
-        await loadFor(writeFor * 1000, o.signal);
-        return { writers, lsn, startedAt: writers.log.startedAt };
-      },
-      (x) => `${x.writers.log.acks.length} commits acknowledged so far`,
-    );
-    const { writers } = load;
-    const pushes = archivePushSeconds(cfg);
-    const walBytesWritten = await walSince(probe, load.lsn);
-    const elapsed = (performance.timeOrigin + performance.now() - load.startedAt) / 1000;
-    const ackedBefore = writers.log.acks.length;
-    const estimate: DrillEstimate = await phases.run(
-      "Estimate RTO and RPO from the figures in use, before the disaster",
-      () =>
-        estimateNow(probe, {
-          scenario: o.scenario,
-          settings,
-          backup: base,
-          stream,
-          writesSince: new Date(load.startedAt),
-          ...(walBytesWritten > 0 && elapsed > 0 ? { walBytesPerSecond: walBytesWritten / elapsed } : {}),
-        }),
-      (e) =>
-        `RTO ${e.rto.verifiedSeconds.toFixed(1)} s (ready for writes ${e.rto.readyForWritesSeconds.toFixed(1)} s); RPO now ${e.rpo.nowSeconds.toFixed(1)} s, worst case ${e.rpo.worstCaseSeconds.toFixed(1)} s`,
-    );
-    report.estimate = estimate;
-    report.machine.loadAverage = loadavg().map((x) => Math.round(x * 100) / 100);
-
-    let incidentAt: Date;
-    let writerLog: WriterLog;
-    let destruction: Destruction | null = null;
-    if (o.scenario === "crash") {
-      // The incident is declared once the primary is gone, data directory and all (detection is instant here).
-      incidentAt = await phases.run(
-        "Disaster: the primary crashes without warning and its data directory is deleted",
-        () => crash(s.pg),
-        (at) => `incident at ${at.toISOString()}`,
-      );
-      writerLog = await writers.stopped();
-      if (stream) await stream.stop();
-    } else {
-      destruction = await phases.run(
-        `Disaster: ${DESTRUCTIVE_STATEMENT} without WHERE, committed while the writers sell`,
-        () => destructiveStatement(s.pg, seeded.maxTicketId),
-        (d) => `transaction ${d.xid} committed at ${d.committedAt}, ${d.rowsRemoved} payments removed`,
-      );
-      incidentAt = new Date(destruction.committedAt);
-      const d = destruction;
-      await phases.run(
-        `The writers go on selling (${SALES_AFTER_STATEMENT} more) until the damage is noticed`,
-        async () => {
-          await writers.untilAcked(ackedBefore + SALES_AFTER_STATEMENT);
-          return writers.stop();
-        },
-        (l) => `${l.acks.length - d.writerTicketsBefore.length} sales after the statement`,
-      );
-      writerLog = writers.log;
-      await phases.run(
-        "The primary is up: force the WAL holding the statement into the repository (pgbackrest check)",
-        () => pgbackrest(cfg, ["check"]),
-      );
-    }
-    report.incidentAt = incidentAt.toISOString();
-    await probe.end().catch(() => {});
-
-    // The recovery, as an SRE runs it; verification starts once the server takes writes.
-    let restored: Restored | undefined;
-    cleanups.add("PostgreSQL (recovered)", async () => {
-      if (restored)
-        await $({
-          quiet: true,
-          nothrow: true,
-        })`${asServiceUser("postgres")} ${join(s.pg.binDir, "pg_ctl")} -D ${restored.dataDir} -m immediate -w stop`;
-    });
-    const recovery = startRecovery(
-      recoveryArgs({
-        outputsFile: s.outputsFile,
-        cfg,
-        targetRoot: join(s.pg.baseDir, "restores"),
-        incidentAt,
-        target: destruction
-          ? { kind: "before-xid", xid: destruction.xid, committedAt: destruction.committedAt }
-          : { kind: "latest" },
-        ...(stream ? { walStreamDir: stream.dir } : {}),
-      }),
-      { ...io, env: awsEnvironment(s) },
-    );
-    let pitrRun: RunbookRun | undefined;
-    const pitrDone = recovery.done.then((r) => (pitrRun = r));
-    try {
-      const ready = await phases.run(
-        destruction
-          ? `Recover to just before transaction ${destruction.xid} (point-in-time-restore --engine pgbackrest --before-xid)`
-          : `Recover to the latest recoverable point${stream ? " (repository + WAL stream)" : ""} (point-in-time-restore --engine pgbackrest --time latest)`,
-        () => recovery.ready,
-        (r) => `promoted on 127.0.0.1:${r.restored.port}, taking writes`,
-      );
-      restored = ready.restored;
-      const rec = restored;
-      const back = await rowsBack(rec, seeded.maxTicketId);
-      const first = await phases.run(
-        "Ready for writes: the application's first sale on the recovered database",
-        () => firstWrite(rec),
-        (w) => `ticket ${w.ticketId}`,
-      );
-      const readyAt = first.at;
-      report.verification.recoveredDatabase = await phases.run(
-        "Verify the recovered database (verify-backup: tables, counts, every foreign key), and its rows against the writers'",
-        () =>
-          verifyBackup(
-            s,
-            { ...io, reportDir },
-            { host: rec.socketDir, port: rec.port, user: "postgres", database: "eventchain" },
-            ["--database", "eventchain"],
-          ),
-        (v) => (v.ok ? "passed" : `FAILED: ${v.message}`),
-      );
-      if (destruction) report.badData = badDataOutcome(destruction, writerLog, back);
-      else report.crash = crashOutcome(writerLog, back.writerTickets);
-      const verifiedAt = new Date();
-      await phases.run(
-        "The runbook backs the recovered cluster up (a full backup on its new timeline; after 'verified', not part of the RTO)",
-        () => pitrDone.then((r) => expectSucceeded(r, [0, 3])),
-        (r) => `point-in-time-restore ${r.runId} exited ${r.exitCode}`,
-      );
-
-      // What each phase took, by the tools' own accounts.
-      const restoreSeconds = commandSecondsFromLog(pgbackrestLog(cfg, "restore"), "restore").pop();
-      const redo = redoFromLog(recoveredServerLog(rec.baseDir));
-      const readySeconds = (readyAt.getTime() - incidentAt.getTime()) / 1000;
-      const verifiedSeconds = (verifiedAt.getTime() - incidentAt.getTime()) / 1000;
-      const outcome = report.crash ?? report.badData!;
-      const measuredPhases: MeasuredPhases = {
-        ...(restoreSeconds ? { restore: { bytes: base.sizeBytes, seconds: restoreSeconds } } : {}),
-        // Too little WAL to time (PostgreSQL logs centiseconds): no measurement of the redo rate.
-        ...(redo && redo.seconds >= MIN_REDO_SECONDS && redo.walBytes >= MIN_REDO_BYTES
-          ? { redo: { bytes: redo.walBytes, seconds: redo.seconds } }
-          : {}),
-        ...(restoreSeconds
-          ? {
-              overhead: {
-                bytes: estimate.inputs.databaseBytes,
-                seconds: Math.max(0.001, readySeconds - restoreSeconds - (redo?.seconds ?? 0)),
-              },
-            }
-          : {}),
-        verify: { bytes: estimate.inputs.databaseBytes, seconds: (verifiedAt.getTime() - readyAt.getTime()) / 1000 },
-        ...(pushes.length ? { archivePush: { seconds: median(pushes)! } } : {}),
-        ...(walBytesWritten > 0 && elapsed > 0 ? { walRate: { bytesPerSecond: walBytesWritten / elapsed } } : {}),
-        ...(stream && o.scenario === "crash" ? { streamLag: { seconds: outcome.rpoSeconds } } : {}),
-      };
-      report.measured = {
-        databaseBytes: estimate.inputs.databaseBytes,
-        backupBytes: base.sizeBytes,
-        commitsPerSecond: elapsed > 0 ? ackedBefore / elapsed : null,
-        archivePushes: pushes.length,
-        phases: measuredPhases,
-      };
-      const objective = report.objective;
-      const rpoEstimate = estimate.rpo.nowSeconds;
-      report.rto = {
-        readyForWritesSeconds: Math.round(readySeconds * 100) / 100,
-        achievedSeconds: Math.round(verifiedSeconds * 100) / 100,
-        objectiveMinutes: objective.rtoMinutes,
-        met: verifiedSeconds <= objective.rtoMinutes * 60,
-        estimateReadyForWritesSeconds: estimate.rto.readyForWritesSeconds,
-        estimateSeconds: estimate.rto.verifiedSeconds,
-        ratio: ratio(estimate.rto.verifiedSeconds, verifiedSeconds),
-      };
-      report.rpo = {
-        achievedSeconds: outcome.rpoSeconds,
-        basis: outcome.rpoBasis,
-        objectiveMinutes: objective.rpoMinutes,
-        met: outcome.rpoSeconds <= objective.rpoMinutes * 60,
-        estimateSeconds: rpoEstimate,
-        worstCaseSeconds: o.scenario === "crash" ? estimate.rpo.worstCaseSeconds : null,
-        ratio: ratio(rpoEstimate, outcome.rpoSeconds),
-      };
-      const verified = report.verification.logicalBackup.ok && report.verification.recoveredDatabase.ok && outcome.ok;
-      report.verdict = !verified ? "failed" : report.rto.met && report.rpo.met ? "objectives_met" : "objectives_missed";
-      exitCode = report.verdict === "objectives_met" ? 0 : report.verdict === "objectives_missed" ? 3 : 1;
-      if (!verified)
-        report.failure = [
-          ...(report.verification.logicalBackup.ok ? [] : ["the logical backup failed its verification"]),
-          ...(report.verification.recoveredDatabase.ok ? [] : ["the recovered database failed verify-backup"]),
-          ...outcome.problems,
-        ].join("; ");
-      if (o.keep) {
-        report.kept = {
-          primary:
-            o.scenario === "crash"
-              ? `stopped, data directory deleted by the drill (${s.pg.baseDir})`
-              : `psql "host=${s.pg.socketDir} port=${s.pg.port} user=postgres dbname=eventchain"`,
-          recovered: `psql "host=${rec.socketDir} port=${rec.port} user=postgres dbname=eventchain"`,
-          redis: `redis-cli -p ${s.redis.port} (password: requirepass in ${s.redis.baseDir}/redis.conf, pass it as REDISCLI_AUTH)`,
-          s3: `${s.moto.endpoint} (bucket ${s.bucket}; any access key works)`,
-          cleanup: "press Ctrl-C in the drill's terminal: it stops every server and removes their directories",
-        };
-      }
-    } finally {
-      // Whatever happened, the runbook's process is finished (or stopped) before cleanup.
-      if (!pitrRun) {
-        await pitrDone.catch(() => {});
-      }
-      const r = pitrRun;
-      restored ??= r?.journal?.steps[pitrRestore.id]?.outputs as Restored | undefined;
-      report.pitr = r
-        ? { runId: r.runId, exitCode: r.exitCode, verdict: r.report?.verdict ?? null, reportMarkdown: r.reportMarkdown }
-        : null;
-    }
+    const up = await setUp(ctx);
+    const loaded = await loadAndEstimate(ctx, up);
+    const hit = await strike(ctx, up, loaded);
+    report.incidentAt = hit.incidentAt.toISOString();
+    report.verdict = await recoverAndVerify(ctx, up, loaded, hit);
+    exitCode = report.verdict === "objectives_met" ? 0 : report.verdict === "objectives_missed" ? 3 : 1;
   } catch (error) {
     report.failure = (error as Error).message;
     report.verdict = o.signal?.aborted ? "interrupted" : "failed";
     exitCode = o.signal?.aborted ? 130 : 1;
   }
-  const cleanup = () => cleanups.runAll(log);
+  const cleanup = () => ctx.cleanups.runAll(ctx.log);
   if (!o.keep) await cleanup();
   report.finishedAt = new Date().toISOString();
   const markdown = renderDrillMarkdown(report, report.pitr?.reportMarkdown ?? null);
-  const paths = { json: join(runDir, "drill-report.json"), markdown: join(runDir, "drill-report.md") };
+  const paths = { json: join(ctx.runDir, "drill-report.json"), markdown: join(ctx.runDir, "drill-report.md") };
   writeFileSync(paths.json, JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   writeFileSync(paths.markdown, markdown, { mode: 0o600 });
   return { exitCode, report, markdown, reportPaths: paths, ...(o.keep ? { cleanup } : {}) };

@@ -1,17 +1,23 @@
 /**
  * Point-in-time restore engine for self-managed PostgreSQL with pgBackRest
  * (`point-in-time-restore --engine pgbackrest`). Restores the stanza's newest base backup that
- * finished before the target time into a NEW data directory `<target-root>/<target id>/data`,
- * replays archived WAL up to the time (inclusive) and promotes; then starts it on a free
- * loopback port. The source cluster and its data directory are never touched.
+ * finished before the target time into a NEW data directory `<target-root>/<target id>/data`
+ * (one restore process per core) and starts it on a free loopback port; it replays archived WAL
+ * fetched ahead of replay (asynchronous archive-get) up to the time (inclusive) and holds there,
+ * read-only. The verify step then checks the recovered data on that paused server (the integrity
+ * checks of verify-backup, on a snapshot taken before promotion) side by side with the
+ * promotion and what must wait for it (takes writes, new timeline). The source cluster and its
+ * data directory are never touched.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { findPostgresBinDir } from "../postgres/cluster.ts";
 import { assertNoControl } from "../postgres/shell-command.ts";
 import { ensureClusterRunning, logTail, runningPostmaster } from "../postgres/recovered-cluster.ts";
+import { buildVerificationReport, checkDatabase, renderVerificationMarkdown } from "../postgres/integrity.ts";
+import { pausedRedo, recoveryState, verifyWhilePromoting } from "../postgres/paused-recovery.ts";
 import {
   archivePushCommand,
   info,
@@ -131,6 +137,54 @@ async function recovered(ctx: PitrContext<PgBackRestEngineOptions>, target: Rest
   return { dataDir, baseDir, socketDir: found.socketDir, port: found.port, logFile: found.logFile, restoredAt };
 }
 
+/** Checked on the held server before its promotion: no commit after the restore time. */
+async function beforePromotion(c: pg.Client, target: RestoreTarget) {
+  const {
+    rows: [s],
+  } = await c.query<{ last: Date | null }>(
+    `SELECT CASE WHEN current_setting('track_commit_timestamp') = 'on' THEN (pg_last_committed_xact()).timestamp END AS last`,
+  );
+  if (s!.last && s!.last > new Date(target.restoreTime))
+    throw new Error(
+      `${target.targetId} holds a commit at ${s!.last.toISOString()}, after the restore time ${target.restoreTime}: nothing was promoted`,
+    );
+  return { lastCommitBeforeRestoreTime: s!.last?.toISOString() ?? null };
+}
+
+/** What must wait for the promotion: it left recovery, its new timeline, it takes writes. */
+async function afterPromotion(c: pg.Client, target: RestoreTarget) {
+  const {
+    rows: [s],
+  } = await c.query<{ rec: boolean; tli: number }>(
+    `SELECT pg_is_in_recovery() AS rec, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`,
+  );
+  if (s!.rec) throw new Error(`${target.targetId} is still in recovery after its promotion`);
+  // It takes writes (a promoted primary, not a read-only standby).
+  const {
+    rows: [w],
+  } = await c.query<{ xid: string }>("SELECT txid_current()::text AS xid");
+  return { promoted: true, timeline: s!.tli, writableXid: w!.xid };
+}
+
+/** The same checks on a cluster promoted already (a resumed run), on its data as it is now. */
+async function verifyPromoted(open: () => Promise<pg.Client>, target: RestoreTarget) {
+  const c = await open();
+  try {
+    const at = new Date().toISOString();
+    const integrity = await checkDatabase(c, {}, { concurrency: 2, connect: open });
+    const lsn = (await c.query<{ l: string }>("SELECT pg_current_wal_lsn()::text AS l")).rows[0]!.l;
+    return {
+      integrity,
+      beforePromotion: { lastCommitBeforeRestoreTime: null },
+      afterPromotion: await afterPromotion(c, target),
+      snapshotLsn: lsn,
+      at: { snapshot: at, promoted: at, checked: new Date().toISOString() },
+    };
+  } finally {
+    await c.end();
+  }
+}
+
 export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
   name: "pgbackrest",
   summary: "pgBackRest restore of a self-managed PostgreSQL to a time, into a new data directory",
@@ -238,14 +292,14 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
           ctx.options.engineOptions.beforeXid
             ? `--type=xid --target=${ctx.options.engineOptions.beforeXid} --target-exclusive`
             : ctx.options.time === "latest"
-              ? "--type=default (every archived WAL segment: the latest recoverable point)"
+              ? "--type=standby (every archived WAL segment: the latest recoverable point)"
               : `--type=time --target="${time}"`
-        } --target-action=promote${ctx.options.engineOptions.walStreamDir ? ` (WAL after the repository's from ${ctx.options.engineOptions.walStreamDir})` : ""}`,
+        } --target-action=pause --process-max=<cores>; restore_command with --archive-async (WAL fetched ahead of replay)${ctx.options.engineOptions.walStreamDir ? `, then WAL after the repository's from ${ctx.options.engineOptions.walStreamDir}` : ""}; recovery_prefetch=try`,
       },
       { kind: "command", action: `pg_ctl -D ${dir} start (new free loopback port)` },
       {
         kind: "note",
-        action: `wait until ${dir} has replayed to ${time} and promoted (pg_is_in_recovery() = false), at most ${ctx.options.maxWaitMinutes} min`,
+        action: `wait until ${dir} has replayed to ${time} and holds there read-only (paused at the target, or caught up with the archive), at most ${ctx.options.maxWaitMinutes} min`,
       },
     ];
   },
@@ -280,68 +334,108 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
   async waitReady(ctx, target) {
     const r = await recovered(ctx, target);
     const deadline = Date.now() + ctx.options.maxWaitMinutes * 60_000;
-    return ctx.wait(`replay to ${target.restoreTime} and promote`, async () => {
+    return ctx.wait(`replay to ${target.restoreTime} and hold there, read-only`, async () => {
       for (let attempt = 0; ; attempt++) {
         // A cluster that stopped (a failed recovery, a crash) is reported now, not after the wait.
         if (!(await runningPostmaster(r.dataDir, r.logFile))) {
           const tail = await logTail(r.logFile);
           throw new Error(
-            `the recovered cluster in ${r.dataDir} stopped before it promoted: see its log ${r.logFile}${tail ? `; last lines:\n${tail}` : ""}`,
+            `the recovered cluster in ${r.dataDir} stopped before it reached its stop: see its log ${r.logFile}${tail ? `; last lines:\n${tail}` : ""}`,
           );
         }
         try {
           const c = await connect(r, "postgres");
           try {
-            const { rows } = await c.query<{ rec: boolean }>("SELECT pg_is_in_recovery() AS rec");
-            if (!rows[0]!.rec)
-              return { promoted: true, dataDir: r.dataDir, port: r.port, socketDir: r.socketDir, logFile: r.logFile };
+            const s = await recoveryState(c);
+            // Promoted already: a run resumed after its verify step promoted the cluster.
+            if (s.state !== "replaying") {
+              const at = new Date();
+              const redo = s.replayLsn
+                ? pausedRedo(await readFile(r.logFile, "utf8").catch(() => ""), { lsn: s.replayLsn, at })
+                : null;
+              return {
+                held: s.state === "paused",
+                pausedAt: at.toISOString(),
+                replayLsn: s.replayLsn,
+                redo,
+                dataDir: r.dataDir,
+                port: r.port,
+                socketDir: r.socketDir,
+                logFile: r.logFile,
+              };
+            }
           } finally {
             await c.end();
           }
         } catch {
-          // not accepting connections yet
+          // not accepting connections yet (before a consistent state)
         }
         if (Date.now() > deadline)
           throw new Error(
-            `${r.dataDir} did not finish recovery within ${ctx.options.maxWaitMinutes} min: see its log ${r.logFile}`,
+            `${r.dataDir} did not reach its stop within ${ctx.options.maxWaitMinutes} min: see its log ${r.logFile}`,
           );
-        await new Promise((res) => setTimeout(res, Math.min(50 * 2 ** attempt, 2000)));
+        await new Promise((res) => setTimeout(res, Math.min(20 * 2 ** attempt, 250)));
       }
     });
   },
 
   async verify(ctx, target) {
     const r = await recovered(ctx, target);
-    const c = await connect(r, ctx.outputs.database.dbName);
-    try {
-      const {
-        rows: [s],
-      } = await c.query<{ rec: boolean; tli: number; cts: string; last: Date | null }>(
-        `SELECT pg_is_in_recovery() AS rec, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli, current_setting('track_commit_timestamp') AS cts,
-                CASE WHEN current_setting('track_commit_timestamp') = 'on' THEN (pg_last_committed_xact()).timestamp END AS last`,
+    const database = ctx.outputs.database.dbName;
+    const startedAt = new Date().toISOString();
+    const probe = await connect(r, "postgres");
+    const { state } = await recoveryState(probe).finally(() => probe.end());
+    if (state === "replaying")
+      throw new Error(`${target.targetId} is still replaying: the wait-ready step has not finished`);
+    if (state === "promoted")
+      ctx.log.warn(
+        `${target.targetId} was promoted already (a resumed run): its data is checked as it is now, no longer on the snapshot of its stop`,
       );
-      if (s!.rec) throw new Error(`${target.targetId} is still in recovery`);
-      if (s!.last && s!.last > new Date(target.restoreTime)) {
-        throw new Error(
-          `${target.targetId} holds a commit at ${s!.last.toISOString()}, after the restore time ${target.restoreTime}`,
-        );
-      }
-      // It takes writes (a promoted primary, not a read-only standby).
-      const {
-        rows: [w],
-      } = await c.query<{ xid: string }>("SELECT txid_current()::text AS xid");
-      return {
-        promoted: true,
-        timeline: s!.tli,
-        lastCommitBeforeRestoreTime: s!.last?.toISOString() ?? null,
-        writableXid: w!.xid,
-        dataDir: r.dataDir,
-        port: r.port,
-        socketDir: r.socketDir,
-      };
-    } finally {
-      await c.end();
-    }
+    const checked = await ctx.wait("verification on the paused server, side by side with the promotion", () =>
+      state === "paused"
+        ? verifyWhilePromoting({
+            connect: () => connect(r, database),
+            concurrency: 2,
+            promoteTimeoutSeconds: 600,
+            beforePromotion: (c) => beforePromotion(c, target),
+            afterPromotion: (c) => afterPromotion(c, target),
+          })
+        : verifyPromoted(() => connect(r, database), target),
+    );
+    const report = buildVerificationReport({
+      backupId: null,
+      database,
+      startedAt,
+      finishedAt: checked.at.checked,
+      checks: checked.integrity.checks,
+      unloggedTables: checked.integrity.unloggedTables,
+      profile: checked.integrity.profile,
+      notes: [
+        `Checked on the recovered server held read-only at its stop (replay at ${checked.snapshotLsn}): every check read that snapshot, taken before the promotion at ${checked.at.promoted}.`,
+      ],
+    });
+    const files = { json: join(r.baseDir, "verification.json"), markdown: join(r.baseDir, "verification.md") };
+    await writeFile(files.json, JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
+    await writeFile(files.markdown, renderVerificationMarkdown(report), { mode: 0o600 });
+    const failed = report.checks.filter((c) => !c.ok);
+    if (!report.ok)
+      throw new Error(
+        `${failed.length} of ${report.checks.length} checks of the recovered data failed (report ${files.markdown}); the server was promoted side by side with them: do not point the application at it: ${failed.map((c) => `${c.name}: ${c.detail}`).join("; ")}`,
+      );
+    return {
+      ...checked.beforePromotion,
+      ...checked.afterPromotion,
+      checks: report.checks.length,
+      verification: files.json,
+      verificationMarkdown: files.markdown,
+      snapshotLsn: checked.snapshotLsn,
+      snapshotAt: checked.at.snapshot,
+      promotedAt: checked.at.promoted,
+      checkedAt: checked.at.checked,
+      dataDir: r.dataDir,
+      port: r.port,
+      socketDir: r.socketDir,
+    };
   },
 
   snapshot: {
@@ -354,7 +448,7 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         },
         {
           kind: "command",
-          action: `pgbackrest --stanza=${ctx.options.engineOptions.stanza} backup --type=full --pg1-path=${dir} (the recovered cluster, new timeline)`,
+          action: `CHECKPOINT; pgbackrest --stanza=${ctx.options.engineOptions.stanza} backup --type=full --pg1-path=${dir} (the recovered cluster, new timeline)`,
         },
       ];
     },
@@ -375,6 +469,8 @@ export const pgbackrestPitr: RestoreEngine<PgBackRestEngineOptions> = {
         const command = archivePushCommand(cfg, [`--pg1-path=${r.dataDir}`]);
         await c.query(`ALTER SYSTEM SET archive_command = ${c.escapeLiteral(command)}`);
         await c.query("SELECT pg_reload_conf()");
+        // Promoted without an end-of-recovery checkpoint: pg_control names the new timeline once one ran.
+        await c.query("CHECKPOINT");
       } finally {
         await c.end();
       }

@@ -6,6 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { $ } from "zx";
 import { asServiceUser, confLines, serviceUserIds, type LocalPostgres } from "./cluster.ts";
@@ -43,6 +44,18 @@ export function assertStanza(stanza: string): void {
     );
 }
 
+/** How the repository compresses what it stores (the stack config's `walArchiving.repositoryCompression`). */
+export type RepositoryCompression = "lz4" | "zst" | "none";
+
+/**
+ * pgBackRest's copy buffer (`buffer-size`): each process holds a few. 1 MiB is pgBackRest's own
+ * default; the bench measured 4 MiB no faster on 2 cores, so the default stays, written out.
+ */
+export const BUFFER_SIZE = "1MiB";
+
+/** Pure: processes for backup and restore: one per core of this machine (pgBackRest's work is per file). */
+export const processesFor = (cores: number = availableParallelism()): number => Math.max(1, Math.min(cores, 16));
+
 /** Pure: the pgbackrest.conf text for a server and a repository. */
 export function renderConfig(o: {
   dir: string;
@@ -51,7 +64,10 @@ export function renderConfig(o: {
   pgPath: string;
   pgPort: number;
   pgSocket: string;
+  /** Default: one per core ({@link processesFor}). */
   processMax?: number;
+  /** Default lz4 (the stack config's choice is passed in by the caller). */
+  compression?: RepositoryCompression;
   /** Full backups kept (pgBackRest expires older ones and their WAL); default 2. */
   retentionFull?: number;
 }): string {
@@ -87,8 +103,9 @@ export function renderConfig(o: {
     `spool-path=${join(o.dir, "spool")}`,
     "log-level-console=warn",
     "log-level-file=info",
-    "compress-type=lz4",
-    `process-max=${o.processMax ?? 2}`,
+    `compress-type=${o.compression ?? "lz4"}`,
+    `process-max=${o.processMax ?? processesFor()}`,
+    `buffer-size=${BUFFER_SIZE}`,
     "start-fast=y",
     "archive-async=n",
     "",
@@ -113,12 +130,60 @@ export function archivePushCommand(cfg: PgBackRestConfig, extra: string[] = []):
 }
 
 /**
- * Pure: the restore_command that fetches WAL from `cfg`'s stanza into the cluster at `pgPath`,
- * quoted like {@link archivePushCommand}.
+ * WAL fetched ahead of replay: pgBackRest's asynchronous archive-get keeps a queue of the next
+ * segments in a spool directory of the restored cluster's own, filled by `processes` processes
+ * while PostgreSQL replays, so replay waits on its own redo, not on one archive-get per segment.
  */
-export function archiveGetCommand(cfg: PgBackRestConfig, pgPath: string): string {
+export interface FetchAhead {
+  /** The queue (`spool-path`): the restored cluster's, never the source's. */
+  spoolDir: string;
+  /** Where the asynchronous process takes its lock (`lock-path`). */
+  lockDir: string;
+  /** The queue's bound (`archive-get-queue-max`), bytes. */
+  queueMaxBytes: number;
+  /** Fetching processes (`process-max` of archive-get). */
+  processes: number;
+}
+
+/** The queue bound: 64 segments of 16 MiB, ahead of replay (pgBackRest's default is 128 MiB). */
+export const ARCHIVE_GET_QUEUE_MAX = 1024 ** 3;
+
+/**
+ * Pure: the fetch-ahead of a restore into `targetDataDir`: its queue and lock next to the data
+ * directory, one fetching process per core left beside the replaying one.
+ */
+export function fetchAheadFor(targetDataDir: string, cores: number = availableParallelism()): FetchAhead {
+  const base = dirname(targetDataDir);
+  return {
+    spoolDir: join(base, "wal-spool"),
+    lockDir: join(base, "wal-lock"),
+    queueMaxBytes: ARCHIVE_GET_QUEUE_MAX,
+    processes: Math.max(1, Math.min(cores - 1, 8)),
+  };
+}
+
+/**
+ * Pure: the restore_command that fetches WAL from `cfg`'s stanza into the cluster at `pgPath`,
+ * quoted like {@link archivePushCommand}; with `ahead`, asynchronously through its queue.
+ */
+export function archiveGetCommand(cfg: PgBackRestConfig, pgPath: string, ahead?: FetchAhead): string {
   return walCommand(
-    ["pgbackrest", `--config=${cfg.configFile}`, `--stanza=${cfg.stanza}`, `--pg1-path=${pgPath}`, "archive-get"],
+    [
+      "pgbackrest",
+      `--config=${cfg.configFile}`,
+      `--stanza=${cfg.stanza}`,
+      `--pg1-path=${pgPath}`,
+      ...(ahead
+        ? [
+            "--archive-async",
+            `--spool-path=${ahead.spoolDir}`,
+            `--lock-path=${ahead.lockDir}`,
+            `--archive-get-queue-max=${ahead.queueMaxBytes}`,
+            `--process-max=${ahead.processes}`,
+          ]
+        : []),
+      "archive-get",
+    ],
     ["%f", '"%p"'],
   );
 }
@@ -196,6 +261,7 @@ export async function enableArchiving(
     archiveTimeoutSeconds?: number;
     env?: Record<string, string>;
     retentionFull?: number;
+    compression?: RepositoryCompression;
   },
 ): Promise<PgBackRestConfig> {
   await assertPgBackRestInstalled();
@@ -219,6 +285,7 @@ export async function enableArchiving(
       pgPort: server.port,
       pgSocket: server.socketDir,
       retentionFull: o.retentionFull,
+      compression: o.compression,
     }),
     { mode: 0o600 },
   );
@@ -326,16 +393,36 @@ export type RecoveryStop = { kind: "time" } | { kind: "end-of-wal" } | { kind: "
  * every path quoted for sh like {@link archiveGetCommand}.
  * @throws Error naming the path when it holds a newline or another control character.
  */
-export function streamingRestoreCommand(cfg: PgBackRestConfig, pgPath: string, streamDir: string): string {
+export function streamingRestoreCommand(
+  cfg: PgBackRestConfig,
+  pgPath: string,
+  streamDir: string,
+  ahead?: FetchAhead,
+): string {
   assertNoControl(streamDir, "WAL stream directory");
   const dir = shQuote(`${streamDir.replace(/\/+$/, "")}/`).replace(/%/g, "%%");
   // `'<dir>/'%f` is one sh word: the quoted directory, then the segment name PostgreSQL substitutes.
-  return `${archiveGetCommand(cfg, pgPath)} || cp ${dir}%f "%p" || cp ${dir}%f.partial "%p"`;
+  return `${archiveGetCommand(cfg, pgPath, ahead)} || cp ${dir}%f "%p" || cp ${dir}%f.partial "%p"`;
 }
 
+/**
+ * What the recovered server does at its stop. `pause` (the default): it stays read-only at the
+ * stop — a hot standby paused at the target, or caught up with every segment it can fetch for
+ * the end of the WAL — so it can be verified before anything writes to it, then promoted with
+ * `pg_promote()` (no end-of-recovery checkpoint before it takes writes). `promote`: PostgreSQL
+ * promotes by itself at the stop, after an immediate end-of-recovery checkpoint.
+ */
+export type RecoveryAction = "pause" | "promote";
+
 /** Pure: pgBackRest's `restore` arguments for a stop (the target part). */
-export function recoveryTargetArgs(time: Date, stop: RecoveryStop = { kind: "time" }): string[] {
-  if (stop.kind === "end-of-wal") return ["--type=default", "--target-timeline=current"];
+export function recoveryTargetArgs(
+  time: Date,
+  stop: RecoveryStop = { kind: "time" },
+  action: RecoveryAction = "pause",
+): string[] {
+  // The end of the WAL has no target to pause at: a standby replays all it can fetch, then waits.
+  if (stop.kind === "end-of-wal")
+    return [action === "pause" ? "--type=standby" : "--type=default", "--target-timeline=current"];
   if (stop.kind === "before-xid") {
     if (!/^[1-9]\d{0,19}$/.test(stop.xid))
       throw new Error(`invalid transaction id "${stop.xid}": expected a positive integer`);
@@ -343,11 +430,11 @@ export function recoveryTargetArgs(time: Date, stop: RecoveryStop = { kind: "tim
       "--type=xid",
       `--target=${stop.xid}`,
       "--target-exclusive",
-      "--target-action=promote",
+      `--target-action=${action}`,
       "--target-timeline=current",
     ];
   }
-  return ["--type=time", `--target=${toPgTimestamp(time)}`, "--target-action=promote", "--target-timeline=current"];
+  return ["--type=time", `--target=${toPgTimestamp(time)}`, `--target-action=${action}`, "--target-timeline=current"];
 }
 
 /**
@@ -365,13 +452,20 @@ export async function restoreToTime(
     env?: Record<string, string>;
     stop?: RecoveryStop;
     walStreamDir?: string;
+    /** Default `pause` (see {@link RecoveryAction}). */
+    action?: RecoveryAction;
+    /** Fetch WAL ahead of replay (default true; false: one archive-get per segment, in turn). */
+    fetchAhead?: boolean;
+    /** Restore processes (default one per core). */
+    processes?: number;
   },
 ): Promise<void> {
   // Checked before anything is created: a bad xid or path changes nothing.
-  const targetArgs = recoveryTargetArgs(o.time, o.stop);
+  const targetArgs = recoveryTargetArgs(o.time, o.stop, o.action);
+  const ahead = o.fetchAhead === false ? undefined : fetchAheadFor(o.targetDataDir);
   const restoreCommand = o.walStreamDir
-    ? streamingRestoreCommand(cfg, o.targetDataDir, o.walStreamDir)
-    : archiveGetCommand(cfg, o.targetDataDir);
+    ? streamingRestoreCommand(cfg, o.targetDataDir, o.walStreamDir, ahead)
+    : archiveGetCommand(cfg, o.targetDataDir, ahead);
   const { backups } = await info(cfg, o.env);
   const set = backups.filter((b) => new Date(b.stoppedAt) <= o.time).pop();
   if (!set) {
@@ -394,8 +488,24 @@ export async function restoreToTime(
   }
   await mkdir(o.targetDataDir, { mode: 0o700 });
   if (ids) await chown(o.targetDataDir, ids.uid, ids.gid);
-  await pgbackrest(cfg, ["restore", `--pg1-path=${o.targetDataDir}`, `--set=${set.label}`, ...targetArgs], o.env);
+  if (ahead) for (const d of [ahead.spoolDir, ahead.lockDir]) await mkdirOwnedByPostgres(d);
+  await pgbackrest(
+    cfg,
+    [
+      "restore",
+      `--pg1-path=${o.targetDataDir}`,
+      `--set=${set.label}`,
+      `--process-max=${o.processes ?? processesFor()}`,
+      ...targetArgs,
+    ],
+    o.env,
+  );
   await rewriteRestoreCommand(o.targetDataDir, restoreCommand);
+  // PostgreSQL's own prefetching of the blocks the WAL refers to ("try": on where the OS has it).
+  await writeFile(
+    join(o.targetDataDir, "postgresql.auto.conf"),
+    `${await readFile(join(o.targetDataDir, "postgresql.auto.conf"), "utf8")}${confLines({ recovery_prefetch: "try" })}\n`,
+  );
 }
 
 /** Pure: a Date as a timestamptz literal PostgreSQL parses exactly (microsecond precision, UTC). */

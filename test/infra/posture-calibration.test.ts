@@ -247,3 +247,47 @@ test("a real RDS restore recorded from its runbook report replaces the assumed R
   t.is(measured.figures.rdsRestoreProvisioning.kind, "measured");
   t.regex(measured.figures.rdsRestoreProvisioning.source, /point-in-time-restore-20261110t031502-4a9c1e/);
 });
+
+test("an RDS restore run against the emulator is recorded with the timings it replayed, and the posture report names which RDS figures are measured and which assumed", async (t) => {
+  const { file } = calibrationCopy(t);
+  const before = await posture("--stack", "prod", "--calibration-file", file);
+  t.regex(before.stdout, /RDS path figures: measured none; assumed [^;]*rdsRestoreProvisioning[^;]*rdsPitrLogReplay/);
+  // The emulator answers at once; the step durations of this report are those of a recorded AWS
+  // restore (RDS events of the real run), replayed by the fault proxy's holds.
+  const drill = await posture(
+    "--calibrate",
+    fixture("drill-report.json"),
+    "--recorded-timings",
+    "RDS events of a real restore",
+    "--calibration-file",
+    file,
+  );
+  t.is(drill.exitCode, 2);
+  t.regex(
+    drill.stderr,
+    /--recorded-timings .* is for a runbook run against an emulator .* a drill, which measures itself/,
+  );
+  const rec = await posture(
+    "--calibrate",
+    fixture("rds-pitr-report.json"),
+    "--recorded-timings",
+    "RDS events of restore eventchain-prod-db-pitr, us-west-2, 2026-11-10, held by the fault proxy",
+    "--calibration-file",
+    file,
+  );
+  t.is(rec.exitCode, 0, rec.stderr);
+  t.regex(rec.stdout, /Timings: RDS events of restore eventchain-prod-db-pitr/);
+  const after = await posture("--stack", "prod", "--calibration-file", file);
+  t.regex(
+    after.stdout,
+    /RDS path figures: measured rdsRestoreProvisioning, rdsPitrLogReplay; assumed rdsCrossRegionLogCopyLag/,
+  );
+  const json = JSON.parse((await posture("--stack", "prod", "--json", "--calibration-file", file)).stdout);
+  t.regex(
+    json.figures.rdsRestoreProvisioning.source,
+    /recorded timings: RDS events of restore eventchain-prod-db-pitr/,
+  );
+  const bad = await posture("--stack", "prod", "--recorded-timings", "x", "--calibration-file", file);
+  t.is(bad.exitCode, 2);
+  t.regex(bad.stderr, /--recorded-timings goes with --calibrate/);
+});

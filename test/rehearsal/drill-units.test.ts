@@ -10,7 +10,8 @@ import { commandSecondsFromLog, pushSecondsFromTimes } from "../../rehearsal/dri
 import { ratio, segmentEnd } from "../../rehearsal/drill/estimate.ts";
 import { recoveryArgs } from "../../rehearsal/drill/recover.ts";
 import { childEnvironment } from "../../rehearsal/drill/runbook-process.ts";
-import { recoveryTargetArgs, streamingRestoreCommand } from "../../runbooks/postgres/pgbackrest.ts";
+import { fetchAheadFor, recoveryTargetArgs, streamingRestoreCommand } from "../../runbooks/postgres/pgbackrest.ts";
+import { pausedRedo, recoveryStateOf } from "../../runbooks/postgres/paused-recovery.ts";
 
 const T0 = Date.parse("2026-12-01T10:00:00.000Z");
 /** Two writers, ten commits each, 100 ms apart, ticket ids interleaved 1..20. */
@@ -171,15 +172,28 @@ test("pgBackRest's recovery targets and the streaming restore_command are exact 
   t.deepEqual(recoveryTargetArgs(time), [
     "--type=time",
     "--target=2026-12-01 10:00:00.123+00",
-    "--target-action=promote",
+    "--target-action=pause",
     "--target-timeline=current",
   ]);
-  t.deepEqual(recoveryTargetArgs(time, { kind: "end-of-wal" }), ["--type=default", "--target-timeline=current"]);
+  t.deepEqual(
+    recoveryTargetArgs(time, { kind: "time" }, "promote"),
+    ["--type=time", "--target=2026-12-01 10:00:00.123+00", "--target-action=promote", "--target-timeline=current"],
+    "the path as before: PostgreSQL promotes by itself at the target",
+  );
+  t.deepEqual(
+    recoveryTargetArgs(time, { kind: "end-of-wal" }),
+    ["--type=standby", "--target-timeline=current"],
+    "the end of the WAL has no target to pause at: a standby replays all it can fetch and waits",
+  );
+  t.deepEqual(recoveryTargetArgs(time, { kind: "end-of-wal" }, "promote"), [
+    "--type=default",
+    "--target-timeline=current",
+  ]);
   t.deepEqual(recoveryTargetArgs(time, { kind: "before-xid", xid: "1029" }), [
     "--type=xid",
     "--target=1029",
     "--target-exclusive",
-    "--target-action=promote",
+    "--target-action=pause",
     "--target-timeline=current",
   ]);
   t.throws(() => recoveryTargetArgs(time, { kind: "before-xid", xid: "1; rm" }), {
@@ -189,6 +203,23 @@ test("pgBackRest's recovery targets and the streaming restore_command are exact 
   t.is(
     streamingRestoreCommand(cfg, "/tmp/x/data", "/tmp/x/wal-stream/"),
     'pgbackrest --config=/tmp/x/pgbackrest.conf --stanza=eventchain --pg1-path=/tmp/x/data archive-get %f "%p" || cp /tmp/x/wal-stream/%f "%p" || cp /tmp/x/wal-stream/%f.partial "%p"',
+  );
+  // WAL fetched ahead of replay: its own queue and lock next to the restored data directory.
+  const ahead = fetchAheadFor("/tmp/x/data", 2);
+  t.deepEqual(ahead, {
+    spoolDir: "/tmp/x/wal-spool",
+    lockDir: "/tmp/x/wal-lock",
+    queueMaxBytes: 1024 ** 3,
+    processes: 1,
+  });
+  t.is(
+    fetchAheadFor("/tmp/x/data", 16).processes,
+    8,
+    "one fetching process per core beside the replaying one, at most 8",
+  );
+  t.is(
+    streamingRestoreCommand(cfg, "/tmp/x/data", "/tmp/x/wal-stream/", ahead),
+    'pgbackrest --config=/tmp/x/pgbackrest.conf --stanza=eventchain --pg1-path=/tmp/x/data --archive-async --spool-path=/tmp/x/wal-spool --lock-path=/tmp/x/wal-lock --archive-get-queue-max=1073741824 --process-max=1 archive-get %f "%p" || cp /tmp/x/wal-stream/%f "%p" || cp /tmp/x/wal-stream/%f.partial "%p"',
   );
   t.throws(() => streamingRestoreCommand(cfg, "/tmp/x/data", "/tmp/a\nb"), {
     message: /invalid WAL stream directory "\/tmp\/a\\nb": expected no newline or other control character/,
@@ -228,4 +259,46 @@ test("runbooks the drill starts inherit no credentials or connections, only what
     { PGHOST: "127.0.0.1" },
   );
   t.deepEqual(env, { PATH: "/bin", PG_BINDIR: "/pg", HOME: "/h", PGHOST: "127.0.0.1" });
+});
+
+test("a recovering server is held at its stop when paused at its target, or caught up with the archive as a standby", (t) => {
+  t.deepEqual(recoveryStateOf({ inRecovery: true, pause: "not paused", startupWait: "RestoreCommand" }), {
+    state: "replaying",
+    caughtUp: false,
+  });
+  t.deepEqual(recoveryStateOf({ inRecovery: true, pause: "paused", startupWait: null }), {
+    state: "paused",
+    caughtUp: false,
+  });
+  t.deepEqual(
+    recoveryStateOf({ inRecovery: true, pause: "not paused", startupWait: "RecoveryRetrieveRetryInterval" }),
+    { state: "paused", caughtUp: true },
+    "every source tried and nothing more to fetch: its replay is paused next",
+  );
+  t.deepEqual(recoveryStateOf({ inRecovery: true, pause: "pause requested", startupWait: "RestoreCommand" }), {
+    state: "paused",
+    caughtUp: false,
+  });
+  t.deepEqual(recoveryStateOf({ inRecovery: false, pause: null, startupWait: null }), {
+    state: "promoted",
+    caughtUp: false,
+  });
+});
+
+test("the redo of a paused recovery is read from the server's log, up to the pause or the held position", (t) => {
+  const log = [
+    "2026-12-07 23:30:34.565 UTC [22011] LOG:  database system is ready to accept read-only connections",
+    "2026-12-07 23:30:34.600 UTC [22016] LOG:  redo starts at 0/11000028",
+    "2026-12-07 23:30:51.805 UTC [22016] LOG:  pausing at the end of recovery",
+  ].join("\n");
+  const r = pausedRedo(log, { lsn: "0/229E9648", at: new Date("2026-12-07T23:31:00Z") });
+  t.is(r!.seconds, 17.205);
+  t.is(r!.walBytes, 0x229e9648 - 0x11000028);
+  // A standby caught up with the archive logs no pause: the moment it was seen holding counts.
+  const standby = pausedRedo(log.split("\n").slice(0, 2).join("\n"), {
+    lsn: "0/12000000",
+    at: new Date("2026-12-07T23:30:36.600Z"),
+  });
+  t.is(standby!.seconds, 2);
+  t.is(pausedRedo("no recovery here", { lsn: "0/1", at: new Date() }), null);
 });

@@ -137,18 +137,42 @@ test("the PITR floor is untar plus PostgreSQL's logged redo, and both milestones
   t.is(Math.round(g.secondsPerGiB! * 100) / 100, 4.33);
 });
 
-test("the README section shows every size, the growth, the PITR floor and the drill's estimate ÷ achieved", (t) => {
-  const md = renderScaling(results());
-  t.regex(md, /\| PITR to verified \(\+ witnesses and integrity checks\) \| 3.00 \| 9.50 \| 4.33 \| [\d.]+ \|/);
+test("the README section shows every size, the growth, the PITR floor now and before, the compression trade-off and each drill against its range", (t) => {
+  const r = results();
+  const big = r.sizes[1]!;
+  big.cases.push(
+    summarise("ours.pitr_posix_before", "PITR before", [
+      { seconds: 14, metrics: { redoSeconds: 4, readyForWritesSeconds: 11, verifiedSeconds: 14 } },
+    ]),
+  );
+  big.compression = [
+    { compression: "lz4", backupSeconds: 10, repoBytes: 1.4e9, restoreSeconds: 4 },
+    { compression: "none", backupSeconds: 9, repoBytes: 2.1e9, restoreSeconds: 3.8 },
+  ];
+  big.drills = [
+    big.drill!,
+    {
+      scale: 380,
+      runId: null,
+      error: null,
+      metrics: { rangeLow: 10, rangeHigh: 14, rtoEstimate: 12, rtoAchieved: 15, databaseBytes: 2 * GiB },
+    },
+  ];
+  big.drill!.metrics = { ...big.drill!.metrics, rangeLow: 15, rangeHigh: 21, rtoEstimate: 18, loadPerCore: 1.5 };
+  const md = renderScaling(r);
   t.regex(
     md,
-    /\| 2.00 GiB \| 537 MB \| 5.00 s \| 2.00 s \| 7.00 s \| 8.00 s \| 1.14× \| 9.50 s \| 1.36× \(\*\*missed\*\*\) \| 16 % \|/,
+    /\| PITR to verified, now \(witnesses and integrity checks side by side with the promotion\) \| 3.00 \| 9.50 \| 4.33 \| [\d.]+ \|/,
   );
   t.regex(
     md,
-    /\| 2.00 GiB \(380\) \| – \/ – s \| 20.00 \/ 18.00 s \| 1.11 \| yes \| – \/ – s \| 2.00 \| \*\*no\*\* \|/,
+    /\| 2.00 GiB \| 537 MB \| 5.00 s \| 4.00 → 2.00 s \| 134 → 268 \| 7.00 s \| 8.00 s \| 1.14× \| 9.50 s \| 1.36× \(\*\*missed\*\*\) \| 2.00× \| – s; \+1.50 s \(16 %, \*\*missed\*\*\) \|/,
   );
-  t.regex(md, /calibrated from drill-20261201t094459-d6136b/);
+  t.regex(md, /\| 2.00 GiB \| none \| 9.00 s \| 2100 MB \| 3.80 s \| 0.95 \|/);
+  t.regex(md, /\| 2.00 GiB \(380\) \| 1.50 \| 15.00–21.00 s \(18.00\) \| 18.00 s \| yes \| ±17 % \|/);
+  t.regex(md, /\| 2.00 GiB \(380\) \| – \| 10.00–14.00 s \(12.00\) \| 15.00 s \| \*\*no\*\* \| ±17 % \|/);
+  t.regex(md, /\*\*1 of 2 drills achieved an RTO inside the range they printed\*\*/);
+  t.regex(md, /latest drill-20261201t094459-d6136b/);
   const merged = mergeScaling(`# B\n\n${SCALING_START}\nold\n${SCALING_END}\nafter\n`, md);
   t.true(merged.includes(md) && merged.endsWith("after\n") && !merged.includes("old"));
 });
