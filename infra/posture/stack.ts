@@ -53,7 +53,10 @@ export async function postureOf(stack: string, options: PostureOptions = {}): Pr
     selfManaged: {
       databaseGiB: primary.database.allocatedStorageGb,
       baseBackupIntervalMinutes: longestIntervalMinutes(primary.schedules.fullBackup),
-      ...primary.walArchiving,
+      // The repository's compression changes restore speed, which the calibration measures: the
+      // model takes only the settings it reasons about.
+      archiveTimeoutSeconds: primary.walArchiving.archiveTimeoutSeconds,
+      streaming: primary.walArchiving.streaming,
     },
     backupPaths: backupPathsOf(resources, pair),
   });
