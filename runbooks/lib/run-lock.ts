@@ -171,28 +171,9 @@ export class RunLock {
     );
   }
 
-  private static recordOf(input: AcquireInput): LockRecord {
+  private static recordOf(input: AcquireInput, now: Date = input.now()): LockRecord {
     const me = input.me ?? thisProcess();
     return {
-      version: 1,
-      runbook: input.runbook,
-      stack: input.stack,
-      ...(input.scope ? { scope: input.scope.name } : {}),
-      runId: input.runId,
-      host: me.host,
-      pid: me.pid,
-      user: me.user,
-      startedAt: input.startedAt,
-      heartbeatAt: input.now().toISOString(),
-      state: "held",
-    };
-  }
-
-  static async acquire(input: AcquireInput): Promise<RunLock> {
-    const me = input.me ?? thisProcess();
-    const now = input.now();
-    const key = lockKey(input);
-    const mine: LockRecord = {
       version: 1,
       runbook: input.runbook,
       stack: input.stack,
@@ -205,6 +186,13 @@ export class RunLock {
       heartbeatAt: now.toISOString(),
       state: "held",
     };
+  }
+
+  static async acquire(input: AcquireInput): Promise<RunLock> {
+    const me = input.me ?? thisProcess();
+    const now = input.now();
+    const key = lockKey(input);
+    const mine = RunLock.recordOf(input, now);
     for (let round = 0; round < 3; round++) {
       const current = await input.store.get(key);
       try {
